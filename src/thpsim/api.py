@@ -1,0 +1,504 @@
+"""The public surface: Machine, Process, Thread.
+
+Shaped like the system calls, so code written against libc reads the same:
+success returns what the C call returns (0 or an address); failure raises
+:class:`OSError` with Linux's errno, leaving the state Linux leaves. A user
+access that faults fatally raises :class:`~thpsim.errors.DeliveredSignal`.
+
+Every kernel path runs through :meth:`Machine._run`, which sets ``current`` and
+drives the generator to completion (the interleaving scheduler drives the same
+generators concurrently).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
+from thpsim.errors import ConfigError, DeliveredSignal, IntegrityError, KernelBug
+from thpsim.hw.cpu import CPU, TLB_D, TLB_W, WALK_PROTECTION, mmu_walk
+from thpsim.hw.memory import PhysicalMemory
+from thpsim.integrity import Shadow, check_integrity
+from thpsim.kernel import fork as kfork
+from thpsim.kernel.context import (
+    THP_DEFRAG_MODES,
+    THP_ENABLED_MODES,
+    KernelContext,
+    ThpSettings,
+)
+from thpsim.kernel.sched import run_to_completion
+from thpsim.kernel.task import ALL_CAPS, cred, task_struct
+from thpsim.mm import madvise as kmadvise
+from thpsim.mm import mlock as kmlock
+from thpsim.mm import mmap as kmmap
+from thpsim.mm import mprotect as kmprotect
+from thpsim.mm import mremap as kmremap
+from thpsim.mm.fault import X86_PF_PROT, X86_PF_USER, X86_PF_WRITE, do_user_addr_fault
+from thpsim.mm.page_alloc import BuddyAllocator
+from thpsim.mm.page_flags import F_reserved, PageArrays
+from thpsim.profiles import Profile, make_profile
+
+__all__ = ["Machine", "Process", "Thread"]
+
+_U64 = 0xFFFF_FFFF_FFFF_FFFF
+DEFAULT_BLOCK_SIZE = 128 << 20
+_MAX_FAULT_RETRIES = 64
+
+
+def _check(ret: int) -> int:
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret))
+    return ret
+
+
+class Machine:
+    """A simulated NUMA machine running the modelled kernel.
+
+    Args:
+        nodes: node id -> bytes of memory (multiples of ``block_size``). Ids may be
+            sparse (0, 2, 5). Default: two nodes of 1 GiB.
+        cpus: total CPUs spread evenly over the nodes (first nodes get the extra),
+            or a mapping node id -> CPU count. Default 4.
+        thp: ``transparent_hugepage/enabled``: "always" (default), "madvise", "never".
+        profile: "seed" (Linux 4.14 + the v3 series, default) or "mainline", or a
+            :class:`~thpsim.profiles.Profile`.
+        seed: the run's seed; every random choice derives from it.
+        distance: SLIT distances {(a, b): d}; default 10 local, 20 remote.
+        block_size: memory-block size in bytes (default 128 MiB, x86-64's).
+        defrag: ``transparent_hugepage/defrag`` (default "madvise", 4.14's).
+        use_zero_page: ``transparent_hugepage/use_zero_page`` (default True).
+        movable: node id -> bytes at the top of that node in ZONE_MOVABLE
+            (like ``movablecore=``; default none).
+        check: run the invariant checker after every system call (default False;
+            tests turn it on).
+        shadow: keep the shadow of user writes and check every read (default True).
+        tlb_entries: (4 KiB entries, 2 MiB entries) per CPU TLB.
+    """
+
+    def __init__(
+        self,
+        nodes: Mapping[int, int] | None = None,
+        cpus: int | Mapping[int, int] = 4,
+        thp: str = "always",
+        profile: str | Profile = "seed",
+        seed: int = 0,
+        *,
+        distance: Mapping[tuple[int, int], int] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        defrag: str = "madvise",
+        use_zero_page: bool = True,
+        movable: Mapping[int, int] | None = None,
+        check: bool = False,
+        shadow: bool = True,
+        tlb_entries: tuple[int, int] = (1536, 1024),
+        **switches: Any,
+    ):
+        if nodes is None:
+            nodes = {0: 1 << 30, 1: 1 << 30}
+        if thp not in THP_ENABLED_MODES:
+            raise ConfigError(f"thp must be one of {THP_ENABLED_MODES}")
+        if defrag not in THP_DEFRAG_MODES:
+            raise ConfigError(f"defrag must be one of {THP_DEFRAG_MODES}")
+        self.profile = make_profile(profile, **switches)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        mem = PhysicalMemory(dict(nodes), block_size, dict(distance) if distance else None)
+        nids = sorted(mem.nodes)
+        if isinstance(cpus, int):
+            if cpus < 1:
+                raise ConfigError("a machine needs at least one CPU")
+            per = {nid: cpus // len(nids) + (1 if i < cpus % len(nids) else 0)
+                   for i, nid in enumerate(nids)}
+        else:
+            per = dict(cpus)
+            if set(per) - set(nids):
+                raise ConfigError("CPUs given for a node that does not exist")
+        cpu_list: list[CPU] = []
+        for nid in nids:
+            for _ in range(per.get(nid, 0)):
+                c = CPU(len(cpu_list), nid, *tlb_entries)
+                mem.nodes[nid].cpus.append(c.cpu)
+                cpu_list.append(c)
+        if not cpu_list:
+            raise ConfigError("a machine needs at least one CPU")
+        pages = PageArrays(mem.max_pfn)
+        self.kernel = ctx = KernelContext(
+            self.profile, mem, pages, cpu_list, ThpSettings(thp, defrag, use_zero_page)
+        )
+        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}))
+        # The zero page: the first frame of the first node, reserved like kernel image memory.
+        zero = mem.nodes[nids[0]].start_pfn
+        ctx.buddy.memblock_free_all({zero})
+        ctx.zero_pfn = zero
+        pages.flags[zero] |= F_reserved
+        pages.refcount[zero] = 1
+        self.check = check
+        self.shadow = Shadow() if shadow else None
+        self.processes: dict[int, Process] = {}
+        self._vfs_obj: Any = None
+
+    @property
+    def _vfs(self) -> Any:
+        if self._vfs_obj is None:
+            from thpsim.fs.vfs import VFS
+
+            self._vfs_obj = VFS(self.kernel, None)
+        return self._vfs_obj
+
+    @property
+    def fs(self) -> Any:
+        """The /proc and /sys views, acting as root."""
+        from thpsim.fs.vfs import VFSView
+
+        return VFSView(self._vfs, None)
+
+    # ---- properties
+    @property
+    def nodes(self) -> dict[int, int]:
+        """node id -> bytes."""
+        return {nid: n.nr_pages << PAGE_SHIFT for nid, n in self.kernel.mem.nodes.items()}
+
+    @property
+    def cpus(self) -> list[CPU]:
+        return self.kernel.cpus
+
+    # ---- processes
+    def spawn(self, cpu: int = 0, uid: int = 0, caps: frozenset[int] | None = None,
+              comm: str = "thpsim") -> Process:
+        """A new process with one thread on ``cpu``; uid 0 holds every capability."""
+        ctx = self.kernel
+        if not 0 <= cpu < len(ctx.cpus):
+            raise ConfigError(f"no CPU {cpu}")
+        if caps is None:
+            caps = ALL_CAPS if uid == 0 else frozenset()
+        task = task_struct(0, 0, None, cpu, cred(uid, frozenset(caps)), comm)
+        ctx.current = task
+        try:
+            mm = kfork.mm_alloc(ctx)
+        finally:
+            ctx.current = None
+        pid = ctx.alloc_pid()
+        task.pid = task.tgid = pid
+        task.mm = mm
+        mm.owner = task
+        ctx.tasks[pid] = task
+        p = Process(self, task)
+        self.processes[pid] = p
+        return p
+
+    def _run(self, task: task_struct, gen: Generator[Any, None, Any]) -> Any:
+        ctx = self.kernel
+        prev = ctx.current
+        ctx.current = task
+        try:
+            return run_to_completion(gen)
+        finally:
+            ctx.current = prev
+
+    def live_mms(self) -> list:
+        seen: dict[int, Any] = {}
+        for p in self.processes.values():
+            if p.mm is not None and not p.mm.dead:
+                seen[p.mm.mm_id] = p.mm
+        return list(seen.values())
+
+    def check_integrity(self) -> None:
+        """Run the invariant checker; raises IntegrityError naming what broke."""
+        check_integrity(self.kernel, self.live_mms())
+        if self.kernel.warnings:
+            raise IntegrityError(f"WARN_ON_ONCE fired: {self.kernel.warnings}")
+
+    def _after(self) -> None:
+        if self.check:
+            self.check_integrity()
+
+    # ---- test helpers (Model-only)
+    def fragment(self, nid: int) -> list[int]:
+        """Fragment node ``nid`` so no order-9 block is free (the frames are held)."""
+        return self.kernel.buddy.fragment_node(nid)
+
+    def unfragment(self, held: list[int]) -> None:
+        self.kernel.buddy.unfragment(held)
+
+    def __repr__(self) -> str:
+        return (f"Machine(nodes={self.nodes!r}, cpus={len(self.cpus)}, "
+                f"profile={self.profile.name!r}, seed={self.seed})")
+
+
+class _Syscalls:
+    """System-call methods shared by Process (as its first thread) and Thread."""
+
+    machine: Machine
+    task: task_struct
+
+    def _sys(self, gen: Generator[Any, None, int]) -> int:
+        ret = self.machine._run(self.task, gen)
+        self.machine._after()
+        return _check(ret)
+
+    @property
+    def _mm(self):
+        mm = self.task.mm
+        if mm is None or mm.dead:
+            raise OSError(errno.ESRCH, "process has exited")
+        return mm
+
+    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
+             offset: int = 0) -> int:
+        return self._sys(kmmap.sys_mmap(self._mm, addr, length, prot, flags, fd, offset))
+
+    def munmap(self, addr: int, length: int) -> int:
+        mm = self._mm
+        ret = self._sys(kmmap.sys_munmap(mm, addr, length))
+        sh = self.machine.shadow
+        if sh is not None:
+            sh.clear(mm.mm_id, addr, addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
+        return ret
+
+    def mprotect(self, addr: int, length: int, prot: int) -> int:
+        return self._sys(kmprotect.sys_mprotect(self._mm, addr, length, prot))
+
+    def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = 0,
+               new_address: int = 0) -> int:
+        mm = self._mm
+        ret = self._sys(
+            kmremap.sys_mremap(mm, old_address, old_size, new_size, flags, new_address)
+        )
+        sh = self.machine.shadow
+        if sh is not None:
+            old = (old_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+            new = (new_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+            if new < old:
+                sh.clear(mm.mm_id, old_address + new, old_address + old)
+                old = new
+            if ret != old_address:
+                sh.move(mm.mm_id, old_address, ret, old)
+        return ret
+
+    def madvise(self, addr: int, length: int, advice: int) -> int:
+        mm = self._mm
+        try:
+            ret = self._sys(kmadvise.sys_madvise(mm, addr, length, advice))
+        finally:
+            sh = self.machine.shadow
+            if sh is not None and advice == kmadvise.MADV_DONTNEED:
+                self._shadow_clear_mapped(mm, addr, length)
+        return ret
+
+    def _shadow_clear_mapped(self, mm, addr: int, length: int) -> None:
+        end = addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+        for v in mm.mmap:
+            s, e = max(addr, v.vm_start), min(end, v.vm_end)
+            if s < e and not v.vm_flags & 0x2000:  # VM_LOCKED ranges are refused
+                self.machine.shadow.clear(mm.mm_id, s, e)
+
+    def mlock(self, addr: int, length: int) -> int:
+        return self._sys(kmlock.sys_mlock(self._mm, addr, length, True))
+
+    def mlock2(self, addr: int, length: int, flags: int = 0) -> int:
+        if flags & ~1:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return self._sys(kmlock.sys_mlock(self._mm, addr, length, True, bool(flags & 1)))
+
+    def munlock(self, addr: int, length: int) -> int:
+        return self._sys(kmlock.sys_mlock(self._mm, addr, length, False))
+
+    # ---- user memory
+    def write(self, addr: int, value: int) -> None:
+        """Store ``value`` (a 64-bit word) to the 4 KiB page containing ``addr``."""
+        m = self.machine
+        ctx = m.kernel
+        task = self.task
+        mm = self._mm
+        cpu = ctx.cpus[task.cpu]
+        asid = mm.mm_id
+        value &= _U64
+        for _ in range(_MAX_FAULT_RETRIES):
+            e = cpu.tlb_lookup(asid, addr)
+            if e >= 0 and e & TLB_W and e & TLB_D:
+                break
+            e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, True)
+            if e >= 0:
+                cpu.tlb_fill(asid, addr, e, huge)
+                break
+            if e == WALK_PROTECTION:
+                cpu.invlpg(asid, addr)
+            self._fault(addr, X86_PF_WRITE | X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0))
+        else:
+            raise KernelBug(f"write to {addr:#x} keeps faulting")
+        ctx.mem.contents[e >> PAGE_SHIFT] = value
+        if m.shadow is not None:
+            m.shadow.record(asid, addr, value)
+
+    def read(self, addr: int) -> int:
+        """Load the 64-bit word of the 4 KiB page containing ``addr`` (0 if never written)."""
+        m = self.machine
+        ctx = m.kernel
+        task = self.task
+        mm = self._mm
+        cpu = ctx.cpus[task.cpu]
+        asid = mm.mm_id
+        for _ in range(_MAX_FAULT_RETRIES):
+            e = cpu.tlb_lookup(asid, addr)
+            if e >= 0:
+                break
+            e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, False)
+            if e >= 0:
+                cpu.tlb_fill(asid, addr, e, huge)
+                break
+            self._fault(addr, X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0))
+        else:
+            raise KernelBug(f"read of {addr:#x} keeps faulting")
+        value = ctx.mem.contents[e >> PAGE_SHIFT]
+        if m.shadow is not None:
+            want = m.shadow.expected(asid, addr)
+            if value != want:
+                raise IntegrityError(
+                    f"lost write: pid {task.tgid} read {value:#x} at {addr:#x} "
+                    f"(frame {e >> PAGE_SHIFT:#x}), expected {want:#x}",
+                    replay=f"seed={m.seed} profile={m.profile.name}",
+                )
+        return value
+
+    def _fault(self, addr: int, error_code: int) -> None:
+        m = self.machine
+        res = m._run(self.task, do_user_addr_fault(self.task, addr, error_code))
+        m._after()
+        if res is not None:
+            signo, code = res
+            raise DeliveredSignal(signo, code, addr)
+
+
+class Thread(_Syscalls):
+    """One thread of a process, bound to a CPU."""
+
+    def __init__(self, machine: Machine, task: task_struct, process: Process):
+        self.machine = machine
+        self.task = task
+        self.process = process
+        task.api = self
+
+    @property
+    def tid(self) -> int:
+        return self.task.pid
+
+    @property
+    def cpu(self) -> int:
+        return self.task.cpu
+
+    def __repr__(self) -> str:
+        return f"<Thread {self.task.pid} of {self.task.tgid} on CPU{self.task.cpu}>"
+
+
+class Process(_Syscalls):
+    """A process: an address space and its threads. Its system calls run as its first thread."""
+
+    def __init__(self, machine: Machine, task: task_struct):
+        self.machine = machine
+        self.task = task
+        self.threads: list[Thread] = [Thread(machine, task, self)]
+        self.exited = False
+
+    @property
+    def fs(self) -> Any:
+        """The /proc and /sys views, acting as this process (its credentials, /proc/self)."""
+        from thpsim.fs.vfs import VFSView
+
+        return VFSView(self.machine._vfs, self.task)
+
+    @property
+    def pid(self) -> int:
+        return self.task.tgid
+
+    @property
+    def mm(self):
+        return self.task.mm
+
+    def clone(self, cpu: int | None = None) -> Thread:
+        """Add a thread (CLONE_VM) on ``cpu`` (default: the first thread's CPU)."""
+        ctx = self.machine.kernel
+        if self.exited:
+            raise OSError(errno.ESRCH, "process has exited")
+        cpu = self.task.cpu if cpu is None else cpu
+        if not 0 <= cpu < len(ctx.cpus):
+            raise ConfigError(f"no CPU {cpu}")
+        t = task_struct(ctx.alloc_pid(), self.pid, self.task.mm, cpu, self.task.cred,
+                        self.task.comm)
+        t.group = self.task.group
+        t.group.append(t)
+        t.mempolicy = self.task.mempolicy
+        ctx.tasks[t.pid] = t
+        th = Thread(self.machine, t, self)
+        self.threads.append(th)
+        return th
+
+    def fork(self, cpu: int | None = None) -> Process:
+        """fork(2): a child with a COW copy of the address space, one thread."""
+        m = self.machine
+        ctx = m.kernel
+        mm = self._mm
+        cpu = self.task.cpu if cpu is None else cpu
+        child_task = task_struct(0, 0, None, cpu, self.task.cred, self.task.comm)
+        child_task.mempolicy = self.task.mempolicy
+        m._run(self.task, _noop())
+        ctx.current = self.task
+        try:
+            new_mm = kfork.mm_alloc(ctx)
+        finally:
+            ctx.current = None
+        ret = m._run(self.task, kfork.dup_mmap(new_mm, mm))
+        if ret < 0:
+            m._run(self.task, kfork.mmput(new_mm))
+            raise OSError(-ret, os.strerror(-ret))
+        pid = ctx.alloc_pid()
+        child_task.pid = child_task.tgid = pid
+        child_task.mm = new_mm
+        new_mm.owner = child_task
+        ctx.tasks[pid] = child_task
+        child = Process(m, child_task)
+        m.processes[pid] = child
+        if m.shadow is not None:
+            m.shadow.copy(mm.mm_id, new_mm.mm_id)
+            for v in new_mm.mmap:
+                pass
+            # VM_WIPEONFORK/DONTCOPY ranges read 0 in the child
+            kept = {(v.vm_start, v.vm_end) for v in new_mm.mmap if v.anon_vma is not None}
+            for v in mm.mmap:
+                if (v.vm_start, v.vm_end) not in kept:
+                    m.shadow.clear(new_mm.mm_id, v.vm_start, v.vm_end)
+        m._after()
+        return child
+
+    def exit(self, status: int = 0) -> list[str]:
+        """exit(2): tear the address space down. Returns what check_mm printed."""
+        m = self.machine
+        ctx = m.kernel
+        if self.exited:
+            raise OSError(errno.ESRCH, "process has exited")
+        mm = self._mm
+        out = m._run(self.task, kfork.mmput(mm))
+        for t in self.task.group:
+            ctx.tasks.pop(t.pid, None)
+        self.exited = True
+        del m.processes[self.pid]
+        if m.shadow is not None:
+            m.shadow.drop(mm.mm_id)
+        m._after()
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Process {self.pid} threads={len(self.threads)}>"
+
+
+def _noop() -> Generator[Any, None, None]:
+    return
+    yield
+
+
+ConfigCallback = Callable[[Machine], None]
+_ = signal

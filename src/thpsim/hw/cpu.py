@@ -1,0 +1,194 @@
+"""Simulated CPUs: TLBs and the MMU page walk.
+
+Model-only (the silicon), following the Intel SDM's 4-level paging:
+
+* The MMU walks PGD -> PUD -> PMD -> PTE in page-table frames
+  (:attr:`PhysicalMemory.tables`), faults when an entry's P bit is clear (a
+  PROT_NONE or migration entry is not present to hardware), requires U at every
+  level for a user access and RW at every level for a write, sets A in every
+  entry it uses and D in the leaf on a write.
+* A TLB caches translations per address space (PCID-tagged, as Linux 4.14+ runs
+  x86): 4 KiB entries and 2 MiB entries apart, each holding the PFN, the
+  effective writability and the leaf's dirty state at fill time. Loads and
+  stores use the TLB first; a store through an entry that lacks D re-walks (the
+  CPU must set D), a store through a read-only entry faults. Nothing but an
+  explicit invalidation removes an entry, so a store through a stale entry
+  writes the frame that entry names: a missing flush loses data here as it did
+  on real machines.
+* Capacity is bounded (FIFO eviction, deterministic).
+
+Translation values are ints: ``pfn << PAGE_SHIFT | _PAGE_RW? | _PAGE_DIRTY? | _PAGE_USER``.
+"""
+
+from __future__ import annotations
+
+from thpsim.arch.x86_64.pgtable import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_PSE,
+    _PAGE_RW,
+    _PAGE_USER,
+    PAGE_SHIFT,
+    PGDIR_SHIFT,
+    PMD_SHIFT,
+    PTE_PFN_MASK,
+    PUD_SHIFT,
+)
+from thpsim.hw.memory import PhysicalMemory
+
+__all__ = ["CPU", "mmu_walk", "WALK_NOT_PRESENT", "WALK_PROTECTION", "TLB_W", "TLB_D"]
+
+#: Walk results below zero: the x86 page-fault error code's P bit (0 = not present).
+WALK_NOT_PRESENT = -1
+WALK_PROTECTION = -2
+
+TLB_W = _PAGE_RW
+TLB_D = _PAGE_DIRTY
+_TLB_FLAGS = _PAGE_RW | _PAGE_DIRTY | _PAGE_USER
+_HUGE_PFN_OFF = (1 << (PMD_SHIFT - PAGE_SHIFT)) - 1
+_IDX = 511
+_AD = _PAGE_ACCESSED | _PAGE_DIRTY
+_P_U = _PAGE_PRESENT | _PAGE_USER
+
+DEFAULT_TLB_ENTRIES_4K = 1536
+DEFAULT_TLB_ENTRIES_2M = 1024
+
+
+class CPU:
+    """One simulated CPU: its node and its TLB."""
+
+    __slots__ = ("cpu", "nid", "tlb", "cap4k", "cap2m", "online")
+
+    def __init__(
+        self,
+        cpu: int,
+        nid: int,
+        cap4k: int = DEFAULT_TLB_ENTRIES_4K,
+        cap2m: int = DEFAULT_TLB_ENTRIES_2M,
+    ):
+        self.cpu = cpu
+        self.nid = nid
+        #: asid -> (4 KiB entries by vpn, 2 MiB entries by vaddr >> PMD_SHIFT)
+        self.tlb: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
+        self.cap4k = cap4k
+        self.cap2m = cap2m
+        self.online = True
+
+    def __repr__(self) -> str:
+        return f"CPU{self.cpu}"
+
+    # ---- lookups
+    def tlb_lookup(self, asid: int, vaddr: int) -> int:
+        """The cached translation of ``vaddr``'s 4 KiB page, or -1 on a miss."""
+        t = self.tlb.get(asid)
+        if t is None:
+            return -1
+        e = t[0].get(vaddr >> PAGE_SHIFT)
+        if e is not None:
+            return e
+        e = t[1].get(vaddr >> PMD_SHIFT)
+        if e is not None:
+            return e + (((vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF) << PAGE_SHIFT)
+        return -1
+
+    def tlb_fill(self, asid: int, vaddr: int, translation: int, huge: bool) -> None:
+        t = self.tlb.get(asid)
+        if t is None:
+            t = self.tlb[asid] = ({}, {})
+        if huge:
+            d, key, cap = t[1], vaddr >> PMD_SHIFT, self.cap2m
+            translation -= ((vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF) << PAGE_SHIFT
+        else:
+            d, key, cap = t[0], vaddr >> PAGE_SHIFT, self.cap4k
+        if key not in d and len(d) >= cap:
+            del d[next(iter(d))]  # FIFO eviction
+        d[key] = translation
+
+    # ---- invalidation (what INVLPG, INVPCID and a CR3 write do)
+    def invlpg(self, asid: int, vaddr: int) -> None:
+        t = self.tlb.get(asid)
+        if t is not None:
+            t[0].pop(vaddr >> PAGE_SHIFT, None)
+            t[1].pop(vaddr >> PMD_SHIFT, None)
+
+    def flush_range(self, asid: int, start: int, end: int) -> None:
+        t = self.tlb.get(asid)
+        if t is None:
+            return
+        d4, d2 = t
+        lo, hi = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
+        if hi - lo < 64:
+            for vpn in range(lo, hi + 1):
+                d4.pop(vpn, None)
+        else:
+            for vpn in [v for v in d4 if lo <= v <= hi]:
+                del d4[vpn]
+        for key in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
+            d2.pop(key, None)
+
+    def flush_asid(self, asid: int) -> None:
+        self.tlb.pop(asid, None)
+
+    def has_entries(self, asid: int) -> bool:
+        t = self.tlb.get(asid)
+        return t is not None and bool(t[0] or t[1])
+
+
+def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool) -> tuple[int, bool]:
+    """Walk the page tables for a user access, as the MMU does.
+
+    Returns ``(translation, huge)`` with translation >= 0 on success (A set in
+    every entry used, D in the leaf on a write), or ``(WALK_NOT_PRESENT, False)``
+    / ``(WALK_PROTECTION, False)``.
+    """
+    tables = mem.tables
+    t = tables[pgd_pfn]
+    i = (vaddr >> PGDIR_SHIFT) & _IDX
+    e = t[i]
+    if e & _P_U != _P_U:
+        return (WALK_NOT_PRESENT if not e & _PAGE_PRESENT else WALK_PROTECTION), False
+    rw = e & _PAGE_RW
+    if not e & _PAGE_ACCESSED:
+        t[i] = e | _PAGE_ACCESSED
+    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
+    i = (vaddr >> PUD_SHIFT) & _IDX
+    e = t[i]
+    if e & _P_U != _P_U:
+        return (WALK_NOT_PRESENT if not e & _PAGE_PRESENT else WALK_PROTECTION), False
+    rw &= e
+    if not e & _PAGE_ACCESSED:
+        t[i] = e | _PAGE_ACCESSED
+    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
+    i = (vaddr >> PMD_SHIFT) & _IDX
+    e = t[i]
+    if not e & _PAGE_PRESENT:
+        return WALK_NOT_PRESENT, False
+    if not e & _PAGE_USER:
+        return WALK_PROTECTION, False
+    rw &= e
+    if e & _PAGE_PSE:
+        if write and not rw:
+            return WALK_PROTECTION, False
+        new = e | (_AD if write else _PAGE_ACCESSED)
+        if new != e:
+            t[i] = new
+        pfn = ((e & PTE_PFN_MASK) >> PAGE_SHIFT) & ~_HUGE_PFN_OFF
+        pfn += (vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF
+        return (pfn << PAGE_SHIFT) | rw | (new & _PAGE_DIRTY) | _PAGE_USER, True
+    if not e & _PAGE_ACCESSED:
+        t[i] = e | _PAGE_ACCESSED
+    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
+    i = (vaddr >> PAGE_SHIFT) & _IDX
+    e = t[i]
+    if not e & _PAGE_PRESENT:
+        return WALK_NOT_PRESENT, False
+    if not e & _PAGE_USER:
+        return WALK_PROTECTION, False
+    rw &= e
+    if write and not rw:
+        return WALK_PROTECTION, False
+    new = e | (_AD if write else _PAGE_ACCESSED)
+    if new != e:
+        t[i] = new
+    return (e & PTE_PFN_MASK) | rw | (new & _PAGE_DIRTY) | _PAGE_USER, False

@@ -1,0 +1,121 @@
+"""The kernel-core context: what Linux keeps in globals, held by one object.
+
+Models: the globals kernel paths reach without arguments -- ``mem_map``,
+``NODE_DATA()``, ``vm_event_states``, the zero pages, ``transparent_hugepage_flags``,
+``current``, the task list, dmesg. Each :class:`~thpsim.api.Machine` owns one, so
+two machines never share state; kernel structures reach it as ``mm.kernel``.
+
+``current`` is set only by a driver, at each switch (SimPy's ``active_process``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from thpsim.arch.x86_64.swapops import SwapOps
+from thpsim.errors import KernelBug
+from thpsim.hw.cpu import CPU
+from thpsim.hw.memory import PhysicalMemory
+from thpsim.mm.page_flags import PageArrays
+from thpsim.mm.vmstat import VmStat
+from thpsim.profiles import Profile
+
+if TYPE_CHECKING:
+    from thpsim.mm.mm_types import anon_vma
+    from thpsim.mm.page_alloc import BuddyAllocator
+
+__all__ = ["KernelContext", "ThpSettings"]
+
+THP_ENABLED_MODES = ("always", "madvise", "never")
+THP_DEFRAG_MODES = ("always", "defer", "defer+madvise", "madvise", "never")
+
+
+class ThpSettings:
+    """/sys/kernel/mm/transparent_hugepage knobs (transparent_hugepage_flags)."""
+
+    __slots__ = ("enabled", "defrag", "use_zero_page")
+
+    def __init__(self, enabled: str, defrag: str, use_zero_page: bool):
+        self.enabled = enabled
+        self.defrag = defrag
+        self.use_zero_page = use_zero_page
+
+
+class KernelContext:
+    """All kernel-global state of one simulated machine."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        mem: PhysicalMemory,
+        pages: PageArrays,
+        cpus: list[CPU],
+        thp: ThpSettings,
+    ):
+        self.profile = profile
+        self.swp = SwapOps(
+            inverted_offset=not profile.swap_layout_4_14_0,
+            mainline_types=profile.swap_types_v6,
+        )
+        self.mem = mem
+        self.pages = pages
+        self.cpus = cpus
+        self.thp = thp
+        self.vmstat = VmStat(list(mem.nodes))
+        self.buddy: BuddyAllocator = None  # type: ignore[assignment]  # set by boot
+        #: The task whose kernel path is running (set by a driver at each switch).
+        self.current: Any = None
+        self.tasks: dict[int, Any] = {}
+        self.anon_vmas: dict[int, anon_vma] = {}
+        self.next_pid = 1
+        self.next_mm_id = 1
+        self.next_anon_vma_id = 1
+        self.zero_pfn = -1
+        self.huge_zero_pfn = -1
+        #: Deferred-split queue (per node in Linux; one ordered set here): THP head PFNs.
+        self.deferred_split_queue: dict[int, None] = {}
+        self.dmesg: list[str] = []
+        self.warnings: dict[str, int] = {}
+        self.nr_tlb_flushes = 0
+
+    # ---- printk, WARN_ON_ONCE
+    def printk(self, msg: str) -> None:
+        self.dmesg.append(msg)
+
+    def warn_on_once(self, cond: bool, what: str) -> bool:
+        """WARN_ON_ONCE: logs and counts; tests assert none fired."""
+        if cond:
+            n = self.warnings.get(what, 0)
+            if n == 0:
+                self.printk(f"WARNING: {what}")
+            self.warnings[what] = n + 1
+        return cond
+
+    def bug_on(self, cond: bool, what: str) -> None:
+        """VM_BUG_ON: the model is wrong."""
+        if cond:
+            raise KernelBug(what)
+
+    # ---- ids
+    def alloc_pid(self) -> int:
+        pid = self.next_pid
+        self.next_pid += 1
+        return pid
+
+    def alloc_mm_id(self) -> int:
+        i = self.next_mm_id
+        self.next_mm_id += 1
+        return i
+
+    def alloc_anon_vma_id(self) -> int:
+        i = self.next_anon_vma_id
+        self.next_anon_vma_id += 1
+        return i
+
+    def cpu_to_node(self, cpu: int) -> int:
+        return self.cpus[cpu].nid
+
+    def numa_node_id(self) -> int:
+        """The node of the CPU ``current`` runs on (numa_node_id())."""
+        cur = self.current
+        return self.cpus[cur.cpu].nid if cur is not None else next(iter(self.mem.nodes))

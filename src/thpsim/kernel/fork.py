@@ -1,0 +1,106 @@
+"""fork's address-space copy and the final teardown of an mm.
+
+Models: kernel/fork.c, v4.14 (mm_init + pgd_alloc, dup_mmap, mmput/__mmput,
+mmdrop with check_mm and pgd_free).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from thpsim.errors import KernelBug
+from thpsim.kernel.locking import down_write, rw_semaphore, spinlock_t, up_write
+from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.tlbflush import flush_tlb_mm
+from thpsim.mm.memory import copy_page_range
+from thpsim.mm.mm_types import (
+    VM_DONTCOPY,
+    VM_LOCKED,
+    VM_LOCKONFAULT,
+    VM_WIPEONFORK,
+    mm_struct,
+    vm_area_struct,
+)
+from thpsim.mm.mmap import check_mm, exit_mmap
+from thpsim.mm.pgtable_generic import pgtable_alloc, pgtable_free
+from thpsim.mm.rmap import anon_vma_fork
+
+
+def mm_alloc(ctx) -> mm_struct:
+    """Models: mm_alloc() -> mm_init() -> pgd_alloc(). Raises OSError(ENOMEM) if no page."""
+    pfn = pgtable_alloc(ctx, 4)
+    if pfn < 0:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+    mm_id = ctx.alloc_mm_id()
+    mm = mm_struct(
+        ctx,
+        mm_id,
+        ctx.mem.tables[pfn],
+        rw_semaphore(ctx, "mmap_lock", f"mm{mm_id}"),
+        spinlock_t(ctx, "page_table_lock", f"mm{mm_id}"),
+    )
+    return mm
+
+
+def dup_mmap(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
+    """Copy every VMA and its page tables (COW) into a new mm.
+
+    Models: kernel/fork.c dup_mmap(), v4.14: VM_DONTCOPY VMAs are skipped; the
+    child does not inherit VM_LOCKED; VM_WIPEONFORK VMAs start empty; the
+    parent's TLB is flushed at the end (its PTEs were write-protected).
+    Context: takes both mmap_locks for write. Returns 0 or -ENOMEM.
+    """
+    yield from down_write(oldmm.mmap_lock)
+    yield from down_write(mm.mmap_lock)
+    try:
+        mm.total_vm = oldmm.total_vm
+        mm.def_flags = oldmm.def_flags
+        for mpnt in list(oldmm.mmap):
+            if mpnt.vm_flags & VM_DONTCOPY:
+                mm.total_vm -= (mpnt.vm_end - mpnt.vm_start) >> 12
+                continue
+            tmp = vm_area_struct(mm, mpnt.vm_start, mpnt.vm_end,
+                                 mpnt.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT), mpnt.vm_pgoff)
+            tmp.vm_page_prot = mpnt.vm_page_prot
+            tmp.vm_policy = mpnt.vm_policy
+            if mpnt.vm_flags & VM_WIPEONFORK:
+                tmp.anon_vma = None
+            else:
+                anon_vma_fork(tmp, mpnt)
+            mm.insert_vma(tmp)
+            if not mpnt.vm_flags & VM_WIPEONFORK:
+                if (yield from copy_page_range(mm, oldmm, tmp, mpnt)) < 0:
+                    return -errno.ENOMEM
+        mm.hiwater_rss = mm.get_mm_rss()
+    finally:
+        up_write(mm.mmap_lock)
+        yield from flush_tlb_mm(oldmm)
+        up_write(oldmm.mmap_lock)
+    return 0
+
+
+def mmput(mm: mm_struct) -> KernelPath[list[str]]:
+    """Drop a user of the mm; the last one tears the address space down.
+
+    Models: mmput() -> __mmput() -> exit_mmap(), then mmdrop() -> __mmdrop()
+    (check_mm, pgd_free). Returns what check_mm printed (empty when nothing leaked).
+    """
+    mm.mm_users -= 1
+    if mm.mm_users > 0:
+        return []
+    if mm.mm_users < 0:
+        raise KernelBug(f"mmput of {mm!r} with no users")
+    yield from down_write(mm.mmap_lock)
+    try:
+        yield from exit_mmap(mm)
+    finally:
+        up_write(mm.mmap_lock)
+    ctx = mm.kernel
+    for cpu in ctx.cpus:  # the ASID is never used again
+        cpu.flush_asid(mm.mm_id)
+    out = check_mm(mm)
+    if any(mm.pgd):
+        raise KernelBug(f"{mm!r}: PGD not empty at pgd_free")
+    pgtable_free(ctx, mm.pgd.pfn)
+    mm.dead = True
+    return out

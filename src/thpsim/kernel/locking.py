@@ -1,0 +1,172 @@
+"""Spinlocks and reader-writer semaphores, as generators that may spin or sleep.
+
+Models: include/linux/spinlock.h, kernel/locking/rwsem.c (semantics, not code).
+
+Lock ordering (from the comment atop mm/rmap.c, the part the model takes)::
+
+    mm->mmap_lock
+      folio_lock (PG_locked)
+        anon_vma->rwsem
+          mm->page_table_lock or pte_lock / pmd_lock (split page-table locks)
+            (a second page-table lock, nested: fork's src under dst, mremap's new under old)
+
+:data:`LOCK_ORDER` ranks them; the interleaving scheduler checks each acquisition
+against the locks its CPU holds.
+
+Every acquisition is a preemption point (``yield PREEMPT`` before the attempt: the
+window in which another CPU may take the lock first). A contended spinlock yields
+``SPIN``; a contended semaphore sleeps with ``WaitOn``. Release never preempts.
+``owner`` is the kernel context's ``current`` at acquisition (the driver sets it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from thpsim.errors import KernelBug
+from thpsim.kernel.sched import PREEMPT, SPIN, KernelPath, WaitOn
+
+if TYPE_CHECKING:
+    from thpsim.kernel.context import KernelContext
+
+__all__ = [
+    "LOCK_ORDER",
+    "spinlock_t",
+    "rw_semaphore",
+    "spin_lock",
+    "spin_trylock",
+    "spin_unlock",
+    "assert_spin_locked",
+    "down_read",
+    "down_write",
+    "up_read",
+    "up_write",
+    "downgrade_write",
+]
+
+#: Lock classes, outermost first (mm/rmap.c). A lock may be taken only while every
+#: held lock has a smaller or equal rank (equal: nested page-table locks).
+LOCK_ORDER: dict[str, int] = {
+    "mmap_lock": 0,
+    "folio_lock": 1,
+    "anon_vma": 2,
+    "page_table_lock": 3,
+    "ptl": 3,
+}
+
+
+class _KernelThread:
+    """Who holds a lock taken outside any task (a kernel worker run by a test)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "kthread"
+
+
+KTHREAD = _KernelThread()
+
+
+def _current(ctx: KernelContext) -> Any:
+    cur = ctx.current
+    return KTHREAD if cur is None else cur
+
+
+class spinlock_t:
+    """A spinlock. ``lclass`` is its class in :data:`LOCK_ORDER`."""
+
+    __slots__ = ("ctx", "owner", "lclass", "name")
+
+    def __init__(self, ctx: KernelContext, lclass: str, name: str = ""):
+        self.ctx = ctx
+        self.owner: Any = None
+        self.lclass = lclass
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.lclass} {self.name} owner={self.owner!r}>"
+
+
+def spin_lock(lock: spinlock_t) -> KernelPath[spinlock_t]:
+    """Take a spinlock. Preempts: before the attempt, and at each failed try (SPIN)."""
+    yield PREEMPT  # window: another CPU may take the lock first
+    while lock.owner is not None:
+        if lock.owner is _current(lock.ctx):
+            raise KernelBug(f"recursive spin_lock of {lock!r}")
+        yield SPIN
+    lock.owner = _current(lock.ctx)
+    return lock
+
+
+def spin_trylock(lock: spinlock_t) -> bool:
+    """Never preempts."""
+    if lock.owner is not None:
+        return False
+    lock.owner = _current(lock.ctx)
+    return True
+
+
+def spin_unlock(lock: spinlock_t) -> None:
+    if lock.owner is None:
+        raise KernelBug(f"spin_unlock of unlocked {lock!r}")
+    lock.owner = None
+
+
+def assert_spin_locked(lock: spinlock_t) -> None:
+    if lock.owner is None:
+        raise KernelBug(f"{lock!r} must be held")
+
+
+class rw_semaphore:
+    """A reader-writer semaphore (``mmap_lock``, ``anon_vma->rwsem``)."""
+
+    __slots__ = ("ctx", "readers", "writer", "lclass", "name")
+
+    def __init__(self, ctx: KernelContext, lclass: str, name: str = ""):
+        self.ctx = ctx
+        self.readers: list[Any] = []
+        self.writer: Any = None
+        self.lclass = lclass
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.lclass} {self.name} writer={self.writer!r} readers={len(self.readers)}>"
+
+
+def down_read(sem: rw_semaphore) -> KernelPath[None]:
+    """Preempts: before the attempt; sleeps while a writer holds it."""
+    yield PREEMPT  # window: a writer may get in first
+    while sem.writer is not None:
+        yield WaitOn((sem.lclass, sem.name, "read"), lambda: sem.writer is None)
+    sem.readers.append(_current(sem.ctx))
+
+
+def down_write(sem: rw_semaphore) -> KernelPath[None]:
+    """Preempts: before the attempt; sleeps while anyone holds it."""
+    yield PREEMPT  # window: a reader or writer may get in first
+    while sem.writer is not None or sem.readers:
+        yield WaitOn(
+            (sem.lclass, sem.name, "write"),
+            lambda: sem.writer is None and not sem.readers,
+        )
+    sem.writer = _current(sem.ctx)
+
+
+def up_read(sem: rw_semaphore) -> None:
+    try:
+        sem.readers.remove(_current(sem.ctx))
+    except ValueError:
+        raise KernelBug(f"up_read of {sem!r} not held for read by current") from None
+
+
+def up_write(sem: rw_semaphore) -> None:
+    if sem.writer is None:
+        raise KernelBug(f"up_write of {sem!r} not held for write")
+    sem.writer = None
+
+
+def downgrade_write(sem: rw_semaphore) -> None:
+    if sem.writer is None:
+        raise KernelBug(f"downgrade_write of {sem!r} not held for write")
+    sem.writer = None
+    sem.readers.append(_current(sem.ctx))

@@ -1,0 +1,70 @@
+"""The x86 user page-fault handler.
+
+Models: arch/x86/mm/fault.c __do_page_fault() (v4.14) for user-mode faults:
+find the VMA, check access (access_error), handle_mm_fault under mmap_lock
+read, and turn VM_FAULT_* errors into the signal Linux delivers.
+
+Returns ``None`` when the access should be retried, or ``(si_signo, si_code)``.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from thpsim.errors import BUS_ADRERR, BUS_MCEERR_AR, SEGV_ACCERR, SEGV_MAPERR
+from thpsim.kernel.locking import down_read, up_read
+from thpsim.kernel.sched import KernelPath
+from thpsim.mm.memory import (
+    FAULT_FLAG_ALLOW_RETRY,
+    FAULT_FLAG_KILLABLE,
+    FAULT_FLAG_USER,
+    FAULT_FLAG_WRITE,
+    VM_FAULT_HWPOISON,
+    VM_FAULT_HWPOISON_LARGE,
+    VM_FAULT_OOM,
+    VM_FAULT_SIGBUS,
+    VM_FAULT_SIGSEGV,
+    handle_mm_fault,
+)
+from thpsim.mm.mm_types import VM_EXEC, VM_READ, VM_WRITE
+
+# x86 page-fault error code bits (arch/x86/include/asm/traps.h)
+X86_PF_PROT = 1 << 0
+X86_PF_WRITE = 1 << 1
+X86_PF_USER = 1 << 2
+
+
+def access_error(error_code: int, vma) -> bool:
+    """Models: arch/x86/mm/fault.c access_error()."""
+    if error_code & X86_PF_WRITE:
+        return not vma.vm_flags & VM_WRITE
+    if error_code & X86_PF_PROT:
+        return True  # read of a present page: a protection fault
+    return not vma.vm_flags & (VM_READ | VM_EXEC | VM_WRITE)
+
+
+def do_user_addr_fault(task, address: int, error_code: int) -> KernelPath[tuple[int, int] | None]:
+    """Context: takes mmap_lock for read. Preempts: in the lock and handle_mm_fault."""
+    mm = task.mm
+    flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE | FAULT_FLAG_USER
+    if error_code & X86_PF_WRITE:
+        flags |= FAULT_FLAG_WRITE
+    yield from down_read(mm.mmap_lock)
+    try:
+        vma = mm.find_vma(address)
+        if vma is None or vma.vm_start > address:
+            return (signal.SIGSEGV, SEGV_MAPERR)
+        if access_error(error_code, vma):
+            return (signal.SIGSEGV, SEGV_ACCERR)
+        fault = yield from handle_mm_fault(vma, address, flags)
+    finally:
+        up_read(mm.mmap_lock)
+    if fault & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE):
+        return (signal.SIGBUS, BUS_MCEERR_AR)
+    if fault & VM_FAULT_SIGBUS:
+        return (signal.SIGBUS, BUS_ADRERR)
+    if fault & VM_FAULT_SIGSEGV:
+        return (signal.SIGSEGV, SEGV_ACCERR)
+    if fault & VM_FAULT_OOM:
+        return (signal.SIGKILL, 0)  # pagefault_out_of_memory(): the OOM killer picks us
+    return None

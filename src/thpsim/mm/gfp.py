@@ -1,0 +1,76 @@
+"""GFP flags: how hard, where and for what an allocation may look.
+
+Models: include/linux/gfp.h, v4.14 bit values. Composite masks as 4.14 defines them.
+Simplified: there is no reclaim or compaction in the model, so the reclaim bits
+only decide whether a THP fault may fall back to remote nodes (mainline).
+"""
+
+from __future__ import annotations
+
+___GFP_DMA = 0x01
+___GFP_HIGHMEM = 0x02
+___GFP_DMA32 = 0x04
+___GFP_MOVABLE = 0x08
+___GFP_RECLAIMABLE = 0x10
+___GFP_HIGH = 0x20
+___GFP_IO = 0x40
+___GFP_FS = 0x80
+___GFP_COLD = 0x100
+___GFP_NOWARN = 0x200
+___GFP_RETRY_MAYFAIL = 0x400
+___GFP_NOFAIL = 0x800
+___GFP_NORETRY = 0x1000
+___GFP_MEMALLOC = 0x2000
+___GFP_COMP = 0x4000
+___GFP_ZERO = 0x8000
+___GFP_NOMEMALLOC = 0x10000
+___GFP_HARDWALL = 0x20000
+___GFP_THISNODE = 0x40000
+___GFP_ATOMIC = 0x80000
+___GFP_ACCOUNT = 0x100000
+___GFP_DIRECT_RECLAIM = 0x400000
+___GFP_WRITE = 0x800000
+___GFP_KSWAPD_RECLAIM = 0x1000000
+
+__GFP_HIGHMEM = ___GFP_HIGHMEM
+__GFP_MOVABLE = ___GFP_MOVABLE
+__GFP_HIGH = ___GFP_HIGH
+__GFP_IO = ___GFP_IO
+__GFP_FS = ___GFP_FS
+__GFP_NOWARN = ___GFP_NOWARN
+__GFP_RETRY_MAYFAIL = ___GFP_RETRY_MAYFAIL
+__GFP_NOFAIL = ___GFP_NOFAIL
+__GFP_NORETRY = ___GFP_NORETRY
+__GFP_COMP = ___GFP_COMP
+__GFP_ZERO = ___GFP_ZERO
+__GFP_NOMEMALLOC = ___GFP_NOMEMALLOC
+__GFP_HARDWALL = ___GFP_HARDWALL
+__GFP_THISNODE = ___GFP_THISNODE
+__GFP_ATOMIC = ___GFP_ATOMIC
+__GFP_ACCOUNT = ___GFP_ACCOUNT
+__GFP_DIRECT_RECLAIM = ___GFP_DIRECT_RECLAIM
+__GFP_KSWAPD_RECLAIM = ___GFP_KSWAPD_RECLAIM
+__GFP_RECLAIM = ___GFP_DIRECT_RECLAIM | ___GFP_KSWAPD_RECLAIM
+
+GFP_ATOMIC = __GFP_HIGH | __GFP_ATOMIC | __GFP_KSWAPD_RECLAIM
+GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS
+GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT
+GFP_NOWAIT = __GFP_KSWAPD_RECLAIM
+GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL
+GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM
+GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE
+GFP_TRANSHUGE_LIGHT = (
+    (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) & ~__GFP_RECLAIM
+)
+GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM
+#: Page tables (pte_alloc_one): GFP_KERNEL | __GFP_ZERO (4.14 PGALLOC_GFP, accounted).
+GFP_PGTABLE_USER = GFP_KERNEL_ACCOUNT | __GFP_ZERO
+
+
+def gfpflags_allow_blocking(gfp: int) -> bool:
+    return gfp & __GFP_DIRECT_RECLAIM != 0
+
+
+def gfp_migratetype_movable(gfp: int) -> bool:
+    """True when the allocation may be placed in ZONE_MOVABLE (gfp_zone() == ZONE_MOVABLE)."""
+    return gfp & (__GFP_MOVABLE | __GFP_HIGHMEM) == (__GFP_MOVABLE | __GFP_HIGHMEM)

@@ -1,0 +1,1020 @@
+"""Transparent huge pages: PMD faults, COW, zap, fork, split.
+
+Models: mm/huge_memory.c, v4.14 (with the v3 series' migration-entry handling
+as merged), the 5.8+ THP COW behind ``thp_cow_copies_huge``.
+
+A PMD here is one of (§1.4 of the notes): none; a PTE-table pointer; a huge
+PMD (``pmd_trans_huge``); an invalidated huge PMD (P clear, PSE set: the split
+and migration windows); a PMD migration entry (``is_swap_pmd``).
+
+Simplified:
+    * The huge zero page is allocated once and never freed (no shrinker, no
+      per-mm reference); mapping it takes no page reference.
+    * When the 4.14 THP COW cannot allocate a new THP it splits the PMD and
+      falls back to 4 KiB COW (the 5.8+ way) instead of copying into 512 base
+      pages (do_huge_pmd_wp_page_fallback).
+    * No khugepaged (collapse).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_MASK,
+    HPAGE_PMD_NR,
+    HPAGE_PMD_ORDER,
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    mk_huge_pmd,
+    mk_table_entry,
+    pfn_pte,
+    pmd_dirty,
+    pmd_mkdirty,
+    pmd_mkold,
+    pmd_mkwrite,
+    pmd_mkyoung,
+    pmd_modify,
+    pmd_none,
+    pmd_pfn,
+    pmd_present,
+    pmd_soft_dirty,
+    pmd_trans_huge,
+    pmd_devmap,
+    pmd_write,
+    pmd_wrprotect,
+    pmd_young,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mksoft_dirty,
+    pte_mkspecial,
+    pte_mkwrite,
+    pte_wrprotect,
+    pmd_mksoft_dirty,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import (
+    is_swap_pmd,
+    pmd_swp_mksoft_dirty,
+    pmd_swp_soft_dirty,
+    pte_swp_mksoft_dirty,
+)
+from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
+from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.tlbflush import flush_tlb_page
+from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
+from thpsim.mm.gfp import (
+    GFP_TRANSHUGE,
+    GFP_TRANSHUGE_LIGHT,
+    __GFP_COMP,
+    __GFP_DIRECT_RECLAIM,
+    __GFP_KSWAPD_RECLAIM,
+    __GFP_MOVABLE,
+    __GFP_NORETRY,
+    __GFP_ZERO,
+)
+from thpsim.mm.mempolicy import alloc_pages_vma
+from thpsim.mm.mm_types import (
+    MM_ANONPAGES,
+    VM_HUGEPAGE,
+    VM_LOCKED,
+    VM_NOHUGEPAGE,
+    VM_WRITE,
+    mm_struct,
+    vm_area_struct,
+    vma_address,
+)
+from thpsim.mm.page_flags import (
+    F_active,
+    F_anon_exclusive,
+    F_dirty,
+    F_head,
+    F_locked,
+    F_lru,
+    F_mlocked,
+    F_referenced,
+    F_swapbacked,
+    F_tail,
+    F_unevictable,
+    F_uptodate,
+)
+from thpsim.mm.pgtable_generic import (
+    Ptr,
+    pgtable_alloc,
+    pgtable_free,
+    pgtable_trans_huge_deposit,
+    pgtable_trans_huge_withdraw,
+    pmd_lock,
+    pmdp_get,
+    pmdp_huge_clear_flush,
+    pmdp_huge_get_and_clear,
+    pmdp_invalidate,
+    pmdp_set_access_flags,
+    set_pmd_at,
+)
+from thpsim.mm.rmap import (
+    page_add_anon_rmap,
+    page_add_new_anon_rmap,
+    page_anon_vma,
+    page_dup_rmap,
+    page_remove_rmap,
+)
+from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
+from thpsim.mm.vmstat import (
+    THP_FAULT_ALLOC,
+    THP_FAULT_FALLBACK,
+    THP_SPLIT_PAGE,
+    THP_SPLIT_PAGE_FAILED,
+    THP_SPLIT_PMD,
+    THP_ZERO_PAGE_ALLOC,
+    THP_ZERO_PAGE_ALLOC_FAILED,
+)
+
+if TYPE_CHECKING:
+    from thpsim.kernel.context import KernelContext
+    from thpsim.mm.memory import mmu_gather, vm_fault
+
+VM_FAULT_OOM = 0x0001
+VM_FAULT_WRITE = 0x0008
+VM_FAULT_FALLBACK = 0x0800
+_M32 = 0xFFFF_FFFF
+
+
+# ---------------------------------------------------------------- policy
+def transparent_hugepage_enabled(vma: vm_area_struct) -> bool:
+    """Models: include/linux/huge_mm.h transparent_hugepage_enabled(), v4.14."""
+    if vma.vm_flags & VM_NOHUGEPAGE:
+        return False
+    mode = vma.vm_mm.kernel.thp.enabled
+    if mode == "always":
+        return True
+    if mode == "madvise":
+        return vma.vm_flags & VM_HUGEPAGE != 0
+    return False
+
+
+def transhuge_vma_suitable(vma: vm_area_struct, haddr: int) -> bool:
+    return haddr >= vma.vm_start and haddr + HPAGE_PMD_SIZE <= vma.vm_end
+
+
+def alloc_hugepage_direct_gfpmask(vma: vm_area_struct) -> int:
+    """Models: alloc_hugepage_direct_gfpmask(), v4.14 (the defrag knob)."""
+    madvised = vma.vm_flags & VM_HUGEPAGE != 0
+    defrag = vma.vm_mm.kernel.thp.defrag
+    if defrag == "always":
+        return GFP_TRANSHUGE | (0 if madvised else __GFP_NORETRY)
+    if defrag == "defer":
+        return GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM
+    if defrag == "defer+madvise":
+        return GFP_TRANSHUGE_LIGHT | (__GFP_DIRECT_RECLAIM if madvised else __GFP_KSWAPD_RECLAIM)
+    if defrag == "madvise":
+        return GFP_TRANSHUGE_LIGHT | (__GFP_DIRECT_RECLAIM if madvised else 0)
+    return GFP_TRANSHUGE_LIGHT
+
+
+def maybe_pmd_mkwrite(pmd: int, vma: vm_area_struct) -> int:
+    return pmd_mkwrite(pmd) if vma.vm_flags & VM_WRITE else pmd
+
+
+def prep_transhuge_page(ctx: KernelContext, head: int) -> None:
+    """Models: prep_transhuge_page(): the compound page is already made by __GFP_COMP."""
+
+
+# ---------------------------------------------------------------- huge zero page
+def mm_get_huge_zero_page(ctx: KernelContext) -> int:
+    """Models: get_huge_zero_page(): allocate the huge zero page on first use."""
+    if ctx.huge_zero_pfn >= 0:
+        return ctx.huge_zero_pfn
+    gfp = (GFP_TRANSHUGE | __GFP_ZERO | __GFP_COMP) & ~__GFP_MOVABLE
+    pfn = ctx.buddy.__alloc_pages(gfp, HPAGE_PMD_ORDER, ctx.numa_node_id())
+    if pfn < 0:
+        ctx.vmstat.count_vm_event(THP_ZERO_PAGE_ALLOC_FAILED)
+        return -1
+    ctx.vmstat.count_vm_event(THP_ZERO_PAGE_ALLOC)
+    ctx.huge_zero_pfn = pfn
+    return pfn
+
+
+def is_huge_zero_pmd(ctx: KernelContext, pmd: int) -> bool:
+    return pmd_present(pmd) and pmd_trans_huge(pmd) and pmd_pfn(pmd) == ctx.huge_zero_pfn
+
+
+def set_huge_zero_page(pgtable: int, mm: mm_struct, vma: vm_area_struct, haddr: int,
+                       pmd: Ptr, zero_pfn: int) -> None:
+    """Context: PMD lock held."""
+    entry = mk_huge_pmd(zero_pfn, vma.vm_page_prot)
+    pgtable_trans_huge_deposit(mm, pmd, pgtable)
+    set_pmd_at(mm, haddr, pmd, entry)
+    mm.nr_ptes += 1
+
+
+# ---------------------------------------------------------------- fault
+def do_huge_pmd_anonymous_page(vmf: vm_fault) -> KernelPath[int]:
+    """Fault a whole THP (or the huge zero page on a read) into an empty PMD.
+
+    Models: mm/huge_memory.c do_huge_pmd_anonymous_page() and
+    __do_huge_pmd_anonymous_page(), v4.14.
+    Context: mmap_lock held for read. Preempts: in the PMD lock.
+    Returns: 0, VM_FAULT_OOM, or VM_FAULT_FALLBACK (count thp_fault_fallback).
+    """
+    from thpsim.mm.rmap import anon_vma_prepare
+
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    haddr = vmf.address & HPAGE_PMD_MASK
+    if not transhuge_vma_suitable(vma, haddr):
+        return VM_FAULT_FALLBACK
+    anon_vma_prepare(vma)
+    if not vmf.flags & 1 and ctx.thp.use_zero_page:
+        pgtable = pgtable_alloc(ctx, 1)
+        if pgtable < 0:
+            return VM_FAULT_OOM
+        zero = mm_get_huge_zero_page(ctx)
+        if zero < 0:
+            pgtable_free(ctx, pgtable)
+            ctx.vmstat.count_vm_event(THP_FAULT_FALLBACK)
+            return VM_FAULT_FALLBACK
+        ptl = yield from pmd_lock(mm, vmf.pmd)
+        if pmd_none(pmdp_get(vmf.pmd)):
+            set_huge_zero_page(pgtable, mm, vma, haddr, vmf.pmd, zero)
+            pgtable = -1
+        spin_unlock(ptl)
+        if pgtable >= 0:
+            pgtable_free(ctx, pgtable)
+        return 0
+    gfp = alloc_hugepage_direct_gfpmask(vma) | __GFP_COMP
+    page = alloc_pages_vma(gfp, HPAGE_PMD_ORDER, vma, haddr, hugepage=True)
+    if page < 0:
+        ctx.vmstat.count_vm_event(THP_FAULT_FALLBACK)
+        return VM_FAULT_FALLBACK
+    prep_transhuge_page(ctx, page)
+    return (yield from __do_huge_pmd_anonymous_page(vmf, page, haddr))
+
+
+def __do_huge_pmd_anonymous_page(vmf: vm_fault, page: int, haddr: int) -> KernelPath[int]:
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pgtable = pgtable_alloc(ctx, 1)
+    if pgtable < 0:
+        put_page(ctx, page)
+        return VM_FAULT_OOM
+    ctx.mem.clear_frames(page, HPAGE_PMD_NR)  # clear_huge_page()
+    ctx.pages.flags[page] |= F_uptodate | F_swapbacked
+    ptl = yield from pmd_lock(mm, vmf.pmd)
+    if not pmd_none(pmdp_get(vmf.pmd)):
+        spin_unlock(ptl)
+        pgtable_free(ctx, pgtable)
+        put_page(ctx, page)
+        return 0
+    entry = mk_huge_pmd(page, vma.vm_page_prot)
+    entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma)
+    page_add_new_anon_rmap(ctx, page, vma, haddr, True)
+    lru_cache_add_active_or_unevictable(ctx, page, vma)
+    pgtable_trans_huge_deposit(mm, vmf.pmd, pgtable)
+    set_pmd_at(mm, haddr, vmf.pmd, entry)
+    mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
+    mm.nr_ptes += 1
+    spin_unlock(ptl)
+    ctx.vmstat.count_vm_event(THP_FAULT_ALLOC)
+    return 0
+
+
+def huge_pmd_set_accessed(vmf: vm_fault, orig_pmd: int) -> KernelPath[None]:
+    """Models: huge_pmd_set_accessed(). Context: takes and releases the PMD lock."""
+    vma = vmf.vma
+    ptl = yield from pmd_lock(vma.vm_mm, vmf.pmd)
+    try:
+        if pmdp_get(vmf.pmd) != orig_pmd:
+            return  # lost the race: the CPU faults again and sees the new PMD
+        entry = pmd_mkyoung(orig_pmd)
+        if vmf.flags & 1:
+            entry = pmd_mkdirty(entry)
+        pmdp_set_access_flags(vma, vmf.address & HPAGE_PMD_MASK, vmf.pmd, entry, bool(vmf.flags & 1))
+    finally:
+        spin_unlock(ptl)
+
+
+def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
+    """Write fault on a read-only huge PMD: reuse, copy the THP (4.14) or split (5.8+).
+
+    Models: mm/huge_memory.c do_huge_pmd_wp_page(); ``thp_cow_copies_huge`` picks
+    the 4.14 copy of the whole THP, else the 5.8+ split-and-fall-back.
+    Context: mmap_lock held for read. Preempts: in the PMD lock and page lock.
+    """
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    haddr = vmf.address & HPAGE_PMD_MASK
+    ptl = vmf.pmd[0].ptl
+    page = -1
+    if not is_huge_zero_pmd(ctx, orig_pmd):
+        yield from spin_lock(ptl)
+        if pmdp_get(vmf.pmd) != orig_pmd:
+            spin_unlock(ptl)
+            return 0
+        page = pmd_pfn(orig_pmd)
+        if not folio_trylock(ctx, page):
+            get_page(ctx, page)
+            spin_unlock(ptl)
+            yield from folio_lock(ctx, page)
+            yield from spin_lock(ptl)
+            if pmdp_get(vmf.pmd) != orig_pmd:
+                folio_unlock(ctx, page)
+                spin_unlock(ptl)
+                put_page(ctx, page)
+                return 0
+            put_page(ctx, page)
+        from thpsim.mm.memory import reuse_swap_page
+
+        if reuse_swap_page(ctx, page):
+            entry = pmd_mkyoung(orig_pmd)
+            entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma)
+            pmdp_set_access_flags(vma, haddr, vmf.pmd, entry, True)
+            ctx.pages.flags[page] |= F_anon_exclusive  # page_move_anon_rmap()
+            folio_unlock(ctx, page)
+            spin_unlock(ptl)
+            return VM_FAULT_WRITE
+        folio_unlock(ctx, page)
+        get_page(ctx, page)
+        spin_unlock(ptl)
+    if not ctx.profile.thp_cow_copies_huge:
+        # 5.8+: split the PMD and let the PTE fault copy 4 KiB
+        if page >= 0:
+            put_page(ctx, page)
+        yield from __split_huge_pmd(vma, vmf.pmd, vmf.address, False)
+        return VM_FAULT_FALLBACK
+    new = -1
+    if transparent_hugepage_enabled(vma):
+        gfp = alloc_hugepage_direct_gfpmask(vma) | __GFP_COMP
+        new = alloc_pages_vma(gfp, HPAGE_PMD_ORDER, vma, haddr, hugepage=True)
+    if new < 0:
+        if page >= 0:
+            put_page(ctx, page)
+        yield from __split_huge_pmd(vma, vmf.pmd, vmf.address, False)
+        ctx.vmstat.count_vm_event(THP_FAULT_FALLBACK)
+        return VM_FAULT_FALLBACK
+    ctx.vmstat.count_vm_event(THP_FAULT_ALLOC)
+    if page < 0:
+        ctx.mem.clear_frames(new, HPAGE_PMD_NR)
+    else:
+        ctx.mem.copy_frames(new, page, HPAGE_PMD_NR)  # copy_user_huge_page()
+    ctx.pages.flags[new] |= F_uptodate | F_swapbacked
+    yield from spin_lock(ptl)
+    if page >= 0:
+        put_page(ctx, page)
+    if pmdp_get(vmf.pmd) != orig_pmd:
+        spin_unlock(ptl)
+        put_page(ctx, new)
+        return 0
+    entry = mk_huge_pmd(new, vma.vm_page_prot)
+    entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma)
+    yield from pmdp_huge_clear_flush(vma, haddr, vmf.pmd)  # pmdp_huge_clear_flush_notify
+    page_add_new_anon_rmap(ctx, new, vma, haddr, True)
+    lru_cache_add_active_or_unevictable(ctx, new, vma)
+    set_pmd_at(mm, haddr, vmf.pmd, entry)
+    if page < 0:
+        mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
+    else:
+        page_remove_rmap(ctx, page, True)
+        put_page(ctx, page)
+    spin_unlock(ptl)
+    return VM_FAULT_WRITE
+
+
+def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
+    """Wait until the THP behind a PMD migration entry is unlocked.
+
+    Models: mm/migrate.c pmd_migration_entry_wait(), v4.14 (transient
+    get_page_unless_zero on the old page while sleeping: B17's cause).
+    Context: takes and drops the PMD lock. Preempts: in the lock, while waiting.
+    """
+    ctx = mm.kernel
+    ptl = yield from pmd_lock(mm, pmd)
+    val = pmdp_get(pmd)
+    if not ctx.swp.is_pmd_migration_entry(val):
+        spin_unlock(ptl)
+        return
+    head = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pmd_to_swp_entry(val))
+    pages = ctx.pages
+    if not pages.refcount[head] or not pages.flags[head] & F_locked:
+        spin_unlock(ptl)
+        return
+    pages.refcount[head] += 1
+    spin_unlock(ptl)
+    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+    put_page(ctx, head)
+
+
+# ---------------------------------------------------------------- locking helper
+def __pmd_trans_huge_lock(pmd: Ptr, vma: vm_area_struct) -> KernelPath[spinlock_t | None]:
+    """Models: __pmd_trans_huge_lock(): lock, then re-check swap/trans-huge/devmap."""
+    ptl = yield from pmd_lock(vma.vm_mm, pmd)
+    v = pmdp_get(pmd)
+    if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
+        return ptl
+    spin_unlock(ptl)
+    return None
+
+
+def pmd_trans_huge_lock(pmd: Ptr, vma: vm_area_struct) -> KernelPath[spinlock_t | None]:
+    """Models: pmd_trans_huge_lock(): lockless pre-check, then __pmd_trans_huge_lock."""
+    v = pmdp_get(pmd)
+    if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
+        yield PREEMPT  # window: the PMD may be split or zapped before we lock it
+        return (yield from __pmd_trans_huge_lock(pmd, vma))
+    return None
+
+
+# ---------------------------------------------------------------- zap
+def zap_deposited_table(mm: mm_struct, pmd: Ptr) -> None:
+    pgtable = pgtable_trans_huge_withdraw(mm, pmd)
+    pgtable_free(mm.kernel, pgtable)
+    mm.nr_ptes -= 1
+
+
+def zap_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int) -> KernelPath[bool]:
+    """Models: mm/huge_memory.c zap_huge_pmd(), v4.14.
+
+    A migration entry holds no page reference (flush_needed = 0) but does hold
+    512 of RSS and one deposited table. Returns: whether the PMD was zapped.
+    """
+    from thpsim.mm.memory import tlb_remove_page
+
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    ptl = yield from __pmd_trans_huge_lock(pmd, vma)
+    if ptl is None:
+        return False
+    orig = pmdp_huge_get_and_clear(mm, addr, pmd)
+    tlb.track(addr, addr + HPAGE_PMD_SIZE)  # tlb_remove_pmd_tlb_entry()
+    if is_huge_zero_pmd(ctx, orig):
+        zap_deposited_table(mm, pmd)
+        spin_unlock(ptl)
+        return True
+    if pmd_present(orig):
+        page = pmd_pfn(orig)
+        if pmd_dirty(orig):
+            ctx.pages.flags[page] |= F_dirty
+        page_remove_rmap(ctx, page, True)
+        flush_needed = True
+    else:
+        ctx.bug_on(not ctx.swp.is_pmd_migration_entry(orig),
+                   f"zap_huge_pmd: non-present huge PMD {orig:#x} is not a migration entry")
+        page = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pmd_to_swp_entry(orig))
+        flush_needed = False
+    zap_deposited_table(mm, pmd)
+    mm.add_mm_counter(MM_ANONPAGES, -HPAGE_PMD_NR)
+    spin_unlock(ptl)
+    if flush_needed:
+        tlb_remove_page(tlb, page)
+    return True
+
+
+# ---------------------------------------------------------------- split the PMD
+def __split_huge_zero_page_pmd(vma: vm_area_struct, haddr: int, pmd: Ptr) -> KernelPath[None]:
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    yield from pmdp_huge_clear_flush(vma, haddr, pmd)  # pmdp_huge_clear_flush_notify
+    pgtable = pgtable_trans_huge_withdraw(mm, pmd)
+    t = ctx.mem.tables[pgtable]
+    entry0 = pte_mkspecial(pfn_pte(ctx.zero_pfn, vma.vm_page_prot))
+    for i in range(HPAGE_PMD_NR):
+        t[i] = entry0
+    pmd[0][pmd[1]] = mk_table_entry(pgtable)  # pmd_populate()
+
+
+def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
+                            freeze: bool) -> KernelPath[None]:
+    """Turn a huge PMD (or PMD migration entry) into a PTE table from the deposit.
+
+    Models: mm/huge_memory.c __split_huge_pmd_locked(), v4.14 with the 4.20 fix
+    for migration entries (B8: flags are read from the entry, not with present
+    accessors). ``freeze`` (split_huge_page) writes PTE migration entries instead
+    of PTEs and drops the mapping. Counts thp_split_pmd.
+    Context: PMD lock held. Preempts: in the invalidating TLB flush.
+    """
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    swp = ctx.swp
+    pages = ctx.pages
+    ctx.vmstat.count_vm_event(THP_SPLIT_PMD)
+    old = pmdp_get(pmd)
+    if is_huge_zero_pmd(ctx, old):
+        yield from __split_huge_zero_page_pmd(vma, haddr, pmd)
+        return
+    pmd_migration = swp.is_pmd_migration_entry(old)
+    if pmd_migration:
+        entry = swp.pmd_to_swp_entry(old)
+        page = swp.pfn_swap_entry_pfn(entry)
+        write = swp.is_writable_migration_entry(entry)
+        young = dirty = False
+        soft_dirty = pmd_swp_soft_dirty(old)
+    else:
+        # pmdp_invalidate(): keep the PMD non-none for lockless walkers, flush the TLB
+        old = yield from pmdp_invalidate(vma, haddr, pmd)
+        page = pmd_pfn(old)
+        if pmd_dirty(old):
+            pages.flags[page] |= F_dirty
+        write = pmd_write(old)
+        young = pmd_young(old)
+        dirty = pmd_dirty(old)
+        soft_dirty = pmd_soft_dirty(old)
+        pages.refcount[page] += HPAGE_PMD_NR - 1  # page_ref_add(): one per PTE
+    pgtable = pgtable_trans_huge_withdraw(mm, pmd)
+    t = ctx.mem.tables[pgtable]
+    prot = vma.vm_page_prot
+    for i in range(HPAGE_PMD_NR):
+        sub = page + i
+        if freeze or pmd_migration:
+            sentry = swp.make_migration_entry(sub, write)
+            e = swp.swp_entry_to_pte(sentry)
+            if soft_dirty:
+                e = pte_swp_mksoft_dirty(e)
+        else:
+            e = pfn_pte(sub, prot)
+            if write:
+                e = pte_mkwrite(e)
+            else:
+                e = pte_wrprotect(e)
+            if not young:
+                e = pte_mkold(e)
+            else:
+                e |= 1 << 5
+            if dirty:
+                e = pte_mkdirty(e)
+            if soft_dirty:
+                e = pte_mksoft_dirty(e)
+            pages.mapcount[sub] += 1  # atomic_inc(&page[i]._mapcount)
+        t[i] = e
+    if not pmd_migration:
+        # The PMD mapping goes: compound mapcount -1 (NR_ANON_THPS when it reaches zero).
+        from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS
+
+        c = pages.compound_mapcount[page] - 1
+        pages.compound_mapcount[page] = c
+        nid = ctx.mem.pfn_to_nid(page)
+        if c < 0:
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, -HPAGE_PMD_NR)
+        if freeze:
+            # Every PTE became a migration entry (no PTE mapcount was added): drop the
+            # 512 references just added (try_to_unmap_one's page_remove_rmap/put_page).
+            pages.refcount[page] -= HPAGE_PMD_NR
+            if c < 0:
+                mapped = int((pages.mapcount_np[page : page + HPAGE_PMD_NR] >= 0).sum())
+                ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -(HPAGE_PMD_NR - mapped))
+    pmd[0][pmd[1]] = mk_table_entry(pgtable)  # pmd_populate()
+
+
+def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
+                     freeze: bool) -> KernelPath[None]:
+    """Models: mm/huge_memory.c __split_huge_pmd(), v4.14: lock, re-check, split.
+
+    Preempts: in the PMD lock and the invalidating flush.
+    """
+    mm = vma.vm_mm
+    haddr = address & HPAGE_PMD_MASK
+    ptl = yield from pmd_lock(mm, pmd)
+    try:
+        v = pmdp_get(pmd)
+        if pmd_trans_huge(v) or pmd_devmap(v) or is_swap_pmd(v):
+            if not is_swap_pmd(v) or mm.kernel.swp.is_pmd_migration_entry(v):
+                yield from __split_huge_pmd_locked(vma, pmd, haddr, freeze)
+    finally:
+        spin_unlock(ptl)
+
+
+def split_huge_pmd_address(vma: vm_area_struct, address: int,
+                           freeze: bool) -> KernelPath[None]:
+    """Models: split_huge_pmd_address(): find the PMD mapping ``address`` and split it."""
+    from thpsim.mm.pgtable_generic import lookup_pmd
+
+    pmd = lookup_pmd(vma.vm_mm, address)
+    if pmd is None:
+        return
+    v = pmdp_get(pmd)
+    if not (pmd_trans_huge(v) or is_swap_pmd(v)):
+        return
+    yield from __split_huge_pmd(vma, pmd, address, freeze)
+
+
+def vma_adjust_trans_huge(vma: vm_area_struct, start: int, end: int,
+                          adjust_next: int) -> KernelPath[None]:
+    """Models: vma_adjust_trans_huge(): split PMDs that a VMA boundary will cut."""
+    for a in (start, end):
+        if a & ~HPAGE_PMD_MASK and (a & HPAGE_PMD_MASK) >= vma.vm_start and (
+            (a & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE <= vma.vm_end
+        ):
+            yield from split_huge_pmd_address(vma, a, False)
+
+
+# ---------------------------------------------------------------- split the page
+def can_split_huge_page(ctx: KernelContext, head: int) -> tuple[bool, int]:
+    """Models: can_split_huge_page(): total_mapcount == page_count - extra_pins - 1."""
+    pages = ctx.pages
+    extra_pins = 0  # anon, no swap cache
+    return pages.total_mapcount(head) == pages.refcount[head] - extra_pins - 1, extra_pins
+
+
+def split_huge_page(ctx: KernelContext, head: int) -> KernelPath[int]:
+    """Split a THP into 512 base pages.
+
+    Models: mm/huge_memory.c split_huge_page_to_list(), v4.14: freeze every
+    mapping into PTE migration entries (unmap_page / freeze_page), check the
+    refcount, __split_huge_page, then remap (remove_migration_ptes per subpage).
+    Unmapped subpages are freed; the caller keeps its reference on ``head``.
+    Context: page locked by the caller, who holds one reference.
+    Preempts: in the rmap walk's locks and flushes.
+    Returns: 0 or -EBUSY (count thp_split_page / thp_split_page_failed).
+    """
+    pages = ctx.pages
+    if not pages.flags[head] & F_head:
+        return 0
+    ctx.bug_on(not pages.flags[head] & F_locked, f"split_huge_page: {head:#x} not locked")
+    av = page_anon_vma(ctx, head)
+    if av is None:
+        ctx.vmstat.count_vm_event(THP_SPLIT_PAGE_FAILED)
+        return -16
+    from thpsim.kernel.locking import down_write, up_write
+
+    yield from down_write(av.root.rwsem)
+    try:
+        ok, extra = can_split_huge_page(ctx, head)
+        if not ok:
+            ctx.vmstat.count_vm_event(THP_SPLIT_PAGE_FAILED)
+            return -16
+        # unmap_page(): every mapping becomes a PTE migration entry
+        yield from _freeze_page(ctx, head, av)
+        if pages.total_mapcount(head) or pages.refcount[head] != 1 + extra:
+            yield from _remap_page(ctx, head, head, av)
+            ctx.vmstat.count_vm_event(THP_SPLIT_PAGE_FAILED)
+            return -16
+        ctx.deferred_split_queue.pop(head, None)
+        __split_huge_page(ctx, head)
+        for i in range(HPAGE_PMD_NR):
+            yield from _remap_page(ctx, head + i, head + i, av, single=True)
+        for i in range(1, HPAGE_PMD_NR):
+            folio_unlock(ctx, head + i)
+            put_page(ctx, head + i)
+    finally:
+        up_write(av.root.rwsem)
+    ctx.vmstat.count_vm_event(THP_SPLIT_PAGE)
+    return 0
+
+
+def __split_huge_page(ctx: KernelContext, head: int) -> None:
+    """Models: __split_huge_page() + __split_huge_page_tail(): compound -> 512 pages.
+
+    Tails take the head's page state and index; each tail gets refcount 1 (dropped
+    by the caller after remapping) and joins the head's LRU list.
+    """
+    pages = ctx.pages
+    n = HPAGE_PMD_NR
+    hf = pages.flags[head]
+    keep = F_referenced | F_swapbacked | F_mlocked | F_uptodate | F_active | F_locked | (
+        F_unevictable | F_dirty | F_lru
+    )
+    sl = slice(head, head + n)
+    pages.flags_np[sl] = hf & keep
+    pages.order_np[sl] = 0
+    pages.compound_mapcount_np[head] = -1
+    pages.mapping_np[sl] = pages.mapping[head]
+    pages.index_np[sl] = pages.index[head] + np_arange(n)
+    pages.refcount_np[head + 1 : head + n] = 1
+    # The LRU counters counted 512 pages for the head: they now count 512 pages of 1.
+
+
+def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
+    """unmap_page()/freeze_page(): PMD maps split into migration PTEs, PTE maps converted."""
+    swp = ctx.swp
+    pages = ctx.pages
+    for vma in list(av.vmas):
+        addr = vma_address(vma, pages.index[head])
+        if addr + HPAGE_PMD_SIZE <= vma.vm_start or addr >= vma.vm_end:
+            continue
+        haddr = addr & HPAGE_PMD_MASK
+        if haddr >= vma.vm_start and haddr + HPAGE_PMD_SIZE <= vma.vm_end:
+            from thpsim.mm.pgtable_generic import lookup_pmd
+
+            pmd = lookup_pmd(vma.vm_mm, haddr)
+            if pmd is not None:
+                v = pmdp_get(pmd)
+                if pmd_present(v) and pmd_trans_huge(v) and pmd_pfn(v) == head:
+                    yield from __split_huge_pmd(vma, pmd, haddr, True)
+                    continue
+        # PTE-mapped: convert each PTE mapping a subpage of this THP
+        for i in range(HPAGE_PMD_NR):
+            a = addr + i * PAGE_SIZE
+            if a < vma.vm_start or a >= vma.vm_end:
+                continue
+            yield from _pte_to_migration(vma, a, head, swp)
+
+
+def _pte_to_migration(vma: vm_area_struct, a: int, head: int, swp) -> KernelPath[None]:
+    from thpsim.arch.x86_64.pgtable import pte_dirty, pte_pfn, pte_present, pte_soft_dirty
+    from thpsim.mm.pgtable_generic import lookup_pmd, pte_offset_map
+
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pmd = lookup_pmd(mm, a)
+    if pmd is None:
+        return
+    v = pmdp_get(pmd)
+    if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
+        return
+    pte = pte_offset_map(ctx, v, a)
+    ptl = pte[0].ptl
+    yield from spin_lock(ptl)
+    try:
+        e = pte[0][pte[1]]
+        if not pte_present(e):
+            return
+        pfn = pte_pfn(e)
+        if not head <= pfn < head + HPAGE_PMD_NR or e & (1 << 9):
+            return
+        pte[0][pte[1]] = 0
+        yield from flush_tlb_page(vma, a)  # ptep_clear_flush()
+        if pte_dirty(e):
+            ctx.pages.flags[head] |= F_dirty
+        m = swp.swp_entry_to_pte(swp.make_migration_entry(pfn, e & 2 != 0))
+        if pte_soft_dirty(e):
+            m = pte_swp_mksoft_dirty(m)
+        pte[0][pte[1]] = m
+        page_remove_rmap(ctx, pfn, False)
+        put_page(ctx, pfn)
+    finally:
+        spin_unlock(ptl)
+
+
+def _remap_page(ctx: KernelContext, old: int, new: int, av, single: bool = False) -> KernelPath[None]:
+    """remove_migration_ptes(old, new) restricted to PTE entries naming ``old``'s pages.
+
+    ``single``: only entries naming exactly ``old`` (after the split each subpage
+    is its own page).
+    """
+    from thpsim.arch.x86_64.swapops import pte_swp_soft_dirty
+    from thpsim.mm.pgtable_generic import lookup_pmd, pte_offset_map
+
+    swp = ctx.swp
+    pages = ctx.pages
+    span = 1 if single else HPAGE_PMD_NR
+    for vma in list(av.vmas):
+        base = vma_address(vma, pages.index[old])
+        for i in range(span):
+            a = base + i * PAGE_SIZE
+            if a < vma.vm_start or a >= vma.vm_end:
+                continue
+            mm = vma.vm_mm
+            pmd = lookup_pmd(mm, a)
+            if pmd is None:
+                continue
+            v = pmdp_get(pmd)
+            if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
+                continue
+            pte = pte_offset_map(ctx, v, a)
+            ptl = pte[0].ptl
+            yield from spin_lock(ptl)
+            try:
+                e = pte[0][pte[1]]
+                if not swp.is_pte_migration_entry(e):
+                    continue
+                entry = swp.pte_to_swp_entry(e)
+                pfn = swp.pfn_swap_entry_pfn(entry)
+                if pfn != old + i:
+                    continue
+                target = new + i
+                ne = pte_mkold(pfn_pte(target, vma.vm_page_prot))
+                if pte_swp_soft_dirty(e):
+                    ne = pte_mksoft_dirty(ne)
+                if swp.is_writable_migration_entry(entry):
+                    ne = pte_mkwrite(ne) if vma.vm_flags & VM_WRITE else ne
+                get_page(ctx, target)
+                page_add_anon_rmap(ctx, target, vma, a, False)
+                pte[0][pte[1]] = ne
+            finally:
+                spin_unlock(ptl)
+
+
+def deferred_split_scan(ctx: KernelContext) -> KernelPath[int]:
+    """Split every THP on the deferred-split queue that can be split.
+
+    Models: mm/huge_memory.c deferred_split_scan() (the shrinker; reached from
+    drop_caches). Returns: the number split.
+    """
+    split = 0
+    for head in list(ctx.deferred_split_queue):
+        pages = ctx.pages
+        if not pages.flags[head] & F_head or not pages.refcount[head]:
+            ctx.deferred_split_queue.pop(head, None)
+            continue
+        get_page(ctx, head)
+        if folio_trylock(ctx, head):
+            if (yield from split_huge_page(ctx, head)) == 0:
+                split += 1
+            folio_unlock(ctx, head)
+        put_page(ctx, head)
+    return split
+
+
+# ---------------------------------------------------------------- fork
+def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: Ptr,
+                  addr: int, vma: vm_area_struct) -> KernelPath[int]:
+    """Copy a huge PMD (or PMD migration entry) into the child with a fresh deposit.
+
+    Models: mm/huge_memory.c copy_huge_pmd(), v4.14 with C:84c3fc4's migration
+    branch: a write entry is downgraded to read in the parent (soft-dirty kept);
+    the child gets a copy; no page reference or rmap for an entry.
+    Context: dst PMD lock, then src PMD lock nested. Returns: 0, -ENOMEM, -EAGAIN.
+    """
+    ctx = src_mm.kernel
+    swp = ctx.swp
+    pgtable = pgtable_alloc(ctx, 1)
+    if pgtable < 0:
+        return -12
+    dst_ptl = yield from pmd_lock(dst_mm, dst_pmd)
+    src_ptl = yield from pmd_lock(src_mm, src_pmd)
+    try:
+        pmd = pmdp_get(src_pmd)
+        if is_swap_pmd(pmd):
+            ctx.bug_on(not swp.is_pmd_migration_entry(pmd), "copy_huge_pmd: swap PMD")
+            entry = swp.pmd_to_swp_entry(pmd)
+            if swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry):
+                new = swp.swp_entry_to_pmd(
+                    swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
+                )
+                if pmd_swp_soft_dirty(pmd):
+                    new = pmd_swp_mksoft_dirty(new)
+                set_pmd_at(src_mm, addr, src_pmd, new)
+                pmd = new
+            dst_mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
+            dst_mm.nr_ptes += 1
+            pgtable_trans_huge_deposit(dst_mm, dst_pmd, pgtable)
+            set_pmd_at(dst_mm, addr, dst_pmd, pmd)
+            return 0
+        if not pmd_trans_huge(pmd):
+            pgtable_free(ctx, pgtable)
+            return -11
+        if is_huge_zero_pmd(ctx, pmd):
+            set_huge_zero_page(pgtable, dst_mm, vma, addr, dst_pmd, ctx.huge_zero_pfn)
+            return 0
+        page = pmd_pfn(pmd)
+        get_page(ctx, page)
+        page_dup_rmap(ctx, page, True)
+        dst_mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
+        dst_mm.nr_ptes += 1
+        pgtable_trans_huge_deposit(dst_mm, dst_pmd, pgtable)
+        pmd = pmd_mkold(pmd_wrprotect(pmd))
+        set_pmd_at(src_mm, addr, src_pmd, pmd_wrprotect(pmdp_get(src_pmd)))  # pmdp_set_wrprotect
+        set_pmd_at(dst_mm, addr, dst_pmd, pmd)
+        return 0
+    finally:
+        spin_unlock(src_ptl)
+        spin_unlock(dst_ptl)
+
+
+# ---------------------------------------------------------------- mprotect
+def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
+                    prot_numa: bool) -> KernelPath[int]:
+    """Models: mm/huge_memory.c change_huge_pmd(), v4.14.
+
+    A write migration entry becomes a read entry (soft-dirty kept); a huge PMD
+    is invalidated, flushed and rewritten with the new protection.
+    Returns: HPAGE_PMD_NR when a present PMD changed, 1 for a migration entry,
+    0 when the PMD is no longer huge (the caller falls back to PTEs).
+    """
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    swp = ctx.swp
+    ptl = yield from __pmd_trans_huge_lock(pmd, vma)
+    if ptl is None:
+        return 0
+    try:
+        v = pmdp_get(pmd)
+        if is_swap_pmd(v):
+            entry = swp.pmd_to_swp_entry(v)
+            if swp.is_writable_migration_entry(entry):
+                new = swp.swp_entry_to_pmd(
+                    swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
+                )
+                if pmd_swp_soft_dirty(v):
+                    new = pmd_swp_mksoft_dirty(new)
+                set_pmd_at(mm, addr, pmd, new)
+            return 1
+        if is_huge_zero_pmd(ctx, v):
+            preserve_write = False
+        else:
+            preserve_write = prot_numa and pmd_write(v)
+        old = yield from pmdp_invalidate(vma, addr, pmd)
+        entry = pmd_modify(old, newprot)
+        if preserve_write:
+            entry = pmd_mkwrite(entry)
+        elif ctx.profile.mprotect_try_change_writable and vma.vm_flags & VM_WRITE and (
+            not is_huge_zero_pmd(ctx, v)
+        ) and ctx.pages.flags[pmd_pfn(old)] & F_anon_exclusive:
+            entry = pmd_mkwrite(entry)
+        set_pmd_at(mm, addr, pmd, entry)
+        return HPAGE_PMD_NR
+    finally:
+        spin_unlock(ptl)
+
+
+# ---------------------------------------------------------------- mremap
+def move_huge_pmd(vma: vm_area_struct, old_addr: int, new_addr: int, old_end: int,
+                  old_pmd: Ptr, new_pmd: Ptr) -> KernelPath[bool]:
+    """Move a huge PMD (or PMD migration entry) to a new address.
+
+    Models: mm/huge_memory.c move_huge_pmd(), v4.14: clear the old, move the
+    deposited table when the PMD locks differ, set soft-dirty (swap or present
+    bit), flush the old range if the entry was present and dirty.
+    Context: mmap_lock held for write; takes both PMD locks.
+    """
+    mm = vma.vm_mm
+    if old_addr & ~HPAGE_PMD_MASK or new_addr & ~HPAGE_PMD_MASK or old_end - old_addr < HPAGE_PMD_SIZE:
+        return False
+    if not pmd_none(pmdp_get(new_pmd)):
+        mm.kernel.bug_on(True, "move_huge_pmd: new PMD not none")
+    old_ptl = yield from __pmd_trans_huge_lock(old_pmd, vma)
+    if old_ptl is None:
+        return False
+    new_ptl = new_pmd[0].ptl
+    nested = new_ptl is not old_ptl
+    if nested:
+        yield from spin_lock(new_ptl)
+    try:
+        pmd = pmdp_huge_get_and_clear(mm, old_addr, old_pmd)
+        force_flush = pmd_present(pmd) and pmd_dirty(pmd)
+        if nested:  # pmd_move_must_withdraw()
+            pgtable = pgtable_trans_huge_withdraw(mm, old_pmd)
+            pgtable_trans_huge_deposit(mm, new_pmd, pgtable)
+        # move_soft_dirty_pmd()
+        if is_swap_pmd(pmd):
+            pmd = pmd_swp_mksoft_dirty(pmd)
+        else:
+            pmd = pmd_mksoft_dirty(pmd)
+        set_pmd_at(mm, new_addr, new_pmd, pmd)
+        if force_flush or pmd_present(pmd):
+            from thpsim.kernel.tlbflush import flush_pmd_tlb_range
+
+            yield from flush_pmd_tlb_range(vma, old_addr, old_addr + HPAGE_PMD_SIZE)
+    finally:
+        if nested:
+            spin_unlock(new_ptl)
+        spin_unlock(old_ptl)
+    return True
+
+
+# ---------------------------------------------------------------- madvise
+def madvise_free_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,
+                          next_: int) -> KernelPath[bool]:
+    """Models: mm/huge_memory.c madvise_free_huge_pmd(), v4.14.
+
+    A migration entry is skipped. A THP mapped once and covered whole is marked
+    clean and old (lazy free); a partial range splits the page.
+    Returns: whether the PMD was handled here.
+    """
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    ptl = yield from pmd_trans_huge_lock(pmd, vma)
+    if ptl is None:
+        return False
+    orig = pmdp_get(pmd)
+    if is_huge_zero_pmd(ctx, orig):
+        spin_unlock(ptl)
+        return True
+    if not pmd_present(orig):
+        ctx.bug_on(not ctx.swp.is_pmd_migration_entry(orig), "madvise_free_huge_pmd: swap PMD")
+        spin_unlock(ptl)
+        return True
+    page = pmd_pfn(orig)
+    pages = ctx.pages
+    if pages.total_mapcount(page) != 1:
+        spin_unlock(ptl)
+        return True
+    if next_ - addr != HPAGE_PMD_SIZE:
+        get_page(ctx, page)
+        spin_unlock(ptl)
+        if folio_trylock(ctx, page):
+            yield from split_huge_page(ctx, page)
+            folio_unlock(ctx, page)
+        put_page(ctx, page)
+        return False  # the caller goes on at PTE level over the split page
+    pages.flags[page] &= ~F_dirty & _M32
+    if pmd_young(orig) or pmd_dirty(orig):
+        old = yield from pmdp_invalidate(vma, addr, pmd)
+        entry = pmd_mkold(old) & ~(1 << 6)
+        set_pmd_at(mm, addr, pmd, entry)
+        tlb.track(addr, addr + HPAGE_PMD_SIZE)
+    from thpsim.mm.vmstat import PGLAZYFREE
+
+    ctx.vmstat.count_vm_events(PGLAZYFREE, HPAGE_PMD_NR)
+    spin_unlock(ptl)
+    return True
+
+
+import numpy as np  # noqa: E402
+
+
+def np_arange(n: int):
+    return np.arange(n, dtype=np.int64)

@@ -1,0 +1,233 @@
+"""madvise: MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE.
+
+Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_vma,
+madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_pte_range,
+hugepage_madvise in mm/khugepaged.c).
+
+Simplified: MADV_FREE marks pages clean and old and counts pglazyfree; there is
+no reclaim, so a lazily freed page keeps its data (Linux may return either the
+old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON belong to the
+memory-failure issue and are refused with EINVAL for now, as a kernel built
+without CONFIG_MEMORY_FAILURE refuses them.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from thpsim.arch.x86_64.pgtable import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PMD_SIZE,
+    pmd_none,
+    pmd_trans_huge,
+    pte_dirty,
+    pte_mkclean,
+    pte_mkold,
+    pte_pfn,
+    pte_present,
+    pte_special,
+    pte_young,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import is_swap_pmd
+from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.mm import huge_memory
+from thpsim.mm.filemap import folio_trylock, folio_unlock
+from thpsim.mm.memory import _addr_end, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
+from thpsim.mm.mm_types import VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, mm_struct
+from thpsim.mm.page_flags import F_dirty, F_head, F_tail
+from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
+from thpsim.mm.swap import get_page, put_page
+from thpsim.mm.vmstat import PGLAZYFREE
+
+# include/uapi/asm-generic/mman-common.h
+MADV_NORMAL = 0
+MADV_RANDOM = 1
+MADV_SEQUENTIAL = 2
+MADV_WILLNEED = 3
+MADV_DONTNEED = 4
+MADV_FREE = 8
+MADV_REMOVE = 9
+MADV_DONTFORK = 10
+MADV_DOFORK = 11
+MADV_MERGEABLE = 12
+MADV_UNMERGEABLE = 13
+MADV_HUGEPAGE = 14
+MADV_NOHUGEPAGE = 15
+MADV_DONTDUMP = 16
+MADV_DODUMP = 17
+MADV_WIPEONFORK = 18
+MADV_KEEPONFORK = 19
+MADV_COLD = 20
+MADV_PAGEOUT = 21
+MADV_POPULATE_READ = 22
+MADV_POPULATE_WRITE = 23
+MADV_HWPOISON = 100
+MADV_SOFT_OFFLINE = 101
+
+_M32 = 0xFFFF_FFFF
+
+#: The advice values this model carries out.
+SUPPORTED = (MADV_NORMAL, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE)
+
+
+def madvise_free_pte_range(tlb, vma, pmd, addr: int, end: int) -> KernelPath[None]:
+    """Models: madvise_free_pte_range(), v4.14: split a PTE-mapped THP mapped once, then
+    mark each exclusively mapped page clean and old."""
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pages = ctx.pages
+    while True:
+        v = pmdp_get(pmd)
+        if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
+            return
+        t = ctx.mem.tables[table_entry_pfn(v)]
+        yield from spin_lock(t.ptl)
+        retry = False
+        nr = 0
+        i = (addr >> PAGE_SHIFT) & 511
+        for a in range(addr, end, PAGE_SIZE):
+            e = t[i]
+            i += 1
+            if not pte_present(e) or pte_special(e):
+                continue
+            pfn = pte_pfn(e)
+            if pages.flags[pfn] & (F_head | F_tail):
+                head = pages.compound_head(pfn)
+                if pages.page_mapcount(pfn) != 1:
+                    continue
+                get_page(ctx, head)
+                if not folio_trylock(ctx, head):
+                    put_page(ctx, head)
+                    continue
+                spin_unlock(t.ptl)
+                yield from huge_memory.split_huge_page(ctx, head)
+                folio_unlock(ctx, head)
+                put_page(ctx, head)
+                retry = True
+                addr = a
+                break
+            if pages.page_mapcount(pfn) != 1:
+                continue
+            pages.flags[pfn] &= ~F_dirty & _M32
+            if pte_young(e) or pte_dirty(e):
+                t[i - 1] = pte_mkclean(pte_mkold(e))
+                tlb.track(a, a + PAGE_SIZE)
+            nr += 1
+        if not retry:
+            spin_unlock(t.ptl)
+            ctx.vmstat.count_vm_events(PGLAZYFREE, nr)
+            return
+
+
+def madvise_free_single_vma(vma, start: int, end: int) -> KernelPath[int]:
+    if not vma.vma_is_anonymous() or vma.vm_flags & VM_PFNMAP:
+        return -errno.EINVAL
+    mm = vma.vm_mm
+    tlb = tlb_gather_mmu(mm, start, end)
+    addr = start
+    while addr < end:
+        next_ = _addr_end(addr, end, PMD_SIZE)
+        pmd = lookup_pmd(mm, addr)
+        if pmd is not None:
+            v = pmdp_get(pmd)
+            if pmd_trans_huge(v) or is_swap_pmd(v):
+                if (yield from huge_memory.madvise_free_huge_pmd(tlb, vma, pmd, addr, next_)):
+                    addr = next_
+                    continue
+            if not pmd_none(pmdp_get(pmd)):
+                yield from madvise_free_pte_range(tlb, vma, pmd, addr, next_)
+        addr = next_
+        yield PREEMPT  # cond_resched()
+    yield from tlb_finish_mmu(tlb)
+    return 0
+
+
+def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> KernelPath[int]:
+    """Models: madvise_vma(): one VMA's part of the range."""
+    from thpsim.mm.mmap import split_vma_range, vma_merge_around
+
+    if behavior == MADV_DONTNEED:
+        if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
+            return -errno.EINVAL
+        yield from zap_page_range(vma, start, end - start)
+        return 0
+    if behavior == MADV_FREE:
+        if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
+            return -errno.EINVAL
+        return (yield from madvise_free_single_vma(vma, start, end))
+    if behavior in (MADV_HUGEPAGE, MADV_NOHUGEPAGE):
+        # hugepage_madvise() + madvise_behavior()'s split/merge
+        parts = yield from split_vma_range(mm, start, end)
+        for p in parts:
+            if behavior == MADV_HUGEPAGE:
+                p.vm_flags = (p.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
+            else:
+                p.vm_flags = (p.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE
+            vma_merge_around(mm, p)
+        return 0
+    return 0  # MADV_NORMAL
+
+
+def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
+    """Models: mm/madvise.c SYSCALL madvise, v4.14. Returns 0 or -errno
+    (-ENOMEM for a hole, after applying the advice to the mapped parts)."""
+    if behavior not in SUPPORTED:
+        return -errno.EINVAL
+    if start & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    length = (len_in + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    if len_in and not length:
+        return -errno.EINVAL
+    end = start + length
+    if end < start:
+        return -errno.EINVAL
+    if end == start:
+        return 0
+    unmapped_error = 0
+    vma = mm.find_vma(start)
+    if vma is None:
+        return -errno.ENOMEM
+    if vma.vm_start > start:
+        unmapped_error = -errno.ENOMEM
+        start = vma.vm_start
+        if start >= end:
+            return unmapped_error
+    while True:
+        s = max(start, vma.vm_start)
+        e = min(end, vma.vm_end)
+        nxt_start = vma.vm_end
+        err = yield from madvise_vma(mm, vma, s, e, behavior)
+        if err:
+            return err
+        start = nxt_start
+        if start >= end:
+            return unmapped_error
+        vma = mm.find_vma(start)
+        if vma is None:
+            return -errno.ENOMEM
+        if vma.vm_start > start:
+            unmapped_error = -errno.ENOMEM
+            start = vma.vm_start
+            if start >= end:
+                return unmapped_error
+
+
+def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
+    """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise."""
+    from thpsim.kernel.locking import down_read, down_write, up_read, up_write
+
+    write = behavior not in (MADV_DONTNEED, MADV_FREE)
+    if write:
+        yield from down_write(mm.mmap_lock)
+    else:
+        yield from down_read(mm.mmap_lock)
+    try:
+        return (yield from do_madvise(mm, start, len_in, behavior))
+    finally:
+        if write:
+            up_write(mm.mmap_lock)
+        else:
+            up_read(mm.mmap_lock)

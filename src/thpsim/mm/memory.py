@@ -1,0 +1,835 @@
+"""Faults, zapping and fork's page-table copy.
+
+Models: mm/memory.c, v4.14 (handle_mm_fault, __handle_mm_fault,
+handle_pte_fault, do_anonymous_page, do_wp_page, wp_page_copy, wp_page_reuse,
+do_swap_page's migration/hwpoison part, unmap_page_range and the zap_*_range
+family, the mmu_gather, copy_page_range and its copy_*_range family,
+free_pgd_range). The THP halves live in :mod:`thpsim.mm.huge_memory`.
+
+Only anonymous private memory exists in the model: no file pages, no swap, no
+userfaultfd, no NUMA-hinting faults.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thpsim.arch.x86_64.pgtable import (
+    _PAGE_PROTNONE,
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PGDIR_SHIFT,
+    PGDIR_SIZE,
+    PMD_MASK,
+    PMD_SHIFT,
+    PMD_SIZE,
+    PUD_SHIFT,
+    PUD_SIZE,
+    pfn_pte,
+    pmd_devmap,
+    pmd_none,
+    pmd_trans_huge,
+    pmd_write,
+    pte_dirty,
+    pte_mkclean,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mkspecial,
+    pte_mkwrite,
+    pte_mkyoung,
+    pte_none,
+    pte_pfn,
+    pte_present,
+    pte_soft_dirty,
+    pte_special,
+    pte_write,
+    pte_wrprotect,
+    pud_none,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.tlbflush import flush_tlb_mm_range
+from thpsim.mm import huge_memory
+from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
+from thpsim.mm.gfp import GFP_HIGHUSER_MOVABLE, __GFP_ZERO
+from thpsim.mm.mempolicy import alloc_pages_vma
+from thpsim.mm.mm_types import (
+    MM_ANONPAGES,
+    VM_DONTCOPY,
+    VM_MAYWRITE,
+    VM_SHARED,
+    VM_WIPEONFORK,
+    VM_WRITE,
+    mm_struct,
+    vm_area_struct,
+)
+from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_locked, F_tail, F_uptodate
+from thpsim.mm.pgtable_generic import (
+    Ptr,
+    __pte_alloc,
+    lookup_pmd,
+    pgtable_free,
+    pmd_lock,
+    pmd_none_or_clear_bad,
+    pmd_none_or_trans_huge_or_clear_bad,
+    pmd_offset,
+    pmdp_get,
+    pmdp_get_lockless,
+    ptep_clear_flush,
+    ptep_get,
+    ptep_get_and_clear,
+    ptep_set_access_flags,
+    pte_offset_map,
+    pud_offset,
+    set_pte_at,
+    walk_to_pmd,
+)
+from thpsim.mm.rmap import (
+    anon_vma_prepare,
+    page_add_new_anon_rmap,
+    page_dup_rmap,
+    page_remove_rmap,
+)
+from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
+from thpsim.mm.vmstat import PGFAULT
+
+if TYPE_CHECKING:
+    from thpsim.kernel.context import KernelContext
+
+# include/linux/mm.h fault flags (v4.14)
+FAULT_FLAG_WRITE = 0x01
+FAULT_FLAG_MKWRITE = 0x02
+FAULT_FLAG_ALLOW_RETRY = 0x04
+FAULT_FLAG_RETRY_NOWAIT = 0x08
+FAULT_FLAG_KILLABLE = 0x10
+FAULT_FLAG_TRIED = 0x20
+FAULT_FLAG_USER = 0x40
+FAULT_FLAG_REMOTE = 0x80
+FAULT_FLAG_INSTRUCTION = 0x100
+
+# include/linux/mm.h VM_FAULT_* (v4.14)
+VM_FAULT_OOM = 0x0001
+VM_FAULT_SIGBUS = 0x0002
+VM_FAULT_MAJOR = 0x0004
+VM_FAULT_WRITE = 0x0008
+VM_FAULT_HWPOISON = 0x0010
+VM_FAULT_HWPOISON_LARGE = 0x0020
+VM_FAULT_SIGSEGV = 0x0040
+VM_FAULT_NOPAGE = 0x0100
+VM_FAULT_LOCKED = 0x0200
+VM_FAULT_RETRY = 0x0400
+VM_FAULT_FALLBACK = 0x0800
+VM_FAULT_DONE_COW = 0x1000
+VM_FAULT_ERROR = (
+    VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON
+    | VM_FAULT_HWPOISON_LARGE | VM_FAULT_FALLBACK
+)
+
+
+class vm_fault:
+    """Models: struct vm_fault (the fields anonymous faults use)."""
+
+    __slots__ = ("vma", "flags", "address", "pmd", "orig_pmd", "pte", "orig_pte", "ptl")
+
+    def __init__(self, vma: vm_area_struct, address: int, flags: int):
+        self.vma = vma
+        self.flags = flags
+        self.address = address & ~(PAGE_SIZE - 1)
+        self.pmd: Ptr = None  # type: ignore[assignment]
+        self.orig_pmd = 0
+        self.pte: Ptr | None = None
+        self.orig_pte = 0
+        self.ptl = None
+
+
+# ---------------------------------------------------------------- helpers
+def is_cow_mapping(flags: int) -> bool:
+    """Models: mm/internal.h is_cow_mapping(): private and possibly writable."""
+    return flags & (VM_SHARED | VM_MAYWRITE) == VM_MAYWRITE
+
+
+def maybe_mkwrite(pte: int, vma: vm_area_struct) -> int:
+    return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
+
+
+def vm_normal_page(vma: vm_area_struct, addr: int, pte: int) -> int:
+    """Models: vm_normal_page(): the PFN of a normal page, or -1 (zero page, special)."""
+    if pte_special(pte):
+        return -1
+    return pte_pfn(pte)
+
+
+def is_zero_pfn(ctx: KernelContext, pfn: int) -> bool:
+    return pfn == ctx.zero_pfn
+
+
+def mm_counter_anon() -> int:
+    return MM_ANONPAGES
+
+
+def page_trans_huge_mapcount(ctx: KernelContext, pfn: int) -> int:
+    """Models: page_trans_huge_mapcount(): the most times any subpage is mapped."""
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    if not pages.flags[head] & F_head:
+        return pages.mapcount[head] + 1
+    nr = 1 << pages.order[head]
+    return int(pages.mapcount_np[head : head + nr].max()) + 1 + pages.compound_mapcount[head] + 1
+
+
+def reuse_swap_page(ctx: KernelContext, pfn: int) -> bool:
+    """Models: mm/swapfile.c reuse_swap_page() with no swap cache: mapped at most once."""
+    return page_trans_huge_mapcount(ctx, pfn) <= 1
+
+
+# ---------------------------------------------------------------- fault entry
+def handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPath[int]:
+    """Models: mm/memory.c handle_mm_fault(). Context: mmap_lock held for read.
+
+    Preempts: see __handle_mm_fault. Returns: 0 or VM_FAULT_* bits.
+    """
+    mm = vma.vm_mm
+    mm.kernel.vmstat.count_vm_event(PGFAULT)
+    return (yield from __handle_mm_fault(vma, address, flags))
+
+
+def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPath[int]:
+    """Resolve a fault at the PMD level, then at the PTE level.
+
+    Models: mm/memory.c __handle_mm_fault(), v4.14.
+    Context: mmap_lock held for read.
+    Preempts: in table allocation, after the lockless PMD read, waiting on a
+    PMD migration entry, and in the paths below.
+    Returns: 0 (the access is retried) or VM_FAULT_* bits.
+    Simplified: no PUD-level (1 GiB) THP, no NUMA-hinting faults.
+    """
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    vmf = vm_fault(vma, address, flags)
+    pmd = yield from walk_to_pmd(mm, address, True)
+    if pmd is None:
+        return VM_FAULT_OOM
+    vmf.pmd = pmd
+    if pmd_none(pmdp_get(pmd)) and huge_memory.transparent_hugepage_enabled(vma):
+        ret = yield from huge_memory.do_huge_pmd_anonymous_page(vmf)
+        if not ret & VM_FAULT_FALLBACK:
+            return ret
+    else:
+        orig_pmd = pmdp_get_lockless(pmd)
+        vmf.orig_pmd = orig_pmd
+        yield PREEMPT  # window: another CPU may swap this PMD for a migration entry, or back
+        if is_swap_pmd(orig_pmd):
+            if not ctx.swp.is_pmd_migration_entry(orig_pmd):
+                ctx.bug_on(True, f"non-migration swap PMD {orig_pmd:#x}")
+            yield from huge_memory.pmd_migration_entry_wait(mm, pmd)
+            return 0
+        if pmd_trans_huge(orig_pmd) or pmd_devmap(orig_pmd):
+            if flags & FAULT_FLAG_WRITE and not pmd_write(orig_pmd):
+                ret = yield from huge_memory.do_huge_pmd_wp_page(vmf, orig_pmd)
+                if not ret & VM_FAULT_FALLBACK:
+                    return ret
+            else:
+                yield from huge_memory.huge_pmd_set_accessed(vmf, orig_pmd)
+                return 0
+    return (yield from handle_pte_fault(vmf))
+
+
+def handle_pte_fault(vmf: vm_fault) -> KernelPath[int]:
+    """Models: mm/memory.c handle_pte_fault(), v4.14.
+
+    Context: mmap_lock held for read. Preempts: after the lockless PTE read.
+    """
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pmdval = pmdp_get(vmf.pmd)
+    if pmd_none(pmdval):
+        vmf.pte = None
+    else:
+        # pmd_devmap_trans_unstable(): a huge PMD or migration entry appeared: retry
+        if pmd_trans_huge(pmdval) or not pmd_none(pmdval) and is_swap_pmd(pmdval):
+            return 0
+        if pmd_none_or_trans_huge_or_clear_bad(ctx, vmf.pmd):
+            return 0
+        vmf.pte = pte_offset_map(ctx, pmdval, vmf.address)
+        vmf.orig_pte = ptep_get(vmf.pte)
+        yield PREEMPT  # window: the PTE may change before we take the PTE lock
+        if pte_none(vmf.orig_pte):
+            vmf.pte = None
+    if vmf.pte is None:
+        return (yield from do_anonymous_page(vmf))
+    entry = vmf.orig_pte
+    if not pte_present(entry):
+        return (yield from do_swap_page(vmf))
+    if entry & _PAGE_PROTNONE and not entry & 1:
+        return VM_FAULT_SIGSEGV  # NUMA hinting is not modelled; PROT_NONE VMAs fail earlier
+    ptl = vmf.pte[0].ptl
+    yield from spin_lock(ptl)
+    if ptep_get(vmf.pte) != entry:
+        spin_unlock(ptl)
+        return 0  # another CPU changed it: the access is retried
+    if vmf.flags & FAULT_FLAG_WRITE:
+        if not pte_write(entry):
+            vmf.ptl = ptl
+            return (yield from do_wp_page(vmf))  # releases ptl
+        entry = pte_mkdirty(entry)
+    entry = pte_mkyoung(entry)
+    ptep_set_access_flags(vma, vmf.address, vmf.pte, entry, bool(vmf.flags & FAULT_FLAG_WRITE))
+    spin_unlock(ptl)
+    return 0
+
+
+def do_anonymous_page(vmf: vm_fault) -> KernelPath[int]:
+    """Models: mm/memory.c do_anonymous_page(), v4.14.
+
+    Context: mmap_lock held for read. Preempts: in pte_alloc and the PTE lock.
+    Read faults map the shared zero page (special, read-only); write faults a new
+    zeroed page from the VMA's policy.
+    """
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    if pmd_none(pmdp_get(vmf.pmd)):
+        if (yield from __pte_alloc(mm, vmf.pmd)) < 0:
+            return VM_FAULT_OOM
+    pmdval = pmdp_get(vmf.pmd)
+    if pmd_trans_huge(pmdval) or is_swap_pmd(pmdval):
+        return 0  # pmd_trans_unstable: a huge PMD raced in; retry
+    pte = pte_offset_map(ctx, pmdval, vmf.address)
+    if not vmf.flags & FAULT_FLAG_WRITE:
+        entry = pte_mkspecial(pfn_pte(ctx.zero_pfn, vma.vm_page_prot))
+        ptl = pte[0].ptl
+        yield from spin_lock(ptl)
+        try:
+            if not pte_none(ptep_get(pte)):
+                return 0
+            set_pte_at(mm, vmf.address, pte, entry)
+        finally:
+            spin_unlock(ptl)
+        return 0
+    anon_vma_prepare(vma)
+    pfn = alloc_pages_vma(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0, vma, vmf.address)
+    if pfn < 0:
+        return VM_FAULT_OOM
+    pages = ctx.pages
+    pages.flags[pfn] |= F_uptodate
+    entry = pfn_pte(pfn, vma.vm_page_prot)
+    if vma.vm_flags & VM_WRITE:
+        entry = pte_mkwrite(pte_mkdirty(entry))
+    ptl = pte[0].ptl
+    yield from spin_lock(ptl)
+    try:
+        if not pte_none(ptep_get(pte)):
+            raced = True
+        else:
+            raced = False
+            mm.add_mm_counter(MM_ANONPAGES, 1)
+            page_add_new_anon_rmap(ctx, pfn, vma, vmf.address, False)
+            lru_cache_add_active_or_unevictable(ctx, pfn, vma)
+            set_pte_at(mm, vmf.address, pte, entry)
+    finally:
+        spin_unlock(ptl)
+    if raced:
+        put_page(ctx, pfn)
+    return 0
+
+
+def do_wp_page(vmf: vm_fault) -> KernelPath[int]:
+    """Write fault on a present read-only PTE: reuse the page or copy it.
+
+    Models: mm/memory.c do_wp_page(), v4.14.
+    Context: PTE lock held (vmf.ptl) on entry, released on return.
+    Preempts: waiting for the page lock, in wp_page_copy.
+    """
+    vma = vmf.vma
+    ctx = vma.vm_mm.kernel
+    ptl = vmf.ptl
+    pfn = vm_normal_page(vma, vmf.address, vmf.orig_pte)
+    if pfn < 0:
+        spin_unlock(ptl)
+        vmf.ptl = None
+        return (yield from wp_page_copy(vmf, -1))
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    if not folio_trylock(ctx, head):
+        get_page(ctx, head)
+        spin_unlock(ptl)
+        yield from folio_lock(ctx, head)
+        yield from spin_lock(ptl)
+        if ptep_get(vmf.pte) != vmf.orig_pte:
+            folio_unlock(ctx, head)
+            spin_unlock(ptl)
+            vmf.ptl = None
+            put_page(ctx, head)
+            return 0
+        put_page(ctx, head)
+    if reuse_swap_page(ctx, pfn):
+        pages.flags[head] |= F_anon_exclusive  # page_move_anon_rmap()
+        folio_unlock(ctx, head)
+        # wp_page_reuse()
+        entry = pte_mkyoung(vmf.orig_pte)
+        entry = maybe_mkwrite(pte_mkdirty(entry), vma)
+        ptep_set_access_flags(vma, vmf.address, vmf.pte, entry, True)
+        spin_unlock(ptl)
+        vmf.ptl = None
+        return VM_FAULT_WRITE
+    folio_unlock(ctx, head)
+    get_page(ctx, pfn)
+    spin_unlock(ptl)
+    vmf.ptl = None
+    ret = yield from wp_page_copy(vmf, pfn)
+    put_page(ctx, pfn)
+    return ret
+
+
+def wp_page_copy(vmf: vm_fault, old_pfn: int) -> KernelPath[int]:
+    """Break COW: copy the page (or zero-fill for the zero page) and remap.
+
+    Models: mm/memory.c wp_page_copy(), v4.14.
+    Context: no page-table lock held on entry. Preempts: in the PTE lock and the
+    TLB flush of the old entry.
+    """
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    if anon_vma_prepare(vma):
+        return VM_FAULT_OOM
+    if old_pfn < 0:
+        new = alloc_pages_vma(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0, vma, vmf.address)
+    else:
+        new = alloc_pages_vma(GFP_HIGHUSER_MOVABLE, 0, vma, vmf.address)
+    if new < 0:
+        return VM_FAULT_OOM
+    if old_pfn >= 0:
+        ctx.mem.copy_frames(new, old_pfn, 1)  # copy_user_highpage
+    ctx.pages.flags[new] |= F_uptodate
+    ptl = vmf.pte[0].ptl
+    yield from spin_lock(ptl)
+    try:
+        if ptep_get(vmf.pte) != vmf.orig_pte:
+            keep = False
+        else:
+            keep = True
+            if old_pfn < 0:
+                mm.add_mm_counter(MM_ANONPAGES, 1)
+            entry = pfn_pte(new, vma.vm_page_prot)
+            entry = maybe_mkwrite(pte_mkdirty(entry), vma)
+            # ptep_clear_flush_notify(): no CPU may keep writing the old page
+            yield from ptep_clear_flush(vma, vmf.address, vmf.pte)
+            page_add_new_anon_rmap(ctx, new, vma, vmf.address, False)
+            lru_cache_add_active_or_unevictable(ctx, new, vma)
+            set_pte_at(mm, vmf.address, vmf.pte, entry)
+            if old_pfn >= 0:
+                page_remove_rmap(ctx, old_pfn, False)
+                put_page(ctx, old_pfn)  # the reference the old mapping held
+    finally:
+        spin_unlock(ptl)
+    if not keep:
+        put_page(ctx, new)
+        return 0
+    return VM_FAULT_WRITE
+
+
+def do_swap_page(vmf: vm_fault) -> KernelPath[int]:
+    """A non-present, non-none PTE: a migration entry (wait) or a hwpoison entry (SIGBUS).
+
+    Models: the non-swap half of mm/memory.c do_swap_page(), v4.14.
+    """
+    ctx = vmf.vma.vm_mm.kernel
+    entry = ctx.swp.pte_to_swp_entry(vmf.orig_pte)
+    if ctx.swp.is_migration_entry(entry):
+        yield from migration_entry_wait(vmf.vma.vm_mm, vmf.pmd, vmf.address)
+        return 0
+    if ctx.swp.is_hwpoison_entry(entry):
+        return VM_FAULT_HWPOISON
+    ctx.bug_on(True, f"do_swap_page: unexpected swap entry {entry:#x} (no swap in the model)")
+    return VM_FAULT_SIGBUS
+
+
+def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[None]:
+    """Wait until the page behind a PTE migration entry is unlocked.
+
+    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14
+    (takes a transient reference with get_page_unless_zero, B17's cause).
+    Context: no locks held on return. Preempts: in the PTE lock, while waiting.
+    """
+    ctx = mm.kernel
+    pmdval = pmdp_get(pmd)
+    if pmd_none(pmdval) or pmd_trans_huge(pmdval) or is_swap_pmd(pmdval):
+        return
+    pte = pte_offset_map(ctx, pmdval, address)
+    ptl = pte[0].ptl
+    yield from spin_lock(ptl)
+    val = ptep_get(pte)
+    if not ctx.swp.is_pte_migration_entry(val):
+        spin_unlock(ptl)
+        return
+    pfn = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pte_to_swp_entry(val))
+    head = ctx.pages.compound_head(pfn)
+    if not ctx.pages.refcount[head] or not ctx.pages.flags[head] & F_locked:
+        spin_unlock(ptl)
+        return
+    get_page(ctx, head)
+    spin_unlock(ptl)
+    pages = ctx.pages
+    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+    put_page(ctx, head)
+
+
+# ---------------------------------------------------------------- mmu_gather
+class mmu_gather:
+    """Models: struct mmu_gather (mm/memory.c v4.14): pages and tables are freed
+    only after the TLB range they were mapped in has been flushed."""
+
+    __slots__ = ("mm", "start", "end", "fullmm", "pages", "tables", "need_flush")
+
+    def __init__(self, mm: mm_struct, start: int, end: int):
+        self.mm = mm
+        self.fullmm = start == 0 and end == -1
+        self.start = 1 << 64
+        self.end = 0
+        self.pages: list[int] = []
+        self.tables: list[int] = []
+        self.need_flush = False
+
+    def track(self, start: int, end: int) -> None:
+        """__tlb_adjust_range()"""
+        if start < self.start:
+            self.start = start
+        if end > self.end:
+            self.end = end
+        self.need_flush = True
+
+
+def tlb_gather_mmu(mm: mm_struct, start: int, end: int) -> mmu_gather:
+    return mmu_gather(mm, start, end)
+
+
+def tlb_remove_page(tlb: mmu_gather, pfn: int) -> None:
+    tlb.pages.append(pfn)
+
+
+def tlb_flush_mmu(tlb: mmu_gather) -> KernelPath[None]:
+    """Flush the gathered TLB range, then free the gathered pages and tables."""
+    if tlb.need_flush:
+        yield from flush_tlb_mm_range(tlb.mm, tlb.start, tlb.end)
+        tlb.need_flush = False
+        tlb.start, tlb.end = 1 << 64, 0
+    ctx = tlb.mm.kernel
+    pages, tlb.pages = tlb.pages, []
+    for pfn in pages:
+        put_page(ctx, pfn)
+    tables, tlb.tables = tlb.tables, []
+    for pfn in tables:
+        pgtable_free(ctx, pfn)
+
+
+def tlb_finish_mmu(tlb: mmu_gather) -> KernelPath[None]:
+    yield from tlb_flush_mmu(tlb)
+
+
+# ---------------------------------------------------------------- zap
+def _addr_end(addr: int, end: int, size: int) -> int:
+    boundary = (addr + size) & ~(size - 1)
+    return boundary if boundary - 1 < end - 1 else end
+
+
+def unmap_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
+                     end: int) -> KernelPath[None]:
+    """Models: mm/memory.c unmap_page_range() (zap_p4d/pud/pmd/pte_range), v4.14.
+
+    Context: mmap_lock held (read for MADV_DONTNEED, write for munmap/exit).
+    Preempts: per PMD (cond_resched) and in the paths below.
+    """
+    ctx = vma.vm_mm.kernel
+    tables = ctx.mem.tables
+    mm = vma.vm_mm
+    while addr < end:
+        next_pgd = _addr_end(addr, end, PGDIR_SIZE)
+        pgde = mm.pgd[(addr >> PGDIR_SHIFT) & 511]
+        if pgde == 0:
+            addr = next_pgd
+            continue
+        pud_t = tables[table_entry_pfn(pgde)]
+        while addr < next_pgd:
+            next_pud = _addr_end(addr, next_pgd, PUD_SIZE)
+            pude = pud_t[(addr >> PUD_SHIFT) & 511]
+            if pud_none(pude):
+                addr = next_pud
+                continue
+            pmd_t = tables[table_entry_pfn(pude)]
+            yield from zap_pmd_range(tlb, vma, pmd_t, addr, next_pud)
+            addr = next_pud
+
+
+def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
+                  end: int) -> KernelPath[None]:
+    """Models: mm/memory.c zap_pmd_range(), v4.14 (merged form: lockless
+    classification, then zap_huge_pmd or split, then pmd_none_or_trans_huge_or_clear_bad).
+    """
+    ctx = vma.vm_mm.kernel
+    while addr < end:
+        next_ = _addr_end(addr, end, PMD_SIZE)
+        pmd = (pmd_t, (addr >> PMD_SHIFT) & 511)
+        pmdval = pmdp_get_lockless(pmd)
+        if is_swap_pmd(pmdval) or pmd_trans_huge(pmdval) or pmd_devmap(pmdval):
+            if next_ - addr != HPAGE_PMD_SIZE:
+                yield from huge_memory.__split_huge_pmd(vma, pmd, addr, False)
+            elif (yield from huge_memory.zap_huge_pmd(tlb, vma, pmd, addr)):
+                addr = next_
+                yield PREEMPT  # cond_resched()
+                continue
+        if pmd_none_or_trans_huge_or_clear_bad(ctx, pmd):
+            addr = next_
+            continue
+        yield from zap_pte_range(tlb, vma, pmd, addr, next_)
+        addr = next_
+        yield PREEMPT  # cond_resched(): another CPU may run between PMDs
+
+
+def zap_pte_range(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,
+                  end: int) -> KernelPath[None]:
+    """Models: mm/memory.c zap_pte_range(), v4.14. Context: takes the PTE lock."""
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pmdval = pmdp_get(pmd)
+    table = ctx.mem.tables[table_entry_pfn(pmdval)]
+    ptl = table.ptl
+    yield from spin_lock(ptl)
+    try:
+        rss = 0
+        pages = ctx.pages
+        swp = ctx.swp
+        i = (addr >> PAGE_SHIFT) & 511
+        for a in range(addr, end, PAGE_SIZE):
+            ptent = table[i]
+            if ptent == 0 or pte_none(ptent):
+                i += 1
+                continue
+            if pte_present(ptent):
+                pfn = vm_normal_page(vma, a, ptent)
+                table[i] = 0  # ptep_get_and_clear_full()
+                tlb.track(a, a + PAGE_SIZE)  # tlb_remove_tlb_entry()
+                if pfn < 0:
+                    i += 1
+                    continue
+                rss -= 1
+                if pte_dirty(ptent):
+                    pages.flags[pages.compound_head(pfn)] |= F_dirty
+                page_remove_rmap(ctx, pfn, False)
+                tlb_remove_page(tlb, pfn)
+            else:
+                entry = swp.pte_to_swp_entry(ptent)
+                if swp.is_migration_entry(entry):
+                    rss -= 1
+                table[i] = 0  # pte_clear_not_present_full()
+            i += 1
+        mm.add_mm_counter(MM_ANONPAGES, rss)
+    finally:
+        spin_unlock(ptl)
+
+
+def unmap_vmas(tlb: mmu_gather, vmas: list[vm_area_struct], start: int,
+               end: int) -> KernelPath[None]:
+    """Models: mm/memory.c unmap_vmas()/unmap_single_vma()."""
+    for vma in vmas:
+        s = max(start, vma.vm_start)
+        e = min(end, vma.vm_end)
+        if s < e:
+            yield from unmap_page_range(tlb, vma, s, e)
+
+
+def zap_page_range(vma: vm_area_struct, start: int, size: int) -> KernelPath[None]:
+    """Models: mm/memory.c zap_page_range() (MADV_DONTNEED). Context: mmap_lock read."""
+    tlb = tlb_gather_mmu(vma.vm_mm, start, start + size)
+    yield from unmap_page_range(tlb, vma, start, start + size)
+    yield from tlb_finish_mmu(tlb)
+
+
+# ---------------------------------------------------------------- free page tables
+def free_pgd_range(tlb: mmu_gather, addr: int, end: int, floor: int,
+                   ceiling: int) -> None:
+    """Free page tables covering [addr, end) whose whole span lies in [floor, ceiling).
+
+    Models: mm/memory.c free_pgd_range() and free_p*_range(), v4.14 (the floor/ceiling
+    rule: a table is freed only if no VMA outside the range can still need it).
+    ``ceiling`` 0 means the top of the address space. Tables are queued on the
+    gather and freed after the TLB flush. Context: mmap_lock held for write.
+    """
+    mm = tlb.mm
+    ctx = mm.kernel
+    tables = ctx.mem.tables
+    top = 1 << 48
+    ceil = ceiling if ceiling else top
+
+    def spans(lo: int, size: int) -> bool:
+        return lo >= floor and lo + size <= ceil
+
+    # PTE tables: per 2 MiB
+    a = addr & PMD_MASK
+    while a < end:
+        if spans(a, PMD_SIZE):
+            pmd = lookup_pmd(mm, a)
+            if pmd is not None:
+                v = pmdp_get(pmd)
+                if not pmd_none(v) and not pmd_trans_huge(v) and not is_swap_pmd(v):
+                    pmd[0][pmd[1]] = 0
+                    mm.nr_ptes -= 1
+                    tlb.tables.append(table_entry_pfn(v))
+        a += PMD_SIZE
+    # PMD tables: per 1 GiB
+    a = addr & ~(PUD_SIZE - 1)
+    while a < end:
+        if spans(a, PUD_SIZE):
+            pgde = mm.pgd[(a >> PGDIR_SHIFT) & 511]
+            if pgde:
+                pud_t = tables[table_entry_pfn(pgde)]
+                i = (a >> PUD_SHIFT) & 511
+                pude = pud_t[i]
+                if not pud_none(pude):
+                    pmd_t = tables[table_entry_pfn(pude)]
+                    if any(pmd_t) or pmd_t.pmd_huge_pte:
+                        ctx.bug_on(True, f"freeing PMD table {pmd_t.pfn:#x} still in use")
+                    pud_t[i] = 0
+                    mm.nr_pmds -= 1
+                    tlb.tables.append(pmd_t.pfn)
+        a += PUD_SIZE
+    # PUD tables: per 512 GiB
+    a = addr & ~(PGDIR_SIZE - 1)
+    while a < end:
+        if spans(a, PGDIR_SIZE):
+            i = (a >> PGDIR_SHIFT) & 511
+            pgde = mm.pgd[i]
+            if pgde:
+                pud_t = tables[table_entry_pfn(pgde)]
+                if any(pud_t):
+                    ctx.bug_on(True, f"freeing PUD table {pud_t.pfn:#x} still in use")
+                mm.pgd[i] = 0
+                mm.nr_puds -= 1
+                tlb.tables.append(pud_t.pfn)
+        a += PGDIR_SIZE
+
+
+def free_pgtables(tlb: mmu_gather, vmas: list[vm_area_struct], floor: int,
+                  ceiling: int) -> None:
+    """Models: mm/memory.c free_pgtables() for a run of adjacent removed VMAs."""
+    if not vmas:
+        return
+    free_pgd_range(tlb, vmas[0].vm_start, vmas[-1].vm_end, floor, ceiling)
+
+
+# ---------------------------------------------------------------- fork
+def copy_page_range(dst_mm: mm_struct, src_mm: mm_struct, dst_vma: vm_area_struct,
+                    vma: vm_area_struct) -> KernelPath[int]:
+    """Copy a VMA's page tables into the child, setting up COW.
+
+    Models: mm/memory.c copy_page_range() -> copy_pmd_range() -> copy_pte_range()
+    / copy_huge_pmd(), v4.14. Context: both mmap_locks held for write.
+    Preempts: per PMD and in table allocation and locks. Returns 0 or -ENOMEM.
+    """
+    if vma.anon_vma is None:
+        return 0
+    ctx = src_mm.kernel
+    addr, end = vma.vm_start, vma.vm_end
+    while addr < end:
+        next_ = _addr_end(addr, end, PMD_SIZE)
+        src_pmd = lookup_pmd(src_mm, addr)
+        if src_pmd is None:
+            addr = next_
+            continue
+        v = pmdp_get(src_pmd)
+        if pmd_none(v):
+            addr = next_
+            continue
+        dst_pmd = yield from walk_to_pmd(dst_mm, addr, True)
+        if dst_pmd is None:
+            return -12
+        if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
+            err = yield from huge_memory.copy_huge_pmd(dst_mm, src_mm, dst_pmd, src_pmd,
+                                                       addr, vma)
+            if err == -12:
+                return -12
+            if err == 0:
+                addr = next_
+                continue
+            # -EAGAIN: the PMD was split under us; copy at PTE level
+        if pmd_none_or_clear_bad(ctx, src_pmd):
+            addr = next_
+            continue
+        if (yield from copy_pte_range(dst_mm, src_mm, dst_pmd, src_pmd, vma, addr, next_)):
+            return -12
+        addr = next_
+        yield PREEMPT  # cond_resched()
+    return 0
+
+
+def copy_pte_range(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: Ptr,
+                   vma: vm_area_struct, addr: int, end: int) -> KernelPath[int]:
+    """Models: mm/memory.c copy_pte_range() + copy_one_pte(), v4.14.
+
+    Context: takes the dst PTE lock, then the src PTE lock nested.
+    """
+    ctx = src_mm.kernel
+    if pmd_none(pmdp_get(dst_pmd)):
+        if (yield from __pte_alloc(dst_mm, dst_pmd)) < 0:
+            return -12
+    dst_t = ctx.mem.tables[table_entry_pfn(pmdp_get(dst_pmd))]
+    src_v = pmdp_get(src_pmd)
+    if pmd_trans_huge(src_v) or is_swap_pmd(src_v) or pmd_none(src_v):
+        return 0  # changed under us (cannot happen with mmap_lock held for write)
+    src_t = ctx.mem.tables[table_entry_pfn(src_v)]
+    yield from spin_lock(dst_t.ptl)
+    yield from spin_lock(src_t.ptl)
+    try:
+        pages = ctx.pages
+        swp = ctx.swp
+        is_cow = is_cow_mapping(vma.vm_flags)
+        rss = 0
+        i = (addr >> PAGE_SHIFT) & 511
+        for _a in range(addr, end, PAGE_SIZE):
+            pte = src_t[i]
+            if pte_none(pte):
+                i += 1
+                continue
+            if not pte_present(pte):
+                entry = swp.pte_to_swp_entry(pte)
+                if swp.is_migration_entry(entry):
+                    rss += 1
+                    if swp.is_writable_migration_entry(entry) and is_cow:
+                        # make_migration_entry_read(): COW mappings must not stay writable
+                        new = swp.swp_entry_to_pte(
+                            swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
+                        )
+                        if pte_swp_soft_dirty(pte):
+                            new = pte_swp_mksoft_dirty(new)
+                        src_t[i] = new
+                        pte = new
+                dst_t[i] = pte
+                i += 1
+                continue
+            if is_cow and pte_write(pte):
+                pte = pte_wrprotect(pte)
+                src_t[i] = pte  # ptep_set_wrprotect()
+            pte = pte_mkold(pte)
+            pfn = vm_normal_page(vma, _a, pte)
+            if pfn >= 0:
+                get_page(ctx, pfn)
+                page_dup_rmap(ctx, pfn, False)
+                rss += 1
+            dst_t[i] = pte
+            i += 1
+        dst_mm.add_mm_counter(MM_ANONPAGES, rss)
+    finally:
+        spin_unlock(src_t.ptl)
+        spin_unlock(dst_t.ptl)
+    return 0
+
+
+def vma_wants_copy(vma: vm_area_struct) -> bool:
+    """Whether fork copies this VMA's pages (VM_DONTCOPY skips the VMA, WIPEONFORK its pages)."""
+    return not vma.vm_flags & (VM_DONTCOPY | VM_WIPEONFORK)
+
+

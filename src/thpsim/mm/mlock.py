@@ -1,0 +1,155 @@
+"""mlock, munlock and the unevictable state of pages.
+
+Models: mm/mlock.c, v4.14 (do_mlock, apply_vma_lock_flags, mlock_fixup,
+mlock_vma_page, munlock_vma_page, munlock_vma_pages_range). A PMD-mapped THP
+is mlocked whole; a PTE-mapped THP is not mlocked (4.14 follow_page_pte skips
+PageTransCompound under FOLL_MLOCK).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.kernel.sched import KernelPath
+from thpsim.mm.gup import follow_page
+from thpsim.mm.mm_types import VM_LOCKED, VM_LOCKONFAULT, mm_struct, vm_area_struct
+from thpsim.mm.page_flags import F_head, F_lru, F_mlocked, F_tail
+from thpsim.mm.swap import add_page_to_lru, del_page_from_lru, hpage_nr_pages
+from thpsim.mm.vmstat import NR_MLOCK, UNEVICTABLE_PGMLOCKED, UNEVICTABLE_PGMUNLOCKED
+
+_M32 = 0xFFFF_FFFF
+
+
+def mlock_vma_page(ctx, head: int) -> None:
+    """Models: mlock_vma_page(): PG_mlocked, NR_MLOCK, onto the unevictable list."""
+    pages = ctx.pages
+    if pages.flags[head] & F_mlocked:
+        return
+    nr = hpage_nr_pages(ctx, head)
+    on_lru = pages.flags[head] & F_lru
+    if on_lru:
+        del_page_from_lru(ctx, head)
+    pages.flags[head] |= F_mlocked
+    ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, nr)
+    ctx.vmstat.count_vm_events(UNEVICTABLE_PGMLOCKED, nr)
+    if on_lru:
+        add_page_to_lru(ctx, head)
+
+
+def munlock_vma_page(ctx, head: int) -> None:
+    """Models: munlock_vma_page(): clear PG_mlocked and return the page to its LRU."""
+    pages = ctx.pages
+    if not pages.flags[head] & F_mlocked:
+        return
+    nr = hpage_nr_pages(ctx, head)
+    on_lru = pages.flags[head] & F_lru
+    if on_lru:
+        del_page_from_lru(ctx, head)
+    pages.flags[head] &= ~F_mlocked & _M32
+    ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, -nr)
+    ctx.vmstat.count_vm_events(UNEVICTABLE_PGMUNLOCKED, nr)
+    if on_lru:
+        add_page_to_lru(ctx, head)
+
+
+def mlock_vma_pages_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[None]:
+    """mlock every mapped page of the range (what FOLL_MLOCK does during populate)."""
+    ctx = vma.vm_mm.kernel
+    pages = ctx.pages
+    addr = start
+    while addr < end:
+        pfn, huge, zero = follow_page(vma, addr, False)
+        if pfn >= 0 and not zero:
+            if huge:
+                mlock_vma_page(ctx, pages.compound_head(pfn))
+                addr = (addr & ~(HPAGE_PMD_SIZE - 1)) + HPAGE_PMD_SIZE
+                continue
+            if not pages.flags[pfn] & (F_head | F_tail):
+                mlock_vma_page(ctx, pfn)
+        addr += PAGE_SIZE
+    return
+    yield
+
+
+def munlock_vma_pages_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[None]:
+    """Models: munlock_vma_pages_range(): munlock every page mapped in the range."""
+    ctx = vma.vm_mm.kernel
+    pages = ctx.pages
+    vma.vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT)
+    addr = start
+    while addr < end:
+        pfn, huge, zero = follow_page(vma, addr, False)
+        if pfn >= 0 and not zero:
+            head = pages.compound_head(pfn)
+            munlock_vma_page(ctx, head)
+            if huge:
+                addr = (addr & ~(HPAGE_PMD_SIZE - 1)) + HPAGE_PMD_SIZE
+                continue
+        addr += PAGE_SIZE
+    return
+    yield
+
+
+def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
+                         onfault: bool = False) -> KernelPath[int]:
+    """Models: do_mlock()/sys_munlock() -> apply_vma_lock_flags() -> mlock_fixup().
+
+    Returns 0 or -ENOMEM (a hole in the range; the mapped parts before it changed).
+    """
+    from thpsim.mm.mmap import populate_vma_page_range, split_vma_range, vma_merge_around
+
+    end = start + length
+    vma = mm.find_vma(start)
+    if vma is None or vma.vm_start > start:
+        return -errno.ENOMEM
+    # every byte must be mapped, checked as the loop goes
+    addr = start
+    vmas = yield from split_vma_range(mm, start, end)
+    ret = 0
+    for v in vmas:
+        if v.vm_start != addr:
+            ret = -errno.ENOMEM
+            break
+        addr = v.vm_end
+    if ret == 0 and addr < end:
+        ret = -errno.ENOMEM
+    for v in vmas:
+        if ret and v.vm_start >= addr:
+            break
+        npages = (v.vm_end - v.vm_start) >> PAGE_SHIFT
+        if lock:
+            if not v.vm_flags & VM_LOCKED:
+                mm.locked_vm += npages
+            v.vm_flags |= VM_LOCKED | (VM_LOCKONFAULT if onfault else 0)
+        else:
+            if v.vm_flags & VM_LOCKED:
+                mm.locked_vm -= npages
+                yield from munlock_vma_pages_range(v, v.vm_start, v.vm_end)
+    merged = [vma_merge_around(mm, v) for v in vmas if v in mm.mmap]
+    if lock:
+        for v in merged:
+            if v in mm.mmap and v.vm_flags & VM_LOCKED and not v.vm_flags & VM_LOCKONFAULT:
+                s, e = max(start, v.vm_start), min(addr, v.vm_end)
+                if s < e:
+                    if (yield from populate_vma_page_range(v, s, e)) < 0:
+                        return -errno.ENOMEM
+    return ret
+
+
+def sys_mlock(mm: mm_struct, start: int, length: int, lock: bool, onfault: bool = False
+              ) -> KernelPath[int]:
+    """Models: SYSCALL_DEFINE2(mlock)/mlock2/munlock: align, then apply_vma_lock_flags."""
+    from thpsim.kernel.locking import down_write, up_write
+
+    end = (start + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    start &= ~(PAGE_SIZE - 1)
+    if end < start:
+        return -errno.EINVAL
+    if end == start:
+        return 0
+    yield from down_write(mm.mmap_lock)
+    try:
+        return (yield from apply_vma_lock_flags(mm, start, end - start, lock, onfault))
+    finally:
+        up_write(mm.mmap_lock)

@@ -1,0 +1,446 @@
+"""mmap, munmap, VMA splitting and merging, exit_mmap.
+
+Models: mm/mmap.c, v4.14 (do_mmap, mmap_region, get_unmapped_area with the
+top-down allocator, vma_merge, __split_vma, do_munmap, unmap_region,
+exit_mmap), kernel/fork.c check_mm. The 6.7+ 2 MiB alignment of anonymous
+mappings (thp_get_unmapped_area, limited to PMD-multiple lengths in 6.12) sits
+behind ``thp_align_anon_mappings``.
+
+Only private anonymous mappings are modelled; MAP_SHARED|MAP_ANONYMOUS gives
+EOPNOTSUPP (see the README).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_MASK,
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    TASK_SIZE_MAX,
+)
+from thpsim.kernel.sched import KernelPath
+from thpsim.mm import huge_memory
+from thpsim.mm.memory import (
+    FAULT_FLAG_USER,
+    FAULT_FLAG_WRITE,
+    VM_FAULT_ERROR,
+    free_pgtables,
+    handle_mm_fault,
+    tlb_finish_mmu,
+    tlb_gather_mmu,
+    unmap_vmas,
+)
+from thpsim.mm.mm_types import (
+    MM_COUNTER_NAMES,
+    NR_MM_COUNTERS,
+    VM_ACCOUNT,
+    VM_EXEC,
+    VM_HUGEPAGE,
+    VM_LOCKED,
+    VM_MAYEXEC,
+    VM_MAYREAD,
+    VM_MAYWRITE,
+    VM_NOHUGEPAGE,
+    VM_NORESERVE,
+    VM_READ,
+    VM_SHARED,
+    VM_SOFTDIRTY,
+    VM_WRITE,
+    mm_struct,
+    vm_area_struct,
+    vm_get_page_prot,
+)
+from thpsim.mm.rmap import anon_vma_clone, unlink_anon_vmas
+
+# include/uapi/asm-generic/mman-common.h, x86-64 values
+PROT_NONE = 0x0
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+PROT_EXEC = 0x4
+PROT_SEM = 0x8
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_SHARED_VALIDATE = 0x03
+MAP_TYPE = 0x0F
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_32BIT = 0x40
+MAP_GROWSDOWN = 0x0100
+MAP_DENYWRITE = 0x0800
+MAP_EXECUTABLE = 0x1000
+MAP_LOCKED = 0x2000
+MAP_NORESERVE = 0x4000
+MAP_POPULATE = 0x8000
+MAP_NONBLOCK = 0x10000
+MAP_STACK = 0x20000
+MAP_HUGETLB = 0x40000
+MAP_SYNC = 0x80000
+MAP_FIXED_NOREPLACE = 0x100000
+MAP_UNINITIALIZED = 0x4000000
+
+#: Where the top-down allocator starts (below a 128 MiB stack gap, x86-64 style).
+MMAP_BASE = 0x7F00_0000_0000
+#: mmap_min_addr default.
+FIRST_USER_ADDRESS = 0
+MMAP_MIN_ADDR = 0x10000
+TASK_SIZE = TASK_SIZE_MAX
+
+
+def PAGE_ALIGN(x: int) -> int:
+    return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+
+
+def calc_vm_prot_bits(prot: int) -> int:
+    return (
+        (VM_READ if prot & PROT_READ else 0)
+        | (VM_WRITE if prot & PROT_WRITE else 0)
+        | (VM_EXEC if prot & PROT_EXEC else 0)
+    )
+
+
+# ---------------------------------------------------------------- unmapped area
+def unmapped_area_topdown(mm: mm_struct, length: int, align: int = PAGE_SIZE) -> int:
+    """Models: mm/mmap.c unmapped_area_topdown(): the highest gap below MMAP_BASE."""
+    high = MMAP_BASE
+    for vma in reversed(mm.mmap):
+        if vma.vm_start >= high:
+            continue
+        gap_start = vma.vm_end
+        cand = (high - length) & ~(align - 1)
+        if cand >= gap_start and cand >= MMAP_MIN_ADDR:
+            return cand
+        high = min(high, vma.vm_start)
+    cand = (high - length) & ~(align - 1)
+    if cand >= MMAP_MIN_ADDR:
+        return cand
+    return -errno.ENOMEM
+
+
+def get_unmapped_area(mm: mm_struct, addr: int, length: int, flags: int) -> int:
+    """Models: mm/mmap.c get_unmapped_area() -> arch_get_unmapped_area_topdown().
+
+    A free hint is taken as is; MAP_FIXED returns ``addr``. With
+    ``thp_align_anon_mappings`` a PMD-multiple length gets a 2 MiB-aligned address.
+    """
+    if length > TASK_SIZE:
+        return -errno.ENOMEM
+    if flags & MAP_FIXED:
+        return addr
+    if addr:
+        addr = PAGE_ALIGN(addr)
+        vma = mm.find_vma(addr)
+        if (TASK_SIZE - length >= addr and addr >= MMAP_MIN_ADDR
+                and (vma is None or addr + length <= vma.vm_start)):
+            return addr
+    if mm.kernel.profile.thp_align_anon_mappings and length % HPAGE_PMD_SIZE == 0:
+        return unmapped_area_topdown(mm, length, HPAGE_PMD_SIZE)
+    return unmapped_area_topdown(mm, length)
+
+
+# ---------------------------------------------------------------- merge / split
+def is_mergeable(prev: vm_area_struct, nxt: vm_area_struct) -> bool:
+    """Models: can_vma_merge_after/before: same flags, policy, contiguous pgoff, anon_vma."""
+    if prev.vm_end != nxt.vm_start:
+        return False
+    if (prev.vm_flags ^ nxt.vm_flags) & ~VM_SOFTDIRTY:
+        return False
+    if prev.vm_policy != nxt.vm_policy:
+        return False
+    if prev.vm_pgoff + ((prev.vm_end - prev.vm_start) >> PAGE_SHIFT) != nxt.vm_pgoff:
+        return False
+    a, b = prev.anon_vma, nxt.anon_vma
+    if a is not None and b is not None and a is not b:
+        return False
+    if (a is None) != (b is None) and len((a or b).vmas) > 1:  # type: ignore[union-attr]
+        return False  # is_mergeable_anon_vma(): only a lone anon_vma may be adopted
+    return True
+
+
+def vma_merge_pair(mm: mm_struct, prev: vm_area_struct, nxt: vm_area_struct) -> vm_area_struct:
+    """Merge ``nxt`` into ``prev`` (vma_adjust with remove_next). Page tables are untouched."""
+    if prev.anon_vma is None and nxt.anon_vma is not None:
+        av = nxt.anon_vma
+        av.vmas.remove(nxt)
+        prev.anon_vma = av
+        prev.anon_vma_chain = [av]
+        av.vmas.append(prev)
+        nxt.anon_vma_chain = []
+        nxt.anon_vma = None
+    else:
+        unlink_anon_vmas(nxt)
+    prev.vm_end = nxt.vm_end
+    prev.vm_flags |= nxt.vm_flags & VM_SOFTDIRTY
+    mm.remove_vma(nxt)
+    return prev
+
+
+def vma_merge_around(mm: mm_struct, vma: vm_area_struct) -> vm_area_struct:
+    """Merge a VMA with its neighbours where the kernel's vma_merge() would."""
+    i = mm.vma_index(vma)
+    if i + 1 < len(mm.mmap) and is_mergeable(vma, mm.mmap[i + 1]):
+        vma_merge_pair(mm, vma, mm.mmap[i + 1])
+    if i > 0 and is_mergeable(mm.mmap[i - 1], vma):
+        vma = vma_merge_pair(mm, mm.mmap[i - 1], vma)
+    return vma
+
+
+def __split_vma(mm: mm_struct, vma: vm_area_struct, addr: int,
+                new_below: bool) -> KernelPath[vm_area_struct]:
+    """Split ``vma`` at ``addr``; returns the new VMA (below or above ``addr``).
+
+    Models: mm/mmap.c __split_vma() + vma_adjust() (vma_adjust_trans_huge splits a
+    huge PMD that the new boundary cuts).
+    """
+    yield from huge_memory.vma_adjust_trans_huge(vma, addr, addr, 0)
+    new = vm_area_struct(mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff)
+    new.vm_page_prot = vma.vm_page_prot
+    new.vm_policy = vma.vm_policy
+    if new_below:
+        new.vm_end = addr
+        vma.vm_pgoff += (addr - vma.vm_start) >> PAGE_SHIFT
+        vma.vm_start = addr
+    else:
+        new.vm_start = addr
+        new.vm_pgoff += (addr - vma.vm_start) >> PAGE_SHIFT
+        vma.vm_end = addr
+    if vma.anon_vma is not None:
+        anon_vma_clone(new, vma)
+    mm.insert_vma(new)
+    return new
+
+
+def split_vma_range(mm: mm_struct, start: int, end: int) -> KernelPath[list[vm_area_struct]]:
+    """Split VMAs so that [start, end) is covered by whole VMAs; return them in order."""
+    out: list[vm_area_struct] = []
+    vma = mm.find_vma(start)
+    while vma is not None and vma.vm_start < end:
+        if vma.vm_start < start:
+            yield from __split_vma(mm, vma, start, True)
+        if vma.vm_end > end:
+            yield from __split_vma(mm, vma, end, False)
+        out.append(vma)
+        i = mm.vma_index(vma)
+        vma = mm.mmap[i + 1] if i + 1 < len(mm.mmap) else None
+    return out
+
+
+# ---------------------------------------------------------------- mmap
+def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
+            vm_flags_extra: int = 0) -> KernelPath[int]:
+    """Models: mm/mmap.c do_mmap() + mmap_region() for private anonymous memory.
+
+    Context: mmap_lock held for write. Returns the address or -errno.
+    """
+    if length == 0:
+        return -errno.EINVAL
+    length = PAGE_ALIGN(length)
+    if length == 0 or length > TASK_SIZE:
+        return -errno.ENOMEM
+    if flags & MAP_FIXED_NOREPLACE:
+        flags |= MAP_FIXED
+    if flags & MAP_FIXED and addr & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    if flags & MAP_FIXED and (addr + length > TASK_SIZE or addr < MMAP_MIN_ADDR):
+        return -errno.ENOMEM if addr + length > TASK_SIZE else -errno.EPERM
+    addr = get_unmapped_area(mm, addr, length, flags)
+    if addr < 0:
+        return addr
+    if flags & MAP_FIXED_NOREPLACE:
+        vma = mm.find_vma(addr)
+        if vma is not None and vma.vm_start < addr + length:
+            return -errno.EEXIST
+    vm_flags = (
+        calc_vm_prot_bits(prot) | mm.def_flags | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+        | vm_flags_extra
+    )
+    if flags & MAP_LOCKED:
+        vm_flags |= VM_LOCKED
+    if flags & MAP_NORESERVE:
+        vm_flags |= VM_NORESERVE
+    elif vm_flags & VM_WRITE:
+        vm_flags |= VM_ACCOUNT
+    # mmap_region(): clear old maps, then a new VMA (merged with neighbours if possible)
+    if (yield from do_munmap(mm, addr, length)) < 0:
+        return -errno.ENOMEM
+    vma = vm_area_struct(mm, addr, addr + length, vm_flags | VM_SOFTDIRTY, addr >> PAGE_SHIFT)
+    mm.insert_vma(vma)
+    mm.total_vm += length >> PAGE_SHIFT
+    vma = vma_merge_around(mm, vma)
+    if vm_flags & VM_LOCKED:
+        mm.locked_vm += length >> PAGE_SHIFT
+    if vm_flags & VM_LOCKED or flags & MAP_POPULATE:
+        yield from populate_vma_page_range(vma, addr, addr + length)
+    return addr
+
+
+def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[int]:
+    """Fault in a range as mm_populate()/__get_user_pages() do; mlock pages of VM_LOCKED.
+
+    Models: mm/gup.c populate_vma_page_range() (FOLL_WRITE for private writable
+    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED).
+    Returns 0 or -ENOMEM.
+    """
+    from thpsim.mm.mlock import mlock_vma_pages_range
+
+    flags = FAULT_FLAG_USER
+    if vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE:
+        flags |= FAULT_FLAG_WRITE
+    addr = start
+    from thpsim.mm.gup import follow_page_present
+
+    while addr < end:
+        if not follow_page_present(vma, addr, bool(flags & FAULT_FLAG_WRITE)):
+            ret = yield from handle_mm_fault(vma, addr, flags)
+            if ret & VM_FAULT_ERROR and not ret & 0x0800:
+                return -errno.ENOMEM
+            continue
+        addr += PAGE_SIZE
+    if vma.vm_flags & VM_LOCKED:
+        yield from mlock_vma_pages_range(vma, start, end)
+    return 0
+
+
+# ---------------------------------------------------------------- munmap
+def do_munmap(mm: mm_struct, start: int, length: int) -> KernelPath[int]:
+    """Models: mm/mmap.c do_munmap(), v4.14. Context: mmap_lock held for write.
+
+    Returns 0 or -EINVAL.
+    """
+    from thpsim.mm.mlock import munlock_vma_pages_range
+
+    if start & (PAGE_SIZE - 1) or start > TASK_SIZE or length > TASK_SIZE - start:
+        return -errno.EINVAL
+    length = PAGE_ALIGN(length)
+    if length == 0:
+        return -errno.EINVAL
+    end = start + length
+    vma = mm.find_vma(start)
+    if vma is None or vma.vm_start >= end:
+        return 0
+    vmas = yield from split_vma_range(mm, start, end)
+    for v in vmas:
+        if v.vm_flags & VM_LOCKED:
+            mm.locked_vm -= (v.vm_end - v.vm_start) >> PAGE_SHIFT
+            yield from munlock_vma_pages_range(v, v.vm_start, v.vm_end)
+    i0 = mm.vma_index(vmas[0])
+    prev = mm.mmap[i0 - 1] if i0 > 0 else None
+    i1 = mm.vma_index(vmas[-1])
+    nxt = mm.mmap[i1 + 1] if i1 + 1 < len(mm.mmap) else None
+    for v in vmas:  # detach_vmas_to_be_unmapped()
+        mm.remove_vma(v)
+    yield from unmap_region(mm, vmas, prev, nxt, start, end)
+    for v in vmas:  # remove_vma_list()
+        mm.total_vm -= (v.vm_end - v.vm_start) >> PAGE_SHIFT
+        unlink_anon_vmas(v)
+    return 0
+
+
+def unmap_region(mm: mm_struct, vmas: list[vm_area_struct], prev: vm_area_struct | None,
+                 nxt: vm_area_struct | None, start: int, end: int) -> KernelPath[None]:
+    """Models: mm/mmap.c unmap_region(): zap, free the tables no neighbour needs, flush."""
+    tlb = tlb_gather_mmu(mm, start, end)
+    yield from unmap_vmas(tlb, vmas, start, end)
+    floor = prev.vm_end if prev is not None else FIRST_USER_ADDRESS
+    ceiling = nxt.vm_start if nxt is not None else 0
+    free_pgtables(tlb, vmas, floor, ceiling)
+    yield from tlb_finish_mmu(tlb)
+
+
+# ---------------------------------------------------------------- exit
+def exit_mmap(mm: mm_struct) -> KernelPath[None]:
+    """Models: mm/mmap.c exit_mmap(), v4.14: munlock, unmap everything, free all tables."""
+    from thpsim.mm.mlock import munlock_vma_pages_range
+
+    for v in mm.mmap:
+        if v.vm_flags & VM_LOCKED:
+            yield from munlock_vma_pages_range(v, v.vm_start, v.vm_end)
+    mm.locked_vm = 0
+    vmas = list(mm.mmap)
+    if vmas:
+        tlb = tlb_gather_mmu(mm, 0, -1)
+        yield from unmap_vmas(tlb, vmas, 0, 1 << 48)
+        free_pgtables(tlb, vmas, FIRST_USER_ADDRESS, 0)
+        yield from tlb_finish_mmu(tlb)
+    for v in vmas:
+        mm.remove_vma(v)
+        unlink_anon_vmas(v)
+    mm.total_vm = 0
+
+
+def check_mm(mm: mm_struct) -> list[str]:
+    """Models: kernel/fork.c check_mm(): the leak detectors. Returns what it printed."""
+    ctx = mm.kernel
+    out: list[str] = []
+    for i in range(NR_MM_COUNTERS):
+        val = mm.rss_stat[i]
+        if val:
+            if ctx.profile.rss_counter_names:
+                out.append(f"BUG: Bad rss-counter state mm:{mm.mm_id} type:{MM_COUNTER_NAMES[i]} val:{val}")
+            else:
+                out.append(f"BUG: Bad rss-counter state mm:{mm.mm_id} idx:{i} val:{val}")
+    if mm.nr_ptes:
+        if ctx.profile.rss_counter_names:
+            out.append(f"BUG: non-zero pgtables_bytes on freeing mm: {mm.pgtables_bytes()}")
+        else:
+            out.append(f"BUG: non-zero nr_ptes on freeing mm: {mm.nr_ptes}")
+    if mm.nr_pmds:
+        out.append(f"BUG: non-zero nr_pmds on freeing mm: {mm.nr_pmds}")
+    for line in out:
+        ctx.printk(line)
+    return out
+
+
+__all__ = [
+    "do_mmap",
+    "do_munmap",
+    "exit_mmap",
+    "check_mm",
+    "get_unmapped_area",
+    "split_vma_range",
+    "vma_merge_around",
+    "populate_vma_page_range",
+    "HPAGE_PMD_MASK",
+    "VM_HUGEPAGE",
+    "VM_NOHUGEPAGE",
+    "vm_get_page_prot",
+]
+
+
+# ---------------------------------------------------------------- system calls
+def sys_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, fd: int,
+             offset: int) -> KernelPath[int]:
+    """Models: SYSCALL_DEFINE6(mmap_pgoff) -> vm_mmap_pgoff() for anonymous memory."""
+    if offset & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    if flags & MAP_TYPE not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        return -errno.EINVAL
+    if not flags & MAP_ANONYMOUS:
+        return -errno.EBADF  # no files in the model: any fd is a bad one
+    if flags & MAP_TYPE != MAP_PRIVATE:
+        return -errno.EOPNOTSUPP  # shared anonymous memory is not modelled
+    if flags & MAP_HUGETLB:
+        return -errno.EOPNOTSUPP  # hugetlbfs is not modelled
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM):
+        return -errno.EINVAL
+    yield from down_write(mm.mmap_lock)
+    try:
+        return (yield from do_mmap(mm, addr, length, prot, flags))
+    finally:
+        up_write(mm.mmap_lock)
+
+
+def sys_munmap(mm: mm_struct, addr: int, length: int) -> KernelPath[int]:
+    """Models: SYSCALL_DEFINE2(munmap) -> vm_munmap()."""
+    yield from down_write(mm.mmap_lock)
+    try:
+        return (yield from do_munmap(mm, addr, length))
+    finally:
+        up_write(mm.mmap_lock)
+
+
+from thpsim.kernel.locking import down_write, up_write  # noqa: E402

@@ -1,0 +1,200 @@
+"""mprotect: change the protection of a range, splitting VMAs and huge PMDs at its edges.
+
+Models: mm/mprotect.c, v4.14 (do_mprotect_pkey, mprotect_fixup,
+change_protection -> change_pmd_range -> change_pte_range / change_huge_pmd).
+The 6.x "make exclusive anon pages writable at once" (MM_CP_TRY_CHANGE_WRITABLE)
+is behind ``mprotect_try_change_writable``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_NR,
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PMD_SIZE,
+    pmd_devmap,
+    pmd_trans_huge,
+    pte_mkwrite,
+    pte_modify,
+    pte_pfn,
+    pte_present,
+    pte_special,
+    pte_write,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.tlbflush import flush_tlb_range
+from thpsim.mm import huge_memory
+from thpsim.mm.memory import _addr_end
+from thpsim.mm.mm_types import (
+    VM_ACCESS_FLAGS,
+    VM_EXEC,
+    VM_READ,
+    VM_WRITE,
+    mm_struct,
+    vm_area_struct,
+    vm_get_page_prot,
+)
+from thpsim.mm.mmap import PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE
+from thpsim.mm.page_flags import F_anon_exclusive
+from thpsim.mm.pgtable_generic import (
+    lookup_pmd,
+    pmd_none_or_clear_bad,
+    pmd_trans_unstable,
+    pmdp_get,
+)
+
+
+def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int,
+                     try_writable: bool) -> KernelPath[int]:
+    """Models: change_pte_range(): rewrite present PTEs, downgrade write migration entries."""
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    swp = ctx.swp
+    t = ctx.mem.tables[table_entry_pfn(pmdp_get(pmd))]
+    yield from spin_lock(t.ptl)
+    pages = 0
+    try:
+        i = (addr >> PAGE_SHIFT) & 511
+        for _a in range(addr, end, PAGE_SIZE):
+            e = t[i]
+            if e == 0:
+                i += 1
+                continue
+            if pte_present(e):
+                t[i] = 0  # ptep_modify_prot_start()
+                ne = pte_modify(e, newprot)
+                if try_writable and not pte_write(ne) and vma.vm_flags & VM_WRITE:
+                    if not pte_special(e) and ctx.pages.flags[
+                        ctx.pages.compound_head(pte_pfn(e))
+                    ] & F_anon_exclusive:
+                        ne = pte_mkwrite(ne)
+                t[i] = ne  # ptep_modify_prot_commit()
+                pages += 1
+            else:
+                entry = swp.pte_to_swp_entry(e)
+                if swp.is_writable_migration_entry(entry):
+                    ne = swp.swp_entry_to_pte(
+                        swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
+                    )
+                    if pte_swp_soft_dirty(e):
+                        ne = pte_swp_mksoft_dirty(ne)
+                    t[i] = ne
+                    pages += 1
+            i += 1
+    finally:
+        spin_unlock(t.ptl)
+    return pages
+
+
+def change_protection(vma: vm_area_struct, start: int, end: int,
+                      newprot: int) -> KernelPath[int]:
+    """Models: change_protection() -> change_pmd_range(), v4.14. Returns pages changed."""
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    try_writable = ctx.profile.mprotect_try_change_writable and bool(vma.vm_flags & VM_WRITE)
+    pages = 0
+    addr = start
+    while addr < end:
+        next_ = _addr_end(addr, end, PMD_SIZE)
+        pmd = lookup_pmd(mm, addr)
+        if pmd is None:
+            addr = next_
+            continue
+        v = pmdp_get(pmd)
+        # The guard that keeps a migration entry from being cleared as a bad PMD (B15).
+        if not is_swap_pmd(v) and not pmd_trans_huge(v) and not pmd_devmap(v) and (
+            pmd_none_or_clear_bad(ctx, pmd)
+        ):
+            addr = next_
+            continue
+        if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
+            if next_ - addr != HPAGE_PMD_SIZE:
+                yield from huge_memory.__split_huge_pmd(vma, pmd, addr, False)
+                if pmd_trans_unstable(ctx, pmd):
+                    addr = next_
+                    continue
+            else:
+                n = yield from huge_memory.change_huge_pmd(vma, pmd, addr, newprot, False)
+                if n:
+                    if n == HPAGE_PMD_NR:
+                        pages += HPAGE_PMD_NR
+                    addr = next_
+                    continue
+        pages += yield from change_pte_range(vma, pmd, addr, next_, newprot, try_writable)
+        addr = next_
+        yield PREEMPT  # cond_resched()
+    if pages:
+        yield from flush_tlb_range(vma, start, end)
+    return pages
+
+
+def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath[int]:
+    """Models: mm/mprotect.c do_mprotect_pkey(), v4.14. Context: takes mmap_lock write
+    in the caller. Returns 0 or -errno; VMAs before a hole keep their new protection,
+    as Linux leaves them.
+    """
+    from thpsim.mm.mmap import PAGE_ALIGN, calc_vm_prot_bits, split_vma_range, vma_merge_around
+
+    if start & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP):
+        return -errno.EINVAL
+    if prot & PROT_GROWSDOWN and prot & PROT_GROWSUP:
+        return -errno.EINVAL
+    if length == 0:
+        return 0
+    length = PAGE_ALIGN(length)
+    end = start + length
+    if end <= start:
+        return -errno.ENOMEM
+    if prot & (PROT_GROWSDOWN | PROT_GROWSUP):
+        return -errno.EINVAL  # no VM_GROWS* VMAs in the model
+    vma = mm.find_vma(start)
+    if vma is None or vma.vm_start > start:
+        return -errno.ENOMEM
+    newbits = calc_vm_prot_bits(prot)
+    # Walk the range: stop at the first hole (ENOMEM) or forbidden VMA (EACCES).
+    addr = start
+    vmas = []
+    v = vma
+    err = 0
+    while v is not None and v.vm_start < end:
+        if v.vm_start > addr:
+            break  # a hole
+        newflags = (v.vm_flags & ~VM_ACCESS_FLAGS) | newbits
+        if (newflags & ~(newflags >> 4)) & (VM_READ | VM_WRITE | VM_EXEC):
+            err = -errno.EACCES
+            break
+        vmas.append((v, newflags))
+        addr = v.vm_end
+        i = mm.vma_index(v)
+        v = mm.mmap[i + 1] if i + 1 < len(mm.mmap) else None
+    if not err and addr < end:
+        err = -errno.ENOMEM
+    for v, newflags in vmas:
+        s, e = max(start, v.vm_start), min(end, v.vm_end)
+        parts = yield from split_vma_range(mm, s, e)
+        for part in parts:
+            part.vm_flags = newflags
+            part.vm_page_prot = vm_get_page_prot(newflags)
+            yield from change_protection(part, part.vm_start, part.vm_end, part.vm_page_prot)
+            vma_merge_around(mm, part)
+    return err
+
+
+def sys_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath[int]:
+    """Models: SYSCALL_DEFINE3(mprotect)."""
+    from thpsim.kernel.locking import down_write, up_write
+
+    yield from down_write(mm.mmap_lock)
+    try:
+        return (yield from do_mprotect(mm, start, length, prot))
+    finally:
+        up_write(mm.mmap_lock)

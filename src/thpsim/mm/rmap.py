@@ -1,0 +1,213 @@
+"""Reverse mapping of anonymous pages: anon_vma, mapcounts, deferred split.
+
+Models: mm/rmap.c (anon_vma_prepare, anon_vma_fork, unlink_anon_vmas,
+page_add_new_anon_rmap, page_add_anon_rmap, page_dup_rmap, page_remove_rmap),
+mm/huge_memory.c deferred_split_huge_page; v4.14 semantics, with the 5.18+
+mapcount form described in :mod:`thpsim.mm.page_flags` (no PageDoubleMap).
+
+``NR_ANON_MAPPED`` counts base pages mapped at least once (by a PTE or by the
+PMD of their THP); ``NR_ANON_THPS`` counts PMD-mapped THPs, in base pages.
+
+Lock ordering: see :mod:`thpsim.kernel.locking` (taken from the comment atop
+mm/rmap.c).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+from thpsim.errors import KernelBug
+from thpsim.kernel.locking import rw_semaphore
+from thpsim.mm.mm_types import anon_vma, linear_page_index
+from thpsim.mm.page_flags import F_anon_exclusive, F_head, F_tail, PAGE_MAPPING_ANON
+from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
+
+if TYPE_CHECKING:
+    from thpsim.kernel.context import KernelContext
+    from thpsim.mm.mm_types import vm_area_struct
+
+
+# ---------------------------------------------------------------- anon_vma
+def anon_vma_alloc(ctx: KernelContext, parent: anon_vma | None = None) -> anon_vma:
+    aid = ctx.alloc_anon_vma_id()
+    av = anon_vma(aid, rw_semaphore(ctx, "anon_vma", f"av{aid}"), parent)
+    ctx.anon_vmas[aid] = av
+    return av
+
+
+def anon_vma_chain_link(vma: vm_area_struct, av: anon_vma) -> None:
+    vma.anon_vma_chain.append(av)
+    av.vmas.append(vma)
+
+
+def anon_vma_prepare(vma: vm_area_struct) -> int:
+    """Models: __anon_vma_prepare(): give the VMA an anon_vma before its first page.
+
+    Returns 0 (the model never fails this allocation).
+    Simplified: no reuse of a neighbour's anon_vma (find_mergeable_anon_vma).
+    """
+    if vma.anon_vma is not None:
+        return 0
+    av = anon_vma_alloc(vma.vm_mm.kernel)
+    vma.anon_vma = av
+    anon_vma_chain_link(vma, av)
+    return 0
+
+
+def anon_vma_clone(dst: vm_area_struct, src: vm_area_struct) -> None:
+    """Models: anon_vma_clone(): link dst to every anon_vma src is linked to (VMA split)."""
+    for av in src.anon_vma_chain:
+        anon_vma_chain_link(dst, av)
+    dst.anon_vma = src.anon_vma
+
+
+def anon_vma_fork(vma: vm_area_struct, pvma: vm_area_struct) -> int:
+    """Models: anon_vma_fork(): the child VMA joins the parent's chain and gets its own.
+
+    Pages the child faults later go to its own anon_vma; pages shared with the
+    parent stay findable through the parent's.
+    """
+    if pvma.anon_vma is None:
+        return 0
+    anon_vma_clone(vma, pvma)
+    av = anon_vma_alloc(vma.vm_mm.kernel, pvma.anon_vma)
+    vma.anon_vma = av
+    anon_vma_chain_link(vma, av)
+    return 0
+
+
+def unlink_anon_vmas(vma: vm_area_struct) -> None:
+    """Models: unlink_anon_vmas(): drop the VMA from every anon_vma; free unused ones."""
+    ctx = vma.vm_mm.kernel
+    for av in vma.anon_vma_chain:
+        av.vmas.remove(vma)
+        if not av.vmas:
+            ctx.anon_vmas.pop(av.id, None)
+    vma.anon_vma_chain = []
+    vma.anon_vma = None
+
+
+def page_anon_vma(ctx: KernelContext, pfn: int) -> anon_vma | None:
+    """Models: page_anon_vma(): the anon_vma a page's mapping names, if it still exists."""
+    pages = ctx.pages
+    m = pages.mapping[pages.compound_head(pfn)]
+    if not m & PAGE_MAPPING_ANON:
+        return None
+    return ctx.anon_vmas.get(m >> 1)
+
+
+# ---------------------------------------------------------------- mapcounts
+def __page_set_anon_rmap(ctx: KernelContext, head: int, vma: vm_area_struct,
+                         address: int, exclusive: bool) -> None:
+    pages = ctx.pages
+    av = vma.anon_vma
+    if av is None:
+        raise KernelBug(f"{vma!r} has no anon_vma")
+    if not exclusive:
+        av = av.root
+    pages.mapping[head] = (av.id << 1) | PAGE_MAPPING_ANON
+    pages.index[head] = linear_page_index(vma, address)
+
+
+def page_add_new_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct,
+                           address: int, compound: bool) -> None:
+    """Models: page_add_new_anon_rmap(): first mapping of a fresh page (PTE or PMD)."""
+    pages = ctx.pages
+    nid = ctx.mem.pfn_to_nid(pfn)
+    if compound:
+        pages.compound_mapcount[pfn] = 0
+        ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, HPAGE_PMD_NR)
+        nr = HPAGE_PMD_NR
+    else:
+        if pages.flags[pfn] & (F_head | F_tail):
+            raise KernelBug(f"page_add_new_anon_rmap of THP subpage {pfn:#x}")
+        pages.mapcount[pfn] = 0
+        nr = 1
+    pages.flags[pfn] |= F_anon_exclusive
+    ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, nr)
+    __page_set_anon_rmap(ctx, pfn, vma, address, True)
+
+
+def page_add_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct, address: int,
+                       compound: bool) -> None:
+    """Models: page_add_anon_rmap() (a page already anon: restore after migration/split)."""
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    nid = ctx.mem.pfn_to_nid(head)
+    if compound:
+        c = pages.compound_mapcount[head] + 1
+        pages.compound_mapcount[head] = c
+        if c == 0:
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, HPAGE_PMD_NR)
+            nr = 1 << pages.order[head]
+            unmapped = int((pages.mapcount_np[head : head + nr] < 0).sum())
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, unmapped)
+    else:
+        c = pages.mapcount[pfn] + 1
+        pages.mapcount[pfn] = c
+        if c == 0 and (head == pfn and not pages.flags[pfn] & F_head
+                       or pages.compound_mapcount[head] < 0):
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, 1)
+    if pages.mapping[head] == 0:
+        __page_set_anon_rmap(ctx, head, vma, address - ((pfn - head) << 12), True)
+
+
+def page_dup_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
+    """Models: page_dup_rmap(): one more mapping (fork). No statistics change."""
+    pages = ctx.pages
+    if compound:
+        pages.compound_mapcount[pfn] += 1
+    else:
+        pages.mapcount[pfn] += 1
+    pages.flags[pages.compound_head(pfn)] &= ~F_anon_exclusive & 0xFFFF_FFFF
+
+
+def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
+    """Models: page_remove_rmap() for anon pages (PTE or PMD mapping gone).
+
+    A THP that loses part of its mappings is queued for deferred split.
+    """
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    nid = ctx.mem.pfn_to_nid(head)
+    if compound:
+        c = pages.compound_mapcount[head] - 1
+        if c < -1:
+            raise KernelBug(f"compound mapcount underflow on {head:#x}")
+        pages.compound_mapcount[head] = c
+        if c >= 0:
+            return
+        ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, -HPAGE_PMD_NR)
+        nr = 1 << pages.order[head]
+        unmapped = int((pages.mapcount_np[head : head + nr] < 0).sum())
+        if unmapped:
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -unmapped)
+        if 0 < unmapped < nr:
+            deferred_split_huge_page(ctx, head)
+        return
+    c = pages.mapcount[pfn] - 1
+    if c < -1:
+        raise KernelBug(f"mapcount underflow on {pfn:#x}")
+    pages.mapcount[pfn] = c
+    if c >= 0:
+        return
+    if head != pfn or pages.flags[pfn] & F_head:
+        if pages.compound_mapcount[head] < 0:
+            ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+        deferred_split_huge_page(ctx, head)
+    else:
+        ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+
+
+def deferred_split_huge_page(ctx: KernelContext, head: int) -> None:
+    """Models: deferred_split_huge_page(): queue once, counting thp_deferred_split_page."""
+    if head not in ctx.deferred_split_queue:
+        ctx.vmstat.count_vm_event(THP_DEFERRED_SPLIT_PAGE)
+        ctx.deferred_split_queue[head] = None
+
+
+def page_mapped(ctx: KernelContext, pfn: int) -> bool:
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    return pages.total_mapcount(head) > 0

@@ -1,0 +1,102 @@
+"""Behaviour profiles: one table of named switches.
+
+A profile is a table of switch values. Each difference between the system the
+seed describes (``seed``: Linux 4.14 with the v3 series, the 4.14.0 swap layout,
+every later correctness fix on) and what current Linux answers (``mainline``:
+7.2 as recorded by the kernel oracle, 6.12/6.13 where they agree) is one switch
+here, with the version that changed it. Historical bugs will be switches too
+(``bug_*``, all off in both profiles).
+
+Use :func:`make_profile` to get a profile, optionally overriding switches::
+
+    make_profile("seed", thp_cow_copies_huge=False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from thpsim.errors import ConfigError
+
+__all__ = ["Profile", "PROFILES", "make_profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The switch values of one behaviour profile. Field docs name the era that changed it."""
+
+    name: str
+    #: 4.14.0: OFFSET 14-63, TYPE 9-13. False after the L1TF merge (Aug 2018): TYPE 59-63,
+    #: inverted OFFSET 9-58.
+    swap_layout_4_14_0: bool
+    #: 6.x swap type numbers (HWPOISON 23, MIGRATION READ/READ_EXCL/WRITE 24/25/26) and the
+    #: read-exclusive migration entry (5.19+); 4.14: 27, 28/29.
+    swap_types_v6: bool
+    #: 4.14: a write fault on a shared THP copies the whole THP (copy_user_huge_page).
+    #: 5.8+ (C:3917c80280c9): split the PMD and copy the 4 KiB page only.
+    thp_cow_copies_huge: bool
+    #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
+    #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
+    thp_align_anon_mappings: bool
+    #: 5.19+ (PG_anon_exclusive): pagemap's PM_MMAP_EXCLUSIVE (bit 56) of an anon page
+    #: follows PageAnonExclusive; 4.14: page_mapcount() == 1.
+    pagemap_anon_exclusive: bool
+    #: 6.x: a THP fault that may reclaim (defrag, MADV_HUGEPAGE) retries on remote nodes
+    #: after the local __GFP_THISNODE attempt fails (alloc_pages_mpol). 4.14: local only.
+    thp_alloc_remote_fallback: bool
+    #: 6.x mprotect: exclusive anon PTEs are made writable at once when the VMA becomes
+    #: writable (can_change_pte_writable, MM_CP_TRY_CHANGE_WRITABLE). 4.14: no, the next
+    #: write faults and reuses the page.
+    mprotect_try_change_writable: bool
+    #: 6.13 pmd_bad() ignores the accessed bit.
+    pmd_bad_ignores_accessed: bool
+    #: mm counter names in check_mm's "Bad rss-counter state" message (6.x prints names).
+    rss_counter_names: bool
+
+    def with_switches(self, **switches: object) -> Profile:
+        known = {f.name for f in fields(self)}
+        for k in switches:
+            if k not in known:
+                raise ConfigError(f"unknown profile switch {k!r}")
+        return replace(self, **switches)  # type: ignore[arg-type]
+
+
+PROFILES: dict[str, Profile] = {
+    "seed": Profile(
+        name="seed",
+        swap_layout_4_14_0=True,
+        swap_types_v6=False,
+        thp_cow_copies_huge=True,
+        thp_align_anon_mappings=False,
+        pagemap_anon_exclusive=False,
+        thp_alloc_remote_fallback=False,
+        mprotect_try_change_writable=False,
+        pmd_bad_ignores_accessed=False,
+        rss_counter_names=False,
+    ),
+    "mainline": Profile(
+        name="mainline",
+        swap_layout_4_14_0=False,
+        swap_types_v6=True,
+        thp_cow_copies_huge=False,
+        thp_align_anon_mappings=True,
+        pagemap_anon_exclusive=True,
+        thp_alloc_remote_fallback=True,
+        mprotect_try_change_writable=True,
+        pmd_bad_ignores_accessed=True,
+        rss_counter_names=True,
+    ),
+}
+
+
+def make_profile(profile: str | Profile = "seed", **switches: object) -> Profile:
+    if isinstance(profile, Profile):
+        base = profile
+    else:
+        try:
+            base = PROFILES[profile]
+        except KeyError:
+            raise ConfigError(
+                f"unknown profile {profile!r}; known: {', '.join(PROFILES)}"
+            ) from None
+    return base.with_switches(**switches) if switches else base
