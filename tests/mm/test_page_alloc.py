@@ -14,12 +14,12 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT
 from thpsim.errors import ConfigError, KernelBug
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.mm.gfp import (
-    GFP_HIGHUSER_MOVABLE,
-    GFP_KERNEL,
-    GFP_TRANSHUGE,
     __GFP_COMP,
     __GFP_THISNODE,
     __GFP_ZERO,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL,
+    GFP_TRANSHUGE,
 )
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
@@ -29,13 +29,13 @@ from thpsim.mm.page_alloc import (
     gfp_zone,
 )
 from thpsim.mm.page_flags import (
+    PAGE_BUDDY_MAPCOUNT_VALUE,
+    PAGE_MAPPING_ANON,
     F_head,
     F_hwpoison,
     F_lru,
     F_reserved,
     F_tail,
-    PAGE_BUDDY_MAPCOUNT_VALUE,
-    PAGE_MAPPING_ANON,
     PageArrays,
 )
 
@@ -193,6 +193,10 @@ def test_split_page_gives_order0_pages_that_coalesce():
     assert list(pages.refcount_np[pfn : pfn + 4]) == [1, 0, 0, 0]
     buddy.split_page(pfn, 2)
     assert list(pages.refcount_np[pfn : pfn + 4]) == [1, 1, 1, 1]
+    pages.refcount[pfn] = 0
+    with pytest.raises(KernelBug, match=rf"pfn {pfn + 1:#x}.*nonzero _refcount"):
+        buddy.__free_pages(pfn, 2)  # split pages are freed one by one
+    pages.refcount[pfn] = 1
     for p in (pfn + 2, pfn, pfn + 3, pfn + 1):
         put(pages, buddy, p, 0)
     assert buddy.buddyinfo() == before
@@ -325,6 +329,10 @@ def test_bad_tail_is_named_and_anon_mapping_is_cleared():
     with pytest.raises(KernelBug, match=rf"pfn {head + 7:#x}.*PAGE_FLAGS_CHECK_AT_FREE"):
         buddy.__free_pages(head, HPAGE_PMD_ORDER)
     pages.flags[head + 7] &= ~F_lru
+    pages.mapcount[head + 300] = 0  # a tail still mapped by a PTE
+    with pytest.raises(KernelBug, match=rf"pfn {head + 300:#x}.*nonzero mapcount"):
+        buddy.__free_pages(head, HPAGE_PMD_ORDER)
+    pages.mapcount[head + 300] = -1
     with pytest.raises(KernelBug, match="tail page"):
         buddy.__free_pages(head + HPAGE_PMD_NR // 2, 0)
     with pytest.raises(KernelBug, match="freed as order 0"):
@@ -453,7 +461,7 @@ def test_random_alloc_free_keeps_the_buddy_consistent(ops):
             if gfp & __GFP_THISNODE:
                 assert mem.pfn_to_nid(pfn) == nid
             if gfp_zone(gfp) == ZONE_NORMAL:
-                assert pfn + (1 << order) <= movable_start or pfn < 2048
+                assert pfn + (1 << order) <= movable_start  # never in ZONE_MOVABLE
             if split and not gfp & __GFP_COMP:
                 buddy.split_page(pfn, order)
                 held.extend((p, 0) for p in frames)
@@ -468,3 +476,20 @@ def test_random_alloc_free_keeps_the_buddy_consistent(ops):
     for pfn, order in held:
         put(pages, buddy, pfn, order)
     assert buddy.buddyinfo() == before
+
+
+def test_no_merge_across_zone_or_node_boundaries():
+    # 2 MiB blocks; both boundaries are 2 MiB- but not 4 MiB-aligned, so order-9 buddies
+    # face each other across them:
+    #   node 0 [o10 0][o9 1024] | node 1 [o9 1536][o9 2048] | Movable [o9 2560][o9 3072]
+    _, pages, buddy = boot({0: 6, 1: 8}, block_mib=2, movable_mib={1: 4})
+    assert buddy.nr_free_pages_by_order(0)[9:] == [1, 1]
+    assert buddy.nr_free_pages_by_order(1)[9:] == [4, 0]
+    before = buddy.buddyinfo()
+    gfp = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE
+    got = [buddy.__alloc_pages(gfp, 9, 0)] + [buddy.__alloc_pages(gfp, 9, 1) for _ in range(4)]
+    assert sorted(got) == [1024, 1536, 2048, 2560, 3072]
+    for pfn in got:
+        put(pages, buddy, pfn, 9)
+    assert buddy.buddyinfo() == before
+    buddy.check_buddy()

@@ -314,22 +314,20 @@ class BuddyAllocator:
                         zl.append(z)
             pgdat.node_zonelist = zl
         spans = sorted(
-            (z.zone_start_pfn, z)
-            for pgdat in self.nodes.values()
-            for z in pgdat.node_zones
-            if z.spanned_pages
+            (z for pgdat in self.nodes.values() for z in pgdat.node_zones if z.spanned_pages),
+            key=lambda z: z.zone_start_pfn,
         )
-        self._zone_starts = [s for s, _ in spans]
-        self._zones_by_start = [z for _, z in spans]
+        self._zone_starts = [z.zone_start_pfn for z in spans]
+        self._zones_by_start = spans
 
     def NODE_DATA(self, nid: int) -> pglist_data:
         """Models: NODE_DATA(). Returns: the node's pglist_data (KeyError if none)."""
         return self.nodes[nid]
 
     def page_zone(self, pfn: int) -> zone:
-        """Models: include/linux/mm.h page_zone(). Preempts: never.
+        """Models: include/linux/mm.h page_zone(). Context: any. Preempts: never.
 
-        Returns: the zone spanning ``pfn``.
+        Returns: the zone spanning ``pfn`` (KernelBug if none does).
         Simplified: found by bisecting zone spans, not read from page->flags.
         """
         i = bisect.bisect_right(self._zone_starts, pfn) - 1
