@@ -308,6 +308,34 @@ class _Syscalls:
     def munlock(self, addr: int, length: int) -> int:
         return self._sys(kmlock.sys_mlock(self._mm, addr, length, False))
 
+    # ---- migration (mm/migrate.c)
+    def move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
+                   flags: int = 0) -> tuple[int, list[int | None]]:
+        """move_pages(2). ``nodes`` None is query mode. Returns ``(ret, status)``.
+
+        On an error after some entries were processed, the OSError carries
+        ``.status`` (unwritten entries are None, as a pre-filled C array keeps
+        its value).
+        """
+        from thpsim.mm.migrate import kernel_move_pages
+
+        pages = list(pages)
+        status: list[int | None] = [None] * len(pages)
+        if nodes is not None:
+            nodes = list(nodes)
+            if len(nodes) != len(pages):
+                raise OSError(errno.EFAULT, "nodes[] shorter than pages[]")
+        ret = self.machine._run(
+            self.task,
+            kernel_move_pages(self.machine.kernel, self.task, pid, pages, nodes, status, flags),
+        )
+        self.machine._after()
+        if ret < 0:
+            err = OSError(-ret, os.strerror(-ret))
+            err.status = status  # type: ignore[attr-defined]
+            raise err
+        return ret, status
+
     # ---- user memory
     def write(self, addr: int, value: int) -> None:
         """Store ``value`` (a 64-bit word) to the 4 KiB page containing ``addr``."""

@@ -52,6 +52,20 @@ class Profile:
     pmd_bad_ignores_accessed: bool
     #: mm counter names in check_mm's "Bad rss-counter state" message (6.x prints names).
     rss_counter_names: bool
+    #: 4.17+ (C:94723aafb9e7): a THP whose 2 MiB migration target cannot be allocated is
+    #: split and its pages migrated (thp_migration_split, and 6.1+ thp_migration_fail).
+    #: 4.14: -ENOMEM, and the rest of the list is abandoned (B18).
+    migrate_thp_split_on_enomem: bool
+    #: 5.9+ (C:1a5bae25e3cf): pgmigrate_success/fail count base pages (a THP 512).
+    #: 4.14: one per page or THP.
+    pgmigrate_counts_base_pages: bool
+    #: 4.17+ (C:a49bd4d71637) move_pages: batches per target node, statuses written after
+    #: a batch migrates, a positive return for what did not move. 4.14: chunks of 169
+    #: entries, every entry isolated first, statuses through the result pointer, return 0.
+    move_pages_batched: bool
+    #: 6.12+ folio_walk: an untouched address gives -ENOENT (4.3..6.11: -EFAULT) and a
+    #: touched PROT_NONE page its node (6.1: -EFAULT).
+    move_pages_folio_walk: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -73,6 +87,10 @@ PROFILES: dict[str, Profile] = {
         mprotect_try_change_writable=False,
         pmd_bad_ignores_accessed=False,
         rss_counter_names=False,
+        migrate_thp_split_on_enomem=False,
+        pgmigrate_counts_base_pages=False,
+        move_pages_batched=False,
+        move_pages_folio_walk=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -85,6 +103,10 @@ PROFILES: dict[str, Profile] = {
         mprotect_try_change_writable=True,
         pmd_bad_ignores_accessed=True,
         rss_counter_names=True,
+        migrate_thp_split_on_enomem=True,
+        pgmigrate_counts_base_pages=True,
+        move_pages_batched=True,
+        move_pages_folio_walk=True,
     ),
 }
 

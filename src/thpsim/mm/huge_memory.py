@@ -618,13 +618,16 @@ def can_split_huge_page(ctx: KernelContext, head: int) -> tuple[bool, int]:
     return pages.total_mapcount(head) == pages.refcount[head] - extra_pins - 1, extra_pins
 
 
-def split_huge_page(ctx: KernelContext, head: int) -> KernelPath[int]:
+def split_huge_page(ctx: KernelContext, head: int,
+                    to_list: list[int] | None = None) -> KernelPath[int]:
     """Split a THP into 512 base pages.
 
     Models: mm/huge_memory.c split_huge_page_to_list(), v4.14: freeze every
     mapping into PTE migration entries (unmap_page / freeze_page), check the
     refcount, __split_huge_page, then remap (remove_migration_ptes per subpage).
-    Unmapped subpages are freed; the caller keeps its reference on ``head``.
+    Unmapped subpages are freed; the caller keeps its reference on ``head``. With
+    ``to_list`` (an isolated THP, split_huge_page_to_list()) the tails keep one
+    reference each and are appended to the list, still isolated.
     Context: page locked by the caller, who holds one reference.
     Preempts: in the rmap walk's locks and flushes.
     Returns: 0 or -EBUSY (count thp_split_page / thp_split_page_failed).
@@ -657,7 +660,10 @@ def split_huge_page(ctx: KernelContext, head: int) -> KernelPath[int]:
             yield from _remap_page(ctx, head + i, head + i, av, single=True)
         for i in range(1, HPAGE_PMD_NR):
             folio_unlock(ctx, head + i)
-            put_page(ctx, head + i)
+            if to_list is not None:
+                to_list.append(head + i)  # split_huge_page_to_list(): stays isolated
+            else:
+                put_page(ctx, head + i)
     finally:
         up_write(av.root.rwsem)
     ctx.vmstat.count_vm_event(THP_SPLIT_PAGE)
@@ -1018,3 +1024,84 @@ import numpy as np  # noqa: E402
 
 def np_arange(n: int):
     return np.arange(n, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- migration entries
+def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
+    """Replace a huge PMD by a PMD migration entry.
+
+    Models: mm/huge_memory.c set_pmd_migration_entry(), v4.14 with the 5.6 fix
+    (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost).
+    6.x: an exclusive anon page gets a read-exclusive entry; young and dirty go
+    into the entry (migration_entry_supports_ad).
+    Context: PMD lock held (by the walk), page locked. Preempts: in the flush.
+    """
+    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG
+
+    vma = pvmw.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    swp = ctx.swp
+    pages = ctx.pages
+    address = pvmw.address & HPAGE_PMD_MASK
+    pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
+    if pmd_dirty(pmdval):
+        pages.flags[page] |= F_dirty
+    if pmd_write(pmdval):
+        entry = swp.make_writable_migration_entry(page)
+    elif swp.has_read_exclusive and pages.flags[page] & F_anon_exclusive:
+        entry = swp.make_readable_exclusive_migration_entry(page)
+    else:
+        entry = swp.make_readable_migration_entry(page)
+    if swp.migration_entry_supports_ad:
+        if pmd_young(pmdval):
+            entry |= SWP_MIG_YOUNG
+        if pmd_dirty(pmdval):
+            entry |= SWP_MIG_DIRTY
+    pmdswp = swp.swp_entry_to_pmd(entry)
+    if pmd_soft_dirty(pmdval):
+        pmdswp = pmd_swp_mksoft_dirty(pmdswp)
+    set_pmd_at(mm, address, pvmw.pmd, pmdswp)
+    page_remove_rmap(ctx, page, True)
+    put_page(ctx, page)
+
+
+def remove_migration_pmd(pvmw, new: int) -> None:
+    """Replace a PMD migration entry by a huge PMD to ``new``.
+
+    Models: mm/huge_memory.c remove_migration_pmd(), v4.14: old and clean (A/D
+    lost; 6.1+ restores them from the entry, and pmd_mkdirty sets soft-dirty too),
+    soft-dirty from the swap bit, writable only for a write entry and a VM_WRITE
+    VMA, mlocked again under VM_LOCKED. No TLB flush: the entry was not present.
+    Context: PMD lock held, both pages locked. Preempts: never.
+    """
+    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG
+
+    vma = pvmw.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    swp = ctx.swp
+    address = pvmw.address & HPAGE_PMD_MASK
+    old = pmdp_get(pvmw.pmd)
+    entry = swp.pmd_to_swp_entry(old)
+    get_page(ctx, new)
+    pmde = pmd_mkold(mk_huge_pmd(new, vma.vm_page_prot))
+    if pmd_swp_soft_dirty(old):
+        pmde = pmd_mksoft_dirty(pmde)
+    if swp.is_writable_migration_entry(entry):
+        pmde = maybe_pmd_mkwrite(pmde, vma)
+    if swp.migration_entry_supports_ad:
+        if entry & SWP_MIG_YOUNG:
+            pmde = pmd_mkyoung(pmde)
+        if entry & SWP_MIG_DIRTY:
+            pmde = pmd_mkdirty(pmde)
+    if swp.has_read_exclusive and (
+        swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry)
+    ):
+        ctx.pages.flags[new] |= F_anon_exclusive
+    page_add_anon_rmap(ctx, new, vma, address, True)
+    set_pmd_at(mm, address, pvmw.pmd, pmde)
+    if vma.vm_flags & VM_LOCKED:
+        from thpsim.mm.mlock import mlock_vma_page
+
+        mlock_vma_page(ctx, new)

@@ -20,6 +20,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import rw_semaphore
 from thpsim.mm.mm_types import anon_vma, linear_page_index
+from thpsim.kernel.sched import KernelPath
 from thpsim.mm.page_flags import F_anon_exclusive, F_head, F_tail, PAGE_MAPPING_ANON
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 
@@ -211,3 +212,104 @@ def page_mapped(ctx: KernelContext, pfn: int) -> bool:
     pages = ctx.pages
     head = pages.compound_head(pfn)
     return pages.total_mapcount(head) > 0
+
+
+# ---------------------------------------------------------------- the rmap walk
+def rmap_walk_anon(ctx: KernelContext, head: int, rmap_one, done=None,
+                   locked: bool = False) -> KernelPath[None]:
+    """Call ``rmap_one(head, vma, address)`` (a generator returning False to stop) for
+    every VMA that may map the page.
+
+    Models: mm/rmap.c rmap_walk_anon(), v4.14: the anon_vma read-locked, its VMAs
+    (the interval tree, a list here) visited in order; ``done()`` ends the walk early.
+    Preempts: taking the anon_vma lock and in ``rmap_one``.
+    """
+    from thpsim.kernel.locking import down_read, up_read
+    from thpsim.mm.mm_types import vma_address
+
+    av = page_anon_vma(ctx, head)
+    if av is None:
+        return
+    pages = ctx.pages
+    nr = 1 << pages.order[head] if pages.flags[head] & F_head else 1
+    index = pages.index[head]
+    if not locked:
+        yield from down_read(av.root.rwsem)
+    try:
+        for vma in list(av.vmas):
+            address = vma_address(vma, index)
+            if address + nr * 4096 <= vma.vm_start or address >= vma.vm_end:
+                continue
+            if not (yield from rmap_one(head, vma, address)):
+                break
+            if done is not None and done():
+                break
+    finally:
+        if not locked:
+            up_read(av.root.rwsem)
+
+
+def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
+                       address: int) -> KernelPath[bool]:
+    """Replace every mapping of the page in this VMA by a migration entry.
+
+    Models: mm/rmap.c try_to_unmap_one() with TTU_MIGRATION (v4.14;
+    try_to_migrate_one() in 6.x): a PMD mapping becomes a PMD migration entry
+    (set_pmd_migration_entry), a PTE mapping a PTE migration entry carrying
+    write and soft-dirty (6.x: exclusive, young, dirty too), after a
+    clear-and-flush. Returns True (go on with the walk).
+    """
+    from thpsim.arch.x86_64.pgtable import pte_dirty, pte_pfn, pte_soft_dirty, pte_write, pte_young
+    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_mksoft_dirty
+    from thpsim.mm.huge_memory import set_pmd_migration_entry
+    from thpsim.mm.page_flags import F_dirty
+    from thpsim.mm import page_vma_mapped as pvm
+    from thpsim.mm.pgtable_generic import ptep_clear_flush
+    from thpsim.mm.swap import put_page
+
+    pages = ctx.pages
+    swp = ctx.swp
+    nr = 1 << pages.order[head] if pages.flags[head] & F_head else 1
+    pvmw = pvm.page_vma_mapped_walk_t(head, nr, vma, address, 0)
+    while (yield from pvm.page_vma_mapped_walk(pvmw)):
+        if pvmw.pte is None:
+            yield from set_pmd_migration_entry(pvmw, head)
+            continue
+        t, i = pvmw.pte
+        a = pvmw.address
+        pteval = yield from ptep_clear_flush(vma, a, pvmw.pte)
+        subpage = pte_pfn(pteval)
+        if pte_dirty(pteval):
+            pages.flags[head] |= F_dirty
+        write = pte_write(pteval)
+        if write:
+            entry = swp.make_writable_migration_entry(subpage)
+        elif swp.has_read_exclusive and pages.flags[head] & F_anon_exclusive:
+            entry = swp.make_readable_exclusive_migration_entry(subpage)
+        else:
+            entry = swp.make_readable_migration_entry(subpage)
+        if swp.migration_entry_supports_ad:
+            if pte_young(pteval):
+                entry |= SWP_MIG_YOUNG
+            if pte_dirty(pteval):
+                entry |= SWP_MIG_DIRTY
+        swp_pte = swp.swp_entry_to_pte(entry)
+        if pte_soft_dirty(pteval):
+            swp_pte = pte_swp_mksoft_dirty(swp_pte)
+        t[i] = swp_pte
+        page_remove_rmap(ctx, subpage, False)
+        put_page(ctx, head)
+    return True
+
+
+def try_to_migrate(ctx: KernelContext, head: int) -> KernelPath[None]:
+    """Models: try_to_migrate() / 4.14 try_to_unmap(TTU_MIGRATION): walk every mapping.
+
+    Context: page locked. The walk stops once the page is no longer mapped.
+    """
+    pages = ctx.pages
+
+    def one(h: int, vma: vm_area_struct, address: int) -> KernelPath[bool]:
+        return (yield from try_to_migrate_one(ctx, h, vma, address))
+
+    yield from rmap_walk_anon(ctx, head, one, lambda: pages.total_mapcount(head) == 0)

@@ -1,0 +1,711 @@
+"""Page migration: the engine every caller shares, and move_pages(2).
+
+Models: mm/migrate.c. The engine follows v4.14 (migrate_pages -> unmap_and_move
+-> __unmap_and_move -> move_to_new_page -> migrate_page, remove_migration_ptes)
+with the era differences behind profile switches:
+
+* ``migrate_thp_split_on_enomem`` (4.17+, C:94723aafb9e7; 6.x counting): a THP
+  whose 2 MiB target cannot be allocated is split and its 512 pages migrated;
+  4.14 returns -ENOMEM and abandons the rest of the list (B18).
+* ``pgmigrate_counts_base_pages`` (5.9+, C:1a5bae25e3cf): pgmigrate_* count base
+  pages (a THP 512); 4.14 counts a THP as 1. thp_migration_success/fail/split are
+  counted in both profiles (the seed keeps them as a documented extension).
+* move_pages: 4.14's chunked do_pages_move (statuses through the result
+  pointer, positive failure counts dropped, return 0) versus 4.17+'s batches
+  with a positive return, and 6.12's folio_walk statuses (``move_pages_folio_walk``).
+
+Simplified: one migration mode (MIGRATE_SYNC); no writeback, no page cache,
+no hugetlb, no non-LRU movable pages, no batching of the unmap/move phases.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_NR,
+    PAGE_SIZE,
+    pfn_pte,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mksoft_dirty,
+    pte_mkyoung,
+)
+from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_soft_dirty
+from thpsim.kernel.sched import KernelPath
+from thpsim.mm import page_vma_mapped as pvm
+from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
+from thpsim.mm.gfp import (
+    GFP_HIGHUSER_MOVABLE,
+    GFP_TRANSHUGE,
+    __GFP_COMP,
+    __GFP_RECLAIM,
+    __GFP_THISNODE,
+)
+from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
+from thpsim.mm.memory import maybe_mkwrite
+from thpsim.mm.mm_types import VM_LOCKED, vm_area_struct
+from thpsim.mm.page_flags import (
+    F_active,
+    F_anon_exclusive,
+    F_dirty,
+    F_head,
+    F_lru,
+    F_referenced,
+    F_swapbacked,
+    F_unevictable,
+    F_uptodate,
+    F_young,
+)
+from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
+from thpsim.mm.swap import get_page, hpage_nr_pages, put_page, putback_lru_page
+from thpsim.mm.vmstat import (
+    NR_ISOLATED_ANON,
+    PGMIGRATE_FAIL,
+    PGMIGRATE_SUCCESS,
+    THP_MIGRATION_FAIL,
+    THP_MIGRATION_SPLIT,
+    THP_MIGRATION_SUCCESS,
+)
+
+MIGRATEPAGE_SUCCESS = 0
+# enum migrate_mode
+MIGRATE_ASYNC = 0
+MIGRATE_SYNC_LIGHT = 1
+MIGRATE_SYNC = 2
+# enum migrate_reason (v4.14 order)
+MR_COMPACTION = 0
+MR_MEMORY_FAILURE = 1
+MR_MEMORY_HOTPLUG = 2
+MR_SYSCALL = 3
+MR_MEMPOLICY_MBIND = 4
+MR_NUMA_MISPLACED = 5
+MR_CMA = 6
+#: passes of the 4.14 loop; force (blocking page lock) from the third on
+NR_MIGRATE_PASSES = 10
+
+_M32 = 0xFFFF_FFFF
+
+#: A target allocator: source head PFN -> new page PFN (compound for a THP) or -1.
+NewPage = Callable[[int], int]
+
+
+# ---------------------------------------------------------------- restore
+def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
+                         old: int) -> KernelPath[bool]:
+    """Replace this VMA's migration entries for ``old`` with mappings of ``new``.
+
+    Models: mm/migrate.c remove_migration_pte(), v4.14 (PTE entries: old and
+    clean, soft-dirty and write from the entry, mlock for a base page under
+    VM_LOCKED; 6.1+ restores young/dirty from the entry) and
+    remove_migration_pmd() for a PMD entry.
+    """
+    swp = ctx.swp
+    pages = ctx.pages
+    nr = hpage_nr_pages(ctx, old)
+    pvmw = pvm.page_vma_mapped_walk_t(old, nr, vma, address, pvm.PVMW_SYNC | pvm.PVMW_MIGRATION)
+    while (yield from pvm.page_vma_mapped_walk(pvmw)):
+        if pvmw.pte is None:
+            remove_migration_pmd(pvmw, new)
+            continue
+        t, i = pvmw.pte
+        e = t[i]
+        entry = swp.pte_to_swp_entry(e)
+        sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+        get_page(ctx, new)
+        pte = pte_mkold(pfn_pte(sub, vma.vm_page_prot))
+        if pte_swp_soft_dirty(e):
+            pte = pte_mksoft_dirty(pte)
+        if swp.is_writable_migration_entry(entry):
+            pte = maybe_mkwrite(pte, vma)
+        if swp.migration_entry_supports_ad:
+            if entry & SWP_MIG_YOUNG:
+                pte = pte_mkyoung(pte)
+            if entry & SWP_MIG_DIRTY:
+                pte = pte_mkdirty(pte)
+        if swp.has_read_exclusive and not (
+            entry >> 59 == swp.SWP_MIGRATION_READ
+        ):
+            pages.flags[new] |= F_anon_exclusive
+        page_add_anon_rmap(ctx, sub, vma, pvmw.address, False)
+        t[i] = pte
+        if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
+            from thpsim.mm.mlock import mlock_vma_page
+
+            mlock_vma_page(ctx, new)
+    return True
+
+
+def remove_migration_ptes(ctx, old: int, new: int, locked: bool = False) -> KernelPath[None]:
+    """Models: remove_migration_ptes(): an rmap walk over ``new`` (same anon_vma as ``old``)."""
+
+    def one(head: int, vma: vm_area_struct, address: int) -> KernelPath[bool]:
+        return (yield from remove_migration_pte(ctx, new, vma, address, old))
+
+    yield from rmap_walk_anon(ctx, new, one, None, locked)
+
+
+# ---------------------------------------------------------------- copy
+def migrate_page_states(ctx, new: int, page: int) -> None:
+    """Models: migrate_page_states(): move the page flags the new page must carry.
+
+    PG_mlocked is not copied (remove_migration_* mlocks again); soft-dirty and the
+    hardware A/D bits travel in the entries.
+    """
+    pages = ctx.pages
+    f = pages.flags[page]
+    nf = pages.flags[new]
+    nf |= f & (F_referenced | F_uptodate | F_dirty | F_young | F_swapbacked | F_anon_exclusive)
+    if f & F_active:
+        nf |= F_active
+        pages.flags[page] = pages.flags[page] & ~F_active & _M32
+    elif f & F_unevictable:
+        nf |= F_unevictable
+    pages.flags[new] = nf
+    pages.flags[page] = pages.flags[page] & ~(F_unevictable | F_anon_exclusive) & _M32
+
+
+def migrate_page(ctx, new: int, page: int) -> int:
+    """Models: migrate_page() -> migrate_page_move_mapping() (anon, no mapping) +
+    migrate_page_copy(). Returns MIGRATEPAGE_SUCCESS or -EAGAIN (extra references)."""
+    pages = ctx.pages
+    expected_count = 1  # the isolation reference: every mapping became an entry
+    if pages.refcount[page] != expected_count:
+        return -errno.EAGAIN
+    pages.index[new] = pages.index[page]
+    pages.mapping[new] = pages.mapping[page]
+    nr = hpage_nr_pages(ctx, page)
+    ctx.mem.copy_frames(new, page, nr)  # copy_huge_page(): one slice copy
+    migrate_page_states(ctx, new, page)
+    return MIGRATEPAGE_SUCCESS
+
+
+def move_to_new_page(ctx, new: int, page: int) -> int:
+    rc = migrate_page(ctx, new, page)
+    if rc == MIGRATEPAGE_SUCCESS:
+        ctx.pages.mapping[page] = 0  # the old page no longer belongs to the anon_vma
+    return rc
+
+
+# ---------------------------------------------------------------- unmap and move
+def __unmap_and_move(ctx, page: int, new: int, force: bool, mode: int) -> KernelPath[int]:
+    """Models: mm/migrate.c __unmap_and_move(), v4.14.
+
+    Lock the page (trylock, or sleep when forced), replace every mapping by a
+    migration entry, copy, then point the entries at the new page (or back at
+    the old one on failure).
+    Preempts: waiting for the page lock, in the rmap walks.
+    """
+    pages = ctx.pages
+    rc = -errno.EAGAIN
+    if not folio_trylock(ctx, page):
+        if not force or mode == MIGRATE_ASYNC:
+            return rc
+        yield from folio_lock(ctx, page)
+    try:
+        av = page_anon_vma(ctx, page)
+        if av is not None:
+            av.refcount += 1  # page_get_anon_vma(): outlive a mapcount of 0
+        try:
+            if not folio_trylock(ctx, new):
+                return rc
+            try:
+                page_was_mapped = False
+                if pages.total_mapcount(page):
+                    yield from try_to_migrate(ctx, page)
+                    page_was_mapped = True
+                if not pages.total_mapcount(page):
+                    rc = move_to_new_page(ctx, new, page)
+                if page_was_mapped:
+                    if rc == MIGRATEPAGE_SUCCESS:
+                        yield from remove_migration_ptes(ctx, page, new)
+                    else:
+                        yield from remove_migration_ptes(ctx, page, page)
+            finally:
+                folio_unlock(ctx, new)
+        finally:
+            if av is not None:
+                av.refcount -= 1
+    finally:
+        folio_unlock(ctx, page)
+    return rc
+
+
+def unmap_and_move(ctx, get_new_page: NewPage, page: int, force: bool, mode: int,
+                   reason: int, results: dict[int, int] | None) -> KernelPath[int]:
+    """Models: mm/migrate.c unmap_and_move(), v4.14. ``results`` is move_pages's
+    result pointer: the new node on success, else the error (not written when the
+    target allocation fails, as in 4.14)."""
+    pages = ctx.pages
+    nr = hpage_nr_pages(ctx, page)
+    if pages.refcount[page] == 1:
+        # freed under us: only the isolation reference is left
+        pages.flags[page] = pages.flags[page] & ~(F_active | F_unevictable) & _M32
+        rc = MIGRATEPAGE_SUCCESS
+        new = -1
+    else:
+        new = get_new_page(page)
+        if new < 0:
+            return -errno.ENOMEM
+        rc = yield from __unmap_and_move(ctx, page, new, force, mode)
+        if results is not None:
+            results[page] = rc if rc else ctx.mem.pfn_to_nid(new)
+    if rc != -errno.EAGAIN:
+        ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(page), NR_ISOLATED_ANON, -nr)
+        if rc == MIGRATEPAGE_SUCCESS:
+            put_page(ctx, page)  # the isolation reference: frees the old page
+        else:
+            putback_lru_page(ctx, page)
+    if new >= 0:
+        if rc == MIGRATEPAGE_SUCCESS:
+            putback_lru_page(ctx, new)  # LRU add, and the allocation reference goes
+        else:
+            put_page(ctx, new)
+    return rc
+
+
+def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, reason: int,
+                  results: dict[int, int] | None = None) -> KernelPath[int]:
+    """Migrate a list of isolated pages (head PFNs); the list keeps what did not move.
+
+    Models: mm/migrate.c migrate_pages(), v4.14 (up to 10 passes, -EAGAIN retried,
+    -ENOMEM aborts) with the 4.17+ THP split on -ENOMEM behind
+    ``migrate_thp_split_on_enomem``.
+    Context: pages isolated (one reference each, off the LRU, NR_ISOLATED counted).
+    Returns: the number of pages (a THP counts 1) not migrated, or -ENOMEM.
+    The caller puts back what is left in ``from_list`` (putback_movable_pages).
+    """
+    prof = ctx.profile
+    pages = ctx.pages
+    vm = ctx.vmstat
+    nr_failed = nr_succeeded = 0
+    nr_failed_pages = nr_succeeded_pages = 0
+    thp_succeeded = thp_failed = thp_split = 0
+    retry = 1
+    rc = 0
+    aborted = False
+    for pass_ in range(NR_MIGRATE_PASSES):
+        if not retry:
+            break
+        retry = 0
+        for page in list(from_list):
+            if page not in from_list:
+                continue
+            is_thp = bool(pages.flags[page] & F_head)
+            nr = hpage_nr_pages(ctx, page)
+            rc = yield from unmap_and_move(ctx, get_new_page, page, pass_ > 2, mode, reason,
+                                           results)
+            if rc == -errno.ENOMEM:
+                if is_thp and prof.migrate_thp_split_on_enomem:
+                    # 4.17+: split the THP and migrate its pages as base pages
+                    # (the isolation reference is the caller's pin split_huge_page expects)
+                    yield from folio_lock(ctx, page)
+                    tails: list[int] = []
+                    src = yield from split_huge_page(ctx, page, to_list=tails)
+                    folio_unlock(ctx, page)
+                    if src == 0:
+                        thp_split += 1
+                        thp_failed += 1
+                        idx = from_list.index(page)
+                        from_list[idx + 1 : idx + 1] = tails
+                        retry += 1  # the head is retried at once, as a base page
+                        continue
+                nr_failed += 1
+                nr_failed_pages += nr
+                if is_thp:
+                    thp_failed += 1
+                aborted = True
+                break
+            if rc == -errno.EAGAIN:
+                retry += 1
+            elif rc == MIGRATEPAGE_SUCCESS:
+                from_list.remove(page)
+                nr_succeeded += 1
+                nr_succeeded_pages += nr
+                if is_thp:
+                    thp_succeeded += 1
+            else:
+                from_list.remove(page)
+                nr_failed += 1
+                nr_failed_pages += nr
+                if is_thp:
+                    thp_failed += 1
+        if aborted:
+            break
+    if not aborted:
+        nr_failed += retry
+        for page in from_list:
+            if pages.flags[page] & F_head:
+                thp_failed += 1
+            nr_failed_pages += hpage_nr_pages(ctx, page)
+        rc = nr_failed
+    else:
+        rc = -errno.ENOMEM
+    if prof.pgmigrate_counts_base_pages:
+        vm.count_vm_events(PGMIGRATE_SUCCESS, nr_succeeded_pages)
+        vm.count_vm_events(PGMIGRATE_FAIL, nr_failed_pages)
+    else:
+        vm.count_vm_events(PGMIGRATE_SUCCESS, nr_succeeded)
+        vm.count_vm_events(PGMIGRATE_FAIL, nr_failed)
+    vm.count_vm_events(THP_MIGRATION_SUCCESS, thp_succeeded)
+    vm.count_vm_events(THP_MIGRATION_FAIL, thp_failed)
+    vm.count_vm_events(THP_MIGRATION_SPLIT, thp_split)
+    return rc
+
+
+def putback_movable_pages(ctx, from_list: list[int]) -> None:
+    """Models: putback_movable_pages(): back on the LRU, NR_ISOLATED undone."""
+    for page in from_list:
+        ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(page), NR_ISOLATED_ANON,
+                                       -hpage_nr_pages(ctx, page))
+        putback_lru_page(ctx, page)
+    from_list.clear()
+
+
+def isolate_lru_page_for_migration(ctx, head: int) -> int:
+    """isolate_lru_page() + the NR_ISOLATED_ANON accounting every caller does."""
+    from thpsim.mm.swap import isolate_lru_page
+
+    err = isolate_lru_page(ctx, head)
+    if err == 0:
+        ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ISOLATED_ANON,
+                                       hpage_nr_pages(ctx, head))
+    return err
+
+
+# ---------------------------------------------------------------- targets
+def new_page_node(ctx, node: int) -> NewPage:
+    """Models: 4.14 new_page_node() (move_pages) / 6.x alloc_migration_target with
+    __GFP_THISNODE: the page must land on exactly ``node``; a THP target does not
+    reclaim (fails fast)."""
+
+    def alloc(page: int) -> int:
+        buddy = ctx.buddy
+        if ctx.pages.flags[page] & F_head:
+            gfp = (GFP_TRANSHUGE | __GFP_THISNODE | __GFP_COMP) & ~__GFP_RECLAIM
+            return buddy.__alloc_pages(gfp, 9, node)
+        return buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, node)
+
+    return alloc
+
+
+__all__ = [
+    "migrate_pages",
+    "putback_movable_pages",
+    "isolate_lru_page_for_migration",
+    "remove_migration_ptes",
+    "new_page_node",
+    "MR_SYSCALL",
+    "MIGRATE_SYNC",
+    "HPAGE_PMD_NR",
+    "PAGE_SIZE",
+    "F_lru",
+]
+
+
+# ---------------------------------------------------------------- move_pages(2)
+MAX_NUMNODES = 1 << 10  # CONFIG_NODES_SHIFT=10, as distribution kernels build
+#: 4.14 do_pages_move: PAGE_SIZE / sizeof(struct page_to_node) - 1
+DO_PAGES_MOVE_CHUNK = PAGE_SIZE // 24 - 1
+#: do_pages_stat: entries copied in per round
+DO_PAGES_STAT_CHUNK_NR = 16
+
+
+def vma_migratable(vma: vm_area_struct) -> bool:
+    """Models: include/linux/mempolicy.h vma_migratable() (anonymous memory: not IO/PFNMAP)."""
+    from thpsim.mm.mm_types import VM_IO, VM_PFNMAP
+
+    return not vma.vm_flags & (VM_IO | VM_PFNMAP)
+
+
+def _lookup_page(ctx, mm, addr: int) -> tuple[int, int, vm_area_struct | None]:
+    """follow_page(FOLL_GET|FOLL_DUMP) (4.14) / folio_walk_start(FW_ZEROPAGE) (6.12+).
+
+    Returns ``(err, pfn, vma)``: err < 0 is the status to report, else pfn is the
+    4 KiB page mapped at addr.
+    """
+    from thpsim.arch.x86_64.pgtable import (
+        HPAGE_PMD_MASK,
+        PAGE_SHIFT,
+        pmd_none,
+        pmd_pfn,
+        pmd_trans_huge,
+        pte_none,
+        pte_pfn,
+        pte_present,
+        pte_special,
+        table_entry_pfn,
+    )
+    from thpsim.arch.x86_64.swapops import is_swap_pmd
+    from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
+
+    folio_walk = ctx.profile.move_pages_folio_walk
+    nopage = -errno.ENOENT if folio_walk else -errno.EFAULT
+    vma = mm.find_vma(addr)
+    if vma is None or addr < vma.vm_start:
+        return -errno.EFAULT, -1, None
+    pmd = lookup_pmd(mm, addr)
+    if pmd is None:
+        return nopage, -1, vma
+    v = pmdp_get(pmd)
+    if pmd_none(v):
+        return nopage, -1, vma
+    if is_swap_pmd(v):
+        return nopage, -1, vma  # a migration entry: no page to follow
+    if pmd_trans_huge(v):
+        if not v & 1 and not folio_walk:
+            return -errno.EFAULT, -1, vma  # PROT_NONE huge PMD (FOLL_NUMA: no_page_table)
+        head = pmd_pfn(v)
+        if head == ctx.huge_zero_pfn:
+            return -errno.EFAULT, -1, vma
+        return 0, head + ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT), vma
+    e = ctx.mem.tables[table_entry_pfn(v)][(addr >> PAGE_SHIFT) & 511]
+    if pte_none(e):
+        return nopage, -1, vma
+    if not pte_present(e):
+        return nopage if folio_walk else -errno.ENOENT, -1, vma
+    if not e & 1 and not folio_walk:
+        return -errno.EFAULT, -1, vma  # PROT_NONE PTE
+    if pte_special(e) or pte_pfn(e) == ctx.zero_pfn:
+        return -errno.EFAULT, -1, vma
+    return 0, pte_pfn(e), vma
+
+
+def do_pages_stat(ctx, mm, pages_: list[int], status: list[int | None]) -> KernelPath[int]:
+    """Models: mm/migrate.c do_pages_stat(): each page's node, or its -errno."""
+    from thpsim.kernel.locking import down_read, up_read
+
+    yield from down_read(mm.mmap_lock)
+    try:
+        for i, addr in enumerate(pages_):
+            err, pfn, _ = _lookup_page(ctx, mm, addr)
+            status[i] = err if err < 0 else ctx.mem.pfn_to_nid(pfn)
+    finally:
+        up_read(mm.mmap_lock)
+    return 0
+
+
+def _check_node(ctx, node: int, task_nodes: int) -> int:
+    if node < 0 or node >= MAX_NUMNODES or node not in ctx.mem.nodes:
+        return -errno.ENODEV
+    if not task_nodes >> node & 1:
+        return -errno.EACCES
+    return 0
+
+
+def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
+                           migrate_all: bool) -> KernelPath[int]:
+    """Models: mm/migrate.c add_page_for_migration() (6.12+ folio_walk form).
+
+    Returns 1 (queued), 0 (already on the node), or the -errno status.
+    """
+    from thpsim.kernel.locking import down_read, up_read
+
+    pages = ctx.pages
+    yield from down_read(mm.mmap_lock)
+    try:
+        err, pfn, vma = _lookup_page(ctx, mm, addr)
+        if vma is not None and not vma_migratable(vma):
+            return -errno.EFAULT
+        if err < 0:
+            return err
+        head = pages.compound_head(pfn)
+        if ctx.mem.pfn_to_nid(head) == node:
+            return 0
+        # folio_likely_mapped_shared(): the first page mapped more than once
+        if pages.page_mapcount(head) > 1 and not migrate_all:
+            return -errno.EACCES
+        if isolate_lru_page_for_migration(ctx, head):
+            return -errno.EBUSY
+        pagelist.append(head)
+        return 1
+    finally:
+        up_read(mm.mmap_lock)
+
+
+def _move_pages_and_store_status(ctx, node: int, pagelist: list[int],
+                                 status: list[int | None], start: int, i: int,
+                                 nr_pages: int) -> KernelPath[int]:
+    if not pagelist:
+        return 0
+    err = yield from migrate_pages(ctx, pagelist, new_page_node(ctx, node), MIGRATE_SYNC,
+                                   MR_SYSCALL)
+    if pagelist:
+        putback_movable_pages(ctx, pagelist)
+    if err:
+        if err > 0:
+            err += nr_pages - i
+        return err
+    for j in range(start, i):
+        status[j] = node
+    return 0
+
+
+def do_pages_move_batched(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
+                          status: list[int | None], flags: int) -> KernelPath[int]:
+    """Models: mm/migrate.c do_pages_move(), 4.17+ (C:a49bd4d71637) with 6.12 statuses."""
+    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL
+
+    pagelist: list[int] = []
+    migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
+    nr_pages = len(pages_)
+    current_node = -1
+    start = 0
+    err = 0
+    i = 0
+    while i < nr_pages:
+        node = nodes[i]
+        err = _check_node(ctx, node, task_nodes)
+        if err:
+            break
+        if current_node == -1:
+            current_node = node
+            start = i
+        elif node != current_node:
+            err = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status,
+                                                          start, i, nr_pages)
+            if err:
+                return err
+            start = i
+            current_node = node
+        err = yield from add_page_for_migration(ctx, mm, pages_[i], current_node, pagelist,
+                                                migrate_all)
+        if err > 0:
+            i += 1
+            continue
+        status[i] = err if err else current_node
+        err = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status,
+                                                      start, i, nr_pages)
+        if err:
+            if err > 0:
+                err -= 1  # page i has its status already
+            return err
+        current_node = -1
+        i += 1
+    err1 = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status, start,
+                                                   i, nr_pages)
+    if err >= 0:
+        err = err1
+    return err
+
+
+def do_pages_move_chunked(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
+                          status: list[int | None], flags: int) -> KernelPath[int]:
+    """Models: mm/migrate.c do_pages_move() + do_move_page_to_node_array(), v4.14.
+
+    Chunks of 169 entries: every node of a chunk is checked first (a bad one ends
+    the call before the chunk is touched); every page is then looked up and
+    isolated (a THP already isolated by an earlier entry: -EBUSY); the chunk
+    migrates in one go, isolated entries getting their result through the result
+    pointer (nothing is written when the target allocation fails); a positive
+    failure count is dropped; the chunk's statuses are copied out.
+    """
+    from thpsim.kernel.locking import down_read, up_read
+    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL
+
+    pages = ctx.pages
+    migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
+    nr_pages = len(pages_)
+    for chunk_start in range(0, nr_pages, DO_PAGES_MOVE_CHUNK):
+        chunk = range(chunk_start, min(nr_pages, chunk_start + DO_PAGES_MOVE_CHUNK))
+        for j in chunk:
+            err = _check_node(ctx, nodes[j], task_nodes)
+            if err:
+                return err
+        pm_status: dict[int, int] = {}
+        pm_page: dict[int, int] = {}
+        pagelist: list[int] = []
+        yield from down_read(mm.mmap_lock)
+        try:
+            for j in chunk:
+                err, pfn, vma = _lookup_page(ctx, mm, pages_[j])
+                if vma is not None and err == 0 and not vma_migratable(vma):
+                    err = -errno.EFAULT
+                if err < 0:
+                    pm_status[j] = err
+                    continue
+                head = pages.compound_head(pfn)
+                if ctx.mem.pfn_to_nid(head) == nodes[j]:
+                    pm_status[j] = nodes[j]
+                    continue
+                if pages.page_mapcount(pfn) > 1 and not migrate_all:
+                    pm_status[j] = -errno.EACCES
+                    continue
+                err = isolate_lru_page_for_migration(ctx, head)
+                pm_status[j] = err
+                if not err:
+                    pagelist.append(head)
+                    pm_page[j] = head
+        finally:
+            up_read(mm.mmap_lock)
+        if pagelist:
+            # new_page_node() finds each page's target in the pm array
+            target = {pm_page[j]: nodes[j] for j in pm_page}
+
+            def alloc(page: int) -> int:
+                return new_page_node(ctx, target[page])(page)
+
+            results: dict[int, int] = {}
+            err = yield from migrate_pages(ctx, pagelist, alloc, MIGRATE_SYNC, MR_SYSCALL,
+                                           results)
+            for j, head in pm_page.items():
+                if head in results:
+                    pm_status[j] = results[head]
+            if err:
+                putback_movable_pages(ctx, pagelist)
+            if err < 0:
+                return err
+        for j in chunk:
+            status[j] = pm_status[j]
+    return 0
+
+
+def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int] | None,
+                      status: list[int | None], flags: int) -> KernelPath[int]:
+    """Models: mm/migrate.c kernel_move_pages() (SYSCALL move_pages): the checks in
+    the kernel's order, then query or move."""
+    from thpsim.kernel.task import CAP_SYS_NICE
+    from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
+
+    if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        return -errno.EINVAL
+    if flags & MPOL_MF_MOVE_ALL and not caller.cred.capable(CAP_SYS_NICE):
+        return -errno.EPERM
+    task = caller if pid == 0 else ctx.tasks.get(pid)
+    if task is None:
+        return -errno.ESRCH
+    if not ptrace_may_access(caller, task):
+        return -errno.EPERM
+    mm = task.mm
+    if mm is None or mm.dead:
+        return -errno.EINVAL
+    if nodes is None:
+        return (yield from do_pages_stat(ctx, mm, pages_, status))
+    task_nodes = cpuset_mems_allowed(ctx, task)
+    if ctx.profile.move_pages_batched:
+        return (yield from do_pages_move_batched(ctx, mm, task_nodes, pages_, nodes, status,
+                                                 flags))
+    return (yield from do_pages_move_chunked(ctx, mm, task_nodes, pages_, nodes, status,
+                                             flags))
+
+
+def ptrace_may_access(caller, task) -> bool:
+    """Models: kernel/ptrace.c __ptrace_may_access(PTRACE_MODE_READ_REALCREDS), reduced to
+    the credential test: same thread group, same uid, or CAP_SYS_PTRACE."""
+    from thpsim.kernel.task import CAP_SYS_PTRACE
+
+    if caller.tgid == task.tgid:
+        return True
+    if caller.cred.uid == task.cred.uid:
+        return True
+    return caller.cred.capable(CAP_SYS_PTRACE)
+
+
+def cpuset_mems_allowed(ctx, task) -> int:
+    """The task's allowed nodes as a bitmask (every node with memory until cpusets exist)."""
+    mask = 0
+    for nid in ctx.mem.nodes:
+        mask |= 1 << nid
+    allowed = getattr(task, "mems_allowed", None)
+    return mask if allowed is None else mask & allowed
