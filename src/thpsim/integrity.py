@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thpsim.arch.x86_64.pgtable import (
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
     HPAGE_PMD_NR,
     PAGE_SHIFT,
     PMD_SHIFT,
@@ -195,7 +197,7 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                         continue
                     if pmd_trans_huge(me):
                         huge_here += 1
-                        if not pmd_present(me) or not me & 1:
+                        if not pmd_present(me) or not me & (_PAGE_PRESENT | _PAGE_PROTNONE):
                             errors.append(f"{tag} {addr:#x}: invalidated huge PMD {me:#x} left behind")
                             continue
                         head = pmd_pfn(me)
@@ -352,7 +354,7 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
         )
     try:
         ctx.buddy.check_buddy()
-    except Exception as e:  # the allocator's own check names what broke
+    except KernelBug as e:  # the allocator's own check names what broke
         errors.append(f"buddy: {e}")
     if errors:
         more = f" (+{len(errors) - 10} more)" if len(errors) > 10 else ""
