@@ -192,6 +192,8 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                             errors.append(f"{tag} {addr:#x}: swap PMD {me:#x} not a migration entry")
                         elif not allow_migration:
                             errors.append(f"{tag} {addr:#x}: PMD migration entry left behind")
+                        else:
+                            _check_entry_locked(ctx, swp.pmd_to_swp_entry(me), tag, addr, errors)
                         rss += HPAGE_PMD_NR
                         huge_here += 1
                         continue
@@ -232,9 +234,11 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                             e = swp.pte_to_swp_entry(te)
                             if swp.is_migration_entry(e):
                                 rss += 1
+                                a = addr | (ti << PAGE_SHIFT)
                                 if not allow_migration:
-                                    a = addr | (ti << PAGE_SHIFT)
                                     errors.append(f"{tag} {a:#x}: PTE migration entry left behind")
+                                else:
+                                    _check_entry_locked(ctx, e, tag, a, errors)
                             elif not swp.is_hwpoison_entry(e):
                                 errors.append(f"{tag}: unknown swap PTE {te:#x}")
                 dep = pmd_t.pmd_huge_pte or []
@@ -359,6 +363,16 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
     if errors:
         more = f" (+{len(errors) - 10} more)" if len(errors) > 10 else ""
         raise IntegrityError("invariant broken:\n  " + "\n  ".join(errors[:10]) + more)
+
+
+def _check_entry_locked(ctx: KernelContext, entry: int, tag: str, addr: int,
+                        errors: list[str]) -> None:
+    """Invariant 1 (kernel-semantics §7): a migration entry exists only while its page
+    is locked by the migrator."""
+    pfn = ctx.swp.pfn_swap_entry_pfn(entry)
+    head = ctx.pages.compound_head(pfn)
+    if not ctx.pages.flags[head] & F_locked:
+        errors.append(f"{tag} {addr:#x}: migration entry to unlocked page {head:#x}")
 
 
 def _offline_mask(ctx: KernelContext, n: int) -> np.ndarray:
