@@ -21,7 +21,7 @@ from typing import Any
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import ConfigError, DeliveredSignal, IntegrityError, KernelBug
-from thpsim.hw.cpu import CPU, TLB_D, TLB_W, WALK_PROTECTION, mmu_walk
+from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
 from thpsim.kernel import fork as kfork
@@ -38,7 +38,6 @@ from thpsim.mm import mlock as kmlock
 from thpsim.mm import mmap as kmmap
 from thpsim.mm import mprotect as kmprotect
 from thpsim.mm import mremap as kmremap
-from thpsim.mm.fault import X86_PF_PROT, X86_PF_USER, X86_PF_WRITE, do_user_addr_fault
 from thpsim.mm.page_alloc import BuddyAllocator
 from thpsim.mm.page_flags import F_reserved, PageArrays
 from thpsim.profiles import Profile, make_profile
@@ -47,7 +46,6 @@ __all__ = ["Machine", "Process", "Thread"]
 
 _U64 = 0xFFFF_FFFF_FFFF_FFFF
 DEFAULT_BLOCK_SIZE = 128 << 20
-_MAX_FAULT_RETRIES = 64
 
 
 def _check(ret: int) -> int:
@@ -138,6 +136,7 @@ class Machine:
         pages.flags[zero] |= F_reserved
         pages.refcount[zero] = 1
         self.check = check
+        self._faults_checked = 0
         self.shadow = Shadow() if shadow else None
         self.processes: dict[int, Process] = {}
         self._vfs_obj: Any = None
@@ -215,6 +214,12 @@ class Machine:
 
     def _after(self) -> None:
         if self.check:
+            self.check_integrity()
+
+    def _after_fault(self) -> None:
+        """After a user access: check only when it faulted (a fault changed the tables)."""
+        if self.check and self.kernel.vmstat.events["pgfault"] != self._faults_checked:
+            self._faults_checked = self.kernel.vmstat.events["pgfault"]
             self.check_integrity()
 
     # ---- test helpers (Model-only)
@@ -339,67 +344,33 @@ class _Syscalls:
     # ---- user memory
     def write(self, addr: int, value: int) -> None:
         """Store ``value`` (a 64-bit word) to the 4 KiB page containing ``addr``."""
+        from thpsim.mm.uaccess import user_store
+
         m = self.machine
-        ctx = m.kernel
-        task = self.task
         mm = self._mm
-        cpu = ctx.cpus[task.cpu]
-        asid = mm.mm_id
         value &= _U64
-        for _ in range(_MAX_FAULT_RETRIES):
-            e = cpu.tlb_lookup(asid, addr)
-            if e >= 0 and e & TLB_W and e & TLB_D:
-                break
-            e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, True)
-            if e >= 0:
-                cpu.tlb_fill(asid, addr, e, huge)
-                break
-            if e == WALK_PROTECTION:
-                cpu.invlpg(asid, addr)
-            self._fault(addr, X86_PF_WRITE | X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0))
-        else:
-            raise KernelBug(f"write to {addr:#x} keeps faulting")
-        ctx.mem.contents[e >> PAGE_SHIFT] = value
+        m._run(self.task, user_store(self.task, addr, value))
         if m.shadow is not None:
-            m.shadow.record(asid, addr, value)
+            m.shadow.record(mm.mm_id, addr, value)
+        m._after_fault()
 
     def read(self, addr: int) -> int:
         """Load the 64-bit word of the 4 KiB page containing ``addr`` (0 if never written)."""
+        from thpsim.mm.uaccess import user_load
+
         m = self.machine
-        ctx = m.kernel
-        task = self.task
         mm = self._mm
-        cpu = ctx.cpus[task.cpu]
-        asid = mm.mm_id
-        for _ in range(_MAX_FAULT_RETRIES):
-            e = cpu.tlb_lookup(asid, addr)
-            if e >= 0:
-                break
-            e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, False)
-            if e >= 0:
-                cpu.tlb_fill(asid, addr, e, huge)
-                break
-            self._fault(addr, X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0))
-        else:
-            raise KernelBug(f"read of {addr:#x} keeps faulting")
-        value = ctx.mem.contents[e >> PAGE_SHIFT]
+        value, pfn = m._run(self.task, user_load(self.task, addr))
+        m._after_fault()
         if m.shadow is not None:
-            want = m.shadow.expected(asid, addr)
+            want = m.shadow.expected(mm.mm_id, addr)
             if value != want:
                 raise IntegrityError(
-                    f"lost write: pid {task.tgid} read {value:#x} at {addr:#x} "
-                    f"(frame {e >> PAGE_SHIFT:#x}), expected {want:#x}",
+                    f"lost write: pid {self.task.tgid} read {value:#x} at {addr:#x} "
+                    f"(frame {pfn:#x}), expected {want:#x}",
                     replay=f"seed={m.seed} profile={m.profile.name}",
                 )
         return value
-
-    def _fault(self, addr: int, error_code: int) -> None:
-        m = self.machine
-        res = m._run(self.task, do_user_addr_fault(self.task, addr, error_code))
-        m._after()
-        if res is not None:
-            signo, code = res
-            raise DeliveredSignal(signo, code, addr)
 
 
 class Thread(_Syscalls):
