@@ -439,32 +439,17 @@ class Process(_Syscalls):
     def fork(self, cpu: int | None = None) -> Process:
         """fork(2): a child with a COW copy of the address space, one thread."""
         m = self.machine
-        ctx = m.kernel
         mm = self._mm
         cpu = self.task.cpu if cpu is None else cpu
-        child_task = task_struct(0, 0, None, cpu, self.task.cred, self.task.comm)
-        child_task.mempolicy = self.task.mempolicy
-        m._run(self.task, _noop())
-        ctx.current = self.task
-        try:
-            new_mm = kfork.mm_alloc(ctx)
-        finally:
-            ctx.current = None
-        ret = m._run(self.task, kfork.dup_mmap(new_mm, mm))
-        if ret < 0:
-            m._run(self.task, kfork.mmput(new_mm))
-            raise OSError(-ret, os.strerror(-ret))
-        pid = ctx.alloc_pid()
-        child_task.pid = child_task.tgid = pid
-        child_task.mm = new_mm
-        new_mm.owner = child_task
-        ctx.tasks[pid] = child_task
+        child_task = m._run(self.task, kfork.copy_process(m.kernel, self.task, cpu))
+        if isinstance(child_task, int):
+            raise OSError(-child_task, os.strerror(-child_task))
+        new_mm = child_task.mm
+        pid = child_task.pid
         child = Process(m, child_task)
         m.processes[pid] = child
         if m.shadow is not None:
             m.shadow.copy(mm.mm_id, new_mm.mm_id)
-            for v in new_mm.mmap:
-                pass
             # VM_WIPEONFORK/DONTCOPY ranges read 0 in the child
             kept = {(v.vm_start, v.vm_end) for v in new_mm.mmap if v.anon_vma is not None}
             for v in mm.mmap:

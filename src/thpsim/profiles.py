@@ -66,6 +66,10 @@ class Profile:
     #: 6.12+ folio_walk: an untouched address gives -ENOENT (4.3..6.11: -EFAULT) and a
     #: touched PROT_NONE page its node (6.1: -EFAULT).
     move_pages_folio_walk: bool
+    #: Bug B3 (v2 of the series, 2016): set_pmd_migration_entry clears the PMD with
+    #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
+    #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
+    bug_b3_pmd_migration_no_flush: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -91,6 +95,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
+        bug_b3_pmd_migration_no_flush=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -107,6 +112,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,
+        bug_b3_pmd_migration_no_flush=False,
     ),
 }
 

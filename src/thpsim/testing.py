@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from thpsim.errors import KernelBug
-from thpsim.kernel.sched import PREEMPT, SPIN, Trap, WaitOn
+from thpsim.kernel.sched import PREEMPT, Spin, Trap, WaitOn
 
 __all__ = ["Stepper", "assert_preempts", "assert_no_preempts"]
 
@@ -68,7 +68,7 @@ class Stepper:
             t = self.step()
             if t is None:
                 return self.result
-            if t is SPIN or isinstance(t, WaitOn) and not t.cond():
+            if isinstance(t, Spin) or isinstance(t, WaitOn) and not t.cond():
                 raise KernelBug(f"path blocked on {t!r} with nothing else running")
         raise KernelBug("path did not finish")
 

@@ -77,6 +77,8 @@ class KernelContext:
         self.dmesg: list[str] = []
         self.warnings: dict[str, int] = {}
         self.nr_tlb_flushes = 0
+        #: held locks per owner when lock-order checking is on (the interleaving driver)
+        self.lockdep: dict | None = None
 
     # ---- printk, WARN_ON_ONCE
     def printk(self, msg: str) -> None:

@@ -23,7 +23,7 @@ from thpsim.mm.mm_types import (
 )
 from thpsim.mm.mmap import check_mm, exit_mmap
 from thpsim.mm.pgtable_generic import pgtable_alloc, pgtable_free
-from thpsim.mm.rmap import anon_vma_fork
+from thpsim.mm.rmap import anon_vma_fork, anon_vma_lock_write, anon_vma_unlock_write
 
 
 def mm_alloc(ctx) -> mm_struct:
@@ -66,7 +66,12 @@ def dup_mmap(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
             if mpnt.vm_flags & VM_WIPEONFORK:
                 tmp.anon_vma = None
             else:
-                anon_vma_fork(tmp, mpnt)
+                av = mpnt.anon_vma
+                yield from anon_vma_lock_write(av)  # an rmap walk in flight finishes first
+                try:
+                    anon_vma_fork(tmp, mpnt)
+                finally:
+                    anon_vma_unlock_write(av)
             mm.insert_vma(tmp)
             if not mpnt.vm_flags & VM_WIPEONFORK:
                 if (yield from copy_page_range(mm, oldmm, tmp, mpnt)) < 0:
@@ -104,3 +109,29 @@ def mmput(mm: mm_struct) -> KernelPath[list[str]]:
     pgtable_free(ctx, mm.pgd.pfn)
     mm.dead = True
     return out
+
+
+def copy_process(ctx, parent, cpu: int) -> KernelPath[object]:
+    """fork(2)'s memory half: a child task with a copy of the parent's address space.
+
+    Models: kernel/fork.c copy_process() -> copy_mm() -> dup_mm() (the memory part;
+    no signals, files or scheduler state). Returns the child task, or -ENOMEM.
+    """
+    from thpsim.kernel.task import task_struct
+
+    child = task_struct(0, 0, None, cpu, parent.cred, parent.comm)
+    child.mempolicy = parent.mempolicy
+    try:
+        new_mm = mm_alloc(ctx)
+    except OSError:
+        return -errno.ENOMEM
+    ret = yield from dup_mmap(new_mm, parent.mm)
+    if ret < 0:
+        yield from mmput(new_mm)
+        return ret
+    pid = ctx.alloc_pid()
+    child.pid = child.tgid = pid
+    child.mm = new_mm
+    new_mm.owner = child
+    ctx.tasks[pid] = child
+    return child

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from thpsim.errors import KernelBug
-from thpsim.kernel.sched import PREEMPT, SPIN, KernelPath, WaitOn
+from thpsim.kernel.sched import PREEMPT, KernelPath, Spin, WaitOn
 
 if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
@@ -72,6 +72,38 @@ def _current(ctx: KernelContext) -> Any:
     return KTHREAD if cur is None else cur
 
 
+def lockdep_acquire(ctx: KernelContext, lclass: str, ident: Any, check: bool = True) -> None:
+    """Record that ``current`` took a lock; with ``check``, enforce :data:`LOCK_ORDER`.
+
+    Models: the part of lockdep the model needs (kernel/locking/lockdep.c): a lock
+    taken while a lock of a higher rank is held is a violation (:class:`KernelBug`).
+    Off (``ctx.lockdep is None``) in the sequential driver.
+    """
+    ld = ctx.lockdep
+    if ld is None:
+        return
+    owner = _current(ctx)
+    held = ld.setdefault(owner, [])
+    if check:
+        rank = LOCK_ORDER[lclass]
+        for hc, hid in held:
+            if LOCK_ORDER[hc] > rank:
+                raise KernelBug(
+                    f"lock order violation: {lclass} {ident} taken by {owner!r} "
+                    f"while holding {hc} {hid}"
+                )
+    held.append((lclass, ident))
+
+
+def lockdep_release(ctx: KernelContext, lclass: str, ident: Any) -> None:
+    ld = ctx.lockdep
+    if ld is None:
+        return
+    held = ld.get(_current(ctx))
+    if held and (lclass, ident) in held:
+        held.remove((lclass, ident))
+
+
 class spinlock_t:
     """A spinlock. ``lclass`` is its class in :data:`LOCK_ORDER`."""
 
@@ -90,11 +122,17 @@ class spinlock_t:
 def spin_lock(lock: spinlock_t) -> KernelPath[spinlock_t]:
     """Take a spinlock. Preempts: before the attempt, and at each failed try (SPIN)."""
     yield PREEMPT  # window: another CPU may take the lock first
+    ctx = lock.ctx
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, lock.lclass, lock.name)
+        lockdep_release(ctx, lock.lclass, lock.name)
     while lock.owner is not None:
-        if lock.owner is _current(lock.ctx):
+        if lock.owner is _current(ctx):
             raise KernelBug(f"recursive spin_lock of {lock!r}")
-        yield SPIN
-    lock.owner = _current(lock.ctx)
+        yield Spin(lock)
+    lock.owner = _current(ctx)
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, lock.lclass, lock.name, check=False)
     return lock
 
 
@@ -103,12 +141,16 @@ def spin_trylock(lock: spinlock_t) -> bool:
     if lock.owner is not None:
         return False
     lock.owner = _current(lock.ctx)
+    if lock.ctx.lockdep is not None:
+        lockdep_acquire(lock.ctx, lock.lclass, lock.name, check=False)
     return True
 
 
 def spin_unlock(lock: spinlock_t) -> None:
     if lock.owner is None:
         raise KernelBug(f"spin_unlock of unlocked {lock!r}")
+    if lock.ctx.lockdep is not None:
+        lockdep_release(lock.ctx, lock.lclass, lock.name)
     lock.owner = None
 
 
@@ -136,20 +178,30 @@ class rw_semaphore:
 def down_read(sem: rw_semaphore) -> KernelPath[None]:
     """Preempts: before the attempt; sleeps while a writer holds it."""
     yield PREEMPT  # window: a writer may get in first
+    if sem.ctx.lockdep is not None:
+        lockdep_acquire(sem.ctx, sem.lclass, sem.name)
+        lockdep_release(sem.ctx, sem.lclass, sem.name)
     while sem.writer is not None:
         yield WaitOn((sem.lclass, sem.name, "read"), lambda: sem.writer is None)
     sem.readers.append(_current(sem.ctx))
+    if sem.ctx.lockdep is not None:
+        lockdep_acquire(sem.ctx, sem.lclass, sem.name, check=False)
 
 
 def down_write(sem: rw_semaphore) -> KernelPath[None]:
     """Preempts: before the attempt; sleeps while anyone holds it."""
     yield PREEMPT  # window: a reader or writer may get in first
+    if sem.ctx.lockdep is not None:
+        lockdep_acquire(sem.ctx, sem.lclass, sem.name)
+        lockdep_release(sem.ctx, sem.lclass, sem.name)
     while sem.writer is not None or sem.readers:
         yield WaitOn(
             (sem.lclass, sem.name, "write"),
             lambda: sem.writer is None and not sem.readers,
         )
     sem.writer = _current(sem.ctx)
+    if sem.ctx.lockdep is not None:
+        lockdep_acquire(sem.ctx, sem.lclass, sem.name, check=False)
 
 
 def up_read(sem: rw_semaphore) -> None:
@@ -157,12 +209,14 @@ def up_read(sem: rw_semaphore) -> None:
         sem.readers.remove(_current(sem.ctx))
     except ValueError:
         raise KernelBug(f"up_read of {sem!r} not held for read by current") from None
+    lockdep_release(sem.ctx, sem.lclass, sem.name)
 
 
 def up_write(sem: rw_semaphore) -> None:
     if sem.writer is None:
         raise KernelBug(f"up_write of {sem!r} not held for write")
     sem.writer = None
+    lockdep_release(sem.ctx, sem.lclass, sem.name)
 
 
 def downgrade_write(sem: rw_semaphore) -> None:

@@ -7,7 +7,7 @@ yield to the runner):
 
 * :data:`PREEMPT` -- "another CPU may run here". Each ``yield PREEMPT`` in a kernel
   path carries a comment naming its window.
-* :data:`SPIN` -- a failed trylock inside a spin loop; the lock is held elsewhere.
+* :class:`Spin` -- a failed trylock inside a spin loop; the lock is held elsewhere.
 * :class:`WaitOn` -- sleep until ``cond()`` holds (page lock, migration entry,
   rwsem). ``key`` names what is waited on, for traces and deadlock reports.
 
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from thpsim.errors import KernelBug
 
-__all__ = ["PREEMPT", "SPIN", "WaitOn", "KernelPath", "run_to_completion", "Trap"]
+__all__ = ["PREEMPT", "SPIN", "Spin", "WaitOn", "KernelPath", "run_to_completion", "Trap"]
 
 T = TypeVar("T")
 
@@ -50,8 +50,22 @@ class _Named(Trap):
 
 #: Another CPU may run here.
 PREEMPT = _Named("PREEMPT")
-#: A spin on a contended lock: another CPU holds it.
-SPIN = _Named("SPIN")
+
+
+class Spin(Trap):
+    """A failed trylock in a spin loop: ``lock`` is held by another CPU."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self, lock: Any):
+        self.lock = lock
+
+    def __repr__(self) -> str:
+        return f"Spin({getattr(self.lock, 'lclass', '?')} {getattr(self.lock, 'name', '')})"
+
+
+#: The class of spin traps (``isinstance(trap, SPIN)``); a path yields ``Spin(lock)``.
+SPIN = Spin
 
 
 class WaitOn(Trap):
@@ -84,11 +98,94 @@ def run_to_completion(gen: Generator[Trap, None, T]) -> T:
                     gen.close()
                     raise KernelBug(f"deadlock: waiting on {trap!r} with no other CPU running")
                 trap = send(None)
-            elif trap is SPIN:
+            elif trap.__class__ is Spin:
                 gen.close()
-                raise KernelBug("deadlock: spinning on a lock no other CPU can release")
+                raise KernelBug(f"deadlock: {trap!r}: no other CPU can release the lock")
             else:
                 gen.close()
                 raise KernelBug(f"kernel path yielded {trap!r}, which is not a trap")
     except StopIteration as stop:
         return stop.value
+
+
+# ---------------------------------------------------------------- schedules
+SCHEDULE_VERSION = "s1"
+
+
+class Schedule:
+    """A run's schedule: its seed, and the CPU picked at each switch point that had more
+    than one runnable CPU. ``encode()`` is short, versioned and shell-safe:
+    ``s1.<seed>.<cpu>[r<repeat>]_...``, e.g. ``s1.42.0r3_1r2_0_2r5``.
+    """
+
+    __slots__ = ("seed", "steps")
+
+    def __init__(self, seed: int, steps: tuple[int, ...]):
+        self.seed = seed
+        self.steps = tuple(steps)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and (self.seed, self.steps) == (other.seed, other.steps)
+
+    def __hash__(self) -> int:
+        return hash((self.seed, self.steps))
+
+    def __repr__(self) -> str:
+        return f"Schedule.decode({self.encode()!r})"
+
+    def encode(self) -> str:
+        runs: list[str] = []
+        prev, n = None, 0
+        for c in self.steps:
+            if c == prev:
+                n += 1
+                continue
+            if prev is not None:
+                runs.append(f"{prev}r{n}" if n > 1 else str(prev))
+            prev, n = c, 1
+        if prev is not None:
+            runs.append(f"{prev}r{n}" if n > 1 else str(prev))
+        return f"{SCHEDULE_VERSION}.{self.seed}.{'_'.join(runs)}"
+
+    @staticmethod
+    def decode(text: str) -> Schedule:
+        from thpsim.errors import ScheduleError
+
+        parts = text.strip().split(".")
+        if len(parts) != 3 or parts[0] != SCHEDULE_VERSION:
+            raise ScheduleError(f"not a {SCHEDULE_VERSION} schedule string: {text!r}")
+        try:
+            seed = int(parts[1])
+            steps: list[int] = []
+            if parts[2]:
+                for run in parts[2].split("_"):
+                    cpu, _, rep = run.partition("r")
+                    steps.extend([int(cpu)] * (int(rep) if rep else 1))
+        except ValueError:
+            raise ScheduleError(f"malformed schedule string: {text!r}") from None
+        return Schedule(seed, tuple(steps))
+
+
+class Scheduler:
+    """What picks the CPU at each switch point (Shuttle's three methods).
+
+    ``new_execution()`` starts a run (False: nothing left to explore);
+    ``next_cpu(runnable, current)`` picks one of the sorted runnable CPUs;
+    ``next_u64()`` is every other random value of the run. State is private to
+    each policy module (kernel/schedulers/).
+    """
+
+    name = "base"
+
+    def new_execution(self) -> bool:
+        raise NotImplementedError
+
+    def next_cpu(self, runnable: list[int], current: int | None) -> int:
+        raise NotImplementedError
+
+    def next_u64(self) -> int:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """How to rebuild this policy on a command line (``--policy ...``)."""
+        return self.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.errors import KernelBug
+from thpsim.kernel.locking import lockdep_acquire, lockdep_release
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.mm.page_flags import F_locked
 
@@ -27,6 +28,8 @@ def folio_trylock(ctx: KernelContext, head: int) -> bool:
     if flags[head] & F_locked:
         return False
     flags[head] |= F_locked
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, "folio_lock", head, check=False)
     return True
 
 
@@ -34,9 +37,14 @@ def folio_lock(ctx: KernelContext, head: int) -> KernelPath[None]:
     """Was lock_page() (v4.14). Preempts: before the attempt; sleeps while locked."""
     flags = ctx.pages.flags
     yield PREEMPT  # window: another CPU may lock the page first
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, "folio_lock", head)
+        lockdep_release(ctx, "folio_lock", head)
     while flags[head] & F_locked:
         yield WaitOn(("page_locked", head), lambda: not flags[head] & F_locked)
     flags[head] |= F_locked
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, "folio_lock", head, check=False)
 
 
 def folio_unlock(ctx: KernelContext, head: int) -> None:
@@ -45,6 +53,8 @@ def folio_unlock(ctx: KernelContext, head: int) -> None:
     if not flags[head] & F_locked:
         raise KernelBug(f"unlock of unlocked page {head:#x}")
     flags[head] &= _NOT_LOCKED
+    if ctx.lockdep is not None:
+        lockdep_release(ctx, "folio_lock", head)
 
 
 def folio_test_locked(ctx: KernelContext, head: int) -> bool:

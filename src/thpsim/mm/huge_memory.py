@@ -1044,7 +1044,10 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     swp = ctx.swp
     pages = ctx.pages
     address = pvmw.address & HPAGE_PMD_MASK
-    pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
+    if ctx.profile.bug_b3_pmd_migration_no_flush:
+        pmdval = pmdp_huge_get_and_clear(mm, address, pvmw.pmd)  # B3: no TLB flush
+    else:
+        pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
     if pmd_dirty(pmdval):
         pages.flags[page] |= F_dirty
     if pmd_write(pmdval):

@@ -166,7 +166,7 @@ def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Kern
                 p.vm_flags = (p.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
             else:
                 p.vm_flags = (p.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE
-            vma_merge_around(mm, p)
+            yield from vma_merge_around(mm, p)
         return 0
     return 0  # MADV_NORMAL
 

@@ -126,7 +126,10 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
             if v.vm_flags & VM_LOCKED:
                 mm.locked_vm -= npages
                 yield from munlock_vma_pages_range(v, v.vm_start, v.vm_end)
-    merged = [vma_merge_around(mm, v) for v in vmas if v in mm.mmap]
+    merged = []
+    for v in vmas:
+        if v in mm.mmap:
+            merged.append((yield from vma_merge_around(mm, v)))
     if lock:
         for v in merged:
             if v in mm.mmap and v.vm_flags & VM_LOCKED and not v.vm_flags & VM_LOCKONFAULT:

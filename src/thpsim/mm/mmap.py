@@ -53,7 +53,13 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
     vm_get_page_prot,
 )
-from thpsim.mm.rmap import anon_vma_clone, unlink_anon_vmas
+from thpsim.mm.rmap import (
+    anon_vma_clone,
+    anon_vma_lock_write,
+    anon_vma_unlock_write,
+    unlink_anon_vmas,
+    unlink_anon_vmas_locked,
+)
 
 # include/uapi/asm-generic/mman-common.h, x86-64 values
 PROT_NONE = 0x0
@@ -179,13 +185,26 @@ def vma_merge_pair(mm: mm_struct, prev: vm_area_struct, nxt: vm_area_struct) -> 
     return prev
 
 
-def vma_merge_around(mm: mm_struct, vma: vm_area_struct) -> vm_area_struct:
-    """Merge a VMA with its neighbours where the kernel's vma_merge() would."""
+def vma_merge_around(mm: mm_struct, vma: vm_area_struct) -> KernelPath[vm_area_struct]:
+    """Merge a VMA with its neighbours where the kernel's vma_merge() would.
+
+    Context: mmap_lock held for write; takes the anon_vma lock (vma_adjust()).
+    """
     i = mm.vma_index(vma)
-    if i + 1 < len(mm.mmap) and is_mergeable(vma, mm.mmap[i + 1]):
-        vma_merge_pair(mm, vma, mm.mmap[i + 1])
-    if i > 0 and is_mergeable(mm.mmap[i - 1], vma):
-        vma = vma_merge_pair(mm, mm.mmap[i - 1], vma)
+    nxt = mm.mmap[i + 1] if i + 1 < len(mm.mmap) and is_mergeable(vma, mm.mmap[i + 1]) else None
+    prev = mm.mmap[i - 1] if i > 0 and is_mergeable(mm.mmap[i - 1], vma) else None
+    if nxt is None and prev is None:
+        return vma
+    av = vma.anon_vma or (nxt.anon_vma if nxt else None) or (prev.anon_vma if prev else None)
+    yield from anon_vma_lock_write(av)
+    try:
+        if nxt is not None and is_mergeable(vma, nxt):
+            vma_merge_pair(mm, vma, nxt)
+        i = mm.vma_index(vma)
+        if i > 0 and is_mergeable(mm.mmap[i - 1], vma):
+            vma = vma_merge_pair(mm, mm.mmap[i - 1], vma)
+    finally:
+        anon_vma_unlock_write(av)
     return vma
 
 
@@ -197,6 +216,16 @@ def __split_vma(mm: mm_struct, vma: vm_area_struct, addr: int,
     huge PMD that the new boundary cuts).
     """
     yield from huge_memory.vma_adjust_trans_huge(vma, addr, addr, 0)
+    av = vma.anon_vma
+    yield from anon_vma_lock_write(av)
+    try:
+        return _split_vma_locked(mm, vma, addr, new_below)
+    finally:
+        anon_vma_unlock_write(av)
+
+
+def _split_vma_locked(mm: mm_struct, vma: vm_area_struct, addr: int,
+                      new_below: bool) -> vm_area_struct:
     new = vm_area_struct(mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff)
     new.vm_page_prot = vma.vm_page_prot
     new.vm_policy = vma.vm_policy
@@ -270,7 +299,7 @@ def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
     vma = vm_area_struct(mm, addr, addr + length, vm_flags | VM_SOFTDIRTY, addr >> PAGE_SHIFT)
     mm.insert_vma(vma)
     mm.total_vm += length >> PAGE_SHIFT
-    vma = vma_merge_around(mm, vma)
+    vma = yield from vma_merge_around(mm, vma)
     if vm_flags & VM_LOCKED:
         mm.locked_vm += length >> PAGE_SHIFT
     if vm_flags & VM_LOCKED or flags & MAP_POPULATE:
@@ -336,7 +365,7 @@ def do_munmap(mm: mm_struct, start: int, length: int) -> KernelPath[int]:
     yield from unmap_region(mm, vmas, prev, nxt, start, end)
     for v in vmas:  # remove_vma_list()
         mm.total_vm -= (v.vm_end - v.vm_start) >> PAGE_SHIFT
-        unlink_anon_vmas(v)
+        yield from unlink_anon_vmas_locked(v)
     return 0
 
 
@@ -368,7 +397,7 @@ def exit_mmap(mm: mm_struct) -> KernelPath[None]:
         yield from tlb_finish_mmu(tlb)
     for v in vmas:
         mm.remove_vma(v)
-        unlink_anon_vmas(v)
+        yield from unlink_anon_vmas_locked(v)
     mm.total_vm = 0
 
 

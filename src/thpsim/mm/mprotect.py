@@ -185,7 +185,7 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
             part.vm_flags = newflags
             part.vm_page_prot = vm_get_page_prot(newflags)
             yield from change_protection(part, part.vm_start, part.vm_end, part.vm_page_prot)
-            vma_merge_around(mm, part)
+            yield from vma_merge_around(mm, part)
     return err
 
 

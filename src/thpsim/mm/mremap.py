@@ -120,13 +120,13 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
     new_vma = vm_area_struct(mm, new_addr, new_addr + new_len, vma.vm_flags, vma.vm_pgoff)
     new_vma.vm_page_prot = vma.vm_page_prot
     new_vma.vm_policy = vma.vm_policy
-    if vma.anon_vma is not None:
-        anon_vma_clone(new_vma, vma)
-    mm.insert_vma(new_vma)
     av = vma.anon_vma
     if av is not None:
-        yield from down_write(av.root.rwsem)
+        yield from down_write(av.root.rwsem)  # rmap walks see the old or the new place
     try:
+        if av is not None:
+            anon_vma_clone(new_vma, vma)
+        mm.insert_vma(new_vma)
         moved = yield from move_page_tables(vma, old_addr, new_vma, new_addr, old_len)
     finally:
         if av is not None:
@@ -139,7 +139,7 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
         mm.locked_vm += new_len >> PAGE_SHIFT
     # The old range is empty now; unmapping it only removes the VMA (and accounting).
     yield from do_munmap(mm, old_addr, old_len)
-    vma_merge_around(mm, new_vma)
+    yield from vma_merge_around(mm, new_vma)
     return new_addr
 
 
@@ -196,7 +196,12 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         limit = nxt.vm_start if nxt is not None else TASK_SIZE
         if addr + new_len <= limit:
             delta = new_len - old_len
+            av = vma.anon_vma
+            if av is not None:
+                yield from down_write(av.root.rwsem)  # vma_adjust()
             vma.vm_end = addr + new_len
+            if av is not None:
+                up_write(av.root.rwsem)
             mm.total_vm += delta >> PAGE_SHIFT
             if vma.vm_flags & VM_LOCKED:
                 mm.locked_vm += delta >> PAGE_SHIFT

@@ -78,6 +78,32 @@ def anon_vma_fork(vma: vm_area_struct, pvma: vm_area_struct) -> int:
     return 0
 
 
+def anon_vma_lock_write(av: anon_vma | None) -> KernelPath[None]:
+    """Models: anon_vma_lock_write(): the root's rwsem, held while VMAs are linked,
+    unlinked or resized, so that an rmap walk never misses a mapping."""
+    from thpsim.kernel.locking import down_write
+
+    if av is not None:
+        yield from down_write(av.root.rwsem)
+
+
+def anon_vma_unlock_write(av: anon_vma | None) -> None:
+    from thpsim.kernel.locking import up_write
+
+    if av is not None:
+        up_write(av.root.rwsem)
+
+
+def unlink_anon_vmas_locked(vma: vm_area_struct) -> KernelPath[None]:
+    """unlink_anon_vmas() under the root anon_vma lock (as Linux takes it)."""
+    av = vma.anon_vma or (vma.anon_vma_chain[0] if vma.anon_vma_chain else None)
+    yield from anon_vma_lock_write(av)
+    try:
+        unlink_anon_vmas(vma)
+    finally:
+        anon_vma_unlock_write(av)
+
+
 def unlink_anon_vmas(vma: vm_area_struct) -> None:
     """Models: unlink_anon_vmas(): drop the VMA from every anon_vma; free unused ones."""
     ctx = vma.vm_mm.kernel

@@ -1,0 +1,209 @@
+"""The interleaving driver: several simulated CPUs running kernel paths at once.
+
+Model-only. Each CPU runs a program: a task (``current`` while it runs) and a
+list of operations, each a generator -- a user load or store, a system call, a
+kernel worker such as a migration. At every trap (and between operations) the
+scheduler picks which runnable CPU goes next; the pick is recorded whenever
+more than one CPU could run, which is the run's :class:`Schedule`.
+
+A CPU is runnable unless it sleeps (``WaitOn`` whose condition is false) or
+spins on a lock another CPU holds. When no CPU is runnable and some have not
+finished, that is a deadlock. Lock-order violations (kernel/locking.py) and
+model bugs end the run as failures carrying the schedule. The same generators
+run here and under :func:`~thpsim.kernel.sched.run_to_completion`.
+
+Determinism: the event log is a function of the machine's configuration, the
+programs and the scheduler's choices; nothing depends on ids, sets or time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+from thpsim.errors import DeliveredSignal, IntegrityError, KernelBug, ScheduleError
+from thpsim.kernel.sched import PREEMPT, Schedule, Scheduler, Spin, Trap, WaitOn
+
+__all__ = ["Op", "Program", "Execution", "Failure", "run_interleaved"]
+
+
+class Op:
+    """One operation of a program: a name (for logs) and a generator factory."""
+
+    __slots__ = ("name", "start")
+
+    def __init__(self, name: str, start: Callable[[], Generator[Trap, None, Any]]):
+        self.name = name
+        self.start = start
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
+
+
+class Program:
+    """What one CPU runs: ``task`` is ``current`` for every operation."""
+
+    __slots__ = ("cpu", "task", "ops")
+
+    def __init__(self, cpu: int, task: Any, ops: list[Op]):
+        self.cpu = cpu
+        self.task = task
+        self.ops = ops
+
+
+class Failure:
+    """Why a run failed: ``kind`` is deadlock, livelock, bug, integrity, lock-order or
+    divergence; ``schedule`` replays it."""
+
+    __slots__ = ("kind", "message", "schedule", "events")
+
+    def __init__(self, kind: str, message: str, schedule: Schedule, events: list[str]):
+        self.kind = kind
+        self.message = message
+        self.schedule = schedule
+        self.events = events
+
+    def __repr__(self) -> str:
+        return f"Failure({self.kind}: {self.message})"
+
+
+class Execution:
+    """One run: per CPU the result of each operation, the schedule, the event log."""
+
+    __slots__ = ("results", "schedule", "events", "failure", "steps")
+
+    def __init__(self) -> None:
+        self.results: dict[int, list[tuple[str, Any]]] = {}
+        self.schedule: Schedule = Schedule(0, ())
+        self.events: list[str] = []
+        self.failure: Failure | None = None
+        self.steps = 0
+
+    def result(self, cpu: int, i: int) -> Any:
+        return self.results[cpu][i][1]
+
+
+class _State:
+    __slots__ = ("program", "ops", "op", "gen", "trap", "done", "results")
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.ops: Iterator[Op] = iter(program.ops)
+        self.op: Op | None = None
+        self.gen: Generator[Trap, None, Any] | None = None
+        self.trap: Trap | None = None
+        self.done = False
+        self.results: list[tuple[str, Any]] = []
+
+    def runnable(self) -> bool:
+        t = self.trap
+        if t is None or t is PREEMPT:
+            return True
+        if t.__class__ is WaitOn:
+            return t.cond()  # type: ignore[attr-defined]
+        if t.__class__ is Spin:
+            return t.lock.owner is None  # type: ignore[attr-defined]
+        return True
+
+
+def _describe(t: Trap | None) -> str:
+    return "start" if t is None else repr(t)
+
+
+def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, seed: int = 0,
+                    max_steps: int = 200_000, log: bool = True) -> Execution:
+    """Run the programs to completion under ``scheduler`` (new_execution() already called).
+
+    Returns the :class:`Execution`; ``failure`` is set instead of raising, so the
+    caller can print the schedule that replays it.
+    """
+    ex = Execution()
+    states = {p.cpu: _State(p) for p in sorted(programs, key=lambda p: p.cpu)}
+    steps: list[int] = []
+    events = ex.events
+    current: int | None = None
+    prev_lockdep = ctx.lockdep
+    ctx.lockdep = {}
+    prev_current = ctx.current
+
+    def fail(kind: str, message: str) -> Execution:
+        ex.schedule = Schedule(seed, tuple(steps))
+        ex.failure = Failure(kind, message, ex.schedule, events[-40:])
+        return ex
+
+    try:
+        for n in range(max_steps):
+            live = [cpu for cpu, st in states.items() if not st.done]
+            if not live:
+                break
+            runnable = [cpu for cpu in live if states[cpu].runnable()]
+            if not runnable:
+                blocked = ", ".join(
+                    f"CPU{cpu} in {states[cpu].op.name if states[cpu].op else '?'} "
+                    f"on {states[cpu].trap!r}"
+                    for cpu in live
+                )
+                return fail("deadlock", f"deadlock: {blocked}")
+            if len(runnable) > 1:
+                try:
+                    cpu = scheduler.next_cpu(runnable, current)
+                except ScheduleError as e:
+                    return fail("divergence", str(e))
+                steps.append(cpu)
+            else:
+                cpu = runnable[0]
+            current = cpu
+            st = states[cpu]
+            if st.gen is None:
+                op = next(st.ops, None)
+                if op is None:
+                    st.done = True
+                    if log:
+                        events.append(f"{n} cpu{cpu} done")
+                    continue
+                st.op = op
+                st.gen = op.start()
+                st.trap = None
+            ctx.current = st.program.task
+            try:
+                st.trap = st.gen.send(None)
+                if log:
+                    events.append(f"{n} cpu{cpu} {st.op.name} {_describe(st.trap)}")
+            except StopIteration as stop:
+                st.results.append((st.op.name, stop.value))
+                if log:
+                    events.append(f"{n} cpu{cpu} {st.op.name} -> {_short(stop.value)}")
+                st.gen = None
+                st.trap = None
+            except DeliveredSignal as sig:
+                st.results.append((st.op.name, sig))
+                if log:
+                    events.append(f"{n} cpu{cpu} {st.op.name} -> {sig}")
+                st.gen = None
+                st.trap = None
+            except KernelBug as e:
+                kind = "lock-order" if "lock order" in str(e) else "bug"
+                return fail(kind, f"CPU{cpu} in {st.op.name}: {e}")
+            except IntegrityError as e:
+                return fail("integrity", f"CPU{cpu} in {st.op.name}: {e}")
+            finally:
+                ctx.current = prev_current
+        else:
+            return fail("livelock", f"no end after {max_steps} steps")
+        for owner, held in (ctx.lockdep or {}).items():
+            if held:
+                return fail("bug", f"{owner!r} still holds {held} at the end")
+        if hasattr(scheduler, "finished") and not scheduler.finished():
+            return fail("divergence", "replay diverged: the run ended before the schedule did")
+        ex.schedule = Schedule(seed, tuple(steps))
+        ex.steps = len(events)
+        for cpu, st in states.items():
+            ex.results[cpu] = st.results
+        return ex
+    finally:
+        ctx.lockdep = prev_lockdep
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) < 60 else r[:57] + "..."

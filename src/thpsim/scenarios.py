@@ -1,0 +1,378 @@
+"""Named race scenarios: a few CPUs' operations around one THP migration.
+
+Model-only. Each scenario builds a small machine, the programs each CPU runs
+(:class:`~thpsim.kernel.interleave.Program`), and a check of what must hold at
+the end. Any scheduler can run it; a failure prints the one command that
+replays it::
+
+    thpsim replay --scenario stale_tlb --profile seed --switch bug_b3_pmd_migration_no_flush=1 \\
+        --schedule s1.0.0r7_1_0r40
+
+The scenarios of the races the seed series fixed (kernel-semantics.md §4, §6):
+``fault_vs_migration`` (a fault waits on the PMD migration entry),
+``stale_tlb`` (a store through a stale huge TLB entry; B3 without the flush),
+``munmap_vs_migration`` (no leaked deposited table), ``fork_vs_migration``
+(the child's copy stays isolated), ``mprotect_vs_migration`` (a read-only range
+never ends up writable).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    pmd_trans_huge,
+    pmd_write,
+    pte_present,
+    pte_write,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import is_swap_pmd
+from thpsim.errors import ConfigError, DeliveredSignal, IntegrityError, KernelBug
+from thpsim.kernel.interleave import Execution, Failure, Op, Program, run_interleaved
+from thpsim.kernel.sched import Scheduler
+
+__all__ = ["SCENARIOS", "ScenarioRun", "run_scenario", "explore", "format_failure",
+           "replay_command"]
+
+MB = 1 << 20
+
+
+class ScenarioRun:
+    """A built scenario: the machine, what each CPU runs, and the final check."""
+
+    def __init__(self, machine: Any, programs: list[Program],
+                 check: Callable[[Execution], str | None]):
+        self.machine = machine
+        self.programs = programs
+        self.check = check
+
+
+SCENARIOS: dict[str, Callable[..., ScenarioRun]] = {}
+
+
+def scenario(fn: Callable[..., ScenarioRun]) -> Callable[..., ScenarioRun]:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+# ---------------------------------------------------------------- helpers
+def _machine(profile: str, switches: dict[str, Any]) -> Any:
+    from thpsim.api import Machine
+
+    return Machine(nodes={0: 32 * MB, 1: 32 * MB}, block_size=32 * MB, cpus=3,
+                   profile=profile, shadow=False, **switches)
+
+
+def _thp(p: Any) -> int:
+    from thpsim.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+
+    a = p.mmap(0, 2 * HPAGE_PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    return (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+
+
+def _move(ctx: Any, task: Any, addr: int, node: int) -> Op:
+    from thpsim.mm.mempolicy import MPOL_MF_MOVE
+    from thpsim.mm.migrate import kernel_move_pages
+
+    status: list[int | None] = [None]
+
+    def start():
+        ret = yield from kernel_move_pages(ctx, task, 0, [addr], [node], status, MPOL_MF_MOVE)
+        return ret, list(status)
+
+    return Op("move_pages", start)
+
+
+def _store(task: Any, addr: int, value: int) -> Op:
+    from thpsim.mm.uaccess import user_store
+
+    return Op(f"store@{addr & 0xFFFFF:#x}", lambda: user_store(task, addr, value))
+
+
+def _load(task: Any, addr: int) -> Op:
+    from thpsim.mm.uaccess import user_load
+
+    def start():
+        value, _ = yield from user_load(task, addr)
+        return value
+
+    return Op(f"load@{addr & 0xFFFFF:#x}", start)
+
+
+def memory_word(mm: Any, addr: int) -> int | None:
+    """What a fresh CPU would read at ``addr`` (walk the tables, no TLB); None if unmapped."""
+    from thpsim.mm.gup import follow_page
+
+    vma = mm.find_vma(addr)
+    if vma is None or vma.vm_start > addr:
+        return None
+    pfn = follow_page(vma, addr, False)[0]
+    return None if pfn < 0 else mm.kernel.mem.contents[pfn]
+
+
+def _integrity(m: Any) -> str | None:
+    try:
+        m.check_integrity()
+    except (IntegrityError, KernelBug) as e:
+        return str(e)
+    return None
+
+
+# ---------------------------------------------------------------- scenarios
+@scenario
+def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 stores to a THP and loads it back while CPU0 migrates the THP to node 1."""
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    t0 = p.clone(cpu=0)
+    off = a + 5 * PAGE_SIZE
+    progs = [
+        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        Program(1, p.task, [_store(p.task, off, 7), _load(p.task, off)]),
+    ]
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 1) != 7:
+            return f"CPU1 loaded {ex.result(1, 1)!r} after storing 7"
+        if memory_word(p.mm, off) != 7:
+            return f"lost write: memory holds {memory_word(p.mm, off)!r}, CPU1 stored 7"
+        if ex.result(0, 0) != (0, [1]):
+            return f"move_pages returned {ex.result(0, 0)!r}"
+        return _integrity(m)
+
+    return ScenarioRun(m, progs, check)
+
+
+@scenario
+def stale_tlb(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 holds a huge TLB entry for the THP and stores through it while CPU0 migrates.
+
+    With the flush (merged 4.14) the store either reaches the old page before the
+    copy or faults and waits; without it (B3) it can land in the old page after the
+    copy and be lost.
+    """
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)  # CPU1's TLB now caches the huge mapping, writable and dirty
+    t0 = p.clone(cpu=0)
+    progs = [
+        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        Program(1, p.task, [_store(p.task, a, 2)]),
+    ]
+
+    def check(ex: Execution) -> str | None:
+        got = memory_word(p.mm, a)
+        if got != 2:
+            return f"lost write: CPU1 stored 2 at {a:#x}, memory holds {got!r}"
+        return _integrity(m)
+
+    return ScenarioRun(m, progs, check)
+
+
+@scenario
+def munmap_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 unmaps the THP while CPU0 migrates it: no table, page or RSS may leak."""
+    from thpsim.mm.mmap import sys_munmap
+
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    t0 = p.clone(cpu=0)
+    progs = [
+        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        Program(1, p.task, [Op("munmap", lambda: sys_munmap(p.mm, a, HPAGE_PMD_SIZE))]),
+    ]
+
+    def check(ex: Execution) -> str | None:
+        bad = _integrity(m)
+        if bad:
+            return bad
+        leaks = p.exit()
+        if leaks:
+            return "; ".join(leaks)
+        return _integrity(m)
+
+    return ScenarioRun(m, progs, check)
+
+
+@scenario
+def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 forks while CPU0 migrates the THP; then the child stores and the parent loads."""
+    from thpsim.kernel.fork import copy_process
+
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    t0 = p.clone(cpu=0)
+    holder: dict[str, Any] = {}
+
+    def fork():
+        child = yield from copy_process(m.kernel, p.task, 2)
+        holder["child"] = child
+        return child.pid if not isinstance(child, int) else child
+
+    def child_store():
+        from thpsim.mm.uaccess import user_store
+
+        return (yield from user_store(holder["child"], a, 9))
+
+    progs = [
+        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        Program(1, p.task, [Op("fork", fork), Op("child store", child_store),
+                            _load(p.task, a)]),
+    ]
+
+    def check(ex: Execution) -> str | None:
+        child = holder.get("child")
+        if ex.result(1, 2) != 1:
+            return f"the parent loaded {ex.result(1, 2)!r}: the child's store leaked into it"
+        if memory_word(child.mm, a) != 9:
+            return f"the child's store was lost: {memory_word(child.mm, a)!r}"
+        if memory_word(p.mm, a) != 1:
+            return f"the parent's memory changed: {memory_word(p.mm, a)!r}"
+        bad = _integrity_with(m, [child])
+        return bad
+
+    return ScenarioRun(m, progs, check)
+
+
+def _integrity_with(m: Any, extra_tasks: list[Any]) -> str | None:
+    from thpsim.api import Process
+
+    for t in extra_tasks:  # adopt tasks created inside the scenario
+        if t.pid not in m.processes:
+            m.processes[t.pid] = Process(m, t)
+    return _integrity(m)
+
+
+@scenario
+def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 makes the THP read-only while CPU0 migrates it: nothing may stay writable."""
+    from thpsim.mm.mmap import PROT_READ
+    from thpsim.mm.mprotect import sys_mprotect
+
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    t0 = p.clone(cpu=0)
+    progs = [
+        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        Program(1, p.task, [Op("mprotect", lambda: sys_mprotect(p.mm, a, HPAGE_PMD_SIZE,
+                                                               PROT_READ))]),
+    ]
+
+    def check(ex: Execution) -> str | None:
+        w = writable_entries(p.mm, a, a + HPAGE_PMD_SIZE)
+        if w:
+            return f"read-only range still writable at {w}"
+        try:
+            p.threads[0].write(a, 5)
+            return "a store to the read-only range succeeded"
+        except DeliveredSignal:
+            pass
+        return _integrity(m)
+
+    return ScenarioRun(m, progs, check)
+
+
+def writable_entries(mm: Any, start: int, end: int) -> list[str]:
+    """Writable PMDs/PTEs and write migration entries in [start, end)."""
+    from thpsim.mm.pgtable_generic import lookup_pmd
+
+    ctx = mm.kernel
+    swp = ctx.swp
+    out = []
+    addr = start
+    while addr < end:
+        pmd = lookup_pmd(mm, addr)
+        if pmd is not None:
+            v = pmd[0][pmd[1]]
+            if is_swap_pmd(v):
+                if swp.is_writable_migration_entry(swp.pmd_to_swp_entry(v)):
+                    out.append(f"{addr:#x} (write PMD migration entry)")
+            elif pmd_trans_huge(v):
+                if pmd_write(v):
+                    out.append(f"{addr:#x} (PMD)")
+            elif v:
+                t = ctx.mem.tables[table_entry_pfn(v)]
+                for i in range(512):
+                    e = t[i]
+                    sub = addr + (i << PAGE_SHIFT)
+                    if pte_present(e) and pte_write(e):
+                        out.append(f"{sub:#x} (PTE)")
+                    elif e and swp.is_pte_migration_entry(e) and swp.is_writable_migration_entry(
+                        swp.pte_to_swp_entry(e)
+                    ):
+                        out.append(f"{sub:#x} (write PTE migration entry)")
+        addr += HPAGE_PMD_SIZE
+    return out
+
+
+# ---------------------------------------------------------------- running
+def run_scenario(name: str, scheduler: Scheduler, profile: str = "seed",
+                 switches: dict[str, Any] | None = None, seed: int = 0) -> Execution:
+    """Build the scenario, run it once under ``scheduler``, apply its check."""
+    try:
+        build = SCENARIOS[name]
+    except KeyError:
+        raise ConfigError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    sr = build(profile, **(switches or {}))
+    ex = run_interleaved(sr.machine.kernel, sr.programs, scheduler, seed)
+    if ex.failure is None:
+        try:
+            msg = sr.check(ex)
+        except (IntegrityError, KernelBug) as e:
+            msg = str(e)
+        if msg:
+            ex.failure = Failure("check", msg, ex.schedule, ex.events[-40:])
+    return ex
+
+
+def explore(name: str, preemption_bound: int = 2, profile: str = "seed",
+            switches: dict[str, Any] | None = None,
+            max_executions: int = 100_000) -> tuple[int, list[Execution]]:
+    """Bounded exhaustive search; returns (executions run, failing executions)."""
+    from thpsim.kernel.schedulers import DfsScheduler
+
+    sched = DfsScheduler(preemption_bound, max_executions)
+    failures = []
+    while sched.new_execution():
+        ex = run_scenario(name, sched, profile, switches)
+        if ex.failure is not None:
+            failures.append(ex)
+    return sched.executions, failures
+
+
+def replay_command(name: str, profile: str, switches: dict[str, Any] | None,
+                   schedule: str) -> str:
+    parts = ["thpsim", "replay", "--scenario", name, "--profile", profile]
+    for k, v in sorted((switches or {}).items()):
+        parts += ["--switch", f"{k}={int(v) if isinstance(v, bool) else v}"]
+    parts += ["--schedule", schedule]
+    return " ".join(shlex.quote(x) for x in parts)
+
+
+def format_failure(name: str, profile: str, switches: dict[str, Any] | None,
+                   ex: Execution) -> str:
+    f = ex.failure
+    assert f is not None
+    lines = [
+        f"FAILED scenario {name} (profile {profile}): {f.kind}: {f.message}",
+        f"schedule: {f.schedule.encode()}",
+        f"replay: {replay_command(name, profile, switches, f.schedule.encode())}",
+        "recent events:",
+    ]
+    lines += [f"  {e}" for e in f.events[-15:]]
+    return "\n".join(lines)
