@@ -376,3 +376,100 @@ def format_failure(name: str, profile: str, switches: dict[str, Any] | None,
     ]
     lines += [f"  {e}" for e in f.events[-15:]]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- command line
+def _parse_switch(text: str) -> tuple[str, Any]:
+    k, _, v = text.partition("=")
+    if v.lower() in ("1", "true", "yes", "on"):
+        return k, True
+    if v.lower() in ("0", "false", "no", "off"):
+        return k, False
+    try:
+        return k, int(v)
+    except ValueError:
+        return k, v
+
+
+def cli_replay(argv: list[str]) -> int:
+    """``thpsim replay --scenario NAME --schedule S [--profile P] [--switch k=v]...``
+
+    Prints the run's outcome (the failure report, or ``ok``); exit status 1 on failure.
+    """
+    import argparse
+
+    from thpsim.kernel.schedulers import ReplayScheduler
+
+    ap = argparse.ArgumentParser(prog="thpsim replay")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--schedule", required=True)
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[])
+    args = ap.parse_args(argv)
+    switches = dict(_parse_switch(s) for s in args.switch)
+    sched = ReplayScheduler(args.schedule)
+    sched.new_execution()
+    ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
+    if ex.failure is not None:
+        print(format_failure(args.scenario, args.profile, switches, ex))
+        return 1
+    print(f"ok: scenario {args.scenario} (profile {args.profile}) passed under "
+          f"{args.schedule}")
+    return 0
+
+
+def cli_explore(argv: list[str]) -> int:
+    """``thpsim explore [--scenario NAME]... [--bound N] [--profile P] [--switch k=v]...``
+
+    Bounded exhaustive search; prints the number of interleavings explored per
+    scenario and the first failure's report with its replay command.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="thpsim explore")
+    ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    ap.add_argument("--bound", type=int, default=2, help="preemption bound")
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[])
+    ap.add_argument("--max-executions", type=int, default=100_000)
+    args = ap.parse_args(argv)
+    switches = dict(_parse_switch(s) for s in args.switch)
+    status = 0
+    for name in args.scenario or sorted(SCENARIOS):
+        n, fails = explore(name, args.bound, args.profile, switches, args.max_executions)
+        print(f"{name}: {n} interleavings explored (preemption bound {args.bound}, "
+              f"profile {args.profile}), {len(fails)} failing")
+        if fails:
+            status = 1
+            print(format_failure(name, args.profile, switches, fails[0]))
+    return status
+
+
+def cli_run(argv: list[str]) -> int:
+    """``thpsim race --scenario NAME --policy random|pct|rr [--seed N] [--runs K]``"""
+    import argparse
+
+    from thpsim.kernel.schedulers import make_scheduler
+
+    ap = argparse.ArgumentParser(prog="thpsim race")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--depth", type=int, default=3, help="PCT depth")
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[])
+    args = ap.parse_args(argv)
+    switches = dict(_parse_switch(s) for s in args.switch)
+    for i in range(args.runs):
+        seed = args.seed + i
+        kw = {"depth": args.depth} if args.policy == "pct" else {}
+        sched = make_scheduler(args.policy, seed, **kw)
+        sched.new_execution()
+        ex = run_scenario(args.scenario, sched, args.profile, switches, seed)
+        if ex.failure is not None:
+            print(format_failure(args.scenario, args.profile, switches, ex))
+            return 1
+    print(f"{args.scenario}: {args.runs} runs under {args.policy} from seed {args.seed}: "
+          f"no failure")
+    return 0

@@ -194,7 +194,9 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
             if held:
                 return fail("bug", f"{owner!r} still holds {held} at the end")
         if hasattr(scheduler, "finished") and not scheduler.finished():
-            return fail("divergence", "replay diverged: the run ended before the schedule did")
+            left = len(scheduler.schedule.steps) - len(steps)  # type: ignore[attr-defined]
+            return fail("divergence", f"replay diverged at step {len(steps)}: the run ended "
+                        f"with {left} schedule steps left")
         ex.schedule = Schedule(seed, tuple(steps))
         ex.steps = len(events)
         for cpu, st in states.items():
