@@ -19,7 +19,6 @@ lock, ``pmd_huge_pte`` deposits).
 from __future__ import annotations
 
 import array
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +104,11 @@ class PhysicalMemory:
         self.max_pfn = pfn
         self._starts = [n.start_pfn for n in self.nodes.values()]
         self._nids = list(self.nodes)
+        #: node id of every frame (page_to_nid() is a lookup, as the kernel's page flags hold it)
+        self.nid_np = np.empty(self.max_pfn, dtype=np.int16)
+        for n in self.nodes.values():
+            self.nid_np[n.start_pfn : n.end_pfn] = n.nid
+        self.nid = memoryview(self.nid_np).cast("B").cast("h")
         ids = self._nids
         self.distance: dict[tuple[int, int], int] = {}
         for a in ids:
@@ -123,7 +127,7 @@ class PhysicalMemory:
 
     def pfn_to_nid(self, pfn: int) -> int:
         """The node a frame belongs to (``page_to_nid``)."""
-        return self._nids[bisect.bisect_right(self._starts, pfn) - 1]
+        return self.nid[pfn]
 
     def pfn_valid(self, pfn: int) -> bool:
         return 0 <= pfn < self.max_pfn

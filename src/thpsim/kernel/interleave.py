@@ -18,10 +18,17 @@ programs and the scheduler's choices; nothing depends on ids, sets or time.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from thpsim.errors import DeliveredSignal, IntegrityError, KernelBug, ScheduleError
+from thpsim.errors import (
+    DeliveredSignal,
+    IntegrityError,
+    KernelBug,
+    ScheduleError,
+    ThpsimError,
+)
 from thpsim.kernel.sched import PREEMPT, Schedule, Scheduler, Spin, Trap, WaitOn
 
 __all__ = ["Op", "Program", "Execution", "Failure", "run_interleaved"]
@@ -68,16 +75,24 @@ class Failure:
 
 
 class Execution:
-    """One run: per CPU the result of each operation, the schedule, the event log."""
+    """One run: per CPU the result of each operation, the schedule, the event log.
 
-    __slots__ = ("results", "schedule", "events", "failure", "steps")
+    ``events`` is the formatted log (``"<step> cpu<n> <op> <trap or -> result>"``);
+    it is kept as raw tuples and formatted on demand.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("results", "schedule", "raw", "failure", "steps")
+
+    def __init__(self, log_limit: int | None = None) -> None:
         self.results: dict[int, list[tuple[str, Any]]] = {}
         self.schedule: Schedule = Schedule(0, ())
-        self.events: list[str] = []
+        self.raw: Any = deque(maxlen=log_limit) if log_limit else []
         self.failure: Failure | None = None
         self.steps = 0
+
+    @property
+    def events(self) -> list[str]:
+        return [_format_event(e) for e in self.raw]
 
     def result(self, cpu: int, i: int) -> Any:
         return self.results[cpu][i][1]
@@ -110,17 +125,31 @@ def _describe(t: Trap | None) -> str:
     return "start" if t is None else repr(t)
 
 
+def _format_event(e: tuple[Any, ...]) -> str:
+    n, cpu, op, kind, what = e
+    if kind == 0:
+        return f"{n} cpu{cpu} {op} {_describe(what)}"
+    if kind == 1:
+        return f"{n} cpu{cpu} {op} -> {_short(what)}"
+    if kind == 2:
+        return f"{n} cpu{cpu} {op} -> {what}"
+    return f"{n} cpu{cpu} done"
+
+
 def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, seed: int = 0,
-                    max_steps: int = 200_000, log: bool = True) -> Execution:
+                    max_steps: int = 200_000, log: bool = True,
+                    on_step: Callable[[int, int, str, Trap | None, Any], None] | None = None,
+                    log_limit: int | None = None) -> Execution:
     """Run the programs to completion under ``scheduler`` (new_execution() already called).
 
     Returns the :class:`Execution`; ``failure`` is set instead of raising, so the
-    caller can print the schedule that replays it.
+    caller can print the schedule that replays it. ``on_step(step, cpu, op, trap,
+    gen)`` sees every step (traces).
     """
-    ex = Execution()
+    ex = Execution(log_limit)
     states = {p.cpu: _State(p) for p in sorted(programs, key=lambda p: p.cpu)}
     steps: list[int] = []
-    events = ex.events
+    events = ex.raw
     current: int | None = None
     prev_lockdep = ctx.lockdep
     ctx.lockdep = {}
@@ -128,7 +157,18 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
 
     def fail(kind: str, message: str) -> Execution:
         ex.schedule = Schedule(seed, tuple(steps))
-        ex.failure = Failure(kind, message, ex.schedule, events[-40:])
+        ex.failure = Failure(kind, message, ex.schedule, ex.events[-40:])
+        # Unwind the suspended paths as their own tasks, so their finally blocks release
+        # what they hold (the machine is not used again after a failure).
+        for st in states.values():
+            if st.gen is not None:
+                ctx.current = st.program.task
+                try:
+                    st.gen.close()
+                except (ThpsimError, RuntimeError):
+                    pass
+                st.gen = None
+        ctx.current = prev_current
         return ex
 
     try:
@@ -159,26 +199,30 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
                 if op is None:
                     st.done = True
                     if log:
-                        events.append(f"{n} cpu{cpu} done")
+                        events.append((n, cpu, "", 3, None))
                     continue
                 st.op = op
                 st.gen = op.start()
                 st.trap = None
             ctx.current = st.program.task
             try:
+                if on_step is not None:
+                    on_step(n, cpu, st.op.name, None, st.gen)
                 st.trap = st.gen.send(None)
+                if on_step is not None:
+                    on_step(n, cpu, st.op.name, st.trap, st.gen)
                 if log:
-                    events.append(f"{n} cpu{cpu} {st.op.name} {_describe(st.trap)}")
+                    events.append((n, cpu, st.op.name, 0, st.trap))
             except StopIteration as stop:
                 st.results.append((st.op.name, stop.value))
                 if log:
-                    events.append(f"{n} cpu{cpu} {st.op.name} -> {_short(stop.value)}")
+                    events.append((n, cpu, st.op.name, 1, stop.value))
                 st.gen = None
                 st.trap = None
             except DeliveredSignal as sig:
                 st.results.append((st.op.name, sig))
                 if log:
-                    events.append(f"{n} cpu{cpu} {st.op.name} -> {sig}")
+                    events.append((n, cpu, st.op.name, 2, str(sig)))
                 st.gen = None
                 st.trap = None
             except KernelBug as e:
@@ -186,6 +230,8 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
                 return fail(kind, f"CPU{cpu} in {st.op.name}: {e}")
             except IntegrityError as e:
                 return fail("integrity", f"CPU{cpu} in {st.op.name}: {e}")
+            except OSError as e:
+                return fail("bug", f"CPU{cpu} in {st.op.name}: unexpected {e!r}")
             finally:
                 ctx.current = prev_current
         else:
@@ -198,12 +244,21 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
             return fail("divergence", f"replay diverged at step {len(steps)}: the run ended "
                         f"with {left} schedule steps left")
         ex.schedule = Schedule(seed, tuple(steps))
-        ex.steps = len(events)
+        ex.steps = n  # the loop broke at step n: n steps ran
         for cpu, st in states.items():
             ex.results[cpu] = st.results
         return ex
     finally:
         ctx.lockdep = prev_lockdep
+
+
+def innermost_function(gen: Any) -> str:
+    """The kernel function a suspended path is in (the deepest ``yield from``)."""
+    name = "?"
+    while gen is not None and hasattr(gen, "gi_code"):
+        name = gen.gi_code.co_name
+        gen = gen.gi_yieldfrom
+    return name
 
 
 def _short(v: Any) -> str:

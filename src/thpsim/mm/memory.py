@@ -714,8 +714,16 @@ def free_pgd_range(tlb: mmu_gather, addr: int, end: int, floor: int,
 
 
 def free_pgtables(tlb: mmu_gather, vmas: list[vm_area_struct], floor: int,
-                  ceiling: int) -> None:
-    """Models: mm/memory.c free_pgtables() for a run of adjacent removed VMAs."""
+                  ceiling: int) -> KernelPath[None]:
+    """Models: mm/memory.c free_pgtables() for a run of adjacent removed VMAs.
+
+    Each VMA is first hidden from rmap (unlink_anon_vmas under the anon_vma lock), so
+    an rmap walk never visits a VMA whose page tables are being freed.
+    """
+    from thpsim.mm.rmap import unlink_anon_vmas_locked
+
+    for v in vmas:
+        yield from unlink_anon_vmas_locked(v)
     if not vmas:
         return
     free_pgd_range(tlb, vmas[0].vm_start, vmas[-1].vm_end, floor, ceiling)

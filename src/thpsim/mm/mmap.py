@@ -363,9 +363,8 @@ def do_munmap(mm: mm_struct, start: int, length: int) -> KernelPath[int]:
     for v in vmas:  # detach_vmas_to_be_unmapped()
         mm.remove_vma(v)
     yield from unmap_region(mm, vmas, prev, nxt, start, end)
-    for v in vmas:  # remove_vma_list()
+    for v in vmas:  # remove_vma_list() (free_pgtables() unlinked them from rmap)
         mm.total_vm -= (v.vm_end - v.vm_start) >> PAGE_SHIFT
-        yield from unlink_anon_vmas_locked(v)
     return 0
 
 
@@ -376,7 +375,7 @@ def unmap_region(mm: mm_struct, vmas: list[vm_area_struct], prev: vm_area_struct
     yield from unmap_vmas(tlb, vmas, start, end)
     floor = prev.vm_end if prev is not None else FIRST_USER_ADDRESS
     ceiling = nxt.vm_start if nxt is not None else 0
-    free_pgtables(tlb, vmas, floor, ceiling)
+    yield from free_pgtables(tlb, vmas, floor, ceiling)
     yield from tlb_finish_mmu(tlb)
 
 
@@ -393,11 +392,10 @@ def exit_mmap(mm: mm_struct) -> KernelPath[None]:
     if vmas:
         tlb = tlb_gather_mmu(mm, 0, -1)
         yield from unmap_vmas(tlb, vmas, 0, 1 << 48)
-        free_pgtables(tlb, vmas, FIRST_USER_ADDRESS, 0)
+        yield from free_pgtables(tlb, vmas, FIRST_USER_ADDRESS, 0)
         yield from tlb_finish_mmu(tlb)
     for v in vmas:
         mm.remove_vma(v)
-        yield from unlink_anon_vmas_locked(v)
     mm.total_vm = 0
 
 

@@ -27,7 +27,10 @@ from thpsim.arch.x86_64.pgtable import (
     pte_present,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd
+from thpsim.arch.x86_64.pgtable import _PAGE_PRESENT, _PAGE_PROTNONE
+from thpsim.arch.x86_64.swapops import SWP_PFN_MASK, is_swap_pmd
+
+_PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE
 from thpsim.kernel.locking import spin_lock, spin_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.mm.mm_types import vm_area_struct, vma_address
@@ -63,11 +66,16 @@ def page_vma_mapped_walk_done(pvmw: page_vma_mapped_walk_t) -> None:
 
 def _check_pte(pvmw: page_vma_mapped_walk_t, pte: int) -> bool:
     """Models: check_pte(): a migration entry (PVMW_MIGRATION) or present PTE into the page."""
-    swp = pvmw.vma.vm_mm.kernel.swp
+    if pte == 0:
+        return False
     if pvmw.flags & PVMW_MIGRATION:
-        if not swp.is_pte_migration_entry(pte):
+        if pte & _PRESENT_OR_PROTNONE:
             return False
-        pfn = swp.pfn_swap_entry_pfn(swp.pte_to_swp_entry(pte))
+        swp = pvmw.vma.vm_mm.kernel.swp
+        entry = swp.pte_to_swp_entry(pte)
+        if not swp.is_migration_entry(entry):
+            return False
+        pfn = entry & SWP_PFN_MASK
     else:
         if pte_none(pte) or not pte_present(pte):
             return False

@@ -1,0 +1,232 @@
+"""The stress harness: rounds of interleaved programs, the integrity oracle, reproducers.
+
+Model-only. A run is a function of its :class:`StressConfig` and seed. Each
+round builds every CPU's programs (stress/workload.py), runs them under the
+configured policy (seeded from the run's seed and the round), and lets each
+operation check its own outcome; every ``check_every`` rounds (and at the end)
+the full invariant checker runs at the quiescent point between rounds; at the
+end every page is compared with what its owner wrote, the process exits, and
+nothing may leak.
+
+The first failure stops the run. Its report names what broke, the recent
+events, and the one command that replays it; the reproducer (config, seed,
+round, schedule) is saved as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from thpsim.errors import IntegrityError, KernelBug
+from thpsim.kernel.interleave import Execution, Failure, innermost_function, run_interleaved
+from thpsim.kernel.sched import Schedule
+from thpsim.stress.workload import StressConfig, Workload
+
+__all__ = ["StressResult", "run_stress", "replay_reproducer", "save_reproducer",
+           "folio_migrations"]
+
+
+@dataclass
+class StressResult:
+    seed: int
+    rounds: int = 0
+    steps: int = 0
+    migrations: int = 0
+    thp_migrations: int = 0
+    seconds: float = 0.0
+    failure: Failure | None = None
+    failed_round: int = -1
+    report: str = ""
+    trace: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+    @property
+    def migrations_per_second(self) -> float:
+        return self.migrations / self.seconds if self.seconds else 0.0
+
+
+def folio_migrations(m: Any) -> tuple[int, int]:
+    """(folios migrated, THPs migrated) from /proc/vmstat's counters, per the profile's units."""
+    ev = m.kernel.vmstat.events
+    thp = ev["thp_migration_success"]
+    if m.profile.pgmigrate_counts_base_pages:
+        return ev["pgmigrate_success"] - 511 * thp, thp
+    return ev["pgmigrate_success"], thp
+
+
+def _scheduler(cfg: StressConfig, seed: int, round_: int) -> Any:
+    from thpsim.kernel.schedulers import make_scheduler
+
+    s = seed * 1_000_003 + round_
+    if cfg.policy == "pct":
+        sched = make_scheduler("pct", s, depth=cfg.pct_depth, max_steps=4000)
+    else:
+        sched = make_scheduler(cfg.policy, s)
+    sched.new_execution()
+    return sched, s
+
+
+def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
+               migration_budget: int | None = None, replay_round: int = -1,
+               replay_schedule: str | None = None, trace: bool = False,
+               trace_round: int | None = None, progress: Any = None) -> StressResult:
+    """Run rounds until ``cfg.rounds`` (or ``max_rounds``), the migration budget, or a failure."""
+    from thpsim.kernel.schedulers import ReplayScheduler
+
+    t0 = time.perf_counter()
+    res = StressResult(seed)
+    wl = Workload(cfg, seed)
+    m = wl.m
+    rounds = cfg.rounds if max_rounds is None else max_rounds
+    trace_events: list[dict[str, Any]] = []
+
+    def tracer_for(round_: int) -> Any:
+        if not trace or (trace_round is not None and round_ != trace_round):
+            return None
+        base = len(trace_events)
+
+        def on_step(step: int, cpu: int, op: str, trap: Any, gen: Any) -> None:
+            if trap is None:
+                return
+            trace_events.append({
+                "name": f"{op}: {innermost_function(gen)}",
+                "ph": "X", "pid": 0, "tid": cpu, "ts": (base + step) * 10, "dur": 9,
+                "args": {"round": round_, "step": step, "trap": repr(trap)},
+            })
+
+        return on_step
+
+    def finish(failure: Failure | None, round_: int) -> StressResult:
+        res.seconds = time.perf_counter() - t0
+        res.migrations, res.thp_migrations = folio_migrations(m)
+        res.failure = failure
+        res.failed_round = round_ if failure else -1
+        if trace:
+            res.trace = _chrome_trace(trace_events, len(m.cpus))
+        return res
+
+    for rnd in range(rounds):
+        progs = wl.programs(rnd)
+        if rnd == replay_round and replay_schedule is not None:
+            sched = ReplayScheduler(replay_schedule)
+            sched.new_execution()
+            s = sched.schedule.seed
+        else:
+            sched, s = _scheduler(cfg, seed, rnd)
+        ex: Execution = run_interleaved(m.kernel, progs, sched, s, log=True,
+                                        on_step=tracer_for(rnd), log_limit=200,
+                                        max_steps=5_000_000)
+        res.steps += ex.steps
+        res.rounds = rnd + 1
+        if ex.failure is not None:
+            return finish(ex.failure, rnd)
+        if (rnd + 1) % cfg.check_every == 0:
+            bad = _check(m)
+            if bad:
+                return finish(Failure("invariant", bad, ex.schedule, ex.events[-40:]), rnd)
+        if progress is not None:
+            progress(res, m)
+        if migration_budget is not None and folio_migrations(m)[0] >= migration_budget:
+            break
+    last = Schedule(0, ())
+    for check in (lambda: _check(m), lambda: _final(wl), lambda: _exit(wl)):
+        bad = check()
+        if bad:
+            return finish(Failure("invariant", bad, last, []), res.rounds - 1)
+    return finish(None, -1)
+
+
+def _check(m: Any) -> str | None:
+    try:
+        m.check_integrity()
+    except (IntegrityError, KernelBug) as e:
+        return str(e)
+    return None
+
+
+def _final(wl: Workload) -> str | None:
+    try:
+        wl.final_check()
+    except IntegrityError as e:
+        return str(e)
+    return _check(wl.m)
+
+
+def _exit(wl: Workload) -> str | None:
+    leaks = wl.p.exit()
+    if leaks:
+        return "; ".join(leaks)
+    return _check(wl.m)
+
+
+def _chrome_trace(events: list[dict[str, Any]], ncpu: int) -> list[dict[str, Any]]:
+    meta = [{"name": "process_name", "ph": "M", "pid": 0, "args": {"name": "thpsim"}}]
+    meta += [{"name": "thread_name", "ph": "M", "pid": 0, "tid": c, "args": {"name": f"CPU{c}"}}
+             for c in range(ncpu)]
+    return meta + events
+
+
+# ---------------------------------------------------------------- reproducers
+def save_reproducer(path: str, cfg: StressConfig, seed: int, res: StressResult) -> str:
+    f = res.failure
+    assert f is not None
+    data = {
+        "version": 1,
+        "config": cfg.to_json(),
+        "seed": seed,
+        "round": res.failed_round,
+        "schedule": f.schedule.encode(),
+        "failure": {"kind": f.kind, "message": f.message},
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    return path
+
+
+def load_reproducer(path: str) -> tuple[StressConfig, int, int, str, dict[str, str]]:
+    with open(path) as fh:
+        d = json.load(fh)
+    return (StressConfig.from_json(d["config"]), d["seed"], d["round"], d["schedule"],
+            d.get("failure", {}))
+
+
+def replay_reproducer(path: str, trace: bool = False) -> StressResult:
+    """Re-run the saved run: the rounds before the failing one from the seed, the failing
+    round under its recorded schedule (strictly)."""
+    cfg, seed, rnd, schedule, _ = load_reproducer(path)
+    return run_stress(cfg, seed, max_rounds=rnd + 1, replay_round=rnd,
+                      replay_schedule=schedule if rnd >= 0 else None, trace=trace,
+                      trace_round=rnd if trace else None)
+
+
+def failure_signature(f: Failure | None) -> str:
+    """What "the same failure" means when shrinking: its kind and the first words."""
+    if f is None:
+        return ""
+    msg = f.message.split(":", 2)
+    head = msg[1] if len(msg) > 1 else msg[0]
+    return f"{f.kind}:{head.split()[0] if head.split() else ''}"
+
+
+def format_report(cfg: StressConfig, seed: int, res: StressResult, repro: str | None) -> str:
+    f = res.failure
+    assert f is not None
+    lines = [
+        f"FAILED stress run (profile {cfg.profile}, seed {seed}, round {res.failed_round}): "
+        f"{f.kind}: {f.message}",
+        f"schedule: {f.schedule.encode()}",
+    ]
+    if repro:
+        lines.append(f"reproducer: {repro}")
+        lines.append(f"replay: thpsim stress --replay {repro}")
+    lines.append("recent events:")
+    lines += [f"  {e}" for e in f.events[-20:]]
+    return "\n".join(lines)

@@ -1,0 +1,434 @@
+"""Stress workloads: what each simulated CPU does in one round, with expected outcomes.
+
+Model-only. A round's programs are drawn from the run's seed before the round
+runs. User threads each own a region of one process's address space (THPs and
+a base-page area) and are the only ones to change it, so every outcome of their
+operations -- the value a load returns, whether a store faults, what a system
+call returns -- follows from their own history, whatever the interleaving;
+each operation checks its outcome when it completes (the integrity oracle).
+Migrator CPUs move random pages of every region between nodes, and may hit
+pages in the middle of any of it. A fork operation forks the process; the child
+reads the forking thread's region back (it must see the values at fork time,
+while the parent goes on writing) and exits.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.errors import DeliveredSignal, IntegrityError
+from thpsim.kernel.interleave import Op, Program
+
+MB = 1 << 20
+#: Where the regions live: thread i at BASE + i * STRIDE, its mremap spare at + SPARE.
+BASE = 0x7000_0000_0000
+STRIDE = 64 * MB
+SPARE = 32 * MB
+SMALL_PAGES = 32
+
+__all__ = ["StressConfig", "Workload"]
+
+
+@dataclass
+class StressConfig:
+    """Everything a stress run depends on besides its seed."""
+
+    profile: str = "seed"
+    switches: dict[str, Any] = field(default_factory=dict)
+    nodes: dict[int, int] = field(default_factory=lambda: {0: 256 * MB, 1: 256 * MB})
+    block_size: int = 128 * MB
+    user_threads: int = 2
+    migrators: int = 1
+    thps_per_thread: int = 2
+    ops_per_round: int = 40
+    rounds: int = 50
+    policy: str = "random"
+    pct_depth: int = 3
+    check_every: int = 5  # rounds between full invariant checks
+    fork: bool = True
+    migrate_batch: int = 16
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["nodes"] = {str(k): v for k, v in self.nodes.items()}
+        return d
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> StressConfig:
+        d = dict(d)
+        d["nodes"] = {int(k): v for k, v in d["nodes"].items()}
+        return StressConfig(**d)
+
+    def size(self) -> int:
+        """How big a reproducer is (what shrinking reduces)."""
+        return (self.user_threads + self.migrators) * self.ops_per_round * self.rounds
+
+
+class _Region:
+    """A user thread's view of its own region: expected contents and protections."""
+
+    def __init__(self, base: int, thp_bytes: int):
+        self.base = base
+        self.thp_bytes = thp_bytes
+        self.small = base + thp_bytes
+        self.length = thp_bytes + SMALL_PAGES * PAGE_SIZE
+        self.values: dict[int, int] = {}  # page offset -> expected value (absent: 0)
+        self.unmapped: set[int] = set()
+        self.readonly: set[int] = set()
+        #: the THP part lives at base + SPARE after an mremap
+        self.moved = False
+        #: the THP part is still one VMA (no munmap, remap or mprotect touched it)
+        self.pristine = True
+
+    def addr(self, off: int) -> int:
+        return self.base + off + (SPARE if self.moved and off < self.thp_bytes else 0)
+
+    def offsets(self) -> range:
+        return range(0, self.length, PAGE_SIZE)
+
+    def touch(self, off: int, length: int) -> None:
+        """A change of VMA structure in [off, off + length)."""
+        if off < self.thp_bytes:
+            self.pristine = False
+
+
+class Workload:
+    """Builds the machine and, round by round, the programs of every CPU."""
+
+    def __init__(self, cfg: StressConfig, seed: int):
+        from thpsim.api import Machine
+        from thpsim.mm.madvise import MADV_NOHUGEPAGE
+        from thpsim.mm.mmap import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+
+        self.cfg = cfg
+        self.seed = seed
+        ncpu = cfg.user_threads + cfg.migrators
+        self.m = Machine(nodes=dict(cfg.nodes), block_size=cfg.block_size, cpus=ncpu,
+                         profile=cfg.profile, seed=seed, shadow=False, **cfg.switches)
+        self.p = self.m.spawn(cpu=0, comm="stress")
+        self.threads = [self.p.threads[0]] + [self.p.clone(cpu=c) for c in range(1, ncpu)]
+        self.regions: list[_Region] = []
+        for i in range(cfg.user_threads):
+            r = _Region(BASE + i * STRIDE, cfg.thps_per_thread * HPAGE_PMD_SIZE)
+            self.p.mmap(r.base, r.length, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
+            self.p.madvise(r.small, SMALL_PAGES * PAGE_SIZE, MADV_NOHUGEPAGE)
+            self.regions.append(r)
+        self.node_ids = sorted(self.m.kernel.mem.nodes)
+        self.rounds_built = 0
+
+    def rng(self, round_: int, cpu: int) -> random.Random:
+        return random.Random(f"{self.seed}:{round_}:{cpu}")
+
+    # ---- one round
+    def programs(self, round_: int) -> list[Program]:
+        progs = []
+        for i in range(self.cfg.user_threads):
+            progs.append(Program(i, self.threads[i].task, self._user_ops(round_, i)))
+        for j in range(self.cfg.migrators):
+            cpu = self.cfg.user_threads + j
+            progs.append(Program(cpu, self.threads[cpu].task, self._migrator_ops(round_, cpu)))
+        self.rounds_built = round_ + 1
+        return progs
+
+    def _user_ops(self, round_: int, i: int) -> list[Op]:
+        rng = self.rng(round_, i)
+        r = self.regions[i]
+        task = self.threads[i].task
+        ops: list[Op] = []
+        n = self.cfg.ops_per_round
+        while len(ops) < n:
+            x = rng.random()
+            if x < 0.40:
+                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
+            elif x < 0.70:
+                ops.append(self._load(task, r, rng.choice(r.offsets())))
+            elif x < 0.74:
+                ops.append(self._dontneed(task, r, *self._subrange(rng, r)))
+            elif x < 0.77:
+                ops.append(self._free(task, r, *self._subrange(rng, r)))
+            elif x < 0.81:
+                ops.append(self._mprotect(task, r, *self._subrange(rng, r), rng.random() < 0.5))
+            elif x < 0.84:
+                ops.append(self._munmap(task, r, *self._subrange(rng, r)))
+            elif x < 0.88:
+                ops.append(self._remap(task, r, *self._subrange(rng, r)))
+            elif x < 0.91:
+                if r.pristine:
+                    ops.append(self._mremap(task, r))
+            elif x < 0.93 and self.cfg.fork:
+                ops.extend(self._fork_ops(task, r, rng, i))
+            elif x < 0.96:
+                # a fresh whole THP (a 2 MiB-aligned mapping faults in PMD-mapped again)
+                k = rng.randrange(self.cfg.thps_per_thread)
+                ops.append(self._remap(task, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
+            else:
+                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
+        return ops
+
+    def _subrange(self, rng: random.Random, r: _Region) -> tuple[int, int]:
+        """A page range inside one part of the region (the THP part or the small part)."""
+        npages = r.length // PAGE_SIZE
+        start = rng.randrange(npages)
+        end_part = r.thp_bytes // PAGE_SIZE if start < r.thp_bytes // PAGE_SIZE else npages
+        length = rng.choice([1, 2, 3, 8, 64, 256, 512])
+        return start * PAGE_SIZE, min(length, end_part - start) * PAGE_SIZE
+
+    def _migrator_ops(self, round_: int, cpu: int) -> list[Op]:
+        from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
+        from thpsim.mm.migrate import kernel_move_pages
+
+        rng = self.rng(round_, cpu)
+        task = self.threads[cpu].task
+        ctx = self.m.kernel
+        ops = []
+        eagain = {-errno.EAGAIN} if not self.m.profile.move_pages_batched else set()
+        for n_op in range(max(1, self.cfg.ops_per_round // 2)):
+            k = rng.randint(1, self.cfg.migrate_batch)
+            pages = []
+            for _ in range(k):
+                r = rng.choice(self.regions)
+                off = rng.choice(r.offsets())
+                pages.append(r.base + (SPARE if rng.random() < 0.2 else 0) + off)
+            # alternate the target, so most pages are elsewhere when asked to move
+            node = self.node_ids[(round_ + n_op + cpu) % len(self.node_ids)]
+            flags = MPOL_MF_MOVE_ALL if rng.random() < 0.3 else MPOL_MF_MOVE
+            # 4.14 writes the last rc through the result pointer: -EAGAIN when a page kept
+            # an extra reference (a fault waiting on its migration entry) for 10 passes
+            ok = set(self.node_ids) | {-errno.ENOENT, -errno.EFAULT, -errno.EBUSY,
+                                       -errno.EACCES, -errno.ENOMEM} | eagain
+
+            def start(pages=pages, node=node, flags=flags, ok=ok):
+                status: list[int | None] = [None] * len(pages)
+                ret = yield from kernel_move_pages(ctx, task, 0, pages, [node] * len(pages),
+                                                   status, flags)
+                if ret < 0 and ret != -errno.ENOMEM:
+                    raise IntegrityError(f"move_pages returned {ret}")
+                bad = [s for s in status if s is not None and s not in ok]
+                if bad:
+                    raise IntegrityError(f"move_pages statuses {bad}")
+                return ret
+
+            ops.append(Op("move_pages", start))
+        return ops
+
+    # ---- user operations with their expected outcomes (decided now, checked at run time)
+    def _store(self, task: Any, r: _Region, off: int, value: int) -> Op:
+        from thpsim.mm.uaccess import user_store
+
+        faults = off in r.unmapped or off in r.readonly
+        if not faults:
+            r.values[off] = value
+        addr = r.addr(off)
+
+        def start():
+            try:
+                yield from user_store(task, addr, value)
+            except DeliveredSignal as e:
+                if not faults:
+                    raise IntegrityError(f"store to {addr:#x} got {e}") from None
+                return "SIGSEGV"
+            if faults:
+                raise IntegrityError(f"store to {addr:#x} should have faulted")
+            return None
+
+        return Op("store", start)
+
+    def _load(self, task: Any, r: _Region, off: int) -> Op:
+        from thpsim.mm.uaccess import user_load
+
+        faults = off in r.unmapped
+        want = r.values.get(off, 0)
+        addr = r.addr(off)
+
+        def start():
+            try:
+                value, pfn = yield from user_load(task, addr)
+            except DeliveredSignal as e:
+                if not faults:
+                    raise IntegrityError(f"load from {addr:#x} got {e}") from None
+                return "SIGSEGV"
+            if faults:
+                raise IntegrityError(f"load from unmapped {addr:#x} returned {value:#x}")
+            if value != want:
+                raise IntegrityError(
+                    f"lost write: pid {task.tgid} CPU{task.cpu} loaded {value:#x} at "
+                    f"{addr:#x} (frame {pfn:#x}), expected {want:#x}"
+                )
+            return value
+
+        return Op("load", start)
+
+    def _expect(self, name: str, gen_fn: Any, want: int) -> Op:
+        def start():
+            ret = yield from gen_fn()
+            if ret != want:
+                raise IntegrityError(f"{name} returned {ret}, expected {want}")
+            return ret
+
+        return Op(name, start)
+
+    def _dontneed(self, task: Any, r: _Region, off: int, length: int) -> Op:
+        from thpsim.mm.madvise import MADV_DONTNEED, sys_madvise
+
+        offs = range(off, off + length, PAGE_SIZE)
+        hole = any(o in r.unmapped for o in offs)
+        for o in offs:
+            if o not in r.unmapped:
+                r.values.pop(o, None)
+        mm = task.mm
+        addr = r.addr(off)
+        return self._expect("madvise(DONTNEED)",
+                            lambda: sys_madvise(mm, addr, length, MADV_DONTNEED),
+                            -errno.ENOMEM if hole else 0)
+
+    def _free(self, task: Any, r: _Region, off: int, length: int) -> Op:
+        from thpsim.mm.madvise import MADV_FREE, sys_madvise
+
+        hole = any(o in r.unmapped for o in range(off, off + length, PAGE_SIZE))
+        mm = task.mm
+        addr = r.addr(off)
+        return self._expect("madvise(FREE)", lambda: sys_madvise(mm, addr, length, MADV_FREE),
+                            -errno.ENOMEM if hole else 0)
+
+    def _mprotect(self, task: Any, r: _Region, off: int, length: int, ro: bool) -> Op:
+        from thpsim.mm.mmap import PROT_READ, PROT_WRITE
+        from thpsim.mm.mprotect import sys_mprotect
+
+        offs = list(range(off, off + length, PAGE_SIZE))
+        hole = next((i for i, o in enumerate(offs) if o in r.unmapped), None)
+        changed = offs if hole is None else offs[:hole]
+        for o in changed:
+            if ro:
+                r.readonly.add(o)
+            else:
+                r.readonly.discard(o)
+        r.touch(off, length)
+        mm = task.mm
+        addr = r.addr(off)
+        prot = PROT_READ if ro else PROT_READ | PROT_WRITE
+        return self._expect("mprotect", lambda: sys_mprotect(mm, addr, length, prot),
+                            0 if hole is None else -errno.ENOMEM)
+
+    def _munmap(self, task: Any, r: _Region, off: int, length: int) -> Op:
+        from thpsim.mm.mmap import sys_munmap
+
+        for o in range(off, off + length, PAGE_SIZE):
+            r.unmapped.add(o)
+            r.readonly.discard(o)
+            r.values.pop(o, None)
+        r.touch(off, length)
+        mm = task.mm
+        addr = r.addr(off)
+        return self._expect("munmap", lambda: sys_munmap(mm, addr, length), 0)
+
+    def _remap(self, task: Any, r: _Region, off: int, length: int) -> Op:
+        from thpsim.mm.mmap import (
+            MAP_ANONYMOUS,
+            MAP_FIXED,
+            MAP_PRIVATE,
+            PROT_READ,
+            PROT_WRITE,
+            sys_mmap,
+        )
+
+        for o in range(off, off + length, PAGE_SIZE):
+            r.unmapped.discard(o)
+            r.readonly.discard(o)
+            r.values.pop(o, None)
+        r.touch(off, length)
+        mm = task.mm
+        addr = r.addr(off)
+        return self._expect(
+            "mmap(FIXED)",
+            lambda: sys_mmap(mm, addr, length, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+            addr,
+        )
+
+    def _mremap(self, task: Any, r: _Region) -> Op:
+        from thpsim.mm.mremap import MREMAP_FIXED, MREMAP_MAYMOVE, sys_mremap
+
+        old = r.addr(0)
+        r.moved = not r.moved
+        new = r.addr(0)
+        mm = task.mm
+        length = r.thp_bytes
+        return self._expect(
+            "mremap",
+            lambda: sys_mremap(mm, old, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, new),
+            new,
+        )
+
+    def _fork_ops(self, task: Any, r: _Region, rng: random.Random, i: int) -> list[Op]:
+        """fork; the child reads some pages; the parent overwrites them; the child reads
+        again (still the fork-time values); the child exits."""
+        from thpsim.kernel.fork import copy_process, mmput
+        from thpsim.mm.uaccess import user_load
+
+        ctx = self.m.kernel
+        holder: dict[str, Any] = {}
+        mapped = [o for o in r.offsets() if o not in r.unmapped]
+        if not mapped:
+            return []
+        picks = [rng.choice(mapped) for _ in range(3)]
+        snapshot = {o: r.values.get(o, 0) for o in picks}
+        where = {o: r.addr(o) for o in picks}
+
+        def fork():
+            child = yield from copy_process(ctx, task, task.cpu)
+            if isinstance(child, int):
+                raise IntegrityError(f"fork failed: {child}")
+            holder["child"] = child
+            return child.pid
+
+        def child_reads():
+            child = holder["child"]
+            for o in picks:
+                value, _ = yield from user_load(child, where[o])
+                if value != snapshot[o]:
+                    raise IntegrityError(
+                        f"COW broken: child {child.pid} read {value:#x} at {where[o]:#x}, "
+                        f"expected the fork-time {snapshot[o]:#x}"
+                    )
+            return len(picks)
+
+        def child_exit():
+            child = holder.pop("child")
+            leaks = yield from mmput(child.mm)
+            ctx.tasks.pop(child.pid, None)
+            if leaks:
+                raise IntegrityError("; ".join(leaks))
+            return 0
+
+        ops = [Op("fork", fork), Op("child reads", child_reads)]
+        for o in picks:
+            ops.append(self._store(task, r, o, rng.getrandbits(64)))
+        ops += [Op("child reads", child_reads), Op("child exit", child_exit)]
+        return ops
+
+    # ---- the final oracle
+    def final_check(self) -> None:
+        """Every page of every region holds what its owner last wrote (no TLB involved)."""
+        from thpsim.scenarios import memory_word
+
+        mm = self.p.mm
+        for r in self.regions:
+            for off in r.offsets():
+                got = memory_word(mm, r.addr(off))
+                if off in r.unmapped:
+                    if got is not None:
+                        raise IntegrityError(f"{r.addr(off):#x} should be unmapped")
+                    continue
+                want = r.values.get(off, 0)
+                if got is None:
+                    got = 0  # never touched: reads 0
+                if got != want:
+                    raise IntegrityError(
+                        f"lost write: memory at {r.addr(off):#x} holds {got:#x}, "
+                        f"expected {want:#x}"
+                    )
