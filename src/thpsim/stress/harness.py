@@ -76,7 +76,8 @@ def _scheduler(cfg: StressConfig, seed: int, round_: int) -> Any:
 def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                migration_budget: int | None = None, replay_round: int = -1,
                replay_schedule: str | None = None, trace: bool = False,
-               trace_round: int | None = None, progress: Any = None) -> StressResult:
+               trace_round: int | None = None, progress: Any = None,
+               lenient: bool = False) -> StressResult:
     """Run rounds until ``cfg.rounds`` (or ``max_rounds``), the migration budget, or a failure."""
     from thpsim.kernel.schedulers import ReplayScheduler
 
@@ -115,7 +116,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     for rnd in range(rounds):
         progs = wl.programs(rnd)
         if rnd == replay_round and replay_schedule is not None:
-            sched = ReplayScheduler(replay_schedule)
+            sched = ReplayScheduler(replay_schedule, strict=not lenient)
             sched.new_execution()
             s = sched.schedule.seed
         else:

@@ -28,7 +28,7 @@ MB = 1 << 20
 BASE = 0x7000_0000_0000
 STRIDE = 64 * MB
 SPARE = 32 * MB
-SMALL_PAGES = 32
+SMALL_PAGES = 512
 
 __all__ = ["StressConfig", "Workload"]
 
@@ -173,8 +173,13 @@ class Workload:
     def _subrange(self, rng: random.Random, r: _Region) -> tuple[int, int]:
         """A page range inside one part of the region (the THP part or the small part)."""
         npages = r.length // PAGE_SIZE
-        start = rng.randrange(npages)
-        end_part = r.thp_bytes // PAGE_SIZE if start < r.thp_bytes // PAGE_SIZE else npages
+        thp_pages = r.thp_bytes // PAGE_SIZE
+        # a quarter of the range operations cut the THPs (splits); the rest the small part
+        if rng.random() < 0.25:
+            start = rng.randrange(thp_pages)
+        else:
+            start = rng.randrange(thp_pages, npages)
+        end_part = thp_pages if start < thp_pages else npages
         length = rng.choice([1, 2, 3, 8, 64, 256, 512])
         return start * PAGE_SIZE, min(length, end_part - start) * PAGE_SIZE
 

@@ -7,10 +7,15 @@ from thpsim.kernel.sched import Schedule, Scheduler
 
 
 class ReplayScheduler(Scheduler):
+    """Follow a recorded schedule. Strict (the default): any divergence is a
+    :class:`ScheduleError`. Lenient (for shrinking): where the recorded CPU cannot run,
+    or the record has ended, keep the current CPU (else the lowest runnable)."""
+
     name = "replay"
 
-    def __init__(self, schedule: str | Schedule):
+    def __init__(self, schedule: str | Schedule, strict: bool = True):
         self.schedule = schedule if isinstance(schedule, Schedule) else Schedule.decode(schedule)
+        self.strict = strict
         self._i = 0
         self._runs = 0
 
@@ -21,6 +26,12 @@ class ReplayScheduler(Scheduler):
 
     def next_cpu(self, runnable: list[int], current: int | None) -> int:
         steps = self.schedule.steps
+        if not self.strict:
+            cpu = steps[self._i] if self._i < len(steps) else None
+            self._i += 1
+            if cpu in runnable:
+                return cpu
+            return current if current in runnable else runnable[0]
         if self._i >= len(steps):
             raise ScheduleError(
                 f"replay diverged at step {self._i}: the schedule has no more steps, "
@@ -35,7 +46,7 @@ class ReplayScheduler(Scheduler):
         return cpu
 
     def finished(self) -> bool:
-        return self._i == len(self.schedule.steps)
+        return not self.strict or self._i == len(self.schedule.steps)
 
     def next_u64(self) -> int:
         return 0

@@ -1,0 +1,153 @@
+"""``thpsim stress``: run the harness sharded over worker processes, replay, shrink.
+
+    thpsim stress --seed 1 --migrations 1000000 --workers 2 --profile seed
+    thpsim stress --seed 1 --rounds 200 --switch bug_b3_pmd_migration_no_flush=1
+    thpsim stress --replay thpsim-repro/seed1-w0.json [--trace trace.json]
+    thpsim stress --shrink thpsim-repro/seed1-w0.json
+
+Each worker runs an independent machine seeded from (seed, worker); progress
+lines report steps and migrations per second. The first failure in any worker
+prints its report and the command that replays it, and the run exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from typing import Any
+
+from thpsim.stress.harness import (
+    folio_migrations,
+    format_report,
+    replay_reproducer,
+    run_stress,
+    save_reproducer,
+)
+from thpsim.stress.workload import StressConfig
+
+__all__ = ["main"]
+
+
+def _parse_switch(text: str) -> tuple[str, Any]:
+    from thpsim.scenarios import _parse_switch as parse
+
+    return parse(text)
+
+
+def _worker(job: dict[str, Any]) -> dict[str, Any]:
+    cfg = StressConfig.from_json(job["config"])
+    seed = job["seed"]
+    last = [time.perf_counter()]
+    t0 = time.perf_counter()
+
+    def progress(res: Any, m: Any) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= job["progress_every"]:
+            last[0] = now
+            mig, thp = folio_migrations(m)
+            dt = now - t0
+            print(f"[worker {job['worker']}] round {res.rounds} steps {res.steps} "
+                  f"migrations {mig} (THP {thp}) {mig / dt:.0f}/s {res.steps / dt:.0f} steps/s",
+                  flush=True)
+
+    res = run_stress(cfg, seed, migration_budget=job["budget"], progress=progress,
+                     trace=job.get("trace") is not None, trace_round=0)
+    out = {"worker": job["worker"], "seed": seed, "rounds": res.rounds, "steps": res.steps,
+           "migrations": res.migrations, "thp_migrations": res.thp_migrations,
+           "seconds": res.seconds, "report": None, "repro": None}
+    if job.get("trace") and res.trace:
+        with open(job["trace"], "w") as fh:
+            json.dump({"traceEvents": res.trace}, fh)
+    if res.failure is not None:
+        path = os.path.join(job["out"], f"seed{seed}-w{job['worker']}.json")
+        save_reproducer(path, cfg, seed, res)
+        out["repro"] = path
+        out["report"] = format_report(cfg, seed, res, path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="thpsim stress", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[], help="profile switch k=v")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=None, help="rounds per worker")
+    ap.add_argument("--migrations", type=int, default=None,
+                    help="folio migrations in all (split over the workers)")
+    ap.add_argument("--user-threads", type=int, default=2)
+    ap.add_argument("--migrators", type=int, default=1)
+    ap.add_argument("--ops-per-round", type=int, default=40)
+    ap.add_argument("--check-every", type=int, default=5, help="rounds between full checks")
+    ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
+    ap.add_argument("--out", default="thpsim-repro", help="where reproducers are saved")
+    ap.add_argument("--progress-every", type=float, default=10.0, help="seconds")
+    ap.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON")
+    ap.add_argument("--replay", default=None, help="replay a saved reproducer")
+    ap.add_argument("--shrink", default=None, help="shrink a saved reproducer")
+    args = ap.parse_args(argv)
+
+    if args.replay:
+        res = replay_reproducer(args.replay, trace=args.trace is not None)
+        from thpsim.stress.harness import load_reproducer
+
+        cfg, seed, _, _, _ = load_reproducer(args.replay)
+        if args.trace:
+            with open(args.trace, "w") as fh:
+                json.dump({"traceEvents": res.trace}, fh)
+        if res.failure is None:
+            print(f"replayed {args.replay}: no failure")
+            return 0
+        print(format_report(cfg, seed, res, args.replay))
+        return 1
+    if args.shrink:
+        from thpsim.stress.shrink import shrink_reproducer
+
+        base, ext = os.path.splitext(args.shrink)
+        out = f"{base}.min{ext}"
+        before, after, path = shrink_reproducer(args.shrink, out, log=print)
+        print(f"shrunk {args.shrink} from {before} to {after}: {path}")
+        print(f"replay: thpsim stress --replay {path}")
+        return 0
+
+    switches = dict(_parse_switch(s) for s in args.switch)
+    rounds = args.rounds if args.rounds is not None else (10**9 if args.migrations else 50)
+    cfg = StressConfig(profile=args.profile, switches=switches, user_threads=args.user_threads,
+                       migrators=args.migrators, ops_per_round=args.ops_per_round,
+                       rounds=rounds, policy=args.policy, check_every=args.check_every)
+    budget = None if args.migrations is None else -(-args.migrations // args.workers)
+    jobs = [{"config": cfg.to_json(), "seed": args.seed * 1000 + w, "worker": w,
+             "budget": budget, "out": args.out, "progress_every": args.progress_every,
+             "trace": args.trace if w == 0 else None}
+            for w in range(args.workers)]
+    t0 = time.perf_counter()
+    print(f"stress: profile {args.profile}, {args.workers} worker(s), seed {args.seed}, "
+          f"{'budget %d migrations' % args.migrations if args.migrations else f'{rounds} rounds'}",
+          flush=True)
+    if args.workers == 1:
+        results = [_worker(jobs[0])]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(args.workers) as pool:
+            results = list(pool.imap_unordered(_worker, jobs))
+    wall = time.perf_counter() - t0
+    steps = sum(r["steps"] for r in results)
+    mig = sum(r["migrations"] for r in results)
+    thp = sum(r["thp_migrations"] for r in results)
+    failed = [r for r in results if r["report"]]
+    print(f"total: {steps} steps, {mig} folio migrations ({thp} THP) in {wall:.1f} s wall: "
+          f"{mig / wall:.0f} migrations/s, {steps / wall:.0f} steps/s")
+    for r in failed:
+        print(r["report"])
+    if not failed:
+        print("no integrity or invariant failure")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Seconds of interleaved stress on fixed seeds, all checks on; the planted defect
+(B3: no TLB flush when installing a PMD migration entry) is found, replays, shrinks,
+and its trace exports as Chrome/Perfetto JSON."""
+
+import json
+import os
+
+import pytest
+
+from thpsim.stress import StressConfig, run_stress
+from thpsim.stress.cli import main as stress_main
+from thpsim.stress.harness import (
+    failure_signature,
+    load_reproducer,
+    replay_reproducer,
+    save_reproducer,
+)
+from thpsim.stress.shrink import shrink_reproducer
+
+B3 = {"bug_b3_pmd_migration_no_flush": True}
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_smoke_no_failure(profile):
+    res = run_stress(StressConfig(profile=profile, rounds=8, check_every=2), seed=11)
+    assert res.failure is None, res.failure
+    assert res.migrations > 0 and res.thp_migrations > 0 and res.steps > 1000
+
+
+@pytest.fixture(scope="module")
+def b3_failure(tmp_path_factory):
+    cfg = StressConfig(profile="seed", rounds=200, switches=B3)
+    res = run_stress(cfg, seed=0)
+    assert res.failure is not None, "the planted defect was not found in 200 rounds"
+    path = str(tmp_path_factory.mktemp("repro") / "b3.json")
+    save_reproducer(path, cfg, 0, res)
+    return cfg, res, path
+
+
+def test_planted_defect_is_found(b3_failure):
+    cfg, res, path = b3_failure
+    assert res.failure.kind == "integrity"
+    assert "lost write" in res.failure.message or "COW broken" in res.failure.message
+
+
+def test_reproducer_replays_to_the_same_failure(b3_failure):
+    cfg, res, path = b3_failure
+    again = replay_reproducer(path)
+    assert again.failure is not None
+    assert again.failure.message == res.failure.message
+    assert again.failed_round == res.failed_round
+
+
+def test_shrinking_makes_it_shorter(b3_failure, tmp_path):
+    cfg, res, path = b3_failure
+    before, after, out = shrink_reproducer(path, str(tmp_path / "b3.min.json"), extra_seeds=1)
+    assert after < before
+    scfg, seed, rnd, schedule, failure = load_reproducer(out)
+    again = replay_reproducer(out)
+    assert again.failure is not None
+    assert failure_signature(again.failure) == failure_signature(res.failure)
+
+
+def test_trace_export_is_chrome_json_with_one_track_per_cpu(b3_failure, tmp_path):
+    cfg, res, path = b3_failure
+    trace = str(tmp_path / "trace.json")
+    assert stress_main(["--replay", path, "--trace", trace]) == 1
+    with open(trace) as fh:
+        data = json.load(fh)
+    events = data["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+    ncpu = cfg.user_threads + cfg.migrators
+    assert names == {c: f"CPU{c}" for c in range(ncpu)}
+    spans = [e for e in events if e.get("ph") == "X"]
+    assert spans and {e["tid"] for e in spans} <= set(names)
+    assert all(isinstance(e["ts"], int) and e["dur"] > 0 for e in spans)
+
+
+def test_stress_command_smoke(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert stress_main(["--rounds", "3", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "migrations/s" in out and "no integrity or invariant failure" in out
+
+
+def test_stress_command_reports_the_replay_command(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert stress_main(["--rounds", "200", "--seed", "0", "--switch",
+                        "bug_b3_pmd_migration_no_flush=1"]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("replay: "))
+    argv = line.split()[1:]
+    assert argv[:2] == ["thpsim", "stress"]
+    assert stress_main(argv[2:]) == 1
