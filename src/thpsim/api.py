@@ -341,6 +341,42 @@ class _Syscalls:
             raise err
         return ret, status
 
+    # ---- NUMA policy (mm/mempolicy.c); masks are ints (bit n = node n), None is NULL
+    def set_mempolicy(self, mode: int, nodemask: int | None = None, maxnode: int = 0) -> int:
+        """set_mempolicy(2) for this thread. The kernel reads ``maxnode - 1`` bits."""
+        from thpsim.mm.mempolicy import kernel_set_mempolicy
+
+        return self._sys(kernel_set_mempolicy(self.machine.kernel, self.task, mode, nodemask,
+                                              maxnode))
+
+    def get_mempolicy(self, maxnode: int = 0, addr: int = 0,
+                      flags: int = 0) -> tuple[int, int | None]:
+        """get_mempolicy(2): ``(mode, nodemask)``; nodemask is None when ``maxnode`` is 0
+        (a NULL mask pointer)."""
+        from thpsim.mm.mempolicy import kernel_get_mempolicy
+
+        policy = [0]
+        nmask: list[int] | None = [0] if maxnode else None
+        self._sys(kernel_get_mempolicy(self.machine.kernel, self.task, policy, nmask, maxnode,
+                                       addr, flags))
+        return policy[0], None if nmask is None else nmask[0]
+
+    def mbind(self, addr: int, length: int, mode: int, nodemask: int | None = None,
+              maxnode: int = 0, flags: int = 0) -> int:
+        """mbind(2) on this process's address space."""
+        from thpsim.mm.mempolicy import kernel_mbind
+
+        return self._sys(kernel_mbind(self.machine.kernel, self.task, addr, length, mode,
+                                      nodemask, maxnode, flags))
+
+    def migrate_pages(self, pid: int, maxnode: int, old_nodes: int | None,
+                      new_nodes: int | None) -> int:
+        """migrate_pages(2): the number of pages that could not be moved."""
+        from thpsim.mm.mempolicy import kernel_migrate_pages
+
+        return self._sys(kernel_migrate_pages(self.machine.kernel, self.task, pid, maxnode,
+                                              old_nodes, new_nodes))
+
     # ---- user memory
     def write(self, addr: int, value: int) -> None:
         """Store ``value`` (a 64-bit word) to the 4 KiB page containing ``addr``."""
@@ -431,6 +467,7 @@ class Process(_Syscalls):
         t.group = self.task.group
         t.group.append(t)
         t.mempolicy = self.task.mempolicy
+        t.mems_allowed = self.task.mems_allowed
         ctx.tasks[t.pid] = t
         th = Thread(self.machine, t, self)
         self.threads.append(th)

@@ -70,6 +70,54 @@ class Profile:
     #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
     #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
     bug_b3_pmd_migration_no_flush: bool
+    # ---- mm/mempolicy.c (mbind, set_mempolicy, get_mempolicy, migrate_pages)
+    #: 5.14 (Feng Tang's MPOL_LOCAL series): MPOL_LOCAL is stored as itself and
+    #: MPOL_PREFERRED with an empty mask becomes it (get_mempolicy reports 4). 4.14:
+    #: both are MPOL_PREFERRED + internal MPOL_F_LOCAL, reported as MPOL_PREFERRED (1).
+    mpol_local_mode: bool
+    #: 5.12 (Huang Ying's series): MPOL_F_NUMA_BALANCING is a mode flag (BIND; 6.x also
+    #: PREFERRED_MANY). 4.14: not a mode flag, so the mode is out of range: EINVAL.
+    mpol_numa_balancing: bool
+    #: 5.15 (C:b27abaccf8e8): MPOL_PREFERRED_MANY (5). 4.14: EINVAL.
+    mpol_preferred_many: bool
+    #: 6.9: MPOL_WEIGHTED_INTERLEAVE (6), every weight 1 here. 4.14: EINVAL.
+    mpol_weighted_interleave: bool
+    #: 5.11 (C:e130242dc351, fixed by C:000eca5d044d): get_nodes() checks the words
+    #: above MAX_NUMNODES whole, so a bit past maxnode - 1 in the top word is EINVAL.
+    #: 4.14 masks the top word to maxnode - 1 bits first.
+    get_nodes_checks_whole_top_word: bool
+    #: 5.2 (C:a7f40cfe3b7a) and 5.3 (Yang Shi, unmovable pages under MOVE|STRICT):
+    #: mbind(MPOL_MF_STRICT) without MOVE walks the range and a misplaced page is EIO
+    #: (policy not applied); a PMD migration entry or a page that cannot be isolated is
+    #: a failure (EIO under STRICT). 4.14 walks only with MOVE and skips both silently
+    #: (MB-6/MB-7, MB-10).
+    mbind_strict_eio: bool
+    #: 5.5 (Li Xinhai, "fix checking unmapped holes for mbind"): mbind's range may have
+    #: no hole at head, middle or tail (EFAULT) unless MPOL_DEFAULT; a range that is all
+    #: hole is EFAULT. 4.14 misses a tail hole and reports a head hole (from
+    #: mbind_range) even for MPOL_DEFAULT.
+    queue_pages_hole_checks: bool
+    #: 5.14 (Yang Shi, "don't have to split pmd for huge zero page"): mbind and
+    #: migrate_pages skip a huge zero PMD. 4.14 splits it into zero-page PTEs.
+    queue_pages_skip_huge_zero: bool
+    #: 6.7 (Hugh Dickins, "fix migrate_pages(2) syscall return nr_failed"):
+    #: migrate_pages(2) also counts the folios its walk could not isolate, and takes
+    #: mmap_lock per source node; the walk isolates a PTE-mapped large folio once
+    #: (qp->large) so its other PTEs are no failures. 4.14: not counted. (The walk
+    #: counts failures only with ``mbind_strict_eio``, as it does since 5.2.)
+    queue_pages_nr_failed: bool
+    #: 6.7 (Hugh Dickins, alloc_migration_target_by_mpol()): mbind allocates targets
+    #: by the new policy itself (interleave anchored at the first queued folio) after
+    #: dropping mmap_lock. 4.14 new_page(): the page's VMA from ``start`` on, or the
+    #: task policy when none maps it (a THP whose head lies before ``start``).
+    mbind_alloc_by_mpol: bool
+    #: 4.15 (C:313674661925): migrate_pages(2) on another process needs
+    #: ptrace_may_access(). 4.14: CAP_SYS_NICE or a matching real/effective uid.
+    migrate_pages_ptrace_check: bool
+    #: 4.15 (Yisheng Xie, "add nodes_empty check in SYSC_migrate_pages"): new_nodes is
+    #: cut to the caller's cpuset and EINVAL only when empty. 4.14: EINVAL if any new
+    #: node has no memory, and an empty new_nodes moves nothing (returns 0).
+    migrate_pages_new_nodes_intersect: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -96,6 +144,18 @@ PROFILES: dict[str, Profile] = {
         move_pages_batched=False,
         move_pages_folio_walk=False,
         bug_b3_pmd_migration_no_flush=False,
+        mpol_local_mode=False,
+        mpol_numa_balancing=False,
+        mpol_preferred_many=False,
+        mpol_weighted_interleave=False,
+        get_nodes_checks_whole_top_word=False,
+        mbind_strict_eio=False,
+        queue_pages_hole_checks=False,
+        queue_pages_skip_huge_zero=False,
+        queue_pages_nr_failed=False,
+        mbind_alloc_by_mpol=False,
+        migrate_pages_ptrace_check=False,
+        migrate_pages_new_nodes_intersect=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -113,6 +173,18 @@ PROFILES: dict[str, Profile] = {
         move_pages_batched=True,
         move_pages_folio_walk=True,
         bug_b3_pmd_migration_no_flush=False,
+        mpol_local_mode=True,
+        mpol_numa_balancing=True,
+        mpol_preferred_many=True,
+        mpol_weighted_interleave=True,
+        get_nodes_checks_whole_top_word=True,
+        mbind_strict_eio=True,
+        queue_pages_hole_checks=True,
+        queue_pages_skip_huge_zero=True,
+        queue_pages_nr_failed=True,
+        mbind_alloc_by_mpol=True,
+        migrate_pages_ptrace_check=True,
+        migrate_pages_new_nodes_intersect=True,
     ),
 }
 

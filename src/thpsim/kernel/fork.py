@@ -121,6 +121,8 @@ def copy_process(ctx, parent, cpu: int) -> KernelPath[object]:
 
     child = task_struct(0, 0, None, cpu, parent.cred, parent.comm)
     child.mempolicy = parent.mempolicy
+    child.il_prev = parent.il_prev
+    child.mems_allowed = parent.mems_allowed
     try:
         new_mm = mm_alloc(ctx)
     except OSError:

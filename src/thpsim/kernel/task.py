@@ -36,7 +36,7 @@ class task_struct:
     """Models: struct task_struct (one thread)."""
 
     __slots__ = ("pid", "tgid", "mm", "cpu", "cred", "comm", "mempolicy", "group",
-                 "exit_state", "api")
+                 "exit_state", "api", "il_prev", "mems_allowed")
 
     def __init__(self, pid: int, tgid: int, mm: Any, cpu: int, creds: cred, comm: str):
         self.pid = pid
@@ -51,6 +51,10 @@ class task_struct:
         self.exit_state = 0
         #: the public Thread object that wraps this task (set by the API layer)
         self.api: Any = None
+        #: the interleave cursor (MAX_NUMNODES - 1, as every task inherits from init)
+        self.il_prev = (1 << 10) - 1
+        #: the cpuset's allowed nodes (a bitmask); None: every node with memory
+        self.mems_allowed: int | None = None
 
     def __repr__(self) -> str:
         return f"<task {self.pid}/{self.tgid} cpu{self.cpu}>"

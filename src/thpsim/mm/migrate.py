@@ -707,5 +707,5 @@ def cpuset_mems_allowed(ctx, task) -> int:
     mask = 0
     for nid in ctx.mem.nodes:
         mask |= 1 << nid
-    allowed = getattr(task, "mems_allowed", None)
+    allowed = task.mems_allowed
     return mask if allowed is None else mask & allowed
