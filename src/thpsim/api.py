@@ -20,7 +20,7 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
-from thpsim.errors import ConfigError, DeliveredSignal, IntegrityError, KernelBug
+from thpsim.errors import ConfigError, IntegrityError
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
@@ -154,7 +154,7 @@ class Machine:
         """The /proc and /sys views, acting as root."""
         from thpsim.fs.vfs import VFSView
 
-        return VFSView(self._vfs, None)
+        return VFSView(self._vfs, None, after=self._after)
 
     # ---- properties
     @property
@@ -423,6 +423,13 @@ class Thread(_Syscalls):
         return self.task.pid
 
     @property
+    def fs(self) -> Any:
+        """The /proc and /sys views as this thread (/proc/self is its process)."""
+        from thpsim.fs.vfs import VFSView
+
+        return VFSView(self.machine._vfs, self.task, after=self.machine._after)
+
+    @property
     def cpu(self) -> int:
         return self.task.cpu
 
@@ -444,7 +451,7 @@ class Process(_Syscalls):
         """The /proc and /sys views, acting as this process (its credentials, /proc/self)."""
         from thpsim.fs.vfs import VFSView
 
-        return VFSView(self.machine._vfs, self.task)
+        return VFSView(self.machine._vfs, self.task, after=self.machine._after)
 
     @property
     def pid(self) -> int:

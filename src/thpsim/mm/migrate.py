@@ -37,11 +37,11 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
-    GFP_HIGHUSER_MOVABLE,
-    GFP_TRANSHUGE,
     __GFP_COMP,
     __GFP_RECLAIM,
     __GFP_THISNODE,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_TRANSHUGE,
 )
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
 from thpsim.mm.memory import maybe_mkwrite
@@ -182,10 +182,9 @@ def migrate_page(ctx, new: int, page: int) -> int:
 
 
 def move_to_new_page(ctx, new: int, page: int) -> int:
-    rc = migrate_page(ctx, new, page)
-    if rc == MIGRATEPAGE_SUCCESS:
-        ctx.pages.mapping[page] = 0  # the old page no longer belongs to the anon_vma
-    return rc
+    """Models: move_to_new_page() for an anon page. The old page keeps its mapping
+    (PageAnon) until it is freed, while migration entries still name it."""
+    return migrate_page(ctx, new, page)
 
 
 # ---------------------------------------------------------------- unmap and move
@@ -643,7 +642,7 @@ def do_pages_move_chunked(ctx, mm, task_nodes: int, pages_: list[int], nodes: li
             # new_page_node() finds each page's target in the pm array
             target = {pm_page[j]: nodes[j] for j in pm_page}
 
-            def alloc(page: int) -> int:
+            def alloc(page: int, target: dict[int, int] = target) -> int:
                 return new_page_node(ctx, target[page])(page)
 
             results: dict[int, int] = {}

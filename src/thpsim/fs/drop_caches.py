@@ -1,0 +1,71 @@
+"""/proc/sys/vm/drop_caches.
+
+Models: fs/drop_caches.c drop_caches_sysctl_handler(), kernel/sysctl.c (the
+entry: an int, 1..4, via proc_dointvec_minmax; mode 0644 in 4.14, write-only
+0200 in mainline) and fs/proc/proc_sysctl.c test_perm() (a sysctl file checks
+its own mode bits: root uses the owner bits, with no DAC override).
+
+Writing 1 drops the page cache (none is modelled); 2 runs the shrinkers
+(drop_slab()), of which the model has one: the THP deferred-split queue
+(mm/huge_memory.c deferred_split_scan(), which splits partially mapped THPs);
+3 does both; 4 silences the kernel-log line the write prints.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from thpsim.fs.proc.internal import mainline_formats, parse_kstrto, run_as_opener
+from thpsim.mm.huge_memory import deferred_split_scan
+
+if TYPE_CHECKING:
+    from thpsim.fs.vfs import VFS, File
+
+__all__ = ["drop_caches_sysctl_handler", "register"]
+
+PATH = "/proc/sys/vm/drop_caches"
+_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _test_perm(f: File, mode: int, mask: int) -> None:
+    """Models: proc_sysctl.c test_perm(): root reads the owner bits, others the other bits."""
+    bits = mode >> 6 if f.uid == 0 else mode
+    if mask & ~bits & 7:
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), f.path)
+
+
+def _mode(f: File) -> int:
+    return 0o200 if mainline_formats(f.ctx) else 0o644
+
+
+def drop_caches_read(f: File) -> str:
+    """proc_dointvec_minmax() read: the last value written."""
+    _test_perm(f, _mode(f), 4)
+    return f"{f.vfs.state.get('drop_caches', 0)}\n"
+
+
+def drop_caches_sysctl_handler(f: File, data: bytes) -> int:
+    """Models: drop_caches_sysctl_handler(). Returns: the bytes consumed.
+
+    Raises: EINVAL for anything but an integer 1..4. Preempts: in the shrinker.
+    """
+    _test_perm(f, _mode(f), 2)
+    err, value = parse_kstrto(data, _INT_MIN, _INT_MAX)
+    if err or not 1 <= value <= 4:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+    state = f.vfs.state
+    state["drop_caches"] = value
+    if value & 2:
+        run_as_opener(f, deferred_split_scan(f.ctx))  # drop_slab() -> the THP shrinker
+    if not state.get("drop_caches_stfu"):
+        comm, pid = ("thpsim", 0) if f.task is None else (f.task.comm, f.task.pid)
+        f.ctx.printk(f"{comm} ({pid}): drop_caches: {value}")
+    state["drop_caches_stfu"] = state.get("drop_caches_stfu", 0) | value & 4
+    return len(data)
+
+
+def register(vfs: VFS) -> None:
+    mode = 0o200 if mainline_formats(vfs.ctx) else 0o644
+    vfs.register_file(PATH, drop_caches_read, drop_caches_sysctl_handler, mode=mode)

@@ -1,0 +1,519 @@
+"""A small virtual filesystem: the /proc and /sys files a kernel test reads.
+
+Models: the path walk and permission checks of fs/namei.c (``link_path_walk``,
+``generic_permission``, ``may_create``/``may_delete``), ``vfs_read``/``vfs_write``
+(fs/read_write.c) and ``vfs_mkdir``/``vfs_rmdir``, over three kinds of file system
+that answer differently when an operation is missing:
+
+* ``/proc/PID/...`` (fs/proc/base.c ``pid_entry`` files): no read or write method
+  -> ``EINVAL`` (``vfs_read``/``vfs_write`` see no FMODE_CAN_READ/WRITE);
+* other ``/proc`` files (``proc_create`` entries): -> ``EIO`` (``proc_reg_read``/
+  ``proc_reg_write``, fs/proc/inode.c);
+* ``/sys`` and other kernfs files (sysfs, later cgroupfs): refused at open with
+  ``EACCES`` (``kernfs_fop_open`` checks the mode bits and the ops).
+
+Model-only: every view is an entry in one registry (:meth:`VFS.register_file`,
+:meth:`VFS.register_dir`); ``/proc/PID`` and ``/sys/devices/system/node/nodeN`` are
+*template* directories whose name is looked up when a path is walked, so
+per-process files follow ``ctx.tasks`` as it changes. A later cgroup module
+registers its hierarchy the same way, with ``mkdir``/``rmdir`` callbacks on the
+directory that holds the groups (as kernfs calls the parent inode's ``mkdir``).
+
+Callbacks receive a :class:`File`: who opened it (``file.task``, None for root
+with every capability), the template bindings (``file.params["pid"]``), the
+kernel context. Text readers return the whole text (``str``); the VFS slices it
+by ``offset``/``length`` as seq_file would. Binary readers (pagemap, kpageflags,
+kpagecount) get ``offset`` and ``length`` and return ``bytes``.
+
+Simplified:
+    * no file descriptors or file positions: each :meth:`VFS.read` is an open,
+      one ``pread`` and a close; each :meth:`VFS.write` an open, one write, a close;
+    * no group ids: a file's group bits are never consulted (owner or other);
+    * no symlinks: ``/proc/self`` is resolved during the walk, as a name of the
+      ``/proc/PID`` template.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
+
+# include/linux/fs.h
+MAY_EXEC = 0x1
+MAY_WRITE = 0x2
+MAY_READ = 0x4
+# include/uapi/linux/capability.h (the two DAC overrides generic_permission tests)
+CAP_DAC_OVERRIDE = 1
+CAP_DAC_READ_SEARCH = 2
+
+#: File-system kinds, for the errno of a missing method (module docstring).
+FS_PROC_PID = "proc-pid"
+FS_PROC = "proc"
+FS_KERNFS = "kernfs"
+
+Reader = Callable[..., Any]
+Writer = Callable[["File", bytes], int]
+
+
+class File:
+    """An open file, as the callbacks see it.
+
+    Models: struct file (``f_cred``: the opener's credentials) and the inode's
+    private data (``params``: what the walk bound for template components, e.g.
+    ``params["pid"]`` is the task_struct of ``/proc/PID``).
+    """
+
+    __slots__ = ("vfs", "ctx", "path", "task", "params")
+
+    def __init__(self, vfs: VFS, path: str, task: Any, params: dict[str, Any]):
+        self.vfs = vfs
+        self.ctx = vfs.ctx
+        self.path = path
+        #: the opener (a task_struct), or None: root with every capability
+        self.task = task
+        self.params = params
+
+    @property
+    def cred(self) -> Any:
+        return None if self.task is None else self.vfs.cred_of(self.task)
+
+    @property
+    def uid(self) -> int:
+        c = self.cred
+        return 0 if c is None else c.euid
+
+    def capable(self, cap: int) -> bool:
+        """Models: file_ns_capable(file, &init_user_ns, cap): the opener's capability."""
+        c = self.cred
+        return c is None or c.capable(cap)
+
+    def __repr__(self) -> str:
+        return f"<File {self.path} as {self.task!r}>"
+
+
+class _Node:
+    __slots__ = ("name", "mode", "owner", "fs")
+
+    def __init__(self, name: str, mode: int, owner: int | Callable[[File], int], fs: str):
+        self.name = name
+        self.mode = mode
+        self.owner = owner
+        self.fs = fs
+
+
+class _Dir(_Node):
+    __slots__ = ("children", "template", "lookup", "names", "mkdir", "rmdir")
+
+    def __init__(self, name: str, mode: int, owner, fs: str):
+        super().__init__(name, mode, owner, fs)
+        self.children: dict[str, _Node] = {}
+        #: the template child (its registered name, e.g. "{pid}" or "node{nid}")
+        self.template: str | None = None
+        #: for a template dir: name -> bound value or None; and the names to list
+        self.lookup: Callable[[File, str], Any] | None = None
+        self.names: Callable[[File], list[str]] | None = None
+        #: callbacks for creating and removing children (kernfs parent inode ops)
+        self.mkdir: Callable[[File, str], None] | None = None
+        self.rmdir: Callable[[File, str], None] | None = None
+
+
+class _File(_Node):
+    __slots__ = ("reader", "writer", "binary", "open")
+
+    def __init__(self, name: str, mode: int, owner, fs: str, reader, writer, binary: bool,
+                 open_: Callable[[File], None] | None):
+        super().__init__(name, mode, owner, fs)
+        self.reader = reader
+        self.writer = writer
+        self.binary = binary
+        self.open = open_
+
+
+def _err(code: int, path: str) -> OSError:
+    return OSError(code, os.strerror(code), path)
+
+
+def _template_param(name: str) -> str | None:
+    """``"{pid}"`` -> ``"pid"``, ``"node{nid}"`` -> ``"nid"``; None for a plain name."""
+    if "{" in name and name.endswith("}"):
+        return name[name.index("{") + 1 : -1]
+    return None
+
+
+def _split(path: str) -> list[str]:
+    if not path.startswith("/"):
+        raise _err(errno.ENOENT, path)
+    parts: list[str] = []
+    for c in path.split("/"):
+        if c in ("", "."):
+            continue
+        if c == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(c)
+    return parts
+
+
+def _fs_kind(parts: list[str]) -> str:
+    if parts and parts[0] == "proc":
+        if len(parts) > 1 and _template_param(parts[1]) is not None:
+            return FS_PROC_PID
+        return FS_PROC
+    return FS_KERNFS
+
+
+class VFS:
+    """The /proc and /sys views of one machine.
+
+    Args:
+        ctx: the machine's KernelContext.
+        cred_lookup: optional ``task -> cred``; default ``task.cred``.
+    """
+
+    def __init__(self, ctx: Any, cred_lookup: Callable[[Any], Any] | None = None):
+        self.ctx = ctx
+        self.cred_lookup = cred_lookup
+        self.root = _Dir("", 0o755, 0, FS_KERNFS)
+        #: state the views keep between calls (sysctl values), by name
+        self.state: dict[str, Any] = {}
+        _register_builtin_views(self)
+
+    def cred_of(self, task: Any) -> Any:
+        return self.cred_lookup(task) if self.cred_lookup is not None else task.cred
+
+    # ------------------------------------------------------------------ registry
+    def register_dir(
+        self,
+        path: str,
+        *,
+        mode: int | None = None,
+        owner: int | Callable[[File], int] | None = None,
+        lookup: Callable[[File, str], Any] | None = None,
+        names: Callable[[File], list[str]] | None = None,
+        mkdir: Callable[[File, str], None] | None = None,
+        rmdir: Callable[[File, str], None] | None = None,
+    ) -> None:
+        """Register a directory (its parents are created, mode 0555, as needed).
+
+        A last component with braces (``/proc/{pid}``, ``.../node{nid}``) is a
+        template: ``lookup(file, name)`` binds a name to a value (None: no such
+        entry, ENOENT) stored in ``file.params``; ``names(file)`` lists them.
+        ``mkdir(file, path)`` / ``rmdir(file, path)`` are called to create or remove
+        a child of this directory; they register or unregister it themselves.
+        A new directory gets mode 0555 and owner root unless given; registering an
+        existing one changes only the attributes given.
+        """
+        parts = _split(path)
+        d = self._make_dirs(parts[:-1]) if parts else None
+        if d is None:
+            node = self.root
+        else:
+            name = parts[-1]
+            param = _template_param(name)
+            existing = d.children.get(name)
+            if isinstance(existing, _File):
+                raise _err(errno.ENOTDIR, path)
+            if param is not None:
+                if d.template is not None and d.template != name:
+                    raise ValueError(f"{path}: {d.template!r} is already the template here")
+                if lookup is None or names is None:
+                    raise ValueError(f"{path}: a template directory needs lookup and names")
+                d.template = name
+            node = existing if isinstance(existing, _Dir) else _Dir(
+                name, 0o555, 0, _fs_kind(parts)
+            )
+            d.children[name] = node
+        if mode is not None:
+            node.mode = mode
+        if owner is not None:
+            node.owner = owner
+        if lookup is not None:
+            node.lookup = lookup
+            node.names = names
+        if mkdir is not None:
+            node.mkdir = mkdir
+        if rmdir is not None:
+            node.rmdir = rmdir
+
+    def register_file(
+        self,
+        path: str,
+        reader: Reader | None = None,
+        writer: Writer | None = None,
+        *,
+        mode: int | None = None,
+        owner: int | Callable[[File], int] = 0,
+        binary: bool = False,
+        open: Callable[[File], None] | None = None,  # noqa: A002 - the file operation's name
+    ) -> None:
+        """Register a file. ``mode`` defaults to 0444, 0644 or 0200 by the methods given.
+
+        ``reader(file) -> str`` (text) or ``reader(file, offset, length) -> bytes``
+        (``binary``); ``writer(file, data: bytes) -> int`` (bytes consumed);
+        ``open(file)`` may refuse the open by raising OSError (ptrace checks).
+        """
+        parts = _split(path)
+        if not parts:
+            raise ValueError("cannot register a file at /")
+        d = self._make_dirs(parts[:-1])
+        if mode is None:
+            mode = (0o444 if reader else 0) | (0o200 if writer else 0)
+        name = parts[-1]
+        if isinstance(d.children.get(name), _Dir):
+            raise _err(errno.EISDIR, path)
+        d.children[name] = _File(name, mode, owner, _fs_kind(parts), reader, writer, binary,
+                                 open)
+
+    def unregister(self, path: str) -> None:
+        """Remove a file or a directory with everything under it (a template path too)."""
+        parts = _split(path)
+        if not parts:
+            raise ValueError("cannot unregister /")
+        d = self.root
+        for c in parts[:-1]:
+            nxt = d.children.get(c)
+            if not isinstance(nxt, _Dir):
+                raise _err(errno.ENOENT, path)
+            d = nxt
+        if d.children.pop(parts[-1], None) is None:
+            raise _err(errno.ENOENT, path)
+        if d.template == parts[-1]:
+            d.template = None
+
+    def _make_dirs(self, parts: list[str]) -> _Dir:
+        d = self.root
+        for i, c in enumerate(parts):
+            nxt = d.children.get(c)
+            if nxt is None:
+                if _template_param(c) is not None:
+                    raise ValueError(f"register the template directory {c!r} first")
+                nxt = _Dir(c, 0o555, 0, _fs_kind(parts[: i + 1]))
+                d.children[c] = nxt
+            elif not isinstance(nxt, _Dir):
+                raise _err(errno.ENOTDIR, "/" + "/".join(parts[: i + 1]))
+            d = nxt
+        return d
+
+    # ------------------------------------------------------------------ path walk
+    def _walk(self, path: str, task: Any) -> tuple[_Node, dict[str, Any], list[str]]:
+        """Models: link_path_walk() + lookup: the node and the template bindings."""
+        parts = _split(path)
+        params: dict[str, Any] = {}
+        node: _Node = self.root
+        for c in parts:
+            if not isinstance(node, _Dir):
+                raise _err(errno.ENOTDIR, path)
+            nxt = node.children.get(c)
+            if nxt is None and node.template is not None:
+                tmpl = node.children[node.template]
+                lk = tmpl.lookup if isinstance(tmpl, _Dir) else None
+                value = None if lk is None else lk(File(self, path, task, params), c)
+                if value is None:
+                    raise _err(errno.ENOENT, path)
+                params[_template_param(node.template) or node.template] = value
+                nxt = tmpl
+            if nxt is None:
+                raise _err(errno.ENOENT, path)
+            node = nxt
+        if path.endswith("/") and not isinstance(node, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        return node, params, parts
+
+    def _owner(self, node: _Node, f: File) -> int:
+        return node.owner(f) if callable(node.owner) else node.owner
+
+    def _permission(self, node: _Node, f: File, mask: int) -> None:
+        """Models: fs/namei.c generic_permission() (owner or other bits, then the
+        CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH overrides). Raises EACCES."""
+        if f.task is None:
+            return
+        isdir = isinstance(node, _Dir)
+        bits = node.mode >> 6 if f.uid == self._owner(node, f) else node.mode
+        if mask & ~bits & 7 == 0:
+            return
+        if f.capable(CAP_DAC_OVERRIDE):
+            if isdir or not mask & MAY_EXEC or node.mode & 0o111:
+                return
+        if mask == MAY_READ or (isdir and mask & MAY_WRITE == 0):
+            if f.capable(CAP_DAC_READ_SEARCH):
+                return
+        raise _err(errno.EACCES, f.path)
+
+    def _open(self, path: str, task: Any, mask: int) -> tuple[_File, File]:
+        """Walk, check permission, call the file's open. Returns the node and the File."""
+        node, params, _ = self._walk(path, task)
+        if isinstance(node, _Dir):
+            raise _err(errno.EISDIR, path)
+        assert isinstance(node, _File)
+        f = File(self, path, task, params)
+        self._permission(node, f, mask)
+        if node.fs == FS_KERNFS:
+            # kernfs_fop_open(): the attribute must allow the access and have the op
+            if mask & MAY_READ and (node.reader is None or not node.mode & 0o444):
+                raise _err(errno.EACCES, path)
+            if mask & MAY_WRITE and (node.writer is None or not node.mode & 0o222):
+                raise _err(errno.EACCES, path)
+        if node.open is not None:
+            node.open(f)
+        return node, f
+
+    def _no_method(self, node: _File, path: str) -> OSError:
+        return _err(errno.EINVAL if node.fs == FS_PROC_PID else errno.EIO, path)
+
+    # ------------------------------------------------------------------ operations
+    def read(self, path: str, *, offset: int = 0, length: int | None = None,
+             as_task: Any = None) -> str | bytes:
+        """open(path, O_RDONLY) + pread(length, offset): ``str`` for text files,
+        ``bytes`` for binary ones (which need ``length``; offset and length must be
+        multiples of 8 there, else EINVAL)."""
+        node, f = self._open(path, as_task, MAY_READ)
+        if node.reader is None:
+            raise self._no_method(node, path)
+        if offset < 0:
+            raise _err(errno.EINVAL, path)
+        if node.binary:
+            if length is None:
+                raise _err(errno.EINVAL, path)
+            return node.reader(f, offset, length)
+        text = node.reader(f)
+        return text[offset:] if length is None else text[offset : offset + length]
+
+    def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
+        """open(path, O_WRONLY) + write(data). Returns the bytes written."""
+        node, f = self._open(path, as_task, MAY_WRITE)
+        if node.writer is None:
+            raise self._no_method(node, path)
+        if isinstance(data, str):
+            data = data.encode()
+        return node.writer(f, bytes(data))
+
+    def mkdir(self, path: str, *, as_task: Any = None) -> None:
+        """Models: vfs_mkdir(): EEXIST, then may_create() (EACCES), then the parent's op
+        (EPERM when it has none)."""
+        parts = _split(path)
+        if not parts:
+            raise _err(errno.EEXIST, path)
+        parent, params, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
+        if not isinstance(parent, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        if self._exists_in(parent, parts[-1], as_task, params):
+            raise _err(errno.EEXIST, path)
+        f = File(self, path, as_task, params)
+        self._permission(parent, f, MAY_WRITE | MAY_EXEC)
+        if parent.mkdir is None:
+            raise _err(errno.EPERM, path)
+        parent.mkdir(f, "/" + "/".join(parts))
+
+    def rmdir(self, path: str, *, as_task: Any = None) -> None:
+        """Models: vfs_rmdir(): ENOENT/ENOTDIR, may_delete() (EACCES), then the parent's
+        op (EPERM when it has none; the op may refuse with EBUSY or ENOTEMPTY)."""
+        parts = _split(path)
+        if not parts:
+            raise _err(errno.EBUSY, path)
+        node, params, _ = self._walk(path, as_task)
+        if not isinstance(node, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        parent, _, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
+        assert isinstance(parent, _Dir)
+        f = File(self, path, as_task, params)
+        self._permission(parent, f, MAY_WRITE | MAY_EXEC)
+        if parent.rmdir is None:
+            raise _err(errno.EPERM, path)
+        parent.rmdir(f, "/" + "/".join(parts))
+
+    def listdir(self, path: str, *, as_task: Any = None) -> list[str]:
+        """readdir(): registered names in registration order, then the template's names."""
+        node, params, _ = self._walk(path, as_task)
+        if not isinstance(node, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        f = File(self, path, as_task, params)
+        self._permission(node, f, MAY_READ)
+        out = [n for n in node.children if n != node.template]
+        if node.template is not None:
+            tmpl = node.children[node.template]
+            if isinstance(tmpl, _Dir) and tmpl.names is not None:
+                out.extend(n for n in tmpl.names(f) if n not in node.children)
+        return out
+
+    def exists(self, path: str, *, as_task: Any = None) -> bool:
+        try:
+            self._walk(path, as_task)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                return False
+            raise
+        return True
+
+    def _exists_in(self, d: _Dir, name: str, task: Any, params: dict[str, Any]) -> bool:
+        if name in d.children:
+            return True
+        if d.template is not None:
+            tmpl = d.children[d.template]
+            if isinstance(tmpl, _Dir) and tmpl.lookup is not None:
+                return tmpl.lookup(File(self, name, task, dict(params)), name) is not None
+        return False
+
+
+class VFSView:
+    """The VFS as one opener sees it: ``task`` (a task_struct) or None for root.
+
+    What ``Machine.fs`` (root) and ``Process.fs`` (the process's first thread) return.
+    ``after``, if given, is called after every write, mkdir and rmdir that
+    succeeded (they may change kernel state: the Machine's integrity check).
+    """
+
+    __slots__ = ("vfs", "task", "after")
+
+    def __init__(self, vfs: VFS, task: Any, after: Callable[[], None] | None = None):
+        self.vfs = vfs
+        self.task = task
+        self.after = after
+
+    def _done(self) -> None:
+        if self.after is not None:
+            self.after()
+
+    def read(self, path: str, *, offset: int = 0, length: int | None = None) -> str | bytes:
+        return self.vfs.read(path, offset=offset, length=length, as_task=self.task)
+
+    def write(self, path: str, data: str | bytes) -> int:
+        n = self.vfs.write(path, data, as_task=self.task)
+        self._done()
+        return n
+
+    def mkdir(self, path: str) -> None:
+        self.vfs.mkdir(path, as_task=self.task)
+        self._done()
+
+    def rmdir(self, path: str) -> None:
+        self.vfs.rmdir(path, as_task=self.task)
+        self._done()
+
+    def listdir(self, path: str) -> list[str]:
+        return self.vfs.listdir(path, as_task=self.task)
+
+    def exists(self, path: str) -> bool:
+        return self.vfs.exists(path, as_task=self.task)
+
+    def __repr__(self) -> str:
+        return f"<VFSView as {self.task!r}>"
+
+
+def _register_builtin_views(vfs: VFS) -> None:
+    """Register /proc and /sys (each module registers its own files)."""
+    from thpsim.fs import drop_caches, sysfs
+    from thpsim.fs.proc import array, base, meminfo, page, task_mmu, vmstat
+
+    base.register(vfs)  # /proc, /proc/PID and /proc/PID/task/TID first
+    task_mmu.register(vfs)
+    array.register(vfs)
+    meminfo.register(vfs)
+    vmstat.register(vfs)
+    page.register(vfs)
+    drop_caches.register(vfs)
+    sysfs.register(vfs)

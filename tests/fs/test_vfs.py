@@ -1,0 +1,177 @@
+"""The VFS: path walk, errno per file system, permissions, /proc/PID and the registry."""
+
+import errno
+
+import pytest
+from fs_helpers import boot
+
+from thpsim.fs.vfs import VFS, VFSView
+
+
+def err(fn, *a, **kw) -> int:
+    with pytest.raises(OSError) as e:
+        fn(*a, **kw)
+    return e.value.errno
+
+
+def test_machine_and_process_views():
+    m = boot()
+    p = m.spawn()
+    assert isinstance(m.fs, VFSView) and m.fs.task is None
+    assert p.fs.task is p.task
+    assert m.fs.exists("/proc/meminfo") and m.fs.exists("/sys/kernel/mm/transparent_hugepage")
+
+
+def test_walk_errors():
+    fs = boot().fs
+    assert err(fs.read, "/proc/nope") == errno.ENOENT
+    assert err(fs.read, "/proc/meminfo/x") == errno.ENOTDIR
+    assert err(fs.read, "/proc/meminfo/") == errno.ENOTDIR
+    assert err(fs.read, "/proc") == errno.EISDIR
+    assert err(fs.write, "/sys/kernel/mm", "x") == errno.EISDIR
+    assert err(fs.listdir, "/proc/meminfo") == errno.ENOTDIR
+    assert err(fs.read, "proc/meminfo") == errno.ENOENT
+    assert not fs.exists("/proc/meminfo/x") and not fs.exists("/nope")
+    assert fs.read("/proc/./meminfo") == fs.read("/sys/../proc/meminfo")
+
+
+def test_missing_method_errno_per_file_system():
+    m = boot()
+    p = m.spawn()
+    # procfs entry without write: EIO (proc_reg_write); pid entry: EINVAL (vfs_write)
+    assert err(m.fs.write, "/proc/meminfo", "1") == errno.EIO
+    assert err(m.fs.write, f"/proc/{p.pid}/maps", "1") == errno.EINVAL
+    assert err(m.fs.read, f"/proc/{p.pid}/clear_refs") == errno.EINVAL
+    # sysfs attribute without store: kernfs refuses the open
+    assert err(m.fs.write, "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "1") == (
+        errno.EACCES
+    )
+
+
+def test_proc_pid_and_self():
+    m = boot()
+    p = m.spawn()
+    q = p.fork()
+    t = p.clone()
+    assert m.fs.listdir("/proc")[-2:] == [str(p.pid), str(q.pid)]  # no thread ids
+    assert "self" in p.fs.listdir("/proc") and "self" not in m.fs.listdir("/proc")
+    assert err(m.fs.read, "/proc/self/status") == errno.ENOENT  # root here has no task
+    assert f"Pid:\t{p.pid}\n" in p.fs.read("/proc/self/status")
+    assert f"Pid:\t{q.pid}\n" in q.fs.read("/proc/self/status")
+    # a thread's /proc/TID resolves (hidden from readdir), and task/ lists the group
+    assert f"Pid:\t{t.tid}\n" in m.fs.read(f"/proc/{t.tid}/status")
+    assert m.fs.listdir(f"/proc/{p.pid}/task") == [str(p.pid), str(t.tid)]
+    assert m.fs.exists(f"/proc/{p.pid}/task/{t.tid}/smaps")
+    assert not m.fs.exists(f"/proc/{q.pid}/task/{t.tid}")
+    assert err(m.fs.read, "/proc/999/status") == errno.ENOENT
+    assert err(m.fs.read, "/proc/01/status") == errno.ENOENT
+    q.exit()
+    assert not m.fs.exists(f"/proc/{q.pid}")
+
+
+def test_permissions_root_only_and_ptrace():
+    m = boot()
+    root = m.spawn()
+    user = m.spawn(uid=1000, caps=frozenset())
+    other = m.spawn(uid=1001, caps=frozenset())
+    assert err(user.fs.read, "/proc/kpageflags", length=8) == errno.EACCES
+    assert err(user.fs.read, "/proc/kpagecount", length=8) == errno.EACCES
+    assert len(root.fs.read("/proc/kpageflags", length=8)) == 8
+    # another user's pagemap: mode 0400 owned by that user
+    assert err(user.fs.read, f"/proc/{other.pid}/pagemap", length=8) == errno.EACCES
+    # maps is 0444, but opening it needs ptrace read access
+    assert err(user.fs.read, f"/proc/{other.pid}/maps") == errno.EACCES
+    assert user.fs.read(f"/proc/{user.pid}/maps") == ""
+    assert root.fs.read(f"/proc/{other.pid}/maps") == ""
+    # clear_refs is 0200: only its owner (or CAP_DAC_OVERRIDE) may write
+    assert err(user.fs.write, f"/proc/{other.pid}/clear_refs", "1") == errno.EACCES
+    assert user.fs.write(f"/proc/{user.pid}/clear_refs", "1") == 1
+    # status stays readable by anyone
+    assert "Name:" in user.fs.read(f"/proc/{other.pid}/status")
+    # a root-owned 0644 sysfs file: others may read, not write
+    knob = "/sys/kernel/mm/transparent_hugepage/enabled"
+    assert user.fs.read(knob) == "[always] madvise never\n"
+    assert err(user.fs.write, knob, "never") == errno.EACCES
+    assert m.kernel.thp.enabled == "always"
+
+
+def test_mkdir_rmdir_default_and_registered():
+    m = boot()
+    user = m.spawn(uid=1000, caps=frozenset())
+    assert err(m.fs.mkdir, "/proc/foo") == errno.EPERM
+    assert err(m.fs.mkdir, "/proc/meminfo") == errno.EEXIST
+    assert err(m.fs.mkdir, "/nope/foo") == errno.ENOENT
+    assert err(m.fs.mkdir, "/proc/meminfo/foo") == errno.ENOTDIR
+    assert err(user.fs.mkdir, "/sys/foo") == errno.EACCES  # 0555 dir, no DAC override
+    assert err(m.fs.rmdir, "/proc/meminfo") == errno.ENOTDIR
+    assert err(m.fs.rmdir, "/sys/kernel") == errno.EPERM
+    assert err(m.fs.rmdir, "/sys/nope") == errno.ENOENT
+
+    # what a cgroup module will do: a directory whose children mkdir/rmdir create
+    vfs = m._vfs
+    made = []
+
+    def mkdir(f, path):
+        made.append(path)
+        vfs.register_dir(path, mode=0o755, mkdir=mkdir, rmdir=rmdir)
+        vfs.register_file(path + "/tasks", lambda f: "", lambda f, d: len(d), mode=0o644)
+
+    def rmdir(f, path):
+        if any(x.startswith(path + "/") for x in made):
+            raise OSError(errno.EBUSY, "busy")
+        made.remove(path)
+        vfs.unregister(path)
+
+    vfs.register_dir("/sys/fs/cgroup", mode=0o755, mkdir=mkdir, rmdir=rmdir)
+    m.fs.mkdir("/sys/fs/cgroup/a")
+    m.fs.mkdir("/sys/fs/cgroup/a/b")
+    assert m.fs.listdir("/sys/fs/cgroup/a") == ["tasks", "b"]
+    assert m.fs.write("/sys/fs/cgroup/a/b/tasks", "1") == 1
+    assert err(m.fs.mkdir, "/sys/fs/cgroup/a") == errno.EEXIST
+    assert err(m.fs.rmdir, "/sys/fs/cgroup/a") == errno.EBUSY
+    m.fs.rmdir("/sys/fs/cgroup/a/b")
+    m.fs.rmdir("/sys/fs/cgroup/a")
+    assert not m.fs.exists("/sys/fs/cgroup/a")
+    assert err(user.fs.mkdir, "/sys/fs/cgroup/c") == errno.EACCES
+
+
+def test_text_read_slices_like_pread():
+    fs = boot().fs
+    text = fs.read("/proc/meminfo")
+    assert fs.read("/proc/meminfo", offset=3, length=5) == text[3:8]
+    assert fs.read("/proc/meminfo", offset=len(text)) == ""
+
+
+def test_binary_files_need_aligned_offset_and_length():
+    m = boot()
+    p = m.spawn()
+    assert err(m.fs.read, "/proc/kpageflags") == errno.EINVAL  # no length
+    assert err(m.fs.read, "/proc/kpageflags", offset=4, length=8) == errno.EINVAL
+    assert err(m.fs.read, "/proc/kpagecount", offset=0, length=12) == errno.EINVAL
+    assert err(p.fs.read, "/proc/self/pagemap", offset=4, length=8) == errno.EINVAL  # OV-2
+    assert err(p.fs.read, "/proc/self/pagemap", offset=8, length=7) == errno.EINVAL
+    assert p.fs.read("/proc/self/pagemap", offset=8, length=0) == b""
+    end = m.kernel.mem.max_pfn * 8
+    assert len(m.fs.read("/proc/kpageflags", offset=end - 8, length=64)) == 8
+    assert m.fs.read("/proc/kpageflags", offset=end, length=8) == b""
+
+
+def test_a_second_vfs_is_independent():
+    m = boot()
+    other = VFS(m.kernel, None)
+    assert other.read("/proc/meminfo") == m.fs.read("/proc/meminfo")
+    other.register_file("/proc/extra", lambda f: "x\n")
+    assert other.exists("/proc/extra") and not m.fs.exists("/proc/extra")
+
+
+def test_view_runs_the_after_hook_on_changes():
+    m = boot()
+    calls = []
+    view = VFSView(m._vfs, None, after=lambda: calls.append(1))
+    view.read("/proc/meminfo")
+    assert calls == []
+    view.write("/sys/kernel/mm/transparent_hugepage/enabled", "never")
+    assert calls == [1]
+    with pytest.raises(OSError):
+        view.write("/sys/kernel/mm/transparent_hugepage/enabled", "bogus")
+    assert calls == [1]
