@@ -154,7 +154,7 @@ class Machine:
         """The /proc and /sys views, acting as root."""
         from thpsim.fs.vfs import VFSView
 
-        return VFSView(self._vfs, None, after=self._after)
+        return VFSView(self._vfs, None)
 
     # ---- properties
     @property
@@ -427,7 +427,7 @@ class Thread(_Syscalls):
         """The /proc and /sys views as this thread (/proc/self is its process)."""
         from thpsim.fs.vfs import VFSView
 
-        return VFSView(self.machine._vfs, self.task, after=self.machine._after)
+        return VFSView(self.machine._vfs, self.task)
 
     @property
     def cpu(self) -> int:
@@ -451,7 +451,7 @@ class Process(_Syscalls):
         """The /proc and /sys views, acting as this process (its credentials, /proc/self)."""
         from thpsim.fs.vfs import VFSView
 
-        return VFSView(self.machine._vfs, self.task, after=self.machine._after)
+        return VFSView(self.machine._vfs, self.task)
 
     @property
     def pid(self) -> int:
