@@ -28,9 +28,9 @@ from thpsim.arch.x86_64.pgtable import (
     _PAGE_PROTNONE,
     HPAGE_PMD_NR,
     PAGE_SHIFT,
+    PGDIR_SHIFT,
     PMD_SHIFT,
     PUD_SHIFT,
-    PGDIR_SHIFT,
     pmd_none,
     pmd_pfn,
     pmd_present,
@@ -46,13 +46,13 @@ from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
 from thpsim.mm.mm_types import MM_ANONPAGES
 from thpsim.mm.page_flags import (
+    PAGE_MAPPING_ANON,
     F_head,
     F_hwpoison,
     F_locked,
     F_pgtable,
     F_reserved,
     F_tail,
-    PAGE_MAPPING_ANON,
 )
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, NR_PAGETABLE
 
@@ -189,7 +189,9 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                     addr = (gi << PGDIR_SHIFT) | (ui << PUD_SHIFT) | (mi << PMD_SHIFT)
                     if is_swap_pmd(me):
                         if not swp.is_pmd_migration_entry(me):
-                            errors.append(f"{tag} {addr:#x}: swap PMD {me:#x} not a migration entry")
+                            errors.append(
+                                f"{tag} {addr:#x}: swap PMD {me:#x} not a migration entry"
+                            )
                         elif not allow_migration:
                             errors.append(f"{tag} {addr:#x}: PMD migration entry left behind")
                         else:
@@ -200,7 +202,9 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                     if pmd_trans_huge(me):
                         huge_here += 1
                         if not pmd_present(me) or not me & (_PAGE_PRESENT | _PAGE_PROTNONE):
-                            errors.append(f"{tag} {addr:#x}: invalidated huge PMD {me:#x} left behind")
+                            errors.append(
+                                f"{tag} {addr:#x}: invalidated huge PMD {me:#x} left behind"
+                            )
                             continue
                         head = pmd_pfn(me)
                         if head == ctx.huge_zero_pfn:

@@ -290,7 +290,8 @@ def test_mremap_moves_thp_whole(machine):
     pfn = thp_mapped(p, base)[0]
     dst = p.mmap(0, 8 * MB, PROT_NONE, ANON)
     dst = (dst + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    new = p.mremap(base, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, thpsim.MREMAP_MAYMOVE | thpsim.MREMAP_FIXED, dst)
+    new = p.mremap(base, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE,
+                   thpsim.MREMAP_MAYMOVE | thpsim.MREMAP_FIXED, dst)
     assert new == dst
     assert thp_mapped(p, dst)[:2] == (pfn, True)
     assert t.read(dst) == 11

@@ -84,7 +84,8 @@ ALL_TO_1 = "1*1,-16*1,1*511,-16*1,1*511,-16*1,1*511,-16*1,1*510"
 
 
 def test_oracle_basic_move_pages_all_subpages():
-    """Oracle `basic`: move_pages of all 2048 pages -> node 1; again -> already there (MP-2, MP-8)."""
+    """Oracle `basic`: move_pages of all 2048 pages -> node 1; again: already there
+    (MP-2, MP-8)."""
     m = machine()
     p = m.spawn(cpu=0)
     a = thp_region(p)

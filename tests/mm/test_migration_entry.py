@@ -13,7 +13,6 @@ import pytest
 from thpsim import (
     MAP_ANONYMOUS,
     MAP_PRIVATE,
-    MPOL_MF_MOVE,
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
     PROT_NONE,

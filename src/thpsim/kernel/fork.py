@@ -52,35 +52,45 @@ def dup_mmap(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
     """
     yield from down_write(oldmm.mmap_lock)
     yield from down_write(mm.mmap_lock)
+    done = False
     try:
-        mm.total_vm = oldmm.total_vm
-        mm.def_flags = oldmm.def_flags
-        for mpnt in list(oldmm.mmap):
-            if mpnt.vm_flags & VM_DONTCOPY:
-                mm.total_vm -= (mpnt.vm_end - mpnt.vm_start) >> 12
-                continue
-            tmp = vm_area_struct(mm, mpnt.vm_start, mpnt.vm_end,
-                                 mpnt.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT), mpnt.vm_pgoff)
-            tmp.vm_page_prot = mpnt.vm_page_prot
-            tmp.vm_policy = mpnt.vm_policy
-            if mpnt.vm_flags & VM_WIPEONFORK:
-                tmp.anon_vma = None
-            else:
-                av = mpnt.anon_vma
-                yield from anon_vma_lock_write(av)  # an rmap walk in flight finishes first
-                try:
-                    anon_vma_fork(tmp, mpnt)
-                finally:
-                    anon_vma_unlock_write(av)
-            mm.insert_vma(tmp)
-            if not mpnt.vm_flags & VM_WIPEONFORK:
-                if (yield from copy_page_range(mm, oldmm, tmp, mpnt)) < 0:
-                    return -errno.ENOMEM
-        mm.hiwater_rss = mm.get_mm_rss()
+        ret = yield from _dup_vmas(mm, oldmm)
+        done = True
     finally:
-        up_write(mm.mmap_lock)
-        yield from flush_tlb_mm(oldmm)
-        up_write(oldmm.mmap_lock)
+        if not done:  # unwinding: release without preempting (no yield in finally)
+            up_write(mm.mmap_lock)
+            up_write(oldmm.mmap_lock)
+    up_write(mm.mmap_lock)
+    yield from flush_tlb_mm(oldmm)  # the parent's PTEs were write-protected
+    up_write(oldmm.mmap_lock)
+    return ret
+
+
+def _dup_vmas(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
+    mm.total_vm = oldmm.total_vm
+    mm.def_flags = oldmm.def_flags
+    for mpnt in list(oldmm.mmap):
+        if mpnt.vm_flags & VM_DONTCOPY:
+            mm.total_vm -= (mpnt.vm_end - mpnt.vm_start) >> 12
+            continue
+        tmp = vm_area_struct(mm, mpnt.vm_start, mpnt.vm_end,
+                             mpnt.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT), mpnt.vm_pgoff)
+        tmp.vm_page_prot = mpnt.vm_page_prot
+        tmp.vm_policy = mpnt.vm_policy
+        if mpnt.vm_flags & VM_WIPEONFORK:
+            tmp.anon_vma = None
+        else:
+            av = mpnt.anon_vma
+            yield from anon_vma_lock_write(av)  # an rmap walk in flight finishes first
+            try:
+                anon_vma_fork(tmp, mpnt)
+            finally:
+                anon_vma_unlock_write(av)
+        mm.insert_vma(tmp)
+        if not mpnt.vm_flags & VM_WIPEONFORK:
+            if (yield from copy_page_range(mm, oldmm, tmp, mpnt)) < 0:
+                return -errno.ENOMEM
+    mm.hiwater_rss = mm.get_mm_rss()
     return 0
 
 

@@ -25,14 +25,15 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_ORDER,
     HPAGE_PMD_SIZE,
-    PAGE_SHIFT,
     PAGE_SIZE,
     mk_huge_pmd,
     mk_table_entry,
     pfn_pte,
+    pmd_devmap,
     pmd_dirty,
     pmd_mkdirty,
     pmd_mkold,
+    pmd_mksoft_dirty,
     pmd_mkwrite,
     pmd_mkyoung,
     pmd_modify,
@@ -41,7 +42,6 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_present,
     pmd_soft_dirty,
     pmd_trans_huge,
-    pmd_devmap,
     pmd_write,
     pmd_wrprotect,
     pmd_young,
@@ -51,8 +51,6 @@ from thpsim.arch.x86_64.pgtable import (
     pte_mkspecial,
     pte_mkwrite,
     pte_wrprotect,
-    pmd_mksoft_dirty,
-    table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import (
     is_swap_pmd,
@@ -65,14 +63,14 @@ from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.tlbflush import flush_tlb_page
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
-    GFP_TRANSHUGE,
-    GFP_TRANSHUGE_LIGHT,
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
     __GFP_KSWAPD_RECLAIM,
     __GFP_MOVABLE,
     __GFP_NORETRY,
     __GFP_ZERO,
+    GFP_TRANSHUGE,
+    GFP_TRANSHUGE_LIGHT,
 )
 from thpsim.mm.mempolicy import alloc_pages_vma
 from thpsim.mm.mm_types import (
@@ -95,7 +93,6 @@ from thpsim.mm.page_flags import (
     F_mlocked,
     F_referenced,
     F_swapbacked,
-    F_tail,
     F_unevictable,
     F_uptodate,
 )
@@ -292,7 +289,8 @@ def huge_pmd_set_accessed(vmf: vm_fault, orig_pmd: int) -> KernelPath[None]:
         entry = pmd_mkyoung(orig_pmd)
         if vmf.flags & 1:
             entry = pmd_mkdirty(entry)
-        pmdp_set_access_flags(vma, vmf.address & HPAGE_PMD_MASK, vmf.pmd, entry, bool(vmf.flags & 1))
+        pmdp_set_access_flags(vma, vmf.address & HPAGE_PMD_MASK, vmf.pmd, entry,
+                              bool(vmf.flags & 1))
     finally:
         spin_unlock(ptl)
 
@@ -754,7 +752,8 @@ def _pte_to_migration(vma: vm_area_struct, a: int, head: int, swp) -> KernelPath
         spin_unlock(ptl)
 
 
-def _remap_page(ctx: KernelContext, old: int, new: int, av, single: bool = False) -> KernelPath[None]:
+def _remap_page(ctx: KernelContext, old: int, new: int, av,
+                single: bool = False) -> KernelPath[None]:
     """remove_migration_ptes(old, new) restricted to PTE entries naming ``old``'s pages.
 
     ``single``: only entries naming exactly ``old`` (after the split each subpage
@@ -846,7 +845,9 @@ def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: P
         if is_swap_pmd(pmd):
             ctx.bug_on(not swp.is_pmd_migration_entry(pmd), "copy_huge_pmd: swap PMD")
             entry = swp.pmd_to_swp_entry(pmd)
-            if swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry):
+            if swp.is_writable_migration_entry(entry) or (
+                swp.is_readable_exclusive_migration_entry(entry)
+            ):
                 new = swp.swp_entry_to_pmd(
                     swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                 )
@@ -937,7 +938,8 @@ def move_huge_pmd(vma: vm_area_struct, old_addr: int, new_addr: int, old_end: in
     Context: mmap_lock held for write; takes both PMD locks.
     """
     mm = vma.vm_mm
-    if old_addr & ~HPAGE_PMD_MASK or new_addr & ~HPAGE_PMD_MASK or old_end - old_addr < HPAGE_PMD_SIZE:
+    if (old_addr & ~HPAGE_PMD_MASK or new_addr & ~HPAGE_PMD_MASK
+            or old_end - old_addr < HPAGE_PMD_SIZE):
         return False
     if not pmd_none(pmdp_get(new_pmd)):
         mm.kernel.bug_on(True, "move_huge_pmd: new PMD not none")

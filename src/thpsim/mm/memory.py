@@ -32,7 +32,6 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_trans_huge,
     pmd_write,
     pte_dirty,
-    pte_mkclean,
     pte_mkdirty,
     pte_mkold,
     pte_mkspecial,
@@ -41,7 +40,6 @@ from thpsim.arch.x86_64.pgtable import (
     pte_none,
     pte_pfn,
     pte_present,
-    pte_soft_dirty,
     pte_special,
     pte_write,
     pte_wrprotect,
@@ -54,7 +52,7 @@ from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.tlbflush import flush_tlb_mm_range
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
-from thpsim.mm.gfp import GFP_HIGHUSER_MOVABLE, __GFP_ZERO
+from thpsim.mm.gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.mempolicy import alloc_pages_vma
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
@@ -66,24 +64,20 @@ from thpsim.mm.mm_types import (
     mm_struct,
     vm_area_struct,
 )
-from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_locked, F_tail, F_uptodate
+from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_locked, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
     __pte_alloc,
     lookup_pmd,
     pgtable_free,
-    pmd_lock,
     pmd_none_or_clear_bad,
     pmd_none_or_trans_huge_or_clear_bad,
-    pmd_offset,
     pmdp_get,
     pmdp_get_lockless,
+    pte_offset_map,
     ptep_clear_flush,
     ptep_get,
-    ptep_get_and_clear,
     ptep_set_access_flags,
-    pte_offset_map,
-    pud_offset,
     set_pte_at,
     walk_to_pmd,
 )
@@ -792,7 +786,6 @@ def copy_pte_range(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: 
     yield from spin_lock(dst_t.ptl)
     yield from spin_lock(src_t.ptl)
     try:
-        pages = ctx.pages
         swp = ctx.swp
         is_cow = is_cow_mapping(vma.vm_flags)
         rss = 0

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     PAGE_SIZE,
+    PMD_MASK,
     pfn_pte,
     pte_mkdirty,
     pte_mkold,
@@ -109,31 +110,44 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         if pvmw.pte is None:
             remove_migration_pmd(pvmw, new)
             continue
+        # this hit, then every further hit in the same page table under the same lock
+        # (what the walk would return one call at a time)
         t, i = pvmw.pte
-        e = t[i]
-        entry = swp.pte_to_swp_entry(e)
-        sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
-        get_page(ctx, new)
-        pte = pte_mkold(pfn_pte(sub, vma.vm_page_prot))
-        if pte_swp_soft_dirty(e):
-            pte = pte_mksoft_dirty(pte)
-        if swp.is_writable_migration_entry(entry):
-            pte = maybe_mkwrite(pte, vma)
-        if swp.migration_entry_supports_ad:
-            if entry & SWP_MIG_YOUNG:
-                pte = pte_mkyoung(pte)
-            if entry & SWP_MIG_DIRTY:
-                pte = pte_mkdirty(pte)
-        if swp.has_read_exclusive and not (
-            entry >> 59 == swp.SWP_MIGRATION_READ
-        ):
-            pages.flags[new] |= F_anon_exclusive
-        page_add_anon_rmap(ctx, sub, vma, pvmw.address, False)
-        t[i] = pte
-        if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
-            from thpsim.mm.mlock import mlock_vma_page
+        a = pvmw.address
+        lock_new = vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head
+        while True:
+            e = t[i]
+            if pvm._check_pte(pvmw, e):
+                entry = swp.pte_to_swp_entry(e)
+                sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+                get_page(ctx, new)
+                pte = pte_mkold(pfn_pte(sub, vma.vm_page_prot))
+                if pte_swp_soft_dirty(e):
+                    pte = pte_mksoft_dirty(pte)
+                if swp.is_writable_migration_entry(entry):
+                    pte = maybe_mkwrite(pte, vma)
+                if swp.migration_entry_supports_ad:
+                    if entry & SWP_MIG_YOUNG:
+                        pte = pte_mkyoung(pte)
+                    if entry & SWP_MIG_DIRTY:
+                        pte = pte_mkdirty(pte)
+                if swp.has_read_exclusive and not (
+                    entry >> 59 == swp.SWP_MIGRATION_READ
+                ):
+                    pages.flags[new] |= F_anon_exclusive
+                page_add_anon_rmap(ctx, sub, vma, a, False)
+                t[i] = pte
+                if lock_new:
+                    from thpsim.mm.mlock import mlock_vma_page
 
-            mlock_vma_page(ctx, new)
+                    mlock_vma_page(ctx, new)
+            nxt = a + PAGE_SIZE
+            if nxt >= pvmw.end or not nxt & ~PMD_MASK:
+                break
+            a = nxt
+            i += 1
+        pvmw.address = a
+        pvmw.pte = (t, i)
     return True
 
 

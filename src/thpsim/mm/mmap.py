@@ -58,7 +58,6 @@ from thpsim.mm.rmap import (
     anon_vma_lock_write,
     anon_vma_unlock_write,
     unlink_anon_vmas,
-    unlink_anon_vmas_locked,
 )
 
 # include/uapi/asm-generic/mman-common.h, x86-64 values
@@ -407,7 +406,8 @@ def check_mm(mm: mm_struct) -> list[str]:
         val = mm.rss_stat[i]
         if val:
             if ctx.profile.rss_counter_names:
-                out.append(f"BUG: Bad rss-counter state mm:{mm.mm_id} type:{MM_COUNTER_NAMES[i]} val:{val}")
+                out.append(f"BUG: Bad rss-counter state mm:{mm.mm_id} "
+                           f"type:{MM_COUNTER_NAMES[i]} val:{val}")
             else:
                 out.append(f"BUG: Bad rss-counter state mm:{mm.mm_id} idx:{i} val:{val}")
     if mm.nr_ptes:

@@ -14,6 +14,8 @@ to stop early.
 from __future__ import annotations
 
 from thpsim.arch.x86_64.pgtable import (
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
     PAGE_SHIFT,
     PAGE_SIZE,
     PMD_MASK,
@@ -27,14 +29,13 @@ from thpsim.arch.x86_64.pgtable import (
     pte_present,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.pgtable import _PAGE_PRESENT, _PAGE_PROTNONE
 from thpsim.arch.x86_64.swapops import SWP_PFN_MASK, is_swap_pmd
-
-_PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE
 from thpsim.kernel.locking import spin_lock, spin_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
-from thpsim.mm.mm_types import vm_area_struct, vma_address
+from thpsim.mm.mm_types import vm_area_struct
 from thpsim.mm.pgtable_generic import lookup_pmd, pmd_lock, pmdp_get
+
+_PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE
 
 PVMW_SYNC = 1 << 0
 PVMW_MIGRATION = 1 << 1

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import rw_semaphore
-from thpsim.mm.mm_types import anon_vma, linear_page_index
 from thpsim.kernel.sched import KernelPath
-from thpsim.mm.page_flags import F_anon_exclusive, F_head, F_tail, PAGE_MAPPING_ANON
+from thpsim.mm.mm_types import anon_vma, linear_page_index
+from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive, F_head, F_tail
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 
 if TYPE_CHECKING:
@@ -287,13 +287,20 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
     TTU_BATCH_FLUSH style) instead of 4.14's ptep_clear_flush per PTE; the flush
     still completes before the page is copied.
     """
-    from thpsim.arch.x86_64.pgtable import pte_dirty, pte_pfn, pte_soft_dirty, pte_write, pte_young
+    from thpsim.arch.x86_64.pgtable import (
+        PAGE_SIZE,
+        PMD_MASK,
+        pte_dirty,
+        pte_pfn,
+        pte_soft_dirty,
+        pte_write,
+        pte_young,
+    )
     from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_mksoft_dirty
+    from thpsim.kernel.tlbflush import flush_tlb_range
+    from thpsim.mm import page_vma_mapped as pvm
     from thpsim.mm.huge_memory import set_pmd_migration_entry
     from thpsim.mm.page_flags import F_dirty
-    from thpsim.mm import page_vma_mapped as pvm
-    from thpsim.arch.x86_64.pgtable import PAGE_SIZE
-    from thpsim.kernel.tlbflush import flush_tlb_range
     from thpsim.mm.swap import put_page
 
     pages = ctx.pages
@@ -305,34 +312,43 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
         if pvmw.pte is None:
             yield from set_pmd_migration_entry(pvmw, head)
             continue
+        # this hit, then every further hit in the same page table under the same lock
         t, i = pvmw.pte
         a = pvmw.address
-        pteval = t[i]
-        t[i] = 0  # ptep_get_and_clear(); the TLB flush is batched below
-        if flush_start < 0:
-            flush_start = a
-        flush_end = a + PAGE_SIZE
-        subpage = pte_pfn(pteval)
-        if pte_dirty(pteval):
-            pages.flags[head] |= F_dirty
-        write = pte_write(pteval)
-        if write:
-            entry = swp.make_writable_migration_entry(subpage)
-        elif swp.has_read_exclusive and pages.flags[head] & F_anon_exclusive:
-            entry = swp.make_readable_exclusive_migration_entry(subpage)
-        else:
-            entry = swp.make_readable_migration_entry(subpage)
-        if swp.migration_entry_supports_ad:
-            if pte_young(pteval):
-                entry |= SWP_MIG_YOUNG
-            if pte_dirty(pteval):
-                entry |= SWP_MIG_DIRTY
-        swp_pte = swp.swp_entry_to_pte(entry)
-        if pte_soft_dirty(pteval):
-            swp_pte = pte_swp_mksoft_dirty(swp_pte)
-        t[i] = swp_pte
-        page_remove_rmap(ctx, subpage, False)
-        put_page(ctx, head)
+        while True:
+            pteval = t[i]
+            if pvm._check_pte(pvmw, pteval):
+                t[i] = 0  # ptep_get_and_clear(); the TLB flush is batched below
+                if flush_start < 0:
+                    flush_start = a
+                flush_end = a + PAGE_SIZE
+                subpage = pte_pfn(pteval)
+                if pte_dirty(pteval):
+                    pages.flags[head] |= F_dirty
+                if pte_write(pteval):
+                    entry = swp.make_writable_migration_entry(subpage)
+                elif swp.has_read_exclusive and pages.flags[head] & F_anon_exclusive:
+                    entry = swp.make_readable_exclusive_migration_entry(subpage)
+                else:
+                    entry = swp.make_readable_migration_entry(subpage)
+                if swp.migration_entry_supports_ad:
+                    if pte_young(pteval):
+                        entry |= SWP_MIG_YOUNG
+                    if pte_dirty(pteval):
+                        entry |= SWP_MIG_DIRTY
+                swp_pte = swp.swp_entry_to_pte(entry)
+                if pte_soft_dirty(pteval):
+                    swp_pte = pte_swp_mksoft_dirty(swp_pte)
+                t[i] = swp_pte
+                page_remove_rmap(ctx, subpage, False)
+                put_page(ctx, head)
+            nxt = a + PAGE_SIZE
+            if nxt >= pvmw.end or not nxt & ~PMD_MASK:
+                break
+            a = nxt
+            i += 1
+        pvmw.address = a
+        pvmw.pte = (t, i)
     if flush_start >= 0:
         # Every CPU must stop writing the old page before it is copied.
         yield from flush_tlb_range(vma, flush_start, flush_end)

@@ -126,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
              "trace": args.trace if w == 0 else None}
             for w in range(args.workers)]
     t0 = time.perf_counter()
+    what = (f"budget {args.migrations} migrations" if args.migrations
+            else f"{rounds} rounds")
     print(f"stress: profile {args.profile}, {args.workers} worker(s), seed {args.seed}, "
-          f"{'budget %d migrations' % args.migrations if args.migrations else f'{rounds} rounds'}",
-          flush=True)
+          f"{what}", flush=True)
     if args.workers == 1:
         results = [_worker(jobs[0])]
     else:

@@ -29,7 +29,8 @@ from thpsim.stress.workload import StressConfig
 __all__ = ["shrink_reproducer"]
 
 
-def _try(cfg: StressConfig, seeds: list[int], sig: str) -> tuple[StressConfig, int, StressResult] | None:
+def _try(cfg: StressConfig, seeds: list[int],
+         sig: str) -> tuple[StressConfig, int, StressResult] | None:
     for seed in seeds:
         res = run_stress(cfg, seed)
         if res.failure is not None and failure_signature(res.failure) == sig:

@@ -7,10 +7,10 @@ function says otherwise).
 Entries are plain ints in [0, 2**64). Every ``~`` is masked. No classes, no
 IntFlag: these run on every fault and every walk.
 
-Present entry (PTE; a huge PMD differs where noted)::
+Present entry (PTE; a huge PMD differs where noted), bit 63 on the left::
 
-    63  62..59  58  57   52..12 (PTE) / 52..21 (huge PMD)   11  10  9   8   7   6  5  4   3   2  1  0
-    NX  PKEY   DEV SW4  PFN                                  SD  SW2 SPC G   PSE D  A  PCD PWT U  W  P
+    63 62..59 58  57  52..12 (PTE) / 52..21 (huge PMD) 11 10  9  8  7   6 5 4   3   2 1 0
+    NX PKEY   DEV SW4 PFN                               SD SW2 SPC G PSE D A PCD PWT U W P
                                                                        ^PROTNONE when P=0
                                                                            ^PAT at PTE level
     bit 12 of a huge PMD is PAT_LARGE, which is why its PFN mask starts at bit 21.
