@@ -118,6 +118,17 @@ class Profile:
     #: cut to the caller's cpuset and EINVAL only when empty. 4.14: EINVAL if any new
     #: node has no memory, and an empty new_nodes moves nothing (returns 0).
     migrate_pages_new_nodes_intersect: bool
+    #: The v3 series' patch 11/14 ("mm: hwpoison: soft offline supports thp migration",
+    #: dropped before 4.14): soft offline migrates an in-use THP whole and poisons only
+    #: the reported 4 KiB frame. Shipped kernels split the THP first (mm/memory-failure.c).
+    soft_offline_migrates_thp: bool
+    #: ~5.9 (O. Salvador, soft offline rework): soft-offlining an already poisoned frame
+    #: returns 0. 4.14: -EBUSY.
+    soft_offline_poisoned_ok: bool
+    #: cgroup v2 (mainline: 7.2 kernels may lack CONFIG_CPUSETS_V1, the oracle's v1 mount
+    #: fails): cpusets at /sys/fs/cgroup, migration always on. 4.14: the v1 cpuset
+    #: hierarchy at /sys/fs/cgroup/cpuset with cpuset.memory_migrate (kernel/cgroup/cpuset.py).
+    cpuset_cgroup_v2: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -156,6 +167,9 @@ PROFILES: dict[str, Profile] = {
         mbind_alloc_by_mpol=False,
         migrate_pages_ptrace_check=False,
         migrate_pages_new_nodes_intersect=False,
+        soft_offline_migrates_thp=True,
+        soft_offline_poisoned_ok=False,
+        cpuset_cgroup_v2=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -185,6 +199,9 @@ PROFILES: dict[str, Profile] = {
         mbind_alloc_by_mpol=True,
         migrate_pages_ptrace_check=True,
         migrate_pages_new_nodes_intersect=True,
+        soft_offline_migrates_thp=False,
+        soft_offline_poisoned_ok=True,
+        cpuset_cgroup_v2=True,
     ),
 }
 

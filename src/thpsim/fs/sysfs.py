@@ -306,4 +306,12 @@ def register(vfs: VFS) -> None:
     vfs.register_file(f"{THP_DIR}/use_zero_page", use_zero_page_show, use_zero_page_store,
                       mode=0o644)
     vfs.register_file(f"{THP_DIR}/hpage_pmd_size", hpage_pmd_size_show, mode=0o444)
+    # ---- memory blocks and memory failure: /sys/devices/system/memory
+    from thpsim.mm import memory_failure, memory_hotplug
 
+    memory_hotplug.register(vfs)
+    memory_failure.register(vfs)
+    # ---- cgroup cpusets: /sys/fs/cgroup (v2) or /sys/fs/cgroup/cpuset (v1)
+    from thpsim.kernel.cgroup import cpuset
+
+    cpuset.register(vfs)

@@ -6,9 +6,8 @@ hugepage_madvise in mm/khugepaged.c).
 
 Simplified: MADV_FREE marks pages clean and old and counts pglazyfree; there is
 no reclaim, so a lazily freed page keeps its data (Linux may return either the
-old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON belong to the
-memory-failure issue and are refused with EINVAL for now, as a kernel built
-without CONFIG_MEMORY_FAILURE refuses them.
+old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON are handed to
+mm/memory_failure.py (madvise_inject_error) by sys_madvise.
 """
 
 from __future__ import annotations
@@ -216,9 +215,22 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
 
 
 def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise."""
+    """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise.
+
+    MADV_SOFT_OFFLINE / MADV_HWPOISON (CONFIG_MEMORY_FAILURE) go to
+    madvise_inject_error() after the alignment check, without mmap_lock."""
     from thpsim.kernel.locking import down_read, down_write, up_read, up_write
 
+    # ---- memory failure (mm/memory_failure.py)
+    if behavior in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
+        from thpsim.mm.memory_failure import madvise_inject_error
+
+        if start & (PAGE_SIZE - 1):
+            return -errno.EINVAL
+        length = (len_in + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        return (yield from madvise_inject_error(mm.kernel.current, start, start + length,
+                                                behavior))
+    # ---- end memory failure
     write = behavior not in (MADV_DONTNEED, MADV_FREE)
     if write:
         yield from down_write(mm.mmap_lock)

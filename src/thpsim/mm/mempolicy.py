@@ -218,10 +218,12 @@ def nodelist_str(mask: int) -> str:
 
 
 def node_states_memory(ctx) -> int:
-    """node_states[N_MEMORY]: every node with memory."""
+    """node_states[N_MEMORY]: every node with memory online (present pages)."""
     mask = 0
+    buddy = ctx.buddy
     for nid, node in ctx.mem.nodes.items():
-        if node.nr_pages:
+        present = buddy.NODE_DATA(nid).node_present_pages if buddy is not None else 1
+        if node.nr_pages and present:
             mask |= 1 << nid
     return mask
 

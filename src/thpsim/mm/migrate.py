@@ -500,7 +500,11 @@ def do_pages_stat(ctx, mm, pages_: list[int], status: list[int | None]) -> Kerne
 
 
 def _check_node(ctx, node: int, task_nodes: int) -> int:
-    if node < 0 or node >= MAX_NUMNODES or node not in ctx.mem.nodes:
+    """Models: do_pages_move()'s node checks: in range and node_state(node, N_MEMORY)
+    (a node whose memory blocks are all offline has no memory), then the cpuset."""
+    from thpsim.mm.mempolicy import node_states_memory
+
+    if node < 0 or node >= MAX_NUMNODES or not node_states_memory(ctx) >> node & 1:
         return -errno.ENODEV
     if not task_nodes >> node & 1:
         return -errno.EACCES

@@ -29,8 +29,9 @@ Simplified:
     * No watermarks, lowmem_reserve, kswapd, reclaim, compaction or OOM killer: the
       slow path is not modelled, an allocation that finds no free block returns -1
       (NULL) at once, whatever its GFP flags say (``__GFP_NOFAIL`` included).
-    * No per-cpu page lists, no migratetypes or pageblocks (so no fallback stealing
-      and no MIGRATE_ISOLATE): one free list per order per zone.
+    * No per-cpu page lists, no migratetypes or pageblocks (so no fallback stealing):
+      one free list per order per zone. MIGRATE_ISOLATE is stood in for by
+      ``isolated_ranges`` (memory hot-remove), which __rmqueue_smallest() skips.
     * ``__free_one_page()`` always adds at the head; 4.14 adds at the tail when the
       next-higher buddy is free, to give it a chance to coalesce.
     * ``check_new_page()`` is not run at allocation (free-block state is checked at
@@ -242,6 +243,7 @@ class BuddyAllocator:
         "_booted",
         "_zone_starts",
         "_zones_by_start",
+        "isolated_ranges",
         # memoryviews of ``pages`` (scalar access without a second attribute lookup)
         "_flags",
         "_refcount",
@@ -276,6 +278,9 @@ class BuddyAllocator:
         self._index = pages.index
         self._memblock_reserved: frozenset[int] = frozenset()
         self._booted = False
+        #: [start, end) PFN ranges whose free blocks are never handed out (memory
+        #: hot-remove's start_isolate_page_range(); see __rmqueue_smallest).
+        self.isolated_ranges: list[tuple[int, int]] = []
         #: node id -> pglist_data, in node-id order.
         self.nodes: dict[int, pglist_data] = {}
         for nid, n in mem.nodes.items():
@@ -443,12 +448,23 @@ class BuddyAllocator:
         Models: mm/page_alloc.c __rmqueue_smallest() (+ rmv_page_order()), v4.14.
         Context: zone->lock held. Preempts: never.
         Returns: the PFN of a 2**order block taken off the free lists, or -1.
+        Simplified: a block inside ``isolated_ranges`` is skipped (the newest other
+        one is taken), standing in for 4.14's MIGRATE_ISOLATE free lists. Isolated
+        ranges are memory blocks (at least MAX_ORDER aligned), so no free block
+        straddles their edges.
         """
         free_area = z.free_area
+        isolated = self.isolated_ranges
         for current_order in range(order, MAX_ORDER):
             area = free_area[current_order]
             if area:
-                pfn = area.popitem()[0]
+                if isolated:  # MIGRATE_ISOLATE: skip blocks inside an isolated range
+                    pfn = _newest_unisolated(area, isolated)
+                    if pfn < 0:
+                        continue
+                    del area[pfn]
+                else:
+                    pfn = area.popitem()[0]
                 z.nr_free[current_order] -= 1
                 self._mapcount[pfn] = -1  # rmv_page_order(): __ClearPageBuddy
                 self._order[pfn] = 0  # set_page_private(page, 0)
@@ -939,3 +955,12 @@ def _aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:
             order -= 1
         yield start, order
         start += 1 << order
+
+
+def _newest_unisolated(area: dict[int, None], isolated: list[tuple[int, int]]) -> int:
+    """Model-only: the most recently freed block of ``area`` outside every isolated
+    range, or -1 (memory hot-remove's MIGRATE_ISOLATE, see __rmqueue_smallest)."""
+    for pfn in reversed(area):
+        if not any(s <= pfn < e for s, e in isolated):
+            return pfn
+    return -1

@@ -1,0 +1,1 @@
+"""Control groups: the cpuset controller (cpuset.py), v1 and v2 hierarchies."""

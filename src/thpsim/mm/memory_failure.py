@@ -1,0 +1,463 @@
+"""Memory failure: soft offline (migrate, then poison) and injected hard poison.
+
+Models: mm/memory-failure.c (soft_offline_page, soft_offline_in_use_page,
+page_handle_poison, get_hwpoison_page, memory_failure, hwpoison_user_mappings),
+mm/madvise.c (madvise_inject_error), drivers/base/memory.c
+(soft_offline_page_store); mainline (6.x/7.2), with the era differences behind
+profile switches:
+
+* ``soft_offline_migrates_thp`` (the v3 series' patch 11/14, "mm: hwpoison: soft
+  offline supports thp migration", dropped before 4.14 was merged): an in-use
+  THP is migrated whole to a new THP on the same node (GFP_TRANSHUGE |
+  __GFP_THISNODE, no reclaim) and only the reported 4 KiB frame is poisoned; the
+  old THP's other frames return to the allocator. Shipped kernels (``mainline``)
+  split the THP first and migrate the one 4 KiB page.
+* ``soft_offline_poisoned_ok`` (~5.9, O. Salvador): soft-offlining a frame that is
+  already PG_hwpoison returns 0; 4.14 returned -EBUSY.
+
+Simplified: anonymous memory only (no page cache to invalidate, no hugetlb, no
+swap cache); no mf_mutex (the callers run one at a time per page: the page lock
+and the allocator's state are what the model checks); vm.enable_soft_offline
+and hwpoison_filter are not modelled. A poisoned frame is left as the
+allocator's hwpoison-at-free path leaves it (``flags = PG_hwpoison``,
+``_refcount`` 0, off every free list): the kernel's extra ``page_ref_inc()`` in
+page_handle_poison() is not modelled. memory_failure() handles an anonymous LRU
+page (and a free one); it does not kill other processes
+(vm.memory_failure_early_kill = 0: they get SIGBUS when they touch the address).
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT, PAGE_SIZE, pte_pfn
+from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.kernel.sched import KernelPath
+from thpsim.mm.filemap import folio_lock, folio_unlock
+from thpsim.mm.gfp import GFP_HIGHUSER_MOVABLE
+from thpsim.mm.page_flags import (
+    PAGE_MAPPING_ANON,
+    F_head,
+    F_hwpoison,
+    F_lru,
+    F_offline,
+    F_reserved,
+    F_tail,
+)
+from thpsim.mm.swap import get_page, put_page
+
+__all__ = [
+    "MF_COUNT_INCREASED",
+    "MF_ACTION_REQUIRED",
+    "MF_SOFT_OFFLINE",
+    "soft_offline_page",
+    "memory_failure",
+    "madvise_inject_error",
+    "page_handle_poison",
+    "register",
+]
+
+# include/linux/mm.h enum mf_flags
+MF_COUNT_INCREASED = 1 << 0
+MF_ACTION_REQUIRED = 1 << 1
+MF_MUST_KILL = 1 << 2
+MF_SOFT_OFFLINE = 1 << 3
+MF_SW_SIMULATED = 1 << 5
+
+# get_hwpoison_page() results (Model-only names for the kernel's 1 / 0 / -EIO)
+_IN_USE = 1
+_FREE = 0
+
+MADV_HWPOISON = 100
+MADV_SOFT_OFFLINE = 101
+
+
+def _log(ctx, msg: str) -> None:
+    ctx.printk(msg)
+
+
+def _put_ref_page(ctx, pfn: int, flags: int) -> None:
+    """Models: put_ref_page(): drop the caller's reference (MF_COUNT_INCREASED)."""
+    if flags & MF_COUNT_INCREASED:
+        put_page(ctx, pfn)
+
+
+def _unhandlable(ctx, pfn: int) -> bool:
+    """Model-only: what HWPoisonHandlable() and get_any_page() refuse: reserved frames
+    (the zero page, boot memory), the huge zero page, page tables, frames that are in use
+    but are no anonymous LRU page (kernel allocations)."""
+    pages = ctx.pages
+    if ctx.huge_zero_pfn >= 0 and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR:
+        return True
+    if pfn == ctx.zero_pfn or pfn in ctx.mem.tables:
+        return True
+    if pages.flags[pfn] & F_reserved:
+        return True
+    head = pages.compound_head(pfn) if pages.flags[pfn] & F_tail else pfn
+    return not (pages.mapping[head] & PAGE_MAPPING_ANON and pages.flags[head] & F_lru)
+
+
+def get_hwpoison_page(ctx, pfn: int, flags: int) -> int:
+    """Models: get_hwpoison_page() -> get_any_page(): 1 with a reference on the folio
+    (in use), 0 for a free frame, -EIO for an unhandlable page.
+
+    Context: any. Preempts: never.
+    """
+    if ctx.buddy.is_free(pfn):
+        return _FREE
+    if _unhandlable(ctx, pfn):
+        _log(ctx, f"Memory failure: {pfn:#x}: unhandlable page.")
+        _put_ref_page(ctx, ctx.pages.compound_head(pfn), flags)
+        return -errno.EIO
+    if not flags & MF_COUNT_INCREASED:
+        get_page(ctx, pfn)
+    return _IN_USE
+
+
+def page_handle_poison(ctx, pfn: int, hugepage_or_freepage: bool, release: bool) -> bool:
+    """Poison one frame and take it out of use for good.
+
+    Models: mm/memory-failure.c page_handle_poison() (5.9+; take_page_off_buddy()
+    for a free frame, SetPageHWPoison, num_poisoned_pages_inc()).
+    Context: any. Preempts: never.
+    Returns: False if a free frame could not be taken off the allocator.
+    Simplified: the frame freed by migration (``release``) is taken off the free
+    lists here, after the engine freed it; the kernel keeps the isolation reference
+    instead and frees it with PG_hwpoison set (same end state).
+    """
+    buddy = ctx.buddy
+    pages = ctx.pages
+    if buddy.is_free(pfn):
+        if not buddy.take_page_off_buddy(pfn):
+            return False
+        pages.flags[pfn] = F_hwpoison
+        return True
+    if hugepage_or_freepage and not release:
+        return False
+    pages.flags[pfn] |= F_hwpoison  # still referenced: freed later, kept off the lists
+    return True
+
+
+def _alloc_soft_offline_target(ctx):
+    """Models: alloc_migration_target() with mtc.nid = NUMA_NO_NODE (the source's node
+    preferred, any node allowed, GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL); a THP
+    (``soft_offline_migrates_thp``) gets the v3 patch's new_page(): GFP_TRANSHUGE |
+    __GFP_THISNODE without reclaim (mm/migrate.c new_page_node's THP target)."""
+    from thpsim.mm.migrate import new_page_node
+
+    def alloc(page: int) -> int:
+        nid = ctx.mem.pfn_to_nid(page)
+        if ctx.pages.flags[page] & F_head:
+            return new_page_node(ctx, nid)(page)
+        return ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, nid)
+
+    return alloc
+
+
+def try_to_split_thp_page(ctx, pfn: int) -> KernelPath[int]:
+    """Split the THP holding ``pfn``; the caller's reference moves to ``pfn``'s page.
+
+    Models: mm/memory-failure.c try_to_split_thp_page(page, release=true).
+    Context: the caller holds one reference on the THP. Preempts: in split_huge_page.
+    Returns: 0, or -EBUSY (the reference is dropped).
+    """
+    from thpsim.mm.huge_memory import split_huge_page
+
+    head = ctx.pages.compound_head(pfn)
+    yield from folio_lock(ctx, head)
+    ret = yield from split_huge_page(ctx, head)
+    folio_unlock(ctx, head)
+    if ret:
+        put_page(ctx, head)
+        return -errno.EBUSY
+    if pfn != head:  # split_huge_page(page): the pin now belongs to the subpage
+        get_page(ctx, pfn)
+        put_page(ctx, head)
+    return 0
+
+
+def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
+    """Move the data of an in-use page elsewhere and poison its frame.
+
+    Models: mm/memory-failure.c soft_offline_in_use_page(), 6.x; the v3 series' THP
+    migration behind ``soft_offline_migrates_thp``.
+    Context: the caller holds a reference on the folio. Preempts: in the split and
+    the migration.
+    Returns: 0, -EBUSY (split, isolation or migration failed) or -ENOMEM.
+    """
+    from thpsim.mm.migrate import (
+        MIGRATE_SYNC,
+        MR_MEMORY_FAILURE,
+        isolate_lru_page_for_migration,
+        migrate_pages,
+        putback_movable_pages,
+    )
+
+    pages = ctx.pages
+    head = pages.compound_head(pfn)
+    if pages.flags[head] & F_head and not ctx.profile.soft_offline_migrates_thp:
+        if (yield from try_to_split_thp_page(ctx, pfn)):
+            _log(ctx, f"Soft offline: {pfn:#x}: thp split failed")
+            return -errno.EBUSY
+        head = pfn
+    if pages.flags[pfn] & F_hwpoison:
+        put_page(ctx, head)
+        return 0
+    err = isolate_lru_page_for_migration(ctx, head)
+    put_page(ctx, head)  # the get_hwpoison_page() reference; isolation holds its own
+    if err:
+        _log(ctx, f"Soft offline: {pfn:#x}: page isolation failed")
+        return -errno.EBUSY
+    pagelist = [head]
+    ret = yield from migrate_pages(ctx, pagelist, _alloc_soft_offline_target(ctx),
+                                   MIGRATE_SYNC, MR_MEMORY_FAILURE)
+    if ret == 0:
+        if not page_handle_poison(ctx, pfn, False, True):
+            return -errno.EBUSY
+        return 0
+    if pagelist:
+        putback_movable_pages(ctx, pagelist)
+    _log(ctx, f"Soft offline: {pfn:#x}: page migration failed {ret}")
+    return -errno.EBUSY if ret > 0 else ret
+
+
+def soft_offline_page(ctx, pfn: int, flags: int) -> KernelPath[int]:
+    """Soft-offline one frame: its data (if any) moves, the frame is never used again.
+
+    Models: mm/memory-failure.c soft_offline_page(), 6.x (4.14's EBUSY for an
+    already poisoned frame behind ``soft_offline_poisoned_ok``).
+    Context: with MF_COUNT_INCREASED the caller holds a reference on the folio.
+    Preempts: in soft_offline_in_use_page.
+    Returns: 0, -ENXIO (no memmap), -EIO (offline memory, unhandlable page), -EBUSY.
+    """
+    if not 0 <= pfn < ctx.pages.nr:
+        return -errno.ENXIO
+    pages = ctx.pages
+    if pages.flags[pfn] & F_offline:
+        _put_ref_page(ctx, pfn, flags)
+        return -errno.EIO
+    if pages.flags[pfn] & F_hwpoison:
+        _log(ctx, f"Soft offline: {pfn:#x}: page already poisoned")
+        _put_ref_page(ctx, pages.compound_head(pfn), flags)
+        return 0 if ctx.profile.soft_offline_poisoned_ok else -errno.EBUSY
+    ret = get_hwpoison_page(ctx, pfn, flags | MF_SOFT_OFFLINE)
+    if ret == _IN_USE:
+        return (yield from soft_offline_in_use_page(ctx, pfn))
+    if ret == _FREE:
+        return 0 if page_handle_poison(ctx, pfn, True, False) else -errno.EBUSY
+    return ret
+
+
+def _hwpoison_user_mappings(ctx, pfn: int) -> KernelPath[None]:
+    """Replace every PTE mapping ``pfn`` by a hwpoison entry.
+
+    Models: hwpoison_user_mappings() -> try_to_unmap(TTU_HWPOISON) -> the
+    PageHWPoison branch of try_to_unmap_one() (dec_mm_counter, swp_entry_to_pte(
+    make_hwpoison_entry(subpage))). Context: page locked, not a THP (split already).
+    Preempts: in the rmap walk and the TLB flush.
+    """
+    from thpsim.kernel.tlbflush import flush_tlb_range
+    from thpsim.mm import page_vma_mapped as pvm
+    from thpsim.mm.mm_types import MM_ANONPAGES
+    from thpsim.mm.rmap import page_remove_rmap, rmap_walk_anon
+
+    pages = ctx.pages
+    swp = ctx.swp
+
+    def one(head: int, vma, address: int) -> KernelPath[bool]:
+        pvmw = pvm.page_vma_mapped_walk_t(head, 1, vma, address, 0)
+        start = -1
+        while (yield from pvm.page_vma_mapped_walk(pvmw)):
+            t, i = pvmw.pte
+            a = pvmw.address
+            pteval = t[i]
+            if pvm._check_pte(pvmw, pteval):
+                t[i] = swp.swp_entry_to_pte(swp.make_hwpoison_entry(pte_pfn(pteval)))
+                start = a
+                vma.vm_mm.add_mm_counter(MM_ANONPAGES, -1)
+                page_remove_rmap(ctx, head, False)
+                put_page(ctx, head)
+        if start >= 0:
+            # No CPU may read the lost data through a stale TLB entry.
+            yield from flush_tlb_range(vma, start, start + PAGE_SIZE)
+        return True
+
+    yield from rmap_walk_anon(ctx, pfn, one, lambda: pages.total_mapcount(pfn) == 0)
+
+
+def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -> KernelPath[int]:
+    """Handle a (simulated) uncorrectable error in frame ``pfn``: the data is lost.
+
+    Models: mm/memory-failure.c memory_failure(), 6.x, for a free frame and an
+    anonymous LRU page (a THP is split first, in 4.14 as in 6.x): PG_hwpoison is
+    set, every mapping becomes a hwpoison entry (a later access gets SIGBUS
+    BUS_MCEERR_AR), the page leaves the LRU and is never freed to the allocator.
+    With MF_ACTION_REQUIRED the current task, if it mapped the page, is to be sent
+    SIGBUS: its tgid is appended to ``killed`` (kill_proc(); the caller delivers it).
+    Context: MF_COUNT_INCREASED: the caller holds a reference on the folio.
+    Preempts: in the split, the page lock and the unmap.
+    Returns: 0, -EHWPOISON (already poisoned), -ENXIO, -EBUSY (the split failed),
+    -EIO (unhandlable page).
+    """
+    pages = ctx.pages
+    if not 0 <= pfn < pages.nr:
+        return -errno.ENXIO
+    if pages.flags[pfn] & F_hwpoison:
+        _put_ref_page(ctx, pages.compound_head(pfn), flags)
+        return -errno.EHWPOISON
+    ret = get_hwpoison_page(ctx, pfn, flags)
+    if ret == _FREE:
+        page_handle_poison(ctx, pfn, True, False)
+        _log(ctx, f"Memory failure: {pfn:#x}: recovery action for free buddy page: Recovered")
+        return 0
+    if ret < 0:
+        return ret
+    if pages.flags[pfn] & (F_head | F_tail):
+        if (yield from try_to_split_thp_page(ctx, pfn)):
+            _log(ctx, f"Memory failure: {pfn:#x}: thp split failed")
+            return -errno.EBUSY
+    pages.flags[pfn] |= F_hwpoison  # TestSetPageHWPoison()
+    yield from folio_lock(ctx, pfn)
+    try:
+        cur = ctx.current
+        mapped_by_current = False
+        if cur is not None and cur.mm is not None:
+            mapped_by_current = _maps_pfn(cur.mm, pfn)
+        yield from _hwpoison_user_mappings(ctx, pfn)
+        if flags & MF_ACTION_REQUIRED and mapped_by_current and killed is not None:
+            killed.append(cur.tgid)
+    finally:
+        folio_unlock(ctx, pfn)
+    # me_swapbacked_page(): the dirty anon page is taken off the LRU; dropping the last
+    # reference frees it, and the allocator keeps a PG_hwpoison frame off its lists.
+    put_page(ctx, pfn)
+    _log(ctx, f"Memory failure: {pfn:#x}: recovery action for dirty LRU page: Recovered")
+    return 0
+
+
+def _maps_pfn(mm, pfn: int) -> bool:
+    """Model-only: collect_procs_anon() for one mm: does any of its PTEs map ``pfn``?"""
+    from thpsim.mm.gup import follow_page
+    from thpsim.mm.mm_types import vma_address
+
+    ctx = mm.kernel
+    index = ctx.pages.index[pfn]
+    for vma in mm.mmap:
+        a = vma_address(vma, index)
+        if vma.vm_start <= a < vma.vm_end and follow_page(vma, a, False)[0] == pfn:
+            return True
+    return False
+
+
+def _get_user_page(task, addr: int) -> KernelPath[int]:
+    """get_user_pages_fast(addr, 1, 0, &page): the frame at ``addr``, faulted in for read
+    if absent, with a reference on its folio (the zero pages too: they are refused
+    later as unhandlable). Returns the PFN or -EFAULT.
+
+    Context: takes and releases mmap_lock for read. Preempts: in the lock and the fault.
+    """
+    from thpsim.kernel.locking import down_read, up_read
+    from thpsim.mm.gup import follow_page
+    from thpsim.mm.memory import VM_FAULT_ERROR, handle_mm_fault
+
+    mm = task.mm
+    ctx = mm.kernel
+    for _ in range(64):
+        yield from down_read(mm.mmap_lock)
+        try:
+            vma = mm.find_vma(addr)
+            if vma is None or vma.vm_start > addr:
+                return -errno.EFAULT
+            pfn, _huge, _zero = follow_page(vma, addr, False)
+            if pfn >= 0:
+                get_page(ctx, ctx.pages.compound_head(pfn))  # the zero pages too
+                return pfn
+            fault = yield from handle_mm_fault(vma, addr, 0)
+            if fault & VM_FAULT_ERROR:
+                return -errno.EFAULT
+        finally:
+            up_read(mm.mmap_lock)
+    return -errno.EFAULT
+
+
+def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:
+    """madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) over [start, end).
+
+    Models: mm/madvise.c madvise_inject_error(), 6.x: CAP_SYS_ADMIN, then per
+    position a read-only GUP; the step is the size of the folio found there, measured
+    before offlining (a THP advances 2 MiB, so one 4 KiB page of it is offlined).
+    The first error ends the call.
+    Context: no locks held. Preempts: in GUP and the offlining.
+    Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
+    MADV_HWPOISON on the caller's own page (force_sig_mceerr(), delivered on the way
+    back to user space: raised here after every lock is released).
+    """
+    from thpsim.kernel.task import CAP_SYS_ADMIN
+
+    if not task.cred.capable(CAP_SYS_ADMIN):
+        return -errno.EPERM
+    ctx = task.mm.kernel
+    pages = ctx.pages
+    killed: list[int] = []
+    sig_addr = 0
+    while start < end:
+        pfn = yield from _get_user_page(task, start)
+        if pfn < 0:
+            return pfn
+        head = pages.compound_head(pfn)
+        size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
+        if behavior == MADV_SOFT_OFFLINE:
+            _log(ctx, f"Soft offlining pfn {pfn:#x} at process virtual address {start:#x}")
+            ret = yield from soft_offline_page(ctx, pfn, MF_COUNT_INCREASED)
+        else:
+            _log(ctx, f"Injecting memory failure for pfn {pfn:#x} at process virtual "
+                      f"address {start:#x}")
+            n = len(killed)
+            ret = yield from memory_failure(
+                ctx, pfn, MF_ACTION_REQUIRED | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
+            if len(killed) > n and not sig_addr:
+                sig_addr = start
+            if ret == -errno.EOPNOTSUPP:
+                ret = 0
+        if ret:
+            return ret
+        start += size
+    if killed:
+        raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr)
+    return 0
+
+
+# ====================================================================== sysfs
+def soft_offline_page_store(f, buf: bytes) -> int:
+    """/sys/devices/system/memory/soft_offline_page: write a physical address.
+
+    Models: drivers/base/memory.c soft_offline_page_store(): CAP_SYS_ADMIN (EPERM),
+    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, soft_offline_page(pfn, 0).
+    Returns: the byte count.
+    """
+    import os
+
+    from thpsim.fs.proc.internal import run_as_opener
+    from thpsim.kernel.task import CAP_SYS_ADMIN
+
+    if not f.capable(CAP_SYS_ADMIN):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
+    s = buf.decode("latin-1").strip()
+    try:
+        addr = int(s, 0)
+    except ValueError:
+        addr = -1
+    if addr < 0:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+    ret = run_as_opener(f, soft_offline_page(f.ctx, addr >> PAGE_SHIFT, 0))
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), f.path)
+    return len(buf)
+
+
+def register(vfs) -> None:
+    """Register /sys/devices/system/memory/soft_offline_page (mode 0200)."""
+    vfs.register_dir("/sys/devices/system/memory", mode=0o755)
+    vfs.register_file("/sys/devices/system/memory/soft_offline_page",
+                      writer=soft_offline_page_store, mode=0o200)

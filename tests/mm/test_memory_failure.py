@@ -1,0 +1,417 @@
+"""Soft offline and injected hard poison (mm/memory_failure.py).
+
+Rows SO-n cite the edge-case table of caller-semantics.md §7.5; the oracle
+scenarios ``softoffline``, ``hwpoison`` and ``errors`` (all-7.2.brief.txt) are
+reproduced under ``mainline`` with the same observables (pagemap frames,
+kpageflags, HardwareCorrupted, AnonHugePages, vmstat deltas, SIGBUS siginfo).
+"""
+
+import errno
+import signal
+import struct
+
+import pytest
+
+from thpsim import (
+    MADV_HWPOISON,
+    MADV_NOHUGEPAGE,
+    MADV_SOFT_OFFLINE,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    PROT_READ,
+    PROT_WRITE,
+    Machine,
+)
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.mm.gup import follow_page
+from thpsim.mm.page_flags import F_hwpoison
+from thpsim.mm.swap import get_page, put_page
+
+RW = PROT_READ | PROT_WRITE
+ANON = MAP_PRIVATE | MAP_ANONYMOUS
+MB = 1 << 20
+KPF_HWPOISON = 19
+SOFT_OFFLINE_FILE = "/sys/devices/system/memory/soft_offline_page"
+
+
+def machine(profile="mainline", check=True, **kw):
+    return Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=check,
+                   profile=profile, **kw)
+
+
+def thp_region(p, nr_thp=4):
+    """nr_thp THPs, 2 MiB aligned, every 4 KiB page written (the oracle's setup)."""
+    a = p.mmap(0, (nr_thp + 1) * HPAGE_PMD_SIZE, RW, ANON)
+    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    t = p.threads[0]
+    for i in range(0, nr_thp * HPAGE_PMD_SIZE, PAGE_SIZE):
+        t.write(a + i, a + i)
+    return a
+
+
+def check_data(p, a, length, skip=()):
+    t = p.threads[0]
+    for i in range(0, length, PAGE_SIZE):
+        if a + i not in skip:
+            assert t.read(a + i) == a + i
+
+
+def pfn_at(p, addr):
+    return follow_page(p.mm.find_vma(addr), addr, False)[0]
+
+
+def is_pmd_mapped(p, addr):
+    return follow_page(p.mm.find_vma(addr), addr, False)[1]
+
+
+def anon_huge_kb(p):
+    return sum(int(line.split()[1]) for line in p.fs.read("/proc/self/smaps").splitlines()
+               if line.startswith("AnonHugePages:"))
+
+
+def hw_corrupted_kb(m):
+    for line in m.fs.read("/proc/meminfo").splitlines():
+        if line.startswith("HardwareCorrupted:"):
+            return int(line.split()[1])
+    raise AssertionError("no HardwareCorrupted line")
+
+
+def kpageflags(m, pfn):
+    return struct.unpack("<Q", m.fs.read("/proc/kpageflags", offset=pfn * 8, length=8))[0]
+
+
+def pagemap(p, addr):
+    return struct.unpack("<Q", p.fs.read("/proc/self/pagemap", offset=(addr >> PAGE_SHIFT) * 8,
+                                         length=8))[0]
+
+
+def delta(m, before):
+    return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
+
+
+def base_page(p):
+    """One written 4 KiB page in a VMA that never gets a THP."""
+    a = p.mmap(0, 4 * PAGE_SIZE, RW, ANON)
+    p.madvise(a, 4 * PAGE_SIZE, MADV_NOHUGEPAGE)
+    p.threads[0].write(a, 0x1234)
+    return a
+
+
+# ---------------------------------------------------------------- madvise(MADV_SOFT_OFFLINE)
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_so1_unprivileged_eperm(profile):
+    m = machine(profile)
+    p = m.spawn(uid=1000)
+    a = base_page(p)
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.EPERM
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    assert e.value.errno == errno.EPERM
+    assert hw_corrupted_kb(m) == 0
+
+
+def test_so9_unaligned_einval_before_eperm():
+    """Oracle errors: madvise(unaligned, MADV_SOFT_OFFLINE) -> EINVAL (checked before the
+    capability, as do_madvise does)."""
+    m = machine()
+    p = m.spawn(uid=1000)
+    a = base_page(p)
+    with pytest.raises(OSError) as e:
+        p.madvise(a + 1, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.EINVAL
+
+
+def test_so10_unmapped_efault():
+    m = machine()
+    p = m.spawn()
+    a = p.mmap(0, 2 * PAGE_SIZE, RW, ANON)
+    p.munmap(a, 2 * PAGE_SIZE)
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.EFAULT
+
+
+@pytest.mark.parametrize("thp", ["always", "never"])
+def test_untouched_page_eio(thp):
+    """Oracle errors: madvise(untouched page, MADV_SOFT_OFFLINE) -> EIO: the read-only
+    GUP maps the (huge) zero page, which is unhandlable ("unhandlable page" in dmesg)."""
+    m = machine(thp=thp)
+    p = m.spawn()
+    a = thp_region(p, 0)
+    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.EIO
+    assert hw_corrupted_kb(m) == 0
+    assert "unhandlable page" in m.kernel.dmesg[-1]
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_so2_base_page_moves_and_old_frame_poisoned(profile):
+    m = machine(profile)
+    p = m.spawn()
+    a = base_page(p)
+    old = pfn_at(p, a)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    new = pfn_at(p, a)
+    assert new != old and new >= 0
+    assert m.kernel.mem.pfn_to_nid(new) == m.kernel.mem.pfn_to_nid(old)  # same node preferred
+    assert kpageflags(m, old) >> KPF_HWPOISON & 1
+    assert not kpageflags(m, new) >> KPF_HWPOISON & 1
+    assert hw_corrupted_kb(m) == 4
+    assert p.threads[0].read(a) == 0x1234
+    assert delta(m, before).get("pgmigrate_success") == 1
+    assert not m.kernel.buddy.is_free(old)  # never handed out again
+
+
+def test_softoffline_oracle_mainline():
+    """Oracle softoffline (7.2): page 3 of a THP, then a whole THP, then page 3 again."""
+    m = machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 4)
+    assert anon_huge_kb(p) == 8192
+    p3 = a + 3 * PAGE_SIZE
+    old = pfn_at(p, p3)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    d = delta(m, before)
+    assert d["pgmigrate_success"] == 1
+    assert d["thp_split_page"] == 1 and d["thp_split_pmd"] == 1
+    assert "thp_migration_success" not in d
+    new = pfn_at(p, p3)
+    assert new != old
+    assert kpageflags(m, old) >> KPF_HWPOISON & 1
+    assert hw_corrupted_kb(m) == 4
+    assert anon_huge_kb(p) == 6144
+    # the other 511 pages of chunk 0 stay where they were, now PTE-mapped
+    assert pfn_at(p, a) == old - 3 and pfn_at(p, a + 4 * PAGE_SIZE) == old + 1
+    assert not is_pmd_mapped(p, a)
+    check_data(p, a, 4 * HPAGE_PMD_SIZE)
+
+    # madvise(chunk2 whole 2 MiB): the step is the THP's size, so one page is offlined
+    c2 = a + 2 * HPAGE_PMD_SIZE
+    old2 = pfn_at(p, c2)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(c2, HPAGE_PMD_SIZE, MADV_SOFT_OFFLINE) == 0
+    d = delta(m, before)
+    assert d["pgmigrate_success"] == 1 and d["thp_split_page"] == 1
+    assert anon_huge_kb(p) == 4096
+    assert hw_corrupted_kb(m) == 8
+    assert pfn_at(p, c2) != old2 and pfn_at(p, c2 + PAGE_SIZE) == old2 + 1
+
+    # page 3 again: the new frame is soft-offlined in turn
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    assert delta(m, before) == {"pgmigrate_success": 1, "pgfree": 1}
+    assert hw_corrupted_kb(m) == 12
+    assert pfn_at(p, p3) not in (old, new)
+    check_data(p, a, 4 * HPAGE_PMD_SIZE)
+
+
+def test_so11_seed_migrates_whole_thp():
+    """SO-11 (the v3 patch 11): the whole THP is copied to a new THP, PMD-mapped; only
+    the reported frame is poisoned; the old THP's other frames are free again."""
+    m = machine("seed")
+    p = m.spawn()
+    a = thp_region(p, 2)
+    p3 = a + 3 * PAGE_SIZE
+    old_head = pfn_at(p, a)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    d = delta(m, before)
+    assert d["thp_migration_success"] == 1 and d["pgmigrate_success"] == 1
+    assert "thp_split_page" not in d
+    assert is_pmd_mapped(p, a) and anon_huge_kb(p) == 4096
+    new_head = pfn_at(p, a)
+    assert new_head != old_head
+    assert m.kernel.mem.pfn_to_nid(new_head) == m.kernel.mem.pfn_to_nid(old_head)
+    assert hw_corrupted_kb(m) == 4
+    assert m.kernel.pages.flags[old_head + 3] & F_hwpoison
+    buddy = m.kernel.buddy
+    assert not buddy.is_free(old_head + 3)
+    assert all(buddy.is_free(old_head + i) for i in range(HPAGE_PMD_NR) if i != 3)
+    check_data(p, a, 2 * HPAGE_PMD_SIZE)
+
+
+def test_so11_seed_thp_without_thp_target_enomem():
+    """The v3 patch allocates the THP target with __GFP_THISNODE and no reclaim; on a
+    fragmented node the seed's engine (no split on -ENOMEM) fails the migration with
+    -ENOMEM, which soft offline passes up. Nothing is poisoned, the THP stays."""
+    m = machine("seed")
+    p = m.spawn()
+    a = thp_region(p, 1)
+    held = m.fragment(m.kernel.mem.pfn_to_nid(pfn_at(p, a)))
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.ENOMEM
+    m.unfragment(held)
+    assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
+    check_data(p, a, HPAGE_PMD_SIZE)
+
+
+def test_so3_thp_start_2mib_offlines_first_page_only():
+    m = machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 1)
+    head = pfn_at(p, a)
+    assert p.madvise(a, HPAGE_PMD_SIZE, MADV_SOFT_OFFLINE) == 0
+    assert hw_corrupted_kb(m) == 4
+    assert m.kernel.pages.flags[head] & F_hwpoison
+    assert not m.kernel.pages.flags[head + 1] & F_hwpoison
+    assert anon_huge_kb(p) == 0
+
+
+def test_so4_split_fails_with_extra_pin_ebusy():
+    m = machine("mainline", check=False)  # the test's own pin breaks the refcount ledger
+    p = m.spawn()
+    a = thp_region(p, 1)
+    head = pfn_at(p, a)
+    get_page(m.kernel, head)  # a long-term pin: split_huge_page refuses
+    before = dict(m.kernel.vmstat.events)
+    try:
+        with pytest.raises(OSError) as e:
+            p.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE)
+        assert e.value.errno == errno.EBUSY
+        assert delta(m, before) == {"thp_split_page_failed": 1}
+        assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
+    finally:
+        put_page(m.kernel, head)
+    m.check_integrity()
+
+
+# ---------------------------------------------------------------- /sys/.../soft_offline_page
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_so6_free_frame_via_sysfs(profile):
+    m = machine(profile)
+    buddy = m.kernel.buddy
+    pfn = next(pf for pf, _o in buddy.for_each_free_block()) + 5
+    assert buddy.is_free(pfn)
+    data = f"{pfn << PAGE_SHIFT:#x}\n"
+    assert m.fs.write(SOFT_OFFLINE_FILE, data) == len(data)
+    assert not buddy.is_free(pfn) and buddy.is_free(pfn + 1) and buddy.is_free(pfn - 1)
+    assert hw_corrupted_kb(m) == 4
+    assert kpageflags(m, pfn) >> KPF_HWPOISON & 1
+    m.check_integrity()
+    # SO-5: the same frame again: 0 since ~5.9, EBUSY in 4.14
+    if profile == "mainline":
+        assert m.fs.write(SOFT_OFFLINE_FILE, data) == len(data)
+    else:
+        with pytest.raises(OSError) as e:
+            m.fs.write(SOFT_OFFLINE_FILE, data)
+        assert e.value.errno == errno.EBUSY
+    assert hw_corrupted_kb(m) == 4
+
+
+def test_sysfs_in_use_page_by_physical_address():
+    m = machine("mainline")
+    p = m.spawn()
+    a = base_page(p)
+    old = pfn_at(p, a)
+    m.fs.write(SOFT_OFFLINE_FILE, str(old << PAGE_SHIFT))  # decimal works too (base 0)
+    assert pfn_at(p, a) != old and p.threads[0].read(a) == 0x1234
+    assert hw_corrupted_kb(m) == 4
+
+
+@pytest.mark.parametrize("data, err", [
+    ("xyz", errno.EINVAL),  # SO-7
+    ("", errno.EINVAL),
+    ("0xfffffffff000", errno.ENXIO),  # SO-8: no memmap
+])
+def test_so7_so8_sysfs_errors(data, err):
+    m = machine()
+    with pytest.raises(OSError) as e:
+        m.fs.write(SOFT_OFFLINE_FILE, data)
+    assert e.value.errno == err
+
+
+def test_sysfs_needs_cap_sys_admin_and_is_write_only():
+    m = machine()
+    p = m.spawn(uid=0, caps=frozenset())
+    with pytest.raises(OSError) as e:
+        p.fs.write(SOFT_OFFLINE_FILE, "0x1000")
+    assert e.value.errno == errno.EPERM
+    with pytest.raises(OSError):
+        m.fs.read(SOFT_OFFLINE_FILE)
+
+
+def test_zero_page_via_sysfs_eio():
+    m = machine()
+    with pytest.raises(OSError) as e:
+        m.fs.write(SOFT_OFFLINE_FILE, hex(m.kernel.zero_pfn << PAGE_SHIFT))
+    assert e.value.errno == errno.EIO
+
+
+# ---------------------------------------------------------------- MADV_HWPOISON
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hwpoison_oracle(profile):
+    """Oracle hwpoison (7.2): MADV_HWPOISON on page 5 of a THP: SIGBUS BUS_MCEERR_AR at
+    the page during madvise; the THP is split, page 5 becomes a hwpoison entry (pagemap:
+    not present, swap), the other 511 pages stay readable; touching page 5 again gives
+    SIGBUS at the faulting address. 4.14 splits first as well."""
+    m = machine(profile)
+    p = m.spawn()
+    a = thp_region(p, 4)
+    p5 = a + 5 * PAGE_SIZE
+    old = pfn_at(p, p5)
+    before = dict(m.kernel.vmstat.events)
+    with pytest.raises(DeliveredSignal) as e:
+        p.madvise(p5, PAGE_SIZE, MADV_HWPOISON)
+    assert (e.value.si_signo, e.value.si_code, e.value.si_addr) == (
+        signal.SIGBUS, BUS_MCEERR_AR, p5)
+    d = delta(m, before)
+    assert d["thp_split_page"] == 1 and d["thp_split_pmd"] == 1
+    assert "pgmigrate_success" not in d
+    assert anon_huge_kb(p) == 6144
+    assert hw_corrupted_kb(m) == 4
+    assert kpageflags(m, old) >> KPF_HWPOISON & 1
+    pm = pagemap(p, p5)
+    assert not pm >> 63 & 1 and pm >> 62 & 1  # not present, swapped (a hwpoison entry)
+    assert pfn_at(p, p5) < 0
+    m.check_integrity()
+    with pytest.raises(DeliveredSignal) as e:
+        p.threads[0].read(p5 + 17)
+    assert (e.value.si_signo, e.value.si_code, e.value.si_addr) == (
+        signal.SIGBUS, BUS_MCEERR_AR, p5 + 17)
+    assert p.threads[0].read(a + 6 * PAGE_SIZE) == a + 6 * PAGE_SIZE  # page 6: no signal
+    check_data(p, a, 4 * HPAGE_PMD_SIZE, skip={p5})
+    assert not m.kernel.buddy.is_free(old)
+    p.exit()
+    m.check_integrity()
+    assert hw_corrupted_kb(m) == 4  # the frame stays out of use after the exit
+
+
+def test_so12_hwpoison_base_page_then_fork_child_sigbus():
+    m = machine("mainline")
+    p = m.spawn()
+    a = base_page(p)
+    child = p.fork()
+    old = pfn_at(p, a)
+    with pytest.raises(DeliveredSignal):
+        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    assert hw_corrupted_kb(m) == 4
+    # the child shared the frame: it gets SIGBUS only when it touches it (late kill)
+    with pytest.raises(DeliveredSignal) as e:
+        child.threads[0].read(a)
+    assert e.value.si_code == BUS_MCEERR_AR
+    assert not m.kernel.buddy.is_free(old)
+    child.exit()
+    p.exit()
+    m.check_integrity()
+
+
+def test_hwpoison_on_poisoned_address_efault():
+    """A second MADV_HWPOISON at an address whose PTE is a hwpoison entry: the GUP
+    fails (VM_FAULT_HWPOISON without FOLL_HWPOISON -> EFAULT)."""
+    m = machine("mainline")
+    p = m.spawn()
+    a = base_page(p)
+    with pytest.raises(DeliveredSignal):
+        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
+    assert e.value.errno == errno.EFAULT
+    assert hw_corrupted_kb(m) == 4
