@@ -255,7 +255,12 @@ class _Syscalls:
 
     def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
              offset: int = 0) -> int:
-        return self._sys(kmmap.sys_mmap(self._mm, addr, length, prot, flags, fd, offset))
+        mm = self._mm
+        ret = self._sys(kmmap.sys_mmap(mm, addr, length, prot, flags, fd, offset))
+        sh = self.machine.shadow
+        if sh is not None:  # a new mapping reads 0, also where MAP_FIXED replaced one
+            sh.clear(mm.mm_id, ret, ret + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
+        return ret
 
     def munmap(self, addr: int, length: int) -> int:
         mm = self._mm
@@ -282,6 +287,7 @@ class _Syscalls:
                 sh.clear(mm.mm_id, old_address + new, old_address + old)
                 old = new
             if ret != old_address:
+                sh.clear(mm.mm_id, ret, ret + new)  # whatever was there is gone
                 sh.move(mm.mm_id, old_address, ret, old)
         return ret
 
@@ -297,10 +303,13 @@ class _Syscalls:
 
     def _shadow_clear_mapped(self, mm, addr: int, length: int) -> None:
         end = addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
-        for v in mm.mmap:
+        for v in mm.mmap:  # in address order, as madvise walks them
             s, e = max(addr, v.vm_start), min(end, v.vm_end)
-            if s < e and not v.vm_flags & 0x2000:  # VM_LOCKED ranges are refused
-                self.machine.shadow.clear(mm.mm_id, s, e)
+            if s >= e:
+                continue
+            if v.vm_flags & 0x2000:  # VM_LOCKED: EINVAL, and madvise stops there
+                break
+            self.machine.shadow.clear(mm.mm_id, s, e)
 
     def mlock(self, addr: int, length: int) -> int:
         return self._sys(kmlock.sys_mlock(self._mm, addr, length, True))

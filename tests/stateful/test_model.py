@@ -116,10 +116,7 @@ ERRNOS = {
 #:       destination's shadow where the source had no data.
 #:   dontneed-partial-shadow: madvise(MADV_DONTNEED) failing with EINVAL at an mlocked
 #:       VMA clears the shadow of the unlocked VMAs after it, which were not zapped.
-KNOWN_BUGS = frozenset({
-    "populate-protnone-hang", "map-fixed-shadow", "mremap-fixed-shadow",
-    "dontneed-partial-shadow",
-})
+KNOWN_BUGS: frozenset[str] = frozenset()  # all four are fixed
 
 
 def _page_down(x: int) -> int:

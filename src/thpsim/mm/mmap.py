@@ -310,11 +310,14 @@ def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> Kernel
     """Fault in a range as mm_populate()/__get_user_pages() do; mlock pages of VM_LOCKED.
 
     Models: mm/gup.c populate_vma_page_range() (FOLL_WRITE for private writable
-    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED).
+    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED). A PROT_NONE VMA is
+    not faulted in (no FOLL_FORCE: mlock of it succeeds without populating).
     Returns 0 or -ENOMEM.
     """
     from thpsim.mm.mlock import mlock_vma_pages_range
 
+    if not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC):
+        return 0
     flags = FAULT_FLAG_USER
     if vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE:
         flags |= FAULT_FLAG_WRITE
