@@ -1,0 +1,153 @@
+"""The stateful model test with every migration caller as a rule.
+
+Extends :class:`test_model.ThpModel` (mmap, munmap, mprotect, mremap, madvise,
+mlock, fork, exit, reads, writes, move_pages) with mbind, set_mempolicy,
+migrate_pages(2), soft offline (a bounded number of poisoned frames), and
+memory-block offline/online cycles of a movable block. The shadow checks every
+read, the invariant checker runs after every call. VMAs that differ only in
+their NUMA policy are compared as one range (the kernel keeps them apart).
+"""
+
+from __future__ import annotations
+
+import errno
+
+import hypothesis.strategies as st
+from hypothesis import settings
+from hypothesis.stateful import initialize, invariant, precondition, rule
+
+from test_model import MB, Layout, Proc, ThpModel, sels, wheres  # noqa: I001
+
+import thpsim
+from thpsim import (
+    MADV_SOFT_OFFLINE,
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_INTERLEAVE,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_PREFERRED,
+    Machine,
+)
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+
+MAX_POISONED = 3
+LAYOUTS = (
+    {0: 256 * MB, 1: 256 * MB},
+    {0: 256 * MB, 2: 256 * MB, 5: 256 * MB},
+)
+MODES = (MPOL_DEFAULT, MPOL_BIND, MPOL_PREFERRED, MPOL_INTERLEAVE)
+OK_ERRNOS = {
+    "mbind": {errno.EINVAL, errno.EFAULT, errno.EIO, errno.ENOMEM, errno.EPERM},
+    "set_mempolicy": {errno.EINVAL},
+    "migrate_pages": {errno.EINVAL, errno.ENOMEM, errno.EPERM, errno.ESRCH},
+    "soft_offline": {errno.EIO, errno.EBUSY, errno.EFAULT, errno.EINVAL, errno.ENOMEM},
+    "offline": {errno.EBUSY, errno.EINVAL, errno.ENOMEM},
+}
+
+
+def _coalesce(ranges):
+    out = []
+    for s, e, prot, locked in ranges:
+        if out and out[-1][1] == s and out[-1][2:] == (prot, locked):
+            out[-1] = (out[-1][0], e, prot, locked)
+        else:
+            out.append((s, e, prot, locked))
+    return out
+
+
+class CallersModel(ThpModel):
+    @initialize(layout=st.sampled_from(LAYOUTS), profile=st.sampled_from(("seed", "mainline")))
+    def boot(self, layout, profile):
+        # the top 128 MiB of the last node is ZONE_MOVABLE, so its block can go offline
+        last = max(layout)
+        self.m = Machine(nodes=layout, block_size=128 * MB, cpus=4, thp="always",
+                         profile=profile, seed=0, check=True, movable={last: 128 * MB})
+        p = self.m.spawn(cpu=0)
+        self.procs = [Proc(p, Layout(), set())]
+        self.stamp = 0
+        self.poisoned = 0
+        start = self.m.kernel.mem.nodes[last].end_pfn * PAGE_SIZE - 128 * MB
+        self.movable_block = start // (128 * MB)
+        self.offline = False
+        from test_model import ANON, ARENA, RW
+
+        p.mmap(ARENA, 2 * HPAGE_PMD_SIZE, RW, ANON | thpsim.MAP_FIXED)
+        p.mmap(ARENA + 3 * HPAGE_PMD_SIZE, 16 * PAGE_SIZE, RW, ANON | thpsim.MAP_FIXED)
+        self.procs[0].layout = Layout.from_mm(p.mm)
+
+    def _nodes(self):
+        return sorted(self.m.nodes)
+
+    def _mask(self, pick: int) -> int:
+        nids = self._nodes()
+        mask = 0
+        for i, nid in enumerate(nids):
+            if pick >> i & 1:
+                mask |= 1 << nid
+        return mask or 1 << nids[pick % len(nids)]
+
+    @rule(p=sels, sel=sels, where=wheres, n=st.integers(1, 600), mode=st.sampled_from(MODES),
+          pick=st.integers(0, 7), move=st.sampled_from((0, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL)))
+    def mbind(self, p, sel, where, n, mode, pick, move):
+        pr = self._proc(p)
+        addr = self._addr(pr, sel, where) & ~(PAGE_SIZE - 1)
+        mask = None if mode == MPOL_DEFAULT else self._mask(pick)
+        try:
+            pr.api.mbind(addr, n * PAGE_SIZE, mode, mask, 1024 if mask else 0, move)
+        except OSError as e:
+            assert e.errno in OK_ERRNOS["mbind"], e
+        self._resync(pr)
+
+    @rule(p=sels, mode=st.sampled_from(MODES), pick=st.integers(0, 7))
+    def set_mempolicy(self, p, mode, pick):
+        pr = self._proc(p)
+        mask = None if mode == MPOL_DEFAULT else self._mask(pick)
+        try:
+            pr.api.set_mempolicy(mode, mask, 1024 if mask else 0)
+        except OSError as e:
+            assert e.errno in OK_ERRNOS["set_mempolicy"], e
+
+    @rule(p=sels, q=sels, a=st.integers(0, 7), b=st.integers(0, 7))
+    def migrate_pages(self, p, q, a, b):
+        pr, target = self._proc(p), self._proc(q)
+        try:
+            ret = pr.api.migrate_pages(target.api.pid, 1024, self._mask(a), self._mask(b))
+        except OSError as e:
+            assert e.errno in OK_ERRNOS["migrate_pages"], e
+            return
+        assert ret >= 0
+
+    @precondition(lambda self: self.poisoned < MAX_POISONED)
+    @rule(p=sels, sel=sels, where=wheres)
+    def soft_offline(self, p, sel, where):
+        pr = self._proc(p)
+        addr = self._addr(pr, sel, where) & ~(PAGE_SIZE - 1)
+        try:
+            pr.api.madvise(addr, PAGE_SIZE, MADV_SOFT_OFFLINE)
+        except OSError as e:
+            assert e.errno in OK_ERRNOS["soft_offline"], e
+            return
+        self.poisoned += 1
+
+    @rule()
+    def offline_online(self):
+        path = f"/sys/devices/system/memory/memory{self.movable_block}/state"
+        try:
+            self.m.fs.write(path, "online_movable" if self.offline else "offline")
+        except OSError as e:
+            assert e.errno in OK_ERRNOS["offline"], e
+            return
+        self.offline = not self.offline
+
+    @invariant()
+    def vmas_match_model(self):
+        for pr in self.procs:
+            got = _coalesce(Layout.from_mm(pr.api.mm).ranges)
+            assert got == _coalesce(pr.layout.ranges), f"pid {pr.api.pid}"
+
+
+CallersModel.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=40, deadline=None
+)
+TestCallersModel = CallersModel.TestCase
