@@ -270,3 +270,23 @@ def test_cs10_v1_top_and_enospc():
     assert errno_of(m.fs.write, f"{V1}/E/tasks", str(p.pid)) == errno.ENOSPC  # no mems
     assert errno_of(m.fs.write, f"{V1}/E/cpuset.memory_migrate", "2") == errno.EINVAL
     assert not m.fs.exists(f"{V2}/cgroup.subtree_control")  # no v2 in the seed
+
+
+@pytest.mark.parametrize("thp", ["always", "never"])
+def test_faults_land_on_the_cpusets_nodes(thp):
+    """ALLOC_CPUSET: a task on CPU0 (node 0) whose cpuset allows node 1 only faults
+    its base pages and THPs on node 1."""
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, block_size=128 * MB, check=True,
+                profile="mainline", thp=thp)
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/far")
+    fs.write(f"{V2}/far/cpuset.mems", "1")
+    fs.write(f"{V2}/far/cgroup.procs", str(p.pid))
+    a = thp_region(p, 2)
+    assert {node_at(m, p, a + i) for i in range(0, 2 * HPAGE_PMD_SIZE, PAGE_SIZE)} == {1}
+    assert is_pmd_mapped(p, a) == (thp == "always")
+    fs.write(f"{V2}/cgroup.procs", str(p.pid))  # back to the root: local again
+    b = thp_region(p, 1)
+    assert node_at(m, p, b) == 0

@@ -15,7 +15,6 @@ import errno
 import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import initialize, invariant, precondition, rule
-
 from test_model import MB, Layout, Proc, ThpModel, sels, wheres  # noqa: I001
 
 import thpsim
