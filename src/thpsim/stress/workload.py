@@ -51,6 +51,7 @@ class StressConfig:
     check_every: int = 5  # rounds between full invariant checks
     fork: bool = True
     migrate_batch: int = 16
+    soft_offline_budget: int = 8  # soft-offlined (poisoned) frames per run at most
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -120,6 +121,7 @@ class Workload:
             self.regions.append(r)
         self.node_ids = sorted(self.m.kernel.mem.nodes)
         self.rounds_built = 0
+        self.soft_offlined = 0
 
     def rng(self, round_: int, cpu: int) -> random.Random:
         return random.Random(f"{self.seed}:{round_}:{cpu}")
@@ -219,7 +221,77 @@ class Workload:
                 return ret
 
             ops.append(Op("move_pages", start))
+            x = rng.random()
+            if x < 0.12:
+                ops.append(self._mbind_op(rng, task))
+            elif x < 0.20:
+                ops.append(self._migrate_pages_op(rng, task))
+            elif x < 0.23 and self.soft_offlined < self.cfg.soft_offline_budget:
+                self.soft_offlined += 1
+                ops.append(self._soft_offline_op(rng, task))
         return ops
+
+    # ---- the other migration callers (they move data, never change it)
+    def _mbind_op(self, rng: random.Random, task: Any) -> Op:
+        """mbind(MPOL_BIND to one node, MOVE) over part of a small area, then back to
+        MPOL_DEFAULT: the pages move, VMAs split and merge again. Only the small
+        areas, so the THP parts stay one VMA for mremap."""
+        from thpsim.mm.mempolicy import (
+            MPOL_BIND,
+            MPOL_DEFAULT,
+            MPOL_MF_MOVE,
+            kernel_mbind,
+        )
+
+        ctx = self.m.kernel
+        r = rng.choice(self.regions)
+        start = r.small + rng.randrange(SMALL_PAGES // 2) * PAGE_SIZE
+        length = rng.randint(1, SMALL_PAGES // 2) * PAGE_SIZE
+        node = rng.choice(self.node_ids)
+        ok = {0, -errno.EFAULT, -errno.EIO, -errno.ENOMEM}
+
+        def start_():
+            ret = yield from kernel_mbind(ctx, task, start, length, MPOL_BIND, 1 << node,
+                                          1024, MPOL_MF_MOVE)
+            if ret not in ok:
+                raise IntegrityError(f"mbind returned {ret}")
+            ret2 = yield from kernel_mbind(ctx, task, start, length, MPOL_DEFAULT, None, 0, 0)
+            if ret2 not in ok:
+                raise IntegrityError(f"mbind(MPOL_DEFAULT) returned {ret2}")
+            return ret
+
+        return Op("mbind", start_)
+
+    def _migrate_pages_op(self, rng: random.Random, task: Any) -> Op:
+        from thpsim.mm.mempolicy import kernel_migrate_pages
+
+        ctx = self.m.kernel
+        src, dst = rng.sample(self.node_ids, 2) if len(self.node_ids) > 1 else (0, 0)
+
+        def start_():
+            ret = yield from kernel_migrate_pages(ctx, task, 0, 1024, 1 << src, 1 << dst)
+            if ret < 0 and ret != -errno.ENOMEM:
+                raise IntegrityError(f"migrate_pages returned {ret}")
+            return ret
+
+        return Op("migrate_pages", start_)
+
+    def _soft_offline_op(self, rng: random.Random, task: Any) -> Op:
+        """Soft offline one random page (bounded per run, so frames are not drained)."""
+        from thpsim.mm.madvise import MADV_SOFT_OFFLINE, sys_madvise
+
+        r = rng.choice(self.regions)
+        addr = r.base + rng.choice(r.offsets())
+        mm = task.mm
+        ok = {0, -errno.EIO, -errno.EBUSY, -errno.EFAULT, -errno.ENOMEM}
+
+        def start_():
+            ret = yield from sys_madvise(mm, addr, PAGE_SIZE, MADV_SOFT_OFFLINE)
+            if ret not in ok:
+                raise IntegrityError(f"soft offline of {addr:#x} returned {ret}")
+            return ret
+
+        return Op("soft_offline", start_)
 
     # ---- user operations with their expected outcomes (decided now, checked at run time)
     def _store(self, task: Any, r: _Region, off: int, value: int) -> Op:
