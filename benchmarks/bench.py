@@ -54,7 +54,7 @@ SIZES = {
     "full": {
         "base_fault_bytes": 256 * MiB,
         "thp_node_bytes": 2 * GiB,
-        "thp_fault_bytes": 2 * GiB,
+        "thp_fault_bytes": 1 * GiB,
         "thp_rounds": 4,
         "rss_node_bytes": 2 * GiB,
         "rss_fault_bytes": 3584 * MiB,
