@@ -1038,7 +1038,6 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     into the entry (migration_entry_supports_ad).
     Context: PMD lock held (by the walk), page locked. Preempts: in the flush.
     """
-    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG
 
     vma = pvmw.vma
     mm = vma.vm_mm
@@ -1052,17 +1051,9 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
         pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
     if pmd_dirty(pmdval):
         pages.flags[page] |= F_dirty
-    if pmd_write(pmdval):
-        entry = swp.make_writable_migration_entry(page)
-    elif swp.has_read_exclusive and pages.flags[page] & F_anon_exclusive:
-        entry = swp.make_readable_exclusive_migration_entry(page)
-    else:
-        entry = swp.make_readable_migration_entry(page)
-    if swp.migration_entry_supports_ad:
-        if pmd_young(pmdval):
-            entry |= SWP_MIG_YOUNG
-        if pmd_dirty(pmdval):
-            entry |= SWP_MIG_DIRTY
+    entry = swp.make_migration_entry_for(page, pmd_write(pmdval),
+                                         bool(pages.flags[page] & F_anon_exclusive),
+                                         pmd_young(pmdval), pmd_dirty(pmdval))
     pmdswp = swp.swp_entry_to_pmd(entry)
     if pmd_soft_dirty(pmdval):
         pmdswp = pmd_swp_mksoft_dirty(pmdswp)

@@ -296,7 +296,7 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
         pte_write,
         pte_young,
     )
-    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_mksoft_dirty
+    from thpsim.arch.x86_64.swapops import pte_swp_mksoft_dirty
     from thpsim.kernel.tlbflush import flush_tlb_range
     from thpsim.mm import page_vma_mapped as pvm
     from thpsim.mm.huge_memory import set_pmd_migration_entry
@@ -325,17 +325,9 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
                 subpage = pte_pfn(pteval)
                 if pte_dirty(pteval):
                     pages.flags[head] |= F_dirty
-                if pte_write(pteval):
-                    entry = swp.make_writable_migration_entry(subpage)
-                elif swp.has_read_exclusive and pages.flags[head] & F_anon_exclusive:
-                    entry = swp.make_readable_exclusive_migration_entry(subpage)
-                else:
-                    entry = swp.make_readable_migration_entry(subpage)
-                if swp.migration_entry_supports_ad:
-                    if pte_young(pteval):
-                        entry |= SWP_MIG_YOUNG
-                    if pte_dirty(pteval):
-                        entry |= SWP_MIG_DIRTY
+                entry = swp.make_migration_entry_for(
+                    subpage, pte_write(pteval), bool(pages.flags[head] & F_anon_exclusive),
+                    pte_young(pteval), pte_dirty(pteval))
                 swp_pte = swp.swp_entry_to_pte(entry)
                 if pte_soft_dirty(pteval):
                     swp_pte = pte_swp_mksoft_dirty(swp_pte)

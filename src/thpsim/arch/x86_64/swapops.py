@@ -197,6 +197,24 @@ class SwapOps:
             raise ValueError("no SWP_MIGRATION_READ_EXCLUSIVE before 5.19")
         return swp_entry(self.SWP_MIGRATION_READ_EXCLUSIVE, pfn)
 
+    def make_migration_entry_for(self, pfn: int, write: bool, exclusive: bool, young: bool,
+                                 dirty: bool) -> int:
+        """The entry try_to_migrate_one()/set_pmd_migration_entry() install: write ->
+        WRITE; else an exclusive anon page -> READ_EXCLUSIVE (5.19+); else READ; young
+        and dirty kept in the offset where the era can (6.1+)."""
+        if write:
+            entry = swp_entry(self.SWP_MIGRATION_WRITE, pfn)
+        elif self.has_read_exclusive and exclusive:
+            entry = swp_entry(self.SWP_MIGRATION_READ_EXCLUSIVE, pfn)
+        else:
+            entry = swp_entry(self.SWP_MIGRATION_READ, pfn)
+        if self.migration_entry_supports_ad:
+            if young:
+                entry |= SWP_MIG_YOUNG
+            if dirty:
+                entry |= SWP_MIG_DIRTY
+        return entry
+
     def is_migration_entry(self, entry: int) -> bool:
         t = entry >> SWP_TYPE_SHIFT
         return t == self.SWP_MIGRATION_READ or t == self.SWP_MIGRATION_WRITE or (
