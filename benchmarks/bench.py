@@ -147,10 +147,16 @@ def measure_rss(kind: str, node_bytes: int, length: int) -> list[str]:
     baseline = rss_bytes()
     m = _machine(node_bytes, "never" if kind == "base" else "always")
     p = m.spawn(cpu=0)
-    addr = p.mmap(0, length, RW, ANON)
+    # the second half is touched from a CPU of the last node, so THP faults (local only
+    # in the seed profile) find room; 2 MiB-aligned so every PMD can hold a THP
+    far = p.clone(cpu=len(m.cpus) - 1)
+    base = p.mmap(0, length + HPAGE_PMD_SIZE, RW, ANON)
+    addr = (base + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
     gc.collect()
     booted = rss_bytes()
-    _store_every(p.threads[0], addr, length, PAGE_SIZE)
+    half = length // 2 & ~(HPAGE_PMD_SIZE - 1)
+    _store_every(p.threads[0], addr, half, PAGE_SIZE)
+    _store_every(far, addr + half, length - half, PAGE_SIZE)
     gc.collect()
     faulted = rss_bytes()
     if kind == "thp":
