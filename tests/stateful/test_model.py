@@ -104,18 +104,10 @@ ERRNOS = {
                    errno.ESRCH, errno.EFAULT, errno.EACCES},
 }
 
-#: Bugs found by this test (reproducers in the report to the lead). While a name is here
-#: the test works around exactly that pattern; remove it once fixed.
-#:   populate-protnone-hang: populate_vma_page_range() loops for ever on a PROT_NONE VMA
-#:       whose fault maps a huge PMD (thp="always", 2 MiB-aligned): mmap with
-#:       MAP_POPULATE/MAP_LOCKED, mlock, or growing a locked VMA. Avoided: those calls
-#:       on PROT_NONE memory are not made. (Kernel model: mm/mmap.py, mm/gup.py.)
-#: The other three are in Process's shadow bookkeeping (src/thpsim/api.py), the oracle:
-#:   map-fixed-shadow: mmap(MAP_FIXED) over written memory does not clear the shadow.
-#:   mremap-fixed-shadow: mremap(MREMAP_FIXED) onto written memory keeps the old
-#:       destination's shadow where the source had no data.
-#:   dontneed-partial-shadow: madvise(MADV_DONTNEED) failing with EINVAL at an mlocked
-#:       VMA clears the shadow of the unlocked VMAs after it, which were not zapped.
+#: Bugs this test found; while a name is here the test works around exactly that
+#: pattern. All four it found so far are fixed (commit 7227cc4): populate looping on a
+#: PROT_NONE huge PMD, and three shadow bookkeeping errors (mmap MAP_FIXED, mremap
+#: onto a destination, madvise DONTNEED stopping at an mlocked VMA).
 KNOWN_BUGS: frozenset[str] = frozenset()  # all four are fixed
 
 
