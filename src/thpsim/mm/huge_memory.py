@@ -25,7 +25,6 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_ORDER,
     HPAGE_PMD_SIZE,
-    PAGE_SIZE,
     mk_huge_pmd,
     mk_table_entry,
     pfn_pte,
@@ -60,7 +59,6 @@ from thpsim.arch.x86_64.swapops import (
 )
 from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
-from thpsim.kernel.tlbflush import flush_tlb_page
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
     __GFP_COMP,
@@ -649,13 +647,13 @@ def split_huge_page(ctx: KernelContext, head: int,
         # unmap_page(): every mapping becomes a PTE migration entry
         yield from _freeze_page(ctx, head, av)
         if pages.total_mapcount(head) or pages.refcount[head] != 1 + extra:
-            yield from _remap_page(ctx, head, head, av)
+            yield from _remap_page(ctx, head, head)
             ctx.vmstat.count_vm_event(THP_SPLIT_PAGE_FAILED)
             return -16
         ctx.deferred_split_queue.pop(head, None)
         __split_huge_page(ctx, head)
         for i in range(HPAGE_PMD_NR):
-            yield from _remap_page(ctx, head + i, head + i, av, single=True)
+            yield from _remap_page(ctx, head + i, head + i)
         for i in range(1, HPAGE_PMD_NR):
             folio_unlock(ctx, head + i)
             if to_list is not None:
@@ -691,8 +689,8 @@ def __split_huge_page(ctx: KernelContext, head: int) -> None:
 
 
 def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
-    """unmap_page()/freeze_page(): PMD maps split into migration PTEs, PTE maps converted."""
-    swp = ctx.swp
+    """Models: unmap_page()/freeze_page() (TTU_SPLIT_FREEZE): a PMD mapping is split
+    straight into PTE migration entries, then every PTE mapping is converted."""
     pages = ctx.pages
     for vma in list(av.vmas):
         addr = vma_address(vma, pages.index[head])
@@ -708,98 +706,18 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
                 if pmd_present(v) and pmd_trans_huge(v) and pmd_pfn(v) == head:
                     yield from __split_huge_pmd(vma, pmd, haddr, True)
                     continue
-        # PTE-mapped: convert each PTE mapping a subpage of this THP
-        for i in range(HPAGE_PMD_NR):
-            a = addr + i * PAGE_SIZE
-            if a < vma.vm_start or a >= vma.vm_end:
-                continue
-            yield from _pte_to_migration(vma, a, head, swp)
+    # PTE-mapped: every PTE mapping a subpage becomes a migration entry (the same
+    # rmap walk migration uses; the anon_vma lock is already held for write)
+    from thpsim.mm.rmap import try_to_migrate
+
+    yield from try_to_migrate(ctx, head, locked=True)
 
 
-def _pte_to_migration(vma: vm_area_struct, a: int, head: int, swp) -> KernelPath[None]:
-    from thpsim.arch.x86_64.pgtable import pte_dirty, pte_pfn, pte_present, pte_soft_dirty
-    from thpsim.mm.pgtable_generic import lookup_pmd, pte_offset_map
+def _remap_page(ctx: KernelContext, old: int, new: int) -> KernelPath[None]:
+    """Models: remap_page() -> remove_migration_ptes(old, new, locked=true)."""
+    from thpsim.mm.migrate import remove_migration_ptes
 
-    mm = vma.vm_mm
-    ctx = mm.kernel
-    pmd = lookup_pmd(mm, a)
-    if pmd is None:
-        return
-    v = pmdp_get(pmd)
-    if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
-        return
-    pte = pte_offset_map(ctx, v, a)
-    ptl = pte[0].ptl
-    yield from spin_lock(ptl)
-    try:
-        e = pte[0][pte[1]]
-        if not pte_present(e):
-            return
-        pfn = pte_pfn(e)
-        if not head <= pfn < head + HPAGE_PMD_NR or e & (1 << 9):
-            return
-        pte[0][pte[1]] = 0
-        yield from flush_tlb_page(vma, a)  # ptep_clear_flush()
-        if pte_dirty(e):
-            ctx.pages.flags[head] |= F_dirty
-        m = swp.swp_entry_to_pte(swp.make_migration_entry(pfn, e & 2 != 0))
-        if pte_soft_dirty(e):
-            m = pte_swp_mksoft_dirty(m)
-        pte[0][pte[1]] = m
-        page_remove_rmap(ctx, pfn, False)
-        put_page(ctx, pfn)
-    finally:
-        spin_unlock(ptl)
-
-
-def _remap_page(ctx: KernelContext, old: int, new: int, av,
-                single: bool = False) -> KernelPath[None]:
-    """remove_migration_ptes(old, new) restricted to PTE entries naming ``old``'s pages.
-
-    ``single``: only entries naming exactly ``old`` (after the split each subpage
-    is its own page).
-    """
-    from thpsim.arch.x86_64.swapops import pte_swp_soft_dirty
-    from thpsim.mm.pgtable_generic import lookup_pmd, pte_offset_map
-
-    swp = ctx.swp
-    pages = ctx.pages
-    span = 1 if single else HPAGE_PMD_NR
-    for vma in list(av.vmas):
-        base = vma_address(vma, pages.index[old])
-        for i in range(span):
-            a = base + i * PAGE_SIZE
-            if a < vma.vm_start or a >= vma.vm_end:
-                continue
-            mm = vma.vm_mm
-            pmd = lookup_pmd(mm, a)
-            if pmd is None:
-                continue
-            v = pmdp_get(pmd)
-            if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
-                continue
-            pte = pte_offset_map(ctx, v, a)
-            ptl = pte[0].ptl
-            yield from spin_lock(ptl)
-            try:
-                e = pte[0][pte[1]]
-                if not swp.is_pte_migration_entry(e):
-                    continue
-                entry = swp.pte_to_swp_entry(e)
-                pfn = swp.pfn_swap_entry_pfn(entry)
-                if pfn != old + i:
-                    continue
-                target = new + i
-                ne = pte_mkold(pfn_pte(target, vma.vm_page_prot))
-                if pte_swp_soft_dirty(e):
-                    ne = pte_mksoft_dirty(ne)
-                if swp.is_writable_migration_entry(entry):
-                    ne = pte_mkwrite(ne) if vma.vm_flags & VM_WRITE else ne
-                get_page(ctx, target)
-                page_add_anon_rmap(ctx, target, vma, a, False)
-                pte[0][pte[1]] = ne
-            finally:
-                spin_unlock(ptl)
+    yield from remove_migration_ptes(ctx, old, new, locked=True)
 
 
 def deferred_split_scan(ctx: KernelContext) -> KernelPath[int]:

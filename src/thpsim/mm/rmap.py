@@ -347,7 +347,7 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
     return True
 
 
-def try_to_migrate(ctx: KernelContext, head: int) -> KernelPath[None]:
+def try_to_migrate(ctx: KernelContext, head: int, locked: bool = False) -> KernelPath[None]:
     """Models: try_to_migrate() / 4.14 try_to_unmap(TTU_MIGRATION): walk every mapping.
 
     Context: page locked. The walk stops once the page is no longer mapped.
@@ -357,4 +357,4 @@ def try_to_migrate(ctx: KernelContext, head: int) -> KernelPath[None]:
     def one(h: int, vma: vm_area_struct, address: int) -> KernelPath[bool]:
         return (yield from try_to_migrate_one(ctx, h, vma, address))
 
-    yield from rmap_walk_anon(ctx, head, one, lambda: pages.total_mapcount(head) == 0)
+    yield from rmap_walk_anon(ctx, head, one, lambda: pages.total_mapcount(head) == 0, locked)
