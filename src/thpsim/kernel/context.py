@@ -16,6 +16,7 @@ from thpsim.arch.x86_64.swapops import SwapOps
 from thpsim.errors import KernelBug
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
+from thpsim.kernel.locking import mutex
 from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.vmstat import VmStat
 from thpsim.profiles import Profile
@@ -79,6 +80,12 @@ class KernelContext:
         self.nr_tlb_flushes = 0
         #: held locks per owner when lock-order checking is on (the interleaving driver)
         self.lockdep: dict | None = None
+        #: drivers/base/core.c device_hotplug_lock: one memory block state change at a time
+        self.device_hotplug_lock = mutex(self, "device_hotplug_lock")
+        #: kernel/cgroup/cpuset.c cpuset_mutex (cpuset_rwsem in 5.x): cpuset updates
+        self.cpuset_mutex = mutex(self, "cpuset_mutex")
+        #: memory block id -> "going-offline" while offline_pages() runs on it
+        self.memory_block_transition: dict[int, str] = {}
 
     # ---- printk, WARN_ON_ONCE
     def printk(self, msg: str) -> None:

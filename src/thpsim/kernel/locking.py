@@ -2,8 +2,10 @@
 
 Models: include/linux/spinlock.h, kernel/locking/rwsem.c (semantics, not code).
 
-Lock ordering (from the comment atop mm/rmap.c, the part the model takes)::
+Lock ordering (from the comment atop mm/rmap.c, the part the model takes, with the
+two outer mutexes of the memory hot-remove and cpuset paths)::
 
+    device_hotplug_lock / cpuset_mutex      (memory_hotplug.c, cgroup/cpuset.c)
     mm->mmap_lock
       folio_lock (PG_locked)
         anon_vma->rwsem
@@ -42,11 +44,16 @@ __all__ = [
     "up_read",
     "up_write",
     "downgrade_write",
+    "mutex",
+    "mutex_lock",
+    "mutex_unlock",
 ]
 
 #: Lock classes, outermost first (mm/rmap.c). A lock may be taken only while every
 #: held lock has a smaller or equal rank (equal: nested page-table locks).
 LOCK_ORDER: dict[str, int] = {
+    "device_hotplug_lock": -2,
+    "cpuset_mutex": -1,
     "mmap_lock": 0,
     "folio_lock": 1,
     "anon_vma": 2,
@@ -224,3 +231,45 @@ def downgrade_write(sem: rw_semaphore) -> None:
         raise KernelBug(f"downgrade_write of {sem!r} not held for write")
     sem.writer = None
     sem.readers.append(_current(sem.ctx))
+
+
+class mutex:
+    """A sleeping lock with one owner (``device_hotplug_lock``, ``cpuset_mutex``).
+
+    Models: struct mutex (kernel/locking/mutex.c), semantics only: no spinning
+    on the owner, no handoff.
+    """
+
+    __slots__ = ("ctx", "owner", "lclass", "name")
+
+    def __init__(self, ctx: KernelContext, lclass: str, name: str = ""):
+        self.ctx = ctx
+        self.owner: Any = None
+        self.lclass = lclass
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<mutex {self.lclass} owner={self.owner!r}>"
+
+
+def mutex_lock(lock: mutex) -> KernelPath[None]:
+    """Preempts: before the attempt; sleeps while another task holds it."""
+    yield PREEMPT  # window: another CPU may take it first
+    ctx = lock.ctx
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, lock.lclass, lock.name)
+        lockdep_release(ctx, lock.lclass, lock.name)
+    if lock.owner is not None and lock.owner is _current(ctx):
+        raise KernelBug(f"recursive mutex_lock of {lock!r}")
+    while lock.owner is not None:
+        yield WaitOn((lock.lclass, lock.name), lambda: lock.owner is None)
+    lock.owner = _current(ctx)
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, lock.lclass, lock.name, check=False)
+
+
+def mutex_unlock(lock: mutex) -> None:
+    if lock.owner is None:
+        raise KernelBug(f"mutex_unlock of unlocked {lock!r}")
+    lock.owner = None
+    lockdep_release(lock.ctx, lock.lclass, lock.name)

@@ -24,7 +24,7 @@ Simplified:
       "Normal Movable" (7.2's answer for a block at the end of a node).
     * no signals: the kernel's offline loop runs until a signal (EINTR, HR-6);
       here it gives up with -EBUSY after ``_MAX_OFFLINE_PASSES`` rounds that leave
-      the range in use. ``going-offline`` is never observable (no other reader runs).
+      the range in use.
     * the node symlink ``nodeX`` is a ``node`` file holding X.
     * blocks smaller than a MAX_ORDER block (4 MiB) cannot be offlined (-EINVAL):
       a free buddy block could straddle the isolated range.
@@ -36,6 +36,7 @@ import errno
 import os
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
+from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
 from thpsim.mm.page_alloc import (
@@ -55,7 +56,8 @@ from thpsim.mm.page_flags import (
     F_tail,
 )
 
-__all__ = ["offline_pages", "online_pages", "memory_block_online", "register", "MEMORY_DIR"]
+__all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_change_state",
+           "register", "MEMORY_DIR"]
 
 MEMORY_DIR = "/sys/devices/system/memory"
 _MAX_OFFLINE_PASSES = 10
@@ -313,6 +315,10 @@ def block_size_bytes_show(f) -> str:
 
 
 def state_show(f) -> str:
+    """Models: state_show(): online, offline, or going-offline during offline_pages()."""
+    t = f.ctx.memory_block_transition.get(f.params["memory"])
+    if t is not None:
+        return f"{t}\n"
     return "online\n" if memory_block_online(f.ctx, f.params["memory"]) else "offline\n"
 
 
@@ -333,17 +339,38 @@ def valid_zones_show(f) -> str:
     return f"{zone_names[zones.pop()]}\n"
 
 
+def memory_block_change_state(ctx, block_id: int, online: bool,
+                              online_type: int = MMOP_ONLINE) -> KernelPath[int]:
+    """Online or offline one memory block.
+
+    Models: drivers/base/memory.c memory_block_change_state() under
+    lock_device_hotplug_sysfs() (device_online()/device_offline()): a block already
+    in the requested state is -EINVAL; while offlining, the state reads
+    ``going-offline``; memory_block_action() -> offline_pages()/online_pages().
+    Returns 0 or -errno. Preempts: taking the lock, in offline_pages().
+    """
+    yield from mutex_lock(ctx.device_hotplug_lock)
+    try:
+        if memory_block_online(ctx, block_id) == online:
+            return -errno.EINVAL  # device_online/offline: "already in that state"
+        ppb = _pages_per_block(ctx)
+        start = block_id * ppb
+        if online:
+            return online_pages(ctx, start, ppb, online_type)
+        ctx.memory_block_transition[block_id] = "going-offline"
+        try:
+            return (yield from offline_pages(ctx, start, ppb))
+        finally:
+            del ctx.memory_block_transition[block_id]
+    finally:
+        mutex_unlock(ctx.device_hotplug_lock)
+
+
 def _memory_block_change_state(f, online: bool, online_type: int) -> int:
     from thpsim.fs.proc.internal import run_as_opener
 
-    ctx = f.ctx
-    start, nr = _range(f)
-    if memory_block_online(ctx, f.params["memory"]) == online:
-        raise _err(errno.EINVAL, f)  # device_online/offline: "already in that state"
-    if online:
-        ret = online_pages(ctx, start, nr, online_type)
-    else:
-        ret = run_as_opener(f, offline_pages(ctx, start, nr))
+    ret = run_as_opener(f, memory_block_change_state(f.ctx, f.params["memory"], online,
+                                                     online_type))
     if ret < 0:
         raise _err(-ret, f)
     return 0

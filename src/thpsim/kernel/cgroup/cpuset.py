@@ -24,9 +24,8 @@ write returns (the workqueue is flushed). Failures are not reported to the write
 
 Simplified: no CPUs (cpuset.cpus is not modelled), no exclusive/partition files,
 no hotplug of nodes into cpusets; the task-to-cpuset link is a table keyed by
-thread id (``css_of``; the kernel's task->cgroups); the allocator does not yet
-consult mems_allowed on faults (page_alloc's ALLOC_CPUSET check), so only
-policies, move_pages(2), migrate_pages(2) and mbind(2) see the cpuset; the
+thread id (``css_of``; the kernel's task->cgroups); cgroup_mutex and
+cpus_read_lock are folded into cpuset_mutex; the
 policies are rebound by replacing the immutable mempolicy objects (shared ones
 stay shared).
 """
@@ -38,9 +37,11 @@ import os
 from typing import Any
 
 from thpsim.fs.proc.internal import bitmap_list_string, node_states_memory, run_as_opener
+from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
 
-__all__ = ["cpuset", "cpuset_hierarchy", "update_nodemask", "cpuset_attach", "register"]
+__all__ = ["cpuset", "cpuset_hierarchy", "update_nodemask", "cpuset_attach",
+           "cpuset_write_resmask", "cgroup_attach_task", "register"]
 
 V2_ROOT = "/sys/fs/cgroup"
 V1_ROOT = "/sys/fs/cgroup/cpuset"
@@ -81,6 +82,8 @@ class cpuset_hierarchy:
         self.css_of: dict[int, cpuset] = {}
         #: v2: "+cpuset" written to the root's cgroup.subtree_control
         self.enabled = not v2
+        #: cpuset_migrate_mm_wq: (mm, from, to) queued under cpuset_mutex
+        self.migrate_work: list[tuple[Any, int, int]] = []
 
     def task_cs(self, task) -> cpuset:
         return self.css_of.get(task.pid, self.top)
@@ -169,15 +172,35 @@ def cpuset_change_task_nodemask(task, newmems: int) -> None:
     task.mempolicy = mpol_rebind_policy(task.mempolicy, newmems)
 
 
-def cpuset_migrate_mm(ctx, mm, from_: int, to: int) -> KernelPath[None]:
-    """Models: cpuset_migrate_mm() + cpuset_migrate_mm_workfn() and the flush that
-    makes the write synchronous: do_migrate_pages(MPOL_MF_MOVE_ALL); errors dropped.
-    Recent kernels skip the work when old == new."""
-    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL, do_migrate_pages
+def cpuset_migrate_mm(h: cpuset_hierarchy, mm, from_: int, to: int) -> None:
+    """Queue the migration of ``mm`` from ``from_`` to ``to``.
 
+    Models: cpuset_migrate_mm(): the work goes to cpuset_migrate_mm_wq, to run
+    after cpuset_mutex is dropped (:func:`cpuset_post_attach`). Recent kernels skip
+    the work when old == new.
+    """
     if from_ == to:
         return
-    yield from do_migrate_pages(ctx, mm, from_, to, MPOL_MF_MOVE_ALL)
+    h.migrate_work.append((mm, from_, to))
+
+
+def cpuset_post_attach(h: cpuset_hierarchy) -> KernelPath[None]:
+    """Run the queued migrations and wait for them: the write returns after the pages
+    moved.
+
+    Models: cpuset_post_attach() / the flush_workqueue(cpuset_migrate_mm_wq) at the end
+    of cpuset_write_resmask(), and cpuset_migrate_mm_workfn():
+    do_migrate_pages(MPOL_MF_MOVE_ALL), errors dropped. Simplified: the writer runs
+    the work itself instead of waiting for the ordered workqueue's worker.
+    Context: no cpuset locks. Preempts: in the migrations.
+    """
+    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL, do_migrate_pages
+
+    while h.migrate_work:
+        mm, from_, to = h.migrate_work.pop(0)
+        if mm.dead:
+            continue
+        yield from do_migrate_pages(h.ctx, mm, from_, to, MPOL_MF_MOVE_ALL)
 
 
 def _migrate_flag(h: cpuset_hierarchy, cs: cpuset) -> bool:
@@ -188,7 +211,6 @@ def _update_tasks_nodemask(h: cpuset_hierarchy, cs: cpuset) -> KernelPath[None]:
     """Models: cpuset_update_tasks_nodemask(): every task gets the new mems; each mm
     (once, by its leader) is rebound and, with the migrate flag, migrated from the
     cpuset's old mems."""
-    ctx = h.ctx
     newmems = cs.effective_mems
     seen: set[int] = set()
     for task in h.tasks_of(cs):
@@ -199,7 +221,7 @@ def _update_tasks_nodemask(h: cpuset_hierarchy, cs: cpuset) -> KernelPath[None]:
         seen.add(mm.mm_id)
         yield from mpol_rebind_mm(mm, newmems)
         if _migrate_flag(h, cs):
-            yield from cpuset_migrate_mm(ctx, mm, cs.old_mems_allowed, newmems)
+            cpuset_migrate_mm(h, mm, cs.old_mems_allowed, newmems)
     cs.old_mems_allowed = newmems
 
 
@@ -268,8 +290,41 @@ def cpuset_attach(h: cpuset_hierarchy, cs: cpuset, tasks: list) -> KernelPath[in
             continue  # only the leader carries the mm's memory
         yield from mpol_rebind_mm(mm, cs.effective_mems)
         if _migrate_flag(h, cs):
-            yield from cpuset_migrate_mm(h.ctx, mm, oldmems, cs.effective_mems)
+            cpuset_migrate_mm(h, mm, oldmems, cs.effective_mems)
     return 0
+
+
+def cpuset_write_resmask(h: cpuset_hierarchy, cs: cpuset, buf: str) -> KernelPath[int]:
+    """A write to cpuset.mems.
+
+    Models: cpuset_write_resmask(): update_nodemask() under cpuset_mutex, then the
+    queued migrations flushed (:func:`cpuset_post_attach`).
+    Returns 0 or -errno. Preempts: taking the locks, in the migrations.
+    """
+    ctx = h.ctx
+    yield from mutex_lock(ctx.cpuset_mutex)
+    try:
+        ret = yield from update_nodemask(h, cs, buf)
+    finally:
+        mutex_unlock(ctx.cpuset_mutex)
+    yield from cpuset_post_attach(h)
+    return ret
+
+
+def cgroup_attach_task(h: cpuset_hierarchy, cs: cpuset, tasks: list) -> KernelPath[int]:
+    """A write to ``tasks`` or ``cgroup.procs``.
+
+    Models: cgroup_attach_task() -> cpuset_can_attach() + cpuset_attach() under
+    cpuset_mutex, then cpuset_post_attach(). Returns 0 or -errno.
+    """
+    ctx = h.ctx
+    yield from mutex_lock(ctx.cpuset_mutex)
+    try:
+        ret = yield from cpuset_attach(h, cs, tasks)
+    finally:
+        mutex_unlock(ctx.cpuset_mutex)
+    yield from cpuset_post_attach(h)
+    return ret
 
 
 def _parse_nodelist(buf: str) -> int:
@@ -326,7 +381,7 @@ def register(vfs) -> None:
         return _nodes_show(cs_of(f).effective_mems)
 
     def mems_store(f, buf: bytes) -> int:
-        ret = run_as_opener(f, update_nodemask(h, cs_of(f), buf.decode("latin-1")))
+        ret = run_as_opener(f, cpuset_write_resmask(h, cs_of(f), buf.decode("latin-1")))
         if ret < 0:
             raise _err(-ret, f)
         return len(buf)
@@ -356,7 +411,7 @@ def register(vfs) -> None:
         if task is None:
             raise _err(errno.ESRCH, f)
         threads = list(task.group) if group else [task]
-        ret = run_as_opener(f, cpuset_attach(h, cs_of(f), threads))
+        ret = run_as_opener(f, cgroup_attach_task(h, cs_of(f), threads))
         if ret < 0:
             raise _err(-ret, f)
         return len(buf)
