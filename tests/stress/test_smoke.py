@@ -74,6 +74,15 @@ def test_trace_export_is_chrome_json_with_one_track_per_cpu(b3_failure, tmp_path
     spans = [e for e in events if e.get("ph") == "X"]
     assert spans and {e["tid"] for e in spans} <= set(names)
     assert all(isinstance(e["ts"], int) and e["dur"] > 0 for e in spans)
+    # each step names the entries it changed, before and after, by address
+    changed = [x for e in spans for x in e["args"].get("entries", [])]
+    installs = [x for x in changed if x.get("level") == "pmd" and "huge" in x.get("was", "")
+                and x.get("now", "").startswith("migration entry")]
+    assert installs, "no PMD migration entry installation in the trace"
+    x = installs[0]
+    assert int(x["addr"], 16) % (2 << 20) == 0 and int(x["before"], 16) != int(x["after"], 16)
+    assert any(x.get("was", "").startswith("migration entry") and "huge" in x.get("now", "")
+               for x in changed), "no PMD migration entry removal in the trace"
 
 
 def test_stress_command_smoke(tmp_path, capsys):

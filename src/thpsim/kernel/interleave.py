@@ -31,7 +31,10 @@ from thpsim.errors import (
 )
 from thpsim.kernel.sched import PREEMPT, Schedule, Scheduler, Spin, Trap, WaitOn
 
-__all__ = ["Op", "Program", "Execution", "Failure", "run_interleaved"]
+__all__ = ["Op", "Program", "Execution", "Failure", "run_interleaved", "DONE"]
+
+#: What ``on_step`` is given as the trap of a step in which the operation returned.
+DONE = "done"
 
 
 class Op:
@@ -144,7 +147,8 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
 
     Returns the :class:`Execution`; ``failure`` is set instead of raising, so the
     caller can print the schedule that replays it. ``on_step(step, cpu, op, trap,
-    gen)`` sees every step (traces).
+    gen)`` sees every step (traces): before it with ``trap`` None, after it with the trap
+    it stopped at, or with :data:`DONE` when the operation returned in that step.
     """
     ex = Execution(log_limit)
     states = {p.cpu: _State(p) for p in sorted(programs, key=lambda p: p.cpu)}
@@ -215,12 +219,16 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
                     events.append((n, cpu, st.op.name, 0, st.trap))
             except StopIteration as stop:
                 st.results.append((st.op.name, stop.value))
+                if on_step is not None:
+                    on_step(n, cpu, st.op.name, DONE, None)
                 if log:
                     events.append((n, cpu, st.op.name, 1, stop.value))
                 st.gen = None
                 st.trap = None
             except DeliveredSignal as sig:
                 st.results.append((st.op.name, sig))
+                if on_step is not None:
+                    on_step(n, cpu, st.op.name, DONE, None)
                 if log:
                     events.append((n, cpu, st.op.name, 2, str(sig)))
                 st.gen = None

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thpsim.errors import IntegrityError, KernelBug
-from thpsim.kernel.interleave import Execution, Failure, innermost_function, run_interleaved
+from thpsim.kernel.interleave import (
+    DONE,
+    Execution,
+    Failure,
+    innermost_function,
+    run_interleaved,
+)
 from thpsim.kernel.sched import Schedule
 from thpsim.stress.workload import StressConfig, Workload
 
@@ -91,15 +97,26 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     def tracer_for(round_: int) -> Any:
         if not trace or (trace_round is not None and round_ != trace_round):
             return None
+        from thpsim.stress.trace import EntryTracer
+
         base = len(trace_events)
+        entries = EntryTracer(m.kernel)
+        where: dict[int, str] = {}
 
         def on_step(step: int, cpu: int, op: str, trap: Any, gen: Any) -> None:
-            if trap is None:
+            if trap is None:  # before the step: the function it resumes in
+                where[cpu] = innermost_function(gen)
                 return
+            fn = innermost_function(gen) if trap is not DONE else where.get(cpu, "?")
+            args: dict[str, Any] = {"round": round_, "step": step, "cpu": cpu,
+                                    "from": where.get(cpu, "?"), "trap": repr(trap)}
+            changed = entries.changes()
+            if changed:
+                args["entries"] = changed
             trace_events.append({
-                "name": f"{op}: {innermost_function(gen)}",
+                "name": f"{op}: {fn}",
                 "ph": "X", "pid": 0, "tid": cpu, "ts": (base + step) * 10, "dur": 9,
-                "args": {"round": round_, "step": step, "trap": repr(trap)},
+                "args": args,
             })
 
         return on_step
