@@ -615,13 +615,15 @@ def can_split_huge_page(ctx: KernelContext, head: int) -> tuple[bool, int]:
 
 
 def split_huge_page(ctx: KernelContext, head: int,
-                    to_list: list[int] | None = None) -> KernelPath[int]:
+                    to_list: list[int] | None = None, page: int = -1) -> KernelPath[int]:
     """Split a THP into 512 base pages.
 
     Models: mm/huge_memory.c split_huge_page_to_list(), v4.14: freeze every
     mapping into PTE migration entries (unmap_page / freeze_page), check the
     refcount, __split_huge_page, then remap (remove_migration_ptes per subpage).
-    Unmapped subpages are freed; the caller keeps its reference on ``head``. With
+    Unmapped subpages are freed; the caller's reference and lock stay on ``page``
+    (the subpage it named, split_huge_page(page); ``head`` by default), every other
+    subpage is unlocked and keeps only its mappings' references. With
     ``to_list`` (an isolated THP, split_huge_page_to_list()) the tails keep one
     reference each and are appended to the list, still isolated.
     Context: page locked by the caller, who holds one reference.
@@ -654,12 +656,19 @@ def split_huge_page(ctx: KernelContext, head: int,
         __split_huge_page(ctx, head)
         for i in range(HPAGE_PMD_NR):
             yield from _remap_page(ctx, head + i, head + i)
+        if page < 0:
+            page = head
         for i in range(1, HPAGE_PMD_NR):
+            if head + i == page:
+                continue  # keeps the split's reference as the caller's pin, and the lock
             folio_unlock(ctx, head + i)
             if to_list is not None:
                 to_list.append(head + i)  # split_huge_page_to_list(): stays isolated
             else:
                 put_page(ctx, head + i)
+        if page != head:  # the caller's pin moved to ``page``: drop it from the head
+            folio_unlock(ctx, head)
+            put_page(ctx, head)
     finally:
         up_write(av.root.rwsem)
     ctx.vmstat.count_vm_event(THP_SPLIT_PAGE)

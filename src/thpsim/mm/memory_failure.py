@@ -166,14 +166,12 @@ def try_to_split_thp_page(ctx, pfn: int) -> KernelPath[int]:
 
     head = ctx.pages.compound_head(pfn)
     yield from folio_lock(ctx, head)
-    ret = yield from split_huge_page(ctx, head)
-    folio_unlock(ctx, head)
+    ret = yield from split_huge_page(ctx, head, page=pfn)  # the pin moves to pfn
     if ret:
+        folio_unlock(ctx, head)
         put_page(ctx, head)
         return -errno.EBUSY
-    if pfn != head:  # split_huge_page(page): the pin now belongs to the subpage
-        get_page(ctx, pfn)
-        put_page(ctx, head)
+    folio_unlock(ctx, pfn)
     return 0
 
 
