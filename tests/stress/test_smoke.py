@@ -25,6 +25,21 @@ def test_smoke_no_failure(profile):
     res = run_stress(StressConfig(profile=profile, rounds=8, check_every=2), seed=11)
     assert res.failure is None, res.failure
     assert res.migrations > 0 and res.thp_migrations > 0 and res.steps > 1000
+    # every kind of kernel activity of the default mix ran
+    kinds = {"move_pages", "mbind", "migrate_pages", "soft_offline", "cpuset attach",
+             "cpuset.mems", "offline", "online", "munmap", "madvise(DONTNEED)",
+             "madvise(FREE)", "mprotect", "mmap(FIXED)", "fork", "child exit",
+             "clear_refs 1", "clear_refs 4", "read pagemap", "read smaps"}
+    assert kinds <= set(res.ops), kinds - set(res.ops)
+
+
+def test_without_leaves_kinds_out():
+    cfg = StressConfig(rounds=8, hotplug=False, cpusets=False, clear_refs=False,
+                       proc_readers=False, fork=False)
+    res = run_stress(cfg, seed=11)
+    assert res.failure is None, res.failure
+    assert not {k for k in res.ops if k.startswith(("offline", "online", "cpuset", "clear_refs",
+                                                     "read ", "fork"))}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
     thpsim stress --seed 1 --migrations 1000000 --workers 2 --profile seed
     thpsim stress --seed 1 --rounds 200 --switch bug_b3_pmd_migration_no_flush=1
+    thpsim stress --seed 1 --rounds 50 --without hotplug --without cpusets
     thpsim stress --replay thpsim-repro/seed1-w0.json [--trace trace.json]
     thpsim stress --shrink thpsim-repro/seed1-w0.json
 
@@ -32,6 +33,10 @@ from thpsim.stress.workload import StressConfig
 __all__ = ["main"]
 
 
+#: kernel activity that ``--without`` can leave out (StressConfig fields)
+_OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers"]
+
+
 def _parse_switch(text: str) -> tuple[str, Any]:
     from thpsim.scenarios import _parse_switch as parse
 
@@ -58,7 +63,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
                      trace=job.get("trace") is not None, trace_round=0)
     out = {"worker": job["worker"], "seed": seed, "rounds": res.rounds, "steps": res.steps,
            "migrations": res.migrations, "thp_migrations": res.thp_migrations,
-           "seconds": res.seconds, "report": None, "repro": None}
+           "seconds": res.seconds, "report": None, "repro": None, "ops": res.ops}
     if job.get("trace") and res.trace:
         with open(job["trace"], "w") as fh:
             json.dump({"traceEvents": res.trace}, fh)
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON")
     ap.add_argument("--replay", default=None, help="replay a saved reproducer")
     ap.add_argument("--shrink", default=None, help="shrink a saved reproducer")
+    ap.add_argument("--without", action="append", default=[], choices=_OPTIONAL_PATHS,
+                    help="leave out a kind of kernel activity (repeatable)")
     args = ap.parse_args(argv)
 
     if args.replay:
@@ -119,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds if args.rounds is not None else (10**9 if args.migrations else 50)
     cfg = StressConfig(profile=args.profile, switches=switches, user_threads=args.user_threads,
                        migrators=args.migrators, ops_per_round=args.ops_per_round,
-                       rounds=rounds, policy=args.policy, check_every=args.check_every)
+                       rounds=rounds, policy=args.policy, check_every=args.check_every,
+                       **{name.replace("-", "_"): False for name in args.without})
     budget = None if args.migrations is None else -(-args.migrations // args.workers)
     jobs = [{"config": cfg.to_json(), "seed": args.seed * 1000 + w, "worker": w,
              "budget": budget, "out": args.out, "progress_every": args.progress_every,
@@ -143,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if r["report"]]
     print(f"total: {steps} steps, {mig} folio migrations ({thp} THP) in {wall:.1f} s wall: "
           f"{mig / wall:.0f} migrations/s, {steps / wall:.0f} steps/s")
+    ops: dict[str, int] = {}
+    for r in results:
+        for k, v in r["ops"].items():
+            ops[k] = ops.get(k, 0) + v
+    print("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(ops.items())))
     for r in failed:
         print(r["report"])
     if not failed:

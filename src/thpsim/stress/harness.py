@@ -48,6 +48,8 @@ class StressResult:
     failed_round: int = -1
     report: str = ""
     trace: list[dict[str, Any]] = field(default_factory=list)
+    #: operations completed, by kind ("move_pages", "offline", "read smaps", ...)
+    ops: dict[str, int] = field(default_factory=dict)
 
     @property
     def steps_per_second(self) -> float:
@@ -143,6 +145,10 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                                         max_steps=5_000_000)
         res.steps += ex.steps
         res.rounds = rnd + 1
+        for results in ex.results.values():
+            for name, _ in results:
+                kind = name.split(" memory", 1)[0]
+                res.ops[kind] = res.ops.get(kind, 0) + 1
         if ex.failure is not None:
             return finish(ex.failure, rnd)
         if (rnd + 1) % cfg.check_every == 0:

@@ -4,7 +4,8 @@ Model-only. Two stages, each keeping a candidate only when it fails with the
 same signature (failure kind and the first words of its message):
 
 1. The configuration: stop at the failing round, then fewer user threads, fewer
-   migrator CPUs, fewer operations per round, no forks, fewer THPs per thread --
+   migrator CPUs, fewer operations per round, no forks (hot-remove, cpusets, clear_refs,
+   /proc readers), fewer THPs per thread --
    each candidate tried with the original seed and a few others (a smaller
    workload draws different operations).
 2. The failing round's schedule: remove context switches (a lenient replay keeps
@@ -72,15 +73,16 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
             cands.append(replace(best_cfg, migrators=best_cfg.migrators - 1))
         if best_cfg.ops_per_round > 4:
             cands.append(replace(best_cfg, ops_per_round=max(4, best_cfg.ops_per_round // 2)))
-        if best_cfg.fork:
-            cands.append(replace(best_cfg, fork=False))
+        for path in ("fork", "hotplug", "cpusets", "clear_refs", "proc_readers"):
+            if getattr(best_cfg, path):
+                cands.append(replace(best_cfg, **{path: False}))
         if best_cfg.thps_per_thread > 1:
             cands.append(replace(best_cfg, thps_per_thread=best_cfg.thps_per_thread - 1))
         if best_cfg.rounds > 1:
             cands.append(replace(best_cfg, rounds=max(1, best_cfg.rounds // 2)))
         for cand in cands:
             got = _try(cand, [best_seed] + list(range(extra_seeds)), sig)
-            if got is not None and got[0].size() < best_cfg.size():
+            if got is not None and got[0].complexity() < best_cfg.complexity():
                 best_cfg, best_seed, best = got
                 say(f"shrunk to {best_cfg.size()} operations (seed {best_seed})")
                 improved = True

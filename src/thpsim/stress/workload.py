@@ -19,7 +19,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import DeliveredSignal, IntegrityError
 from thpsim.kernel.interleave import Op, Program
 
@@ -52,21 +52,46 @@ class StressConfig:
     fork: bool = True
     migrate_batch: int = 16
     soft_offline_budget: int = 8  # soft-offlined (poisoned) frames per run at most
+    #: bytes at the top of each node in ZONE_MOVABLE (movablecore=); None: half of each
+    movable: dict[int, int] | None = None
+    #: the first migrator offlines a ZONE_MOVABLE memory block and onlines it again
+    hotplug: bool = True
+    #: migrators move the process between cpusets and change their mems
+    cpusets: bool = True
+    #: users write /proc/PID/clear_refs (1-5)
+    clear_refs: bool = True
+    #: users read their own pagemap; migrators read smaps, smaps_rollup, numa_maps, pagemap
+    proc_readers: bool = True
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["nodes"] = {str(k): v for k, v in self.nodes.items()}
+        if self.movable is not None:
+            d["movable"] = {str(k): v for k, v in self.movable.items()}
         return d
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> StressConfig:
         d = dict(d)
         d["nodes"] = {int(k): v for k, v in d["nodes"].items()}
+        if d.get("movable") is not None:
+            d["movable"] = {int(k): v for k, v in d["movable"].items()}
         return StressConfig(**d)
 
+    def movable_bytes(self) -> dict[int, int]:
+        if self.movable is not None:
+            return dict(self.movable)
+        return {nid: size // 2 for nid, size in self.nodes.items()}
+
     def size(self) -> int:
-        """How big a reproducer is (what shrinking reduces)."""
+        """How big a reproducer is: operations issued (what shrinking reduces first)."""
         return (self.user_threads + self.migrators) * self.ops_per_round * self.rounds
+
+    def complexity(self) -> tuple[int, int]:
+        """What shrinking minimises: the size, then how many optional kinds of kernel
+        activity are on."""
+        return self.size(), sum(map(bool, (self.fork, self.hotplug, self.cpusets,
+                                           self.clear_refs, self.proc_readers)))
 
 
 class _Region:
@@ -109,7 +134,8 @@ class Workload:
         self.seed = seed
         ncpu = cfg.user_threads + cfg.migrators
         self.m = Machine(nodes=dict(cfg.nodes), block_size=cfg.block_size, cpus=ncpu,
-                         profile=cfg.profile, seed=seed, shadow=False, **cfg.switches)
+                         profile=cfg.profile, seed=seed, shadow=False,
+                         movable=cfg.movable_bytes(), **cfg.switches)
         self.p = self.m.spawn(cpu=0, comm="stress")
         self.threads = [self.p.threads[0]] + [self.p.clone(cpu=c) for c in range(1, ncpu)]
         self.regions: list[_Region] = []
@@ -122,6 +148,41 @@ class Workload:
         self.node_ids = sorted(self.m.kernel.mem.nodes)
         self.rounds_built = 0
         self.soft_offlined = 0
+        self.cpusets = self._make_cpusets() if cfg.cpusets else []
+        self.movable_blocks = self._movable_blocks() if cfg.hotplug else []
+
+    def _make_cpusets(self) -> list[Any]:
+        """One cpuset per node and one with every node (v1: memory_migrate on), made as
+        an administrator would, through the cgroup files."""
+        from thpsim.kernel.cgroup.cpuset import V1_ROOT, V2_ROOT
+
+        fs = self.m.fs
+        h = self.m._vfs.state["cpuset"]
+        root = V2_ROOT if h.v2 else V1_ROOT
+        if h.v2:
+            fs.write(f"{root}/cgroup.subtree_control", "+cpuset")
+        masks = [str(n) for n in self.node_ids] + [",".join(map(str, self.node_ids))]
+        for i, mems in enumerate(masks):
+            path = f"{root}/stress{i}"
+            fs.mkdir(path)
+            fs.write(f"{path}/cpuset.mems", mems)
+            if not h.v2:
+                fs.write(f"{path}/cpuset.memory_migrate", "1")
+        return [h.top] + [h.top.children[f"stress{i}"] for i in range(len(masks))]
+
+    def _movable_blocks(self) -> list[int]:
+        """The memory blocks wholly in ZONE_MOVABLE (what offlining can empty)."""
+        from thpsim.mm.page_alloc import ZONE_MOVABLE
+
+        ctx = self.m.kernel
+        ppb = self.cfg.block_size // PAGE_SIZE
+        out = []
+        for n in ctx.mem.nodes.values():
+            for b in range(n.start_pfn // ppb, n.end_pfn // ppb):
+                if all(ctx.buddy.page_zone(pfn).zone_idx == ZONE_MOVABLE
+                       for pfn in (b * ppb, (b + 1) * ppb - 1)):
+                    out.append(b)
+        return out
 
     def rng(self, round_: int, cpu: int) -> random.Random:
         return random.Random(f"{self.seed}:{round_}:{cpu}")
@@ -168,6 +229,10 @@ class Workload:
                 # a fresh whole THP (a 2 MiB-aligned mapping faults in PMD-mapped again)
                 k = rng.randrange(self.cfg.thps_per_thread)
                 ops.append(self._remap(task, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
+            elif x < 0.975 and self.cfg.clear_refs:
+                ops.append(self._clear_refs(task, rng.randint(1, 5)))
+            elif x < 0.99 and self.cfg.proc_readers:
+                ops.append(self._pagemap_self(task, r))
             else:
                 ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
         return ops
@@ -213,7 +278,8 @@ class Workload:
                 status: list[int | None] = [None] * len(pages)
                 ret = yield from kernel_move_pages(ctx, task, 0, pages, [node] * len(pages),
                                                    status, flags)
-                if ret < 0 and ret != -errno.ENOMEM:
+                # -EACCES: the target node is outside the task's cpuset
+                if ret < 0 and ret not in (-errno.ENOMEM, -errno.EACCES):
                     raise IntegrityError(f"move_pages returned {ret}")
                 bad = [s for s in status if s is not None and s not in ok]
                 if bad:
@@ -229,6 +295,16 @@ class Workload:
             elif x < 0.23 and self.soft_offlined < self.cfg.soft_offline_budget:
                 self.soft_offlined += 1
                 ops.append(self._soft_offline_op(rng, task))
+            elif x < 0.28 and self.cpusets:
+                ops.append(self._cpuset_op(rng))
+            elif x < 0.33 and self.cfg.proc_readers:
+                ops.append(self._proc_reader_op(rng, task))
+        if cpu == self.cfg.user_threads and self.movable_blocks and rng.random() < 0.3:
+            # one memory block goes offline somewhere in the round, and online at its end
+            block = rng.choice(self.movable_blocks)
+            holder: dict[str, int] = {}
+            ops.insert(rng.randrange(len(ops) + 1), self._offline_op(block, holder))
+            ops.append(self._online_op(block, holder))
         return ops
 
     # ---- the other migration callers (they move data, never change it)
@@ -248,7 +324,8 @@ class Workload:
         start = r.small + rng.randrange(SMALL_PAGES // 2) * PAGE_SIZE
         length = rng.randint(1, SMALL_PAGES // 2) * PAGE_SIZE
         node = rng.choice(self.node_ids)
-        ok = {0, -errno.EFAULT, -errno.EIO, -errno.ENOMEM}
+        # -EINVAL: the node is outside the task's cpuset (mpol_set_nodemask())
+        ok = {0, -errno.EFAULT, -errno.EIO, -errno.ENOMEM, -errno.EINVAL}
 
         def start_():
             ret = yield from kernel_mbind(ctx, task, start, length, MPOL_BIND, 1 << node,
@@ -270,7 +347,8 @@ class Workload:
 
         def start_():
             ret = yield from kernel_migrate_pages(ctx, task, 0, 1024, 1 << src, 1 << dst)
-            if ret < 0 and ret != -errno.ENOMEM:
+            # -EINVAL: the target node is outside the task's cpuset
+            if ret < 0 and ret not in (-errno.ENOMEM, -errno.EINVAL):
                 raise IntegrityError(f"migrate_pages returned {ret}")
             return ret
 
@@ -293,7 +371,147 @@ class Workload:
 
         return Op("soft_offline", start_)
 
+    def _cpuset_op(self, rng: random.Random) -> Op:
+        """Move the whole process to a cpuset (its pages follow: memory_migrate), or
+        change the mems of one of the stress cpusets (the pages of its tasks follow)."""
+        from thpsim.kernel.cgroup.cpuset import cgroup_attach_task, cpuset_write_resmask
+
+        h = self.m._vfs.state["cpuset"]
+        if rng.random() < 0.5:
+            # a third of the moves confine the process to one node: the pages move there
+            # and move_pages(2)/mbind(2) to other nodes fail until it moves back
+            single = self.cpusets[1:-1]
+            cs = rng.choice(single if rng.random() < 0.33 else [self.cpusets[0],
+                                                                 self.cpusets[-1]])
+            threads = [t.task for t in self.threads]
+
+            def start_():
+                ret = yield from cgroup_attach_task(h, cs, threads)
+                if ret != 0:
+                    raise IntegrityError(f"attach to {cs.path} returned {ret}")
+                return ret
+
+            return Op("cpuset attach", start_)
+        cs = rng.choice(self.cpusets[1:])
+        nodes = [n for n in self.node_ids if rng.random() < 0.5] or [rng.choice(self.node_ids)]
+        mems = ",".join(map(str, nodes))
+
+        def start_():
+            ret = yield from cpuset_write_resmask(h, cs, mems)
+            if ret != 0:
+                raise IntegrityError(f"{cs.path}/cpuset.mems <- {mems} returned {ret}")
+            return ret
+
+        return Op("cpuset.mems", start_)
+
+    def _offline_op(self, block: int, holder: dict[str, int]) -> Op:
+        from thpsim.mm.memory_hotplug import memory_block_change_state
+
+        ctx = self.m.kernel
+
+        def start_():
+            ret = yield from memory_block_change_state(ctx, block, False)
+            if ret not in (0, -errno.EBUSY):
+                raise IntegrityError(f"offline of memory{block} returned {ret}")
+            holder["offlined"] = ret == 0
+            return ret
+
+        return Op(f"offline memory{block}", start_)
+
+    def _online_op(self, block: int, holder: dict[str, int]) -> Op:
+        from thpsim.mm.memory_hotplug import MMOP_ONLINE_MOVABLE, memory_block_change_state
+
+        ctx = self.m.kernel
+
+        def start_():
+            if not holder.get("offlined"):
+                return None
+            ret = yield from memory_block_change_state(ctx, block, True, MMOP_ONLINE_MOVABLE)
+            if ret != 0:
+                raise IntegrityError(f"online_movable of memory{block} returned {ret}")
+            return ret
+
+        return Op(f"online memory{block}", start_)
+
+    def _proc_reader_op(self, rng: random.Random, task: Any) -> Op:
+        """Read one of the process's page-table views as another task would, and check
+        it is self-consistent (every count within its VMA, THPs counted whole)."""
+        from thpsim.fs.proc import task_mmu
+
+        mm = self.p.mm
+        ctx = self.m.kernel
+        kind = rng.choice(["smaps", "smaps_rollup", "numa_maps", "pagemap"])
+        leader = self.p.task
+
+        def start_():
+            if kind == "smaps":
+                text = yield from task_mmu._vmas_locked(mm, task_mmu.show_smap)
+                _check_smaps(text)
+            elif kind == "smaps_rollup":
+                text = yield from task_mmu.show_smaps_rollup(mm)
+                _check_smaps(text)
+            elif kind == "numa_maps":
+                text = yield from task_mmu._vmas_locked(
+                    mm, lambda v: task_mmu.show_numa_map(v, leader.mempolicy))
+                _check_numa_maps(text, self.node_ids)
+            else:
+                r = rng.choice(self.regions)
+                start = r.base + (SPARE if r.moved else 0)
+                n = r.thp_bytes // PAGE_SIZE
+                data = yield from _pagemap(mm, start, n)
+                total = ctx.mem.max_pfn
+                for k in range(n):
+                    e = int.from_bytes(data[8 * k: 8 * k + 8], "little")
+                    if e & task_mmu.PM_PRESENT and e & task_mmu.PM_SWAP:
+                        raise IntegrityError(f"pagemap entry {e:#x} both present and swap")
+                    pfn = e & task_mmu.PM_PFRAME_MASK
+                    if e & task_mmu.PM_PRESENT and pfn >= total:
+                        raise IntegrityError(f"pagemap shows pfn {pfn:#x} beyond memory")
+                text = data
+            return len(text)
+
+        return Op(f"read {kind}", start_)
+
     # ---- user operations with their expected outcomes (decided now, checked at run time)
+    def _clear_refs(self, task: Any, cp_type: int) -> Op:
+        """echo N > /proc/self/clear_refs: only bits change (A, soft-dirty, write
+        protection); later stores must still land."""
+        mm = task.mm
+        return self._expect(f"clear_refs {cp_type}", lambda: _clear_refs(mm, cp_type), None)
+
+    def _pagemap_self(self, task: Any, r: _Region) -> Op:
+        """Read the own region's pagemap: a page written and not unmapped since is present
+        (or under migration: a migration entry, PM_SWAP); an unmapped page is neither."""
+        from thpsim.fs.proc import task_mmu
+
+        mm = task.mm
+        offs = list(r.offsets())
+        written = {o for o in offs if r.values.get(o, 0) and o not in r.unmapped}
+        unmapped = set(r.unmapped)
+        addrs = {o: r.addr(o) for o in offs}
+        thp_at = r.addr(0)
+        small_at = r.small
+
+        def start_():
+            got: dict[int, int] = {}
+            for base, first, n in ((thp_at, 0, r.thp_bytes // PAGE_SIZE),
+                                   (small_at, r.thp_bytes, SMALL_PAGES)):
+                data = yield from _pagemap(mm, base, n)
+                for k in range(n):
+                    got[first + k * PAGE_SIZE] = int.from_bytes(data[8 * k: 8 * k + 8],
+                                                                "little")
+            for o in offs:
+                e = got[o]
+                if o in written and not e & (task_mmu.PM_PRESENT | task_mmu.PM_SWAP):
+                    raise IntegrityError(f"pagemap: written page {addrs[o]:#x} reads as "
+                                         f"not present ({e:#x})")
+                if o in unmapped and e & (task_mmu.PM_PRESENT | task_mmu.PM_SWAP):
+                    raise IntegrityError(f"pagemap: unmapped page {addrs[o]:#x} reads as "
+                                         f"mapped ({e:#x})")
+            return len(got)
+
+        return Op("read pagemap", start_)
+
     def _store(self, task: Any, r: _Region, off: int, value: int) -> Op:
         from thpsim.mm.uaccess import user_store
 
@@ -509,3 +727,54 @@ class Workload:
                         f"lost write: memory at {r.addr(off):#x} holds {got:#x}, "
                         f"expected {want:#x}"
                     )
+
+
+def _pagemap(mm: Any, start: int, n: int) -> Any:
+    """The kernel path of a root read of ``n`` pagemap entries from ``start``."""
+    from thpsim.fs.proc import task_mmu
+
+    return task_mmu.__pagemap_read(mm, task_mmu.pagemapread(show_pfn=True),
+                                   (start >> PAGE_SHIFT) * 8, n * 8)
+
+
+def _clear_refs(mm: Any, cp_type: int) -> Any:
+    """The kernel path of ``echo cp_type > /proc/PID/clear_refs``."""
+    from thpsim.fs.proc import task_mmu
+
+    return task_mmu.__clear_refs(mm, cp_type)
+
+
+def _check_smaps(text: str) -> None:
+    """Each smaps record: Rss within Size, Anonymous within Rss, AnonHugePages within
+    Anonymous and a multiple of 2 MiB (a THP is counted whole or not at all)."""
+    rec: dict[str, int] = {}
+
+    def check() -> None:
+        if not rec:
+            return
+        size = rec.get("Size", rec.get("Rss", 0))
+        if not rec.get("Rss", 0) <= size or not rec.get("Anonymous", 0) <= rec.get("Rss", 0):
+            raise IntegrityError(f"smaps counts out of bounds: {rec}")
+        thp = rec.get("AnonHugePages", 0)
+        if thp % 2048 or thp > rec.get("Anonymous", 0):
+            raise IntegrityError(f"smaps AnonHugePages {thp} kB: {rec}")
+
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if " " in key or not rest.strip().endswith("kB"):
+            if "-" in line.split(" ", 1)[0]:  # a VMA header starts the next record
+                check()
+                rec = {}
+            continue
+        rec[key] = int(rest.split()[0])
+    check()
+
+
+def _check_numa_maps(text: str, node_ids: list[int]) -> None:
+    """Each numa_maps line: the per-node counts add up to the anonymous pages."""
+    for line in text.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split()[2:] if "=" in f)
+        per_node = sum(int(fields.get(f"N{n}", 0)) for n in node_ids)
+        anon = int(fields.get("anon", 0))
+        if anon and per_node != anon:
+            raise IntegrityError(f"numa_maps: anon={anon} but nodes sum to {per_node}: {line}")
