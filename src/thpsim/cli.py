@@ -207,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     _demo_options(d, suppress=True)
     b = sub.add_parser("bench", help="run benchmarks/bench.py")
     b.add_argument("--quick", action="store_true", help="small sizes")
+    # listed for --help; each parses its own options (dispatched above)
+    for name, text in (("stress", "the stress harness: run, replay, shrink, trace"),
+                       ("explore", "search the interleavings of the race scenarios"),
+                       ("race", "run one race scenario under a scheduling policy"),
+                       ("replay", "replay a scenario's schedule")):
+        sub.add_parser(name, help=text, add_help=False)
     args = ap.parse_args(argv)
     if args.cmd == "bench":
         return _load_bench().main(["--quick"] if args.quick else [])
