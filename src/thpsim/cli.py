@@ -1,8 +1,9 @@
-"""The ``thpsim`` command: a guided demo and the benchmarks.
+"""The ``thpsim`` command: a guided demo, the benchmarks, and the race and stress tools.
 
     thpsim [demo] [--node-mib N] [--profile seed|mainline] [--counters]
     thpsim bench [--quick]
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
+    thpsim stress ...                the stress harness (see thpsim.stress)
     thpsim stress ...                 the stress harness (see thpsim.stress.cli)
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
