@@ -4,7 +4,6 @@
     thpsim bench [--quick]
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
     thpsim stress ...                the stress harness (see thpsim.stress)
-    thpsim stress ...                 the stress harness (see thpsim.stress.cli)
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
 child, splits a PMD with a partial munmap, and shows what /proc and /sys report
