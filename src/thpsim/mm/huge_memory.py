@@ -998,29 +998,18 @@ def remove_migration_pmd(pvmw, new: int) -> None:
     VMA, mlocked again under VM_LOCKED. No TLB flush: the entry was not present.
     Context: PMD lock held, both pages locked. Preempts: never.
     """
-    from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG
+    from thpsim.mm.migrate import migration_entry_restore
 
     vma = pvmw.vma
     mm = vma.vm_mm
     ctx = mm.kernel
-    swp = ctx.swp
     address = pvmw.address & HPAGE_PMD_MASK
     old = pmdp_get(pvmw.pmd)
-    entry = swp.pmd_to_swp_entry(old)
+    entry = ctx.swp.pmd_to_swp_entry(old)
     get_page(ctx, new)
-    pmde = pmd_mkold(mk_huge_pmd(new, vma.vm_page_prot))
-    if pmd_swp_soft_dirty(old):
-        pmde = pmd_mksoft_dirty(pmde)
-    if swp.is_writable_migration_entry(entry):
-        pmde = maybe_pmd_mkwrite(pmde, vma)
-    if swp.migration_entry_supports_ad:
-        if entry & SWP_MIG_YOUNG:
-            pmde = pmd_mkyoung(pmde)
-        if entry & SWP_MIG_DIRTY:
-            pmde = pmd_mkdirty(pmde)
-    if swp.has_read_exclusive and (
-        swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry)
-    ):
+    pmde, exclusive = migration_entry_restore(ctx, vma, old, entry,
+                                              pmd_mkold(mk_huge_pmd(new, vma.vm_page_prot)))
+    if exclusive:
         ctx.pages.flags[new] |= F_anon_exclusive
     page_add_anon_rmap(ctx, new, vma, address, True)
     set_pmd_at(mm, address, pvmw.pmd, pmde)

@@ -93,6 +93,32 @@ NewPage = Callable[[int], int]
 
 
 # ---------------------------------------------------------------- restore
+def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
+                            mapping: int) -> tuple[int, bool]:
+    """The bits a mapping restored from a migration entry carries, and whether the page
+    is exclusive to this mapping; the same for a PTE and a PMD (the x86 bits match).
+
+    Models: the common part of remove_migration_pte() and remove_migration_pmd():
+    ``mapping`` arrives old and clean; soft-dirty from the swap soft-dirty bit;
+    writable only for a writable entry in a VM_WRITE VMA; 6.1+ young and dirty from
+    the entry's SWP_MIG_YOUNG/DIRTY bits; 5.19+ exclusive unless the entry is a
+    plain readable one (RMAP_EXCLUSIVE).
+    """
+    swp = ctx.swp
+    if pte_swp_soft_dirty(swp_word):
+        mapping = pte_mksoft_dirty(mapping)
+    if swp.is_writable_migration_entry(entry):
+        mapping = maybe_mkwrite(mapping, vma)
+    if swp.migration_entry_supports_ad:
+        if entry & SWP_MIG_YOUNG:
+            mapping = pte_mkyoung(mapping)
+        if entry & SWP_MIG_DIRTY:
+            mapping = pte_mkdirty(mapping)
+    exclusive = swp.has_read_exclusive and (
+        swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry))
+    return mapping, exclusive
+
+
 def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
                          old: int) -> KernelPath[bool]:
     """Replace this VMA's migration entries for ``old`` with mappings of ``new``.
@@ -121,20 +147,10 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
                 entry = swp.pte_to_swp_entry(e)
                 sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
                 get_page(ctx, new)
-                pte = pte_mkold(pfn_pte(sub, vma.vm_page_prot))
-                if pte_swp_soft_dirty(e):
-                    pte = pte_mksoft_dirty(pte)
-                if swp.is_writable_migration_entry(entry):
-                    pte = maybe_mkwrite(pte, vma)
-                if swp.migration_entry_supports_ad:
-                    if entry & SWP_MIG_YOUNG:
-                        pte = pte_mkyoung(pte)
-                    if entry & SWP_MIG_DIRTY:
-                        pte = pte_mkdirty(pte)
-                if swp.has_read_exclusive and not (
-                    entry >> 59 == swp.SWP_MIGRATION_READ
-                ):
-                    pages.flags[new] |= F_anon_exclusive
+                pte, exclusive = migration_entry_restore(
+                    ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
+                if exclusive:
+                    pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
                 page_add_anon_rmap(ctx, sub, vma, a, False)
                 t[i] = pte
                 if lock_new:
