@@ -308,6 +308,25 @@ def test_mlock_populates_and_counts(machine):
     assert machine.kernel.vmstat.global_zone_page_state("nr_mlock") == 0
 
 
+def test_mlock_of_prot_none_is_enomem_after_locking(machine):
+    """Kernel oracle (6.1): mlock() of a PROT_NONE mapping is -1 ENOMEM, yet VmLck counts
+    it (VM_LOCKED is set before populating fails); mmap() with MAP_POPULATE or MAP_LOCKED
+    of PROT_NONE memory succeeds (populate errors are ignored there)."""
+    from thpsim.mm.mmap import MAP_LOCKED, MAP_POPULATE, PROT_NONE
+
+    p = machine.spawn()
+    a = p.mmap(0, 2 * MB, PROT_NONE, ANON)
+    with pytest.raises(OSError) as e:
+        p.mlock(a, 2 * MB)
+    assert e.value.errno == errno.ENOMEM
+    assert "VmLck:\t    2048 kB" in p.fs.read("/proc/self/status")
+    assert p.mm.rss_stat[1] == 0
+    p.munlock(a, 2 * MB)
+    assert p.mmap(0, 2 * MB, PROT_NONE, ANON | MAP_POPULATE) > 0
+    assert p.mmap(0, 2 * MB, PROT_NONE, ANON | MAP_LOCKED) > 0
+    assert "VmLck:\t    2048 kB" in p.fs.read("/proc/self/status")
+
+
 def test_exit_returns_every_frame(machine):
     m = machine
     free0 = m.kernel.buddy.totalram_pages() and sum(

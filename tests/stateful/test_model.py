@@ -434,10 +434,9 @@ class ThpModel(RuleBasedStateMachine):
         length = self._length(pr, start, kind, n)
         s, e = _page_down(start), _page_up(start + length)
         covered = pr.layout.covered(s, e)
-        # mlock populates. 4.14's populate_vma_page_range() gives a PROT_NONE VMA no
+        # mlock populates. populate_vma_page_range() gives a PROT_NONE VMA no
         # FOLL_FORCE, get_user_pages refuses it with -EFAULT, and mlock reports ENOMEM
-        # after VM_LOCKED was set on every VMA; later kernels may FOLL_FORCE it and
-        # succeed. Either answer is accepted for PROT_NONE memory.
+        # after VM_LOCKED was set on every VMA (kernel oracle, 6.1).
         inaccessible = lock and any(pc[2] == PROT_NONE for pc in pr.layout.pieces(s, e))
         if inaccessible and "populate-protnone-hang" in KNOWN_BUGS:
             return
@@ -453,6 +452,7 @@ class ThpModel(RuleBasedStateMachine):
             self._resync(pr)
             return
         assert covered, f"m{'' if lock else 'un'}lock across a hole in [{s:#x}, {e:#x})"
+        assert not inaccessible, f"mlock of PROT_NONE memory in [{s:#x}, {e:#x}) succeeded"
         pr.layout.update(s, e, locked=lock)
 
     # ------------------------------------------------------------ mremap

@@ -310,14 +310,17 @@ def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> Kernel
     """Fault in a range as mm_populate()/__get_user_pages() do; mlock pages of VM_LOCKED.
 
     Models: mm/gup.c populate_vma_page_range() (FOLL_WRITE for private writable
-    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED). A PROT_NONE VMA is
-    not faulted in (no FOLL_FORCE: mlock of it succeeds without populating).
-    Returns 0 or -ENOMEM.
+    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED). A PROT_NONE VMA gets
+    no FOLL_FORCE, so get_user_pages() refuses it (check_vma_flags(): -EFAULT):
+    mlock(2) then fails with ENOMEM after setting VM_LOCKED, while mmap(2) with
+    MAP_POPULATE or MAP_LOCKED ignores the error (kernel oracle, 6.1: mlock of a
+    PROT_NONE mapping is -1 ENOMEM with VmLck counting it; the mmap calls succeed).
+    Returns 0, -EFAULT or -ENOMEM.
     """
     from thpsim.mm.mlock import mlock_vma_pages_range
 
     if not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC):
-        return 0
+        return -errno.EFAULT
     flags = FAULT_FLAG_USER
     if vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE:
         flags |= FAULT_FLAG_WRITE
