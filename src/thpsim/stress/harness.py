@@ -15,6 +15,7 @@ round, schedule) is saved as JSON.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -146,8 +147,10 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         res.steps += ex.steps
         res.rounds = rnd + 1
         for results in ex.results.values():
-            for name, _ in results:
+            for name, value in results:
                 kind = name.split(" memory", 1)[0]
+                if type(value) is int and value < 0:  # an error return, by errno name
+                    kind = f"{kind} {errno.errorcode.get(-value, -value)}"
                 res.ops[kind] = res.ops.get(kind, 0) + 1
         if ex.failure is not None:
             return finish(ex.failure, rnd)

@@ -165,6 +165,8 @@ class Workload:
         for i, mems in enumerate(masks):
             path = f"{root}/stress{i}"
             fs.mkdir(path)
+            if not h.v2:  # v1: a task needs CPUs and mems to attach
+                fs.write(f"{path}/cpuset.cpus", f"0-{len(self.m.cpus) - 1}")
             fs.write(f"{path}/cpuset.mems", mems)
             if not h.v2:
                 fs.write(f"{path}/cpuset.memory_migrate", "1")
@@ -206,7 +208,13 @@ class Workload:
         n = self.cfg.ops_per_round
         while len(ops) < n:
             x = rng.random()
-            if x < 0.40:
+            if x < 0.37:
+                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
+            elif x < 0.385 and self.cfg.clear_refs:
+                ops.append(self._clear_refs(task, rng.randint(1, 5)))
+            elif x < 0.40 and self.cfg.proc_readers:
+                ops.append(self._pagemap_self(task, r))
+            elif x < 0.40:
                 ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
             elif x < 0.70:
                 ops.append(self._load(task, r, rng.choice(r.offsets())))
@@ -225,16 +233,10 @@ class Workload:
                     ops.append(self._mremap(task, r))
             elif x < 0.93 and self.cfg.fork:
                 ops.extend(self._fork_ops(task, r, rng, i))
-            elif x < 0.96:
+            else:
                 # a fresh whole THP (a 2 MiB-aligned mapping faults in PMD-mapped again)
                 k = rng.randrange(self.cfg.thps_per_thread)
                 ops.append(self._remap(task, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
-            elif x < 0.975 and self.cfg.clear_refs:
-                ops.append(self._clear_refs(task, rng.randint(1, 5)))
-            elif x < 0.99 and self.cfg.proc_readers:
-                ops.append(self._pagemap_self(task, r))
-            else:
-                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
         return ops
 
     def _subrange(self, rng: random.Random, r: _Region) -> tuple[int, int]:
