@@ -150,11 +150,13 @@ def test_v2_mems_obeyed_by_move_pages_and_mbind():
 
 
 # ---------------------------------------------------------------- v1 (seed)
-def v1_setup(m, p, name, mems, migrate):
+def v1_setup(m, p, name, mems, migrate, cpus=None):
     fs = m.fs
     fs.mkdir(f"{V1}/{name}")
     assert fs.read(f"{V1}/{name}/cpuset.mems") == "\n"
+    assert fs.read(f"{V1}/{name}/cpuset.cpus") == "\n"
     assert fs.read(f"{V1}/{name}/cpuset.memory_migrate") == "0\n"
+    fs.write(f"{V1}/{name}/cpuset.cpus", cpus or f"0-{len(m.kernel.cpus) - 1}")
     fs.write(f"{V1}/{name}/cpuset.mems", mems)
     fs.write(f"{V1}/{name}/cpuset.memory_migrate", "1" if migrate else "0")
     if p is not None:
@@ -243,7 +245,9 @@ def test_cs7_non_leader_thread_moves_no_memory():
     assert th.task.mems_allowed == 0b10 and p.task.mems_allowed is None
     assert node_at(m, p, a) == 0
     assert m.fs.read(f"{V1}/B/tasks") == f"{th.tid}\n"
-    assert m.fs.read(f"{V1}/B/cgroup.procs") == ""
+    # v1 cgroup.procs lists the tgid of every thread in the cpuset (pidlist_array_load)
+    assert m.fs.read(f"{V1}/B/cgroup.procs") == f"{p.pid}\n"
+    assert m.fs.read(f"{V1}/tasks") == f"{p.pid}\n"
 
 
 def test_cs8_v1_shrink_to_one_node():
@@ -268,7 +272,10 @@ def test_cs10_v1_top_and_enospc():
     assert errno_of(m.fs.write, f"{V1}/cpuset.mems", "0") == errno.EACCES  # CS-10
     m.fs.mkdir(f"{V1}/E")
     assert errno_of(m.fs.write, f"{V1}/E/tasks", str(p.pid)) == errno.ENOSPC  # no mems
-    assert errno_of(m.fs.write, f"{V1}/E/cpuset.memory_migrate", "2") == errno.EINVAL
+    # cgroup_file_write(): kstrtoull(buf, 0) then cpuset_write_u64(): non-zero sets it
+    assert errno_of(m.fs.write, f"{V1}/E/cpuset.memory_migrate", "x") == errno.EINVAL
+    m.fs.write(f"{V1}/E/cpuset.memory_migrate", "2")
+    assert m.fs.read(f"{V1}/E/cpuset.memory_migrate") == "1\n"
     assert not m.fs.exists(f"{V2}/cgroup.subtree_control")  # no v2 in the seed
 
 
@@ -290,3 +297,245 @@ def test_faults_land_on_the_cpusets_nodes(thp):
     fs.write(f"{V2}/cgroup.procs", str(p.pid))  # back to the root: local again
     b = thp_region(p, 1)
     assert node_at(m, p, b) == 0
+
+
+# ---------------------------------------------------------------- v2 nesting
+def v2_procs(fs, path):
+    return fs.read(f"{path}/cgroup.procs")
+
+
+def test_v2_controllers_follow_the_parents_subtree_control():
+    """cgroup.controllers lists what the parent enables; +cpuset needs it there
+    (cgroup_subtree_control_write: ENOENT); the cpuset files come and go with it; a
+    cgroup nests to any depth."""
+    m = machine("mainline")
+    fs = m.fs
+    assert fs.read(f"{V2}/cgroup.controllers") == "cpuset\n"
+    assert fs.read(f"{V2}/cgroup.subtree_control") == "\n"
+    assert fs.read(f"{V2}/cpuset.cpus.effective") == "0-1\n"
+    assert fs.read(f"{V2}/cpuset.mems.effective") == "0-1\n"
+    assert not fs.exists(f"{V2}/cpuset.mems")  # CFTYPE_NOT_ON_ROOT
+    fs.mkdir(f"{V2}/a")
+    fs.mkdir(f"{V2}/a/b")
+    assert fs.read(f"{V2}/a/cgroup.controllers") == "\n"
+    assert not fs.exists(f"{V2}/a/cpuset.mems")
+    assert errno_of(fs.write, f"{V2}/a/cgroup.subtree_control", "+cpuset") == errno.ENOENT
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    assert fs.read(f"{V2}/cgroup.subtree_control") == "cpuset\n"
+    assert fs.read(f"{V2}/a/cgroup.controllers") == "cpuset\n"
+    assert fs.read(f"{V2}/a/cpuset.mems") == "\n" and fs.read(f"{V2}/a/cpuset.cpus") == "\n"
+    assert fs.read(f"{V2}/a/cpuset.mems.effective") == "0-1\n"
+    assert fs.read(f"{V2}/a/b/cgroup.controllers") == "\n"
+    assert not fs.exists(f"{V2}/a/b/cpuset.mems")
+    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
+    path = f"{V2}/a/b"
+    for name in "cdef":
+        fs.write(f"{path}/cgroup.subtree_control", "+cpuset")
+        path = f"{path}/{name}"
+        fs.mkdir(path)
+        assert fs.read(f"{path}/cgroup.controllers") == "cpuset\n"
+        assert fs.read(f"{path}/cpuset.mems.effective") == "0-1\n"
+    # -cpuset while a child still enables it for its own children: EBUSY
+    assert errno_of(fs.write, f"{V2}/cgroup.subtree_control", "-cpuset") == errno.EBUSY
+    for bad in ("+memory", "cpuset", "+cpuset -bogus"):
+        assert errno_of(fs.write, f"{V2}/cgroup.subtree_control", bad) == errno.EINVAL
+    assert errno_of(fs.rmdir, f"{V2}/a/b") == errno.EBUSY  # it has children
+
+
+def test_v2_effective_mems_down_the_tree_and_migration():
+    """Effective = configured AND parent's effective, the parent's when empty (an empty
+    cpuset.mems inherits), recomputed for every descendant when an ancestor changes;
+    the tasks' pages follow (v2 always migrates, CS-3)."""
+    m = machine("mainline")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a")
+    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a/b")
+    fs.write(f"{V2}/a/b/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a/b/c")  # c keeps an empty cpuset.mems: it follows b
+    fs.write(f"{V2}/a/cpuset.mems", "0-1")
+    fs.write(f"{V2}/a/b/cpuset.mems", "1")
+    fs.write(f"{V2}/a/b/c/cgroup.procs", str(p.pid))
+    assert p.task.mems_allowed == 0b10
+    a = thp_region(p, 2)
+    assert node_at(m, p, a) == 1
+    assert fs.read(f"{V2}/a/b/c/cpuset.mems.effective") == "1\n"
+
+    before = dict(m.kernel.vmstat.events)
+    fs.write(f"{V2}/a/cpuset.mems", "0")  # b: {1} & {0} is empty: b inherits {0}
+    d = delta(m, before)
+    assert d["thp_migration_success"] == 2
+    assert [fs.read(f"{V2}/{x}/cpuset.mems.effective") for x in ("a", "a/b", "a/b/c")] == [
+        "0\n", "0\n", "0\n"]
+    assert fs.read(f"{V2}/a/b/cpuset.mems") == "1\n"  # the configured mask stays
+    assert p.task.mems_allowed == 0b01
+    assert node_at(m, p, a) == 0 and is_pmd_mapped(p, a)
+
+    fs.write(f"{V2}/a/cpuset.mems", "")  # a inherits the root's: b's {1} applies again
+    assert fs.read(f"{V2}/a/b/c/cpuset.mems.effective") == "1\n"
+    assert node_at(m, p, a) == 1 and node_at(m, p, a + HPAGE_PMD_SIZE) == 1
+    check_data(p, a, 2 * HPAGE_PMD_SIZE)
+
+
+def test_v2_no_internal_process_rule():
+    """cgroup_migrate_vet_dst(): a cgroup that enables cpuset for its children and has a
+    populated child takes no process (EBUSY); with no populated child it still can (it
+    may become a thread root: cpuset is a threaded controller); the root always can.
+    cgroup_vet_subtree_control_enable(): +cpuset in a cgroup with tasks and a populated
+    child is EBUSY."""
+    m = machine("mainline")
+    p = m.spawn(cpu=0)
+    q = m.spawn(cpu=1)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a")
+    fs.mkdir(f"{V2}/a/b")
+    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
+    fs.write(f"{V2}/a/cgroup.procs", str(p.pid))  # no populated child yet: allowed
+    fs.write(f"{V2}/a/b/cgroup.procs", str(p.pid))
+    assert errno_of(fs.write, f"{V2}/a/cgroup.procs", str(q.pid)) == errno.EBUSY
+    assert v2_procs(fs, f"{V2}/a") == "" and v2_procs(fs, f"{V2}/a/b") == f"{p.pid}\n"
+    fs.write(f"{V2}/cgroup.procs", str(q.pid))  # the root is exempt
+    # a cgroup with tasks and a populated child may not start enabling cpuset
+    fs.mkdir(f"{V2}/x")
+    fs.mkdir(f"{V2}/x/y")
+    fs.write(f"{V2}/x/cgroup.procs", str(q.pid))
+    fs.write(f"{V2}/x/y/cgroup.procs", str(p.pid))
+    assert errno_of(fs.write, f"{V2}/x/cgroup.subtree_control", "+cpuset") == errno.EBUSY
+    fs.write(f"{V2}/cgroup.procs", str(p.pid))  # y empties: x may enable it now
+    fs.write(f"{V2}/x/cgroup.subtree_control", "+cpuset")
+    assert fs.read(f"{V2}/x/y/cgroup.controllers") == "cpuset\n"
+    assert errno_of(fs.rmdir, f"{V2}/x") == errno.EBUSY  # a child
+    assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "abc") == errno.EINVAL
+    assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "-7") == errno.ESRCH
+    assert p.fs.write(f"{V2}/x/y/cgroup.procs", "0") == 1  # 0: the writer itself
+    assert v2_procs(fs, f"{V2}/x/y") == f"{p.pid}\n"
+
+
+def test_v2_disable_rehomes_tasks_to_the_parents_cpuset():
+    """-cpuset: the children lose their css (and cpuset files); their tasks take the
+    parent's cpus and mems (cgroup_update_dfl_csses -> cpuset_attach) but stay in their
+    cgroup. +cpuset again: a new css with empty masks (the parent's effective)."""
+    m = machine("mainline")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a")
+    fs.write(f"{V2}/a/cpuset.mems", "1")
+    fs.write(f"{V2}/a/cpuset.cpus", "1")
+    fs.write(f"{V2}/a/cgroup.procs", str(p.pid))
+    assert (p.task.mems_allowed, p.task.cpus_allowed) == (0b10, 0b10)
+    fs.write(f"{V2}/cgroup.subtree_control", "-cpuset")
+    assert not fs.exists(f"{V2}/a/cpuset.mems")
+    assert fs.read(f"{V2}/a/cgroup.controllers") == "\n"
+    assert v2_procs(fs, f"{V2}/a") == f"{p.pid}\n"
+    assert (p.task.mems_allowed, p.task.cpus_allowed) == (0b11, 0b11)
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    assert fs.read(f"{V2}/a/cpuset.mems") == "\n"
+    assert fs.read(f"{V2}/a/cpuset.mems.effective") == "0-1\n"
+    fs.write(f"{V2}/a/cpuset.mems", "0")
+    assert p.task.mems_allowed == 0b01
+
+
+def test_v2_cpus_effective_and_errors():
+    """cpuset.cpus: cpulist_parse() over nr_cpu_ids (a CPU beyond it: ERANGE, not a
+    list: EINVAL); effective CPUs down the tree like mems; the tasks' cpus_allowed
+    follows, their CPU does not (the model records the mask only)."""
+    m = machine("mainline")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a")
+    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/a/b")
+    assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "2") == errno.ERANGE
+    assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "x") == errno.EINVAL
+    assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "1-0") == errno.EINVAL
+    assert errno_of(fs.write, f"{V2}/a/cpuset.mems", "2000") == errno.ERANGE  # >= 1024
+    fs.write(f"{V2}/a/b/cgroup.procs", str(p.pid))
+    assert p.task.cpus_allowed is None  # the same effective CPUs: nothing updated
+    fs.write(f"{V2}/a/cpuset.cpus", "1\n")
+    assert fs.read(f"{V2}/a/cpuset.cpus") == "1\n"
+    assert fs.read(f"{V2}/a/b/cpuset.cpus.effective") == "1\n"
+    assert p.task.cpus_allowed == 0b10 and p.task.cpu == 0
+    fs.write(f"{V2}/a/b/cpuset.cpus", "0")  # {0} & {1} is empty: b keeps a's
+    assert fs.read(f"{V2}/a/b/cpuset.cpus.effective") == "1\n"
+    fs.write(f"{V2}/a/cpuset.cpus", "0-1")
+    assert fs.read(f"{V2}/a/b/cpuset.cpus.effective") == "0\n"
+    assert p.task.cpus_allowed == 0b01
+    fs.write(f"{V2}/cgroup.procs", str(p.pid))
+    assert p.task.cpus_allowed == 0b11  # the root: every possible CPU
+
+
+# ---------------------------------------------------------------- v1 nesting, cpus
+def test_v1_nested_subset_rules():
+    """4.14 validate_change(): a child stays within its parent (EACCES), a parent keeps
+    what its children use (EBUSY), a cpuset with tasks keeps some CPUs and nodes
+    (ENOSPC); the top cpuset's cpus are read-only (EACCES, like CS-10)."""
+    m = machine("seed", nodes=4)
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    assert fs.read(f"{V1}/cpuset.cpus") == "0-3\n"
+    assert fs.read(f"{V1}/cpuset.effective_mems") == "0-3\n"
+    assert errno_of(fs.write, f"{V1}/cpuset.cpus", "0") == errno.EACCES
+    v1_setup(m, None, "A", "0-1", True, cpus="0-1")
+    fs.mkdir(f"{V1}/A/B")
+    assert errno_of(fs.write, f"{V1}/A/B/cpuset.mems", "2") == errno.EACCES
+    assert errno_of(fs.write, f"{V1}/A/B/cpuset.cpus", "0-2") == errno.EACCES
+    assert errno_of(fs.write, f"{V1}/A/B/cpuset.cpus", "4") == errno.ERANGE
+    fs.write(f"{V1}/A/B/cpuset.cpus", "1")
+    fs.write(f"{V1}/A/B/cpuset.mems", "1")
+    fs.mkdir(f"{V1}/A/B/C")
+    fs.write(f"{V1}/A/B/C/cpuset.cpus", "1")
+    fs.write(f"{V1}/A/B/C/cpuset.mems", "1")
+    assert fs.read(f"{V1}/A/B/C/cpuset.effective_mems") == "1\n"
+    assert errno_of(fs.write, f"{V1}/A/cpuset.mems", "0") == errno.EBUSY  # B uses 1
+    assert errno_of(fs.write, f"{V1}/A/B/cpuset.cpus", "") == errno.EBUSY  # C uses 1
+    fs.write(f"{V1}/A/B/C/tasks", str(p.pid))
+    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.mems", "") == errno.ENOSPC
+    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.cpus", "") == errno.ENOSPC
+    assert (p.task.cpus_allowed, p.task.mems_allowed) == (0b10, 0b10)
+    assert errno_of(fs.rmdir, f"{V1}/A/B/C") == errno.EBUSY  # a task
+    fs.write(f"{V1}/tasks", str(p.pid))
+    assert p.task.cpus_allowed == 0b1111  # the top cpuset: every possible CPU
+    fs.rmdir(f"{V1}/A/B/C")
+    fs.write(f"{V1}/A/B/cpuset.cpus", "")  # nothing below, no task: allowed
+
+
+def test_v1_attach_needs_cpus_and_mems():
+    """cpuset_can_attach(): a v1 cpuset with mems but no cpus, or cpus but no mems,
+    takes no task (ENOSPC); with both the thread gets them."""
+    m = machine("seed")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.mkdir(f"{V1}/N")
+    fs.write(f"{V1}/N/cpuset.mems", "1")
+    assert errno_of(fs.write, f"{V1}/N/cgroup.procs", str(p.pid)) == errno.ENOSPC
+    fs.write(f"{V1}/N/cpuset.mems", "")
+    fs.write(f"{V1}/N/cpuset.cpus", "1")
+    assert errno_of(fs.write, f"{V1}/N/cgroup.procs", str(p.pid)) == errno.ENOSPC
+    fs.write(f"{V1}/N/cpuset.mems", "1")
+    fs.write(f"{V1}/N/cgroup.procs", str(p.pid))
+    assert (p.task.cpus_allowed, p.task.mems_allowed) == (0b10, 0b10)
+    assert p.task.cpu == 0  # recorded only: the task is not moved
+    assert errno_of(fs.write, f"{V1}/N/tasks", "-1") == errno.EINVAL
+
+
+def test_v1_nested_migrate_follows_the_child():
+    """CS-2 one level down: a nested cpuset with memory_migrate moves its task's THPs
+    whole when its mems change."""
+    m = machine("seed")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    v1_setup(m, None, "A", "0-1", False)
+    fs.mkdir(f"{V1}/A/B")
+    fs.write(f"{V1}/A/B/cpuset.cpus", "0")
+    fs.write(f"{V1}/A/B/cpuset.mems", "0")
+    fs.write(f"{V1}/A/B/cpuset.memory_migrate", "1")
+    fs.write(f"{V1}/A/B/tasks", str(p.pid))
+    a = thp_region(p, 1)
+    fs.write(f"{V1}/A/B/cpuset.mems", "1")
+    assert node_at(m, p, a) == 1 and is_pmd_mapped(p, a)
+    check_data(p, a, HPAGE_PMD_SIZE)

@@ -36,7 +36,7 @@ class task_struct:
     """Models: struct task_struct (one thread)."""
 
     __slots__ = ("pid", "tgid", "mm", "cpu", "cred", "comm", "mempolicy", "group",
-                 "exit_state", "api", "il_prev", "mems_allowed")
+                 "exit_state", "api", "il_prev", "mems_allowed", "cpus_allowed")
 
     def __init__(self, pid: int, tgid: int, mm: Any, cpu: int, creds: cred, comm: str):
         self.pid = pid
@@ -55,6 +55,9 @@ class task_struct:
         self.il_prev = (1 << 10) - 1
         #: the cpuset's allowed nodes (a bitmask); None: every node with memory
         self.mems_allowed: int | None = None
+        #: the cpuset's CPUs (a bitmask, set_cpus_allowed_ptr()); None: every CPU.
+        #: Recorded only: the task stays on ``cpu``.
+        self.cpus_allowed: int | None = None
 
     def __repr__(self) -> str:
         return f"<task {self.pid}/{self.tgid} cpu{self.cpu}>"
