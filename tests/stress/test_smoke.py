@@ -116,3 +116,23 @@ def test_stress_command_reports_the_replay_command(tmp_path, capsys):
     argv = line.split()[1:]
     assert argv[:2] == ["thpsim", "stress"]
     assert stress_main(argv[2:]) == 1
+
+
+def test_failure_at_the_end_replays(tmp_path, monkeypatch):
+    """A failure found by the checks after the last round saves the last round's
+    schedule, so the reproducer replays to it instead of diverging."""
+    from thpsim.errors import IntegrityError
+    from thpsim.stress.workload import Workload
+
+    def final_check(self):
+        raise IntegrityError(f"planted: {self.rounds_built} rounds built")
+
+    monkeypatch.setattr(Workload, "final_check", final_check)
+    cfg = StressConfig(rounds=3, check_every=100)
+    res = run_stress(cfg, seed=5)
+    assert res.failure is not None and res.failed_round == 2
+    assert res.failure.message == "planted: 3 rounds built"
+    assert res.failure.schedule.steps  # the last round's context switches
+    path = save_reproducer(str(tmp_path / "end.json"), cfg, 5, res)
+    again = replay_reproducer(path)
+    assert again.failure is not None and again.failure.message == res.failure.message

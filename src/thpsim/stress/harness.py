@@ -4,7 +4,8 @@ Model-only. A run is a function of its :class:`StressConfig` and seed. Each
 round builds every CPU's programs (stress/workload.py), runs them under the
 configured policy (seeded from the run's seed and the round), and lets each
 operation check its own outcome; every ``check_every`` rounds (and at the end)
-the full invariant checker runs at the quiescent point between rounds; at the
+the full invariant checker and a page-by-page comparison of every region with
+what its owner wrote run at the quiescent point between rounds; at the
 end every page is compared with what its owner wrote, the process exits, and
 nothing may leak.
 
@@ -154,15 +155,18 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                 res.ops[kind] = res.ops.get(kind, 0) + 1
         if ex.failure is not None:
             return finish(ex.failure, rnd)
+        last = ex.schedule
         if (rnd + 1) % cfg.check_every == 0:
-            bad = _check(m)
-            if bad:
-                return finish(Failure("invariant", bad, ex.schedule, ex.events[-40:]), rnd)
+            for kind, bad in (("invariant", _check(m)), ("integrity", _contents(wl))):
+                if bad:
+                    return finish(Failure(kind, bad, ex.schedule, ex.events[-40:]), rnd)
         if progress is not None:
             progress(res, m)
         if migration_budget is not None and folio_migrations(m)[0] >= migration_budget:
             break
-    last = Schedule(0, ())
+    if res.rounds == 0:
+        last = Schedule(0, ())
+    # a failure found here replays as the last round's schedule followed by these checks
     for check in (lambda: _check(m), lambda: _final(wl), lambda: _exit(wl)):
         bad = check()
         if bad:
@@ -174,6 +178,15 @@ def _check(m: Any) -> str | None:
     try:
         m.check_integrity()
     except (IntegrityError, KernelBug) as e:
+        return str(e)
+    return None
+
+
+def _contents(wl: Workload) -> str | None:
+    """Every page of every region holds what its owner last wrote (between rounds)."""
+    try:
+        wl.final_check()
+    except IntegrityError as e:
         return str(e)
     return None
 
