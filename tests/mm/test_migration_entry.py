@@ -272,3 +272,46 @@ def test_mlock_during_migration_waits_then_mlocks_new_thp(profile):
     assert node_of(m, p, a) == (1, True)
     assert m.kernel.vmstat.global_zone_page_state("nr_mlock") == 512
     m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fork_waits_for_the_remove_walk_on_the_anon_vma_lock(profile):
+    """The regression the exhaustive search found (fork_vs_migration, bound 2): fork
+    links the child's VMA into the anon_vma while remove_migration_ptes() walks it.
+    Linking needs the anon_vma lock for write, so fork waits for the walk and the
+    child copies the restored PMD; linked mid-walk, the child would keep a migration
+    entry no one removes."""
+    from thpsim.kernel.fork import copy_process, mmput
+    from thpsim.kernel.sched import run_to_completion
+
+    m, p, a = setup(profile)
+    ctx = m.kernel
+    av = p.mm.find_vma(a).anon_vma.root
+    st, lst = start_migration(m, p, a)
+    # on to the remove walk, which holds the anon_vma lock for read
+    st.run_until(lambda: bool(av.rwsem.readers) and "remove_migration" in _frames(st.gen))
+    fork = Stepper(ctx, copy_process(ctx, p.task, 0), task=p.task)
+    for _ in range(10_000):
+        t = fork.step()
+        assert t is not None, "fork finished while the walk held the anon_vma lock"
+        if isinstance(t, WaitOn) and not t.cond():
+            break
+    assert "anon_vma" in repr(fork.trap) and "write" in repr(fork.trap)
+    for _ in range(10):  # it stays blocked while the walk holds the lock
+        assert fork.step() is fork.trap
+    finish(m, st, lst)
+    child = fork.finish()
+    c_pmd = lookup_pmd(child.mm, a)
+    v = c_pmd[0][c_pmd[1]]
+    assert not ctx.swp.is_pmd_migration_entry(v) and v & 1, f"child PMD {v:#x}"
+    assert run_to_completion(mmput(child.mm)) == []
+    ctx.tasks.pop(child.pid)
+    m.check_integrity()
+
+
+def _frames(gen):
+    names = []
+    while gen is not None and hasattr(gen, "gi_code"):
+        names.append(gen.gi_code.co_name)
+        gen = gen.gi_yieldfrom
+    return " ".join(names)
