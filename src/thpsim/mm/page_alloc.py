@@ -2,9 +2,13 @@
 
 Models: mm/page_alloc.c, include/linux/mmzone.h, include/linux/gfp.h (gfp_zone()), v4.14.
 
-Every node has two zones, ``ZONE_NORMAL`` and ``ZONE_MOVABLE``; ``ZONE_MOVABLE`` is
-the top of the node, as ``movablecore=`` or ``movable_node`` make it, and may be
-empty (so may ``ZONE_NORMAL``). A zone owns one free list per order, 0 to
+Every node has two zones, ``ZONE_NORMAL`` and ``ZONE_MOVABLE``; at boot
+``ZONE_MOVABLE`` is the top of the node, as ``movablecore=`` or ``movable_node``
+make it, and may be empty (so may ``ZONE_NORMAL``). Memory hotplug moves memory
+blocks between zones afterwards (mm/memory_hotplug.py), so zone spans may overlap
+and a zone's span may have holes: as in the kernel, a frame's zone is what its
+page->flags say (:meth:`BuddyAllocator.set_page_links`, :meth:`BuddyAllocator.page_zone`),
+never where it lies. A zone owns one free list per order, 0 to
 ``MAX_ORDER - 1``: a dict used as an insertion-ordered set of block-head PFNs,
 newest last, so ``popitem()`` takes the most recently freed block, as the kernel
 takes the head of its list.
@@ -43,6 +47,9 @@ Simplified:
     * Zonelists: the local node first, then by (distance, node id), zones highest
       first (ZONELIST_ORDER_NODE); no node_load spreading or CPU penalty as in
       build_zonelists()/find_next_best_node().
+    * The zone bits of page->flags are an array of their own (``zoneid_np``, one
+      zone id per frame: node and zone together, as page_zone_id() reads them), so
+      the flags word keeps only PG_* bits.
 """
 
 from __future__ import annotations
@@ -149,14 +156,17 @@ class zone:
         "free_area",
         "nr_free",
         "nr_free_pages",
+        "zoneid",
     )
 
-    def __init__(self, node: int, zone_idx: int, start_pfn: int, nr_pages: int):
+    def __init__(self, node: int, zone_idx: int, start_pfn: int, nr_pages: int,
+                 zoneid: int = -1):
         self.node = node
         self.zone_pgdat: pglist_data | None = None
         self.name = zone_names[zone_idx]
         self.zone_idx = zone_idx
-        self.zone_start_pfn = start_pfn
+        #: An empty zone spans nothing and starts at 0 (free_area_init_core()).
+        self.zone_start_pfn = start_pfn if nr_pages else 0
         self.spanned_pages = nr_pages
         self.present_pages = nr_pages
         #: Pages the buddy allocator manages: present minus reserved at boot.
@@ -167,6 +177,9 @@ class zone:
         self.nr_free: list[int] = [0] * MAX_ORDER
         #: NR_FREE_PAGES, in pages.
         self.nr_free_pages = 0
+        #: Model-only: the zone id its frames' page->flags carry (page_zone_id():
+        #: node and zone number together), an index into BuddyAllocator._zone_table.
+        self.zoneid = zoneid
 
     def zone_end_pfn(self) -> int:
         """Models: mmzone.h zone_end_pfn(). Returns: the first PFN after the zone."""
@@ -175,6 +188,17 @@ class zone:
     def zone_spans_pfn(self, pfn: int) -> bool:
         """Models: mmzone.h zone_spans_pfn()."""
         return self.zone_start_pfn <= pfn < self.zone_start_pfn + self.spanned_pages
+
+    def zone_is_empty(self) -> bool:
+        """Models: mmzone.h zone_is_empty(): the zone spans no PFN."""
+        return self.spanned_pages == 0
+
+    def zone_intersects(self, start_pfn: int, nr_pages: int) -> bool:
+        """Models: mmzone.h zone_intersects(): the span overlaps [start_pfn, +nr_pages)."""
+        if self.zone_is_empty():
+            return False
+        return (start_pfn < self.zone_start_pfn + self.spanned_pages
+                and start_pfn + nr_pages > self.zone_start_pfn)
 
     def populated_zone(self) -> bool:
         """Models: mmzone.h populated_zone(): the zone has present pages."""
@@ -231,7 +255,11 @@ class BuddyAllocator:
     free lists. Until then nothing can be allocated.
 
     ``movable_bytes`` gives, per node id, how many bytes at the top of the node form
-    ZONE_MOVABLE (a multiple of the memory-block size, at most the node size).
+    ZONE_MOVABLE (at most the node size), a multiple of ``movable_align`` bytes: by
+    default the memory-block size, so that no block spans two zones. The kernel
+    aligns ZONE_MOVABLE's start only to MAX_ORDER_NR_PAGES
+    (find_zone_movable_pfns_for_nodes()); ``movable_align=4 << 20`` allows that, and
+    the block holding the boundary then spans both zones (it cannot be offlined).
     """
 
     __slots__ = (
@@ -241,8 +269,9 @@ class BuddyAllocator:
         "max_pfn",
         "_memblock_reserved",
         "_booted",
-        "_zone_starts",
-        "_zones_by_start",
+        "_zone_table",
+        "zoneid_np",
+        "_zoneid",
         "isolated_ranges",
         # memoryviews of ``pages`` (scalar access without a second attribute lookup)
         "_flags",
@@ -254,17 +283,25 @@ class BuddyAllocator:
         "_index",
     )
 
-    def __init__(self, mem: PhysicalMemory, pages: PageArrays, movable_bytes: dict[int, int]):
+    def __init__(self, mem: PhysicalMemory, pages: PageArrays, movable_bytes: dict[int, int],
+                 movable_align: int | None = None):
         if pages.nr != mem.max_pfn:
             raise ConfigError(f"PageArrays covers {pages.nr} frames, the machine {mem.max_pfn}")
+        align = mem.block_size if movable_align is None else movable_align
+        if movable_align is not None and (align <= 0 or align % (MAX_ORDER_NR_PAGES << PAGE_SHIFT)):
+            raise ConfigError(
+                f"movable_align {align} must be a positive multiple of a MAX_ORDER block "
+                f"({MAX_ORDER_NR_PAGES << PAGE_SHIFT} bytes)"
+            )
         for nid, size in movable_bytes.items():
             if nid not in mem.nodes:
                 raise ConfigError(f"movable_bytes names node {nid}, which does not exist")
             node_size = mem.nodes[nid].nr_pages << PAGE_SHIFT
-            if size < 0 or size % mem.block_size or size > node_size:
+            if size < 0 or size % align or size > node_size:
+                what = "memory-block size" if movable_align is None else "movable_align"
                 raise ConfigError(
                     f"node {nid}: ZONE_MOVABLE size {size} must be a multiple of the "
-                    f"memory-block size {mem.block_size} between 0 and the node size {node_size}"
+                    f"{what} {align} between 0 and the node size {node_size}"
                 )
         self.mem = mem
         self.pages = pages
@@ -283,23 +320,31 @@ class BuddyAllocator:
         self.isolated_ranges: list[tuple[int, int]] = []
         #: node id -> pglist_data, in node-id order.
         self.nodes: dict[int, pglist_data] = {}
+        #: zone id (zone.zoneid) -> zone: what page_zone() reads a frame's link against.
+        self._zone_table: list[zone] = []
+        #: Model-only stand-in for the zone bits of page->flags: each frame's zone id,
+        #: -1 where the memmap holds no zone (a range memory hot-remove took out).
+        self.zoneid_np = np.full(mem.max_pfn, -1, dtype=np.int16)
+        self._zoneid = memoryview(self.zoneid_np).cast("B").cast("h")
         for nid, n in mem.nodes.items():
             movable_pages = movable_bytes.get(nid, 0) >> PAGE_SHIFT
             boundary = n.end_pfn - movable_pages
-            normal = zone(nid, ZONE_NORMAL, n.start_pfn, boundary - n.start_pfn)
-            movable = zone(nid, ZONE_MOVABLE, boundary, movable_pages)
+            normal = zone(nid, ZONE_NORMAL, n.start_pfn, boundary - n.start_pfn,
+                          len(self._zone_table))
+            movable = zone(nid, ZONE_MOVABLE, boundary, movable_pages, len(self._zone_table) + 1)
+            self._zone_table += [normal, movable]
             pgdat = pglist_data(nid, n.start_pfn, n.nr_pages, [normal, movable])
             normal.zone_pgdat = movable.zone_pgdat = pgdat
             self.nodes[nid] = pgdat
+            for z in (normal, movable):  # memmap_init_zone(): set_page_links() per frame
+                self.set_page_links(z.zone_start_pfn, z.spanned_pages, z)
         # Every frame starts reserved (the kernel's memmap_init_zone(): SetPageReserved).
         pages.flags_np[:] |= F_reserved
-        self._zone_starts: list[int] = []
-        self._zones_by_start: list[zone] = []
         self.build_all_zonelists()
 
     # ------------------------------------------------------------------ layout
     def build_all_zonelists(self) -> None:
-        """(Re)build every node's zonelist, and the PFN-to-zone index.
+        """(Re)build every node's zonelist.
 
         Models: mm/page_alloc.c build_all_zonelists() -> build_zonelists() (ZONELIST_ORDER_NODE),
         v4.14. Context: boot, or memory hotplug after a zone changes (stop_machine in
@@ -318,28 +363,37 @@ class BuddyAllocator:
                     if z.populated_zone():
                         zl.append(z)
             pgdat.node_zonelist = zl
-        spans = sorted(
-            (z for pgdat in self.nodes.values() for z in pgdat.node_zones if z.spanned_pages),
-            key=lambda z: z.zone_start_pfn,
-        )
-        self._zone_starts = [z.zone_start_pfn for z in spans]
-        self._zones_by_start = spans
 
     def NODE_DATA(self, nid: int) -> pglist_data:
         """Models: NODE_DATA(). Returns: the node's pglist_data (KeyError if none)."""
         return self.nodes[nid]
 
     def page_zone(self, pfn: int) -> zone:
-        """Models: include/linux/mm.h page_zone(). Context: any. Preempts: never.
+        """Models: include/linux/mm.h page_zone(): the zone page->flags name.
+        Context: any. Preempts: never.
 
-        Returns: the zone spanning ``pfn`` (KernelBug if none does).
-        Simplified: found by bisecting zone spans, not read from page->flags.
+        Returns: the zone ``pfn`` is linked to (KernelBug for a frame with no zone: one
+        memory hot-remove took out, whose memmap the kernel poisons).
         """
-        i = bisect.bisect_right(self._zone_starts, pfn) - 1
-        z = self._zones_by_start[i]
-        if i < 0 or pfn >= z.zone_start_pfn + z.spanned_pages:
-            raise KernelBug(f"page_zone: pfn {pfn:#x} lies in no zone")
-        return z
+        zid = self._zoneid[pfn]
+        if zid < 0:
+            raise KernelBug(f"page_zone: pfn {pfn:#x} belongs to no zone (offline memmap)")
+        return self._zone_table[zid]
+
+    def page_zone_id(self, pfn: int) -> int:
+        """Models: include/linux/mm.h page_zone_id(): node and zone bits of page->flags
+        as one number (-1: no zone). Context: any. Preempts: never."""
+        return self._zoneid[pfn]
+
+    def set_page_links(self, pfn: int, nr_pages: int, z: zone | None) -> None:
+        """Link ``nr_pages`` frames from ``pfn`` to zone ``z`` (None: to no zone).
+
+        Models: include/linux/mm.h set_page_links() (set_page_zone() + set_page_node())
+        as memmap_init_range() runs it on every frame at boot and on memory hotplug;
+        None stands for the poisoned memmap of offline memory (page_init_poison()).
+        Context: boot, or memory hotplug with the range offline. Preempts: never.
+        """
+        self.zoneid_np[pfn : pfn + nr_pages] = -1 if z is None else z.zoneid
 
     # ------------------------------------------------------------------ boot
     def memblock_free_all(self, reserved: set[int] | frozenset[int] | None = None) -> int:
@@ -698,21 +752,24 @@ class BuddyAllocator:
         Models: mm/page_alloc.c __free_one_page() (+ page_is_buddy(),
         set_page_order()), v4.14. Context: zone->lock held. Preempts: never.
         The buddy of the block at ``pfn`` is ``pfn ^ (1 << order)``; it merges when it
-        is PageBuddy with the same order in the same zone.
+        is PageBuddy with the same order in the same zone (page_is_buddy():
+        page_zone_id() equal, as zones may overlap after memory hotplug).
         """
         mapcount = self._mapcount
         border = self._order
+        zoneid = self._zoneid
+        zid = z.zoneid
+        max_pfn = self.max_pfn
         free_area = z.free_area
         nr_free = z.nr_free
-        start = z.zone_start_pfn
-        end = start + z.spanned_pages
         z.nr_free_pages += 1 << order
         while order < MAX_ORDER - 1:
             buddy = pfn ^ (1 << order)
             if (
-                not start <= buddy < end
+                buddy >= max_pfn
                 or mapcount[buddy] != PAGE_BUDDY_MAPCOUNT_VALUE
                 or border[buddy] != order
+                or zoneid[buddy] != zid
             ):
                 break
             del free_area[order][buddy]  # list_del(); rmv_page_order()
@@ -812,19 +869,28 @@ class BuddyAllocator:
     def check_buddy(self) -> None:
         """Model-only invariant: the free lists, their counters and the free frames agree.
 
-        Per zone: every free block is naturally aligned, inside the zone, PageBuddy
-        with its order, and overlaps no other; every frame of a free block has the
-        free-block state (module docstring); no other frame is PageBuddy; nr_free
-        and nr_free_pages equal what the lists hold; and free frames plus allocated
-        frames (neither free, nor reserved at boot, nor offline) equal managed_pages.
+        Per zone: every free block is naturally aligned, inside the zone's span and
+        made of frames linked to the zone, PageBuddy with its order, and overlaps no
+        other; every frame of a free block has the free-block state (module
+        docstring); no other frame of the zone is PageBuddy; nr_free and
+        nr_free_pages equal what the lists hold; and free frames plus allocated frames
+        (the zone's frames neither free, nor reserved at boot, nor offline) equal
+        managed_pages. Every frame linked to the zone lies in its span.
         Raises: KernelBug naming the zone, block and what is wrong.
         """
         pages = self.pages
         reserved = sorted(self._memblock_reserved)
+        zoneid = self.zoneid_np
         for pgdat in self.nodes.values():
             for z in pgdat.node_zones:
                 where = f"node {z.node} zone {z.name}"
                 start, end = z.zone_start_pfn, z.zone_end_pfn()
+                s = slice(start, end)
+                mine = zoneid[s] == z.zoneid
+                linked = int(np.count_nonzero(zoneid == z.zoneid))
+                if linked != int(np.count_nonzero(mine)):
+                    raise KernelBug(f"{where}: {linked - int(np.count_nonzero(mine))} frames "
+                                    f"linked to it lie outside its span [{start:#x}, {end:#x})")
                 covered = np.zeros(end - start, dtype=bool)
                 heads = np.zeros(end - start, dtype=bool)
                 nr_pages = 0
@@ -856,7 +922,11 @@ class BuddyAllocator:
                         f"{where}: free lists hold {nr_pages} pages, nr_free_pages says "
                         f"{z.nr_free_pages}"
                     )
-                s = slice(start, end)
+                foreign = covered & ~mine
+                if foreign.any():
+                    p = start + int(np.flatnonzero(foreign)[0])
+                    raise KernelBug(f"{where}: frame {p:#x} of a free block is linked to "
+                                    f"zone id {zoneid[p]}, not this zone")
                 mc = pages.mapcount_np[s]
                 bad = (
                     (pages.flags_np[s] != 0)
@@ -866,7 +936,7 @@ class BuddyAllocator:
                     | (mc != np.where(heads, PAGE_BUDDY_MAPCOUNT_VALUE, -1))
                     | (~heads & (pages.order_np[s] != 0))
                 ) & covered
-                bad |= ~heads & (mc == PAGE_BUDDY_MAPCOUNT_VALUE)
+                bad |= ~heads & (mc == PAGE_BUDDY_MAPCOUNT_VALUE) & mine
                 if bad.any():
                     p = start + int(np.flatnonzero(bad)[0])
                     raise KernelBug(
@@ -875,11 +945,13 @@ class BuddyAllocator:
                         f"{self._refcount[p]} _mapcount {self._mapcount[p]} mapping "
                         f"{self._mapping[p]:#x} index {self._index[p]} order {self._order[p]}"
                     )
-                nr_reserved = bisect.bisect_left(reserved, end) - bisect.bisect_left(
-                    reserved, start
+                nr_reserved = sum(
+                    1 for r in reserved[bisect.bisect_left(reserved, start):
+                                        bisect.bisect_left(reserved, end)]
+                    if zoneid[r] == z.zoneid
                 )
-                offline = int(np.count_nonzero(pages.flags_np[s] & F_offline))
-                allocated = (end - start) - nr_pages - nr_reserved - offline
+                offline = int(np.count_nonzero((pages.flags_np[s] & F_offline != 0) & mine))
+                allocated = int(np.count_nonzero(mine)) - nr_pages - nr_reserved - offline
                 if nr_pages + allocated != z.managed_pages:
                     raise KernelBug(
                         f"{where}: {nr_pages} free + {allocated} allocated pages != "
