@@ -124,18 +124,26 @@ def _integrity(m: Any) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- scenarios
-@scenario
-def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
-    """CPU1 stores to a THP and loads it back while CPU0 migrates the THP to node 1."""
+def _thp_being_migrated(profile: str, switches: dict[str, Any]) -> tuple[Any, Any, int, Program]:
+    """The setup every scenario shares: a process whose thread on CPU1 wrote 1 into a
+    PMD-mapped THP at ``a``, and the program of a second thread, on CPU0, that moves
+    the THP to node 1 with move_pages(2). Returns (machine, process, a, that program)."""
     m = _machine(profile, switches)
     p = m.spawn(cpu=1)
     a = _thp(p)
     p.threads[0].write(a, 1)
     t0 = p.clone(cpu=0)
+    return m, p, a, Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)])
+
+
+# ---------------------------------------------------------------- scenarios
+@scenario
+def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 stores to a THP and loads it back while CPU0 migrates the THP to node 1."""
+    m, p, a, migrator = _thp_being_migrated(profile, switches)
     off = a + 5 * PAGE_SIZE
     progs = [
-        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        migrator,
         Program(1, p.task, [_store(p.task, off, 7), _load(p.task, off)]),
     ]
 
@@ -159,13 +167,10 @@ def stale_tlb(profile: str = "seed", **switches: Any) -> ScenarioRun:
     copy or faults and waits; without it (B3) it can land in the old page after the
     copy and be lost.
     """
-    m = _machine(profile, switches)
-    p = m.spawn(cpu=1)
-    a = _thp(p)
-    p.threads[0].write(a, 1)  # CPU1's TLB now caches the huge mapping, writable and dirty
-    t0 = p.clone(cpu=0)
+    # CPU1's TLB caches the huge mapping, writable and dirty, from the setup's store
+    m, p, a, migrator = _thp_being_migrated(profile, switches)
     progs = [
-        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        migrator,
         Program(1, p.task, [_store(p.task, a, 2)]),
     ]
 
@@ -183,13 +188,9 @@ def munmap_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 unmaps the THP while CPU0 migrates it: no table, page or RSS may leak."""
     from thpsim.mm.mmap import sys_munmap
 
-    m = _machine(profile, switches)
-    p = m.spawn(cpu=1)
-    a = _thp(p)
-    p.threads[0].write(a, 1)
-    t0 = p.clone(cpu=0)
+    m, p, a, migrator = _thp_being_migrated(profile, switches)
     progs = [
-        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        migrator,
         Program(1, p.task, [Op("munmap", lambda: sys_munmap(p.mm, a, HPAGE_PMD_SIZE))]),
     ]
 
@@ -210,11 +211,7 @@ def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 forks while CPU0 migrates the THP; then the child stores and the parent loads."""
     from thpsim.kernel.fork import copy_process
 
-    m = _machine(profile, switches)
-    p = m.spawn(cpu=1)
-    a = _thp(p)
-    p.threads[0].write(a, 1)
-    t0 = p.clone(cpu=0)
+    m, p, a, migrator = _thp_being_migrated(profile, switches)
     holder: dict[str, Any] = {}
 
     def fork():
@@ -228,7 +225,7 @@ def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
         return (yield from user_store(holder["child"], a, 9))
 
     progs = [
-        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        migrator,
         Program(1, p.task, [Op("fork", fork), Op("child store", child_store),
                             _load(p.task, a)]),
     ]
@@ -262,13 +259,9 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
     from thpsim.mm.mmap import PROT_READ
     from thpsim.mm.mprotect import sys_mprotect
 
-    m = _machine(profile, switches)
-    p = m.spawn(cpu=1)
-    a = _thp(p)
-    p.threads[0].write(a, 1)
-    t0 = p.clone(cpu=0)
+    m, p, a, migrator = _thp_being_migrated(profile, switches)
     progs = [
-        Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)]),
+        migrator,
         Program(1, p.task, [Op("mprotect", lambda: sys_mprotect(p.mm, a, HPAGE_PMD_SIZE,
                                                                PROT_READ))]),
     ]
