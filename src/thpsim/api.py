@@ -21,6 +21,7 @@ from typing import Any
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import ConfigError, IntegrityError
+from thpsim.fs.vfs import VFSView
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
@@ -32,7 +33,7 @@ from thpsim.kernel.context import (
     ThpSettings,
 )
 from thpsim.kernel.sched import run_to_completion
-from thpsim.kernel.task import ALL_CAPS, cred, task_struct
+from thpsim.kernel.task import ALL_CAPS, cred, handle_signals, kill_pid_info, task_struct
 from thpsim.mm import madvise as kmadvise
 from thpsim.mm import mlock as kmlock
 from thpsim.mm import mmap as kmmap
@@ -191,13 +192,32 @@ class Machine:
         return p
 
     def _run(self, task: task_struct, gen: Generator[Any, None, Any]) -> Any:
+        """One system call (or user access) of ``task``: signals sent while it ran user
+        code are handled first, the kernel path runs with ``current`` = ``task``, and
+        signals raised meanwhile are handled on the way back (kernel/task.py)."""
         ctx = self.kernel
         prev = ctx.current
+        if task is not None:
+            handle_signals(task)
         ctx.current = task
         try:
             return run_to_completion(gen)
         finally:
             ctx.current = prev
+            if task is not None:
+                handle_signals(task)
+
+    def kill(self, pid: int, sig: int) -> int:
+        """kill(2) as root: send ``sig`` to process ``pid`` (or the process of thread
+        ``pid``); signal 0 only checks that it exists. Returns 0.
+
+        Raises: OSError ESRCH (no such process), EINVAL (bad signal number).
+        Simplified: pid 0, -1 and process groups (pid < -1) are not modelled
+        (ConfigError); see kernel/task.py for what a signal does here.
+        """
+        if pid <= 0:
+            raise ConfigError("kill: process groups and pid -1 are not modelled")
+        return _check(kill_pid_info(self.kernel.tasks, sig, pid))
 
     def live_mms(self) -> list:
         seen: dict[int, Any] = {}
@@ -433,10 +453,9 @@ class Thread(_Syscalls):
 
     @property
     def fs(self) -> Any:
-        """The /proc and /sys views as this thread (/proc/self is its process)."""
-        from thpsim.fs.vfs import VFSView
-
-        return VFSView(self.machine._vfs, self.task)
+        """The /proc and /sys views as this thread (/proc/self is its process); each
+        call is a system call of the thread (signals are handled around it)."""
+        return _UserVFSView(self.machine._vfs, self.task)
 
     @property
     def cpu(self) -> int:
@@ -457,10 +476,13 @@ class Process(_Syscalls):
 
     @property
     def fs(self) -> Any:
-        """The /proc and /sys views, acting as this process (its credentials, /proc/self)."""
-        from thpsim.fs.vfs import VFSView
+        """The /proc and /sys views, acting as this process (its credentials, /proc/self);
+        each call is a system call of its first thread (signals are handled around it)."""
+        return _UserVFSView(self.machine._vfs, self.task)
 
-        return VFSView(self.machine._vfs, self.task)
+    def kill(self, sig: int) -> int:
+        """kill(2) of this process, as root (:meth:`Machine.kill`)."""
+        return self.machine.kill(self.pid, sig)
 
     @property
     def pid(self) -> int:
@@ -482,6 +504,7 @@ class Process(_Syscalls):
                         self.task.comm)
         t.group = self.task.group
         t.group.append(t)
+        t.signal = self.task.signal  # CLONE_THREAD: one signal_struct per thread group
         t.mempolicy = self.task.mempolicy
         t.mems_allowed = self.task.mems_allowed
         ctx.tasks[t.pid] = t
@@ -530,6 +553,32 @@ class Process(_Syscalls):
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} threads={len(self.threads)}>"
+
+
+class _UserVFSView(VFSView):
+    """Model-only: the VFS as a thread's system calls see it: pending signals are
+    handled before each call and on the way back, as :meth:`Machine._run` does."""
+
+    __slots__ = ()
+
+    def _syscall(self, op: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        handle_signals(self.task)
+        try:
+            return op(*args, **kw)
+        finally:
+            handle_signals(self.task)
+
+    def read(self, path: str, **kw: Any) -> Any:
+        return self._syscall(super().read, path, **kw)
+
+    def write(self, path: str, data: str | bytes) -> int:
+        return self._syscall(super().write, path, data)
+
+    def mkdir(self, path: str) -> None:
+        self._syscall(super().mkdir, path)
+
+    def rmdir(self, path: str) -> None:
+        self._syscall(super().rmdir, path)
 
 
 def _noop() -> Generator[Any, None, None]:
