@@ -386,25 +386,11 @@ class Workload:
             cs = rng.choice(single if rng.random() < 0.33 else [self.cpusets[0],
                                                                  self.cpusets[-1]])
             threads = [t.task for t in self.threads]
-
-            def start_():
-                ret = yield from cgroup_attach_task(h, cs, threads)
-                if ret != 0:
-                    raise IntegrityError(f"attach to {cs.path} returned {ret}")
-                return ret
-
-            return Op("cpuset attach", start_)
+            return self._expect("cpuset attach", lambda: cgroup_attach_task(h, cs, threads), 0)
         cs = rng.choice(self.cpusets[1:])
         nodes = [n for n in self.node_ids if rng.random() < 0.5] or [rng.choice(self.node_ids)]
         mems = ",".join(map(str, nodes))
-
-        def start_():
-            ret = yield from cpuset_write_resmask(h, cs, mems)
-            if ret != 0:
-                raise IntegrityError(f"{cs.path}/cpuset.mems <- {mems} returned {ret}")
-            return ret
-
-        return Op("cpuset.mems", start_)
+        return self._expect("cpuset.mems", lambda: cpuset_write_resmask(h, cs, mems), 0)
 
     def _offline_op(self, block: int, holder: dict[str, int]) -> Op:
         from thpsim.mm.memory_hotplug import memory_block_change_state
