@@ -72,7 +72,10 @@ class Machine:
         defrag: ``transparent_hugepage/defrag`` (default "madvise", 4.14's).
         use_zero_page: ``transparent_hugepage/use_zero_page`` (default True).
         movable: node id -> bytes at the top of that node in ZONE_MOVABLE
-            (like ``movablecore=``; default none).
+            (like ``movablecore=``; default none), multiples of ``movable_align``.
+        movable_align: what ``movable`` sizes must be multiples of (default: the
+            block size, so no block spans two zones; 4 MiB, the kernel's own
+            alignment of ZONE_MOVABLE, lets one block span both).
         check: run the invariant checker after every system call (default False;
             tests turn it on).
         shadow: keep the shadow of user writes and check every read (default True).
@@ -92,6 +95,7 @@ class Machine:
         defrag: str = "madvise",
         use_zero_page: bool = True,
         movable: Mapping[int, int] | None = None,
+        movable_align: int | None = None,
         check: bool = False,
         shadow: bool = True,
         tlb_entries: tuple[int, int] = (1536, 1024),
@@ -129,7 +133,7 @@ class Machine:
         self.kernel = ctx = KernelContext(
             self.profile, mem, pages, cpu_list, ThpSettings(thp, defrag, use_zero_page)
         )
-        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}))
+        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}), movable_align)
         # The zero page: the first frame of the first node, reserved like kernel image memory.
         zero = mem.nodes[nids[0]].start_pfn
         ctx.buddy.memblock_free_all({zero})

@@ -125,6 +125,19 @@ class Profile:
     #: ~5.9 (O. Salvador, soft offline rework): soft-offlining an already poisoned frame
     #: returns 0. 4.14: -EBUSY.
     soft_offline_poisoned_ok: bool
+    # ---- mm/memory_hotplug.c (memory hot-remove)
+    #: 4.15 (C:ecde0f3e7f9e, M. Hocko, "remove timeout from __offline_memory"):
+    #: offline_pages() retries until nothing in the block is in use, and gives up only
+    #: for a pending signal (-EINTR). 4.14: -EBUSY after 120 s or 5 failed migration
+    #: rounds, stood in for by a bounded number of passes (mm/memory_hotplug.py).
+    offline_pages_no_timeout: bool
+    #: 5.5 (C:feee6b298916, D. Hildenbrand, "shrink zones when offlining memory"):
+    #: offline_pages() shrinks the zone and node spans and drops the block's zone links,
+    #: so an offline block at a zone's edge lies in no zone and onlines by default into
+    #: the kernel zone (valid_zones "Normal Movable"). 4.14: spans shrink only on memory
+    #: removal, so it stays in its zone's span and "online" keeps the zone
+    #: (valid_zones "Movable Normal").
+    offline_pages_shrinks_zones: bool
     #: cgroup v2 (mainline: 7.2 kernels may lack CONFIG_CPUSETS_V1, the oracle's v1 mount
     #: fails): cpusets at /sys/fs/cgroup, migration always on. 4.14: the v1 cpuset
     #: hierarchy at /sys/fs/cgroup/cpuset with cpuset.memory_migrate (kernel/cgroup/cpuset.py).
@@ -169,6 +182,8 @@ PROFILES: dict[str, Profile] = {
         migrate_pages_new_nodes_intersect=False,
         soft_offline_migrates_thp=True,
         soft_offline_poisoned_ok=False,
+        offline_pages_no_timeout=False,
+        offline_pages_shrinks_zones=False,
         cpuset_cgroup_v2=False,
     ),
     "mainline": Profile(
@@ -201,6 +216,8 @@ PROFILES: dict[str, Profile] = {
         migrate_pages_new_nodes_intersect=True,
         soft_offline_migrates_thp=False,
         soft_offline_poisoned_ok=True,
+        offline_pages_no_timeout=True,
+        offline_pages_shrinks_zones=True,
         cpuset_cgroup_v2=True,
     ),
 }

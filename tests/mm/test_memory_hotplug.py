@@ -1,8 +1,11 @@
-"""Memory hot-remove through /sys/devices/system/memory (mm/memory_hotplug.py).
+"""Memory hotplug through /sys/devices/system/memory (mm/memory_hotplug.py).
 
 Rows HR-n cite the edge-case table of caller-semantics.md §6.4; the oracle's
 ``memoffline`` scenario (all-7.2.brief.txt, movablecore=50%) is reproduced
-under ``mainline`` with the same observables.
+under ``mainline`` with the same observables. The default machine has two nodes of
+two 128 MiB blocks each, the upper one of each node in ZONE_MOVABLE::
+
+    node 0 [memory0 Normal][memory1 Movable]  node 1 [memory2 Normal][memory3 Movable]
 """
 
 import errno
@@ -11,15 +14,23 @@ import pytest
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.errors import KernelBug
+from thpsim.kernel.sched import WaitOn
+from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
+from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
 from thpsim.mm.gup import follow_page
+from thpsim.mm.memory_hotplug import memory_block_change_state
+from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL
 from thpsim.mm.page_flags import F_offline
 from thpsim.mm.swap import get_page, put_page
+from thpsim.testing import Race, Stepper
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
 MB = 1 << 20
 BLOCK = 128 * MB
 MD = "/sys/devices/system/memory"
+PPB = BLOCK >> PAGE_SHIFT  # pages per block
 
 
 def machine(profile="mainline", check=True, nodes=None, movable=None, **kw):
@@ -70,6 +81,48 @@ def node_memtotal_kb(m, nid):
     return int(line.split()[3])
 
 
+def memtotal_kb(m):
+    return int(m.fs.read("/proc/meminfo").splitlines()[0].split()[1])
+
+
+def zone_info(m, nid, zid):
+    """zoneinfo-like: (start_pfn, spanned, present, managed) of one zone."""
+    z = m.kernel.buddy.NODE_DATA(nid).node_zones[zid]
+    return z.zone_start_pfn, z.spanned_pages, z.present_pages, z.managed_pages
+
+
+def alloc_all_kernel_blocks(m, nid):
+    """Every MAX_ORDER block a kernel allocation (GFP_KERNEL, page tables' zone) can
+    get on node ``nid``. Give them back with free_blocks()."""
+    buddy = m.kernel.buddy
+    got = []
+    while (pfn := buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, MAX_ORDER - 1, nid)) >= 0:
+        got.append(pfn)
+    return got
+
+
+def free_blocks(m, pfns):
+    for pfn in pfns:
+        m.kernel.pages.refcount[pfn] = 0
+        m.kernel.buddy.__free_pages(pfn, MAX_ORDER - 1)
+
+
+def step_until_asleep(st, limit=10_000):
+    """Step a Stepper until its path sleeps on a WaitOn that does not hold."""
+    for _ in range(limit):
+        t = st.step()
+        assert t is not None, f"the path returned {st.result}"
+        if isinstance(t, WaitOn) and not t.cond():
+            return t
+    raise AssertionError("the path never slept")
+
+
+def sys_kill(ctx, pid, sig):
+    """kill(2) as a kernel path for a Race operation (it never preempts)."""
+    return kill_pid_info(ctx.tasks, sig, pid)
+    yield
+
+
 def test_hr12_block_size_bytes_and_listing():
     m = machine()
     assert m.fs.read(f"{MD}/block_size_bytes") == "8000000\n"  # hex, no 0x
@@ -100,8 +153,11 @@ def test_hr1_memoffline_oracle(profile):
     d = delta(m, before)
     assert d["pgmigrate_success"] == (2048 if profile == "mainline" else 4)
     assert d["thp_migration_success"] == 4
+    # 5.5+ shrinks ZONE_MOVABLE away from the offline block: the kernel zone is its
+    # default; 4.14 keeps the span, so Movable stays the default.
+    zones = "Normal Movable" if profile == "mainline" else "Movable Normal"
     assert [attr(m, bid, n) for n in ("state", "online", "valid_zones")] == [
-        "offline", "0", "Normal Movable"]
+        "offline", "0", zones]
     for i in range(4):
         new = pfn_at(p, a + i * HPAGE_PMD_SIZE)
         assert m.kernel.mem.pfn_to_nid(new) == 0 and is_pmd_mapped(p, a + i * HPAGE_PMD_SIZE)
@@ -117,20 +173,115 @@ def test_hr1_memoffline_oracle(profile):
     assert m.kernel.buddy.is_free(start)
 
 
-def test_offlined_frames_are_never_allocated():
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_offlined_frames_are_never_allocated(profile):
     """Node 1 keeps only its Normal block: new faults there land in it, or elsewhere,
-    never in the offline block; after onlining, the block is used again."""
-    m = machine()
+    never in the offline block; onlined as Movable, the block is used again."""
+    m = machine(profile)
     bid = 3  # node 1's Movable block
     m.fs.write(f"{MD}/memory{bid}/state", "offline")
     p = m.spawn(cpu=3)
     a = thp_region(p, 8)
-    lo, hi = bid * (BLOCK >> PAGE_SHIFT), (bid + 1) * (BLOCK >> PAGE_SHIFT)
+    lo, hi = bid * PPB, (bid + 1) * PPB
     assert all(not lo <= pfn_at(p, a + i * HPAGE_PMD_SIZE) < hi for i in range(8))
-    m.fs.write(f"{MD}/memory{bid}/online", "1")
+    m.fs.write(f"{MD}/memory{bid}/state", "online_movable")
     assert attr(m, bid, "state") == "online"
     b = thp_region(p, 1)
     assert lo <= pfn_at(p, b) < hi  # Movable is node 1's first zone in its zonelist
+    m.check_integrity()
+
+
+@pytest.mark.parametrize("profile, offline_zones, online_zone", [
+    ("mainline", "Normal Movable", "Normal"),  # the oracle's answer for memory32
+    ("seed", "Movable Normal", "Movable"),
+])
+def test_online_picks_the_default_zone(profile, offline_zones, online_zone):
+    """``online`` (and online = 1) takes the first zone valid_zones lists:
+    default_zone_for_pfn(), the zone whose span alone meets the block."""
+    m = machine(profile)
+    for how in ("state", "online"):
+        m.fs.write(f"{MD}/memory3/state", "offline")
+        assert attr(m, 3, "valid_zones") == offline_zones
+        m.fs.write(f"{MD}/memory3/{how}", "online" if how == "state" else "1")
+        assert attr(m, 3, "valid_zones") == online_zone
+        m.fs.write(f"{MD}/memory3/state", "offline")
+        m.fs.write(f"{MD}/memory3/state", "online_movable")  # back for the next round
+    m.check_integrity()
+
+
+def test_offline_block_onlines_into_either_zone_mainline():
+    """An offline block joins ZONE_NORMAL (online_kernel) or ZONE_MOVABLE
+    (online_movable): the zone's span grows over it, present and managed pages follow,
+    /proc/buddyinfo lists it under that zone, and only a kernel zone serves kernel
+    allocations (GFP_KERNEL, as page tables use) from it."""
+    m = machine("mainline")
+    b2, b3 = 2 * PPB, 3 * PPB
+    assert zone_info(m, 1, ZONE_NORMAL) == (b2, PPB, PPB, PPB)
+    assert zone_info(m, 1, ZONE_MOVABLE) == (b3, PPB, PPB, PPB)
+    node_total, total = node_memtotal_kb(m, 1), memtotal_kb(m)
+
+    m.fs.write(f"{MD}/memory3/state", "offline")  # the span shrinks away: zone empty
+    assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)
+    assert node_memtotal_kb(m, 1) == node_total - BLOCK // 1024
+    assert memtotal_kb(m) == total - BLOCK // 1024
+    assert "Node 1, zone  Movable" not in m.fs.read("/proc/buddyinfo")
+
+    m.fs.write(f"{MD}/memory3/state", "online_kernel")
+    assert attr(m, 3, "valid_zones") == "Normal" and attr(m, 2, "valid_zones") == "Normal"
+    assert zone_info(m, 1, ZONE_NORMAL) == (b2, 2 * PPB, 2 * PPB, 2 * PPB)
+    assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)
+    assert node_memtotal_kb(m, 1) == node_total and memtotal_kb(m) == total
+    assert "Node 1, zone  Movable" not in m.fs.read("/proc/buddyinfo")
+    got = alloc_all_kernel_blocks(m, 1)
+    assert len(got) == 2 * PPB >> (MAX_ORDER - 1)  # both blocks, all free
+    assert any(b3 <= pfn < b3 + PPB for pfn in got)
+    free_blocks(m, got)
+    m.check_integrity()
+
+    m.fs.write(f"{MD}/memory3/state", "offline")  # Normal shrinks back to memory2
+    assert zone_info(m, 1, ZONE_NORMAL) == (b2, PPB, PPB, PPB)
+    assert attr(m, 3, "valid_zones") == "Normal Movable"
+    m.fs.write(f"{MD}/memory3/state", "online_movable")
+    assert attr(m, 3, "valid_zones") == "Movable"
+    assert zone_info(m, 1, ZONE_MOVABLE) == (b3, PPB, PPB, PPB)
+    assert "Node 1, zone  Movable" in m.fs.read("/proc/buddyinfo")
+    got = alloc_all_kernel_blocks(m, 1)
+    assert got and not any(b3 <= pfn < b3 + PPB for pfn in got)  # memory2 only
+    free_blocks(m, got)
+    p = m.spawn(cpu=3)  # node 1: user THPs (movable) do land in it
+    a = thp_region(p, 2)
+    assert all(block_of(pfn_at(p, a + i * HPAGE_PMD_SIZE)) == 3 for i in range(2))
+    assert all(block_of(pfn) != 3 for pfn in m.kernel.mem.tables)  # page tables do not
+    m.check_integrity()
+
+
+def test_offline_in_the_middle_leaves_a_hole_mainline():
+    """shrink_zone_span(): a block in the middle of a zone leaves a hole; one at the edge
+    moves the edge to the next online block. Blocks then onlined into different zones
+    make the spans overlap; each frame's zone is its link (page_zone())."""
+    #   node 1 [memory2 Movable][memory3 Movable][memory4 Movable], Normal empty
+    m = machine("mainline", nodes={0: 2 * BLOCK, 1: 3 * BLOCK},
+                movable={0: BLOCK, 1: 3 * BLOCK})
+    buddy = m.kernel.buddy
+    m.fs.write(f"{MD}/memory3/state", "offline")
+    assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (2 * PPB, 3 * PPB, 2 * PPB)  # a hole
+    assert attr(m, 3, "valid_zones") == "Movable Normal"  # inside Movable's span
+    m.fs.write(f"{MD}/memory2/state", "offline")
+    assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (4 * PPB, PPB, PPB)
+    assert attr(m, 2, "valid_zones") == attr(m, 3, "valid_zones") == "Normal Movable"
+    pgdat = buddy.NODE_DATA(1)
+    assert (pgdat.node_start_pfn, pgdat.node_spanned_pages) == (4 * PPB, PPB)
+    m.fs.write(f"{MD}/memory3/state", "online")  # no zone meets it: the kernel zone
+    assert zone_info(m, 1, ZONE_NORMAL)[:3] == (3 * PPB, PPB, PPB)
+    m.fs.write(f"{MD}/memory2/state", "online_movable")
+    #   [memory2 Movable][memory3 Normal][memory4 Movable]: Movable spans memory3 too
+    assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (2 * PPB, 3 * PPB, 2 * PPB)
+    assert [attr(m, b, "valid_zones") for b in (2, 3, 4)] == ["Movable", "Normal", "Movable"]
+    normal, movable = pgdat.node_zones
+    assert buddy.page_zone(3 * PPB) is normal and buddy.page_zone(3 * PPB - 1) is movable
+    assert (pgdat.node_start_pfn, pgdat.node_spanned_pages) == (2 * PPB, 3 * PPB)
+    assert m.fs.read("/sys/devices/system/node/has_normal_memory").strip() == "0-1"
+    m.check_integrity()
 
 
 def test_hr2_no_thp_target_splits_mainline():
@@ -166,12 +317,12 @@ def test_hr3_hr4_hr11_state_errors():
     with pytest.raises(OSError) as e:  # HR-3
         m.fs.write(f"{MD}/memory3/state", "offline")
     assert e.value.errno == errno.EINVAL
-    with pytest.raises(OSError) as e:  # a Movable block cannot come back as a kernel zone
-        m.fs.write(f"{MD}/memory3/state", "online_kernel")
-    assert e.value.errno == errno.EINVAL
     assert attr(m, 3, "state") == "offline"
-    m.fs.write(f"{MD}/memory3/state", "online")
-    assert attr(m, 3, "state") == "online"
+    m.fs.write(f"{MD}/memory3/state", "online_kernel")  # any zone may take it
+    assert attr(m, 3, "state") == "online" and attr(m, 3, "valid_zones") == "Normal"
+    with pytest.raises(OSError) as e:  # HR-4 again
+        m.fs.write(f"{MD}/memory3/state", "online")
+    assert e.value.errno == errno.EINVAL
 
 
 def test_hr5_unmovable_kernel_pages_ebusy():
@@ -188,24 +339,152 @@ def test_hr5_unmovable_kernel_pages_ebusy():
     assert pfn_at(p, b) >= 0
 
 
-def test_hr6_pinned_page_ebusy_and_stays_online():
-    """HR-6: a pinned movable page never migrates; the kernel waits for a signal
-    (EINTR); the model gives up with EBUSY. The block stays online, data intact."""
-    m = machine(check=False)  # the test's own pin breaks the refcount ledger
+def pinned_thp(profile):
+    """A machine whose node-1 THP is pinned by an extra reference (get_page(), as a
+    long-lived GUP pin would), and a writer process on node 0."""
+    m = machine(profile, check=False)  # the test's own pin breaks the refcount ledger
     p = m.spawn(cpu=3)
     a = thp_region(p, 1)
     head = pfn_at(p, a)
-    bid = block_of(head)
     get_page(m.kernel, head)
-    try:
-        with pytest.raises(OSError) as e:
-            m.fs.write(f"{MD}/memory{bid}/state", "offline")
-        assert e.value.errno == errno.EBUSY
-    finally:
-        put_page(m.kernel, head)
-    assert attr(m, bid, "state") == "online" and pfn_at(p, a) == head
+    w = m.spawn(cpu=0, comm="writer")
+    return m, p, a, head, block_of(head), w
+
+
+def check_unpinned_and_online(m, p, a, head, bid):
+    """After put_page(): the block is online and whole, the THP in place, data intact."""
+    ctx = m.kernel
+    assert attr(m, bid, "state") == "online" and attr(m, bid, "valid_zones") == "Movable"
+    assert pfn_at(p, a) == head and is_pmd_mapped(p, a)
+    assert not ctx.buddy.isolated_ranges and not ctx.memory_block_transition
+    assert ctx.device_hotplug_lock.owner is None
     m.check_integrity()
     check_data(p, a, HPAGE_PMD_SIZE)
+
+
+def test_hr6_seed_pinned_page_ebusy_and_stays_online():
+    """HR-6, 4.14: the offline loop gives up after its timeout (the model: a bounded
+    number of rounds) with EBUSY. The block stays online, data intact."""
+    m, p, a, head, bid, w = pinned_thp("seed")
+    try:
+        with pytest.raises(OSError) as e:
+            w.fs.write(f"{MD}/memory{bid}/state", "offline")
+        assert e.value.errno == errno.EBUSY
+        assert any("failed due to timeout" in line for line in m.kernel.dmesg)
+    finally:
+        put_page(m.kernel, head)
+    check_unpinned_and_online(m, p, a, head, bid)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hr6_pinned_page_offline_waits_then_sigint_eintr(profile):
+    """HR-6: the write blocks on the pinned page; SIGINT to the writer ends it with
+    EINTR, the isolation undone, state back to online, nothing offlined. Mainline
+    sleeps until a signal (no timeout); 4.14 also checks for a signal every round."""
+    m, p, a, head, bid, w = pinned_thp(profile)
+    ctx = m.kernel
+    try:
+        st = Stepper(ctx, memory_block_change_state(ctx, bid, False), task=w.task)
+        if profile == "mainline":
+            t = step_until_asleep(st)
+            assert t.key == ("offline_pages", bid * PPB)
+            assert st.step() is t  # nothing changed, no signal: it sleeps on
+        else:
+            st.run_until(lambda: ctx.vmstat.events["pgmigrate_fail"] > 0)
+        assert attr(m, bid, "state") == "going-offline"
+        assert ctx.buddy.isolated_ranges == [(bid * PPB, (bid + 1) * PPB)]
+        m.kill(w.pid, SIGINT)
+        assert signal_pending(w.task)
+        assert st.finish() == -errno.EINTR
+        # still pending: it is delivered on the writer's way back to user space
+        assert signal_pending(w.task)
+        assert any("failed due to signal backoff" in line for line in ctx.dmesg)
+    finally:
+        put_page(ctx, head)
+    assert not ctx.pages.flags[bid * PPB] & F_offline
+    check_unpinned_and_online(m, p, a, head, bid)
+    # The writer's next system call handles the signal first; unpinned, the block goes.
+    w.fs.write(f"{MD}/memory{bid}/state", "offline")
+    assert not signal_pending(w.task) and attr(m, bid, "state") == "offline"
+
+
+@pytest.mark.parametrize("policy, kw", [("rr", {"quantum": 100_000})]
+                         + [("random", {"seed": s}) for s in range(3)])
+def test_hr6_mainline_sigint_from_another_cpu(policy, kw):
+    """HR-6 interleaved: CPU0 writes offline, CPU1 sends SIGINT to it. Round-robin
+    runs CPU0 until the write sleeps, then the kill wakes it; the random schedules
+    send the signal before or during the offline. Each way the write ends with EINTR
+    and the block stays online."""
+    m, p, a, head, bid, w = pinned_thp("mainline")
+    ctx = m.kernel
+    killer = m.spawn(cpu=1)
+    race = Race(m)
+    race.on(0, w.threads[0]).call("offline", lambda: memory_block_change_state(ctx, bid, False))
+    race.on(1, killer.threads[0]).call("kill", lambda: sys_kill(ctx, w.pid, SIGINT))
+    ex = race.run(policy=policy, **kw)
+    assert ex.failure is None, ex.failure
+    assert ex.result(0, 0) == -errno.EINTR and ex.result(1, 0) == 0
+    if policy == "rr":  # the write slept on the pin before the signal came
+        events = ex.events
+        slept = next(i for i, e in enumerate(events) if "WaitOn('offline_pages'" in e)
+        assert slept < next(i for i, e in enumerate(events) if "kill ->" in e)
+    put_page(ctx, head)
+    check_unpinned_and_online(m, p, a, head, bid)
+
+
+def test_hr6_mainline_pin_without_signal_is_a_deadlock_when_run_alone():
+    """Mainline has no timeout: run to completion with nothing else running, a pin
+    nobody drops and no signal coming is the deadlock the sequential driver reports.
+    Unwinding undoes the isolation and the going-offline state."""
+    m, p, a, head, bid, w = pinned_thp("mainline")
+    try:
+        with pytest.raises(KernelBug, match=r"deadlock: waiting on WaitOn\('offline_pages'"):
+            w.fs.write(f"{MD}/memory{bid}/state", "offline")
+    finally:
+        put_page(m.kernel, head)
+    check_unpinned_and_online(m, p, a, head, bid)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hr10_state_reads_going_offline_during_offline(profile):
+    """HR-10: while offline_pages() runs, ``state`` reads going-offline (``online``
+    still 1); once it is done, offline."""
+    m = machine(profile)
+    ctx = m.kernel
+    p = m.spawn(cpu=3)
+    a = thp_region(p, 2)
+    bid = block_of(pfn_at(p, a))
+    st = Stepper(ctx, memory_block_change_state(ctx, bid, False))
+    assert attr(m, bid, "state") == "online"
+    st.run_until(lambda: attr(m, bid, "state") == "going-offline")
+    assert attr(m, bid, "online") == "1" and block_of(pfn_at(p, a)) == bid  # not moved yet
+    assert st.finish() == 0
+    assert attr(m, bid, "state") == "offline" and attr(m, bid, "online") == "0"
+    assert all(block_of(pfn_at(p, a + i * HPAGE_PMD_SIZE)) != bid for i in range(2))
+    m.check_integrity()
+    check_data(p, a, 2 * HPAGE_PMD_SIZE)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hr7_block_spanning_two_zones(profile):
+    """HR-7: ZONE_MOVABLE starts 64 MiB into memory2 (movablecore-style, aligned only to
+    MAX_ORDER): valid_zones prints none; offline is EINVAL and the block stays online."""
+    #   node 1 [memory2: Normal 64 MiB | Movable 64 MiB][memory3: Movable]
+    m = machine(profile, movable={0: BLOCK, 1: BLOCK + BLOCK // 2}, movable_align=4 * MB)
+    buddy = m.kernel.buddy
+    boundary = 2 * PPB + PPB // 2
+    assert buddy.page_zone(boundary - 1).zone_idx == ZONE_NORMAL
+    assert buddy.page_zone(boundary).zone_idx == ZONE_MOVABLE
+    assert attr(m, 2, "valid_zones") == "none" and attr(m, 3, "valid_zones") == "Movable"
+    with pytest.raises(OSError) as e:
+        m.fs.write(f"{MD}/memory2/state", "offline")
+    assert e.value.errno == errno.EINVAL
+    assert attr(m, 2, "state") == "online" and attr(m, 2, "valid_zones") == "none"
+    assert not buddy.isolated_ranges
+    assert any("failed due to multizone range" in line for line in m.kernel.dmesg)
+    m.fs.write(f"{MD}/memory3/state", "offline")  # the single-zone block goes
+    assert attr(m, 3, "state") == "offline"
+    m.check_integrity()
 
 
 def test_hr8_single_node_targets_other_blocks():

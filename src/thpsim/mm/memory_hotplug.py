@@ -1,30 +1,61 @@
-"""Memory hot-remove: offlining and onlining memory blocks, and their sysfs files.
+"""Memory hotplug: onlining and offlining memory blocks, and their sysfs files.
 
-Models: mm/memory_hotplug.c (offline_pages, online_pages, scan_movable_pages,
+Models: mm/memory_hotplug.c (online_pages, offline_pages, move_pfn_range_to_zone,
+remove_pfn_range_from_zone, zone_for_pfn_range, scan_movable_pages,
 do_migrate_range), mm/page_isolation.c (start/undo_isolate_page_range,
 test_pages_isolated), drivers/base/memory.c (/sys/devices/system/memory:
 block_size_bytes, memoryN/state, online, valid_zones, removable, phys_index,
-phys_device); mainline (6.x/7.2), which 4.15+ share (4.14's 120 s timeout and
-retry limit are not modelled).
+phys_device; memory_block_online/offline, memory_block_change_state); mainline
+(6.x/7.2) and 4.14 (seed), apart where the profile says
+(``offline_pages_no_timeout``, ``offline_pages_shrinks_zones``).
 
 A memory block ``memoryN`` covers PFNs [N * pages_per_block, (N + 1) *
 pages_per_block). Its state is read from the frames, as the kernel reads the
 section's online bit: a block whose frames are PG_offline (``F_offline``) is
-offline. Offlining isolates the range (the allocator skips it,
+offline; while offline_pages() runs on it, it is ``going-offline``
+(``ctx.memory_block_transition``).
+
+Zones. A frame's zone is its page->flags link (``BuddyAllocator.set_page_links``),
+so zones may overlap and have holes. Onlining picks the zone as
+zone_for_pfn_range() does -- ``online_kernel``: the kernel zone, ZONE_NORMAL;
+``online_movable``: ZONE_MOVABLE; ``online`` (and ``online`` = 1):
+default_zone_for_pfn(), the zone whose span alone meets the block, else the kernel
+zone -- and move_pfn_range_to_zone() grows that zone's (and the node's) span over
+the block and links its frames to it. Any offline block may join either zone. The
+allocator then serves it from that zone: movable allocations (user pages, THPs)
+may use a block in ZONE_MOVABLE, kernel ones (page tables) may not. valid_zones
+of an offline block lists the zone ``online`` would pick, then the other ones
+onlining may pick. Mainline offlining shrinks the zone and node spans again
+(remove_pfn_range_from_zone(): the block is at the edge, or it is a hole) and
+unlinks the frames; 4.14 (seed) leaves spans and links alone, so there ``online``
+puts a block back where it was.
+
+Offlining isolates the range (the allocator skips it,
 ``BuddyAllocator.isolated_ranges``), refuses unmovable pages with EBUSY, migrates
 every anonymous LRU folio out (a THP whole, to a THP on another node:
-thp_migration_success; split on -ENOMEM where the profile does), then takes the
-range's free frames out of the allocator (managed and present pages drop).
-Onlining hands them back (generic_online_page -> __free_pages_core).
+thp_migration_success; split on -ENOMEM where the profile does) until every frame
+is free, then takes the range's free frames out of the allocator (managed and
+present pages of zone and node drop). A pending signal ends it with -EINTR
+(isolation undone, the block stays online). Mainline (4.15+) has no other way
+out: a page that never migrates (pinned) makes the writer wait for a signal. 4.14
+(seed) gives up with -EBUSY after its 120 s timeout, stood in for by
+``_MAX_OFFLINE_PASSES`` rounds that leave the range in use. Onlining hands the
+frames back (generic_online_page -> __free_pages_core).
 
 Simplified:
-    * zones do not move: a block is onlined back into the zone that spans it;
-      ``online_movable`` on a block of ZONE_NORMAL, or ``online_kernel`` on one of
-      ZONE_MOVABLE, is -EINVAL. An offline block's valid_zones prints
-      "Normal Movable" (7.2's answer for a block at the end of a node).
-    * no signals: the kernel's offline loop runs until a signal (EINTR, HR-6);
-      here it gives up with -EBUSY after ``_MAX_OFFLINE_PASSES`` rounds that leave
-      the range in use.
+    * Mainline's offline loop retries at once, forever (cond_resched() only). Here a
+      round that changed nothing (no refcount or page flag in the range, no free-page
+      count) sleeps in ``WaitOn`` until one of those changes or a signal is pending:
+      a retry would only repeat the last one. The outcomes are the kernel's; and run
+      to completion with nothing else running (``run_to_completion``, a write to
+      ``state`` through ``m.fs``) a permanent pin is reported as the deadlock it is
+      (``KernelBug``) instead of spinning.
+    * The seed's 120 s timeout and 5-retry limit are ``_MAX_OFFLINE_PASSES`` rounds.
+    * A memory block is one section: zone spans grow and shrink by whole blocks.
+    * Online policy "contig-zones" only (no ``auto-movable``, no memory groups), no
+      ``movable_node``; no memory notifiers, hugetlb or memmap_on_memory.
+    * 6.x refuses to online a block that holds hwpoisoned frames (memblk_nr_poison:
+      -EHWPOISON); here it onlines around them.
     * the node symlink ``nodeX`` is a ``node`` file holding X.
     * blocks smaller than a MAX_ORDER block (4 MiB) cannot be offlined (-EINVAL):
       a free buddy block could straddle the isolated range.
@@ -35,16 +66,20 @@ from __future__ import annotations
 import errno
 import os
 
+import numpy as np
+
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
-from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.task import signal_pending
 from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
     ZONE_MOVABLE,
     ZONE_NORMAL,
-    zone_names,
+    pglist_data,
+    zone,
 )
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -56,13 +91,16 @@ from thpsim.mm.page_flags import (
     F_tail,
 )
 
-__all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_change_state",
-           "register", "MEMORY_DIR"]
+__all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_offline",
+           "memory_block_change_state", "zone_for_pfn_range", "register", "MEMORY_DIR",
+           "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE"]
 
 MEMORY_DIR = "/sys/devices/system/memory"
+#: seed: rounds of migration before offline_pages() gives up with -EBUSY (4.14's 120 s).
 _MAX_OFFLINE_PASSES = 10
 _M32 = 0xFFFF_FFFF
 
+#: include/linux/memory_hotplug.h online types (4.14 calls MMOP_ONLINE MMOP_ONLINE_KEEP).
 MMOP_ONLINE = 0
 MMOP_ONLINE_KERNEL = 1
 MMOP_ONLINE_MOVABLE = 2
@@ -72,20 +110,190 @@ def _pages_per_block(ctx) -> int:
     return ctx.mem.block_size >> PAGE_SHIFT
 
 
-def memory_block_online(ctx, block_id: int) -> bool:
-    """Model-only: the block's frames are not PG_offline (pfn_to_online_page())."""
+def _block_online(ctx, block_id: int) -> bool:
+    """Model-only: the block's frames are not PG_offline (online_section())."""
     start = block_id * _pages_per_block(ctx)
     return not ctx.pages.flags[start] & F_offline
 
 
-def _block_zones(ctx, start: int, end: int) -> set[int]:
-    """Model-only: the zone indexes spanning [start, end) (test_pages_in_a_zone())."""
+def _memory_block_state(ctx, block_id: int) -> str:
+    """Model-only: mem->state as state_show() names it."""
+    t = ctx.memory_block_transition.get(block_id)
+    if t is not None:
+        return t
+    return "online" if _block_online(ctx, block_id) else "offline"
+
+
+def _memory_block_zone(ctx, start: int, nr_pages: int) -> zone | None:
+    """Model-only: mem->zone of an online block, the one zone every frame of it is
+    linked to; None if it spans several (early_node_zone_for_memory_block() at boot,
+    the zone online_pages() used after). Such a block cannot be offlined."""
+    ids = ctx.buddy.zoneid_np[start:start + nr_pages]
+    first = int(ids[0])
+    if first < 0 or (ids != first).any():
+        return None
+    return ctx.buddy.page_zone(start)
+
+
+# ====================================================================== zones
+def default_kernel_zone_for_pfn(buddy, nid: int, start_pfn: int, nr_pages: int) -> zone:
+    """The kernel zone a range onlines into: the first zone below ZONE_NORMAL whose
+    span meets it, else ZONE_NORMAL.
+
+    Models: mm/memory_hotplug.c default_kernel_zone_for_pfn(), 4.14 = 6.x (no DMA or
+    DMA32 zones here, so always ZONE_NORMAL). Preempts: never.
+    """
+    pgdat = buddy.NODE_DATA(nid)
+    for zid in range(ZONE_NORMAL):  # ZONE_DMA, ZONE_DMA32: none modelled
+        if pgdat.node_zones[zid].zone_intersects(start_pfn, nr_pages):
+            return pgdat.node_zones[zid]
+    return pgdat.node_zones[ZONE_NORMAL]
+
+
+def default_zone_for_pfn(buddy, nid: int, start_pfn: int, nr_pages: int) -> zone:
+    """The zone ``online`` picks: the kernel or the movable zone when exactly one of
+    their spans meets the range, else the kernel zone (movable_node is off).
+
+    Models: mm/memory_hotplug.c default_zone_for_pfn(), 4.14 = 6.x. Preempts: never.
+    """
+    kernel_zone = default_kernel_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
+    movable_zone = buddy.NODE_DATA(nid).node_zones[ZONE_MOVABLE]
+    in_kernel = kernel_zone.zone_intersects(start_pfn, nr_pages)
+    in_movable = movable_zone.zone_intersects(start_pfn, nr_pages)
+    if in_kernel != in_movable:
+        return kernel_zone if in_kernel else movable_zone
+    return kernel_zone  # movable_node_enabled ? movable_zone : kernel_zone
+
+
+def zone_for_pfn_range(buddy, online_type: int, nid: int, start_pfn: int,
+                       nr_pages: int) -> zone:
+    """Models: mm/memory_hotplug.c zone_for_pfn_range(), 4.14 = 6.x with the default
+    online policy ("contig-zones"). Preempts: never.
+    Returns: the zone onlining [start_pfn, +nr_pages) with ``online_type`` uses.
+    """
+    if online_type == MMOP_ONLINE_KERNEL:
+        return default_kernel_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
+    if online_type == MMOP_ONLINE_MOVABLE:
+        return buddy.NODE_DATA(nid).node_zones[ZONE_MOVABLE]
+    return default_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
+
+
+def resize_zone_range(z: zone, start_pfn: int, nr_pages: int) -> None:
+    """Models: mm/memory_hotplug.c resize_zone_range(): grow the span over the range."""
+    old_end_pfn = z.zone_end_pfn()
+    if z.zone_is_empty() or start_pfn < z.zone_start_pfn:
+        z.zone_start_pfn = start_pfn
+    z.spanned_pages = max(start_pfn + nr_pages, old_end_pfn) - z.zone_start_pfn
+
+
+def resize_pgdat_range(pgdat: pglist_data, start_pfn: int, nr_pages: int) -> None:
+    """Models: mm/memory_hotplug.c resize_pgdat_range(): grow the node span."""
+    old_end_pfn = pgdat.pgdat_end_pfn()
+    if not pgdat.node_spanned_pages or start_pfn < pgdat.node_start_pfn:
+        pgdat.node_start_pfn = start_pfn
+    pgdat.node_spanned_pages = max(start_pfn + nr_pages, old_end_pfn) - pgdat.node_start_pfn
+
+
+def move_pfn_range_to_zone(ctx, z: zone, start_pfn: int, nr_pages: int) -> None:
+    """Associate an offline range with zone ``z``: spans grow, frames are linked.
+
+    Models: mm/memory_hotplug.c move_pfn_range_to_zone() (resize_zone_range(),
+    resize_pgdat_range(), memmap_init_range() -> set_page_links(), PG_reserved),
+    6.x; 4.14 the same from online_pages() (move_pfn_range()).
+    Context: device_hotplug_lock, mem_hotplug_begin(). Preempts: never.
+    """
     buddy = ctx.buddy
-    return {buddy.page_zone(pfn).zone_idx
-            for pfn in range(start, end, MAX_ORDER_NR_PAGES)} | {
-        buddy.page_zone(end - 1).zone_idx}
+    resize_zone_range(z, start_pfn, nr_pages)
+    resize_pgdat_range(buddy.NODE_DATA(z.node), start_pfn, nr_pages)
+    buddy.set_page_links(start_pfn, nr_pages, z)
+    ctx.pages.flags_np[start_pfn:start_pfn + nr_pages] |= F_reserved  # __init_single_page
 
 
+def _section_in_zone(ctx, nid: int, z: zone, pfn: int) -> bool:
+    """Model-only: the tests find_smallest/biggest_section_pfn() make of one section."""
+    return (not ctx.pages.flags[pfn] & F_offline  # pfn_to_online_page()
+            and ctx.mem.pfn_to_nid(pfn) == nid
+            and ctx.buddy.page_zone_id(pfn) == z.zoneid)
+
+
+def find_smallest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: int) -> int:
+    """Models: mm/memory_hotplug.c find_smallest_section_pfn(): the first online section
+    of ``z`` in [start_pfn, end_pfn). Returns: its PFN, or -1 (the kernel's 0)."""
+    for pfn in range(start_pfn, end_pfn, _pages_per_block(ctx)):
+        if _section_in_zone(ctx, nid, z, pfn):
+            return pfn
+    return -1
+
+
+def find_biggest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: int) -> int:
+    """Models: mm/memory_hotplug.c find_biggest_section_pfn(): the last PFN of the last
+    online section of ``z`` in [start_pfn, end_pfn). Returns: that PFN, or -1."""
+    for pfn in range(end_pfn - 1, start_pfn - 1, -_pages_per_block(ctx)):
+        if _section_in_zone(ctx, nid, z, pfn):
+            return pfn
+    return -1
+
+
+def shrink_zone_span(ctx, z: zone, start_pfn: int, end_pfn: int) -> None:
+    """Take [start_pfn, end_pfn) off the span of ``z`` when it is at an edge (a range
+    in the middle stays, as a hole); a zone left with nothing spans nothing.
+
+    Models: mm/memory_hotplug.c shrink_zone_span(), 5.5+. Context: mem_hotplug_begin();
+    the range is offline. Preempts: never.
+    """
+    nid = z.node
+    if z.zone_start_pfn == start_pfn:
+        pfn = find_smallest_section_pfn(ctx, nid, z, end_pfn, z.zone_end_pfn())
+        if pfn >= 0:
+            z.spanned_pages = z.zone_end_pfn() - pfn
+            z.zone_start_pfn = pfn
+        else:
+            z.zone_start_pfn = 0
+            z.spanned_pages = 0
+    elif z.zone_end_pfn() == end_pfn:
+        pfn = find_biggest_section_pfn(ctx, nid, z, z.zone_start_pfn, start_pfn)
+        if pfn >= 0:
+            z.spanned_pages = pfn - z.zone_start_pfn + 1
+        else:
+            z.zone_start_pfn = 0
+            z.spanned_pages = 0
+
+
+def update_pgdat_span(pgdat: pglist_data) -> None:
+    """Models: mm/memory_hotplug.c update_pgdat_span(): the node spans its zones."""
+    node_start_pfn = node_end_pfn = 0
+    for z in pgdat.node_zones:
+        if not z.spanned_pages:
+            continue
+        if not node_end_pfn:
+            node_start_pfn, node_end_pfn = z.zone_start_pfn, z.zone_end_pfn()
+            continue
+        node_end_pfn = max(node_end_pfn, z.zone_end_pfn())
+        node_start_pfn = min(node_start_pfn, z.zone_start_pfn)
+    pgdat.node_start_pfn = node_start_pfn
+    pgdat.node_spanned_pages = node_end_pfn - node_start_pfn
+
+
+def remove_pfn_range_from_zone(ctx, z: zone, start_pfn: int, nr_pages: int) -> None:
+    """Dissociate an offlined range from its zone: links dropped, spans shrunk.
+
+    Models: mm/memory_hotplug.c remove_pfn_range_from_zone() (the memmap poisoned:
+    set_page_links() to no zone here; shrink_zone_span(), update_pgdat_span()), 5.5+.
+    Context: mem_hotplug_begin(); the range is offline. Preempts: never.
+    """
+    ctx.buddy.set_page_links(start_pfn, nr_pages, None)
+    shrink_zone_span(ctx, z, start_pfn, start_pfn + nr_pages)
+    update_pgdat_span(ctx.buddy.NODE_DATA(z.node))
+
+
+def adjust_present_page_count(ctx, z: zone, nr_pages: int) -> None:
+    """Models: mm/memory_hotplug.c adjust_present_page_count() (5.15+; 4.14 did the
+    same in online_pages()/offline_pages()): the zone's and the node's present pages."""
+    z.present_pages += nr_pages
+    ctx.buddy.NODE_DATA(z.node).node_present_pages += nr_pages
+
+
+# ====================================================================== offlining
 def _unmovable(ctx, pfn: int) -> bool:
     """Model-only: has_unmovable_pages() for one in-use frame: page tables, reserved
     frames (the zero pages, boot memory), anything that is no anonymous LRU page."""
@@ -181,22 +389,55 @@ def _test_pages_isolated(ctx, start: int, end: int) -> bool:
     return True
 
 
-def offline_pages(ctx, start_pfn: int, nr_pages: int) -> KernelPath[int]:
-    """Offline [start_pfn, start_pfn + nr_pages): migrate what is in use, then take the
-    frames out of the allocator.
+def _range_snapshot(ctx, start: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Model-only: what another round of the offline loop would read: the range's
+    refcounts and page flags, and the machine's free-page count (a migration target
+    may become available anywhere)."""
+    buddy = ctx.buddy
+    free = sum(z.nr_free_pages for pgdat in buddy.nodes.values() for z in pgdat.node_zones)
+    return (ctx.pages.refcount_np[start:end].copy(), ctx.pages.flags_np[start:end].copy(),
+            free)
 
-    Models: mm/memory_hotplug.c offline_pages(), 6.x.
-    Context: device_hotplug_lock (one offliner at a time). Preempts: between rounds
-    and in the migration.
+
+def _range_changed(ctx, start: int, end: int, snap: tuple[np.ndarray, np.ndarray, int]) -> bool:
+    """Model-only: something :func:`_range_snapshot` saw has changed since ``snap``."""
+    buddy = ctx.buddy
+    free = sum(z.nr_free_pages for pgdat in buddy.nodes.values() for z in pgdat.node_zones)
+    return (free != snap[2]
+            or not np.array_equal(ctx.pages.refcount_np[start:end], snap[0])
+            or not np.array_equal(ctx.pages.flags_np[start:end], snap[1]))
+
+
+def _offline_failed(ctx, start_pfn: int, end_pfn: int, reason: str) -> None:
+    """Model-only: the pr_info() of offline_pages()'s failure path, in dmesg."""
+    ctx.printk(f"memory offlining [mem {start_pfn << PAGE_SHIFT:#010x}-"
+               f"{(end_pfn << PAGE_SHIFT) - 1:#010x}] failed due to {reason}")
+
+
+def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int]:
+    """Offline [start_pfn, start_pfn + nr_pages) of zone ``z``: migrate what is in use,
+    then take the frames out of the allocator.
+
+    Models: mm/memory_hotplug.c offline_pages(), 6.x; with the profile, 4.14's
+    __offline_pages() (a timeout; spans kept).
+    Context: device_hotplug_lock (one offliner at a time); ``current`` is the writer,
+    whose pending signal ends the wait. Preempts: at the top of every round
+    (cond_resched()), in the migration, and (mainline) waiting for the range to
+    change after a round that moved nothing.
     Returns: 0, -EINVAL (several zones, a block smaller than MAX_ORDER), -EBUSY
-    (unmovable pages, or nothing more moves).
+    (unmovable pages; seed: the range stays in use), -EINTR (a signal is pending).
     """
     buddy = ctx.buddy
     pages = ctx.pages
     end = start_pfn + nr_pages
-    if nr_pages < MAX_ORDER_NR_PAGES or len(_block_zones(ctx, start_pfn, end)) != 1:
-        return -errno.EINVAL  # "multizone range"
-    z = buddy.page_zone(start_pfn)
+    if nr_pages < MAX_ORDER_NR_PAGES:
+        return -errno.EINVAL
+    # The caller checked mem->zone; the kernel keeps this as a sanity check.
+    if ctx.warn_on_once(buddy.page_zone_id(start_pfn) != z.zoneid
+                        or buddy.page_zone_id(end - 1) != z.zoneid,
+                        "offline_pages: multizone range"):
+        _offline_failed(ctx, start_pfn, end, "multizone range")
+        return -errno.EINVAL
     # start_isolate_page_range(): the allocator stops handing the range out
     rng = (start_pfn, end)
     buddy.isolated_ranges.append(rng)
@@ -204,16 +445,30 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int) -> KernelPath[int]:
         for pfn in range(start_pfn, end):
             if pages.refcount[pfn] and _unmovable(ctx, pfn) or pfn in ctx.mem.tables:
                 ctx.printk(f"page:{pfn:#x} has unmovable pages")
+                _offline_failed(ctx, start_pfn, end, "failure to isolate range")
                 return -errno.EBUSY
+        task = ctx.current
+        no_timeout = ctx.profile.offline_pages_no_timeout
         passes = 0
         while True:
+            if signal_pending(task):
+                _offline_failed(ctx, start_pfn, end, "signal backoff")
+                return -errno.EINTR
+            if not no_timeout and passes >= _MAX_OFFLINE_PASSES:
+                _offline_failed(ctx, start_pfn, end, "timeout")  # 4.14: 120 s
+                return -errno.EBUSY
+            yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
+            before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
             yield from do_migrate_range(ctx, start_pfn, end)
             if _test_pages_isolated(ctx, start_pfn, end):
                 break
             passes += 1
-            if passes >= _MAX_OFFLINE_PASSES:
-                return -errno.EBUSY  # the kernel waits for a signal (EINTR) instead
-            yield PREEMPT  # cond_resched() between rounds: other CPUs free and fault
+            if before is not None and not _range_changed(ctx, start_pfn, end, before):
+                # Model-only (module docstring): the kernel would retry at once and find
+                # the same; sleep until what a retry reads changes, or a signal arrives.
+                yield WaitOn(("offline_pages", start_pfn),
+                             lambda snap=before: signal_pending(task)
+                             or _range_changed(ctx, start_pfn, end, snap))
         # __offline_isolated_pages(): take every free block of the range off the lists
         pfn = start_pfn
         while pfn < end:
@@ -230,40 +485,37 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int) -> KernelPath[int]:
             pfn = head + n
         sl = slice(start_pfn, end)
         pages.flags_np[sl] |= F_offline
-        z.managed_pages -= nr_pages
-        z.present_pages -= nr_pages
-        buddy.NODE_DATA(z.node).node_present_pages -= nr_pages
-        buddy.build_all_zonelists()
+        z.managed_pages -= nr_pages  # adjust_managed_page_count()
+        adjust_present_page_count(ctx, z, -nr_pages)
+        buddy.build_all_zonelists()  # (if !populated_zone(zone))
+        if ctx.profile.offline_pages_shrinks_zones:
+            remove_pfn_range_from_zone(ctx, z, start_pfn, nr_pages)
         ctx.printk(f"Offlined Pages {nr_pages}")
         return 0
     finally:
-        buddy.isolated_ranges.remove(rng)
+        buddy.isolated_ranges.remove(rng)  # undo_isolate_page_range()
 
 
-def online_pages(ctx, start_pfn: int, nr_pages: int, online_type: int) -> int:
-    """Hand an offline range back to the allocator.
+def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
+    """Move an offline range into zone ``z`` and hand it to the allocator.
 
-    Models: mm/memory_hotplug.c online_pages() -> online_pages_range() ->
-    generic_online_page() (__free_pages_core per MAX_ORDER block), 6.x.
+    Models: mm/memory_hotplug.c online_pages(), 6.x (move_pfn_range_to_zone(),
+    online_pages_range() -> generic_online_page() -> __free_pages_core() per MAX_ORDER
+    block, adjust_present_page_count(), build_all_zonelists()); 4.14 the same.
     Context: device_hotplug_lock. Preempts: never.
-    Returns: 0 or -EINVAL (the requested zone is not the one spanning the range).
+    Returns: 0.
     """
     buddy = ctx.buddy
     pages = ctx.pages
-    z = buddy.page_zone(start_pfn)
-    if online_type == MMOP_ONLINE_MOVABLE and z.zone_idx != ZONE_MOVABLE:
-        return -errno.EINVAL
-    if online_type == MMOP_ONLINE_KERNEL and z.zone_idx != ZONE_NORMAL:
-        return -errno.EINVAL
     end = start_pfn + nr_pages
     sl = slice(start_pfn, end)
     poisoned = pages.flags_np[sl] & F_hwpoison != 0
-    z.present_pages += nr_pages
-    buddy.NODE_DATA(z.node).node_present_pages += nr_pages
-    pages.flags_np[sl] &= ~F_offline & _M32
+    move_pfn_range_to_zone(ctx, z, start_pfn, nr_pages)
+    pages.flags_np[sl] &= ~F_offline & _M32  # online_mem_sections()
     pfn = start_pfn
     while pfn < end:
         if poisoned[pfn - start_pfn]:
+            pages.flags_np[pfn] &= ~F_reserved & _M32
             z.managed_pages += 1  # __free_pages_core counts it; it stays out of use
             pfn += 1
             continue
@@ -271,11 +523,41 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, online_type: int) -> int:
         while (order < MAX_ORDER - 1 and not pfn & ((2 << order) - 1) and pfn + (2 << order) <= end
                and not poisoned[pfn - start_pfn: pfn - start_pfn + (2 << order)].any()):
             order += 1
-        pages.flags_np[pfn: pfn + (1 << order)] |= F_reserved
         buddy.__free_pages_core(pfn, order)
         pfn += 1 << order
+    adjust_present_page_count(ctx, z, nr_pages)
     buddy.build_all_zonelists()
     return 0
+
+
+def memory_block_online(ctx, block_id: int, online_type: int) -> int:
+    """Online a block into the zone ``online_type`` selects.
+
+    Models: drivers/base/memory.c memory_block_online() (5.15+; memory_block_action()
+    -> online_pages() before): zone_for_pfn_range(), then online_pages().
+    Context: device_hotplug_lock. Preempts: never. Returns: 0 or -errno.
+    """
+    ppb = _pages_per_block(ctx)
+    start = block_id * ppb
+    z = zone_for_pfn_range(ctx.buddy, online_type, ctx.mem.pfn_to_nid(start), start, ppb)
+    return online_pages(ctx, start, ppb, z)
+
+
+def memory_block_offline(ctx, block_id: int) -> KernelPath[int]:
+    """Offline a block of one zone.
+
+    Models: drivers/base/memory.c memory_block_offline() (5.15+): -EINVAL when
+    mem->zone is NULL (the block spans several zones; 4.14: test_pages_in_a_zone() in
+    __offline_pages()), else offline_pages().
+    Context: device_hotplug_lock. Preempts: in offline_pages(). Returns: 0 or -errno.
+    """
+    ppb = _pages_per_block(ctx)
+    start = block_id * ppb
+    z = _memory_block_zone(ctx, start, ppb)
+    if z is None:
+        _offline_failed(ctx, start, start + ppb, "multizone range")
+        return -errno.EINVAL
+    return (yield from offline_pages(ctx, start, ppb, z))
 
 
 # ====================================================================== sysfs
@@ -316,27 +598,42 @@ def block_size_bytes_show(f) -> str:
 
 def state_show(f) -> str:
     """Models: state_show(): online, offline, or going-offline during offline_pages()."""
-    t = f.ctx.memory_block_transition.get(f.params["memory"])
-    if t is not None:
-        return f"{t}\n"
-    return "online\n" if memory_block_online(f.ctx, f.params["memory"]) else "offline\n"
+    return f"{_memory_block_state(f.ctx, f.params['memory'])}\n"
 
 
 def online_show(f) -> str:
-    return "1\n" if memory_block_online(f.ctx, f.params["memory"]) else "0\n"
+    """Models: the device core's online attribute: 0 once the block is offline."""
+    return "1\n" if _block_online(f.ctx, f.params["memory"]) else "0\n"
+
+
+def print_allowed_zone(buddy, nid: int, start_pfn: int, nr_pages: int, online_type: int,
+                       default_zone: zone) -> str:
+    """Models: drivers/base/memory.c print_allowed_zone(): `` <name>`` of the zone
+    ``online_type`` would pick, unless it is the default one."""
+    z = zone_for_pfn_range(buddy, online_type, nid, start_pfn, nr_pages)
+    return "" if z is default_zone else f" {z.name}"
 
 
 def valid_zones_show(f) -> str:
-    """Models: valid_zones_show(): the zone of an online block ("none" across zones);
-    for an offline one, the zones onlining may pick (Simplified: see module docstring)."""
+    """The zone of an online block (``none`` if it spans several); for any other, the
+    zone ``online`` would pick, then the other zones onlining may pick.
+
+    Models: drivers/base/memory.c valid_zones_show(), 6.x (4.14 alike): the offline
+    branch is taken for any state but MEM_ONLINE (so also while going-offline).
+    """
     ctx = f.ctx
+    bid = f.params["memory"]
     start, nr = _range(f)
-    if not memory_block_online(ctx, f.params["memory"]):
-        return "Normal Movable\n"
-    zones = _block_zones(ctx, start, start + nr)
-    if len(zones) != 1:
-        return "none\n"
-    return f"{zone_names[zones.pop()]}\n"
+    if _memory_block_state(ctx, bid) == "online":
+        z = _memory_block_zone(ctx, start, nr)
+        return "none\n" if z is None else f"{z.name}\n"
+    buddy = ctx.buddy
+    nid = ctx.mem.pfn_to_nid(start)
+    default_zone = zone_for_pfn_range(buddy, MMOP_ONLINE, nid, start, nr)
+    return (default_zone.name
+            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_KERNEL, default_zone)
+            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_MOVABLE, default_zone)
+            + "\n")
 
 
 def memory_block_change_state(ctx, block_id: int, online: bool,
@@ -346,20 +643,19 @@ def memory_block_change_state(ctx, block_id: int, online: bool,
     Models: drivers/base/memory.c memory_block_change_state() under
     lock_device_hotplug_sysfs() (device_online()/device_offline()): a block already
     in the requested state is -EINVAL; while offlining, the state reads
-    ``going-offline``; memory_block_action() -> offline_pages()/online_pages().
-    Returns 0 or -errno. Preempts: taking the lock, in offline_pages().
+    ``going-offline``; memory_block_action() -> memory_block_online()/_offline().
+    Context: takes and releases device_hotplug_lock. Returns 0 or -errno.
+    Preempts: taking the lock, in offline_pages().
     """
     yield from mutex_lock(ctx.device_hotplug_lock)
     try:
-        if memory_block_online(ctx, block_id) == online:
+        if _block_online(ctx, block_id) == online:
             return -errno.EINVAL  # device_online/offline: "already in that state"
-        ppb = _pages_per_block(ctx)
-        start = block_id * ppb
         if online:
-            return online_pages(ctx, start, ppb, online_type)
+            return memory_block_online(ctx, block_id, online_type)
         ctx.memory_block_transition[block_id] = "going-offline"
         try:
-            return (yield from offline_pages(ctx, start, ppb))
+            return (yield from memory_block_offline(ctx, block_id))
         finally:
             del ctx.memory_block_transition[block_id]
     finally:
