@@ -142,6 +142,19 @@ class Profile:
     #: fails): cpusets at /sys/fs/cgroup, migration always on. 4.14: the v1 cpuset
     #: hierarchy at /sys/fs/cgroup/cpuset with cpuset.memory_migrate (kernel/cgroup/cpuset.py).
     cpuset_cgroup_v2: bool
+    # ---- mm/memory-failure.c (memory_failure(): hard poison)
+    #: 5.14 (A. Yao, "mm,hwpoison: return -EHWPOISON to denote that the page has already
+    #: been poisoned"): memory_failure() on a frame already PG_hwpoison returns
+    #: -EHWPOISON (hard_offline_page: EHWPOISON). 4.14: 0.
+    memory_failure_poisoned_ehwpoison: bool
+    #: 6.x (J. Chu, "send SIGBUS in the event of thp split fail"): a THP memory_failure()
+    #: cannot split keeps PG_hwpoison on the bad frame, the caller mapping it is killed,
+    #: MF_FAILED and -EHWPOISON. 4.14: PG_hwpoison cleared again, -EBUSY.
+    memory_failure_unsplit_thp_ehwpoison: bool
+    #: 6.3 (J. Yan, "mm: memory-failure: add memory failure stats to sysfs"):
+    #: /sys/devices/system/node/nodeN/memory_failure/{total,ignored,failed,delayed,
+    #: recovered}, counted by action_result(). 4.14: absent.
+    memory_failure_node_stats: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -185,6 +198,9 @@ PROFILES: dict[str, Profile] = {
         offline_pages_no_timeout=False,
         offline_pages_shrinks_zones=False,
         cpuset_cgroup_v2=False,
+        memory_failure_poisoned_ehwpoison=False,
+        memory_failure_unsplit_thp_ehwpoison=False,
+        memory_failure_node_stats=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -219,6 +235,9 @@ PROFILES: dict[str, Profile] = {
         offline_pages_no_timeout=True,
         offline_pages_shrinks_zones=True,
         cpuset_cgroup_v2=True,
+        memory_failure_poisoned_ehwpoison=True,
+        memory_failure_unsplit_thp_ehwpoison=True,
+        memory_failure_node_stats=True,
     ),
 }
 

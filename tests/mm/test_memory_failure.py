@@ -4,6 +4,9 @@ Rows SO-n cite the edge-case table of caller-semantics.md §7.5; the oracle
 scenarios ``softoffline``, ``hwpoison`` and ``errors`` (all-7.2.brief.txt) are
 reproduced under ``mainline`` with the same observables (pagemap frames,
 kpageflags, HardwareCorrupted, AnonHugePages, vmstat deltas, SIGBUS siginfo).
+/sys/devices/system/memory/hard_offline_page (§7.1: memory_failure(pfn, 0)) and the
+6.3+ per-node counters /sys/devices/system/node/nodeN/memory_failure/* are checked
+against mm/memory-failure.c's action_result() (no oracle run covers them).
 """
 
 import errno
@@ -25,6 +28,7 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.mm.gup import follow_page
+from thpsim.mm.memory_failure import EHWPOISON
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.swap import get_page, put_page
 
@@ -415,3 +419,287 @@ def test_hwpoison_on_poisoned_address_efault():
         p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
     assert e.value.errno == errno.EFAULT
     assert hw_corrupted_kb(m) == 4
+
+
+# ---------------------------------------------------------------- /sys/.../hard_offline_page
+HARD_OFFLINE_FILE = "/sys/devices/system/memory/hard_offline_page"
+NODE = "/sys/devices/system/node"
+
+
+def mf_stats(m, nid):
+    """The node's /sys/devices/system/node/nodeN/memory_failure counters."""
+    return {name: int(m.fs.read(f"{NODE}/node{nid}/memory_failure/{name}"))
+            for name in ("total", "ignored", "failed", "delayed", "recovered")}
+
+
+def all_stats(m):
+    return {nid: mf_stats(m, nid) for nid in m.kernel.mem.nodes}
+
+
+def zero_stats(m):
+    return {nid: dict.fromkeys(("total", "ignored", "failed", "delayed", "recovered"), 0)
+            for nid in m.kernel.mem.nodes}
+
+
+def bumped(m, nid, **counters):
+    """zero_stats() with ``counters`` (and total) added on node ``nid``."""
+    want = zero_stats(m)
+    for k, v in counters.items():
+        want[nid][k] += v
+        want[nid]["total"] += v
+    return want
+
+
+def phys(pfn):
+    return f"{pfn << PAGE_SHIFT:#x}\n"
+
+
+def test_node_stats_files_mainline_only():
+    """6.3+: nodeN/memory_failure/{total,ignored,failed,delayed,recovered}, 0444,
+    "%lu\\n"; absent in 4.14."""
+    m = machine("mainline")
+    assert "memory_failure" in m.fs.listdir(f"{NODE}/node1")
+    assert m.fs.listdir(f"{NODE}/node0/memory_failure") == [
+        "total", "ignored", "failed", "delayed", "recovered"]
+    assert m.fs.read(f"{NODE}/node0/memory_failure/total") == "0\n"
+    with pytest.raises(OSError) as e:
+        m.fs.write(f"{NODE}/node0/memory_failure/total", "1")
+    assert e.value.errno == errno.EACCES
+    s = machine("seed")
+    assert not s.fs.exists(f"{NODE}/node0/memory_failure")
+    assert s.fs.exists(HARD_OFFLINE_FILE)  # hard_offline_page is older than 4.14
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hard_offline_free_frame(profile):
+    """memory_failure(pfn, 0) on a free frame: taken off the allocator, poisoned
+    (MF_MSG_BUDDY: recovered); again: EHWPOISON since 5.14, success in 4.14; the
+    already poisoned frame is not counted again."""
+    m = machine(profile)
+    buddy = m.kernel.buddy
+    pfn = next(pf for pf, _o in buddy.for_each_free_block()) + 7
+    nid = m.kernel.mem.pfn_to_nid(pfn)
+    assert m.fs.write(HARD_OFFLINE_FILE, phys(pfn)) == len(phys(pfn))
+    assert not buddy.is_free(pfn) and buddy.is_free(pfn + 1)
+    assert kpageflags(m, pfn) >> KPF_HWPOISON & 1
+    assert hw_corrupted_kb(m) == 4
+    assert "free buddy page: Recovered" in m.kernel.dmesg[-1]
+    m.check_integrity()
+    if profile == "mainline":
+        assert all_stats(m) == bumped(m, nid, recovered=1)
+        with pytest.raises(OSError) as e:
+            m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
+        assert e.value.errno == EHWPOISON
+        assert all_stats(m) == bumped(m, nid, recovered=1)
+    else:
+        assert m.fs.write(HARD_OFFLINE_FILE, phys(pfn)) == len(phys(pfn))
+    assert hw_corrupted_kb(m) == 4
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_hard_offline_mapped_page_sigbus_on_touch(profile):
+    """A process's page: its data is lost, the PTE becomes a hwpoison entry; the
+    process gets no signal at the write (no MF_ACTION_REQUIRED, early kill off) but
+    SIGBUS BUS_MCEERR_AR when it touches the address (as after MADV_HWPOISON). A THP
+    subpage splits the THP first; its neighbours stay readable."""
+    m = machine(profile)
+    p = m.spawn()
+    a = base_page(p)
+    old = pfn_at(p, a)
+    m.fs.write(HARD_OFFLINE_FILE, str(old << PAGE_SHIFT))  # decimal is fine (base 0)
+    pm = pagemap(p, a)
+    assert not pm >> 63 & 1 and pm >> 62 & 1
+    assert hw_corrupted_kb(m) == 4
+    with pytest.raises(DeliveredSignal) as e:
+        p.threads[0].read(a)
+    assert (e.value.si_signo, e.value.si_code, e.value.si_addr) == (
+        signal.SIGBUS, BUS_MCEERR_AR, a)
+    t = thp_region(p, 1)
+    p9 = t + 9 * PAGE_SIZE
+    sub = pfn_at(p, p9)
+    before = dict(m.kernel.vmstat.events)
+    m.fs.write(HARD_OFFLINE_FILE, phys(sub))
+    assert delta(m, before).get("thp_split_page") == 1
+    assert anon_huge_kb(p) == 0 and hw_corrupted_kb(m) == 8
+    with pytest.raises(DeliveredSignal):
+        p.threads[0].read(p9)
+    check_data(p, t, HPAGE_PMD_SIZE, skip={p9})
+    if profile == "mainline":
+        want = zero_stats(m)
+        for pf in (old, sub):
+            want[m.kernel.mem.pfn_to_nid(pf)]["recovered"] += 1
+            want[m.kernel.mem.pfn_to_nid(pf)]["total"] += 1
+        assert all_stats(m) == want
+    m.check_integrity()
+    p.exit()
+    m.check_integrity()
+    assert hw_corrupted_kb(m) == 8
+
+
+def test_hard_offline_kernel_page_ignored_ebusy():
+    """A page table: get_hwpoison_page() cannot take it ("unhandlable page"),
+    MF_MSG_GET_HWPOISON is ignored: EBUSY, yet PG_hwpoison stays set (ignored +1,
+    HardwareCorrupted +4). The zero page likewise."""
+    m = machine("mainline")
+    p = m.spawn()
+    base_page(p)
+    table = max(m.kernel.mem.tables)
+    nid = m.kernel.mem.pfn_to_nid(table)
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, phys(table))
+    assert e.value.errno == errno.EBUSY
+    assert "unhandlable page" in m.kernel.dmesg[-2]
+    assert "get hwpoison page: Ignored" in m.kernel.dmesg[-1]
+    assert kpageflags(m, table) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
+    assert all_stats(m) == bumped(m, nid, ignored=1)
+    zero = m.kernel.zero_pfn
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, phys(zero))
+    assert e.value.errno == errno.EBUSY and hw_corrupted_kb(m) == 8
+    m.check_integrity()
+    p.exit()  # the poisoned page table is freed: it stays out of use
+    m.check_integrity()
+    assert not m.kernel.buddy.is_free(table)
+
+
+@pytest.mark.parametrize("data, err", [
+    ("xyz", errno.EINVAL),
+    ("", errno.EINVAL),
+    ("0x", errno.EINVAL),
+    (" 4096", errno.EINVAL),  # kstrtoull: no leading space
+    ("0x10000000000000000", errno.EINVAL),  # -ERANGE from kstrtoull, EINVAL from the store
+    ("0xfffffffff000", errno.ENXIO),  # no memmap: memory outside kernel control
+])
+def test_hard_offline_errors(data, err):
+    m = machine("mainline")
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, data)
+    assert e.value.errno == err
+    assert hw_corrupted_kb(m) == 0 and all_stats(m) == zero_stats(m)
+
+
+def test_hard_offline_needs_cap_sys_admin_and_is_write_only():
+    m = machine("mainline")
+    p = m.spawn(uid=0, caps=frozenset())
+    with pytest.raises(OSError) as e:
+        p.fs.write(HARD_OFFLINE_FILE, "0x1000")
+    assert e.value.errno == errno.EPERM
+    q = m.spawn(uid=1000)
+    with pytest.raises(OSError) as e:
+        q.fs.write(HARD_OFFLINE_FILE, "0x1000")
+    assert e.value.errno == errno.EACCES  # mode 0200, owner root
+    with pytest.raises(OSError):
+        m.fs.read(HARD_OFFLINE_FILE)
+    assert hw_corrupted_kb(m) == 0
+
+
+def test_hard_offline_offline_memory_enxio():
+    """A frame of an offline memory block: pfn_to_online_page() is NULL, ENXIO
+    (soft_offline_page_store says EIO for the same frame)."""
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True,
+                profile="mainline", movable={0: 128 * MB, 1: 128 * MB})
+    bid = (m.kernel.mem.nodes[1].end_pfn - 1) // ((128 * MB) >> PAGE_SHIFT)
+    m.fs.write(f"/sys/devices/system/memory/memory{bid}/state", "offline")
+    pfn = bid * ((128 * MB) >> PAGE_SHIFT) + 3
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
+    assert e.value.errno == errno.ENXIO
+    with pytest.raises(OSError) as e:
+        m.fs.write(SOFT_OFFLINE_FILE, phys(pfn))
+    assert e.value.errno == errno.EIO
+
+
+# ---------------------------------------------------------------- per-node statistics
+def test_stats_madvise_hwpoison_counts_recovered_on_the_pages_node():
+    """MADV_HWPOISON on a THP subpage on node 1: split, MF_MSG_DIRTY_LRU recovered on
+    node 1 (total +1); node 0 untouched. A second THP on node 0 counts there."""
+    m = machine("mainline")
+    p = m.spawn(cpu=0)
+    a = thp_region(p, 2)
+    p.move_pages(0, [a], [1])
+    for addr, nid in ((a + 5 * PAGE_SIZE, 1), (a + HPAGE_PMD_SIZE, 0)):
+        assert m.kernel.mem.pfn_to_nid(pfn_at(p, addr)) == nid
+        with pytest.raises(DeliveredSignal):
+            p.madvise(addr, PAGE_SIZE, MADV_HWPOISON)
+        assert "dirty LRU page: Recovered" in m.kernel.dmesg[-1]
+    want = bumped(m, 1, recovered=1)
+    want[0]["recovered"] = want[0]["total"] = 1
+    assert all_stats(m) == want
+    assert hw_corrupted_kb(m) == 8
+
+
+@pytest.mark.parametrize("thp", ["never", "always"])
+def test_stats_madvise_hwpoison_on_untouched_memory(thp):
+    """MADV_HWPOISON where nothing was written: GUP maps the zero page (or the huge zero
+    page). The zero page is a reserved kernel page: poisoned, ignored, EBUSY. The huge
+    zero page cannot be split: poisoned, failed, EHWPOISON; it is mapped by nobody's
+    anon rmap, so no signal."""
+    m = machine("mainline", thp=thp)
+    p = m.spawn()
+    a = thp_region(p, 0)
+    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
+    with pytest.raises(OSError) as e:
+        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    zero = m.kernel.zero_pfn if thp == "never" else m.kernel.huge_zero_pfn
+    nid = m.kernel.mem.pfn_to_nid(zero)
+    if thp == "never":
+        assert e.value.errno == errno.EBUSY
+        assert "reserved kernel page: Ignored" in m.kernel.dmesg[-1] or \
+            "unknown page: Ignored" in m.kernel.dmesg[-1]
+        assert all_stats(m) == bumped(m, nid, ignored=1)
+    else:
+        assert e.value.errno == EHWPOISON
+        assert "unsplit thp: Failed" in m.kernel.dmesg[-1]
+        assert all_stats(m) == bumped(m, nid, failed=1)
+    assert kpageflags(m, zero) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
+    m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_memory_failure_unsplit_thp(profile):
+    """memory_failure() on a THP with an extra pin (the split fails). 6.x: PG_hwpoison
+    stays on the frame, the caller (MF_ACTION_REQUIRED) gets SIGBUS, MF_FAILED,
+    -EHWPOISON. 4.14: the flag is cleared again, -EBUSY, no signal."""
+    m = machine(profile, check=False)  # the test's own pin breaks the refcount ledger
+    p = m.spawn()
+    a = thp_region(p, 1)
+    head = pfn_at(p, a)
+    get_page(m.kernel, head)
+    try:
+        if profile == "mainline":
+            with pytest.raises(DeliveredSignal) as e:
+                p.madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON)
+            assert (e.value.si_signo, e.value.si_code) == (signal.SIGBUS, BUS_MCEERR_AR)
+            assert hw_corrupted_kb(m) == 4 and m.kernel.pages.flags[head + 3] & F_hwpoison
+            assert all_stats(m) == bumped(m, m.kernel.mem.pfn_to_nid(head), failed=1)
+        else:
+            with pytest.raises(OSError) as e:
+                p.madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON)
+            assert e.value.errno == errno.EBUSY
+            assert hw_corrupted_kb(m) == 0
+        assert is_pmd_mapped(p, a)
+    finally:
+        put_page(m.kernel, head)
+    m.check_integrity()
+    p.exit()
+    m.check_integrity()
+
+
+def test_soft_offline_is_not_counted_in_node_stats():
+    """page_handle_poison() bumps num_poisoned_pages only: soft offline (madvise or
+    sysfs, in-use or free frame) grows HardwareCorrupted, never nodeN/memory_failure."""
+    m = machine("mainline")
+    p = m.spawn()
+    a = base_page(p)
+    t = thp_region(p, 1)
+    assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    assert p.madvise(t + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    free = next(pf for pf, _o in m.kernel.buddy.for_each_free_block()) + 1
+    m.fs.write(SOFT_OFFLINE_FILE, phys(free))
+    assert hw_corrupted_kb(m) == 12
+    assert all_stats(m) == zero_stats(m)
+    # memory_failure() on a soft-offlined frame: already poisoned, not counted again
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, phys(free))
+    assert e.value.errno == EHWPOISON
+    assert all_stats(m) == zero_stats(m) and hw_corrupted_kb(m) == 12

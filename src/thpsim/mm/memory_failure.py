@@ -1,10 +1,12 @@
-"""Memory failure: soft offline (migrate, then poison) and injected hard poison.
+"""Memory failure: soft offline (migrate, then poison), hard poison (memory_failure())
+and the per-node memory-failure statistics.
 
 Models: mm/memory-failure.c (soft_offline_page, soft_offline_in_use_page,
-page_handle_poison, get_hwpoison_page, memory_failure, hwpoison_user_mappings),
-mm/madvise.c (madvise_inject_error), drivers/base/memory.c
-(soft_offline_page_store); mainline (6.x/7.2), with the era differences behind
-profile switches:
+page_handle_poison, get_hwpoison_page, memory_failure, hwpoison_user_mappings,
+kill_accessing_process, action_result, update_per_node_mf_stats, the MF_ATTR_RO
+files), mm/madvise.c (madvise_inject_error), drivers/base/memory.c
+(soft_offline_page_store, hard_offline_page_store); mainline (6.x/7.2), with the
+era differences behind profile switches:
 
 * ``soft_offline_migrates_thp`` (the v3 series' patch 11/14, "mm: hwpoison: soft
   offline supports thp migration", dropped before 4.14 was merged): an in-use
@@ -14,6 +16,18 @@ profile switches:
   split the THP first and migrate the one 4 KiB page.
 * ``soft_offline_poisoned_ok`` (~5.9, O. Salvador): soft-offlining a frame that is
   already PG_hwpoison returns 0; 4.14 returned -EBUSY.
+* ``memory_failure_poisoned_ehwpoison`` (5.14): memory_failure() on a frame already
+  PG_hwpoison returns -EHWPOISON; 4.14 returned 0.
+* ``memory_failure_unsplit_thp_ehwpoison`` (6.x): a THP that cannot be split keeps
+  the PG_hwpoison of the bad frame, the caller is killed if it maps it, the result
+  is MF_FAILED and -EHWPOISON; 4.14 cleared the flag again and returned -EBUSY.
+* ``memory_failure_node_stats`` (6.3, Jiaqi Yan): every action_result() counts the
+  frame in its node's ``memory_failure_stats`` (total and one of ignored, failed,
+  delayed, recovered), read from /sys/devices/system/node/nodeN/memory_failure/.
+  Soft offline never counts there (page_handle_poison() bumps only
+  num_poisoned_pages, i.e. HardwareCorrupted); a frame found already poisoned is not
+  counted again (the 2025 fix that stopped action_result() for
+  MF_MSG_ALREADY_POISONED, which the 7.2 profile follows).
 
 Simplified: anonymous memory only (no page cache to invalidate, no hugetlb, no
 swap cache); no mf_mutex (the callers run one at a time per page: the page lock
@@ -21,15 +35,22 @@ and the allocator's state are what the model checks); vm.enable_soft_offline
 and hwpoison_filter are not modelled. A poisoned frame is left as the
 allocator's hwpoison-at-free path leaves it (``flags = PG_hwpoison``,
 ``_refcount`` 0, off every free list): the kernel's extra ``page_ref_inc()`` in
-page_handle_poison() is not modelled. memory_failure() handles an anonymous LRU
-page (and a free one); it does not kill other processes
+page_handle_poison() is not modelled, nor the reference the kernel leaks when
+memory_failure() ignores a kernel page it was handed with MF_COUNT_INCREASED (the
+model drops it). A free frame is taken off the allocator in both eras (4.14 left it
+on the free lists with PG_hwpoison: MF_DELAYED). memory_failure() handles an
+anonymous LRU page (and a free one); it does not kill other processes
 (vm.memory_failure_early_kill = 0: they get SIGBUS when they touch the address).
+kill_accessing_process() looks at the caller's anonymous mappings only. The
+per-node statistics live in a Model-only table on the kernel context (the kernel's
+``NODE_DATA(nid)->mf_stats``): pglist_data belongs to page_alloc.py.
 """
 
 from __future__ import annotations
 
 import errno
 import signal
+import string
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
@@ -51,10 +72,17 @@ __all__ = [
     "MF_COUNT_INCREASED",
     "MF_ACTION_REQUIRED",
     "MF_SOFT_OFFLINE",
+    "MF_IGNORED",
+    "MF_FAILED",
+    "MF_DELAYED",
+    "MF_RECOVERED",
+    "EHWPOISON",
     "soft_offline_page",
     "memory_failure",
     "madvise_inject_error",
     "page_handle_poison",
+    "memory_failure_stats",
+    "node_mf_stats",
     "register",
 ]
 
@@ -65,12 +93,35 @@ MF_MUST_KILL = 1 << 2
 MF_SOFT_OFFLINE = 1 << 3
 MF_SW_SIMULATED = 1 << 5
 
+# include/linux/mm.h enum mf_result, and action_result()'s names for them
+MF_IGNORED = 0  # the kernel could not handle the page type
+MF_FAILED = 1  # a recovery step failed
+MF_DELAYED = 2  # the page stays, handled later
+MF_RECOVERED = 3
+_ACTION_NAME = ("Ignored", "Failed", "Delayed", "Recovered")
+
+# include/linux/mm.h enum mf_action_page_type: the ones the model reaches, by the
+# action_page_types[] text the kernel prints
+MF_MSG_KERNEL = "reserved kernel page"
+MF_MSG_GET_HWPOISON = "get hwpoison page"
+MF_MSG_DIRTY_LRU = "dirty LRU page"
+MF_MSG_BUDDY = "free buddy page"
+MF_MSG_UNSPLIT_THP = "unsplit thp"
+MF_MSG_UNKNOWN = "unknown page"
+
+#: the files of /sys/devices/system/node/nodeN/memory_failure (memory_failure_attr[])
+MF_STATS_FILES = ("total", "ignored", "failed", "delayed", "recovered")
+
 # get_hwpoison_page() results (Model-only names for the kernel's 1 / 0 / -EIO)
 _IN_USE = 1
 _FREE = 0
 
 MADV_HWPOISON = 100
 MADV_SOFT_OFFLINE = 101
+
+#: include/uapi/asm-generic/errno.h "Memory page has hardware error" (not in every
+#: Python's errno module)
+EHWPOISON = getattr(errno, "EHWPOISON", 133)
 
 
 def _log(ctx, msg: str) -> None:
@@ -83,12 +134,63 @@ def _put_ref_page(ctx, pfn: int, flags: int) -> None:
         put_page(ctx, pfn)
 
 
+class memory_failure_stats:
+    """Models: include/linux/mmzone.h struct memory_failure_stats (6.3+), one per node:
+    how many raw poisoned frames memory_failure() counted there, by result."""
+
+    __slots__ = MF_STATS_FILES
+
+    def __init__(self) -> None:
+        self.total = self.ignored = self.failed = self.delayed = self.recovered = 0
+
+    def __repr__(self) -> str:
+        return "memory_failure_stats(" + ", ".join(
+            f"{k}={getattr(self, k)}" for k in MF_STATS_FILES) + ")"
+
+
+def node_mf_stats(ctx, nid: int) -> memory_failure_stats:
+    """``NODE_DATA(nid)->mf_stats``. Model-only storage: a table on the kernel context,
+    made on first use (pglist_data has no field for it yet)."""
+    table = ctx.__dict__.setdefault("mf_stats", {})
+    if nid not in table:
+        table[nid] = memory_failure_stats()
+    return table[nid]
+
+
+def update_per_node_mf_stats(ctx, pfn: int, result: int) -> None:
+    """Models: update_per_node_mf_stats(): the result's counter and ``total`` of the
+    frame's node."""
+    stats = node_mf_stats(ctx, ctx.mem.pfn_to_nid(pfn))
+    name = MF_STATS_FILES[1 + result]
+    setattr(stats, name, getattr(stats, name) + 1)
+    stats.total += 1
+
+
+def action_result(ctx, pfn: int, type_: str, result: int) -> int:
+    """Log and count the outcome of handling a poisoned frame.
+
+    Models: action_result(): num_poisoned_pages_inc() (in the model HardwareCorrupted
+    counts PG_hwpoison frames, already set by the caller), the per-node statistics
+    (``memory_failure_node_stats``), the "recovery action" line.
+    Returns: 0 for MF_RECOVERED and MF_DELAYED, else -EBUSY.
+    """
+    if ctx.profile.memory_failure_node_stats:
+        update_per_node_mf_stats(ctx, pfn, result)
+    _log(ctx, f"Memory failure: {pfn:#x}: recovery action for {type_}: "
+              f"{_ACTION_NAME[result]}")
+    return 0 if result in (MF_RECOVERED, MF_DELAYED) else -errno.EBUSY
+
+
+def _is_huge_zero(ctx, pfn: int) -> bool:
+    return ctx.huge_zero_pfn >= 0 and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR
+
+
 def _unhandlable(ctx, pfn: int) -> bool:
     """Model-only: what HWPoisonHandlable() and get_any_page() refuse: reserved frames
     (the zero page, boot memory), the huge zero page, page tables, frames that are in use
     but are no anonymous LRU page (kernel allocations)."""
     pages = ctx.pages
-    if ctx.huge_zero_pfn >= 0 and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR:
+    if _is_huge_zero(ctx, pfn):
         return True
     if pfn == ctx.zero_pfn or pfn in ctx.mem.tables:
         return True
@@ -287,35 +389,76 @@ def _hwpoison_user_mappings(ctx, pfn: int) -> KernelPath[None]:
 def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -> KernelPath[int]:
     """Handle a (simulated) uncorrectable error in frame ``pfn``: the data is lost.
 
-    Models: mm/memory-failure.c memory_failure(), 6.x, for a free frame and an
-    anonymous LRU page (a THP is split first, in 4.14 as in 6.x): PG_hwpoison is
-    set, every mapping becomes a hwpoison entry (a later access gets SIGBUS
-    BUS_MCEERR_AR), the page leaves the LRU and is never freed to the allocator.
-    With MF_ACTION_REQUIRED the current task, if it mapped the page, is to be sent
-    SIGBUS: its tgid is appended to ``killed`` (kill_proc(); the caller delivers it).
+    Models: mm/memory-failure.c memory_failure(), 6.x (4.14's returns behind
+    ``memory_failure_poisoned_ehwpoison`` and ``memory_failure_unsplit_thp_ehwpoison``):
+    PG_hwpoison is set and stays set, whatever the outcome. A free frame is taken off
+    the allocator (MF_MSG_BUDDY: recovered). Without MF_COUNT_INCREASED a page the
+    handler cannot take (a kernel page, a page table, the zero pages) is ignored
+    (MF_MSG_GET_HWPOISON: -EBUSY); with it (madvise) such a page is ignored later as
+    a reserved kernel page or an unknown page. A THP is split first. An anonymous LRU
+    page loses every mapping to a hwpoison entry (a later access gets SIGBUS
+    BUS_MCEERR_AR), leaves the LRU and is never freed to the allocator
+    (MF_MSG_DIRTY_LRU: recovered). With MF_ACTION_REQUIRED the current task, if it
+    mapped the page, is to be sent SIGBUS: its tgid is appended to ``killed``
+    (kill_proc(); the caller delivers it).
     Context: MF_COUNT_INCREASED: the caller holds a reference on the folio.
     Preempts: in the split, the page lock and the unmap.
-    Returns: 0, -EHWPOISON (already poisoned), -ENXIO, -EBUSY (the split failed),
-    -EIO (unhandlable page).
+    Returns: 0, -ENXIO (no memmap, offline memory), -EHWPOISON (already poisoned; a
+    THP that cannot be split), -EBUSY (an ignored or failed page).
     """
     pages = ctx.pages
-    if not 0 <= pfn < pages.nr:
+    if not 0 <= pfn < pages.nr or pages.flags[pfn] & F_offline:
+        # pfn_to_online_page() is NULL
+        if 0 <= pfn < pages.nr:
+            _put_ref_page(ctx, pages.compound_head(pfn), flags)
+        _log(ctx, f"Memory failure: {pfn:#x}: memory outside kernel control")
         return -errno.ENXIO
-    if pages.flags[pfn] & F_hwpoison:
+    if pages.flags[pfn] & F_hwpoison:  # TestSetPageHWPoison() found it set
+        _log(ctx, f"Memory failure: {pfn:#x}: already hardware poisoned")
+        res = 0
+        if ctx.profile.memory_failure_poisoned_ehwpoison:
+            res = -EHWPOISON
+            if flags & MF_ACTION_REQUIRED:
+                res = kill_accessing_process(ctx, pfn, killed)
         _put_ref_page(ctx, pages.compound_head(pfn), flags)
-        return -errno.EHWPOISON
-    ret = get_hwpoison_page(ctx, pfn, flags)
-    if ret == _FREE:
-        page_handle_poison(ctx, pfn, True, False)
-        _log(ctx, f"Memory failure: {pfn:#x}: recovery action for free buddy page: Recovered")
-        return 0
-    if ret < 0:
-        return ret
+        return res
+    if not flags & MF_COUNT_INCREASED:
+        ret = get_hwpoison_page(ctx, pfn, flags)
+        if ret == _FREE:
+            # take_page_off_buddy() sets PG_hwpoison; nothing can allocate the frame
+            # between the two calls here (no preemption point), so no retry is needed
+            result = MF_RECOVERED if page_handle_poison(ctx, pfn, True, False) else MF_FAILED
+            return action_result(ctx, pfn, MF_MSG_BUDDY, result)
+        if ret < 0:
+            pages.flags[pfn] |= F_hwpoison
+            return action_result(ctx, pfn, MF_MSG_GET_HWPOISON, MF_IGNORED)
     if pages.flags[pfn] & (F_head | F_tail):
-        if (yield from try_to_split_thp_page(ctx, pfn)):
+        head = pages.compound_head(pfn)
+        if _is_huge_zero(ctx, pfn):
+            put_page(ctx, head)  # split_huge_page() refuses the huge zero page
+            split_failed = True
+        else:
+            split_failed = bool((yield from try_to_split_thp_page(ctx, pfn)))
+        if split_failed:
             _log(ctx, f"Memory failure: {pfn:#x}: thp split failed")
-            return -errno.EBUSY
+            if not ctx.profile.memory_failure_unsplit_thp_ehwpoison:
+                return -errno.EBUSY  # 4.14: PG_hwpoison cleared again
+            pages.flags[pfn] |= F_hwpoison
+            # kill_procs_now(): with MF_ACTION_REQUIRED the caller, if it maps the THP
+            cur = ctx.current
+            if (flags & MF_ACTION_REQUIRED and killed is not None and cur is not None
+                    and cur.mm is not None and not _is_huge_zero(ctx, pfn)
+                    and _maps_pfn(cur.mm, head)):
+                killed.append(cur.tgid)
+            action_result(ctx, pfn, MF_MSG_UNSPLIT_THP, MF_FAILED)
+            return -EHWPOISON
     pages.flags[pfn] |= F_hwpoison  # TestSetPageHWPoison()
+    if pfn == ctx.zero_pfn or not pages.flags[pfn] & F_lru:
+        # identify_page_state() of a page that is no LRU page: me_kernel() /
+        # me_unknown() ignore it
+        put_page(ctx, pfn)
+        kind = MF_MSG_KERNEL if pages.flags[pfn] & F_reserved else MF_MSG_UNKNOWN
+        return action_result(ctx, pfn, kind, MF_IGNORED)
     yield from folio_lock(ctx, pfn)
     try:
         cur = ctx.current
@@ -330,8 +473,19 @@ def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -
     # me_swapbacked_page(): the dirty anon page is taken off the LRU; dropping the last
     # reference frees it, and the allocator keeps a PG_hwpoison frame off its lists.
     put_page(ctx, pfn)
-    _log(ctx, f"Memory failure: {pfn:#x}: recovery action for dirty LRU page: Recovered")
-    return 0
+    return action_result(ctx, pfn, MF_MSG_DIRTY_LRU, MF_RECOVERED)
+
+
+def kill_accessing_process(ctx, pfn: int, killed: list[int] | None) -> int:
+    """Models: kill_accessing_process(): if the current task maps the poisoned frame
+    it is to be sent SIGBUS BUS_MCEERR_AR (its tgid appended to ``killed``) and the
+    result is -EHWPOISON; else 0. Simplified: anonymous mappings only."""
+    cur = ctx.current
+    if cur is None or cur.mm is None or not _maps_pfn(cur.mm, pfn):
+        return 0
+    if killed is not None:
+        killed.append(cur.tgid)
+    return -EHWPOISON
 
 
 def _maps_pfn(mm, pfn: int) -> bool:
@@ -389,7 +543,8 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     Context: no locks held. Preempts: in GUP and the offlining.
     Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
     MADV_HWPOISON on the caller's own page (force_sig_mceerr(), delivered on the way
-    back to user space: raised here after every lock is released).
+    back to user space, the call's error or not: raised here after every lock is
+    released).
     """
     from thpsim.kernel.task import CAP_SYS_ADMIN
 
@@ -399,10 +554,12 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     pages = ctx.pages
     killed: list[int] = []
     sig_addr = 0
+    ret = 0
     while start < end:
         pfn = yield from _get_user_page(task, start)
         if pfn < 0:
-            return pfn
+            ret = pfn
+            break
         head = pages.compound_head(pfn)
         size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
         if behavior == MADV_SOFT_OFFLINE:
@@ -419,21 +576,38 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
             if ret == -errno.EOPNOTSUPP:
                 ret = 0
         if ret:
-            return ret
+            break
         start += size
-    if killed:
+    if killed:  # queued by force_sig_mceerr(): delivered whatever madvise returns
         raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr)
-    return 0
+    return ret
 
 
 # ====================================================================== sysfs
-def soft_offline_page_store(f, buf: bytes) -> int:
-    """/sys/devices/system/memory/soft_offline_page: write a physical address.
+def kstrtoull(s: str) -> int:
+    """Models: lib/kstrtox.c kstrtoull(s, 0, &res): an optional ``+``, ``0x`` hex or
+    ``0`` octal or decimal digits, one trailing newline. Returns the value, or -EINVAL
+    (-ERANGE past 64 bits)."""
+    if s.endswith("\n"):
+        s = s[:-1]
+    if s[:1] == "+":
+        s = s[1:]
+    base = 10
+    if s[:1] == "0":
+        if s[1:2] in ("x", "X") and s[2:3] and s[2:3] in string.hexdigits:
+            base, s = 16, s[2:]
+        else:
+            base = 8
+    digits = string.hexdigits if base == 16 else string.digits[:base]
+    if not s or any(c not in digits for c in s):
+        return -errno.EINVAL
+    v = int(s, base)
+    return -errno.ERANGE if v >> 64 else v
 
-    Models: drivers/base/memory.c soft_offline_page_store(): CAP_SYS_ADMIN (EPERM),
-    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, soft_offline_page(pfn, 0).
-    Returns: the byte count.
-    """
+
+def _offline_page_store(f, buf: bytes, action) -> int:
+    """The common part of the two stores: CAP_SYS_ADMIN (EPERM), kstrtoull(buf, 0)
+    (EINVAL), pfn = addr >> PAGE_SHIFT, ``action(ctx, pfn)``'s error or the count."""
     import os
 
     from thpsim.fs.proc.internal import run_as_opener
@@ -441,21 +615,68 @@ def soft_offline_page_store(f, buf: bytes) -> int:
 
     if not f.capable(CAP_SYS_ADMIN):
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
-    s = buf.decode("latin-1").strip()
-    try:
-        addr = int(s, 0)
-    except ValueError:
-        addr = -1
+    addr = kstrtoull(buf.decode("latin-1"))
     if addr < 0:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    ret = run_as_opener(f, soft_offline_page(f.ctx, addr >> PAGE_SHIFT, 0))
+    ret = run_as_opener(f, action(f.ctx, addr >> PAGE_SHIFT))
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), f.path)
     return len(buf)
 
 
+def soft_offline_page_store(f, buf: bytes) -> int:
+    """/sys/devices/system/memory/soft_offline_page: write a physical address.
+
+    Models: drivers/base/memory.c soft_offline_page_store(): CAP_SYS_ADMIN (EPERM),
+    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, soft_offline_page(pfn, 0).
+    Returns: the byte count.
+    """
+    return _offline_page_store(f, buf, lambda ctx, pfn: soft_offline_page(ctx, pfn, 0))
+
+
+def hard_offline_page_store(f, buf: bytes) -> int:
+    """/sys/devices/system/memory/hard_offline_page: poison the frame at a physical
+    address ("forcibly offline a page, including killing processes").
+
+    Models: drivers/base/memory.c hard_offline_page_store(): CAP_SYS_ADMIN (EPERM),
+    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, memory_failure(pfn, 0)
+    (-EOPNOTSUPP, a filtered event, counts as success). Its data is lost; processes
+    mapping it get SIGBUS when they touch it (no early kill: the flags carry no
+    MF_ACTION_REQUIRED). Errors: ENXIO (no memmap or offline memory), EBUSY (a page
+    the handler ignores or fails on), EHWPOISON (already poisoned, mainline).
+    Returns: the byte count.
+    """
+
+    def action(ctx, pfn: int) -> KernelPath[int]:
+        ret = yield from memory_failure(ctx, pfn, 0)
+        return 0 if ret == -errno.EOPNOTSUPP else ret
+
+    return _offline_page_store(f, buf, action)
+
+
+def _mf_stats_show(name: str):
+    """Models: the MF_ATTR_RO(name) show method: ``%lu\n`` of the node's counter."""
+
+    def show(f) -> str:
+        return f"{getattr(node_mf_stats(f.ctx, f.params['nid']), name)}\n"
+
+    return show
+
+
 def register(vfs) -> None:
-    """Register /sys/devices/system/memory/soft_offline_page (mode 0200)."""
+    """Register /sys/devices/system/memory/{soft,hard}_offline_page (mode 0200) and,
+    with ``memory_failure_node_stats``, /sys/devices/system/node/nodeN/memory_failure/
+    (memory_failure_attr_group, mode 0444). The node directories are registered by
+    fs/sysfs.py first."""
     vfs.register_dir("/sys/devices/system/memory", mode=0o755)
     vfs.register_file("/sys/devices/system/memory/soft_offline_page",
                       writer=soft_offline_page_store, mode=0o200)
+    vfs.register_file("/sys/devices/system/memory/hard_offline_page",
+                      writer=hard_offline_page_store, mode=0o200)
+    if not vfs.ctx.profile.memory_failure_node_stats:
+        return
+    group = "/sys/devices/system/node/node{nid}/memory_failure"
+    vfs.register_dir(group, mode=0o755)
+    for name in MF_STATS_FILES:
+        vfs.register_file(f"{group}/{name}", _mf_stats_show(name), mode=0o444)
+
