@@ -26,6 +26,7 @@ from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
 from thpsim.kernel import fork as kfork
+from thpsim.kernel.cgroup.cpuset import cgroup_post_fork
 from thpsim.kernel.context import (
     THP_DEFRAG_MODES,
     THP_ENABLED_MODES,
@@ -510,8 +511,8 @@ class Process(_Syscalls):
         t.group.append(t)
         t.signal = self.task.signal  # CLONE_THREAD: one signal_struct per thread group
         t.mempolicy = self.task.mempolicy
-        t.mems_allowed = self.task.mems_allowed
         ctx.tasks[t.pid] = t
+        cgroup_post_fork(ctx, self.task, t)
         th = Thread(self.machine, t, self)
         self.threads.append(th)
         return th

@@ -539,3 +539,33 @@ def test_v1_nested_migrate_follows_the_child():
     fs.write(f"{V1}/A/B/cpuset.mems", "1")
     assert node_at(m, p, a) == 1 and is_pmd_mapped(p, a)
     check_data(p, a, HPAGE_PMD_SIZE)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_children_and_threads_start_in_the_parents_cpuset(profile):
+    """cgroup_post_fork(): a forked child and a new thread join the parent's cgroup with
+    its masks; /proc/PID/status shows them (Cpus_allowed_list, Mems_allowed_list)."""
+    m = machine(profile)
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    root = V2 if profile == "mainline" else V1
+    if profile == "mainline":
+        fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{root}/kid")
+    fs.write(f"{root}/kid/cpuset.cpus", "1")
+    fs.write(f"{root}/kid/cpuset.mems", "1")
+    fs.write(f"{root}/kid/cgroup.procs", str(p.pid))
+    c = p.fork()
+    t = p.clone(cpu=1)
+    procs = fs.read(f"{root}/kid/cgroup.procs").split()
+    assert str(c.pid) in procs and str(p.pid) in procs
+    for task in (c.task, t.task):
+        assert task.mems_allowed == 0b10 and task.cpus_allowed == 0b10
+    status = c.fs.read(f"/proc/{c.pid}/status")
+    assert "Mems_allowed_list:\t1\n" in status and "Cpus_allowed_list:\t1\n" in status
+    a = c.mmap(0, 4 * PAGE_SIZE, RW, ANON)
+    c.threads[0].write(a, 1)
+    assert node_at(m, c, a) == 1  # the child's faults obey the cpuset
+    top = p.fork()
+    fs.write(f"{root}/cgroup.procs", str(top.pid))
+    assert "Mems_allowed_list:\t0-1\n" in top.fs.read(f"/proc/{top.pid}/status")

@@ -84,6 +84,8 @@ class KernelContext:
         self.device_hotplug_lock = mutex(self, "device_hotplug_lock")
         #: kernel/cgroup/cpuset.c cpuset_mutex (cpuset_rwsem in 5.x): cpuset updates
         self.cpuset_mutex = mutex(self, "cpuset_mutex")
+        #: the mounted cpuset hierarchy (kernel/cgroup/cpuset.py), set when it registers
+        self.cpuset_hierarchy: Any = None
         #: memory block id -> "going-offline" while offline_pages() runs on it
         self.memory_block_transition: dict[int, str] = {}
 

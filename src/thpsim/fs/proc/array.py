@@ -92,8 +92,12 @@ def proc_pid_status(f: File) -> str:
     ]
     if v6:
         out.append("Seccomp_filters:\t0\n")
-    cpus = [cpu.cpu for cpu in ctx.cpus if cpu.online]
-    nids = list(ctx.mem.nodes)
+    # task_cpus_allowed(): the task's cpumask; cpuset_task_status_allowed(): its
+    # mems_allowed (None in the model: not confined, every CPU / every node)
+    cpus = [cpu.cpu for cpu in ctx.cpus if cpu.online and (
+        task.cpus_allowed is None or task.cpus_allowed >> cpu.cpu & 1)]
+    nids = [n for n in ctx.mem.nodes
+            if task.mems_allowed is None or task.mems_allowed >> n & 1]
     out += [
         f"Cpus_allowed:\t{bitmap_string(cpus, len(ctx.cpus))}\n",
         f"Cpus_allowed_list:\t{bitmap_list_string(cpus)}\n",

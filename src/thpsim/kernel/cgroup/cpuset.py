@@ -169,6 +169,23 @@ class cpuset_hierarchy:
         return sum(1 for c in cg.children.values() if self.cgroup_is_populated(c))
 
 
+def cgroup_post_fork(ctx: Any, parent: Any, child: Any) -> None:
+    """A new task (fork or thread) starts in its parent's cgroup, with its masks.
+
+    Models: cgroup_post_fork() (the child joins the parent's css_set) and the copy of
+    cpus_allowed/mems_allowed in dup_task_struct(); cpuset_fork() changes nothing
+    more when the cpuset is the parent's.
+    """
+    child.cpus_allowed = parent.cpus_allowed
+    child.mems_allowed = parent.mems_allowed
+    h = ctx.cpuset_hierarchy
+    if h is None:
+        return
+    cg = h.css_of.get(parent.pid)
+    if cg is not None:
+        h.css_of[child.pid] = cg
+
+
 def task_css(cg: cpuset) -> cpuset:
     """Model-only: the css a cgroup's tasks use (cgroup_e_css()): the cgroup's own, or
     the nearest ancestor's."""
@@ -891,6 +908,7 @@ def register(vfs) -> None:
     root = V2_ROOT if v2 else V1_ROOT
     h = cpuset_hierarchy(ctx, v2, root)
     vfs.state["cpuset"] = h
+    ctx.cpuset_hierarchy = h  # for cgroup_post_fork()
 
     def cs_of(f) -> cpuset:
         return _cs_at(h, f.path)
