@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import errno
 import signal
-import string
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
@@ -584,27 +583,6 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
 
 
 # ====================================================================== sysfs
-def kstrtoull(s: str) -> int:
-    """Models: lib/kstrtox.c kstrtoull(s, 0, &res): an optional ``+``, ``0x`` hex or
-    ``0`` octal or decimal digits, one trailing newline. Returns the value, or -EINVAL
-    (-ERANGE past 64 bits)."""
-    if s.endswith("\n"):
-        s = s[:-1]
-    if s[:1] == "+":
-        s = s[1:]
-    base = 10
-    if s[:1] == "0":
-        if s[1:2] in ("x", "X") and s[2:3] and s[2:3] in string.hexdigits:
-            base, s = 16, s[2:]
-        else:
-            base = 8
-    digits = string.hexdigits if base == 16 else string.digits[:base]
-    if not s or any(c not in digits for c in s):
-        return -errno.EINVAL
-    v = int(s, base)
-    return -errno.ERANGE if v >> 64 else v
-
-
 def _offline_page_store(f, buf: bytes, action) -> int:
     """The common part of the two stores: CAP_SYS_ADMIN (EPERM), kstrtoull(buf, 0)
     (EINVAL), pfn = addr >> PAGE_SHIFT, ``action(ctx, pfn)``'s error or the count."""
@@ -612,11 +590,12 @@ def _offline_page_store(f, buf: bytes, action) -> int:
 
     from thpsim.fs.proc.internal import run_as_opener
     from thpsim.kernel.task import CAP_SYS_ADMIN
+    from thpsim.lib.kstrtox import kstrtoull
 
     if not f.capable(CAP_SYS_ADMIN):
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
-    addr = kstrtoull(buf.decode("latin-1"))
-    if addr < 0:
+    err, addr = kstrtoull(buf.decode("latin-1"))
+    if err:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
     ret = run_as_opener(f, action(f.ctx, addr >> PAGE_SHIFT))
     if ret < 0:

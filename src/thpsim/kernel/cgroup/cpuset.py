@@ -69,6 +69,7 @@ from typing import Any
 from thpsim.fs.proc.internal import bitmap_list_string, node_states_memory, run_as_opener
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
+from thpsim.lib.kstrtox import kstrtoll, kstrtoull
 
 __all__ = ["cpuset", "cpuset_hierarchy", "update_nodemask", "update_cpumask",
            "cpuset_attach", "cpuset_write_resmask", "cgroup_attach_task",
@@ -871,33 +872,6 @@ def _cs_at(h: cpuset_hierarchy, path: str) -> cpuset:
     return cs
 
 
-def _kstrtoll(s: str, signed: bool) -> tuple[int, int]:
-    """Models: lib/kstrtox.c kstrtoll()/kstrtoull() with base 0 (``0x`` hex, ``0``
-    octal), a leading ``+`` (or ``-`` if ``signed``), one trailing newline.
-    Returns ``(0, value)`` or ``(-EINVAL | -ERANGE, 0)``."""
-    if s.endswith("\n"):
-        s = s[:-1]
-    neg = False
-    if s[:1] == "+":
-        s = s[1:]
-    elif signed and s[:1] == "-":
-        neg, s = True, s[1:]
-    base = 10
-    if s[:1] == "0":
-        if s[1:2] in ("x", "X") and s[2:3] and s[2:3] in _HEX_DIGITS:
-            base, s = 16, s[2:]
-        else:
-            base = 8
-    digits = _HEX_DIGITS[: base if base < 16 else 22]
-    if not s or any(c not in digits for c in s):
-        return -errno.EINVAL, 0
-    v = int(s, base)
-    if v >= 1 << 64 or (signed and v > (1 << 63) - (0 if neg else 1)):
-        return -errno.ERANGE, 0
-    return 0, -v if neg else v
-
-
-_HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 def register(vfs) -> None:
@@ -934,7 +908,7 @@ def register(vfs) -> None:
     def migrate_store(f, buf: bytes) -> int:
         """Models: cgroup_file_write() -> kstrtoull(buf, 0) (EINVAL) ->
         cpuset_write_u64() -> update_flag(CS_MEMORY_MIGRATE): any non-zero sets it."""
-        err, val = _kstrtoll(buf.decode("latin-1"), signed=False)
+        err, val = kstrtoull(buf.decode("latin-1"))
         if err:
             raise _err(-err, f)
         cs_of(f).memory_migrate = val != 0
@@ -954,7 +928,7 @@ def register(vfs) -> None:
         """Models: cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) (EINVAL;
         v1 also for a negative pid), 0 for the writer itself, an unknown pid ESRCH,
         the whole thread group for cgroup.procs."""
-        err, pid = _kstrtoll(buf.decode("latin-1").strip(), signed=True)
+        err, pid = kstrtoll(buf.decode("latin-1").strip())
         if err or not -(1 << 31) <= pid < 1 << 31 or (not v2 and pid < 0):
             raise _err(errno.EINVAL, f)
         if pid == 0:

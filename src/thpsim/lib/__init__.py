@@ -1,0 +1,1 @@
+"""Helpers that mirror lib/ in the kernel tree."""
