@@ -41,9 +41,7 @@ model drops it). A free frame is taken off the allocator in both eras (4.14 left
 on the free lists with PG_hwpoison: MF_DELAYED). memory_failure() handles an
 anonymous LRU page (and a free one); it does not kill other processes
 (vm.memory_failure_early_kill = 0: they get SIGBUS when they touch the address).
-kill_accessing_process() looks at the caller's anonymous mappings only. The
-per-node statistics live in a Model-only table on the kernel context (the kernel's
-``NODE_DATA(nid)->mf_stats``): pglist_data belongs to page_alloc.py.
+kill_accessing_process() looks at the caller's anonymous mappings only.
 """
 
 from __future__ import annotations
@@ -56,6 +54,7 @@ from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import GFP_HIGHUSER_MOVABLE
+from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -109,7 +108,6 @@ MF_MSG_UNSPLIT_THP = "unsplit thp"
 MF_MSG_UNKNOWN = "unknown page"
 
 #: the files of /sys/devices/system/node/nodeN/memory_failure (memory_failure_attr[])
-MF_STATS_FILES = ("total", "ignored", "failed", "delayed", "recovered")
 
 # get_hwpoison_page() results (Model-only names for the kernel's 1 / 0 / -EIO)
 _IN_USE = 1
@@ -133,27 +131,9 @@ def _put_ref_page(ctx, pfn: int, flags: int) -> None:
         put_page(ctx, pfn)
 
 
-class memory_failure_stats:
-    """Models: include/linux/mmzone.h struct memory_failure_stats (6.3+), one per node:
-    how many raw poisoned frames memory_failure() counted there, by result."""
-
-    __slots__ = MF_STATS_FILES
-
-    def __init__(self) -> None:
-        self.total = self.ignored = self.failed = self.delayed = self.recovered = 0
-
-    def __repr__(self) -> str:
-        return "memory_failure_stats(" + ", ".join(
-            f"{k}={getattr(self, k)}" for k in MF_STATS_FILES) + ")"
-
-
 def node_mf_stats(ctx, nid: int) -> memory_failure_stats:
-    """``NODE_DATA(nid)->mf_stats``. Model-only storage: a table on the kernel context,
-    made on first use (pglist_data has no field for it yet)."""
-    table = ctx.__dict__.setdefault("mf_stats", {})
-    if nid not in table:
-        table[nid] = memory_failure_stats()
-    return table[nid]
+    """``NODE_DATA(nid)->mf_stats``."""
+    return ctx.buddy.NODE_DATA(nid).mf_stats
 
 
 def update_per_node_mf_stats(ctx, pfn: int, result: int) -> None:

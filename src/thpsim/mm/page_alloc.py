@@ -211,6 +211,24 @@ class zone:
         )
 
 
+#: struct memory_failure_stats's fields, in the order of the MF_* results after total
+MF_STATS_FILES = ("total", "ignored", "failed", "delayed", "recovered")
+
+
+class memory_failure_stats:
+    """Models: include/linux/mmzone.h struct memory_failure_stats (6.3+), one per node:
+    how many raw poisoned frames memory_failure() counted there, by result."""
+
+    __slots__ = MF_STATS_FILES
+
+    def __init__(self) -> None:
+        self.total = self.ignored = self.failed = self.delayed = self.recovered = 0
+
+    def __repr__(self) -> str:
+        return "memory_failure_stats(" + ", ".join(
+            f"{k}={getattr(self, k)}" for k in MF_STATS_FILES) + ")"
+
+
 class pglist_data:
     """One node's memory: its span, its zones and its zonelist.
 
@@ -226,6 +244,7 @@ class pglist_data:
         "node_present_pages",
         "node_zones",
         "node_zonelist",
+        "mf_stats",
     )
 
     def __init__(self, node_id: int, start_pfn: int, nr_pages: int, zones: list[zone]):
@@ -237,6 +256,8 @@ class pglist_data:
         self.node_zones = zones
         #: Populated zones to try, in order: local node first, highest zone first.
         self.node_zonelist: list[zone] = []
+        #: memory_failure()'s per-node counts (mm/memory_failure.py)
+        self.mf_stats = memory_failure_stats()
 
     def pgdat_end_pfn(self) -> int:
         """Models: mmzone.h pgdat_end_pfn()."""
