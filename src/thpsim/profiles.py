@@ -155,6 +155,10 @@ class Profile:
     #: /sys/devices/system/node/nodeN/memory_failure/{total,ignored,failed,delayed,
     #: recovered}, counted by action_result(). 4.14: absent.
     memory_failure_node_stats: bool
+    #: 6.9 (J. Chu, "mm/madvise: add MF_ACTION_REQUIRED to madvise(MADV_HWPOISON)"):
+    #: the caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
+    #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
+    madvise_hwpoison_action_required: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -201,6 +205,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_poisoned_ehwpoison=False,
         memory_failure_unsplit_thp_ehwpoison=False,
         memory_failure_node_stats=False,
+        madvise_hwpoison_action_required=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -238,6 +243,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_poisoned_ehwpoison=True,
         memory_failure_unsplit_thp_ehwpoison=True,
         memory_failure_node_stats=True,
+        madvise_hwpoison_action_required=True,
     ),
 }
 

@@ -548,8 +548,9 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
             _log(ctx, f"Injecting memory failure for pfn {pfn:#x} at process virtual "
                       f"address {start:#x}")
             n = len(killed)
+            action = MF_ACTION_REQUIRED if ctx.profile.madvise_hwpoison_action_required else 0
             ret = yield from memory_failure(
-                ctx, pfn, MF_ACTION_REQUIRED | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
+                ctx, pfn, action | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
             if len(killed) > n and not sig_addr:
                 sig_addr = start
             if ret == -errno.EOPNOTSUPP:
