@@ -2,8 +2,9 @@
 
 Extends :class:`test_model.ThpModel` (mmap, munmap, mprotect, mremap, madvise,
 mlock, fork, exit, reads, writes, move_pages) with mbind, set_mempolicy,
-migrate_pages(2), soft offline (a bounded number of poisoned frames), and
-memory-block offline/online cycles of a movable block. The shadow checks every
+migrate_pages(2), soft offline (a bounded number of poisoned frames),
+memory-block offline/online cycles of a movable block, and cpusets (attaching a
+process, changing mems: the pages on nodes the cpuset gave up move). The shadow checks every
 read, the invariant checker runs after every call. VMAs that differ only in
 their NUMA policy are compared as one range (the kernel keeps them apart).
 """
@@ -71,6 +72,16 @@ class CallersModel(ThpModel):
         self.offline = False
         from test_model import ANON, ARENA, RW
 
+        # one cpuset with the migrate flag, through the cgroup files
+        fs = self.m.fs
+        self.cs_root = "/sys/fs/cgroup" if profile == "mainline" else "/sys/fs/cgroup/cpuset"
+        if profile == "mainline":
+            fs.write(f"{self.cs_root}/cgroup.subtree_control", "+cpuset")
+        fs.mkdir(f"{self.cs_root}/cs")
+        if profile == "seed":
+            fs.write(f"{self.cs_root}/cs/cpuset.cpus", "0-3")
+            fs.write(f"{self.cs_root}/cs/cpuset.memory_migrate", "1")
+        fs.write(f"{self.cs_root}/cs/cpuset.mems", ",".join(map(str, sorted(layout))))
         p.mmap(ARENA, 2 * HPAGE_PMD_SIZE, RW, ANON | thpsim.MAP_FIXED)
         p.mmap(ARENA + 3 * HPAGE_PMD_SIZE, 16 * PAGE_SIZE, RW, ANON | thpsim.MAP_FIXED)
         self.procs[0].layout = Layout.from_mm(p.mm)
@@ -138,6 +149,51 @@ class CallersModel(ThpModel):
             assert e.errno in OK_ERRNOS["offline"], e
             return
         self.offline = not self.offline
+
+    def _page_nodes(self, pr: Proc) -> dict[int, int]:
+        """Node of every mapped, non-reserved page of the process, by address."""
+        from thpsim.mm.gup import follow_page
+        from thpsim.mm.page_flags import F_reserved
+
+        ctx = self.m.kernel
+        out = {}
+        for s, e, _prot, _locked in pr.layout.ranges:
+            for addr in range(s, e, PAGE_SIZE):
+                pfn = follow_page(pr.api.mm.find_vma(addr), addr, False)[0]
+                if pfn >= 0 and not ctx.pages.flags[pfn] & F_reserved and (
+                        pfn != ctx.huge_zero_pfn and not 0 <= pfn - ctx.huge_zero_pfn < 512):
+                    out[addr] = ctx.mem.pfn_to_nid(pfn)
+        return out
+
+    @rule(p=sels, pick=st.integers(0, 7), attach=st.booleans())
+    def cpuset(self, p, pick, attach):
+        """Attach a process to the cpuset, or change the cpuset's mems: the write
+        succeeds, the tasks get the mems, and every page the process had on a node
+        the move gave up is now on one of the new nodes (MOVE_ALL, synchronous)."""
+        pr = self._proc(p)
+        task = pr.api.task
+        cs = f"{self.cs_root}/cs"
+        old = task.mems_allowed if task.mems_allowed is not None else self._mask(7)
+        before = self._page_nodes(pr)
+        if attach:
+            self.m.fs.write(f"{cs}/cgroup.procs", str(pr.api.pid))
+        else:
+            new = self._mask(pick)
+            self.m.fs.write(f"{cs}/cpuset.mems",
+                            ",".join(str(n) for n in self._nodes() if new >> n & 1))
+        h = self.m._vfs.state["cpuset"]
+        cs_obj = h.task_cs(task)
+        if cs_obj.path != cs:
+            return  # not in the cpuset: a mems change does not touch it
+        now = cs_obj.effective_mems
+        mems = task.mems_allowed if task.mems_allowed is not None else self._mask(7)
+        assert mems == now, f"task mems {mems:#x}, cpuset {now:#x}"
+        after = self._page_nodes(pr)
+        for addr, nid in before.items():
+            if old >> nid & 1 and not now >> nid & 1 and addr in after:
+                assert now >> after[addr] & 1, (
+                    f"page {addr:#x} stayed on node {after[addr]} after the cpuset moved "
+                    f"from {old:#x} to {now:#x}")
 
     @invariant()
     def vmas_match_model(self):
