@@ -707,3 +707,40 @@ def test_soft_offline_is_not_counted_in_node_stats():
         m.fs.write(HARD_OFFLINE_FILE, phys(free))
     assert e.value.errno == EHWPOISON
     assert all_stats(m) == zero_stats(m) and hw_corrupted_kb(m) == 12
+
+
+def test_soft_offline_subpage_zapped_during_the_split_mainline():
+    """Stress found it: soft offline of a THP subpage splits the THP first (mainline);
+    a MADV_DONTNEED of that subpage while the split has it frozen (a PTE migration
+    entry) must not free it under the soft offline, whose pin moves to the subpage
+    with split_huge_page(page) (the kernel's try_to_split_thp_page())."""
+    from thpsim.mm.madvise import MADV_DONTNEED
+    from thpsim.mm.memory_failure import madvise_inject_error
+    from thpsim.testing import Stepper
+
+    m = machine("mainline", check=False)  # the split is half-way during the madvise
+    ctx = m.kernel
+    p = m.spawn()
+    a = thp_region(p, 1)
+    p5 = a + 5 * PAGE_SIZE
+    old = pfn_at(p, p5)
+    so = Stepper(ctx, madvise_inject_error(p.task, p5, p5 + PAGE_SIZE, MADV_SOFT_OFFLINE),
+                 task=p.task)
+
+    def frozen():
+        from thpsim.mm.pgtable_generic import lookup_pmd
+
+        pmd = lookup_pmd(p.mm, a)
+        v = pmd[0][pmd[1]]
+        if not v or v & (1 << 7):  # still huge (or none)
+            return False
+        t = ctx.mem.tables[(v & ((1 << 52) - 1)) >> PAGE_SHIFT]
+        return ctx.swp.is_pte_migration_entry(t[5])
+
+    so.run_until(frozen)
+    assert p.madvise(p5, PAGE_SIZE, MADV_DONTNEED) == 0
+    assert so.finish() == 0
+    assert kpageflags(m, old) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
+    assert p.threads[0].read(p5) == 0  # zapped: reads the zero page
+    check_data(p, a, HPAGE_PMD_SIZE, skip={p5})
+    m.check_integrity()
