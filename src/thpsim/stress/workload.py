@@ -233,10 +233,14 @@ class Workload:
                     ops.append(self._mremap(task, r))
             elif x < 0.93 and self.cfg.fork:
                 ops.extend(self._fork_ops(task, r, rng, i))
-            else:
+            elif x < 0.98:
                 # a fresh whole THP (a 2 MiB-aligned mapping faults in PMD-mapped again)
                 k = rng.randrange(self.cfg.thps_per_thread)
                 ops.append(self._remap(task, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
+            else:
+                # the whole THP part mapped afresh: one VMA again, so mremap can move it
+                ops.append(self._remap(task, r, 0, r.thp_bytes))
+                r.pristine = True
         return ops
 
     def _subrange(self, rng: random.Random, r: _Region) -> tuple[int, int]:
