@@ -569,3 +569,37 @@ def test_children_and_threads_start_in_the_parents_cpuset(profile):
     top = p.fork()
     fs.write(f"{root}/cgroup.procs", str(top.pid))
     assert "Mems_allowed_list:\t0-1\n" in top.fs.read(f"/proc/{top.pid}/status")
+
+
+def test_mems_change_holds_the_mm_while_its_task_exits():
+    """The stress find: a child exits while the cpuset work migrates its mm. The work
+    holds an mm reference (get_task_mm() ... mmput() in cpuset_migrate_mm_workfn()), so
+    the address space stays whole until the migration is done, then goes away."""
+    from thpsim.kernel.cgroup.cpuset import cpuset_write_resmask
+    from thpsim.testing import Stepper
+
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, block_size=128 * MB,
+                profile="mainline")  # no checks after each call: a write is half-way
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+    fs.mkdir(f"{V2}/w")
+    fs.write(f"{V2}/w/cpuset.mems", "0")
+    fs.write(f"{V2}/w/cgroup.procs", str(p.pid))
+    a = thp_region(p, 2)
+    c = p.fork()
+    c.threads[0].write(a, 99)  # the child's own copy of the first THP
+    h = m._vfs.state["cpuset"]
+    cs = h.top.children["w"]
+    ctx = m.kernel
+    w = Stepper(ctx, cpuset_write_resmask(h, cs, "1"), task=None)
+    # on until the work runs for the child's mm (after the parent's)
+    w.run_until(lambda: not h.migrate_work and c.mm.mm_users == 2)
+    w.step()
+    assert c.exit() == []  # the task is gone; its mm is not
+    assert not c.mm.dead and c.mm.mm_users == 1
+    assert w.finish() == 0
+    assert c.mm.dead  # the work's mmput() was the last
+    assert node_at(m, p, a) == 1 and is_pmd_mapped(p, a)
+    check_data(p, a, 2 * HPAGE_PMD_SIZE)
+    m.check_integrity()

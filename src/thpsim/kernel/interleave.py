@@ -18,6 +18,7 @@ programs and the scheduler's choices; nothing depends on ids, sets or time.
 
 from __future__ import annotations
 
+import traceback
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -240,6 +241,10 @@ def run_interleaved(ctx: Any, programs: list[Program], scheduler: Scheduler, see
                 return fail("integrity", f"CPU{cpu} in {st.op.name}: {e}")
             except OSError as e:
                 return fail("bug", f"CPU{cpu} in {st.op.name}: unexpected {e!r}")
+            except Exception as e:  # a model bug: still a failure with a schedule
+                tb = traceback.extract_tb(e.__traceback__)[-1]
+                return fail("bug", f"CPU{cpu} in {st.op.name}: {type(e).__name__}: {e} "
+                                   f"({tb.name}, {tb.filename.rsplit('/', 1)[-1]}:{tb.lineno})")
             finally:
                 ctx.current = prev_current
         else:

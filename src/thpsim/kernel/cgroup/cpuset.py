@@ -318,14 +318,37 @@ def set_cpus_allowed_ptr(task, new_mask: int) -> None:
     task.cpus_allowed = new_mask
 
 
-def cpuset_migrate_mm(h: cpuset_hierarchy, mm, from_: int, to: int) -> None:
-    """Queue the migration of ``mm`` from ``from_`` to ``to``.
+def _get_task_mm(task):
+    """Models: get_task_mm(): the task's mm with a user reference (mmget), or None when
+    it has none or is exiting (exit_mm() clears task->mm before the last mmput())."""
+    mm = task.mm
+    if mm is None or mm.dead or mm.mm_users <= 0:
+        return None
+    mm.mm_users += 1
+    return mm
 
-    Models: cpuset_migrate_mm(): the work goes to cpuset_migrate_mm_wq, to run
-    after cpuset_mutex is dropped (:func:`cpuset_post_attach`). Recent kernels skip
-    the work when old == new.
+
+def _mmput(mm) -> KernelPath[None]:
+    """mmput() of a reference the cpuset code took; the last one tears the mm down, and
+    what check_mm() reports is a model failure."""
+    from thpsim.errors import KernelBug
+    from thpsim.kernel.fork import mmput
+
+    leaks = yield from mmput(mm)
+    if leaks:
+        raise KernelBug("; ".join(leaks))
+
+
+def cpuset_migrate_mm(h: cpuset_hierarchy, mm, from_: int, to: int) -> KernelPath[None]:
+    """Queue the migration of ``mm`` from ``from_`` to ``to``; the work owns the
+    caller's mm reference.
+
+    Models: cpuset_migrate_mm(): the work goes to cpuset_migrate_mm_wq, to run after
+    cpuset_mutex is dropped (:func:`cpuset_post_attach`), and drops the reference
+    when done. Recent kernels skip the work (and drop it at once) when old == new.
     """
     if from_ == to:
+        yield from _mmput(mm)
         return
     h.migrate_work.append((mm, from_, to))
 
@@ -336,17 +359,17 @@ def cpuset_post_attach(h: cpuset_hierarchy) -> KernelPath[None]:
 
     Models: cpuset_post_attach() / the flush_workqueue(cpuset_migrate_mm_wq) at the end
     of cpuset_write_resmask(), and cpuset_migrate_mm_workfn():
-    do_migrate_pages(MPOL_MF_MOVE_ALL), errors dropped. Simplified: the writer runs
-    the work itself instead of waiting for the ordered workqueue's worker.
+    do_migrate_pages(MPOL_MF_MOVE_ALL), errors dropped, then mmput(). The reference
+    keeps the mm whole even if its last task exits meanwhile. Simplified: the writer
+    runs the work itself instead of waiting for the ordered workqueue's worker.
     Context: no cpuset locks. Preempts: in the migrations.
     """
     from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL, do_migrate_pages
 
     while h.migrate_work:
         mm, from_, to = h.migrate_work.pop(0)
-        if mm.dead:
-            continue
         yield from do_migrate_pages(h.ctx, mm, from_, to, MPOL_MF_MOVE_ALL)
+        yield from _mmput(mm)
 
 
 def is_memory_migrate(h: cpuset_hierarchy, cs: cpuset) -> bool:
@@ -412,13 +435,17 @@ def update_tasks_nodemask(h: cpuset_hierarchy, cs: cpuset) -> KernelPath[None]:
     seen: set[int] = set()
     for task in h.tasks_of(cs):
         cpuset_change_task_nodemask(task, newmems)
-        mm = task.mm
-        if mm is None or mm.dead or mm.mm_id in seen:
+        if task.mm is None or task.mm.mm_id in seen:
+            continue
+        mm = _get_task_mm(task)
+        if mm is None:
             continue
         seen.add(mm.mm_id)
         yield from mpol_rebind_mm(mm, newmems)
         if is_memory_migrate(h, cs):
-            cpuset_migrate_mm(h, mm, cs.old_mems_allowed, newmems)
+            yield from cpuset_migrate_mm(h, mm, cs.old_mems_allowed, newmems)
+        else:
+            yield from _mmput(mm)
     cs.old_mems_allowed = newmems
 
 
@@ -618,12 +645,16 @@ def cpuset_attach(h: cpuset_hierarchy, cs: cpuset, tasks: list,
         set_cpus_allowed_ptr(task, cpus)
         cpuset_change_task_nodemask(task, to)
     for leader in tasks:
-        mm = leader.mm
-        if leader.pid != leader.tgid or mm is None or mm.dead:
+        if leader.pid != leader.tgid:
             continue  # only the leader carries the mm's memory
+        mm = _get_task_mm(leader)
+        if mm is None:
+            continue
         yield from mpol_rebind_mm(mm, to)
         if is_memory_migrate(h, cs):
-            cpuset_migrate_mm(h, mm, oldcs.old_mems_allowed, to)
+            yield from cpuset_migrate_mm(h, mm, oldcs.old_mems_allowed, to)
+        else:
+            yield from _mmput(mm)
     cs.old_mems_allowed = to
 
 
