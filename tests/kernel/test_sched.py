@@ -230,3 +230,24 @@ def test_kernel_bug_in_a_path_is_a_failure_not_an_exception():
 
     ex = run_interleaved(ctx, [Program(0, "t", [Op("boom", boom)])], RandomScheduler(0))
     assert ex.failure is not None and ex.failure.kind == "bug"
+
+
+def test_python_error_in_a_path_is_a_bug_failure_with_its_schedule():
+    """A model defect (an IndexError deep in a kernel path) must still end as a failure
+    with a schedule, so the harness saves a reproducer instead of crashing."""
+    ctx = _ctx()
+
+    def spin():
+        for _ in range(3):
+            yield PREEMPT
+        return 0
+
+    def boom():
+        yield PREEMPT
+        return [][0]
+
+    ex = run_interleaved(ctx, [Program(0, "t", [Op("spin", spin)]),
+                               Program(1, "u", [Op("boom", boom)])], RandomScheduler(3))
+    assert ex.failure is not None and ex.failure.kind == "bug"
+    assert "IndexError" in ex.failure.message and "boom" in ex.failure.message
+    assert ex.failure.schedule.steps
