@@ -60,6 +60,20 @@ def delta(m, before):
     return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
 
 
+def v2_tree(fs, *paths):
+    """mkdir each cgroup under /sys/fs/cgroup, enabling +cpuset in every parent first
+    (the root's included), as an administrator does for nested cpusets."""
+    enabled = set()
+    for path in paths:
+        parts = path.split("/")
+        for i in range(len(parts)):
+            parent = "/".join([V2] + parts[:i])
+            if parent not in enabled:
+                fs.write(f"{parent}/cgroup.subtree_control", "+cpuset")
+                enabled.add(parent)
+        fs.mkdir(f"{V2}/{path}")
+
+
 def errno_of(fn, *a):
     with pytest.raises(OSError) as e:
         fn(*a)
@@ -349,12 +363,7 @@ def test_v2_effective_mems_down_the_tree_and_migration():
     m = machine("mainline")
     p = m.spawn(cpu=0)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a")
-    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a/b")
-    fs.write(f"{V2}/a/b/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a/b/c")  # c keeps an empty cpuset.mems: it follows b
+    v2_tree(fs, "a", "a/b", "a/b/c")  # c keeps an empty cpuset.mems: it follows b
     fs.write(f"{V2}/a/cpuset.mems", "0-1")
     fs.write(f"{V2}/a/b/cpuset.mems", "1")
     fs.write(f"{V2}/a/b/c/cgroup.procs", str(p.pid))
@@ -446,10 +455,7 @@ def test_v2_cpus_effective_and_errors():
     m = machine("mainline")
     p = m.spawn(cpu=0)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a")
-    fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a/b")
+    v2_tree(fs, "a", "a/b")
     assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "2") == errno.ERANGE
     assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "x") == errno.EINVAL
     assert errno_of(fs.write, f"{V2}/a/cpuset.cpus", "1-0") == errno.EINVAL
