@@ -102,6 +102,14 @@ def lockdep_acquire(ctx: KernelContext, lclass: str, ident: Any, check: bool = T
     held.append((lclass, ident))
 
 
+def lockdep_check(ctx: KernelContext, lclass: str, ident: Any) -> None:
+    """Check the order before an attempt that may wait (the acquisition is recorded
+    when it succeeds)."""
+    if ctx.lockdep is not None:
+        lockdep_acquire(ctx, lclass, ident)
+        lockdep_release(ctx, lclass, ident)
+
+
 def lockdep_release(ctx: KernelContext, lclass: str, ident: Any) -> None:
     ld = ctx.lockdep
     if ld is None:
@@ -130,9 +138,7 @@ def spin_lock(lock: spinlock_t) -> KernelPath[spinlock_t]:
     """Take a spinlock. Preempts: before the attempt, and at each failed try (SPIN)."""
     yield PREEMPT  # window: another CPU may take the lock first
     ctx = lock.ctx
-    if ctx.lockdep is not None:
-        lockdep_acquire(ctx, lock.lclass, lock.name)
-        lockdep_release(ctx, lock.lclass, lock.name)
+    lockdep_check(ctx, lock.lclass, lock.name)
     while lock.owner is not None:
         if lock.owner is _current(ctx):
             raise KernelBug(f"recursive spin_lock of {lock!r}")
@@ -185,9 +191,7 @@ class rw_semaphore:
 def down_read(sem: rw_semaphore) -> KernelPath[None]:
     """Preempts: before the attempt; sleeps while a writer holds it."""
     yield PREEMPT  # window: a writer may get in first
-    if sem.ctx.lockdep is not None:
-        lockdep_acquire(sem.ctx, sem.lclass, sem.name)
-        lockdep_release(sem.ctx, sem.lclass, sem.name)
+    lockdep_check(sem.ctx, sem.lclass, sem.name)
     while sem.writer is not None:
         yield WaitOn((sem.lclass, sem.name, "read"), lambda: sem.writer is None)
     sem.readers.append(_current(sem.ctx))
@@ -198,9 +202,7 @@ def down_read(sem: rw_semaphore) -> KernelPath[None]:
 def down_write(sem: rw_semaphore) -> KernelPath[None]:
     """Preempts: before the attempt; sleeps while anyone holds it."""
     yield PREEMPT  # window: a reader or writer may get in first
-    if sem.ctx.lockdep is not None:
-        lockdep_acquire(sem.ctx, sem.lclass, sem.name)
-        lockdep_release(sem.ctx, sem.lclass, sem.name)
+    lockdep_check(sem.ctx, sem.lclass, sem.name)
     while sem.writer is not None or sem.readers:
         yield WaitOn(
             (sem.lclass, sem.name, "write"),
@@ -256,9 +258,7 @@ def mutex_lock(lock: mutex) -> KernelPath[None]:
     """Preempts: before the attempt; sleeps while another task holds it."""
     yield PREEMPT  # window: another CPU may take it first
     ctx = lock.ctx
-    if ctx.lockdep is not None:
-        lockdep_acquire(ctx, lock.lclass, lock.name)
-        lockdep_release(ctx, lock.lclass, lock.name)
+    lockdep_check(ctx, lock.lclass, lock.name)
     if lock.owner is not None and lock.owner is _current(ctx):
         raise KernelBug(f"recursive mutex_lock of {lock!r}")
     while lock.owner is not None:
