@@ -119,8 +119,8 @@ def lockdep_release(ctx: KernelContext, lclass: str, ident: Any) -> None:
         held.remove((lclass, ident))
 
 
-class spinlock_t:
-    """A spinlock. ``lclass`` is its class in :data:`LOCK_ORDER`."""
+class _owned_lock:
+    """Model-only: a lock with one owner; ``lclass`` is its class in :data:`LOCK_ORDER`."""
 
     __slots__ = ("ctx", "owner", "lclass", "name")
 
@@ -129,6 +129,12 @@ class spinlock_t:
         self.owner: Any = None
         self.lclass = lclass
         self.name = name
+
+
+class spinlock_t(_owned_lock):
+    """A spinlock."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<{self.lclass} {self.name} owner={self.owner!r}>"
@@ -235,20 +241,14 @@ def downgrade_write(sem: rw_semaphore) -> None:
     sem.readers.append(_current(sem.ctx))
 
 
-class mutex:
+class mutex(_owned_lock):
     """A sleeping lock with one owner (``device_hotplug_lock``, ``cpuset_mutex``).
 
     Models: struct mutex (kernel/locking/mutex.c), semantics only: no spinning
     on the owner, no handoff.
     """
 
-    __slots__ = ("ctx", "owner", "lclass", "name")
-
-    def __init__(self, ctx: KernelContext, lclass: str, name: str = ""):
-        self.ctx = ctx
-        self.owner: Any = None
-        self.lclass = lclass
-        self.name = name
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<mutex {self.lclass} owner={self.owner!r}>"
