@@ -89,6 +89,7 @@ def test_trace_export_is_chrome_json_with_one_track_per_cpu(b3_failure, tmp_path
     spans = [e for e in events if e.get("ph") == "X"]
     assert spans and {e["tid"] for e in spans} <= set(names)
     assert all(isinstance(e["ts"], int) and e["dur"] > 0 for e in spans)
+    assert all({"cpu", "thread", "from", "trap", "step"} <= set(e["args"]) for e in spans)
     # each step names the entries it changed, before and after, by address
     changed = [x for e in spans for x in e["args"].get("entries", [])]
     installs = [x for x in changed if x.get("level") == "pmd" and "huge" in x.get("was", "")

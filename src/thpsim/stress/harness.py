@@ -113,6 +113,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                 return
             fn = innermost_function(gen) if trap is not DONE else where.get(cpu, "?")
             args: dict[str, Any] = {"round": round_, "step": step, "cpu": cpu,
+                                    "thread": wl.threads[cpu].task.pid,
                                     "from": where.get(cpu, "?"), "trap": repr(trap)}
             changed = entries.changes()
             if changed:
