@@ -131,6 +131,11 @@ class Profile:
     #: for a pending signal (-EINTR). 4.14: -EBUSY after 120 s or 5 failed migration
     #: rounds, stood in for by a bounded number of passes (mm/memory_hotplug.py).
     offline_pages_no_timeout: bool
+    #: 5.x (is_mem_section_removable() removed): memoryN/removable prints 1 whenever the
+    #: kernel can offline memory. 4.14: show_mem_removable() -> is_mem_section_removable():
+    #: 0 when a pageblock outside ZONE_MOVABLE holds an in-use page that is not on an LRU
+    #: list (page tables, reserved and kernel pages); 1 for an offline block.
+    memory_removable_always: bool
     #: 5.5 (C:feee6b298916, D. Hildenbrand, "shrink zones when offlining memory"):
     #: offline_pages() shrinks the zone and node spans and drops the block's zone links,
     #: so an offline block at a zone's edge lies in no zone and onlines by default into
@@ -200,6 +205,7 @@ PROFILES: dict[str, Profile] = {
         soft_offline_migrates_thp=True,
         soft_offline_poisoned_ok=False,
         offline_pages_no_timeout=False,
+        memory_removable_always=False,
         offline_pages_shrinks_zones=False,
         cpuset_cgroup_v2=False,
         memory_failure_poisoned_ehwpoison=False,
@@ -238,6 +244,7 @@ PROFILES: dict[str, Profile] = {
         soft_offline_migrates_thp=False,
         soft_offline_poisoned_ok=True,
         offline_pages_no_timeout=True,
+        memory_removable_always=True,
         offline_pages_shrinks_zones=True,
         cpuset_cgroup_v2=True,
         memory_failure_poisoned_ehwpoison=True,

@@ -536,3 +536,29 @@ def test_soft_offline_in_offline_block_eio_and_poison_survives_offline():
     assert not buddy.is_free(start + 7) and buddy.is_free(start + 6) and buddy.is_free(start + 8)
     assert "HardwareCorrupted:     4 kB" in m.fs.read("/proc/meminfo")
     m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_removable_per_era(profile):
+    """memoryN/removable: 4.14 computes is_mem_section_removable() (0 for a Normal block
+    holding page tables or kernel pages, 1 for a Movable block whatever it holds and for
+    an offline block); since 5.x it is 1 whenever offlining is supported (oracle: 1)."""
+    m = machine(profile)
+    p = m.spawn(cpu=0)
+    a = thp_region(p, 2)
+    table = next(iter(m.kernel.mem.tables))  # page tables come from ZONE_NORMAL
+    normal = block_of(table)
+    movable = block_of(pfn_at(p, a))
+    assert m.kernel.buddy.page_zone(pfn_at(p, a)).name == "Movable"
+    want_normal = "0" if profile == "seed" else "1"
+    assert attr(m, normal, "removable") == want_normal
+    assert attr(m, movable, "removable") == "1"
+    m.fs.write(f"{MD}/memory{movable}/state", "offline")
+    assert attr(m, movable, "removable") == "1"
+    # node 1's Normal block holds no kernel page: removable in 4.14 too, until a page
+    # table lands there
+    assert attr(m, 2, "valid_zones") == "Normal" and attr(m, 2, "removable") == "1"
+    q = m.spawn(cpu=3)  # node 1: its page tables come from node 1's Normal zone
+    thp_region(q, 1)
+    assert any(block_of(t) == 2 for t in m.kernel.mem.tables)
+    assert attr(m, 2, "removable") == want_normal

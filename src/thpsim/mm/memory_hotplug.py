@@ -309,6 +309,34 @@ def _unmovable(ctx, pfn: int) -> bool:
     return not (pages.mapping[head] & PAGE_MAPPING_ANON and pages.flags[head] & F_lru)
 
 
+def is_mem_section_removable(ctx, start_pfn: int, nr_pages: int) -> bool:
+    """Whether offlining the range would likely succeed: no pageblock outside
+    ZONE_MOVABLE holds an in-use page that is not on an LRU list.
+
+    Models: mm/memory_hotplug.c is_mem_section_removable() ->
+    is_pageblock_removable_nolock() -> has_unmovable_pages(count 0, skipping
+    hwpoisoned pages), v4.14: free buddy blocks and refcount-0 frames (THP tails)
+    are skipped; a ZONE_MOVABLE pageblock is removable whatever it holds.
+    """
+    buddy = ctx.buddy
+    pages = ctx.pages
+    pfn = start_pfn
+    end = start_pfn + nr_pages
+    while pfn < end:
+        if buddy.page_zone(pfn).zone_idx == ZONE_MOVABLE:
+            pfn = (pfn | (HPAGE_PMD_NR - 1)) + 1  # the whole pageblock
+            continue
+        head, order = buddy._free_block_of(pfn)
+        if head >= 0:
+            pfn = head + (1 << order)
+            continue
+        if pages.refcount[pfn] and not pages.flags[pfn] & F_hwpoison and (
+                pfn in ctx.mem.tables or not pages.flags[pfn] & F_lru):
+            return False
+        pfn += 1
+    return True
+
+
 def _alloc_offline_target(ctx, src_nid: int):
     """Models: alloc_migration_target() as do_migrate_range() sets it up: the source
     node preferred, the nodemask every memory node but the source (the source only when
@@ -596,6 +624,16 @@ def block_size_bytes_show(f) -> str:
     return f"{f.ctx.mem.block_size:x}\n"
 
 
+def removable_show(f) -> str:
+    """Models: removable_show() / 4.14's show_mem_removable(): 1 for an offline block,
+    else is_mem_section_removable() over the block (``memory_removable_always``: 1)."""
+    ctx = f.ctx
+    if ctx.profile.memory_removable_always or not _block_online(ctx, f.params["memory"]):
+        return "1\n"
+    start, nr = _range(f)
+    return f"{int(is_mem_section_removable(ctx, start, nr))}\n"
+
+
 def state_show(f) -> str:
     """Models: state_show(): online, offline, or going-offline during offline_pages()."""
     return f"{_memory_block_state(f.ctx, f.params['memory'])}\n"
@@ -708,7 +746,7 @@ def register(vfs) -> None:
     vfs.register_file(f"{d}/state", state_show, state_store, mode=0o644)
     vfs.register_file(f"{d}/online", online_show, online_store, mode=0o644)
     vfs.register_file(f"{d}/valid_zones", valid_zones_show, mode=0o444)
-    vfs.register_file(f"{d}/removable", lambda f: "1\n", mode=0o444)
+    vfs.register_file(f"{d}/removable", removable_show, mode=0o444)
     vfs.register_file(f"{d}/phys_device", lambda f: "0\n", mode=0o444)
     vfs.register_file(f"{d}/phys_index", lambda f: f"{f.params['memory']:08x}\n", mode=0o444)
     vfs.register_file(f"{d}/node", lambda f: f"{_node_of(f)}\n", mode=0o444)
