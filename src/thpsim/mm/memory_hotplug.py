@@ -56,7 +56,8 @@ Simplified:
       ``movable_node``; no memory notifiers, hugetlb or memmap_on_memory.
     * 6.x refuses to online a block that holds hwpoisoned frames (memblk_nr_poison:
       -EHWPOISON); here it onlines around them.
-    * the node symlink ``nodeX`` is a ``node`` file holding X.
+    * the node symlink ``nodeX`` is an empty directory of that name (no symlinks in
+      the VFS): its name tells the node, as ``ls memoryN`` shows it.
     * blocks smaller than a MAX_ORDER block (4 MiB) cannot be offlined (-EINVAL):
       a free buddy block could straddle the isolated range.
 """
@@ -749,7 +750,11 @@ def register(vfs) -> None:
     vfs.register_file(f"{d}/removable", removable_show, mode=0o444)
     vfs.register_file(f"{d}/phys_device", lambda f: "0\n", mode=0o444)
     vfs.register_file(f"{d}/phys_index", lambda f: f"{f.params['memory']:08x}\n", mode=0o444)
-    vfs.register_file(f"{d}/node", lambda f: f"{_node_of(f)}\n", mode=0o444)
+    # the nodeX link to /sys/devices/system/node/nodeX (register_one_node() links each
+    # block): a directory named for the block's node; its contents are not modelled
+    vfs.register_dir(f"{d}/node{{nid}}", mode=0o755,
+                     lookup=lambda f, name: _node_of(f) if name == f"node{_node_of(f)}" else None,
+                     names=lambda f: [f"node{_node_of(f)}"])
 
 
 def _node_of(f) -> int:
