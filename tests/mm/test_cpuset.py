@@ -108,7 +108,10 @@ def test_cpuset2_oracle_mainline():
 
     before = dict(m.kernel.vmstat.events)
     fs.write(f"{V2}/oracle_t/cpuset.mems", "0-1")  # superset: nothing moves
-    fs.write(f"{V2}/oracle_t/cpuset.mems", "")  # inherit the parent's (all)
+    # the oracle's write(fd, "", 0) reaches no store (kernfs): mems stay 0-1
+    assert fs.write(f"{V2}/oracle_t/cpuset.mems", "") == 0
+    assert fs.read(f"{V2}/oracle_t/cpuset.mems") == "0-1\n"
+    fs.write(f"{V2}/oracle_t/cpuset.mems", "\n")  # echo > cpuset.mems: inherit (all)
     assert delta(m, before) == {}
     assert fs.read(f"{V2}/oracle_t/cpuset.mems") == "\n"
     assert fs.read(f"{V2}/oracle_t/cpuset.mems.effective") == "0-1\n"
@@ -382,7 +385,7 @@ def test_v2_effective_mems_down_the_tree_and_migration():
     assert p.task.mems_allowed == 0b01
     assert node_at(m, p, a) == 0 and is_pmd_mapped(p, a)
 
-    fs.write(f"{V2}/a/cpuset.mems", "")  # a inherits the root's: b's {1} applies again
+    fs.write(f"{V2}/a/cpuset.mems", "\n")  # a inherits the root's: b's {1} applies again
     assert fs.read(f"{V2}/a/b/c/cpuset.mems.effective") == "1\n"
     assert node_at(m, p, a) == 1 and node_at(m, p, a + HPAGE_PMD_SIZE) == 1
     check_data(p, a, 2 * HPAGE_PMD_SIZE)
@@ -498,16 +501,16 @@ def test_v1_nested_subset_rules():
     fs.write(f"{V1}/A/B/C/cpuset.mems", "1")
     assert fs.read(f"{V1}/A/B/C/cpuset.effective_mems") == "1\n"
     assert errno_of(fs.write, f"{V1}/A/cpuset.mems", "0") == errno.EBUSY  # B uses 1
-    assert errno_of(fs.write, f"{V1}/A/B/cpuset.cpus", "") == errno.EBUSY  # C uses 1
+    assert errno_of(fs.write, f"{V1}/A/B/cpuset.cpus", "\n") == errno.EBUSY  # C uses 1
     fs.write(f"{V1}/A/B/C/tasks", str(p.pid))
-    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.mems", "") == errno.ENOSPC
-    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.cpus", "") == errno.ENOSPC
+    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.mems", "\n") == errno.ENOSPC
+    assert errno_of(fs.write, f"{V1}/A/B/C/cpuset.cpus", "\n") == errno.ENOSPC
     assert (p.task.cpus_allowed, p.task.mems_allowed) == (0b10, 0b10)
     assert errno_of(fs.rmdir, f"{V1}/A/B/C") == errno.EBUSY  # a task
     fs.write(f"{V1}/tasks", str(p.pid))
     assert p.task.cpus_allowed == 0b1111  # the top cpuset: every possible CPU
     fs.rmdir(f"{V1}/A/B/C")
-    fs.write(f"{V1}/A/B/cpuset.cpus", "")  # nothing below, no task: allowed
+    fs.write(f"{V1}/A/B/cpuset.cpus", "\n")  # nothing below, no task: allowed
 
 
 def test_v1_attach_needs_cpus_and_mems():
@@ -519,7 +522,7 @@ def test_v1_attach_needs_cpus_and_mems():
     fs.mkdir(f"{V1}/N")
     fs.write(f"{V1}/N/cpuset.mems", "1")
     assert errno_of(fs.write, f"{V1}/N/cgroup.procs", str(p.pid)) == errno.ENOSPC
-    fs.write(f"{V1}/N/cpuset.mems", "")
+    fs.write(f"{V1}/N/cpuset.mems", "\n")
     fs.write(f"{V1}/N/cpuset.cpus", "1")
     assert errno_of(fs.write, f"{V1}/N/cgroup.procs", str(p.pid)) == errno.ENOSPC
     fs.write(f"{V1}/N/cpuset.mems", "1")

@@ -322,7 +322,7 @@ def test_sysfs_in_use_page_by_physical_address():
 
 @pytest.mark.parametrize("data, err", [
     ("xyz", errno.EINVAL),  # SO-7
-    ("", errno.EINVAL),
+    ("\n", errno.EINVAL),
     ("0xfffffffff000", errno.ENXIO),  # SO-8: no memmap
 ])
 def test_so7_so8_sysfs_errors(data, err):
@@ -330,6 +330,13 @@ def test_so7_so8_sysfs_errors(data, err):
     with pytest.raises(OSError) as e:
         m.fs.write(SOFT_OFFLINE_FILE, data)
     assert e.value.errno == err
+
+
+def test_sysfs_zero_length_write_reaches_no_store():
+    """sysfs_kf_write(): a write of 0 bytes returns 0 before the store runs."""
+    m = machine()
+    assert m.fs.write(SOFT_OFFLINE_FILE, "") == 0
+    assert hw_corrupted_kb(m) == 0
 
 
 def test_sysfs_needs_cap_sys_admin_and_is_write_only():
@@ -568,7 +575,7 @@ def test_hard_offline_kernel_page_ignored_ebusy():
 
 @pytest.mark.parametrize("data, err", [
     ("xyz", errno.EINVAL),
-    ("", errno.EINVAL),
+    ("\n", errno.EINVAL),
     ("0x", errno.EINVAL),
     (" 4096", errno.EINVAL),  # kstrtoull: no leading space
     ("0x10000000000000000", errno.EINVAL),  # -ERANGE from kstrtoull, EINVAL from the store

@@ -384,12 +384,19 @@ class VFS:
         return text[offset:] if length is None else text[offset : offset + length]
 
     def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
-        """open(path, O_WRONLY) + write(data). Returns the bytes written."""
+        """open(path, O_WRONLY) + write(data). Returns the bytes written.
+
+        A zero-length write to a kernfs file (sysfs, cgroup) returns 0 without calling
+        the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
+        ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
+        """
         node, f = self._open(path, as_task, MAY_WRITE)
         if node.writer is None:
             raise self._no_method(node, path)
         if isinstance(data, str):
             data = data.encode()
+        if not data and node.fs == FS_KERNFS:
+            return 0
         return node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:

@@ -42,17 +42,17 @@ the writer.
 
 Simplified: struct cgroup and its cpuset css are one object (``online`` says whether
 the css exists); cpuset is the only controller (cgroup.controllers lists it or
-nothing; other controller names are EINVAL); no threaded cgroups (cgroup.type,
-cgroup.threads), cgroup.events or max.depth; no exclusive or partition files, no
+nothing; other controller names are EINVAL); no threaded cgroups (cgroup.type is
+read-only: domain, domain threaded or domain invalid; no cgroup.threads),
+cgroup.events or max.depth; no exclusive or partition files, no
 sched_load_balance, memory_pressure, spread or clone_children files; no hotplug of
 CPUs or nodes into cpusets (the top cpuset's cpus and mems are the online CPUs and
 the nodes with memory at boot); a task is bound to its one simulated CPU:
 ``cpus_allowed`` is recorded on the task (set_cpus_allowed_ptr()) but never moves it
 to another CPU; node and CPU lists take ``a`` and ``a-b`` items (no ``a-b:g/n``
 groups, no ``N``); v1 attach does not check the writer's euid; the task-to-cgroup
-link is a table keyed by thread id (``css_of``; the kernel's task->cgroups), so a
-task forked after its parent joined a cgroup is in the root until attached (the
-kernel's cgroup_post_fork() belongs to fork); cgroup_mutex and cpus_read_lock are
+link is a table keyed by thread id (``css_of``; the kernel's task->cgroups),
+filled at fork by cgroup_post_fork(); cgroup_mutex and cpus_read_lock are
 folded into cpuset_mutex, so attach_in_progress is never seen; when a
 subtree_control write re-homes tasks, cpuset_attach() runs once per destination css
 (the kernel passes one taskset whose first task names the source and destination);
@@ -667,13 +667,44 @@ def cgroup_can_be_thread_root(h: cpuset_hierarchy, cg: cpuset) -> bool:
     return h.nr_populated_domain_children(cg) == 0
 
 
+def cgroup_is_thread_root(h: cpuset_hierarchy, cg: cpuset) -> bool:
+    """Models: cgroup_is_thread_root(): a cgroup with tasks that enables a threaded
+    controller (cpuset) for its children has become a thread root (no cgroup is
+    threaded in the model, so nr_threaded_children is 0)."""
+    return cg.subtree_control and h.cgroup_has_tasks(cg)
+
+
+def cgroup_is_valid_domain(h: cpuset_hierarchy, cg: cpuset) -> bool:
+    """Models: cgroup_is_valid_domain(): no ancestor but the (mixable) root is a thread
+    root. Below a thread root, cgroups are ``domain invalid`` and take no tasks."""
+    anc = cg.parent
+    while anc is not None:
+        if anc.parent is not None and cgroup_is_thread_root(h, anc):
+            return False
+        anc = anc.parent
+    return True
+
+
+def cgroup_type_show(h: cpuset_hierarchy, cg: cpuset) -> str:
+    """Models: cgroup_type_show(): ``domain``, ``domain threaded`` (a thread root) or
+    ``domain invalid``; ``threaded`` cgroups are not modelled."""
+    if not cgroup_is_valid_domain(h, cg):
+        return "domain invalid\n"
+    if cg.parent is not None and cgroup_is_thread_root(h, cg):
+        return "domain threaded\n"
+    return "domain\n"
+
+
 def cgroup_migrate_vet_dst(h: cpuset_hierarchy, dst: cpuset) -> int:
-    """Models: cgroup_migrate_vet_dst(): v1 has no rule; v2 applies the
+    """Models: cgroup_migrate_vet_dst(): v1 has no rule; v2: a cgroup below a thread
+    root cannot host tasks (-EOPNOTSUPP, the 7.2 oracle), then the
     no-internal-process constraint: a cgroup that enables a controller for its
     children takes no task (-EBUSY) unless it can be a thread root.
     Returns 0 or -errno."""
     if not h.v2:
         return 0
+    if not cgroup_is_valid_domain(h, dst):
+        return -errno.EOPNOTSUPP
     if cgroup_can_be_thread_root(h, dst):
         return 0
     if dst.subtree_control:
@@ -1041,6 +1072,9 @@ def register(vfs) -> None:
         vfs.register_file(f"{path}/cgroup.procs", procs_show, procs_store, mode=0o644)
         if v2:
             vfs.register_file(f"{path}/cgroup.controllers", controllers_show, mode=0o444)
+            if cs.parent is not None:
+                vfs.register_file(f"{path}/cgroup.type",
+                                  lambda f: cgroup_type_show(h, cs_of(f)), mode=0o444)
             vfs.register_file(f"{path}/cgroup.subtree_control", subtree_show,
                               subtree_store, mode=0o644)
         else:
