@@ -394,7 +394,8 @@ def test_v2_effective_mems_down_the_tree_and_migration():
 def test_v2_no_internal_process_rule():
     """cgroup_migrate_vet_dst(): a cgroup that enables cpuset for its children and has a
     populated child takes no process (EBUSY); with no populated child it still can (it
-    may become a thread root: cpuset is a threaded controller); the root always can.
+    becomes a thread root: cpuset is a threaded controller, and its children then
+    refuse tasks with EOPNOTSUPP); the root always can.
     cgroup_vet_subtree_control_enable(): +cpuset in a cgroup with tasks and a populated
     child is EBUSY."""
     m = machine("mainline")
@@ -405,7 +406,13 @@ def test_v2_no_internal_process_rule():
     fs.mkdir(f"{V2}/a")
     fs.mkdir(f"{V2}/a/b")
     fs.write(f"{V2}/a/cgroup.subtree_control", "+cpuset")
-    fs.write(f"{V2}/a/cgroup.procs", str(p.pid))  # no populated child yet: allowed
+    fs.write(f"{V2}/a/cgroup.procs", str(q.pid))  # no populated child yet: allowed,
+    assert fs.read(f"{V2}/a/cgroup.type") == "domain threaded\n"  # a thread root now
+    # ... whose children cannot host tasks (the 7.2 oracle: EOPNOTSUPP)
+    assert errno_of(fs.write, f"{V2}/a/b/cgroup.procs", str(p.pid)) == errno.EOPNOTSUPP
+    assert fs.read(f"{V2}/a/b/cgroup.type") == "domain invalid\n"
+    fs.write(f"{V2}/cgroup.procs", str(q.pid))
+    assert fs.read(f"{V2}/a/b/cgroup.type") == "domain\n"
     fs.write(f"{V2}/a/b/cgroup.procs", str(p.pid))
     assert errno_of(fs.write, f"{V2}/a/cgroup.procs", str(q.pid)) == errno.EBUSY
     assert v2_procs(fs, f"{V2}/a") == "" and v2_procs(fs, f"{V2}/a/b") == f"{p.pid}\n"
@@ -422,6 +429,9 @@ def test_v2_no_internal_process_rule():
     assert errno_of(fs.rmdir, f"{V2}/x") == errno.EBUSY  # a child
     assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "abc") == errno.EINVAL
     assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "-7") == errno.ESRCH
+    # x has q and now +cpuset: a thread root, y cannot host tasks until q leaves
+    assert errno_of(p.fs.write, f"{V2}/x/y/cgroup.procs", "0") == errno.EOPNOTSUPP
+    fs.write(f"{V2}/cgroup.procs", str(q.pid))
     assert p.fs.write(f"{V2}/x/y/cgroup.procs", "0") == 1  # 0: the writer itself
     assert v2_procs(fs, f"{V2}/x/y") == f"{p.pid}\n"
 
