@@ -160,6 +160,11 @@ class Profile:
     #: /sys/devices/system/node/nodeN/memory_failure/{total,ignored,failed,delayed,
     #: recovered}, counted by action_result(). 4.14: absent.
     memory_failure_node_stats: bool
+    #: 6.1x-7.x (memory_failure_pfn(): poison of PFNs without a struct page, for VFIO
+    #: PFN maps): memory_failure() of a PFN beyond the memmap with nothing mapping it
+    #: is MF_IGNORED, -EBUSY (oracle: hard_offline_page of 0xfffffffff000 is EBUSY on
+    #: 7.2, ENXIO on 6.1). 4.14: -ENXIO ("memory outside kernel control").
+    memory_failure_pfn_without_page_ebusy: bool
     #: 6.9 (J. Chu, "mm/madvise: add MF_ACTION_REQUIRED to madvise(MADV_HWPOISON)"):
     #: the caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
@@ -211,6 +216,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_poisoned_ehwpoison=False,
         memory_failure_unsplit_thp_ehwpoison=False,
         memory_failure_node_stats=False,
+        memory_failure_pfn_without_page_ebusy=False,
         madvise_hwpoison_action_required=False,
     ),
     "mainline": Profile(
@@ -250,6 +256,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_poisoned_ehwpoison=True,
         memory_failure_unsplit_thp_ehwpoison=True,
         memory_failure_node_stats=True,
+        memory_failure_pfn_without_page_ebusy=True,
         madvise_hwpoison_action_required=True,
     ),
 }

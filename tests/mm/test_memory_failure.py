@@ -579,7 +579,7 @@ def test_hard_offline_kernel_page_ignored_ebusy():
     ("0x", errno.EINVAL),
     (" 4096", errno.EINVAL),  # kstrtoull: no leading space
     ("0x10000000000000000", errno.EINVAL),  # -ERANGE from kstrtoull, EINVAL from the store
-    ("0xfffffffff000", errno.ENXIO),  # no memmap: memory outside kernel control
+    ("0xfffffffff000", errno.EBUSY),  # no memmap: memory_failure_pfn(), MF_IGNORED (7.2)
 ])
 def test_hard_offline_errors(data, err):
     m = machine("mainline")
@@ -587,6 +587,14 @@ def test_hard_offline_errors(data, err):
         m.fs.write(HARD_OFFLINE_FILE, data)
     assert e.value.errno == err
     assert hw_corrupted_kb(m) == 0 and all_stats(m) == zero_stats(m)
+
+
+def test_hard_offline_beyond_ram_enxio_in_4_14():
+    """4.14 (and 6.1, oracle): "memory outside kernel control", ENXIO."""
+    m = machine("seed")
+    with pytest.raises(OSError) as e:
+        m.fs.write(HARD_OFFLINE_FILE, "0xfffffffff000")
+    assert e.value.errno == errno.ENXIO and hw_corrupted_kb(m) == 0
 
 
 def test_hard_offline_needs_cap_sys_admin_and_is_write_only():

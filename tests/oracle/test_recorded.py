@@ -194,3 +194,88 @@ def test_mlock_prot_none_6_1(profile):
     recorded = (HERE / "mlock_prot_none.6.1.txt").read_text()
     assert "mlock(PROT_NONE) = -1 errno 12" in recorded
     assert "mmap(PROT_NONE|MAP_POPULATE) = ok" in recorded
+
+
+def test_hard_offline_page_7_2():
+    """hard_offline_page.c on 7.2: a mapped page is poisoned (recovered, SIGBUS on touch,
+    the neighbours unharmed), again is EHWPOISON and not counted, a freed page is
+    recovered, bad input EINVAL, an address beyond RAM EBUSY (memory_failure_pfn()),
+    the zero page EBUSY, counted ignored but poisoned (HardwareCorrupted grows)."""
+    import signal
+
+    from thpsim import MADV_NOHUGEPAGE, PROT_WRITE, DeliveredSignal
+    from thpsim.mm.gup import follow_page
+
+    m, p = _machine()
+    out = []
+    names = ("total", "ignored", "failed", "delayed", "recovered")
+
+    def stats(tag, node):
+        vals = []
+        for n in names:
+            path = f"/sys/devices/system/node/node{node}/memory_failure/{n}"
+            vals.append(f"{n}={m.fs.read(path).strip()}" if m.fs.exists(path)
+                        else f"{n}=absent")
+        hc = next(x for x in m.fs.read("/proc/meminfo").splitlines()
+                  if x.startswith("HardwareCorrupted"))
+        out.append(f"{tag}: node{node} " + " ".join(vals) + f" | {hc}")
+
+    def hw(what, val):
+        try:
+            p.fs.write("/sys/devices/system/memory/hard_offline_page", val)
+            out.append(f"hard_offline_page <- {what}: 0 (ok)")
+        except OSError as e:
+            out.append(f"hard_offline_page <- {what}: -1 errno {e.errno} "
+                       f"({os.strerror(e.errno)})")
+
+    def pfn_of(addr):
+        pfn = follow_page(p.mm.find_vma(addr), addr, False)[0]
+        return pfn if pfn >= 0 else 0
+
+    page = 4096
+    a = p.mmap(0, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.madvise(a, 4 * page, MADV_NOHUGEPAGE)
+    t = p.threads[0]
+    for i in range(4):
+        t.write(a + i * page, i + 1)
+    p0, p1 = pfn_of(a), pfn_of(a + page)
+    nd = 1 if p0 >= 0x40000 else 0
+    stats("start", nd)
+    hw("mapped page", f"{p0 * page:#x}")
+    stats("after mapped", nd)
+    out.append(f"pagemap page0 after: present={int(pfn_of(a) != 0)}")
+    try:
+        t.read(a)
+        out.append("touch page0: no signal")
+    except DeliveredSignal as e:
+        out.append(f"touch page0: signal={e.si_signo} si_code={e.si_code}")
+    out.append(f"touch page2: {t.read(a + 2 * page)}")
+    hw("same page again", f"{p0 * page:#x}")
+    stats("after again", nd)
+    p.munmap(a + page, page)
+    hw("freed page", f"{p1 * page:#x}")
+    stats("after freed", 1 if p1 >= 0x40000 else 0)
+    hw("garbage", "xyz")
+    hw("newline", "\n")
+    hw("beyond RAM", "0xfffffffff000")
+    z = p.mmap(0, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS)
+    t.read(z)  # maps the shared zero page
+    zp = pfn_of(z)
+    zn = 1 if zp >= 0x40000 else 0
+
+    def counters():
+        return [int(m.fs.read(f"/sys/devices/system/node/node{zn}/memory_failure/{n}"))
+                for n in names]
+
+    def hwc():
+        return int(next(x for x in m.fs.read("/proc/meminfo").splitlines()
+                        if x.startswith("HardwareCorrupted")).split()[1])
+
+    before, h0 = counters(), hwc()
+    hw("zero page (kernel)", f"{zp * page:#x}")
+    after = counters()
+    out.append("zero page node delta: " + " ".join(
+        f"{n}+{b - a}" for n, a, b in zip(names, before, after))
+        + f" | HardwareCorrupted +{hwc() - h0} kB")
+    assert signal.SIGBUS == 7 and PROT_WRITE
+    assert out == (HERE / "hard_offline_page.7.2.txt").read_text().splitlines()

@@ -383,9 +383,15 @@ def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -
     Context: MF_COUNT_INCREASED: the caller holds a reference on the folio.
     Preempts: in the split, the page lock and the unmap.
     Returns: 0, -ENXIO (no memmap, offline memory), -EHWPOISON (already poisoned; a
-    THP that cannot be split), -EBUSY (an ignored or failed page).
+    THP that cannot be split), -EBUSY (an ignored or failed page; mainline: a PFN
+    beyond the memmap, memory_failure_pfn()).
     """
     pages = ctx.pages
+    if not 0 <= pfn < pages.nr and ctx.profile.memory_failure_pfn_without_page_ebusy:
+        # !pfn_valid(): memory_failure_pfn(); no PFN map covers it: MF_IGNORED, not
+        # counted anywhere (no node, no struct page)
+        _log(ctx, f"Memory failure: {pfn:#x}: recovery action for unknown page: Ignored")
+        return -errno.EBUSY
     if not 0 <= pfn < pages.nr or pages.flags[pfn] & F_offline:
         # pfn_to_online_page() is NULL
         if 0 <= pfn < pages.nr:
@@ -602,8 +608,9 @@ def hard_offline_page_store(f, buf: bytes) -> int:
     kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, memory_failure(pfn, 0)
     (-EOPNOTSUPP, a filtered event, counts as success). Its data is lost; processes
     mapping it get SIGBUS when they touch it (no early kill: the flags carry no
-    MF_ACTION_REQUIRED). Errors: ENXIO (no memmap or offline memory), EBUSY (a page
-    the handler ignores or fails on), EHWPOISON (already poisoned, mainline).
+    MF_ACTION_REQUIRED). Errors: ENXIO (offline memory; no memmap in 4.14), EBUSY (a
+    page the handler ignores or fails on; no memmap in mainline), EHWPOISON (already
+    poisoned, mainline).
     Returns: the byte count.
     """
 
