@@ -201,7 +201,7 @@ def test_hard_offline_page_7_2():
     the neighbours unharmed), again is EHWPOISON and not counted, a freed page is
     recovered, bad input EINVAL, an address beyond RAM EBUSY (memory_failure_pfn()),
     the zero page EBUSY, counted ignored but poisoned (HardwareCorrupted grows)."""
-    from thpsim import MADV_NOHUGEPAGE, DeliveredSignal
+    from thpsim import MADV_NOHUGEPAGE, PROT_WRITE, DeliveredSignal
     from thpsim.mm.gup import follow_page
 
     m, p = _machine()
