@@ -165,8 +165,8 @@ class Profile:
     #: is MF_IGNORED, -EBUSY (oracle: hard_offline_page of 0xfffffffff000 is EBUSY on
     #: 7.2, ENXIO on 6.1). 4.14: -ENXIO ("memory outside kernel control").
     memory_failure_pfn_without_page_ebusy: bool
-    #: 6.9 (J. Chu, "mm/madvise: add MF_ACTION_REQUIRED to madvise(MADV_HWPOISON)"):
-    #: the caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
+    #: between 6.1 and 6.12 (madvise_inject_error() passes MF_ACTION_REQUIRED): the
+    #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
 
