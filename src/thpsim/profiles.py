@@ -165,6 +165,10 @@ class Profile:
     #: is MF_IGNORED, -EBUSY (oracle: hard_offline_page of 0xfffffffff000 is EBUSY on
     #: 7.2, ENXIO on 6.1). 4.14: -ENXIO ("memory outside kernel control").
     memory_failure_pfn_without_page_ebusy: bool
+    #: 5.x-6.x unpoison_memory() rework (N. Horiguchi): a frame that cannot be
+    #: unpoisoned (not poisoned, still referenced or mapped) is -EBUSY, an offline or
+    #: absent PFN -EIO. 4.14: such cases return 0 (only logged), no memmap -ENXIO.
+    unpoison_memory_ebusy: bool
     #: between 6.1 and 6.12 (madvise_inject_error() passes MF_ACTION_REQUIRED): the
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
@@ -217,6 +221,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_unsplit_thp_ehwpoison=False,
         memory_failure_node_stats=False,
         memory_failure_pfn_without_page_ebusy=False,
+        unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
     ),
     "mainline": Profile(
@@ -257,6 +262,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_unsplit_thp_ehwpoison=True,
         memory_failure_node_stats=True,
         memory_failure_pfn_without_page_ebusy=True,
+        unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
     ),
 }

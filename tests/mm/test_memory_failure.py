@@ -759,3 +759,76 @@ def test_soft_offline_subpage_zapped_during_the_split_mainline():
     assert p.threads[0].read(p5) == 0  # zapped: reads the zero page
     check_data(p, a, HPAGE_PMD_SIZE, skip={p5})
     m.check_integrity()
+
+
+UNPOISON_FILE = "/sys/kernel/debug/hwpoison/unpoison-pfn"
+CORRUPT_FILE = "/sys/kernel/debug/hwpoison/corrupt-pfn"
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
+    """hwpoison-inject's unpoison-pfn: a soft-offlined frame is unpoisoned (HWPOISON
+    gone from kpageflags, HardwareCorrupted back to 0, the frame free again); again,
+    it is not poisoned: -EBUSY in mainline, 0 (logged) in 4.14."""
+    m = machine(profile)
+    p = m.spawn()
+    a = base_page(p)
+    old = pfn_at(p, a)
+    assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    assert kpageflags(m, old) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
+    assert not m.kernel.buddy.is_free(old)
+    m.fs.write(UNPOISON_FILE, str(old))
+    assert not kpageflags(m, old) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 0
+    assert m.kernel.buddy.is_free(old)
+    assert p.threads[0].read(a) == 0x1234  # the data lives in the new frame
+    if profile == "mainline":
+        with pytest.raises(OSError) as e:
+            m.fs.write(UNPOISON_FILE, str(old))
+        assert e.value.errno == errno.EBUSY
+    else:
+        assert m.fs.write(UNPOISON_FILE, str(old)) == len(str(old))
+    m.check_integrity()
+
+
+def test_unpoison_refuses_a_mapped_or_kernel_frame_mainline():
+    """A reserved kernel frame (the zero page) stays poisoned: -EBUSY; bad input
+    -EINVAL; a PFN without a memmap -EIO; the debugfs directory is root's only."""
+    m = machine("mainline")
+    zero = m.kernel.zero_pfn
+    with pytest.raises(OSError) as e:  # memory_failure(): reserved: ignored, but poisoned
+        m.fs.write(CORRUPT_FILE, str(zero))
+    assert e.value.errno == errno.EBUSY and kpageflags(m, zero) >> KPF_HWPOISON & 1
+    with pytest.raises(OSError) as e:
+        m.fs.write(UNPOISON_FILE, str(zero))
+    assert e.value.errno == errno.EBUSY and kpageflags(m, zero) >> KPF_HWPOISON & 1
+    for bad in ("xyz", "-1"):
+        with pytest.raises(OSError) as e:
+            m.fs.write(UNPOISON_FILE, bad)
+        assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as e:
+        m.fs.write(UNPOISON_FILE, str(m.kernel.pages.nr + 5))
+    assert e.value.errno == errno.EIO
+    user = m.spawn(uid=1000)
+    with pytest.raises(OSError) as e:
+        user.fs.write(UNPOISON_FILE, "1")
+    assert e.value.errno == errno.EACCES
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_corrupt_pfn_then_unpoison_a_hard_poisoned_anon_page(profile):
+    """corrupt-pfn on a mapped anonymous page: memory_failure() unmaps it (a hwpoison
+    entry: SIGBUS on touch); the frame is not mapped nor referenced any more, so
+    unpoison gives it back; the process still gets SIGBUS there (its entry stays)."""
+    m = machine(profile)
+    p = m.spawn()
+    a = base_page(p)
+    pfn = pfn_at(p, a)
+    m.fs.write(CORRUPT_FILE, str(pfn))
+    assert hw_corrupted_kb(m) == 4
+    with pytest.raises(DeliveredSignal):
+        p.threads[0].read(a)
+    m.fs.write(UNPOISON_FILE, str(pfn))
+    assert hw_corrupted_kb(m) == 0 and m.kernel.buddy.is_free(pfn)
+    with pytest.raises(DeliveredSignal):
+        p.threads[0].read(a)
+    m.check_integrity()

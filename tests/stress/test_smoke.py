@@ -29,7 +29,7 @@ def test_smoke_no_failure(profile):
     kinds = {"move_pages", "mbind", "migrate_pages", "soft_offline", "cpuset attach",
              "cpuset.mems", "offline", "online", "munmap", "madvise(DONTNEED)",
              "madvise(FREE)", "mprotect", "mmap(FIXED)", "fork", "child exit",
-             "clear_refs 1", "clear_refs 4", "read pagemap", "read smaps"}
+             "clear_refs 1", "clear_refs 4", "read pagemap", "read smaps", "unpoison"}
     assert kinds <= set(res.ops), kinds - set(res.ops)
 
 

@@ -569,6 +569,44 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     return ret
 
 
+def unpoison_memory(ctx, pfn: int) -> int:
+    """Give a software-poisoned frame back to the allocator.
+
+    Models: mm/memory-failure.c unpoison_memory() (the hwpoison-inject debugfs
+    ``unpoison-pfn``): refused for a frame that is not poisoned, that someone still
+    references or maps (the mapping holds a hwpoison entry instead); otherwise
+    PG_hwpoison is cleared and the frame freed (put_page_back_buddy()):
+    HardwareCorrupted drops, the per-node memory_failure counters do not. There is
+    never a real machine check here, so ``hw_memory_failure`` never disables it.
+    Context: mf_mutex. Preempts: never.
+    Returns: 0 or -errno (mainline -EBUSY / -EIO; 4.14 logs and returns 0, and
+    -ENXIO without a memmap), see ``unpoison_memory_ebusy``.
+    """
+    v6 = ctx.profile.unpoison_memory_ebusy
+    pages = ctx.pages
+    if not 0 <= pfn < pages.nr:
+        return -errno.EIO if v6 else -errno.ENXIO
+    if v6 and pages.flags[pfn] & F_offline:
+        return -errno.EIO  # pfn_to_online_page() is NULL
+    refused = -errno.EBUSY if v6 else 0
+    if ctx.huge_zero_pfn >= 0 and 0 <= pfn - ctx.huge_zero_pfn < HPAGE_PMD_NR:
+        return -errno.EOPNOTSUPP if v6 else 0
+    if not pages.flags[pfn] & F_hwpoison:
+        _log(ctx, f"Unpoison: Page was already unpoisoned {pfn:#x}")
+        return refused
+    head = pages.compound_head(pfn)
+    if pages.refcount[head]:
+        _log(ctx, f"Unpoison: Someone grabs the hwpoison page {pfn:#x}")
+        return refused
+    if pages.page_mapcount(pfn) > 0 or pfn in ctx.mem.tables or pages.flags[pfn] & F_reserved:
+        _log(ctx, f"Unpoison: Someone maps the hwpoison page {pfn:#x}")
+        return refused
+    pages.flags[pfn] = pages.flags[pfn] & ~F_hwpoison & 0xFFFF_FFFF
+    ctx.buddy.__free_pages(pfn, 0)  # put_page_back_buddy()
+    _log(ctx, f"Unpoison: Software-unpoisoned page {pfn:#x}")
+    return 0
+
+
 # ====================================================================== sysfs
 def _offline_page_store(f, buf: bytes, action) -> int:
     """The common part of the two stores: CAP_SYS_ADMIN (EPERM), kstrtoull(buf, 0)
@@ -630,6 +668,52 @@ def _mf_stats_show(name: str):
     return show
 
 
+def _debugfs_pfn_store(f, buf: bytes, action) -> int:
+    """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses an unsigned number
+    (kstrtoull base 0; EINVAL), then the handler: CAP_SYS_ADMIN (EPERM) and
+    ``action(ctx, pfn)``'s error, else the count."""
+    import os
+
+    from thpsim.fs.proc.internal import run_as_opener
+    from thpsim.kernel.task import CAP_SYS_ADMIN
+    from thpsim.lib.kstrtox import kstrtoull
+
+    err, pfn = kstrtoull(buf.decode("latin-1").strip())
+    if err:
+        raise OSError(-err, os.strerror(-err), f.path)
+    if not f.capable(CAP_SYS_ADMIN):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
+    ret = action(f.ctx, pfn)
+    if not isinstance(ret, int):
+        ret = run_as_opener(f, ret)
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), f.path)
+    return len(buf)
+
+
+def hwpoison_unpoison_store(f, buf: bytes) -> int:
+    """Models: mm/hwpoison-inject.c hwpoison_unpoison(): unpoison_memory(pfn)."""
+    return _debugfs_pfn_store(f, buf, unpoison_memory)
+
+
+def hwpoison_inject_store(f, buf: bytes) -> int:
+    """Models: mm/hwpoison-inject.c hwpoison_inject(): a PFN with a memmap (else
+    -ENXIO), then memory_failure(pfn, MF_SW_SIMULATED) and its error; a filtered
+    event (-EOPNOTSUPP) counts as success. Simplified: no hwpoison_filter()."""
+
+    def action(ctx, pfn: int):
+        if not 0 <= pfn < ctx.pages.nr:
+            return -errno.ENXIO
+
+        def run():
+            ret = yield from memory_failure(ctx, pfn, MF_SW_SIMULATED)
+            return 0 if ret == -errno.EOPNOTSUPP else ret
+
+        return run()
+
+    return _debugfs_pfn_store(f, buf, action)
+
+
 def register(vfs) -> None:
     """Register /sys/devices/system/memory/{soft,hard}_offline_page (mode 0200) and,
     with ``memory_failure_node_stats``, /sys/devices/system/node/nodeN/memory_failure/
@@ -640,6 +724,12 @@ def register(vfs) -> None:
                       writer=soft_offline_page_store, mode=0o200)
     vfs.register_file("/sys/devices/system/memory/hard_offline_page",
                       writer=hard_offline_page_store, mode=0o200)
+    # mm/hwpoison-inject.c (CONFIG_HWPOISON_INJECT, loaded): debugfs, root only
+    vfs.register_dir("/sys/kernel/debug/hwpoison", mode=0o700)
+    vfs.register_file("/sys/kernel/debug/hwpoison/unpoison-pfn",
+                      writer=hwpoison_unpoison_store, mode=0o200)
+    vfs.register_file("/sys/kernel/debug/hwpoison/corrupt-pfn",
+                      writer=hwpoison_inject_store, mode=0o200)
     if not vfs.ctx.profile.memory_failure_node_stats:
         return
     group = "/sys/devices/system/node/node{nid}/memory_failure"

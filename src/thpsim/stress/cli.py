@@ -34,7 +34,7 @@ __all__ = ["main"]
 
 
 #: kernel activity that ``--without`` can leave out (StressConfig fields)
-_OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers"]
+_OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers", "unpoison"]
 
 
 def _parse_switch(text: str) -> tuple[str, Any]:

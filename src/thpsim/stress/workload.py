@@ -51,7 +51,11 @@ class StressConfig:
     check_every: int = 5  # rounds between full invariant checks
     fork: bool = True
     migrate_batch: int = 16
-    soft_offline_budget: int = 8  # soft-offlined (poisoned) frames per run at most
+    #: soft-offlined (poisoned) frames per run at most, unless ``unpoison``
+    soft_offline_budget: int = 8
+    #: each migrator unpoisons what is poisoned at the end of its round (hwpoison-inject's
+    #: unpoison-pfn), so soft offline runs without a budget and frames are not drained
+    unpoison: bool = True
     #: bytes at the top of each node in ZONE_MOVABLE (movablecore=); None: half of each
     movable: dict[int, int] | None = None
     #: the first migrator offlines a ZONE_MOVABLE memory block and onlines it again
@@ -298,13 +302,16 @@ class Workload:
                 ops.append(self._mbind_op(rng, task))
             elif x < 0.20:
                 ops.append(self._migrate_pages_op(rng, task))
-            elif x < 0.23 and self.soft_offlined < self.cfg.soft_offline_budget:
+            elif x < 0.23 and (self.cfg.unpoison
+                               or self.soft_offlined < self.cfg.soft_offline_budget):
                 self.soft_offlined += 1
                 ops.append(self._soft_offline_op(rng, task))
             elif x < 0.28 and self.cpusets:
                 ops.append(self._cpuset_op(rng))
             elif x < 0.33 and self.cfg.proc_readers:
                 ops.append(self._proc_reader_op(rng, task))
+        if self.cfg.unpoison:
+            ops.append(self._unpoison_op())
         if cpu == self.cfg.user_threads and self.movable_blocks and rng.random() < 0.3:
             # one memory block goes offline somewhere in the round, and online at its end
             block = rng.choice(self.movable_blocks)
@@ -361,11 +368,15 @@ class Workload:
         return Op("migrate_pages", start_)
 
     def _soft_offline_op(self, rng: random.Random, task: Any) -> Op:
-        """Soft offline one random page (bounded per run, so frames are not drained)."""
+        """Soft offline one random page (unpoisoned at the end of the round, or bounded
+        per run, so frames are not drained)."""
         from thpsim.mm.madvise import MADV_SOFT_OFFLINE, sys_madvise
 
         r = rng.choice(self.regions)
-        addr = r.base + rng.choice(r.offsets())
+        # mostly a page its owner has written (mapped, no zero page), as of the build
+        written = sorted(r.values)
+        off = rng.choice(written) if written and rng.random() < 0.8 else rng.choice(r.offsets())
+        addr = r.addr(off)
         mm = task.mm
         ok = {0, -errno.EIO, -errno.EBUSY, -errno.EFAULT, -errno.ENOMEM}
 
@@ -376,6 +387,33 @@ class Workload:
             return ret
 
         return Op("soft_offline", start_)
+
+    def _unpoison_op(self) -> Op:
+        """Unpoison every poisoned frame (unpoison_memory(), as writes to
+        /sys/kernel/debug/hwpoison/unpoison-pfn do): each is given back, or refused
+        while someone still holds it (-EBUSY in mainline, 0 in 4.14)."""
+        import numpy as np
+
+        from thpsim.kernel.sched import PREEMPT
+        from thpsim.mm.memory_failure import unpoison_memory
+        from thpsim.mm.page_flags import F_hwpoison, F_offline
+
+        ctx = self.m.kernel
+        ok = {0, -errno.EBUSY}
+
+        def start_():
+            done = 0
+            flags = ctx.pages.flags_np
+            # frames in offline memory wait for their block to come back (-EIO)
+            for pfn in np.nonzero((flags & F_hwpoison != 0) & (flags & F_offline == 0))[0].tolist():
+                yield PREEMPT  # one write per frame
+                ret = unpoison_memory(ctx, pfn)
+                if ret not in ok:
+                    raise IntegrityError(f"unpoison of pfn {pfn:#x} returned {ret}")
+                done += ret == 0
+            return done
+
+        return Op("unpoison", start_)
 
     def _cpuset_op(self, rng: random.Random) -> Op:
         """Move the whole process to a cpuset (its pages follow: memory_migrate), or
