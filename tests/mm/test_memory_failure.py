@@ -832,3 +832,34 @@ def test_corrupt_pfn_then_unpoison_a_hard_poisoned_anon_page(profile):
     with pytest.raises(DeliveredSignal):
         p.threads[0].read(a)
     m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_unpoison_of_a_frame_in_offline_memory(profile):
+    """The stress find: a soft-offlined frame whose block then goes offline. 4.14 clears
+    PG_hwpoison and leaves the frame offline (onlining frees it with the rest);
+    mainline refuses (-EIO: pfn_to_online_page() is NULL) until the block is back.
+    Either way the frame is freed exactly once."""
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True,
+                profile=profile, movable={1: 128 * MB})
+    p = m.spawn(cpu=3)  # node 1
+    a = base_page(p)
+    pfn = pfn_at(p, a)
+    block = pfn // ((128 * MB) >> PAGE_SHIFT)
+    state = f"/sys/devices/system/memory/memory{block}/state"
+    assert m.kernel.buddy.page_zone(pfn).name == "Movable"
+    assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
+    p.exit()
+    m.fs.write(state, "offline")
+    if profile == "mainline":
+        with pytest.raises(OSError) as e:
+            m.fs.write(UNPOISON_FILE, str(pfn))
+        assert e.value.errno == errno.EIO and hw_corrupted_kb(m) == 4
+        m.fs.write(state, "online_movable")
+        m.fs.write(UNPOISON_FILE, str(pfn))
+    else:
+        m.fs.write(UNPOISON_FILE, str(pfn))
+        assert hw_corrupted_kb(m) == 0 and not m.kernel.buddy.is_free(pfn)
+        m.fs.write(state, "online_movable")
+    assert hw_corrupted_kb(m) == 0 and m.kernel.buddy.is_free(pfn)
+    m.check_integrity()

@@ -586,8 +586,15 @@ def unpoison_memory(ctx, pfn: int) -> int:
     pages = ctx.pages
     if not 0 <= pfn < pages.nr:
         return -errno.EIO if v6 else -errno.ENXIO
-    if v6 and pages.flags[pfn] & F_offline:
-        return -errno.EIO  # pfn_to_online_page() is NULL
+    if pages.flags[pfn] & F_offline:
+        if v6:
+            return -errno.EIO  # pfn_to_online_page() is NULL
+        # 4.14: an offline frame is PG_reserved with no reference: "free page", the
+        # flag is cleared and the frame stays offline (onlining frees it)
+        if pages.flags[pfn] & F_hwpoison:
+            pages.flags[pfn] = pages.flags[pfn] & ~F_hwpoison & 0xFFFF_FFFF
+            _log(ctx, f"Unpoison: Software-unpoisoned free page {pfn:#x}")
+        return 0
     refused = -errno.EBUSY if v6 else 0
     if ctx.huge_zero_pfn >= 0 and 0 <= pfn - ctx.huge_zero_pfn < HPAGE_PMD_NR:
         return -errno.EOPNOTSUPP if v6 else 0
