@@ -26,7 +26,6 @@ from collections.abc import Callable
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     PAGE_SIZE,
-    PMD_MASK,
     pfn_pte,
     pte_mkdirty,
     pte_mkold,
@@ -136,34 +135,22 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         if pvmw.pte is None:
             remove_migration_pmd(pvmw, new)
             continue
-        # this hit, then every further hit in the same page table under the same lock
-        # (what the walk would return one call at a time)
-        t, i = pvmw.pte
-        a = pvmw.address
+        t = pvmw.pte[0]
         lock_new = vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head
-        while True:
-            e = t[i]
-            if pvm._check_pte(pvmw, e):
-                entry = swp.pte_to_swp_entry(e)
-                sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
-                get_page(ctx, new)
-                pte, exclusive = migration_entry_restore(
-                    ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
-                if exclusive:
-                    pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
-                page_add_anon_rmap(ctx, sub, vma, a, False)
-                t[i] = pte
-                if lock_new:
-                    from thpsim.mm.mlock import mlock_vma_page
+        for a, i, e in pvm.page_vma_mapped_pte_batch(pvmw):
+            entry = swp.pte_to_swp_entry(e)
+            sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+            get_page(ctx, new)
+            pte, exclusive = migration_entry_restore(
+                ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
+            if exclusive:
+                pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
+            page_add_anon_rmap(ctx, sub, vma, a, False)
+            t[i] = pte
+            if lock_new:
+                from thpsim.mm.mlock import mlock_vma_page
 
-                    mlock_vma_page(ctx, new)
-            nxt = a + PAGE_SIZE
-            if nxt >= pvmw.end or not nxt & ~PMD_MASK:
-                break
-            a = nxt
-            i += 1
-        pvmw.address = a
-        pvmw.pte = (t, i)
+                mlock_vma_page(ctx, new)
     return True
 
 
