@@ -7,6 +7,7 @@ Rows CS-n cite the edge-case table of caller-semantics.md §5.5; the oracle's
 import errno
 
 import pytest
+from mm_helpers import check_data, delta, errno_of, is_pmd_mapped, node_at, thp_region
 
 from thpsim import (
     MAP_ANONYMOUS,
@@ -19,7 +20,6 @@ from thpsim import (
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
-from thpsim.mm.gup import follow_page
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -33,31 +33,14 @@ def machine(profile, nodes=2, **kw):
                    block_size=128 * MB, check=True, profile=profile, **kw)
 
 
-def thp_region(p, nr_thp=2):
-    a = p.mmap(0, (nr_thp + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    t = p.threads[0]
-    for i in range(0, nr_thp * HPAGE_PMD_SIZE, PAGE_SIZE):
-        t.write(a + i, a + i)
-    return a
 
 
-def check_data(p, a, length):
-    t = p.threads[0]
-    for i in range(0, length, PAGE_SIZE):
-        assert t.read(a + i) == a + i
 
 
-def node_at(m, p, addr):
-    return m.kernel.mem.pfn_to_nid(follow_page(p.mm.find_vma(addr), addr, False)[0])
 
 
-def is_pmd_mapped(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[1]
 
 
-def delta(m, before):
-    return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
 
 
 def v2_tree(fs, *paths):
@@ -74,10 +57,6 @@ def v2_tree(fs, *paths):
         fs.mkdir(f"{V2}/{path}")
 
 
-def errno_of(fn, *a):
-    with pytest.raises(OSError) as e:
-        fn(*a)
-    return e.value.errno
 
 
 # ---------------------------------------------------------------- v2 (mainline)

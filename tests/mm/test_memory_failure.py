@@ -14,6 +14,7 @@ import signal
 import struct
 
 import pytest
+from mm_helpers import anon_huge_kb, check_data, delta, is_pmd_mapped, pfn_at, thp_region
 
 from thpsim import (
     MADV_HWPOISON,
@@ -27,7 +28,6 @@ from thpsim import (
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
-from thpsim.mm.gup import follow_page
 from thpsim.mm.memory_failure import EHWPOISON
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.swap import get_page, put_page
@@ -44,34 +44,14 @@ def machine(profile="mainline", check=True, **kw):
                    profile=profile, **kw)
 
 
-def thp_region(p, nr_thp=4):
-    """nr_thp THPs, 2 MiB aligned, every 4 KiB page written (the oracle's setup)."""
-    a = p.mmap(0, (nr_thp + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    t = p.threads[0]
-    for i in range(0, nr_thp * HPAGE_PMD_SIZE, PAGE_SIZE):
-        t.write(a + i, a + i)
-    return a
 
 
-def check_data(p, a, length, skip=()):
-    t = p.threads[0]
-    for i in range(0, length, PAGE_SIZE):
-        if a + i not in skip:
-            assert t.read(a + i) == a + i
 
 
-def pfn_at(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[0]
 
 
-def is_pmd_mapped(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[1]
 
 
-def anon_huge_kb(p):
-    return sum(int(line.split()[1]) for line in p.fs.read("/proc/self/smaps").splitlines()
-               if line.startswith("AnonHugePages:"))
 
 
 def hw_corrupted_kb(m):
@@ -90,8 +70,6 @@ def pagemap(p, addr):
                                          length=8))[0]
 
 
-def delta(m, before):
-    return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
 
 
 def base_page(p):

@@ -11,14 +11,14 @@ two 128 MiB blocks each, the upper one of each node in ZONE_MOVABLE::
 import errno
 
 import pytest
+from mm_helpers import check_data, delta, is_pmd_mapped, pfn_at, thp_region
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
 from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
 from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
-from thpsim.mm.gup import follow_page
 from thpsim.mm.memory_hotplug import memory_block_change_state
 from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL
 from thpsim.mm.page_flags import F_offline
@@ -41,27 +41,12 @@ def machine(profile="mainline", check=True, nodes=None, movable=None, **kw):
                    movable=movable, **kw)
 
 
-def thp_region(p, nr_thp=4):
-    a = p.mmap(0, (nr_thp + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    t = p.threads[0]
-    for i in range(0, nr_thp * HPAGE_PMD_SIZE, PAGE_SIZE):
-        t.write(a + i, a + i)
-    return a
 
 
-def check_data(p, a, length):
-    t = p.threads[0]
-    for i in range(0, length, PAGE_SIZE):
-        assert t.read(a + i) == a + i
 
 
-def pfn_at(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[0]
 
 
-def is_pmd_mapped(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[1]
 
 
 def block_of(pfn):
@@ -79,8 +64,6 @@ def attr(m, bid, name):
     return m.fs.read(f"{MD}/memory{bid}/{name}").strip()
 
 
-def delta(m, before):
-    return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
 
 
 def node_memtotal_kb(m, nid):

@@ -13,6 +13,7 @@ each read) and the invariant checker.
 import errno
 
 import pytest
+from mm_helpers import anon_huge_kb, errno_of, is_pmd_mapped, node_at, nodes_of, pfn_at
 
 from thpsim import (
     MAP_ANONYMOUS,
@@ -86,26 +87,14 @@ def check_data(m, p, a, length):
     m.check_integrity()
 
 
-def pfn_at(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[0]
 
 
-def node_at(m, p, addr):
-    return m.kernel.mem.pfn_to_nid(pfn_at(p, addr))
 
 
-def nodes_of(m, p, a, length, step=PAGE_SIZE):
-    return [node_at(m, p, a + i) for i in range(0, length, step)]
 
 
-def is_pmd_mapped(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[1]
 
 
-def anon_huge_kb(p):
-    """AnonHugePages summed over /proc/self/smaps, as the oracle prints it."""
-    return sum(int(line.split()[1]) for line in p.fs.read("/proc/self/smaps").splitlines()
-               if line.startswith("AnonHugePages:"))
 
 
 def events(m):
@@ -119,10 +108,6 @@ def delta(m, before, *names):
     return {k: ev[k] - before[k] for k in names if ev[k] != before[k]}
 
 
-def errno_of(fn, *args, **kw):
-    with pytest.raises(OSError) as e:
-        fn(*args, **kw)
-    return e.value.errno
 
 
 def vma_policy(p, addr):

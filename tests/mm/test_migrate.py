@@ -10,6 +10,7 @@ import errno
 from collections import Counter
 
 import pytest
+from mm_helpers import check_data, delta, is_pmd_mapped, nodes_of, thp_region
 
 import thpsim
 from thpsim import (
@@ -36,35 +37,14 @@ def machine(profile="mainline", **kw):
                    profile=profile, **kw)
 
 
-def thp_region(p, nr_thp=4, fill=True):
-    """Map nr_thp THPs, 2 MiB aligned, and write every 4 KiB page (the oracle's setup)."""
-    a = p.mmap(0, (nr_thp + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    t = p.threads[0]
-    if fill:
-        for i in range(0, nr_thp * HPAGE_PMD_SIZE, PAGE_SIZE):
-            t.write(a + i, a + i)
-    return a
 
 
-def check_data(p, a, length):
-    t = p.threads[0]
-    for i in range(0, length, PAGE_SIZE):
-        assert t.read(a + i) == a + i  # every read is also checked against the shadow
 
 
-def nodes_of(m, p, a, length):
-    vma = p.mm.find_vma(a)
-    return [m.kernel.mem.pfn_to_nid(follow_page(vma, a + i, False)[0])
-            for i in range(0, length, PAGE_SIZE)]
 
 
-def is_pmd_mapped(p, a):
-    return follow_page(p.mm.find_vma(a), a, False)[1]
 
 
-def delta(m, before):
-    return {k: v - before[k] for k, v in m.kernel.vmstat.events.items() if v != before[k]}
 
 
 def rle(status):
