@@ -135,22 +135,22 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         if pvmw.pte is None:
             remove_migration_pmd(pvmw, new)
             continue
-        t = pvmw.pte[0]
-        lock_new = vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head
-        for a, i, e in pvm.page_vma_mapped_pte_batch(pvmw):
-            entry = swp.pte_to_swp_entry(e)
-            sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
-            get_page(ctx, new)
-            pte, exclusive = migration_entry_restore(
-                ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
-            if exclusive:
-                pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
-            page_add_anon_rmap(ctx, sub, vma, a, False)
-            t[i] = pte
-            if lock_new:
-                from thpsim.mm.mlock import mlock_vma_page
+        t, i = pvmw.pte
+        a = pvmw.address
+        e = t[i]
+        entry = swp.pte_to_swp_entry(e)
+        sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+        get_page(ctx, new)
+        pte, exclusive = migration_entry_restore(
+            ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
+        if exclusive:
+            pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
+        page_add_anon_rmap(ctx, sub, vma, a, False)
+        t[i] = pte
+        if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
+            from thpsim.mm.mlock import mlock_vma_page
 
-                mlock_vma_page(ctx, new)
+            mlock_vma_page(ctx, new)
     return True
 
 

@@ -13,8 +13,6 @@ to stop early.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_PRESENT,
     _PAGE_PROTNONE,
@@ -84,30 +82,6 @@ def _check_pte(pvmw: page_vma_mapped_walk_t, pte: int) -> bool:
             return False
         pfn = pte_pfn(pte)
     return pvmw.page <= pfn < pvmw.page + pvmw.nr
-
-
-def page_vma_mapped_pte_batch(pvmw: page_vma_mapped_walk_t) -> Iterator[tuple[int, int, int]]:
-    """The PTE hit the walk stopped at, then every further PTE of the same table within
-    the range, as (address, table index, pte) -- only those :func:`_check_pte` accepts.
-
-    Model-only: what repeated page_vma_mapped_walk() calls return one at a time while
-    the PTE lock stays held (no preemption between them in the kernel either). Leaves
-    ``pvmw`` at the last PTE looked at, so the next walk call moves on from there.
-    Context: the PTE lock the walk took.
-    """
-    t, i = pvmw.pte
-    a = pvmw.address
-    while True:
-        e = t[i]
-        if _check_pte(pvmw, e):
-            yield a, i, e
-        nxt = a + PAGE_SIZE
-        if nxt >= pvmw.end or not nxt & ~PMD_MASK:
-            break
-        a = nxt
-        i += 1
-    pvmw.address = a
-    pvmw.pte = (t, i)
 
 
 def page_vma_mapped_walk(pvmw: page_vma_mapped_walk_t) -> KernelPath[bool]:

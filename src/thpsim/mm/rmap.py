@@ -311,24 +311,25 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
         if pvmw.pte is None:
             yield from set_pmd_migration_entry(pvmw, head)
             continue
-        t = pvmw.pte[0]
-        for a, i, pteval in pvm.page_vma_mapped_pte_batch(pvmw):
-            t[i] = 0  # ptep_get_and_clear(); the TLB flush is batched below
-            if flush_start < 0:
-                flush_start = a
-            flush_end = a + PAGE_SIZE
-            subpage = pte_pfn(pteval)
-            if pte_dirty(pteval):
-                pages.flags[head] |= F_dirty
-            entry = swp.make_migration_entry_for(
-                subpage, pte_write(pteval), bool(pages.flags[head] & F_anon_exclusive),
-                pte_young(pteval), pte_dirty(pteval))
-            swp_pte = swp.swp_entry_to_pte(entry)
-            if pte_soft_dirty(pteval):
-                swp_pte = pte_swp_mksoft_dirty(swp_pte)
-            t[i] = swp_pte
-            page_remove_rmap(ctx, subpage, False)
-            put_page(ctx, head)
+        t, i = pvmw.pte
+        a = pvmw.address
+        pteval = t[i]
+        t[i] = 0  # ptep_get_and_clear(); the TLB flush is batched below
+        if flush_start < 0:
+            flush_start = a
+        flush_end = a + PAGE_SIZE
+        subpage = pte_pfn(pteval)
+        if pte_dirty(pteval):
+            pages.flags[head] |= F_dirty
+        entry = swp.make_migration_entry_for(
+            subpage, pte_write(pteval), bool(pages.flags[head] & F_anon_exclusive),
+            pte_young(pteval), pte_dirty(pteval))
+        swp_pte = swp.swp_entry_to_pte(entry)
+        if pte_soft_dirty(pteval):
+            swp_pte = pte_swp_mksoft_dirty(swp_pte)
+        t[i] = swp_pte
+        page_remove_rmap(ctx, subpage, False)
+        put_page(ctx, head)
     if flush_start >= 0:
         # Every CPU must stop writing the old page before it is copied.
         yield from flush_tlb_range(vma, flush_start, flush_end)
