@@ -197,7 +197,7 @@ def bench_move_pages(thp: bool, seconds: float) -> float:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         ret, st = p.move_pages(0, addrs, [node] * n, thpsim.MPOL_MF_MOVE)
-        moved += n
+        moved += sum(s == node for s in st)  # pages now on the target node
         node ^= 1
     dt = time.perf_counter() - t0
     for x in addrs:

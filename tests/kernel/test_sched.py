@@ -195,9 +195,11 @@ def test_lock_order_violation_is_reported():
 def test_wait_on_blocks_until_condition():
     ctx = _ctx()
     flag = {"set": False}
+    waits = []
 
     def waiter():
         while not flag["set"]:
+            waits.append(1)  # resumed while the condition is still false: not blocked
             yield WaitOn(("flag",), lambda: flag["set"])
         return "woke"
 
@@ -210,6 +212,7 @@ def test_wait_on_blocks_until_condition():
                                Program(1, "s", [Op("set", setter)])], RoundRobinScheduler(0))
     assert ex.failure is None
     assert ex.result(0, 0) == "woke" and ex.result(1, 0) == "set"
+    assert len(waits) == 1  # the waiter ran again only once the setter had run
 
 
 def test_pct_priorities_and_change_points_are_seeded():

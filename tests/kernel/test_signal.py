@@ -76,5 +76,7 @@ def test_fork_child_has_its_own_signals():
     m = small()
     p = m.spawn()
     child = p.fork()
+    assert child.task.signal is not p.task.signal  # copy_signal(): no CLONE_THREAD
     m.kill(child.pid, SIGINT)
     assert signal_pending(child.task) and not signal_pending(p.task)
+    assert not p.task.signal.shared_pending

@@ -557,6 +557,8 @@ def test_children_and_threads_start_in_the_parents_cpuset(profile):
     t = p.clone(cpu=1)
     procs = fs.read(f"{root}/kid/cgroup.procs").split()
     assert str(c.pid) in procs and str(p.pid) in procs
+    h = m._vfs.state["cpuset"]
+    assert h.task_cgroup(t.task) is h.task_cgroup(p.task) is h.top.children["kid"]
     for task in (c.task, t.task):
         assert task.mems_allowed == 0b10 and task.cpus_allowed == 0b10
     status = c.fs.read(f"/proc/{c.pid}/status")

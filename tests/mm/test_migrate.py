@@ -382,7 +382,9 @@ def test_soft_dirty_kept_across_pmd_migration():
         pmd[0][pmd[1]] = pmd_clear_soft_dirty(pmd[0][pmd[1]])  # as clear_refs 4 would
         for cpu in m.cpus:
             cpu.flush_asid(p.mm.mm_id)
-        p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 1], MPOL_MF_MOVE)
+        ret, status = p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 1], MPOL_MF_MOVE)
+        assert ret == 0 and status == [1, 1]  # both THPs moved (a new PMD each)
+        assert nodes_of(m, p, a, 2 * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE) == [1, 1]
         v0 = lookup_pmd(p.mm, a)
         v1 = lookup_pmd(p.mm, a + HPAGE_PMD_SIZE)
         # seed (4.14): restored old and clean, soft-dirty only where it was;

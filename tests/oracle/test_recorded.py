@@ -173,27 +173,37 @@ def test_cgroup_v2_threaded_7_2():
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_mlock_prot_none_6_1(profile):
     """mlock_prot_none.c on 6.1: mlock of PROT_NONE memory is ENOMEM but counted in
-    VmLck; MAP_POPULATE and MAP_LOCKED of PROT_NONE succeed; mlockall succeeds."""
+    VmLck; MAP_POPULATE and MAP_LOCKED of PROT_NONE succeed; mlock of PROT_READ works.
+    The lines the model can produce are compared (it has no mlockall; VmRSS differs by
+    the program's own text and stack)."""
     m = Machine(nodes={0: 1024 * MB, 1: 1024 * MB}, cpus=2, profile=profile)
     p = m.spawn(cpu=0)
+    out = []
 
-    def vmlck():
-        return next(x for x in p.fs.read(f"/proc/{p.pid}/status").splitlines()
-                    if x.startswith("VmLck")).split()[1]
+    def vmlck(tag):
+        line = next(x for x in p.fs.read(f"/proc/{p.pid}/status").splitlines()
+                    if x.startswith("VmLck"))
+        out.append(f"{tag} {line}")
 
-    a = p.mmap(0, 2 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS)
-    with pytest.raises(OSError) as e:
+    anon = MAP_PRIVATE | MAP_ANONYMOUS
+    a = p.mmap(0, 2 * MB, PROT_NONE, anon)
+    try:
         p.mlock(a, 2 * MB)
-    assert e.value.errno == 12 and vmlck() == "2048"
-    p.munlock(a, 2 * MB)
-    assert p.mmap(0, 2 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE) > 0
-    assert p.mmap(0, 2 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED) > 0
-    assert vmlck() == "2048"
-    t = p.mmap(0, 2 * MB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS)
+        out.append("mlock(PROT_NONE) = 0 errno 0 ()")
+    except OSError as e:
+        out.append(f"mlock(PROT_NONE) = -1 errno {e.errno} ({os.strerror(e.errno)})")
+    vmlck("after mlock:")
+    out.append(f"munlock = {p.munlock(a, 2 * MB)}")
+    for name, flag in (("MAP_POPULATE", MAP_POPULATE), ("MAP_LOCKED", MAP_LOCKED)):
+        ok = p.mmap(0, 2 * MB, PROT_NONE, anon | flag) > 0
+        out.append(f"mmap(PROT_NONE|{name}) = {'ok' if ok else 'MAP_FAILED'} errno 0")
+    vmlck("after MAP_LOCKED:")
+    t = p.mmap(0, 2 * MB, PROT_READ, anon)
     p.mlock(t, 2 * MB)
-    recorded = (HERE / "mlock_prot_none.6.1.txt").read_text()
-    assert "mlock(PROT_NONE) = -1 errno 12" in recorded
-    assert "mmap(PROT_NONE|MAP_POPULATE) = ok" in recorded
+    out.append("mlock(PROT_READ) = 0 errno 0")
+    recorded = [x for x in (HERE / "mlock_prot_none.6.1.txt").read_text().splitlines()
+                if not x.startswith(("end:", "mlockall")) and "VmRSS" not in x]
+    assert out == recorded
 
 
 def test_hard_offline_page_7_2():
