@@ -157,10 +157,9 @@ class Machine:
 
     @property
     def fs(self) -> Any:
-        """The /proc and /sys views, acting as root."""
-        from thpsim.fs.vfs import VFSView
-
-        return VFSView(self._vfs, None)
+        """The /proc and /sys views, acting as root (with ``check``, the invariant
+        checker runs after each write, mkdir and rmdir, as after a system call)."""
+        return VFSView(self._vfs, None, self._after)
 
     # ---- properties
     @property
@@ -460,7 +459,7 @@ class Thread(_Syscalls):
     def fs(self) -> Any:
         """The /proc and /sys views as this thread (/proc/self is its process); each
         call is a system call of the thread (signals are handled around it)."""
-        return _UserVFSView(self.machine._vfs, self.task)
+        return _UserVFSView(self.machine._vfs, self.task, self.machine._after)
 
     @property
     def cpu(self) -> int:
@@ -483,7 +482,7 @@ class Process(_Syscalls):
     def fs(self) -> Any:
         """The /proc and /sys views, acting as this process (its credentials, /proc/self);
         each call is a system call of its first thread (signals are handled around it)."""
-        return _UserVFSView(self.machine._vfs, self.task)
+        return _UserVFSView(self.machine._vfs, self.task, self.machine._after)
 
     def kill(self, sig: int) -> int:
         """kill(2) of this process, as root (:meth:`Machine.kill`)."""

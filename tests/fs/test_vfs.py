@@ -175,3 +175,17 @@ def test_view_runs_the_after_hook_on_changes():
     with pytest.raises(OSError):
         view.write("/sys/kernel/mm/transparent_hugepage/enabled", "bogus")
     assert calls == [1]
+
+
+def test_machine_check_runs_after_fs_writes():
+    """Machine(check=True): a write through m.fs or p.fs is a system call like the
+    others, so the invariant checker runs after it (reads change nothing: no check)."""
+    m = boot("seed")
+    p = m.spawn()
+    calls = []
+    m.check_integrity = lambda: calls.append(1)
+    m.fs.read("/proc/meminfo")
+    assert calls == []
+    m.fs.write("/proc/sys/vm/drop_caches", "3")
+    p.fs.write("/proc/self/clear_refs", "1")
+    assert len(calls) == 2
