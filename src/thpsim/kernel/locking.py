@@ -1,23 +1,26 @@
-"""Spinlocks and reader-writer semaphores, as generators that may spin or sleep.
+"""Spinlocks, reader-writer semaphores and mutexes, as generators that may spin or sleep.
 
-Models: include/linux/spinlock.h, kernel/locking/rwsem.c (semantics, not code).
+Models: include/linux/spinlock.h, kernel/locking/rwsem.c, kernel/locking/mutex.c
+(semantics, not code).
 
-Lock ordering (from the comment atop mm/rmap.c, the part the model takes, with the
-two outer mutexes of the memory hot-remove and cpuset paths)::
+Lock ordering (the comment atop mm/rmap.c, the part the model takes, under the two
+outer mutexes of the memory hot-remove and cpuset paths)::
 
-    device_hotplug_lock / cpuset_mutex      (memory_hotplug.c, cgroup/cpuset.c)
-    mm->mmap_lock
-      folio_lock (PG_locked)
-        anon_vma->rwsem
-          mm->page_table_lock or pte_lock / pmd_lock (split page-table locks)
-            (a second page-table lock, nested: fork's src under dst, mremap's new under old)
+    device_hotplug_lock        (drivers/base/core.c; memory block state changes)
+      cpuset_mutex             (cgroup/cpuset.c)
+        mm->mmap_lock
+          folio_lock (PG_locked)
+            anon_vma->rwsem
+              mm->page_table_lock or pte_lock / pmd_lock (split page-table locks)
+                (a second page-table lock, nested: fork's src under dst, mremap's
+                 new under old)
 
 :data:`LOCK_ORDER` ranks them; the interleaving scheduler checks each acquisition
 against the locks its CPU holds.
 
 Every acquisition is a preemption point (``yield PREEMPT`` before the attempt: the
 window in which another CPU may take the lock first). A contended spinlock yields
-``SPIN``; a contended semaphore sleeps with ``WaitOn``. Release never preempts.
+``SPIN``; a contended semaphore or mutex sleeps with ``WaitOn``. Release never preempts.
 ``owner`` is the kernel context's ``current`` at acquisition (the driver sets it).
 """
 

@@ -3,8 +3,9 @@ and the per-node memory-failure statistics.
 
 Models: mm/memory-failure.c (soft_offline_page, soft_offline_in_use_page,
 page_handle_poison, get_hwpoison_page, memory_failure, hwpoison_user_mappings,
-kill_accessing_process, action_result, update_per_node_mf_stats, the MF_ATTR_RO
-files), mm/madvise.c (madvise_inject_error), drivers/base/memory.c
+kill_accessing_process, action_result, update_per_node_mf_stats, unpoison_memory,
+the MF_ATTR_RO files), mm/hwpoison-inject.c (debugfs hwpoison/corrupt-pfn and
+unpoison-pfn), mm/madvise.c (madvise_inject_error), drivers/base/memory.c
 (soft_offline_page_store, hard_offline_page_store); mainline (6.x/7.2), with the
 era differences behind profile switches:
 
@@ -28,10 +29,18 @@ era differences behind profile switches:
   num_poisoned_pages, i.e. HardwareCorrupted); a frame found already poisoned is not
   counted again (the 2025 fix that stopped action_result() for
   MF_MSG_ALREADY_POISONED, which the 7.2 profile follows).
+* ``madvise_hwpoison_action_required`` (between 6.1 and 6.12, oracle): MADV_HWPOISON
+  passes MF_ACTION_REQUIRED, so the caller gets SIGBUS during the call; 4.14 and
+  6.1 only when it touches the page.
+* ``memory_failure_pfn_without_page_ebusy`` (7.2, oracle; 6.1 ENXIO):
+  memory_failure() of a PFN beyond the memmap is MF_IGNORED, -EBUSY.
+* ``unpoison_memory_ebusy``: mainline refuses what it cannot unpoison with -EBUSY
+  (-EIO for offline memory); 4.14 logs and returns 0.
 
 Simplified: anonymous memory only (no page cache to invalidate, no hugetlb, no
 swap cache); no mf_mutex (the callers run one at a time per page: the page lock
-and the allocator's state are what the model checks); vm.enable_soft_offline
+and the allocator's state are what the model checks; unpoison_memory() never
+preempts); vm.enable_soft_offline
 and hwpoison_filter are not modelled. A poisoned frame is left as the
 allocator's hwpoison-at-free path leaves it (``flags = PG_hwpoison``,
 ``_refcount`` 0, off every free list): the kernel's extra ``page_ref_inc()`` in
@@ -53,7 +62,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT, PAGE_SIZE, pte_
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
-from thpsim.mm.gfp import GFP_HIGHUSER_MOVABLE
+from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -106,8 +115,6 @@ MF_MSG_DIRTY_LRU = "dirty LRU page"
 MF_MSG_BUDDY = "free buddy page"
 MF_MSG_UNSPLIT_THP = "unsplit thp"
 MF_MSG_UNKNOWN = "unknown page"
-
-#: the files of /sys/devices/system/node/nodeN/memory_failure (memory_failure_attr[])
 
 # get_hwpoison_page() results (Model-only names for the kernel's 1 / 0 / -EIO)
 _IN_USE = 1
@@ -222,7 +229,8 @@ def page_handle_poison(ctx, pfn: int, hugepage_or_freepage: bool, release: bool)
 
 def _alloc_soft_offline_target(ctx):
     """Models: alloc_migration_target() with mtc.nid = NUMA_NO_NODE (the source's node
-    preferred, any node allowed, GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL); a THP
+    preferred, any node allowed, GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL; the
+    model's GFP_HIGHUSER_MOVABLE, as x86-64 has no highmem); a THP
     (``soft_offline_migrates_thp``) gets the v3 patch's new_page(): GFP_TRANSHUGE |
     __GFP_THISNODE without reclaim (mm/migrate.c new_page_node's THP target)."""
     from thpsim.mm.migrate import new_page_node
@@ -231,7 +239,7 @@ def _alloc_soft_offline_target(ctx):
         nid = ctx.mem.pfn_to_nid(page)
         if ctx.pages.flags[page] & F_head:
             return new_page_node(ctx, nid)(page)
-        return ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, nid)
+        return ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, 0, nid)
 
     return alloc
 
@@ -527,7 +535,8 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     The first error ends the call.
     Context: no locks held. Preempts: in GUP and the offlining.
     Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
-    MADV_HWPOISON on the caller's own page (force_sig_mceerr(), delivered on the way
+    MADV_HWPOISON on the caller's own page when the era passes MF_ACTION_REQUIRED
+    (``madvise_hwpoison_action_required``; force_sig_mceerr(), delivered on the way
     back to user space, the call's error or not: raised here after every lock is
     released).
     """
@@ -578,7 +587,7 @@ def unpoison_memory(ctx, pfn: int) -> int:
     PG_hwpoison is cleared and the frame freed (put_page_back_buddy()):
     HardwareCorrupted drops, the per-node memory_failure counters do not. There is
     never a real machine check here, so ``hw_memory_failure`` never disables it.
-    Context: mf_mutex. Preempts: never.
+    Context: any (the kernel holds mf_mutex). Preempts: never.
     Returns: 0 or -errno (mainline -EBUSY / -EIO; 4.14 logs and returns 0, and
     -ENXIO without a memmap), see ``unpoison_memory_ebusy``.
     """
@@ -685,7 +694,7 @@ def _debugfs_pfn_store(f, buf: bytes, action) -> int:
     from thpsim.kernel.task import CAP_SYS_ADMIN
     from thpsim.lib.kstrtox import kstrtoull
 
-    err, pfn = kstrtoull(buf.decode("latin-1").strip())
+    err, pfn = kstrtoull(buf.decode("latin-1"))
     if err:
         raise OSError(-err, os.strerror(-err), f.path)
     if not f.capable(CAP_SYS_ADMIN):

@@ -7,7 +7,8 @@ test_pages_isolated), drivers/base/memory.c (/sys/devices/system/memory:
 block_size_bytes, memoryN/state, online, valid_zones, removable, phys_index,
 phys_device; memory_block_online/offline, memory_block_change_state); mainline
 (6.x/7.2) and 4.14 (seed), apart where the profile says
-(``offline_pages_no_timeout``, ``offline_pages_shrinks_zones``).
+(``offline_pages_no_timeout``, ``offline_pages_shrinks_zones``,
+``memory_removable_always``).
 
 A memory block ``memoryN`` covers PFNs [N * pages_per_block, (N + 1) *
 pages_per_block). Its state is read from the frames, as the kernel reads the
@@ -728,7 +729,8 @@ def state_store(f, buf: bytes) -> int:
 
 def online_store(f, buf: bytes) -> int:
     """Models: the device core's online attribute: "1" onlines (zone picked
-    automatically), "0" offlines; kstrtobool."""
+    automatically), "0" offlines. Simplified: only 0/1/y/n/Y/N are taken (the
+    kernel's kstrtobool() also reads on/off and looks at the first characters)."""
     s = buf.strip()
     if s in (b"1", b"y", b"Y"):
         _memory_block_change_state(f, True, MMOP_ONLINE)

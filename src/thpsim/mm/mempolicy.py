@@ -43,9 +43,10 @@ Node masks are Python ints (bit n = node n); a user pointer that is NULL is None
 Policies are immutable once attached: VMAs split by mbind, fork and mremap share
 the object, so no reference counts are kept (mpol_dup()/mpol_put() are no-ops).
 
-Simplified: no shared (shmem) policies, no cpuset rebinding (cpusets allow every
-node), no set_mempolicy_home_node(2), weighted interleave with every weight 1 (the
-sysfs default), no MPOL_MF_LAZY, no NUMA-balancing faults.
+Cpusets (kernel/cgroup/cpuset.py) rebind the policies and clip the nodes here.
+
+Simplified: no shared (shmem) policies, no set_mempolicy_home_node(2), weighted
+interleave with every weight 1 (the sysfs default), no NUMA-balancing faults.
 """
 
 from __future__ import annotations
@@ -456,8 +457,9 @@ def get_nodes(ctx, nmask: int | None, maxnode: int) -> tuple[int, int]:
     """Read a node mask from user space: ``(err, nodes)``.
 
     Models: get_nodes(). The kernel first decrements ``maxnode`` and reads that many
-    bits: maxnode 0 or 1, or a NULL mask, is the empty set; past 8 * PAGE_SIZE bits
-    EINVAL; a set bit at or above MAX_NUMNODES EINVAL. ``get_nodes_checks_whole_top_word``
+    bits: maxnode 1, or a NULL mask, is the empty set; maxnode 0 wraps around, so
+    with a mask it is past 8 * PAGE_SIZE bits: EINVAL, as is anything past them; a
+    set bit at or above MAX_NUMNODES EINVAL. ``get_nodes_checks_whole_top_word``
     (5.11+) checks the top word whole, 4.14 only its first ``maxnode - 1`` bits.
     Simplified: the user mask is an int; a negative one stands for a bad pointer
     (EFAULT).

@@ -723,7 +723,8 @@ def ptrace_may_access(caller, task) -> bool:
 
 
 def cpuset_mems_allowed(ctx, task) -> int:
-    """The task's allowed nodes as a bitmask (every node with memory until cpusets exist)."""
+    """Models: cpuset_mems_allowed(): the task's cpuset nodes (``task.mems_allowed``,
+    None when it was never confined: every node of the machine) as a bitmask."""
     mask = 0
     for nid in ctx.mem.nodes:
         mask |= 1 << nid
