@@ -7,8 +7,8 @@
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
 child, splits a PMD with a partial munmap, and shows what /proc and /sys report
-(through :attr:`Machine.fs` when the fs package provides it, else the same facts
-straight from the counters), then runs the invariant checker. Printing lives
+(through :attr:`Machine.fs`, or with ``--counters`` the same facts straight from
+the counters), then runs the invariant checker. Printing lives
 here, in the tool, not in the library (STYLE.md 2.7).
 """
 
@@ -35,13 +35,6 @@ MiB = 1 << 20
 DEMO_HINT = 0x7E00_0000_0000
 DEMO_LENGTH = 8 * MiB
 BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
-
-
-def _fs_available() -> bool:
-    try:
-        return importlib.util.find_spec("thpsim.fs.vfs") is not None
-    except ImportError:
-        return False
 
 
 def _text(x: object) -> str:
@@ -135,7 +128,7 @@ def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
     for a in (addr + HPAGE_PMD_SIZE // 2, addr + HPAGE_PMD_SIZE - PAGE_SIZE):
         t.read(a)  # the other half still holds what was written (checked by the shadow)
 
-    if use_fs and _fs_available():
+    if use_fs:
         _show_proc(m, p, addr, out)
     else:
         _show_counters(m, [p, child], out)

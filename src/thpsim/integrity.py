@@ -2,16 +2,17 @@
 
 Model-only. The shadow is an independent model of what each address space
 should read back, updated from the system-call semantics (not from the kernel's
-page tables): a write records the value; munmap and MADV_DONTNEED forget it
-(memory reads 0 again); fork copies it; mremap moves it. Every user read is
+page tables): a write records the value; munmap, MADV_DONTNEED and a MAP_FIXED
+mmap over it forget it (memory reads 0 again); fork copies it; mremap moves it. Every user read is
 checked against it.
 
 The invariant checker walks every live address space's page tables and
 compares them with the per-frame metadata, the counters and the allocator
 (kernel-semantics.md §7): every frame free or owned exactly once; refcounts
 and mapcounts equal what the page tables say; one deposited table per huge PMD
-or PMD migration entry; nr_ptes/nr_pmds and RSS consistent; node statistics
-and free counts add up; no lock left held.
+or PMD migration entry; a migration entry only while its page is locked;
+nr_ptes/nr_pmds and RSS consistent; node statistics and free counts add up; no
+lock left held.
 
 Storage: per address space, one 512-word NumPy vector per touched 2 MiB
 region -- no Python object per 4 KiB page.

@@ -6,7 +6,7 @@ the end. Any scheduler can run it; a failure prints the one command that
 replays it::
 
     thpsim replay --scenario stale_tlb --profile seed --switch bug_b3_pmd_migration_no_flush=1 \\
-        --schedule s1.0.0r7_1_0r40
+        --schedule s1.0.0r9
 
 The scenarios of the races the seed series fixed (kernel-semantics.md §4, §6):
 ``fault_vs_migration`` (a fault waits on the PMD migration entry),

@@ -1,10 +1,11 @@
 """Helpers for tests that stop a kernel path half-way (Model-only).
 
-The interleaving scheduler (a later issue) runs many kernel paths at once. Until
-it exists, :class:`Stepper` drives one path trap by trap, so a test can stop a
-migration while its migration entries are installed, run another system call
-to completion, and then let the migration finish -- the same generators, the
-same traps, no second copy of any path.
+The interleaving driver (kernel/interleave.py) runs many kernel paths at once;
+:class:`Race` puts programs on it with a forced or searched schedule. For a test
+that wants to hold one path at an exact point, :class:`Stepper` drives it trap by
+trap: stop a migration while its migration entries are installed, run another
+system call to completion, and then let the migration finish -- the same
+generators, the same traps, no second copy of any path.
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ that answer differently when an operation is missing:
   -> ``EINVAL`` (``vfs_read``/``vfs_write`` see no FMODE_CAN_READ/WRITE);
 * other ``/proc`` files (``proc_create`` entries): -> ``EIO`` (``proc_reg_read``/
   ``proc_reg_write``, fs/proc/inode.c);
-* ``/sys`` and other kernfs files (sysfs, later cgroupfs): refused at open with
+* ``/sys`` and other kernfs files (sysfs, cgroupfs): refused at open with
   ``EACCES`` (``kernfs_fop_open`` checks the mode bits and the ops).
 
 Model-only: every view is an entry in one registry (:meth:`VFS.register_file`,
 :meth:`VFS.register_dir`); ``/proc/PID`` and ``/sys/devices/system/node/nodeN`` are
 *template* directories whose name is looked up when a path is walked, so
-per-process files follow ``ctx.tasks`` as it changes. A later cgroup module
-registers its hierarchy the same way, with ``mkdir``/``rmdir`` callbacks on the
+per-process files follow ``ctx.tasks`` as it changes. The cpuset hierarchy
+(kernel/cgroup/cpuset.py) registers the same way, with ``mkdir``/``rmdir`` callbacks on the
 directory that holds the groups (as kernfs calls the parent inode's ``mkdir``).
 
 Callbacks receive a :class:`File`: who opened it (``file.task``, None for root

@@ -64,7 +64,8 @@ class Program:
 
 class Failure:
     """Why a run failed: ``kind`` is deadlock, livelock, bug, integrity, lock-order or
-    divergence; ``schedule`` replays it."""
+    divergence here; the harnesses add check (a scenario's end check) and invariant
+    (the invariant checker between rounds); ``schedule`` replays it."""
 
     __slots__ = ("kind", "message", "schedule", "events")
 

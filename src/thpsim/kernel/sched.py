@@ -1,4 +1,4 @@
-"""Preemption traps and the run-to-completion driver.
+"""Preemption traps, the run-to-completion driver, schedules and the scheduler interface.
 
 Models: nothing in Linux by this name; this is the seam STYLE.md 2.2 describes.
 Kernel paths that can race are generators. The only objects they ever yield are
@@ -13,8 +13,10 @@ yield to the runner):
 
 Two drivers run the same generators: :func:`run_to_completion` here (sequential
 use: every trap either is a no-op or proves a deadlock), and the interleaving
-scheduler, which steps several simulated CPUs and picks who runs at each trap.
-No kernel code asks which driver runs it.
+driver (kernel/interleave.py), which steps several simulated CPUs and asks a
+:class:`Scheduler` (policies in kernel/schedulers/) who runs at each trap; the
+picks are recorded as a :class:`Schedule` that replays the run. No kernel code
+asks which driver runs it.
 """
 
 from __future__ import annotations

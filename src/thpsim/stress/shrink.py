@@ -4,10 +4,11 @@ Model-only. Two stages, each keeping a candidate only when it fails with the
 same signature (failure kind and the first words of its message):
 
 1. The configuration: stop at the failing round, then fewer user threads, fewer
-   migrator CPUs, fewer operations per round, no forks (hot-remove, cpusets, clear_refs,
-   /proc readers), fewer THPs per thread --
-   each candidate tried with the original seed and a few others (a smaller
-   workload draws different operations).
+   migrator CPUs, fewer operations per round, fewer THPs per thread, half the
+   rounds, and one kind of optional activity at a time turned off (fork,
+   hot-remove, cpusets, clear_refs, /proc readers, unpoison) -- each candidate
+   tried with the original seed and a few others (a smaller workload draws
+   different operations).
 2. The failing round's schedule: remove context switches (a lenient replay keeps
    the running CPU where the shortened record no longer fits), re-recording the
    schedule of each run that still fails.
@@ -48,7 +49,8 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
     """Shrink the reproducer at ``path``; write the smallest at ``out``.
 
     Returns (size before, size after, out) where size counts operations
-    (threads x ops per round x rounds) plus context switches of the schedule.
+    (threads x ops per round x rounds) plus the runs of one CPU in the schedule
+    (each run ends at a context switch).
     """
     cfg, seed, rnd, schedule, failure = load_reproducer(path)
     first = run_stress(cfg, seed, max_rounds=rnd + 1)
@@ -73,9 +75,9 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
             cands.append(replace(best_cfg, migrators=best_cfg.migrators - 1))
         if best_cfg.ops_per_round > 4:
             cands.append(replace(best_cfg, ops_per_round=max(4, best_cfg.ops_per_round // 2)))
-        for path in ("fork", "hotplug", "cpusets", "clear_refs", "proc_readers"):
-            if getattr(best_cfg, path):
-                cands.append(replace(best_cfg, **{path: False}))
+        for kind in ("fork", "hotplug", "cpusets", "clear_refs", "proc_readers", "unpoison"):
+            if getattr(best_cfg, kind):
+                cands.append(replace(best_cfg, **{kind: False}))
         if best_cfg.thps_per_thread > 1:
             cands.append(replace(best_cfg, thps_per_thread=best_cfg.thps_per_thread - 1))
         if best_cfg.rounds > 1:

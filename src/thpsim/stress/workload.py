@@ -95,7 +95,8 @@ class StressConfig:
         """What shrinking minimises: the size, then how many optional kinds of kernel
         activity are on."""
         return self.size(), sum(map(bool, (self.fork, self.hotplug, self.cpusets,
-                                           self.clear_refs, self.proc_readers)))
+                                           self.clear_refs, self.proc_readers,
+                                           self.unpoison)))
 
 
 class _Region:
