@@ -26,6 +26,10 @@ import numpy as np
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PTRS_PER_PTE
 from thpsim.errors import ConfigError
 
+#: include/linux/numa.h MAX_NUMNODES with CONFIG_NODES_SHIFT=10, as distribution
+#: kernels build: the width of every node mask (nodemask_t, mems_allowed, mbind's)
+MAX_NUMNODES = 1 << 10
+
 __all__ = ["NumaNode", "PageTable", "PhysicalMemory", "DEFAULT_DISTANCE_LOCAL"]
 
 DEFAULT_DISTANCE_LOCAL = 10
@@ -92,8 +96,9 @@ class PhysicalMemory:
         pfn = 0
         for nid in sorted(node_bytes):
             size = node_bytes[nid]
-            if nid < 0 or nid > 1023:
-                raise ConfigError(f"node id {nid} out of range 0..1023 (MAX_NUMNODES)")
+            if not 0 <= nid < MAX_NUMNODES:
+                raise ConfigError(f"node id {nid} out of range 0..{MAX_NUMNODES - 1} "
+                                  "(MAX_NUMNODES)")
             if size <= 0 or size % block_size:
                 raise ConfigError(
                     f"node {nid}: size {size} is not a positive multiple of the "

@@ -68,6 +68,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_present,
     table_entry_pfn,
 )
+from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.mm.gfp import (
     __GFP_COMP,
@@ -138,8 +139,6 @@ NewPage = Callable[[int], int]
 
 # ---------------------------------------------------------------- nodemask.h on ints
 def _max_numnodes() -> int:
-    from thpsim.mm.migrate import MAX_NUMNODES
-
     return MAX_NUMNODES
 
 
@@ -207,16 +206,9 @@ def nodes_onto(orig: int, relmap: int) -> int:
 
 def nodelist_str(mask: int) -> str:
     """The ``%*pbl`` range list: ``0-2,5``."""
-    parts = []
-    nodes = nodes_list(mask)
-    i = 0
-    while i < len(nodes):
-        j = i
-        while j + 1 < len(nodes) and nodes[j + 1] == nodes[j] + 1:
-            j += 1
-        parts.append(str(nodes[i]) if i == j else f"{nodes[i]}-{nodes[j]}")
-        i = j + 1
-    return ",".join(parts)
+    from thpsim.fs.proc.internal import bitmap_list_string
+
+    return bitmap_list_string(nodes_list(mask))
 
 
 def node_states_memory(ctx) -> int:

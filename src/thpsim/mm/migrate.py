@@ -33,6 +33,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_mkyoung,
 )
 from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_soft_dirty
+from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
@@ -421,7 +422,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- move_pages(2)
-MAX_NUMNODES = 1 << 10  # CONFIG_NODES_SHIFT=10, as distribution kernels build
 #: 4.14 do_pages_move: PAGE_SIZE / sizeof(struct page_to_node) - 1
 DO_PAGES_MOVE_CHUNK = PAGE_SIZE // 24 - 1
 #: do_pages_stat: entries copied in per round

@@ -24,6 +24,7 @@ from thpsim.fs.proc.internal import (
     mainline_formats,
 )
 from thpsim.fs.proc.task_mmu import task_mem
+from thpsim.hw.memory import MAX_NUMNODES
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -33,8 +34,6 @@ __all__ = ["proc_pid_status", "register"]
 #: CAP_LAST_CAP: 4.14 knows capabilities 0..37, mainline 0..40.
 _CAP_LAST_CAP_4_14 = 37
 _CAP_LAST_CAP_V6 = 40
-#: MAX_NUMNODES of a distribution kernel (CONFIG_NODES_SHIFT=10): Mems_allowed's width
-MAX_NUMNODES = 1 << 10
 
 
 def proc_pid_status(f: File) -> str:

@@ -66,7 +66,8 @@ import errno
 import os
 from typing import Any
 
-from thpsim.fs.proc.internal import bitmap_list_string, node_states_memory, run_as_opener
+from thpsim.fs.proc.internal import node_states_memory, run_as_opener
+from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
 from thpsim.lib.kstrtox import kstrtoll, kstrtoull
@@ -81,8 +82,6 @@ V1_ROOT = "/sys/fs/cgroup/cpuset"
 #: kernel/cgroup/cpuset.c cpuset_filetype_t: which mask cpuset_write_resmask() writes
 FILE_CPULIST = 1
 FILE_MEMLIST = 2
-#: MAX_NUMNODES of a distribution kernel (CONFIG_NODES_SHIFT=10): nodelist_parse()'s width
-MAX_NUMNODES = 1 << 10
 #: the only controller: the name in cgroup.controllers and cgroup.subtree_control
 CPUSET_NAME = "cpuset"
 
@@ -225,10 +224,6 @@ def _online_cpus(ctx) -> int:
 def _possible_cpus(ctx) -> int:
     """cpu_possible_mask: every CPU of the machine."""
     return (1 << len(ctx.cpus)) - 1
-
-
-def _bits(mask: int) -> list[int]:
-    return [n for n in range(mask.bit_length()) if mask >> n & 1]
 
 
 def _subset(a: int, b: int) -> bool:
@@ -922,7 +917,9 @@ def _err(code: int, f) -> OSError:
 
 def _list_show(mask: int) -> str:
     """Models: ``%*pbl\\n`` of a cpumask or nodemask."""
-    return bitmap_list_string(_bits(mask)) + "\n"
+    from thpsim.mm.mempolicy import nodelist_str
+
+    return nodelist_str(mask) + "\n"
 
 
 def _cs_at(h: cpuset_hierarchy, path: str) -> cpuset:
