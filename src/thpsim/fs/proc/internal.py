@@ -149,6 +149,9 @@ def parse_kstrto(data: bytes, lo: int, hi: int) -> tuple[int, int]:
 
 
 def node_states_memory(ctx: Any) -> list[int]:
-    """Models: node_states[N_MEMORY]: the nodes with present pages, in id order."""
-    return [nid for nid, pgdat in ctx.buddy.nodes.items()
-            if any(z.present_pages for z in pgdat.node_zones)]
+    """Models: node_states[N_MEMORY] as a list of node ids, in id order (the mask is
+    :func:`thpsim.mm.mempolicy.node_states_memory`)."""
+    from thpsim.mm.mempolicy import node_states_memory as n_memory
+    from thpsim.mm.mempolicy import nodes_list
+
+    return nodes_list(n_memory(ctx))

@@ -66,7 +66,7 @@ import errno
 import os
 from typing import Any
 
-from thpsim.fs.proc.internal import node_states_memory, run_as_opener
+from thpsim.fs.proc.internal import run_as_opener
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
@@ -206,10 +206,10 @@ def _is_descendant(cg: cpuset, ancestor: cpuset) -> bool:
 
 
 def _all_mems(ctx) -> int:
-    mask = 0
-    for nid in node_states_memory(ctx):
-        mask |= 1 << nid
-    return mask
+    """node_states[N_MEMORY] as a mask."""
+    from thpsim.mm.mempolicy import node_states_memory as n_memory
+
+    return n_memory(ctx)
 
 
 def _online_cpus(ctx) -> int:
