@@ -45,6 +45,7 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
+from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.mm_types import MM_ANONPAGES
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -227,10 +228,7 @@ def check_integrity(ctx: KernelContext, mms: list, *, allow_migration: bool = Fa
                         if pte_present(te):
                             pfn = pte_pfn(te)
                             if pte_special(te) or pfn == ctx.zero_pfn:
-                                if pfn != ctx.zero_pfn and not (
-                                    ctx.huge_zero_pfn >= 0
-                                    and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR
-                                ):
+                                if pfn != ctx.zero_pfn and not is_huge_zero_pfn(ctx, pfn):
                                     errors.append(f"{tag}: special PTE to {pfn:#x}")
                                 continue
                             pte_maps[pfn] += 1

@@ -191,6 +191,11 @@ def mm_get_huge_zero_page(ctx: KernelContext) -> int:
     return pfn
 
 
+def is_huge_zero_pfn(ctx: KernelContext, pfn: int) -> bool:
+    """Models: is_huge_zero_page() for any of the huge zero page's 512 frames."""
+    return ctx.huge_zero_pfn >= 0 and 0 <= pfn - ctx.huge_zero_pfn < HPAGE_PMD_NR
+
+
 def is_huge_zero_pmd(ctx: KernelContext, pmd: int) -> bool:
     return pmd_present(pmd) and pmd_trans_huge(pmd) and pmd_pfn(pmd) == ctx.huge_zero_pfn
 

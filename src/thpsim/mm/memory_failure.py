@@ -58,11 +58,12 @@ from __future__ import annotations
 import errno
 import signal
 
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT, PAGE_SIZE, pte_pfn
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -167,16 +168,13 @@ def action_result(ctx, pfn: int, type_: str, result: int) -> int:
     return 0 if result in (MF_RECOVERED, MF_DELAYED) else -errno.EBUSY
 
 
-def _is_huge_zero(ctx, pfn: int) -> bool:
-    return ctx.huge_zero_pfn >= 0 and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR
-
-
-def _unhandlable(ctx, pfn: int) -> bool:
-    """Model-only: what HWPoisonHandlable() and get_any_page() refuse: reserved frames
-    (the zero page, boot memory), the huge zero page, page tables, frames that are in use
-    but are no anonymous LRU page (kernel allocations)."""
+def unhandlable_page(ctx, pfn: int) -> bool:
+    """Model-only: what HWPoisonHandlable() and get_any_page() refuse, and what
+    has_unmovable_pages() calls unmovable: reserved frames (the zero page, boot
+    memory), the huge zero page, page tables, frames that are in use but are no
+    anonymous LRU page (kernel allocations)."""
     pages = ctx.pages
-    if _is_huge_zero(ctx, pfn):
+    if is_huge_zero_pfn(ctx, pfn):
         return True
     if pfn == ctx.zero_pfn or pfn in ctx.mem.tables:
         return True
@@ -194,7 +192,7 @@ def get_hwpoison_page(ctx, pfn: int, flags: int) -> int:
     """
     if ctx.buddy.is_free(pfn):
         return _FREE
-    if _unhandlable(ctx, pfn):
+    if unhandlable_page(ctx, pfn):
         _log(ctx, f"Memory failure: {pfn:#x}: unhandlable page.")
         _put_ref_page(ctx, ctx.pages.compound_head(pfn), flags)
         return -errno.EIO
@@ -427,7 +425,7 @@ def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -
             return action_result(ctx, pfn, MF_MSG_GET_HWPOISON, MF_IGNORED)
     if pages.flags[pfn] & (F_head | F_tail):
         head = pages.compound_head(pfn)
-        if _is_huge_zero(ctx, pfn):
+        if is_huge_zero_pfn(ctx, pfn):
             put_page(ctx, head)  # split_huge_page() refuses the huge zero page
             split_failed = True
         else:
@@ -440,7 +438,7 @@ def memory_failure(ctx, pfn: int, flags: int, killed: list[int] | None = None) -
             # kill_procs_now(): with MF_ACTION_REQUIRED the caller, if it maps the THP
             cur = ctx.current
             if (flags & MF_ACTION_REQUIRED and killed is not None and cur is not None
-                    and cur.mm is not None and not _is_huge_zero(ctx, pfn)
+                    and cur.mm is not None and not is_huge_zero_pfn(ctx, pfn)
                     and _maps_pfn(cur.mm, head)):
                 killed.append(cur.tgid)
             action_result(ctx, pfn, MF_MSG_UNSPLIT_THP, MF_FAILED)
@@ -605,7 +603,7 @@ def unpoison_memory(ctx, pfn: int) -> int:
             _log(ctx, f"Unpoison: Software-unpoisoned free page {pfn:#x}")
         return 0
     refused = -errno.EBUSY if v6 else 0
-    if ctx.huge_zero_pfn >= 0 and 0 <= pfn - ctx.huge_zero_pfn < HPAGE_PMD_NR:
+    if is_huge_zero_pfn(ctx, pfn):
         return -errno.EOPNOTSUPP if v6 else 0
     if not pages.flags[pfn] & F_hwpoison:
         _log(ctx, f"Unpoison: Page was already unpoisoned {pfn:#x}")

@@ -90,7 +90,6 @@ from thpsim.mm.page_flags import (
     F_lru,
     F_offline,
     F_reserved,
-    F_tail,
 )
 
 __all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_offline",
@@ -297,18 +296,14 @@ def adjust_present_page_count(ctx, z: zone, nr_pages: int) -> None:
 
 # ====================================================================== offlining
 def _unmovable(ctx, pfn: int) -> bool:
-    """Model-only: has_unmovable_pages() for one in-use frame: page tables, reserved
-    frames (the zero pages, boot memory), anything that is no anonymous LRU page."""
-    pages = ctx.pages
-    f = pages.flags[pfn]
-    if f & F_hwpoison:
-        return False  # offlining skips poisoned frames
-    if pfn in ctx.mem.tables or f & F_reserved:
-        return True
-    if ctx.huge_zero_pfn >= 0 and ctx.huge_zero_pfn <= pfn < ctx.huge_zero_pfn + HPAGE_PMD_NR:
-        return True
-    head = pages.compound_head(pfn) if f & F_tail else pfn
-    return not (pages.mapping[head] & PAGE_MAPPING_ANON and pages.flags[head] & F_lru)
+    """Model-only: has_unmovable_pages() for one in-use frame: a poisoned frame is
+    skipped (offlining leaves it out of use), else what memory_failure cannot handle
+    either (page tables, reserved frames, anything that is no anonymous LRU page)."""
+    from thpsim.mm.memory_failure import unhandlable_page
+
+    if ctx.pages.flags[pfn] & F_hwpoison:
+        return False
+    return unhandlable_page(ctx, pfn)
 
 
 def is_mem_section_removable(ctx, start_pfn: int, nr_pages: int) -> bool:
