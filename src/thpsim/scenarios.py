@@ -454,9 +454,17 @@ def cli_run(argv: list[str]) -> int:
     ap.add_argument("--switch", action="append", default=[])
     args = ap.parse_args(argv)
     switches = dict(_parse_switch(s) for s in args.switch)
+    kw: dict[str, int] = {}
+    if args.policy == "pct":
+        # PCT draws its change points over the run's length (Burckhardt et al.): measure
+        # the scenario's scheduling points with one round-robin run
+        probe = make_scheduler("rr", args.seed)
+        probe.new_execution()
+        length = len(run_scenario(args.scenario, probe, args.profile, switches,
+                                  args.seed).schedule.steps)
+        kw = {"depth": args.depth, "max_steps": max(1, length)}
     for i in range(args.runs):
         seed = args.seed + i
-        kw = {"depth": args.depth} if args.policy == "pct" else {}
         sched = make_scheduler(args.policy, seed, **kw)
         sched.new_execution()
         ex = run_scenario(args.scenario, sched, args.profile, switches, seed)
