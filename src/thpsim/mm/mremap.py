@@ -28,7 +28,7 @@ from thpsim.mm import huge_memory
 from thpsim.mm.memory import _addr_end
 from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd, pmdp_get, walk_to_pmd
-from thpsim.mm.rmap import anon_vma_clone
+from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
 
 MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
@@ -121,16 +121,14 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
     new_vma.vm_page_prot = vma.vm_page_prot
     new_vma.vm_policy = vma.vm_policy
     av = vma.anon_vma
-    if av is not None:
-        yield from down_write(av.root.rwsem)  # rmap walks see the old or the new place
+    yield from anon_vma_lock_write(av)  # rmap walks see the old or the new place
     try:
         if av is not None:
             anon_vma_clone(new_vma, vma)
         mm.insert_vma(new_vma)
         moved = yield from move_page_tables(vma, old_addr, new_vma, new_addr, old_len)
     finally:
-        if av is not None:
-            up_write(av.root.rwsem)
+        anon_vma_unlock_write(av)
     if moved < 0:
         return moved
     locked = vma.vm_flags & VM_LOCKED
@@ -197,11 +195,9 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         if addr + new_len <= limit:
             delta = new_len - old_len
             av = vma.anon_vma
-            if av is not None:
-                yield from down_write(av.root.rwsem)  # vma_adjust()
+            yield from anon_vma_lock_write(av)  # vma_adjust()
             vma.vm_end = addr + new_len
-            if av is not None:
-                up_write(av.root.rwsem)
+            anon_vma_unlock_write(av)
             mm.total_vm += delta >> PAGE_SHIFT
             if vma.vm_flags & VM_LOCKED:
                 mm.locked_vm += delta >> PAGE_SHIFT

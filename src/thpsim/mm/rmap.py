@@ -250,21 +250,23 @@ def rmap_walk_anon(ctx: KernelContext, head: int, rmap_one, done=None,
     (the interval tree, a list here) visited in order; ``done()`` ends the walk early.
     Preempts: taking the anon_vma lock and in ``rmap_one``.
     """
+    from thpsim.arch.x86_64.pgtable import PAGE_SIZE
     from thpsim.kernel.locking import down_read, up_read
     from thpsim.mm.mm_types import vma_address
+    from thpsim.mm.swap import hpage_nr_pages
 
     av = page_anon_vma(ctx, head)
     if av is None:
         return
     pages = ctx.pages
-    nr = 1 << pages.order[head] if pages.flags[head] & F_head else 1
+    nr = hpage_nr_pages(ctx, head)
     index = pages.index[head]
     if not locked:
         yield from down_read(av.root.rwsem)
     try:
         for vma in list(av.vmas):
             address = vma_address(vma, index)
-            if address + nr * 4096 <= vma.vm_start or address >= vma.vm_end:
+            if address + nr * PAGE_SIZE <= vma.vm_start or address >= vma.vm_end:
                 continue
             if not (yield from rmap_one(head, vma, address)):
                 break
@@ -300,12 +302,11 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
     from thpsim.mm import page_vma_mapped as pvm
     from thpsim.mm.huge_memory import set_pmd_migration_entry
     from thpsim.mm.page_flags import F_dirty
-    from thpsim.mm.swap import put_page
+    from thpsim.mm.swap import hpage_nr_pages, put_page
 
     pages = ctx.pages
     swp = ctx.swp
-    nr = 1 << pages.order[head] if pages.flags[head] & F_head else 1
-    pvmw = pvm.page_vma_mapped_walk_t(head, nr, vma, address, 0)
+    pvmw = pvm.page_vma_mapped_walk_t(head, hpage_nr_pages(ctx, head), vma, address, 0)
     flush_start, flush_end = -1, -1
     while (yield from pvm.page_vma_mapped_walk(pvmw)):
         if pvmw.pte is None:
