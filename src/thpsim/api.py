@@ -585,10 +585,5 @@ class _UserVFSView(VFSView):
         self._syscall(super().rmdir, path)
 
 
-def _noop() -> Generator[Any, None, None]:
-    return
-    yield
-
-
 ConfigCallback = Callable[[Machine], None]
 _ = signal

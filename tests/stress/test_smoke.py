@@ -3,7 +3,6 @@
 and its trace exports as Chrome/Perfetto JSON."""
 
 import json
-import os
 
 import pytest
 
@@ -101,15 +100,15 @@ def test_trace_export_is_chrome_json_with_one_track_per_cpu(b3_failure, tmp_path
                for x in changed), "no PMD migration entry removal in the trace"
 
 
-def test_stress_command_smoke(tmp_path, capsys):
-    os.chdir(tmp_path)
+def test_stress_command_smoke(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert stress_main(["--rounds", "3", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "migrations/s" in out and "no integrity or invariant failure" in out
 
 
-def test_stress_command_reports_the_replay_command(tmp_path, capsys):
-    os.chdir(tmp_path)
+def test_stress_command_reports_the_replay_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert stress_main(["--rounds", "200", "--seed", "0", "--switch",
                         "bug_b3_pmd_migration_no_flush=1"]) == 1
     out = capsys.readouterr().out
