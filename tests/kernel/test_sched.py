@@ -77,9 +77,19 @@ def test_replay_reproduces_the_run(name):
 
 
 def test_dfs_is_deterministic_and_counts():
-    a = explore("stale_tlb", 1, "seed")
-    b = explore("stale_tlb", 1, "seed")
-    assert a[0] == b[0] and a[0] > 5
+    """Two searches visit the same schedules in the same order, and no schedule twice."""
+    from thpsim.kernel.schedulers import DfsScheduler
+    from thpsim.scenarios import run_scenario
+
+    def schedules():
+        sched, out = DfsScheduler(1, 1000), []
+        while sched.new_execution():
+            out.append(run_scenario("stale_tlb", sched, "seed").schedule.encode())
+        return out
+
+    a, b = schedules(), schedules()
+    assert a == b and len(a) > 5 and len(set(a)) == len(a)
+    assert explore("stale_tlb", 1, "seed")[0] == len(a)
 
 
 def test_replay_divergence_names_the_step():
