@@ -17,6 +17,7 @@ round, schedule) is saved as JSON.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import time
@@ -52,6 +53,10 @@ class StressResult:
     trace: list[dict[str, Any]] = field(default_factory=list)
     #: operations completed, by kind ("move_pages", "offline", "read smaps", ...)
     ops: dict[str, int] = field(default_factory=dict)
+    #: SHA-256 over every round's schedule and each operation's result in order, then the
+    #: final /proc/vmstat: two runs with the same digest did the same thing step for step
+    #: (the restructuring and speed work must leave it unchanged for a fixed seed)
+    digest: str = ""
 
     @property
     def steps_per_second(self) -> float:
@@ -97,6 +102,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     m = wl.m
     rounds = cfg.rounds if max_rounds is None else max_rounds
     trace_events: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
 
     def tracer_for(round_: int) -> Any:
         if not trace or (trace_round is not None and round_ != trace_round):
@@ -131,6 +137,8 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         res.migrations, res.thp_migrations = folio_migrations(m)
         res.failure = failure
         res.failed_round = round_ if failure else -1
+        digest.update(m.fs.read("/proc/vmstat").encode())
+        res.digest = digest.hexdigest()
         if trace:
             res.trace = _chrome_trace(trace_events, len(m.cpus))
         return res
@@ -148,8 +156,10 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                                         max_steps=5_000_000)
         res.steps += ex.steps
         res.rounds = rnd + 1
-        for results in ex.results.values():
+        digest.update(f"{rnd} {ex.schedule.encode()}\n".encode())
+        for cpu, results in sorted(ex.results.items()):
             for name, value in results:
+                digest.update(f"{cpu} {name} {_digestible(value)}\n".encode())
                 kind = name.split(" memory", 1)[0]
                 if type(value) is int and value < 0:  # an error return, by errno name
                     kind = f"{kind} {errno.errorcode.get(-value, -value)}"
@@ -173,6 +183,15 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         if bad:
             return finish(Failure("invariant", bad, last, []), res.rounds - 1)
     return finish(None, -1)
+
+
+def _digestible(value: Any) -> str:
+    """An operation's result as text that does not depend on object identity."""
+    if value is None or isinstance(value, int | str | bool):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_digestible(v) for v in value) + "]"
+    return type(value).__name__
 
 
 def _check(m: Any) -> str | None:
