@@ -23,7 +23,11 @@ Callbacks receive a :class:`File`: who opened it (``file.task``, None for root
 with every capability), the template bindings (``file.params["pid"]``), the
 kernel context. Text readers return the whole text (``str``); the VFS slices it
 by ``offset``/``length`` as seq_file would. Binary readers (pagemap, kpageflags,
-kpagecount) get ``offset`` and ``length`` and return ``bytes``.
+kpagecount) get ``offset`` and ``length`` and return ``bytes``. A reader or writer
+may instead return a kernel path (a generator) that returns that value: the
+blocking :meth:`VFS.read`/:meth:`VFS.write` run it to completion as the opener,
+:meth:`VFS.sys_read`/:meth:`VFS.sys_write` run it inside their own kernel path for
+the interleaving driver.
 
 Simplified:
     * no file descriptors or file positions: each :meth:`VFS.read` is an open,
@@ -38,7 +42,11 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
+from types import GeneratorType
 from typing import Any
+
+from thpsim.fs.proc.internal import run_as_opener
+from thpsim.kernel.sched import KernelPath
 
 __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 
@@ -370,7 +378,27 @@ class VFS:
              as_task: Any = None) -> str | bytes:
         """open(path, O_RDONLY) + pread(length, offset): ``str`` for text files,
         ``bytes`` for binary ones (which need ``length``; offset and length must be
-        multiples of 8 there, else EINVAL)."""
+        multiples of 8 there, else EINVAL). A method that is a kernel path runs to
+        completion as the opener."""
+        node, f, ret = self._read_start(path, offset, length, as_task)
+        if isinstance(ret, GeneratorType):
+            ret = run_as_opener(f, ret)
+        return self._read_end(node, ret, offset, length)
+
+    def sys_read(self, path: str, *, offset: int = 0, length: int | None = None,
+                 as_task: Any = None) -> KernelPath[str | bytes]:
+        """:meth:`read` as a kernel path, for the interleaving driver (which sets
+        ``current``): the same walk, checks and file method, whose kernel path (if it
+        is one) runs inside this one."""
+        node, f, ret = self._read_start(path, offset, length, as_task)
+        if isinstance(ret, GeneratorType):
+            ret = yield from ret
+        return self._read_end(node, ret, offset, length)
+
+    def _read_start(self, path: str, offset: int, length: int | None,
+                    as_task: Any) -> tuple[_File, File, Any]:
+        """Open for reading and call the file's read method (its result, or its kernel
+        path: a generator)."""
         node, f = self._open(path, as_task, MAY_READ)
         if node.reader is None:
             raise self._no_method(node, path)
@@ -379,9 +407,14 @@ class VFS:
         if node.binary:
             if length is None:
                 raise _err(errno.EINVAL, path)
-            return node.reader(f, offset, length)
-        text = node.reader(f)
-        return text[offset:] if length is None else text[offset : offset + length]
+            return node, f, node.reader(f, offset, length)
+        return node, f, node.reader(f)
+
+    @staticmethod
+    def _read_end(node: _File, ret: Any, offset: int, length: int | None) -> str | bytes:
+        if node.binary:
+            return ret
+        return ret[offset:] if length is None else ret[offset : offset + length]
 
     def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
         """open(path, O_WRONLY) + write(data). Returns the bytes written.
@@ -389,15 +422,33 @@ class VFS:
         A zero-length write to a kernfs file (sysfs, cgroup) returns 0 without calling
         the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
+        A method that is a kernel path runs to completion as the opener.
         """
+        f, ret = self._write_start(path, data, as_task)
+        if isinstance(ret, GeneratorType):
+            ret = run_as_opener(f, ret)
+        return ret
+
+    def sys_write(self, path: str, data: str | bytes, *,
+                  as_task: Any = None) -> KernelPath[int]:
+        """:meth:`write` as a kernel path, for the interleaving driver (see
+        :meth:`sys_read`)."""
+        f, ret = self._write_start(path, data, as_task)
+        if isinstance(ret, GeneratorType):
+            ret = yield from ret
+        return ret
+
+    def _write_start(self, path: str, data: str | bytes, as_task: Any) -> tuple[File, Any]:
+        """Open for writing and call the file's write method (its result, or its kernel
+        path: a generator)."""
         node, f = self._open(path, as_task, MAY_WRITE)
         if node.writer is None:
             raise self._no_method(node, path)
         if isinstance(data, str):
             data = data.encode()
         if not data and node.fs == FS_KERNFS:
-            return 0
-        return node.writer(f, bytes(data))
+            return f, 0
+        return f, node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: vfs_mkdir(): EEXIST, then may_create() (EACCES), then the parent's op

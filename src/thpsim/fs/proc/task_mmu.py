@@ -5,9 +5,11 @@ Models: fs/proc/task_mmu.c, v4.14 (the ``seed`` profile) and current mainline
 the page tables the way the kernel does: ``mmap_lock`` for read (held for the
 whole file by ``m_start``; per 2 MiB chunk by ``pagemap_read``), then per PMD
 ``pmd_trans_huge_lock()`` for a huge PMD or PMD migration entry, else the PTE
-table under its split lock. The walks are generators (kernel paths) run to
-completion as the opener (:func:`~thpsim.fs.proc.internal.run_as_opener`), so the
-interleaving driver can run them as well.
+table under its split lock. Each file's read or write is one generator (a kernel
+path: ``pagemap_read``, ``clear_refs_write``, the seq_file reads over ``show_map``,
+``show_smap``, ``show_numa_map`` and ``show_smaps_rollup``); the VFS runs it to
+completion as the opener, or hands it to the interleaving driver
+(:meth:`~thpsim.fs.vfs.VFS.sys_read`, :meth:`~thpsim.fs.vfs.VFS.sys_write`).
 
 Differences between the eras, where each is decided (mainline = ``mainline``):
 
@@ -94,7 +96,6 @@ from thpsim.fs.proc.internal import (
     node_states_memory,
     parse_kstrto,
     proc_mem_open,
-    run_as_opener,
 )
 from thpsim.kernel.locking import (
     down_read,
@@ -911,12 +912,23 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
     return 0
 
 
-def __pagemap_read(mm: mm_struct, pm: pagemapread, ppos: int, count: int) -> KernelPath[bytes]:
-    """The chunk loop of pagemap_read(): mmap_lock for read per 2 MiB chunk.
+def pagemap_read(f: File, ppos: int, count: int) -> KernelPath[bytes]:
+    """/proc/PID/pagemap read. Models: pagemap_read(): no mm -> nothing; offset and
+    count must be multiples of 8 (EINVAL); PFNs only for a CAP_SYS_ADMIN opener; then
+    the chunk loop: mmap_lock for read per 2 MiB chunk.
 
+    Context: the read(2) of the opener (``current``).
     Preempts: taking mmap_lock for each chunk (the address space may change
     between chunks, as in the kernel), and in the page-table locks.
     """
+    mm = get_task_mm(get_proc_task(f))
+    if mm is None:
+        return b""
+    if ppos % PM_ENTRY_BYTES or count % PM_ENTRY_BYTES:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+    if not count:
+        return b""
+    pm = pagemapread(show_pfn=f.capable(CAP_SYS_ADMIN))
     out = bytearray()
     svpfn = ppos // PM_ENTRY_BYTES
     start_vaddr = svpfn << PAGE_SHIFT
@@ -944,20 +956,6 @@ def __pagemap_read(mm: mm_struct, pm: pagemapread, ppos: int, count: int) -> Ker
         out += chunk
         count -= len(chunk)
     return bytes(out)
-
-
-def pagemap_read(f: File, ppos: int, count: int) -> bytes:
-    """/proc/PID/pagemap read. Models: pagemap_read(): no mm -> nothing; offset and
-    count must be multiples of 8 (EINVAL); PFNs only for a CAP_SYS_ADMIN opener."""
-    mm = get_task_mm(get_proc_task(f))
-    if mm is None:
-        return b""
-    if ppos % PM_ENTRY_BYTES or count % PM_ENTRY_BYTES:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    if not count:
-        return b""
-    pm = pagemapread(show_pfn=f.capable(CAP_SYS_ADMIN))
-    return run_as_opener(f, __pagemap_read(mm, pm, ppos, count))
 
 
 # ====================================================================== clear_refs
@@ -1090,15 +1088,27 @@ def _clear_vm_softdirty(mm: mm_struct) -> None:
         vma.vm_flags &= ~VM_SOFTDIRTY
 
 
-def __clear_refs(mm: mm_struct, cp_type: int) -> KernelPath[None]:
-    """The body of clear_refs_write() for a valid type, with its locking per era.
+def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
+    """/proc/PID/clear_refs write. Models: clear_refs_write(): at most 12 characters
+    are read, trimmed, parsed as an int (EINVAL / ERANGE); 1..5 else EINVAL; then,
+    per era: v4.14 takes mmap_lock for read (for 4, if a VMA is VM_SOFTDIRTY, drops
+    it, takes it for write to clear the flag on every VMA and downgrades), walks and
+    flushes the whole TLB; mainline holds mmap_lock for write throughout and calls
+    flush_tlb_mm() only after a soft-dirty walk.
 
-    Models: clear_refs_write(), v4.14: mmap_lock for read; for 4, if a VMA is
-    VM_SOFTDIRTY, drop it, take it for write to clear the flag on every VMA and
-    downgrade; walk; flush the whole TLB. Mainline: mmap_lock for write
-    throughout, and flush_tlb_mm() only after a soft-dirty walk.
+    Context: the write(2) of the opener (``current``).
     Preempts: taking mmap_lock, in the walk's locks, in the TLB flush.
+    Returns: the count consumed.
     """
+    count = min(len(data), PROC_NUMBUF - 1)
+    err, cp_type = parse_kstrto(data[:count], _INT_MIN, _INT_MAX)
+    if err:
+        raise OSError(-err, os.strerror(-err), f.path)
+    if not CLEAR_REFS_ALL <= cp_type < CLEAR_REFS_LAST:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+    mm = get_task_mm(get_proc_task(f))
+    if mm is None:
+        return count
     v6 = mainline_formats(mm.kernel)
     lock = mm.mmap_lock
     if cp_type == CLEAR_REFS_MM_HIWATER_RSS:
@@ -1107,7 +1117,7 @@ def __clear_refs(mm: mm_struct, cp_type: int) -> KernelPath[None]:
             reset_mm_hiwater_rss(mm)
         finally:
             up_write(lock)
-        return
+        return count
     walk = mm_walk(mm, clear_refs_pte_range, test_walk=clear_refs_test_walk, private=cp_type)
     if v6:
         yield from down_write(lock)
@@ -1120,7 +1130,7 @@ def __clear_refs(mm: mm_struct, cp_type: int) -> KernelPath[None]:
                 yield from flush_tlb_mm(mm)
         finally:
             up_write(lock)
-        return
+        return count
     yield from down_read(lock)
     held = "read"
     try:
@@ -1140,21 +1150,6 @@ def __clear_refs(mm: mm_struct, cp_type: int) -> KernelPath[None]:
             up_read(lock)
         elif held == "write":
             up_write(lock)
-
-
-def clear_refs_write(f: File, data: bytes) -> int:
-    """/proc/PID/clear_refs write. Models: clear_refs_write(): at most 12 characters
-    are read, trimmed, parsed as an int (EINVAL / ERANGE); 1..5 else EINVAL.
-    Returns: the count consumed."""
-    count = min(len(data), PROC_NUMBUF - 1)
-    err, itype = parse_kstrto(data[:count], _INT_MIN, _INT_MAX)
-    if err:
-        raise OSError(-err, os.strerror(-err), f.path)
-    if not CLEAR_REFS_ALL <= itype < CLEAR_REFS_LAST:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    mm = get_task_mm(get_proc_task(f))
-    if mm is not None:
-        run_as_opener(f, __clear_refs(mm, itype))
     return count
 
 
@@ -1216,24 +1211,23 @@ def task_mem(mm: mm_struct) -> str:
 
 
 # ====================================================================== registration
-def _maps_read(f: File) -> str:
-    return run_as_opener(f, _vmas_locked(get_task_mm(get_proc_task(f)), show_map))
+# The seq_file reads: kernel paths the VFS runs as the opener (vfs.py).
+def _maps_read(f: File) -> KernelPath[str]:
+    return _vmas_locked(get_task_mm(get_proc_task(f)), show_map)
 
 
-def _smaps_read(f: File) -> str:
-    return run_as_opener(f, _vmas_locked(get_task_mm(get_proc_task(f)), show_smap))
+def _smaps_read(f: File) -> KernelPath[str]:
+    return _vmas_locked(get_task_mm(get_proc_task(f)), show_smap)
 
 
-def _smaps_rollup_read(f: File) -> str:
-    return run_as_opener(f, show_smaps_rollup(get_task_mm(get_proc_task(f))))
+def _smaps_rollup_read(f: File) -> KernelPath[str]:
+    return show_smaps_rollup(get_task_mm(get_proc_task(f)))
 
 
-def _numa_maps_read(f: File) -> str:
+def _numa_maps_read(f: File) -> KernelPath[str]:
     task = get_proc_task(f)
     pol = task.mempolicy  # hold_task_mempolicy(): get_task_policy()
-    return run_as_opener(
-        f, _vmas_locked(get_task_mm(task), lambda vma: show_numa_map(vma, pol))
-    )
+    return _vmas_locked(get_task_mm(task), lambda vma: show_numa_map(vma, pol))
 
 
 def register(vfs: VFS) -> None:
