@@ -33,18 +33,26 @@ from thpsim.kernel.context import (
     KernelContext,
     ThpSettings,
 )
-from thpsim.kernel.sched import run_to_completion
+from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.kernel.task import ALL_CAPS, cred, handle_signals, kill_pid_info, task_struct
 from thpsim.mm import madvise as kmadvise
 from thpsim.mm import mlock as kmlock
 from thpsim.mm import mmap as kmmap
 from thpsim.mm import mprotect as kmprotect
 from thpsim.mm import mremap as kmremap
+from thpsim.mm.mempolicy import (
+    kernel_get_mempolicy,
+    kernel_mbind,
+    kernel_migrate_pages,
+    kernel_set_mempolicy,
+)
+from thpsim.mm.migrate import kernel_move_pages
 from thpsim.mm.page_alloc import BuddyAllocator
 from thpsim.mm.page_flags import F_reserved, PageArrays
+from thpsim.mm.uaccess import user_load, user_store
 from thpsim.profiles import Profile, make_profile
 
-__all__ = ["Machine", "Process", "Thread"]
+__all__ = ["Machine", "Process", "Thread", "Syscalls"]
 
 _U64 = 0xFFFF_FFFF_FFFF_FFFF
 DEFAULT_BLOCK_SIZE = 128 << 20
@@ -259,6 +267,134 @@ class Machine:
                 f"profile={self.profile.name!r}, seed={self.seed})")
 
 
+class Syscalls:
+    """The system calls of one task as kernel paths (Model-only), for the interleaving
+    driver (:mod:`thpsim.testing`): each method returns the generator the blocking
+    method of :class:`Thread` runs, with the same arguments. A path returns what the
+    kernel returns (a negative errno on failure, not an OSError) and runs with
+    ``current`` = the task (the driver sets it); the blocking methods add what user
+    space sees (OSError, the shadow, the checks).
+
+    ``thread.sys`` is a thread's; ``Syscalls(machine, task)`` serves a task that has
+    no API object yet (a child of :meth:`fork` before anything adopted it).
+    """
+
+    __slots__ = ("machine", "task")
+
+    def __init__(self, machine: Machine, task: task_struct):
+        self.machine = machine
+        self.task = task
+
+    # ---- the address space (mm/mmap.c, mprotect.c, mremap.c, madvise.c, mlock.c)
+    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
+             offset: int = 0) -> KernelPath[int]:
+        return kmmap.sys_mmap(self.task.mm, addr, length, prot, flags, fd, offset)
+
+    def munmap(self, addr: int, length: int) -> KernelPath[int]:
+        return kmmap.sys_munmap(self.task.mm, addr, length)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> KernelPath[int]:
+        return kmprotect.sys_mprotect(self.task.mm, addr, length, prot)
+
+    def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = 0,
+               new_address: int = 0) -> KernelPath[int]:
+        return kmremap.sys_mremap(self.task.mm, old_address, old_size, new_size, flags,
+                                  new_address)
+
+    def madvise(self, addr: int, length: int, advice: int) -> KernelPath[int]:
+        return kmadvise.sys_madvise(self.task.mm, addr, length, advice)
+
+    def mlock(self, addr: int, length: int) -> KernelPath[int]:
+        return kmlock.sys_mlock(self.task.mm, addr, length, True)
+
+    def mlock2(self, addr: int, length: int, flags: int = 0) -> KernelPath[int]:
+        """``flags`` must be 0 or MLOCK_ONFAULT (the blocking method checks it)."""
+        return kmlock.sys_mlock(self.task.mm, addr, length, True, bool(flags & 1))
+
+    def munlock(self, addr: int, length: int) -> KernelPath[int]:
+        return kmlock.sys_mlock(self.task.mm, addr, length, False)
+
+    # ---- migration and NUMA policy (mm/migrate.c, mm/mempolicy.c)
+    def move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
+                   flags: int = 0) -> KernelPath[tuple[int, list[int | None]]]:
+        """Returns ``(ret, status)``; unwritten status entries are None.
+        Raises: OSError EFAULT at once when ``nodes`` is shorter than ``pages``."""
+        pages = list(pages)
+        status: list[int | None] = [None] * len(pages)
+        if nodes is not None:
+            nodes = list(nodes)
+            if len(nodes) != len(pages):
+                raise OSError(errno.EFAULT, "nodes[] shorter than pages[]")
+        return self._move_pages(pid, pages, nodes, status, flags)
+
+    def _move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
+                    status: list[int | None], flags: int
+                    ) -> KernelPath[tuple[int, list[int | None]]]:
+        ret = yield from kernel_move_pages(self.machine.kernel, self.task, pid, pages, nodes,
+                                           status, flags)
+        return ret, status
+
+    def set_mempolicy(self, mode: int, nodemask: int | None = None,
+                      maxnode: int = 0) -> KernelPath[int]:
+        return kernel_set_mempolicy(self.machine.kernel, self.task, mode, nodemask, maxnode)
+
+    def get_mempolicy(self, maxnode: int = 0, addr: int = 0,
+                      flags: int = 0) -> KernelPath[tuple[int, int, int | None]]:
+        """Returns ``(ret, mode, nodemask)``; nodemask None when ``maxnode`` is 0."""
+        policy = [0]
+        nmask: list[int] | None = [0] if maxnode else None
+        ret = yield from kernel_get_mempolicy(self.machine.kernel, self.task, policy, nmask,
+                                              maxnode, addr, flags)
+        return ret, policy[0], None if nmask is None else nmask[0]
+
+    def mbind(self, addr: int, length: int, mode: int, nodemask: int | None = None,
+              maxnode: int = 0, flags: int = 0) -> KernelPath[int]:
+        return kernel_mbind(self.machine.kernel, self.task, addr, length, mode, nodemask,
+                            maxnode, flags)
+
+    def migrate_pages(self, pid: int, maxnode: int, old_nodes: int | None,
+                      new_nodes: int | None) -> KernelPath[int]:
+        return kernel_migrate_pages(self.machine.kernel, self.task, pid, maxnode, old_nodes,
+                                    new_nodes)
+
+    # ---- the task's lifecycle (kernel/fork.c, kernel/exit.c)
+    def fork(self, cpu: int | None = None) -> KernelPath[Any]:
+        """The child's task_struct on ``cpu`` (default: this task's), or a negative errno."""
+        cpu = self.task.cpu if cpu is None else cpu
+        return kfork.copy_process(self.machine.kernel, self.task, cpu)
+
+    def exit(self) -> KernelPath[list[str]]:
+        """Tear the address space down and take the thread group out of the task table.
+        Returns what check_mm printed."""
+        out = yield from kfork.mmput(self.task.mm)
+        for t in self.task.group:
+            self.machine.kernel.tasks.pop(t.pid, None)
+        return out
+
+    # ---- user memory (a 64-bit word per 4 KiB page)
+    def store(self, addr: int, value: int) -> KernelPath[int]:
+        """Returns the frame written; a fatal fault raises DeliveredSignal."""
+        return user_store(self.task, addr, value & _U64)
+
+    def load(self, addr: int) -> KernelPath[tuple[int, int]]:
+        """Returns ``(value, frame)``; a fatal fault raises DeliveredSignal."""
+        return user_load(self.task, addr)
+
+    # ---- files (/proc, /sys): open, one read or write, close, as this task
+    def read_file(self, path: str, offset: int = 0,
+                  length: int | None = None) -> KernelPath[str | bytes]:
+        """Errors raise OSError, as from :meth:`thpsim.fs.vfs.VFS.read`."""
+        return self.machine._vfs.sys_read(path, offset=offset, length=length,
+                                          as_task=self.task)
+
+    def write_file(self, path: str, data: str | bytes) -> KernelPath[int]:
+        """Errors raise OSError, as from :meth:`thpsim.fs.vfs.VFS.write`."""
+        return self.machine._vfs.sys_write(path, data, as_task=self.task)
+
+    def __repr__(self) -> str:
+        return f"<Syscalls of {self.task.pid}>"
+
+
 class _Syscalls:
     """System-call methods shared by Process (as its first thread) and Thread."""
 
@@ -271,6 +407,11 @@ class _Syscalls:
         return _check(ret)
 
     @property
+    def sys(self) -> Syscalls:
+        """This task's system calls as kernel paths (:class:`Syscalls`)."""
+        return Syscalls(self.machine, self.task)
+
+    @property
     def _mm(self):
         mm = self.task.mm
         if mm is None or mm.dead:
@@ -280,7 +421,7 @@ class _Syscalls:
     def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
              offset: int = 0) -> int:
         mm = self._mm
-        ret = self._sys(kmmap.sys_mmap(mm, addr, length, prot, flags, fd, offset))
+        ret = self._sys(self.sys.mmap(addr, length, prot, flags, fd, offset))
         sh = self.machine.shadow
         if sh is not None:  # a new mapping reads 0, also where MAP_FIXED replaced one
             sh.clear(mm.mm_id, ret, ret + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
@@ -288,21 +429,20 @@ class _Syscalls:
 
     def munmap(self, addr: int, length: int) -> int:
         mm = self._mm
-        ret = self._sys(kmmap.sys_munmap(mm, addr, length))
+        ret = self._sys(self.sys.munmap(addr, length))
         sh = self.machine.shadow
         if sh is not None:
             sh.clear(mm.mm_id, addr, addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
         return ret
 
     def mprotect(self, addr: int, length: int, prot: int) -> int:
-        return self._sys(kmprotect.sys_mprotect(self._mm, addr, length, prot))
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.mprotect(addr, length, prot))
 
     def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = 0,
                new_address: int = 0) -> int:
         mm = self._mm
-        ret = self._sys(
-            kmremap.sys_mremap(mm, old_address, old_size, new_size, flags, new_address)
-        )
+        ret = self._sys(self.sys.mremap(old_address, old_size, new_size, flags, new_address))
         sh = self.machine.shadow
         if sh is not None:
             old = (old_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
@@ -318,7 +458,7 @@ class _Syscalls:
     def madvise(self, addr: int, length: int, advice: int) -> int:
         mm = self._mm
         try:
-            ret = self._sys(kmadvise.sys_madvise(mm, addr, length, advice))
+            ret = self._sys(self.sys.madvise(addr, length, advice))
         finally:
             sh = self.machine.shadow
             if sh is not None and advice == kmadvise.MADV_DONTNEED:
@@ -336,15 +476,18 @@ class _Syscalls:
             self.machine.shadow.clear(mm.mm_id, s, e)
 
     def mlock(self, addr: int, length: int) -> int:
-        return self._sys(kmlock.sys_mlock(self._mm, addr, length, True))
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.mlock(addr, length))
 
     def mlock2(self, addr: int, length: int, flags: int = 0) -> int:
         if flags & ~1:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return self._sys(kmlock.sys_mlock(self._mm, addr, length, True, bool(flags & 1)))
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.mlock2(addr, length, flags))
 
     def munlock(self, addr: int, length: int) -> int:
-        return self._sys(kmlock.sys_mlock(self._mm, addr, length, False))
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.munlock(addr, length))
 
     # ---- migration (mm/migrate.c)
     def move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
@@ -355,18 +498,7 @@ class _Syscalls:
         ``.status`` (unwritten entries are None, as a pre-filled C array keeps
         its value).
         """
-        from thpsim.mm.migrate import kernel_move_pages
-
-        pages = list(pages)
-        status: list[int | None] = [None] * len(pages)
-        if nodes is not None:
-            nodes = list(nodes)
-            if len(nodes) != len(pages):
-                raise OSError(errno.EFAULT, "nodes[] shorter than pages[]")
-        ret = self.machine._run(
-            self.task,
-            kernel_move_pages(self.machine.kernel, self.task, pid, pages, nodes, status, flags),
-        )
+        ret, status = self.machine._run(self.task, self.sys.move_pages(pid, pages, nodes, flags))
         self.machine._after()
         if ret < 0:
             err = OSError(-ret, os.strerror(-ret))
@@ -377,59 +509,44 @@ class _Syscalls:
     # ---- NUMA policy (mm/mempolicy.c); masks are ints (bit n = node n), None is NULL
     def set_mempolicy(self, mode: int, nodemask: int | None = None, maxnode: int = 0) -> int:
         """set_mempolicy(2) for this thread. The kernel reads ``maxnode - 1`` bits."""
-        from thpsim.mm.mempolicy import kernel_set_mempolicy
-
-        return self._sys(kernel_set_mempolicy(self.machine.kernel, self.task, mode, nodemask,
-                                              maxnode))
+        return self._sys(self.sys.set_mempolicy(mode, nodemask, maxnode))
 
     def get_mempolicy(self, maxnode: int = 0, addr: int = 0,
                       flags: int = 0) -> tuple[int, int | None]:
         """get_mempolicy(2): ``(mode, nodemask)``; nodemask is None when ``maxnode`` is 0
         (a NULL mask pointer)."""
-        from thpsim.mm.mempolicy import kernel_get_mempolicy
-
-        policy = [0]
-        nmask: list[int] | None = [0] if maxnode else None
-        self._sys(kernel_get_mempolicy(self.machine.kernel, self.task, policy, nmask, maxnode,
-                                       addr, flags))
-        return policy[0], None if nmask is None else nmask[0]
+        ret, mode, nodemask = self.machine._run(self.task,
+                                                self.sys.get_mempolicy(maxnode, addr, flags))
+        self.machine._after()
+        _check(ret)
+        return mode, nodemask
 
     def mbind(self, addr: int, length: int, mode: int, nodemask: int | None = None,
               maxnode: int = 0, flags: int = 0) -> int:
         """mbind(2) on this process's address space."""
-        from thpsim.mm.mempolicy import kernel_mbind
-
-        return self._sys(kernel_mbind(self.machine.kernel, self.task, addr, length, mode,
-                                      nodemask, maxnode, flags))
+        return self._sys(self.sys.mbind(addr, length, mode, nodemask, maxnode, flags))
 
     def migrate_pages(self, pid: int, maxnode: int, old_nodes: int | None,
                       new_nodes: int | None) -> int:
         """migrate_pages(2): the number of pages that could not be moved."""
-        from thpsim.mm.mempolicy import kernel_migrate_pages
-
-        return self._sys(kernel_migrate_pages(self.machine.kernel, self.task, pid, maxnode,
-                                              old_nodes, new_nodes))
+        return self._sys(self.sys.migrate_pages(pid, maxnode, old_nodes, new_nodes))
 
     # ---- user memory
     def write(self, addr: int, value: int) -> None:
         """Store ``value`` (a 64-bit word) to the 4 KiB page containing ``addr``."""
-        from thpsim.mm.uaccess import user_store
-
         m = self.machine
         mm = self._mm
         value &= _U64
-        m._run(self.task, user_store(self.task, addr, value))
+        m._run(self.task, self.sys.store(addr, value))
         if m.shadow is not None:
             m.shadow.record(mm.mm_id, addr, value)
         m._after_fault()
 
     def read(self, addr: int) -> int:
         """Load the 64-bit word of the 4 KiB page containing ``addr`` (0 if never written)."""
-        from thpsim.mm.uaccess import user_load
-
         m = self.machine
         mm = self._mm
-        value, pfn = m._run(self.task, user_load(self.task, addr))
+        value, pfn = m._run(self.task, self.sys.load(addr))
         m._after_fault()
         if m.shadow is not None:
             want = m.shadow.expected(mm.mm_id, addr)
@@ -521,7 +638,7 @@ class Process(_Syscalls):
         m = self.machine
         mm = self._mm
         cpu = self.task.cpu if cpu is None else cpu
-        child_task = m._run(self.task, kfork.copy_process(m.kernel, self.task, cpu))
+        child_task = m._run(self.task, self.sys.fork(cpu))
         if isinstance(child_task, int):
             raise OSError(-child_task, os.strerror(-child_task))
         new_mm = child_task.mm
@@ -541,13 +658,10 @@ class Process(_Syscalls):
     def exit(self, status: int = 0) -> list[str]:
         """exit(2): tear the address space down. Returns what check_mm printed."""
         m = self.machine
-        ctx = m.kernel
         if self.exited:
             raise OSError(errno.ESRCH, "process has exited")
         mm = self._mm
-        out = m._run(self.task, kfork.mmput(mm))
-        for t in self.task.group:
-            ctx.tasks.pop(t.pid, None)
+        out = m._run(self.task, self.sys.exit())
         self.exited = True
         del m.processes[self.pid]
         if m.shadow is not None:

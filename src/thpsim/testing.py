@@ -1,11 +1,20 @@
-"""Helpers for tests that stop a kernel path half-way (Model-only).
+"""The seam for tools and tests that interleave kernel paths (Model-only).
 
-The interleaving driver (kernel/interleave.py) runs many kernel paths at once;
-:class:`Race` puts programs on it with a forced or searched schedule. For a test
-that wants to hold one path at an exact point, :class:`Stepper` drives it trap by
-trap: stop a migration while its migration entries are installed, run another
-system call to completion, and then let the migration finish -- the same
-generators, the same traps, no second copy of any path.
+The interleaving driver (kernel/interleave.py: :func:`run_interleaved`,
+:class:`Program`, :class:`Op`, the schedulers) runs many kernel paths at once;
+the system calls and file accesses it runs are the generator forms of the API
+(``thread.sys``, :class:`~thpsim.api.Syscalls`), the same kernel paths the
+blocking methods run. :class:`Race` puts programs on it with a forced or searched
+schedule. For a test that wants to hold one path at an exact point,
+:class:`Stepper` drives it trap by trap: stop a migration while its migration
+entries are installed, run another system call to completion, and then let the
+migration finish -- the same generators, the same traps, no second copy of any path.
+
+The rest reads the machine as a debugger would, without running the kernel:
+:func:`memory_word` (what a fresh CPU would load), :func:`writable_entries`,
+:func:`describe_entry` and :func:`table_owners` (page-table entries, decoded),
+:func:`poisoned_frames`. Tools (stress, scenarios, the CLI) import the kernel
+only through this module, :mod:`thpsim.api` and :mod:`thpsim`.
 """
 
 from __future__ import annotations
@@ -13,10 +22,58 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from thpsim.errors import KernelBug
-from thpsim.kernel.sched import PREEMPT, Spin, Trap, WaitOn
+import numpy as np
 
-__all__ = ["Stepper", "Race", "assert_preempts", "assert_no_preempts"]
+from thpsim.api import Syscalls
+from thpsim.arch.x86_64.pgtable import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
+    _PAGE_PSE,
+    _PAGE_RW,
+    _PAGE_SOFT_DIRTY,
+    HPAGE_PMD_SIZE,
+    PAGE_SHIFT,
+    PGDIR_SHIFT,
+    PMD_SHIFT,
+    PTE_PFN_MASK,
+    PUD_SHIFT,
+    pmd_pfn,
+    pmd_trans_huge,
+    pmd_write,
+    pte_pfn,
+    pte_present,
+    pte_write,
+    table_entry_pfn,
+)
+from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
+from thpsim.errors import KernelBug
+from thpsim.kernel.interleave import (
+    DONE,
+    Execution,
+    Failure,
+    Op,
+    Program,
+    innermost_function,
+    run_interleaved,
+)
+from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
+from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_scheduler
+from thpsim.mm.gup import follow_page
+from thpsim.mm.page_flags import F_hwpoison, F_offline
+from thpsim.mm.pgtable_generic import lookup_pmd
+
+__all__ = [
+    "Stepper", "Race", "assert_preempts", "assert_no_preempts",
+    # the interleaving driver and its schedulers
+    "Op", "Program", "Execution", "Failure", "run_interleaved", "DONE", "innermost_function",
+    "Schedule", "Scheduler", "make_scheduler", "ReplayScheduler", "DfsScheduler",
+    "PREEMPT", "KernelPath", "Syscalls",
+    # reading the machine
+    "memory_word", "writable_entries", "describe_entry", "table_owners", "LEVEL_NAME",
+    "LEVEL_SHIFT", "poisoned_frames",
+]
 
 
 class Stepper:
@@ -105,21 +162,15 @@ class _ProgramBuilder:
         self.ops: list[Any] = []
 
     def store(self, addr: int, value: int) -> _ProgramBuilder:
-        from thpsim.kernel.interleave import Op
-        from thpsim.mm.uaccess import user_store
-
-        task = self.thread.task
-        self.ops.append(Op(f"store@{addr:#x}", lambda: user_store(task, addr, value)))
+        sys = self.thread.sys
+        self.ops.append(Op(f"store@{addr:#x}", lambda: sys.store(addr, value)))
         return self
 
     def load(self, addr: int) -> _ProgramBuilder:
-        from thpsim.kernel.interleave import Op
-        from thpsim.mm.uaccess import user_load
-
-        task = self.thread.task
+        sys = self.thread.sys
 
         def start():
-            value, _ = yield from user_load(task, addr)
+            value, _ = yield from sys.load(addr)
             return value
 
         self.ops.append(Op(f"load@{addr:#x}", start))
@@ -127,45 +178,22 @@ class _ProgramBuilder:
 
     def move_pages(self, pages: list[int], nodes: list[int] | None, flags: int = 0,
                    pid: int = 0) -> _ProgramBuilder:
-        from thpsim.kernel.interleave import Op
-        from thpsim.mm.migrate import kernel_move_pages
-
-        ctx = self.race.machine.kernel
-        task = self.thread.task
-
-        def start():
-            status: list[int | None] = [None] * len(pages)
-            ret = yield from kernel_move_pages(ctx, task, pid, list(pages), nodes, status, flags)
-            return ret, status
-
-        self.ops.append(Op("move_pages", start))
+        """The operation's result is ``(ret, status)``."""
+        sys = self.thread.sys
+        self.ops.append(Op("move_pages", lambda: sys.move_pages(pid, pages, nodes, flags)))
         return self
 
     def syscall(self, name: str, *args: Any) -> _ProgramBuilder:
-        """munmap, mprotect, madvise, mremap, mmap, mlock, munlock by their kernel bodies."""
-        from thpsim.kernel.interleave import Op
-        from thpsim.mm import madvise, mlock, mmap, mprotect, mremap
-
-        mm = self.thread.task.mm
-        bodies = {
-            "mmap": lambda: mmap.sys_mmap(mm, *args, -1, 0),
-            "munmap": lambda: mmap.sys_munmap(mm, *args),
-            "mprotect": lambda: mprotect.sys_mprotect(mm, *args),
-            "madvise": lambda: madvise.sys_madvise(mm, *args),
-            "mremap": lambda: mremap.sys_mremap(mm, *args),
-            "mlock": lambda: mlock.sys_mlock(mm, *args, True),
-            "munlock": lambda: mlock.sys_mlock(mm, *args, False),
-        }
-        try:
-            self.ops.append(Op(name, bodies[name]))
-        except KeyError:
-            raise ValueError(f"no syscall body {name!r}") from None
+        """Any system call of :class:`~thpsim.api.Syscalls` by name (munmap, mprotect,
+        madvise, mremap, mmap, mlock, munlock, mbind, ...), with its arguments."""
+        body = getattr(self.thread.sys, name, None)
+        if name.startswith("_") or body is None:
+            raise ValueError(f"no syscall body {name!r}")
+        self.ops.append(Op(name, lambda: body(*args)))
         return self
 
     def call(self, name: str, start: Callable[[], Generator[Trap, None, Any]]) -> _ProgramBuilder:
         """Any kernel path (a generator factory), e.g. a migration of a list of pages."""
-        from thpsim.kernel.interleave import Op
-
         self.ops.append(Op(name, start))
         return self
 
@@ -197,13 +225,14 @@ class Race:
             b = self.programs[cpu] = _ProgramBuilder(self, cpu, thread)
         return b
 
+    def programs_list(self) -> list[Program]:
+        """The programs, in the order their CPUs were first named."""
+        return [Program(b.cpu, b.thread.task, b.ops) for b in self.programs.values()]
+
     def run(self, schedule: str | None = None, policy: str = "random", seed: int = 0,
-            scheduler: Any = None, **policy_args: Any) -> Any:
+            scheduler: Any = None, **policy_args: Any) -> Execution:
         """Run once. ``scheduler``: an explicit policy object whose new_execution() the
         caller already called (to drive a DfsScheduler across fresh Races)."""
-        from thpsim.kernel.interleave import Program, run_interleaved
-        from thpsim.kernel.schedulers import make_scheduler
-
         if scheduler is not None:
             sched = scheduler
         elif schedule is not None:
@@ -213,5 +242,117 @@ class Race:
         else:
             sched = make_scheduler(policy, seed, **policy_args)
             sched.new_execution()
-        progs = [Program(b.cpu, b.thread.task, b.ops) for b in self.programs.values()]
-        return run_interleaved(self.machine.kernel, progs, sched, seed)
+        return run_interleaved(self.machine.kernel, self.programs_list(), sched, seed)
+
+
+# ---------------------------------------------------------------- reading the machine
+def memory_word(mm: Any, addr: int) -> int | None:
+    """What a fresh CPU would read at ``addr`` (walk the tables, no TLB); None if unmapped.
+    ``mm``: a process's address space (``process.mm``)."""
+    vma = mm.find_vma(addr)
+    if vma is None or vma.vm_start > addr:
+        return None
+    pfn = follow_page(vma, addr, False)[0]
+    return None if pfn < 0 else mm.kernel.mem.contents[pfn]
+
+
+def writable_entries(mm: Any, start: int, end: int) -> list[str]:
+    """Writable PMDs/PTEs and write migration entries in [start, end)."""
+    ctx = mm.kernel
+    swp = ctx.swp
+    out = []
+    addr = start
+    while addr < end:
+        pmd = lookup_pmd(mm, addr)
+        if pmd is not None:
+            v = pmd[0][pmd[1]]
+            if is_swap_pmd(v):
+                if swp.is_writable_migration_entry(swp.pmd_to_swp_entry(v)):
+                    out.append(f"{addr:#x} (write PMD migration entry)")
+            elif pmd_trans_huge(v):
+                if pmd_write(v):
+                    out.append(f"{addr:#x} (PMD)")
+            elif v:
+                t = ctx.mem.tables[table_entry_pfn(v)]
+                for i in range(512):
+                    e = t[i]
+                    sub = addr + (i << PAGE_SHIFT)
+                    if pte_present(e) and pte_write(e):
+                        out.append(f"{sub:#x} (PTE)")
+                    elif e and swp.is_pte_migration_entry(e) and swp.is_writable_migration_entry(
+                        swp.pte_to_swp_entry(e)
+                    ):
+                        out.append(f"{sub:#x} (write PTE migration entry)")
+        addr += HPAGE_PMD_SIZE
+    return out
+
+
+#: page-table level (4 = PGD ... 1 = PTE) -> its name, and the shift of one entry's span
+LEVEL_NAME = {4: "pgd", 3: "pud", 2: "pmd", 1: "pte"}
+LEVEL_SHIFT = {4: PGDIR_SHIFT, 3: PUD_SHIFT, 2: PMD_SHIFT, 1: PAGE_SHIFT}
+
+
+def describe_entry(ctx: Any, level: int, v: int) -> str:
+    """A kernel developer's reading of one entry word: ``none``, a table pointer, a
+    present mapping (PFN, huge, rw/ro, A, D, soft-dirty, protnone), or a non-present
+    swap-format entry (migration with its flavour, hwpoison, swap)."""
+    if v == 0:
+        return "none"
+    if level > 2 or level == 2 and v & _PAGE_PRESENT and not v & _PAGE_PSE:
+        return f"table at pfn {(v & PTE_PFN_MASK) >> PAGE_SHIFT:#x}"
+    present = v & (_PAGE_PRESENT | _PAGE_PROTNONE | (_PAGE_PSE if level == 2 else 0))
+    if not present:
+        swp = ctx.swp
+        entry = swp.pte_to_swp_entry(v)
+        sd = " soft-dirty" if pte_swp_soft_dirty(v) else ""
+        if swp.is_migration_entry(entry):
+            kind = ("write" if swp.is_writable_migration_entry(entry) else
+                    "read-exclusive" if swp.is_readable_exclusive_migration_entry(entry)
+                    else "read")
+            return f"migration entry ({kind}) pfn {swp.pfn_swap_entry_pfn(entry):#x}{sd}"
+        if swp.is_hwpoison_entry(entry):
+            return f"hwpoison entry pfn {swp.pfn_swap_entry_pfn(entry):#x}"
+        return f"swap entry {entry:#x}{sd}"
+    pfn = pmd_pfn(v) if level == 2 else pte_pfn(v)
+    bits = ["huge" if level == 2 else "",
+            "rw" if v & _PAGE_RW else "ro",
+            "A" if v & _PAGE_ACCESSED else "",
+            "D" if v & _PAGE_DIRTY else "",
+            "soft-dirty" if v & _PAGE_SOFT_DIRTY else "",
+            "" if v & _PAGE_PRESENT else "protnone" if v & _PAGE_PROTNONE
+            else "invalidated"]  # a huge PMD after pmdp_invalidate()
+    return f"pfn {pfn:#x} " + " ".join(b for b in bits if b)
+
+
+def table_owners(ctx: Any) -> dict[int, tuple[int, int, int]]:
+    """Every page table reachable from a live task's PGD: table pfn -> (mm id, level,
+    first virtual address it maps)."""
+    out: dict[int, tuple[int, int, int]] = {}
+    tables = ctx.mem.tables
+    seen: set[int] = set()
+    for task in ctx.tasks.values():
+        mm = task.mm
+        if mm is None or mm.mm_id in seen:
+            continue
+        seen.add(mm.mm_id)
+        stack = [(mm.pgd, 4, 0)]
+        while stack:
+            t, level, base = stack.pop()
+            out[t.pfn] = (mm.mm_id, level, base)
+            if level == 1:
+                continue
+            for i in np.nonzero(np.frombuffer(t, dtype=np.uint64))[0]:
+                v = int(t[i])
+                if not v & 1 or level == 2 and v & _PAGE_PSE:
+                    continue
+                child = tables.get((v & PTE_PFN_MASK) >> PAGE_SHIFT)
+                if child is not None:
+                    stack.append((child, level - 1, base + (int(i) << LEVEL_SHIFT[level])))
+    return out
+
+
+def poisoned_frames(machine: Any) -> list[int]:
+    """The frames marked hardware-poisoned outside offline memory blocks, in PFN order
+    (what unpoison-pfn can give back; a frame in an offline block waits for it)."""
+    flags = machine.kernel.pages.flags_np
+    return np.nonzero((flags & F_hwpoison != 0) & (flags & F_offline == 0))[0].tolist()

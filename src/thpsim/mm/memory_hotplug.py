@@ -697,17 +697,15 @@ def memory_block_change_state(ctx, block_id: int, online: bool,
         mutex_unlock(ctx.device_hotplug_lock)
 
 
-def _memory_block_change_state(f, online: bool, online_type: int) -> int:
-    from thpsim.fs.proc.internal import run_as_opener
-
-    ret = run_as_opener(f, memory_block_change_state(f.ctx, f.params["memory"], online,
-                                                     online_type))
+def _memory_block_change_state(f, online: bool, online_type: int) -> KernelPath[int]:
+    ret = yield from memory_block_change_state(f.ctx, f.params["memory"], online,
+                                               online_type)
     if ret < 0:
         raise _err(-ret, f)
     return 0
 
 
-def state_store(f, buf: bytes) -> int:
+def state_store(f, buf: bytes) -> KernelPath[int]:
     """Models: drivers/base/memory.c state_store(): online, online_kernel,
     online_movable, offline (sysfs_streq); anything else -EINVAL."""
     from thpsim.fs.sysfs import sysfs_streq
@@ -717,20 +715,20 @@ def state_store(f, buf: bytes) -> int:
                               ("online_movable", True, MMOP_ONLINE_MOVABLE),
                               ("offline", False, MMOP_ONLINE)):
         if sysfs_streq(buf, word):
-            _memory_block_change_state(f, online, typ)
+            yield from _memory_block_change_state(f, online, typ)
             return len(buf)
     raise _err(errno.EINVAL, f)
 
 
-def online_store(f, buf: bytes) -> int:
+def online_store(f, buf: bytes) -> KernelPath[int]:
     """Models: the device core's online attribute: "1" onlines (zone picked
     automatically), "0" offlines. Simplified: only 0/1/y/n/Y/N are taken (the
     kernel's kstrtobool() also reads on/off and looks at the first characters)."""
     s = buf.strip()
     if s in (b"1", b"y", b"Y"):
-        _memory_block_change_state(f, True, MMOP_ONLINE)
+        yield from _memory_block_change_state(f, True, MMOP_ONLINE)
     elif s in (b"0", b"n", b"N"):
-        _memory_block_change_state(f, False, MMOP_ONLINE)
+        yield from _memory_block_change_state(f, False, MMOP_ONLINE)
     else:
         raise _err(errno.EINVAL, f)
     return len(buf)

@@ -19,9 +19,31 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
-from thpsim.errors import DeliveredSignal, IntegrityError
-from thpsim.kernel.interleave import Op, Program
+from thpsim import (
+    HPAGE_PMD_SIZE,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MADV_NOHUGEPAGE,
+    MADV_SOFT_OFFLINE,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_PRIVATE,
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PROT_READ,
+    PROT_WRITE,
+    DeliveredSignal,
+    IntegrityError,
+    Machine,
+)
+from thpsim.api import Syscalls
+from thpsim.testing import PREEMPT, Op, Program, memory_word, poisoned_frames
 
 MB = 1 << 20
 #: Where the regions live: thread i at BASE + i * STRIDE, its mremap spare at + SPARE.
@@ -29,6 +51,14 @@ BASE = 0x7000_0000_0000
 STRIDE = 64 * MB
 SPARE = 32 * MB
 SMALL_PAGES = 512
+#: /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst)
+PM_PFRAME_MASK = (1 << 55) - 1
+PM_SWAP = 1 << 62
+PM_PRESENT = 1 << 63
+MEMORY_DIR = "/sys/devices/system/memory"
+UNPOISON_PFN = "/sys/kernel/debug/hwpoison/unpoison-pfn"
+CGROUP_V2_ROOT = "/sys/fs/cgroup"
+CGROUP_V1_CPUSET_ROOT = "/sys/fs/cgroup/cpuset"
 
 __all__ = ["StressConfig", "Workload"]
 
@@ -131,10 +161,6 @@ class Workload:
     """Builds the machine and, round by round, the programs of every CPU."""
 
     def __init__(self, cfg: StressConfig, seed: int):
-        from thpsim.api import Machine
-        from thpsim.mm.madvise import MADV_NOHUGEPAGE
-        from thpsim.mm.mmap import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-
         self.cfg = cfg
         self.seed = seed
         ncpu = cfg.user_threads + cfg.migrators
@@ -150,46 +176,41 @@ class Workload:
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
             self.p.madvise(r.small, SMALL_PAGES * PAGE_SIZE, MADV_NOHUGEPAGE)
             self.regions.append(r)
-        self.node_ids = sorted(self.m.kernel.mem.nodes)
+        self.node_ids = sorted(self.m.nodes)
+        self.max_pfn = sum(self.m.nodes.values()) // PAGE_SIZE  # nodes are contiguous
         self.rounds_built = 0
         self.soft_offlined = 0
         self.cpusets = self._make_cpusets() if cfg.cpusets else []
         self.movable_blocks = self._movable_blocks() if cfg.hotplug else []
 
-    def _make_cpusets(self) -> list[Any]:
+    def _make_cpusets(self) -> list[str]:
         """One cpuset per node and one with every node (v1: memory_migrate on), made as
-        an administrator would, through the cgroup files."""
-        from thpsim.kernel.cgroup.cpuset import V1_ROOT, V2_ROOT
-
+        an administrator would, through the cgroup files. Returns their directories,
+        the root's first."""
         fs = self.m.fs
-        h = self.m._vfs.state["cpuset"]
-        root = V2_ROOT if h.v2 else V1_ROOT
-        if h.v2:
+        v2 = self.m.profile.cpuset_cgroup_v2
+        root = CGROUP_V2_ROOT if v2 else CGROUP_V1_CPUSET_ROOT
+        if v2:
             fs.write(f"{root}/cgroup.subtree_control", "+cpuset")
         masks = [str(n) for n in self.node_ids] + [",".join(map(str, self.node_ids))]
         for i, mems in enumerate(masks):
             path = f"{root}/stress{i}"
             fs.mkdir(path)
-            if not h.v2:  # v1: a task needs CPUs and mems to attach
+            if not v2:  # v1: a task needs CPUs and mems to attach
                 fs.write(f"{path}/cpuset.cpus", f"0-{len(self.m.cpus) - 1}")
             fs.write(f"{path}/cpuset.mems", mems)
-            if not h.v2:
+            if not v2:
                 fs.write(f"{path}/cpuset.memory_migrate", "1")
-        return [h.top] + [h.top.children[f"stress{i}"] for i in range(len(masks))]
+        return [root] + [f"{root}/stress{i}" for i in range(len(masks))]
 
     def _movable_blocks(self) -> list[int]:
-        """The memory blocks wholly in ZONE_MOVABLE (what offlining can empty)."""
-        from thpsim.mm.page_alloc import ZONE_MOVABLE
-
-        ctx = self.m.kernel
-        ppb = self.cfg.block_size // PAGE_SIZE
-        out = []
-        for n in ctx.mem.nodes.values():
-            for b in range(n.start_pfn // ppb, n.end_pfn // ppb):
-                if all(ctx.buddy.page_zone(pfn).zone_idx == ZONE_MOVABLE
-                       for pfn in (b * ppb, (b + 1) * ppb - 1)):
-                    out.append(b)
-        return out
+        """The memory blocks wholly in ZONE_MOVABLE (what offlining can empty), from
+        their valid_zones (an online block's zone; ``none`` when it spans two)."""
+        fs = self.m.fs
+        blocks = sorted(int(name[len("memory"):]) for name in fs.listdir(MEMORY_DIR)
+                        if name.startswith("memory"))
+        return [b for b in blocks
+                if fs.read(f"{MEMORY_DIR}/memory{b}/valid_zones") == "Movable\n"]
 
     def rng(self, round_: int, cpu: int) -> random.Random:
         return random.Random(f"{self.seed}:{round_}:{cpu}")
@@ -208,43 +229,43 @@ class Workload:
     def _user_ops(self, round_: int, i: int) -> list[Op]:
         rng = self.rng(round_, i)
         r = self.regions[i]
-        task = self.threads[i].task
+        sys = self.threads[i].sys
         ops: list[Op] = []
         n = self.cfg.ops_per_round
         while len(ops) < n:
             x = rng.random()
             if x < 0.37:
-                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
+                ops.append(self._store(sys, r, rng.choice(r.offsets()), rng.getrandbits(64)))
             elif x < 0.385 and self.cfg.clear_refs:
-                ops.append(self._clear_refs(task, rng.randint(1, 5)))
+                ops.append(self._clear_refs(sys, rng.randint(1, 5)))
             elif x < 0.40 and self.cfg.proc_readers:
-                ops.append(self._pagemap_self(task, r))
+                ops.append(self._pagemap_self(sys, r))
             elif x < 0.40:
-                ops.append(self._store(task, r, rng.choice(r.offsets()), rng.getrandbits(64)))
+                ops.append(self._store(sys, r, rng.choice(r.offsets()), rng.getrandbits(64)))
             elif x < 0.70:
-                ops.append(self._load(task, r, rng.choice(r.offsets())))
+                ops.append(self._load(sys, r, rng.choice(r.offsets())))
             elif x < 0.74:
-                ops.append(self._dontneed(task, r, *self._subrange(rng, r)))
+                ops.append(self._dontneed(sys, r, *self._subrange(rng, r)))
             elif x < 0.77:
-                ops.append(self._free(task, r, *self._subrange(rng, r)))
+                ops.append(self._free(sys, r, *self._subrange(rng, r)))
             elif x < 0.81:
-                ops.append(self._mprotect(task, r, *self._subrange(rng, r), rng.random() < 0.5))
+                ops.append(self._mprotect(sys, r, *self._subrange(rng, r), rng.random() < 0.5))
             elif x < 0.84:
-                ops.append(self._munmap(task, r, *self._subrange(rng, r)))
+                ops.append(self._munmap(sys, r, *self._subrange(rng, r)))
             elif x < 0.88:
-                ops.append(self._remap(task, r, *self._subrange(rng, r)))
+                ops.append(self._remap(sys, r, *self._subrange(rng, r)))
             elif x < 0.91:
                 if r.pristine:
-                    ops.append(self._mremap(task, r))
+                    ops.append(self._mremap(sys, r))
             elif x < 0.93 and self.cfg.fork:
-                ops.extend(self._fork_ops(task, r, rng, i))
+                ops.extend(self._fork_ops(sys, r, rng, i))
             elif x < 0.98:
                 # a fresh whole THP (a 2 MiB-aligned mapping faults in PMD-mapped again)
                 k = rng.randrange(self.cfg.thps_per_thread)
-                ops.append(self._remap(task, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
+                ops.append(self._remap(sys, r, k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE))
             else:
                 # the whole THP part mapped afresh: one VMA again, so mremap can move it
-                ops.append(self._remap(task, r, 0, r.thp_bytes))
+                ops.append(self._remap(sys, r, 0, r.thp_bytes))
                 r.pristine = True
         return ops
 
@@ -262,12 +283,8 @@ class Workload:
         return start * PAGE_SIZE, min(length, end_part - start) * PAGE_SIZE
 
     def _migrator_ops(self, round_: int, cpu: int) -> list[Op]:
-        from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
-        from thpsim.mm.migrate import kernel_move_pages
-
         rng = self.rng(round_, cpu)
-        task = self.threads[cpu].task
-        ctx = self.m.kernel
+        sys = self.threads[cpu].sys
         ops = []
         eagain = {-errno.EAGAIN} if not self.m.profile.move_pages_batched else set()
         for n_op in range(max(1, self.cfg.ops_per_round // 2)):
@@ -286,9 +303,7 @@ class Workload:
                                        -errno.EACCES, -errno.ENOMEM} | eagain
 
             def start(pages=pages, node=node, flags=flags, ok=ok):
-                status: list[int | None] = [None] * len(pages)
-                ret = yield from kernel_move_pages(ctx, task, 0, pages, [node] * len(pages),
-                                                   status, flags)
+                ret, status = yield from sys.move_pages(0, pages, [node] * len(pages), flags)
                 # -EACCES: the target node is outside the task's cpuset
                 if ret < 0 and ret not in (-errno.ENOMEM, -errno.EACCES):
                     raise IntegrityError(f"move_pages returned {ret}")
@@ -300,40 +315,32 @@ class Workload:
             ops.append(Op("move_pages", start))
             x = rng.random()
             if x < 0.12:
-                ops.append(self._mbind_op(rng, task))
+                ops.append(self._mbind_op(rng, sys))
             elif x < 0.20:
-                ops.append(self._migrate_pages_op(rng, task))
+                ops.append(self._migrate_pages_op(rng, sys))
             elif x < 0.23 and (self.cfg.unpoison
                                or self.soft_offlined < self.cfg.soft_offline_budget):
                 self.soft_offlined += 1
-                ops.append(self._soft_offline_op(rng, task))
+                ops.append(self._soft_offline_op(rng, sys))
             elif x < 0.28 and self.cpusets:
-                ops.append(self._cpuset_op(rng))
+                ops.append(self._cpuset_op(rng, sys))
             elif x < 0.33 and self.cfg.proc_readers:
-                ops.append(self._proc_reader_op(rng, task))
+                ops.append(self._proc_reader_op(rng, sys))
         if self.cfg.unpoison:
-            ops.append(self._unpoison_op())
+            ops.append(self._unpoison_op(sys))
         if cpu == self.cfg.user_threads and self.movable_blocks and rng.random() < 0.3:
             # one memory block goes offline somewhere in the round, and online at its end
             block = rng.choice(self.movable_blocks)
             holder: dict[str, int] = {}
-            ops.insert(rng.randrange(len(ops) + 1), self._offline_op(block, holder))
-            ops.append(self._online_op(block, holder))
+            ops.insert(rng.randrange(len(ops) + 1), self._offline_op(sys, block, holder))
+            ops.append(self._online_op(sys, block, holder))
         return ops
 
     # ---- the other migration callers (they move data, never change it)
-    def _mbind_op(self, rng: random.Random, task: Any) -> Op:
+    def _mbind_op(self, rng: random.Random, sys: Syscalls) -> Op:
         """mbind(MPOL_BIND to one node, MOVE) over part of a small area, then back to
         MPOL_DEFAULT: the pages move, VMAs split and merge again. Only the small
         areas, so the THP parts stay one VMA for mremap."""
-        from thpsim.mm.mempolicy import (
-            MPOL_BIND,
-            MPOL_DEFAULT,
-            MPOL_MF_MOVE,
-            kernel_mbind,
-        )
-
-        ctx = self.m.kernel
         r = rng.choice(self.regions)
         start = r.small + rng.randrange(SMALL_PAGES // 2) * PAGE_SIZE
         length = rng.randint(1, SMALL_PAGES // 2) * PAGE_SIZE
@@ -343,25 +350,21 @@ class Workload:
         ok = {0, -errno.EFAULT, -errno.ENOMEM, -errno.EINVAL}
 
         def start_():
-            ret = yield from kernel_mbind(ctx, task, start, length, MPOL_BIND, 1 << node,
-                                          1024, MPOL_MF_MOVE)
+            ret = yield from sys.mbind(start, length, MPOL_BIND, 1 << node, 1024, MPOL_MF_MOVE)
             if ret not in ok:
                 raise IntegrityError(f"mbind returned {ret}")
-            ret2 = yield from kernel_mbind(ctx, task, start, length, MPOL_DEFAULT, None, 0, 0)
+            ret2 = yield from sys.mbind(start, length, MPOL_DEFAULT, None, 0, 0)
             if ret2 not in ok - {-errno.EINVAL}:
                 raise IntegrityError(f"mbind(MPOL_DEFAULT) returned {ret2}")
             return ret
 
         return Op("mbind", start_)
 
-    def _migrate_pages_op(self, rng: random.Random, task: Any) -> Op:
-        from thpsim.mm.mempolicy import kernel_migrate_pages
-
-        ctx = self.m.kernel
+    def _migrate_pages_op(self, rng: random.Random, sys: Syscalls) -> Op:
         src, dst = rng.sample(self.node_ids, 2) if len(self.node_ids) > 1 else (0, 0)
 
         def start_():
-            ret = yield from kernel_migrate_pages(ctx, task, 0, 1024, 1 << src, 1 << dst)
+            ret = yield from sys.migrate_pages(0, 1024, 1 << src, 1 << dst)
             # -EINVAL: the target node is outside the task's cpuset
             if ret < 0 and ret not in (-errno.ENOMEM, -errno.EINVAL):
                 raise IntegrityError(f"migrate_pages returned {ret}")
@@ -369,47 +372,37 @@ class Workload:
 
         return Op("migrate_pages", start_)
 
-    def _soft_offline_op(self, rng: random.Random, task: Any) -> Op:
+    def _soft_offline_op(self, rng: random.Random, sys: Syscalls) -> Op:
         """Soft offline one random page (unpoisoned at the end of the round, or bounded
         per run, so frames are not drained)."""
-        from thpsim.mm.madvise import MADV_SOFT_OFFLINE, sys_madvise
-
         r = rng.choice(self.regions)
         # mostly a page its owner has written (mapped, no zero page), as of the build
         written = sorted(r.values)
         off = rng.choice(written) if written and rng.random() < 0.8 else rng.choice(r.offsets())
         addr = r.addr(off)
-        mm = task.mm
         ok = {0, -errno.EIO, -errno.EBUSY, -errno.EFAULT, -errno.ENOMEM}
 
         def start_():
-            ret = yield from sys_madvise(mm, addr, PAGE_SIZE, MADV_SOFT_OFFLINE)
+            ret = yield from sys.madvise(addr, PAGE_SIZE, MADV_SOFT_OFFLINE)
             if ret not in ok:
                 raise IntegrityError(f"soft offline of {addr:#x} returned {ret}")
             return ret
 
         return Op("soft_offline", start_)
 
-    def _unpoison_op(self) -> Op:
-        """Unpoison every poisoned frame (unpoison_memory(), as writes to
-        /sys/kernel/debug/hwpoison/unpoison-pfn do): each is given back, or refused
-        while someone still holds it (-EBUSY in mainline, 0 in 4.14)."""
-        import numpy as np
-
-        from thpsim.kernel.sched import PREEMPT
-        from thpsim.mm.memory_failure import unpoison_memory
-        from thpsim.mm.page_flags import F_hwpoison, F_offline
-
-        ctx = self.m.kernel
+    def _unpoison_op(self, sys: Syscalls) -> Op:
+        """Unpoison every poisoned frame by writing it to
+        /sys/kernel/debug/hwpoison/unpoison-pfn (unpoison_memory()): each is given back,
+        or refused while someone still holds it (-EBUSY in mainline, 0 in 4.14)."""
+        m = self.m
         ok = {0, -errno.EBUSY}
 
         def start_():
             done = 0
-            flags = ctx.pages.flags_np
             # frames in offline memory wait for their block to come back (-EIO)
-            for pfn in np.nonzero((flags & F_hwpoison != 0) & (flags & F_offline == 0))[0].tolist():
+            for pfn in poisoned_frames(m):
                 yield PREEMPT  # one write per frame
-                ret = unpoison_memory(ctx, pfn)
+                ret = yield from _write_file(sys, UNPOISON_PFN, str(pfn))
                 if ret not in ok:
                     raise IntegrityError(f"unpoison of pfn {pfn:#x} returned {ret}")
                 done += ret == 0
@@ -417,32 +410,29 @@ class Workload:
 
         return Op("unpoison", start_)
 
-    def _cpuset_op(self, rng: random.Random) -> Op:
+    def _cpuset_op(self, rng: random.Random, sys: Syscalls) -> Op:
         """Move the whole process to a cpuset (its pages follow: memory_migrate), or
         change the mems of one of the stress cpusets (the pages of its tasks follow)."""
-        from thpsim.kernel.cgroup.cpuset import cgroup_attach_task, cpuset_write_resmask
-
-        h = self.m._vfs.state["cpuset"]
         if rng.random() < 0.5:
             # a third of the moves confine the process to one node: the pages move there
             # and move_pages(2)/mbind(2) to other nodes fail until it moves back
             single = self.cpusets[1:-1]
             cs = rng.choice(single if rng.random() < 0.33 else [self.cpusets[0],
                                                                  self.cpusets[-1]])
-            threads = [t.task for t in self.threads]
-            return self._expect("cpuset attach", lambda: cgroup_attach_task(h, cs, threads), 0)
+            pid = str(self.p.pid)
+            return self._expect("cpuset attach",
+                                lambda: _write_file(sys, f"{cs}/cgroup.procs", pid), 0)
         cs = rng.choice(self.cpusets[1:])
         nodes = [n for n in self.node_ids if rng.random() < 0.5] or [rng.choice(self.node_ids)]
         mems = ",".join(map(str, nodes))
-        return self._expect("cpuset.mems", lambda: cpuset_write_resmask(h, cs, mems), 0)
+        return self._expect("cpuset.mems",
+                            lambda: _write_file(sys, f"{cs}/cpuset.mems", mems), 0)
 
-    def _offline_op(self, block: int, holder: dict[str, int]) -> Op:
-        from thpsim.mm.memory_hotplug import memory_block_change_state
-
-        ctx = self.m.kernel
+    def _offline_op(self, sys: Syscalls, block: int, holder: dict[str, int]) -> Op:
+        state = f"{MEMORY_DIR}/memory{block}/state"
 
         def start_():
-            ret = yield from memory_block_change_state(ctx, block, False)
+            ret = yield from _write_file(sys, state, "offline")
             if ret not in (0, -errno.EBUSY):
                 raise IntegrityError(f"offline of memory{block} returned {ret}")
             holder["offlined"] = ret == 0
@@ -450,54 +440,47 @@ class Workload:
 
         return Op(f"offline memory{block}", start_)
 
-    def _online_op(self, block: int, holder: dict[str, int]) -> Op:
-        from thpsim.mm.memory_hotplug import MMOP_ONLINE_MOVABLE, memory_block_change_state
-
-        ctx = self.m.kernel
+    def _online_op(self, sys: Syscalls, block: int, holder: dict[str, int]) -> Op:
+        state = f"{MEMORY_DIR}/memory{block}/state"
 
         def start_():
             if not holder.get("offlined"):
                 return None
-            ret = yield from memory_block_change_state(ctx, block, True, MMOP_ONLINE_MOVABLE)
+            ret = yield from _write_file(sys, state, "online_movable")
             if ret != 0:
                 raise IntegrityError(f"online_movable of memory{block} returned {ret}")
             return ret
 
         return Op(f"online memory{block}", start_)
 
-    def _proc_reader_op(self, rng: random.Random, task: Any) -> Op:
+    def _proc_reader_op(self, rng: random.Random, sys: Syscalls) -> Op:
         """Read one of the process's page-table views as another task would, and check
         it is self-consistent (every count within its VMA, THPs counted whole)."""
-        from thpsim.fs.proc import task_mmu
-
-        mm = self.p.mm
-        ctx = self.m.kernel
         kind = rng.choice(["smaps", "smaps_rollup", "numa_maps", "pagemap"])
-        leader = self.p.task
+        proc = f"/proc/{self.p.pid}"
+        max_pfn = self.max_pfn
 
         def start_():
             if kind == "smaps":
-                text = yield from task_mmu._vmas_locked(mm, task_mmu.show_smap)
+                text = yield from sys.read_file(f"{proc}/smaps")
                 _check_smaps(text)
             elif kind == "smaps_rollup":
-                text = yield from task_mmu.show_smaps_rollup(mm)
+                text = yield from sys.read_file(f"{proc}/smaps_rollup")
                 _check_smaps(text)
             elif kind == "numa_maps":
-                text = yield from task_mmu._vmas_locked(
-                    mm, lambda v: task_mmu.show_numa_map(v, leader.mempolicy))
+                text = yield from sys.read_file(f"{proc}/numa_maps")
                 _check_numa_maps(text, self.node_ids)
             else:
                 r = rng.choice(self.regions)
                 start = r.base + (SPARE if r.moved else 0)
                 n = r.thp_bytes // PAGE_SIZE
-                data = yield from _pagemap(mm, start, n)
-                total = ctx.mem.max_pfn
+                data = yield from _pagemap(sys, proc, start, n)
                 for k in range(n):
                     e = int.from_bytes(data[8 * k: 8 * k + 8], "little")
-                    if e & task_mmu.PM_PRESENT and e & task_mmu.PM_SWAP:
+                    if e & PM_PRESENT and e & PM_SWAP:
                         raise IntegrityError(f"pagemap entry {e:#x} both present and swap")
-                    pfn = e & task_mmu.PM_PFRAME_MASK
-                    if e & task_mmu.PM_PRESENT and pfn >= total:
+                    pfn = e & PM_PFRAME_MASK
+                    if e & PM_PRESENT and pfn >= max_pfn:
                         raise IntegrityError(f"pagemap shows pfn {pfn:#x} beyond memory")
                 text = data
             return len(text)
@@ -505,18 +488,19 @@ class Workload:
         return Op(f"read {kind}", start_)
 
     # ---- user operations with their expected outcomes (decided now, checked at run time)
-    def _clear_refs(self, task: Any, cp_type: int) -> Op:
+    def _clear_refs(self, sys: Syscalls, cp_type: int) -> Op:
         """echo N > /proc/self/clear_refs: only bits change (A, soft-dirty, write
         protection); later stores must still land."""
-        mm = task.mm
-        return self._expect(f"clear_refs {cp_type}", lambda: _clear_refs(mm, cp_type), None)
 
-    def _pagemap_self(self, task: Any, r: _Region) -> Op:
+        def start_():
+            yield from sys.write_file("/proc/self/clear_refs", str(cp_type))
+            return None
+
+        return Op(f"clear_refs {cp_type}", start_)
+
+    def _pagemap_self(self, sys: Syscalls, r: _Region) -> Op:
         """Read the own region's pagemap: a page written and not unmapped since is present
         (or under migration: a migration entry, PM_SWAP); an unmapped page is neither."""
-        from thpsim.fs.proc import task_mmu
-
-        mm = task.mm
         offs = list(r.offsets())
         written = {o for o in offs if r.values.get(o, 0) and o not in r.unmapped}
         unmapped = set(r.unmapped)
@@ -528,25 +512,23 @@ class Workload:
             got: dict[int, int] = {}
             for base, first, n in ((thp_at, 0, r.thp_bytes // PAGE_SIZE),
                                    (small_at, r.thp_bytes, SMALL_PAGES)):
-                data = yield from _pagemap(mm, base, n)
+                data = yield from _pagemap(sys, "/proc/self", base, n)
                 for k in range(n):
                     got[first + k * PAGE_SIZE] = int.from_bytes(data[8 * k: 8 * k + 8],
                                                                 "little")
             for o in offs:
                 e = got[o]
-                if o in written and not e & (task_mmu.PM_PRESENT | task_mmu.PM_SWAP):
+                if o in written and not e & (PM_PRESENT | PM_SWAP):
                     raise IntegrityError(f"pagemap: written page {addrs[o]:#x} reads as "
                                          f"not present ({e:#x})")
-                if o in unmapped and e & (task_mmu.PM_PRESENT | task_mmu.PM_SWAP):
+                if o in unmapped and e & (PM_PRESENT | PM_SWAP):
                     raise IntegrityError(f"pagemap: unmapped page {addrs[o]:#x} reads as "
                                          f"mapped ({e:#x})")
             return len(got)
 
         return Op("read pagemap", start_)
 
-    def _store(self, task: Any, r: _Region, off: int, value: int) -> Op:
-        from thpsim.mm.uaccess import user_store
-
+    def _store(self, sys: Syscalls, r: _Region, off: int, value: int) -> Op:
         faults = off in r.unmapped or off in r.readonly
         if not faults:
             r.values[off] = value
@@ -554,7 +536,7 @@ class Workload:
 
         def start():
             try:
-                yield from user_store(task, addr, value)
+                yield from sys.store(addr, value)
             except DeliveredSignal as e:
                 if not faults:
                     raise IntegrityError(f"store to {addr:#x} got {e}") from None
@@ -565,16 +547,15 @@ class Workload:
 
         return Op("store", start)
 
-    def _load(self, task: Any, r: _Region, off: int) -> Op:
-        from thpsim.mm.uaccess import user_load
-
+    def _load(self, sys: Syscalls, r: _Region, off: int) -> Op:
         faults = off in r.unmapped
         want = r.values.get(off, 0)
         addr = r.addr(off)
+        task = sys.task
 
         def start():
             try:
-                value, pfn = yield from user_load(task, addr)
+                value, pfn = yield from sys.load(addr)
             except DeliveredSignal as e:
                 if not faults:
                     raise IntegrityError(f"load from {addr:#x} got {e}") from None
@@ -599,33 +580,24 @@ class Workload:
 
         return Op(name, start)
 
-    def _dontneed(self, task: Any, r: _Region, off: int, length: int) -> Op:
-        from thpsim.mm.madvise import MADV_DONTNEED, sys_madvise
-
+    def _dontneed(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
         offs = range(off, off + length, PAGE_SIZE)
         hole = any(o in r.unmapped for o in offs)
         for o in offs:
             if o not in r.unmapped:
                 r.values.pop(o, None)
-        mm = task.mm
         addr = r.addr(off)
         return self._expect("madvise(DONTNEED)",
-                            lambda: sys_madvise(mm, addr, length, MADV_DONTNEED),
+                            lambda: sys.madvise(addr, length, MADV_DONTNEED),
                             -errno.ENOMEM if hole else 0)
 
-    def _free(self, task: Any, r: _Region, off: int, length: int) -> Op:
-        from thpsim.mm.madvise import MADV_FREE, sys_madvise
-
+    def _free(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
         hole = any(o in r.unmapped for o in range(off, off + length, PAGE_SIZE))
-        mm = task.mm
         addr = r.addr(off)
-        return self._expect("madvise(FREE)", lambda: sys_madvise(mm, addr, length, MADV_FREE),
+        return self._expect("madvise(FREE)", lambda: sys.madvise(addr, length, MADV_FREE),
                             -errno.ENOMEM if hole else 0)
 
-    def _mprotect(self, task: Any, r: _Region, off: int, length: int, ro: bool) -> Op:
-        from thpsim.mm.mmap import PROT_READ, PROT_WRITE
-        from thpsim.mm.mprotect import sys_mprotect
-
+    def _mprotect(self, sys: Syscalls, r: _Region, off: int, length: int, ro: bool) -> Op:
         offs = list(range(off, off + length, PAGE_SIZE))
         hole = next((i for i, o in enumerate(offs) if o in r.unmapped), None)
         changed = offs if hole is None else offs[:hole]
@@ -635,69 +607,49 @@ class Workload:
             else:
                 r.readonly.discard(o)
         r.touch(off, length)
-        mm = task.mm
         addr = r.addr(off)
         prot = PROT_READ if ro else PROT_READ | PROT_WRITE
-        return self._expect("mprotect", lambda: sys_mprotect(mm, addr, length, prot),
+        return self._expect("mprotect", lambda: sys.mprotect(addr, length, prot),
                             0 if hole is None else -errno.ENOMEM)
 
-    def _munmap(self, task: Any, r: _Region, off: int, length: int) -> Op:
-        from thpsim.mm.mmap import sys_munmap
-
+    def _munmap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
         for o in range(off, off + length, PAGE_SIZE):
             r.unmapped.add(o)
             r.readonly.discard(o)
             r.values.pop(o, None)
         r.touch(off, length)
-        mm = task.mm
         addr = r.addr(off)
-        return self._expect("munmap", lambda: sys_munmap(mm, addr, length), 0)
+        return self._expect("munmap", lambda: sys.munmap(addr, length), 0)
 
-    def _remap(self, task: Any, r: _Region, off: int, length: int) -> Op:
-        from thpsim.mm.mmap import (
-            MAP_ANONYMOUS,
-            MAP_FIXED,
-            MAP_PRIVATE,
-            PROT_READ,
-            PROT_WRITE,
-            sys_mmap,
-        )
-
+    def _remap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
         for o in range(off, off + length, PAGE_SIZE):
             r.unmapped.discard(o)
             r.readonly.discard(o)
             r.values.pop(o, None)
         r.touch(off, length)
-        mm = task.mm
         addr = r.addr(off)
         return self._expect(
             "mmap(FIXED)",
-            lambda: sys_mmap(mm, addr, length, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+            lambda: sys.mmap(addr, length, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
             addr,
         )
 
-    def _mremap(self, task: Any, r: _Region) -> Op:
-        from thpsim.mm.mremap import MREMAP_FIXED, MREMAP_MAYMOVE, sys_mremap
-
+    def _mremap(self, sys: Syscalls, r: _Region) -> Op:
         old = r.addr(0)
         r.moved = not r.moved
         new = r.addr(0)
-        mm = task.mm
         length = r.thp_bytes
         return self._expect(
             "mremap",
-            lambda: sys_mremap(mm, old, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, new),
+            lambda: sys.mremap(old, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, new),
             new,
         )
 
-    def _fork_ops(self, task: Any, r: _Region, rng: random.Random, i: int) -> list[Op]:
+    def _fork_ops(self, sys: Syscalls, r: _Region, rng: random.Random, i: int) -> list[Op]:
         """fork; the child reads some pages; the parent overwrites them; the child reads
         again (still the fork-time values); the child exits."""
-        from thpsim.kernel.fork import copy_process, mmput
-        from thpsim.mm.uaccess import user_load
-
-        ctx = self.m.kernel
+        m = self.m
         holder: dict[str, Any] = {}
         mapped = [o for o in r.offsets() if o not in r.unmapped]
         if not mapped:
@@ -707,42 +659,39 @@ class Workload:
         where = {o: r.addr(o) for o in picks}
 
         def fork():
-            child = yield from copy_process(ctx, task, task.cpu)
+            child = yield from sys.fork()
             if isinstance(child, int):
                 raise IntegrityError(f"fork failed: {child}")
-            holder["child"] = child
+            holder["child"] = Syscalls(m, child)
             return child.pid
 
         def child_reads():
             child = holder["child"]
             for o in picks:
-                value, _ = yield from user_load(child, where[o])
+                value, _ = yield from child.load(where[o])
                 if value != snapshot[o]:
                     raise IntegrityError(
-                        f"COW broken: child {child.pid} read {value:#x} at {where[o]:#x}, "
-                        f"expected the fork-time {snapshot[o]:#x}"
+                        f"COW broken: child {child.task.pid} read {value:#x} at "
+                        f"{where[o]:#x}, expected the fork-time {snapshot[o]:#x}"
                     )
             return len(picks)
 
         def child_exit():
             child = holder.pop("child")
-            leaks = yield from mmput(child.mm)
-            ctx.tasks.pop(child.pid, None)
+            leaks = yield from child.exit()
             if leaks:
                 raise IntegrityError("; ".join(leaks))
             return 0
 
         ops = [Op("fork", fork), Op("child reads", child_reads)]
         for o in picks:
-            ops.append(self._store(task, r, o, rng.getrandbits(64)))
+            ops.append(self._store(sys, r, o, rng.getrandbits(64)))
         ops += [Op("child reads", child_reads), Op("child exit", child_exit)]
         return ops
 
     # ---- the final oracle
     def final_check(self) -> None:
         """Every page of every region holds what its owner last wrote (no TLB involved)."""
-        from thpsim.scenarios import memory_word
-
         mm = self.p.mm
         for r in self.regions:
             for off in r.offsets():
@@ -761,19 +710,19 @@ class Workload:
                     )
 
 
-def _pagemap(mm: Any, start: int, n: int) -> Any:
-    """The kernel path of a root read of ``n`` pagemap entries from ``start``."""
-    from thpsim.fs.proc import task_mmu
-
-    return task_mmu.__pagemap_read(mm, task_mmu.pagemapread(show_pfn=True),
-                                   (start >> PAGE_SHIFT) * 8, n * 8)
+def _pagemap(sys: Syscalls, proc: str, start: int, n: int) -> Any:
+    """A read of ``n`` pagemap entries from ``start`` in ``proc``/pagemap (a kernel path)."""
+    return sys.read_file(f"{proc}/pagemap", (start >> PAGE_SHIFT) * 8, n * 8)
 
 
-def _clear_refs(mm: Any, cp_type: int) -> Any:
-    """The kernel path of ``echo cp_type > /proc/PID/clear_refs``."""
-    from thpsim.fs.proc import task_mmu
-
-    return task_mmu.__clear_refs(mm, cp_type)
+def _write_file(sys: Syscalls, path: str, data: str) -> Any:
+    """A write of ``data`` to ``path`` (a kernel path): 0, or the negative errno it
+    failed with (what the kernel function behind the file returned)."""
+    try:
+        yield from sys.write_file(path, data)
+    except OSError as e:
+        return -e.errno
+    return 0
 
 
 def _check_smaps(text: str) -> None:

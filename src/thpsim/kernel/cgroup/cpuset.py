@@ -952,10 +952,9 @@ def register(vfs) -> None:
         return show
 
     def resmask_store(private: int):
-        def store(f, buf: bytes) -> int:
+        def store(f, buf: bytes) -> KernelPath[int]:
             cs = cs_of(f)
-            ret = run_as_opener(f, cpuset_write_resmask(h, cs, buf.decode("latin-1"),
-                                                        private))
+            ret = yield from cpuset_write_resmask(h, cs, buf.decode("latin-1"), private)
             if ret < 0:
                 raise _err(-ret, f)
             return len(buf)
@@ -983,7 +982,7 @@ def register(vfs) -> None:
     def tasks_show(f) -> str:
         return "".join(f"{pid}\n" for pid in sorted(t.pid for t in h.cgroup_tasks(cs_of(f))))
 
-    def _attach(f, buf: bytes, group: bool) -> int:
+    def _attach(f, buf: bytes, group: bool) -> KernelPath[int]:
         """Models: cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) (EINVAL;
         v1 also for a negative pid), 0 for the writer itself, an unknown pid ESRCH,
         the whole thread group for cgroup.procs."""
@@ -999,15 +998,15 @@ def register(vfs) -> None:
             if task is None:
                 raise _err(errno.ESRCH, f)
         threads = list(task.group) if group else [task]
-        ret = run_as_opener(f, cgroup_attach_task(h, cs_of(f), threads))
+        ret = yield from cgroup_attach_task(h, cs_of(f), threads)
         if ret < 0:
             raise _err(-ret, f)
         return len(buf)
 
-    def procs_store(f, buf: bytes) -> int:
+    def procs_store(f, buf: bytes) -> KernelPath[int]:
         return _attach(f, buf, True)
 
-    def tasks_store(f, buf: bytes) -> int:
+    def tasks_store(f, buf: bytes) -> KernelPath[int]:
         return _attach(f, buf, False)
 
     def controllers_show(f) -> str:
