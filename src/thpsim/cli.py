@@ -20,12 +20,18 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from thpsim.api import Machine, Process
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
-from thpsim.mm.madvise import MADV_HUGEPAGE
-from thpsim.mm.mm_types import MM_ANONPAGES, MM_COUNTER_NAMES
-from thpsim.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from thpsim.mm.vmstat import NODE_STAT_ITEMS
+from thpsim import (
+    HPAGE_PMD_SIZE,
+    MADV_HUGEPAGE,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    PAGE_SIZE,
+    PROT_READ,
+    PROT_WRITE,
+    Machine,
+    Process,
+)
+from thpsim.testing import mm_counters, node_stat
 
 __all__ = ["main"]
 
@@ -73,8 +79,8 @@ def _show_counters(m: Machine, procs: list[Process], out: TextIO) -> None:
             kib = (v.vm_end - v.vm_start) // 1024
             print(f"  {v.vm_start:012x}-{v.vm_end:012x} flags {v.vm_flags:#x} {kib} kB",
                   file=out)
-        for i, name in enumerate(MM_COUNTER_NAMES):
-            print(f"  {name}: {p.mm.rss_stat[i]} pages", file=out)
+        for name, pages in mm_counters(p.mm).items():
+            print(f"  {name}: {pages} pages", file=out)
     print("--- vmstat events (thp_*, pgfault)", file=out)
     for k, v in _thp_events(m).items():
         print(f"  {k} {v}", file=out)
@@ -84,8 +90,8 @@ def _show_counters(m: Machine, procs: list[Process], out: TextIO) -> None:
     buddy = m.kernel.buddy
     print(f"  MemTotal: {m.nodes[nid] // 1024} kB", file=out)
     print(f"  MemFree: {buddy.node_free_pages(nid) * PAGE_SIZE // 1024} kB", file=out)
-    for item in NODE_STAT_ITEMS:
-        print(f"  {item}: {m.kernel.vmstat.node[nid][item]} pages", file=out)
+    for item, pages in node_stat(m, nid).items():
+        print(f"  {item}: {pages} pages", file=out)
 
 
 def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
@@ -109,7 +115,7 @@ def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
         t.write(a, a)
     ev = _thp_events(m)
     print(f"wrote every 4 KiB page: thp_fault_alloc={ev['thp_fault_alloc']} "
-          f"anon rss={p.mm.rss_stat[MM_ANONPAGES]} pages", file=out)
+          f"anon rss={mm_counters(p.mm)['MM_ANONPAGES']} pages", file=out)
 
     child = p.fork()
     ct = child.threads[0]

@@ -1,9 +1,8 @@
 """Named race scenarios: a few CPUs' operations around one THP migration.
 
-Model-only. Each scenario builds a small machine, the programs each CPU runs
-(:class:`~thpsim.kernel.interleave.Program`), and a check of what must hold at
-the end. Any scheduler can run it; a failure prints the one command that
-replays it::
+Model-only. Each scenario builds a small machine, the operations each CPU runs
+(a :class:`~thpsim.testing.Race`), and a check of what must hold at the end.
+Any scheduler can run it; a failure prints the one command that replays it::
 
     thpsim replay --scenario stale_tlb --profile seed --switch bug_b3_pmd_migration_no_flush=1 \\
         --schedule s1.0.0r9
@@ -18,27 +17,41 @@ never ends up writable).
 
 from __future__ import annotations
 
+import argparse
 import shlex
 from collections.abc import Callable
 from typing import Any
 
-from thpsim.arch.x86_64.pgtable import (
+from thpsim import (
     HPAGE_PMD_SIZE,
-    PAGE_SHIFT,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MPOL_MF_MOVE,
     PAGE_SIZE,
-    pmd_trans_huge,
-    pmd_write,
-    pte_present,
-    pte_write,
-    table_entry_pfn,
+    PROT_READ,
+    PROT_WRITE,
+    ConfigError,
+    DeliveredSignal,
+    IntegrityError,
+    KernelBug,
+    Machine,
+    Process,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd
-from thpsim.errors import ConfigError, DeliveredSignal, IntegrityError, KernelBug
-from thpsim.kernel.interleave import Execution, Failure, Op, Program, run_interleaved
-from thpsim.kernel.sched import Scheduler
+from thpsim.testing import (
+    DfsScheduler,
+    Execution,
+    Failure,
+    Race,
+    ReplayScheduler,
+    Scheduler,
+    Syscalls,
+    make_scheduler,
+    memory_word,
+    writable_entries,
+)
 
 __all__ = ["SCENARIOS", "ScenarioRun", "run_scenario", "explore", "format_failure",
-           "replay_command"]
+           "replay_command", "parse_switch"]
 
 MB = 1 << 20
 
@@ -46,10 +59,9 @@ MB = 1 << 20
 class ScenarioRun:
     """A built scenario: the machine, what each CPU runs, and the final check."""
 
-    def __init__(self, machine: Any, programs: list[Program],
-                 check: Callable[[Execution], str | None]):
-        self.machine = machine
-        self.programs = programs
+    def __init__(self, race: Race, check: Callable[[Execution], str | None]):
+        self.machine = race.machine
+        self.race = race
         self.check = check
 
 
@@ -62,58 +74,14 @@ def scenario(fn: Callable[..., ScenarioRun]) -> Callable[..., ScenarioRun]:
 
 
 # ---------------------------------------------------------------- helpers
-def _machine(profile: str, switches: dict[str, Any]) -> Any:
-    from thpsim.api import Machine
-
+def _machine(profile: str, switches: dict[str, Any]) -> Machine:
     return Machine(nodes={0: 32 * MB, 1: 32 * MB}, block_size=32 * MB, cpus=3,
                    profile=profile, shadow=False, **switches)
 
 
 def _thp(p: Any) -> int:
-    from thpsim.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-
     a = p.mmap(0, 2 * HPAGE_PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
     return (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-
-
-def _move(ctx: Any, task: Any, addr: int, node: int) -> Op:
-    from thpsim.mm.mempolicy import MPOL_MF_MOVE
-    from thpsim.mm.migrate import kernel_move_pages
-
-    status: list[int | None] = [None]
-
-    def start():
-        ret = yield from kernel_move_pages(ctx, task, 0, [addr], [node], status, MPOL_MF_MOVE)
-        return ret, list(status)
-
-    return Op("move_pages", start)
-
-
-def _store(task: Any, addr: int, value: int) -> Op:
-    from thpsim.mm.uaccess import user_store
-
-    return Op(f"store@{addr & 0xFFFFF:#x}", lambda: user_store(task, addr, value))
-
-
-def _load(task: Any, addr: int) -> Op:
-    from thpsim.mm.uaccess import user_load
-
-    def start():
-        value, _ = yield from user_load(task, addr)
-        return value
-
-    return Op(f"load@{addr & 0xFFFFF:#x}", start)
-
-
-def memory_word(mm: Any, addr: int) -> int | None:
-    """What a fresh CPU would read at ``addr`` (walk the tables, no TLB); None if unmapped."""
-    from thpsim.mm.gup import follow_page
-
-    vma = mm.find_vma(addr)
-    if vma is None or vma.vm_start > addr:
-        return None
-    pfn = follow_page(vma, addr, False)[0]
-    return None if pfn < 0 else mm.kernel.mem.contents[pfn]
 
 
 def _integrity(m: Any) -> str | None:
@@ -124,28 +92,28 @@ def _integrity(m: Any) -> str | None:
     return None
 
 
-def _thp_being_migrated(profile: str, switches: dict[str, Any]) -> tuple[Any, Any, int, Program]:
+def _thp_being_migrated(profile: str, switches: dict[str, Any]) -> tuple[Race, Any, int]:
     """The setup every scenario shares: a process whose thread on CPU1 wrote 1 into a
-    PMD-mapped THP at ``a``, and the program of a second thread, on CPU0, that moves
-    the THP to node 1 with move_pages(2). Returns (machine, process, a, that program)."""
+    PMD-mapped THP at ``a``, and a race in which a second thread, on CPU0, moves the
+    THP to node 1 with move_pages(2). Returns (race, process, a); CPU1's operations
+    are the scenario's."""
     m = _machine(profile, switches)
     p = m.spawn(cpu=1)
     a = _thp(p)
     p.threads[0].write(a, 1)
     t0 = p.clone(cpu=0)
-    return m, p, a, Program(0, t0.task, [_move(m.kernel, t0.task, a, 1)])
+    race = Race(m)
+    race.on(0, t0).move_pages([a], [1], MPOL_MF_MOVE)
+    return race, p, a
 
 
 # ---------------------------------------------------------------- scenarios
 @scenario
 def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 stores to a THP and loads it back while CPU0 migrates the THP to node 1."""
-    m, p, a, migrator = _thp_being_migrated(profile, switches)
+    race, p, a = _thp_being_migrated(profile, switches)
     off = a + 5 * PAGE_SIZE
-    progs = [
-        migrator,
-        Program(1, p.task, [_store(p.task, off, 7), _load(p.task, off)]),
-    ]
+    race.on(1, p.threads[0]).store(off, 7).load(off)
 
     def check(ex: Execution) -> str | None:
         if ex.result(1, 1) != 7:
@@ -154,9 +122,9 @@ def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
             return f"lost write: memory holds {memory_word(p.mm, off)!r}, CPU1 stored 7"
         if ex.result(0, 0) != (0, [1]):
             return f"move_pages returned {ex.result(0, 0)!r}"
-        return _integrity(m)
+        return _integrity(race.machine)
 
-    return ScenarioRun(m, progs, check)
+    return ScenarioRun(race, check)
 
 
 @scenario
@@ -168,67 +136,52 @@ def stale_tlb(profile: str = "seed", **switches: Any) -> ScenarioRun:
     copy and be lost.
     """
     # CPU1's TLB caches the huge mapping, writable and dirty, from the setup's store
-    m, p, a, migrator = _thp_being_migrated(profile, switches)
-    progs = [
-        migrator,
-        Program(1, p.task, [_store(p.task, a, 2)]),
-    ]
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).store(a, 2)
 
     def check(ex: Execution) -> str | None:
         got = memory_word(p.mm, a)
         if got != 2:
             return f"lost write: CPU1 stored 2 at {a:#x}, memory holds {got!r}"
-        return _integrity(m)
+        return _integrity(race.machine)
 
-    return ScenarioRun(m, progs, check)
+    return ScenarioRun(race, check)
 
 
 @scenario
 def munmap_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 unmaps the THP while CPU0 migrates it: no table, page or RSS may leak."""
-    from thpsim.mm.mmap import sys_munmap
-
-    m, p, a, migrator = _thp_being_migrated(profile, switches)
-    progs = [
-        migrator,
-        Program(1, p.task, [Op("munmap", lambda: sys_munmap(p.mm, a, HPAGE_PMD_SIZE))]),
-    ]
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).syscall("munmap", a, HPAGE_PMD_SIZE)
 
     def check(ex: Execution) -> str | None:
-        bad = _integrity(m)
+        bad = _integrity(race.machine)
         if bad:
             return bad
         leaks = p.exit()
         if leaks:
             return "; ".join(leaks)
-        return _integrity(m)
+        return _integrity(race.machine)
 
-    return ScenarioRun(m, progs, check)
+    return ScenarioRun(race, check)
 
 
 @scenario
 def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 forks while CPU0 migrates the THP; then the child stores and the parent loads."""
-    from thpsim.kernel.fork import copy_process
-
-    m, p, a, migrator = _thp_being_migrated(profile, switches)
+    race, p, a = _thp_being_migrated(profile, switches)
+    m = race.machine
     holder: dict[str, Any] = {}
 
     def fork():
-        child = yield from copy_process(m.kernel, p.task, 2)
+        child = yield from p.threads[0].sys.fork(2)
         holder["child"] = child
         return child.pid if not isinstance(child, int) else child
 
     def child_store():
-        from thpsim.mm.uaccess import user_store
+        return (yield from Syscalls(m, holder["child"]).store(a, 9))
 
-        return (yield from user_store(holder["child"], a, 9))
-
-    progs = [
-        migrator,
-        Program(1, p.task, [Op("fork", fork), Op("child store", child_store),
-                            _load(p.task, a)]),
-    ]
+    race.on(1, p.threads[0]).call("fork", fork).call("child store", child_store).load(a)
 
     def check(ex: Execution) -> str | None:
         child = holder.get("child")
@@ -241,12 +194,10 @@ def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
         bad = _integrity_with(m, [child])
         return bad
 
-    return ScenarioRun(m, progs, check)
+    return ScenarioRun(race, check)
 
 
 def _integrity_with(m: Any, extra_tasks: list[Any]) -> str | None:
-    from thpsim.api import Process
-
     for t in extra_tasks:  # adopt tasks created inside the scenario
         if t.pid not in m.processes:
             m.processes[t.pid] = Process(m, t)
@@ -256,15 +207,8 @@ def _integrity_with(m: Any, extra_tasks: list[Any]) -> str | None:
 @scenario
 def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     """CPU1 makes the THP read-only while CPU0 migrates it: nothing may stay writable."""
-    from thpsim.mm.mmap import PROT_READ
-    from thpsim.mm.mprotect import sys_mprotect
-
-    m, p, a, migrator = _thp_being_migrated(profile, switches)
-    progs = [
-        migrator,
-        Program(1, p.task, [Op("mprotect", lambda: sys_mprotect(p.mm, a, HPAGE_PMD_SIZE,
-                                                               PROT_READ))]),
-    ]
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).syscall("mprotect", a, HPAGE_PMD_SIZE, PROT_READ)
 
     def check(ex: Execution) -> str | None:
         w = writable_entries(p.mm, a, a + HPAGE_PMD_SIZE)
@@ -275,42 +219,9 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
             return "a store to the read-only range succeeded"
         except DeliveredSignal:
             pass
-        return _integrity(m)
+        return _integrity(race.machine)
 
-    return ScenarioRun(m, progs, check)
-
-
-def writable_entries(mm: Any, start: int, end: int) -> list[str]:
-    """Writable PMDs/PTEs and write migration entries in [start, end)."""
-    from thpsim.mm.pgtable_generic import lookup_pmd
-
-    ctx = mm.kernel
-    swp = ctx.swp
-    out = []
-    addr = start
-    while addr < end:
-        pmd = lookup_pmd(mm, addr)
-        if pmd is not None:
-            v = pmd[0][pmd[1]]
-            if is_swap_pmd(v):
-                if swp.is_writable_migration_entry(swp.pmd_to_swp_entry(v)):
-                    out.append(f"{addr:#x} (write PMD migration entry)")
-            elif pmd_trans_huge(v):
-                if pmd_write(v):
-                    out.append(f"{addr:#x} (PMD)")
-            elif v:
-                t = ctx.mem.tables[table_entry_pfn(v)]
-                for i in range(512):
-                    e = t[i]
-                    sub = addr + (i << PAGE_SHIFT)
-                    if pte_present(e) and pte_write(e):
-                        out.append(f"{sub:#x} (PTE)")
-                    elif e and swp.is_pte_migration_entry(e) and swp.is_writable_migration_entry(
-                        swp.pte_to_swp_entry(e)
-                    ):
-                        out.append(f"{sub:#x} (write PTE migration entry)")
-        addr += HPAGE_PMD_SIZE
-    return out
+    return ScenarioRun(race, check)
 
 
 # ---------------------------------------------------------------- running
@@ -322,7 +233,7 @@ def run_scenario(name: str, scheduler: Scheduler, profile: str = "seed",
     except KeyError:
         raise ConfigError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
     sr = build(profile, **(switches or {}))
-    ex = run_interleaved(sr.machine.kernel, sr.programs, scheduler, seed)
+    ex = sr.race.run(scheduler=scheduler, seed=seed)
     if ex.failure is None:
         try:
             msg = sr.check(ex)
@@ -337,8 +248,6 @@ def explore(name: str, preemption_bound: int = 2, profile: str = "seed",
             switches: dict[str, Any] | None = None,
             max_executions: int = 100_000) -> tuple[int, list[Execution]]:
     """Bounded exhaustive search; returns (executions run, failing executions)."""
-    from thpsim.kernel.schedulers import DfsScheduler
-
     sched = DfsScheduler(preemption_bound, max_executions)
     failures = []
     while sched.new_execution():
@@ -372,7 +281,8 @@ def format_failure(name: str, profile: str, switches: dict[str, Any] | None,
 
 
 # ---------------------------------------------------------------- command line
-def _parse_switch(text: str) -> tuple[str, Any]:
+def parse_switch(text: str) -> tuple[str, Any]:
+    """``--switch k=v``: v as a bool (1/0, true/false, yes/no, on/off), an int, or text."""
     k, _, v = text.partition("=")
     if v.lower() in ("1", "true", "yes", "on"):
         return k, True
@@ -389,17 +299,13 @@ def cli_replay(argv: list[str]) -> int:
 
     Prints the run's outcome (the failure report, or ``ok``); exit status 1 on failure.
     """
-    import argparse
-
-    from thpsim.kernel.schedulers import ReplayScheduler
-
     ap = argparse.ArgumentParser(prog="thpsim replay")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--schedule", required=True)
     ap.add_argument("--profile", default="seed")
     ap.add_argument("--switch", action="append", default=[])
     args = ap.parse_args(argv)
-    switches = dict(_parse_switch(s) for s in args.switch)
+    switches = dict(parse_switch(s) for s in args.switch)
     sched = ReplayScheduler(args.schedule)
     sched.new_execution()
     ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
@@ -417,8 +323,6 @@ def cli_explore(argv: list[str]) -> int:
     Bounded exhaustive search; prints the number of interleavings explored per
     scenario and the first failure's report with its replay command.
     """
-    import argparse
-
     ap = argparse.ArgumentParser(prog="thpsim explore")
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     ap.add_argument("--bound", type=int, default=2, help="preemption bound")
@@ -426,7 +330,7 @@ def cli_explore(argv: list[str]) -> int:
     ap.add_argument("--switch", action="append", default=[])
     ap.add_argument("--max-executions", type=int, default=100_000)
     args = ap.parse_args(argv)
-    switches = dict(_parse_switch(s) for s in args.switch)
+    switches = dict(parse_switch(s) for s in args.switch)
     status = 0
     for name in args.scenario or sorted(SCENARIOS):
         n, fails = explore(name, args.bound, args.profile, switches, args.max_executions)
@@ -440,10 +344,6 @@ def cli_explore(argv: list[str]) -> int:
 
 def cli_run(argv: list[str]) -> int:
     """``thpsim race --scenario NAME --policy random|pct|rr [--seed N] [--runs K]``"""
-    import argparse
-
-    from thpsim.kernel.schedulers import make_scheduler
-
     ap = argparse.ArgumentParser(prog="thpsim race")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
@@ -453,7 +353,7 @@ def cli_run(argv: list[str]) -> int:
     ap.add_argument("--profile", default="seed")
     ap.add_argument("--switch", action="append", default=[])
     args = ap.parse_args(argv)
-    switches = dict(_parse_switch(s) for s in args.switch)
+    switches = dict(parse_switch(s) for s in args.switch)
     kw: dict[str, int] = {}
     if args.policy == "pct":
         # PCT draws its change points over the run's length (Burckhardt et al.): measure

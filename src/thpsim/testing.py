@@ -13,8 +13,9 @@ migration finish -- the same generators, the same traps, no second copy of any p
 The rest reads the machine as a debugger would, without running the kernel:
 :func:`memory_word` (what a fresh CPU would load), :func:`writable_entries`,
 :func:`describe_entry` and :func:`table_owners` (page-table entries, decoded),
-:func:`poisoned_frames`. Tools (stress, scenarios, the CLI) import the kernel
-only through this module, :mod:`thpsim.api` and :mod:`thpsim`.
+:func:`poisoned_frames`, :func:`mm_counters`, :func:`node_stat`. Tools (stress,
+scenarios, the CLI) import the kernel only through this module, :mod:`thpsim.api`
+and :mod:`thpsim`.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ from thpsim.kernel.interleave import (
 from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
 from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_scheduler
 from thpsim.mm.gup import follow_page
+from thpsim.mm.mm_types import MM_COUNTER_NAMES
 from thpsim.mm.page_flags import F_hwpoison, F_offline
 from thpsim.mm.pgtable_generic import lookup_pmd
+from thpsim.mm.vmstat import NODE_STAT_ITEMS
 
 __all__ = [
     "Stepper", "Race", "assert_preempts", "assert_no_preempts",
@@ -72,7 +75,7 @@ __all__ = [
     "PREEMPT", "KernelPath", "Syscalls",
     # reading the machine
     "memory_word", "writable_entries", "describe_entry", "table_owners", "LEVEL_NAME",
-    "LEVEL_SHIFT", "poisoned_frames",
+    "LEVEL_SHIFT", "poisoned_frames", "mm_counters", "node_stat",
 ]
 
 
@@ -356,3 +359,15 @@ def poisoned_frames(machine: Any) -> list[int]:
     (what unpoison-pfn can give back; a frame in an offline block waits for it)."""
     flags = machine.kernel.pages.flags_np
     return np.nonzero((flags & F_hwpoison != 0) & (flags & F_offline == 0))[0].tolist()
+
+
+def mm_counters(mm: Any) -> dict[str, int]:
+    """An address space's RSS counters by name (MM_FILEPAGES, MM_ANONPAGES, ...), in
+    pages, in the kernel's order."""
+    return {name: mm.rss_stat[i] for i, name in enumerate(MM_COUNTER_NAMES)}
+
+
+def node_stat(machine: Any, nid: int) -> dict[str, int]:
+    """Node ``nid``'s anonymous-memory node_stat items (nr_anon_pages, nr_anon_thps, ...)
+    in pages, the unit the model counts them in."""
+    return {item: machine.kernel.vmstat.node[nid][item] for item in NODE_STAT_ITEMS}

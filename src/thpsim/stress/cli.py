@@ -21,13 +21,16 @@ import sys
 import time
 from typing import Any
 
+from thpsim.scenarios import parse_switch
 from thpsim.stress.harness import (
     folio_migrations,
     format_report,
+    load_reproducer,
     replay_reproducer,
     run_stress,
     save_reproducer,
 )
+from thpsim.stress.shrink import shrink_reproducer
 from thpsim.stress.workload import StressConfig
 
 __all__ = ["main"]
@@ -35,12 +38,6 @@ __all__ = ["main"]
 
 #: kernel activity that ``--without`` can leave out (StressConfig fields)
 _OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers", "unpoison"]
-
-
-def _parse_switch(text: str) -> tuple[str, Any]:
-    from thpsim.scenarios import _parse_switch as parse
-
-    return parse(text)
 
 
 def _worker(job: dict[str, Any]) -> dict[str, Any]:
@@ -101,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.replay:
         res = replay_reproducer(args.replay, trace=args.trace is not None)
-        from thpsim.stress.harness import load_reproducer
-
         cfg, seed, _, _, _ = load_reproducer(args.replay)
         if args.trace:
             with open(args.trace, "w") as fh:
@@ -113,8 +108,6 @@ def main(argv: list[str] | None = None) -> int:
         print(format_report(cfg, seed, res, args.replay))
         return 1
     if args.shrink:
-        from thpsim.stress.shrink import shrink_reproducer
-
         base, ext = os.path.splitext(args.shrink)
         out = f"{base}.min{ext}"
         before, after, path = shrink_reproducer(args.shrink, out, log=print)
@@ -122,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"replay: thpsim stress --replay {path}")
         return 0
 
-    switches = dict(_parse_switch(s) for s in args.switch)
+    switches = dict(parse_switch(s) for s in args.switch)
     rounds = args.rounds if args.rounds is not None else (10**9 if args.migrations else 50)
     cfg = StressConfig(profile=args.profile, switches=switches, user_threads=args.user_threads,
                        migrators=args.migrators, ops_per_round=args.ops_per_round,

@@ -24,16 +24,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from thpsim.errors import IntegrityError, KernelBug
-from thpsim.kernel.interleave import (
+from thpsim import IntegrityError, KernelBug
+from thpsim.stress.trace import EntryTracer
+from thpsim.stress.workload import StressConfig, Workload
+from thpsim.testing import (
     DONE,
     Execution,
     Failure,
+    ReplayScheduler,
+    Schedule,
     innermost_function,
+    make_scheduler,
     run_interleaved,
 )
-from thpsim.kernel.sched import Schedule
-from thpsim.stress.workload import StressConfig, Workload
 
 __all__ = ["StressResult", "run_stress", "replay_reproducer", "save_reproducer",
            "folio_migrations"]
@@ -77,8 +80,6 @@ def folio_migrations(m: Any) -> tuple[int, int]:
 
 
 def _scheduler(cfg: StressConfig, seed: int, round_: int) -> Any:
-    from thpsim.kernel.schedulers import make_scheduler
-
     s = seed * 1_000_003 + round_
     if cfg.policy == "pct":
         sched = make_scheduler("pct", s, depth=cfg.pct_depth, max_steps=4000)
@@ -94,8 +95,6 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                trace_round: int | None = None, progress: Any = None,
                lenient: bool = False) -> StressResult:
     """Run rounds until ``cfg.rounds`` (or ``max_rounds``), the migration budget, or a failure."""
-    from thpsim.kernel.schedulers import ReplayScheduler
-
     t0 = time.perf_counter()
     res = StressResult(seed)
     wl = Workload(cfg, seed)
@@ -107,8 +106,6 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     def tracer_for(round_: int) -> Any:
         if not trace or (trace_round is not None and round_ != trace_round):
             return None
-        from thpsim.stress.trace import EntryTracer
-
         base = len(trace_events)
         entries = EntryTracer(m.kernel)
         where: dict[int, str] = {}

@@ -27,6 +27,7 @@ from thpsim.stress.harness import (
     save_reproducer,
 )
 from thpsim.stress.workload import StressConfig
+from thpsim.testing import Schedule
 
 __all__ = ["shrink_reproducer"]
 
@@ -110,8 +111,6 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
 
 
 def _replay_lenient(cfg: StressConfig, seed: int, rnd: int, steps: list[int]) -> StressResult:
-    from thpsim.kernel.sched import Schedule
-
     sched = Schedule(0, tuple(steps))
     return run_stress(cfg, seed, max_rounds=rnd + 1, replay_round=rnd,
                       replay_schedule=sched.encode(), lenient=True)
