@@ -65,3 +65,57 @@ def test_cpu0_first_then_cpu1():
     assert ex.failure is None
     frame = ex.result(1, 0)
     assert m.kernel.mem.pfn_to_nid(frame) == 1
+
+
+def test_generator_forms_are_the_blocking_calls():
+    """thread.sys returns the kernel paths the blocking methods run: run to completion
+    they give the kernel's raw results (a negative errno, no OSError)."""
+    import errno
+
+    import pytest
+
+    from thpsim.testing import Stepper
+
+    m, p, t0, a = build()
+    sys = p.threads[0].sys
+    ctx = m.kernel
+    assert Stepper(ctx, sys.munmap(a + 1, 4096), sys.task).finish() == -errno.EINVAL
+    with pytest.raises(OSError):
+        p.munmap(a + 1, 4096)
+    ret, status = Stepper(ctx, sys.move_pages(0, [a], None), sys.task).finish()
+    assert (ret, status) == p.move_pages(0, [a], None)
+    with pytest.raises(OSError) as e:
+        sys.move_pages(0, [a, a], [0])
+    assert e.value.errno == errno.EFAULT
+    value, frame = Stepper(ctx, sys.load(a), sys.task).finish()
+    assert value == p.threads[0].read(a) == 1 and m.kernel.mem.pfn_to_nid(frame) == 0
+
+
+def test_file_access_through_the_vfs_as_a_kernel_path():
+    """sys.read_file/write_file run the file's own kernel path (pagemap_read,
+    clear_refs_write) inside the VFS's: the same bytes as a blocking read."""
+    from thpsim.testing import Stepper, assert_preempts
+
+    m, p, t0, a = build()
+    sys = p.threads[0].sys
+    off = (a >> 12) * 8
+    blocking = p.fs.read("/proc/self/pagemap", offset=off, length=8 * 512)
+    stepped = Stepper(m.kernel, sys.read_file("/proc/self/pagemap", off, 8 * 512), sys.task)
+    assert stepped.finish() == blocking
+    assert Stepper(m.kernel, sys.write_file("/proc/self/clear_refs", "1"), sys.task).finish() == 1
+    assert_preempts(sys.read_file(f"/proc/{p.pid}/smaps"))  # takes mmap_lock: may wait
+
+
+def test_race_runs_any_syscall_by_name():
+    import pytest
+
+    from thpsim import MPOL_BIND
+
+    m, p, t0, a = build()
+    race = Race(m)
+    race.on(0, t0).syscall("mbind", a, HPAGE_PMD_SIZE, MPOL_BIND, 1 << 1, 64, MPOL_MF_MOVE)
+    race.on(1, p.threads[0]).load(a)
+    ex = race.run(policy="random", seed=1)
+    assert ex.failure is None and ex.result(0, 0) == 0 and ex.result(1, 0) == 1
+    with pytest.raises(ValueError):
+        race.on(0, t0).syscall("no_such_call")
