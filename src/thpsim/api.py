@@ -6,8 +6,9 @@ success returns what the C call returns (0 or an address); failure raises
 access that faults fatally raises :class:`~thpsim.errors.DeliveredSignal`.
 
 Every kernel path runs through :meth:`Machine._run`, which sets ``current`` and
-drives the generator to completion (the interleaving scheduler drives the same
-generators concurrently).
+drives the generator to completion. :class:`Syscalls` (``thread.sys``) hands out
+those same generators, so the interleaving driver (:mod:`thpsim.testing`) runs
+the very paths the blocking methods run.
 """
 
 from __future__ import annotations
