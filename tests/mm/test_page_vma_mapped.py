@@ -45,8 +45,12 @@ ANON = MAP_PRIVATE | MAP_ANONYMOUS
 MB = 1 << 20
 
 
-def boot():
-    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, check=True)
+PROFILES = ["seed", "mainline"]
+
+
+def boot(profile="seed"):
+    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, profile=profile,
+                   check=True)
 
 
 def thp_area(p):
@@ -209,8 +213,9 @@ def test_walk_done_releases_the_lock_early():
 
 
 # ---------------------------------------------------------------- migration entries
-def test_pmd_migration_entry_found_only_with_pvmw_migration():
-    m = boot()
+@pytest.mark.parametrize("profile", PROFILES)
+def test_pmd_migration_entry_found_only_with_pvmw_migration(profile):
+    m = boot(profile)
     p = m.spawn()
     a = thp_area(p)
     head = head_of(p, a)
@@ -227,8 +232,9 @@ def test_pmd_migration_entry_found_only_with_pvmw_migration():
     assert pmd_pfn(pmd[0][pmd[1]]) == head
 
 
-def test_pte_migration_entries_found_only_with_pvmw_migration():
-    m = boot()
+@pytest.mark.parametrize("profile", PROFILES)
+def test_pte_migration_entries_found_only_with_pvmw_migration(profile):
+    m = boot(profile)
     p = m.spawn()
     a = thp_area(p)
     head = head_of(p, a)
@@ -250,10 +256,9 @@ def test_pte_migration_entries_found_only_with_pvmw_migration():
     assert len(hits) == HPAGE_PMD_NR - 1
 
 
-@pytest.mark.parametrize("profile", ["seed", "mainline"])
-def test_pmd_table_pointer_is_not_a_pmd_level_hit(profile):
+def test_pmd_table_pointer_is_not_a_pmd_level_hit():
     """A PMD that points at a PTE table is walked at PTE level, never reported itself."""
-    m = Machine(nodes={0: 64 * MB}, block_size=64 * MB, profile=profile, check=True)
+    m = boot()
     p = m.spawn()
     a = thp_area(p)
     head = head_of(p, a)

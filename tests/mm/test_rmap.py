@@ -31,10 +31,13 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import KernelBug
+from thpsim.kernel.sched import WaitOn
 from thpsim.mm.mm_types import linear_page_index
 from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive
 from thpsim.mm.pgtable_generic import lookup_pmd
 from thpsim.mm.rmap import (
+    anon_vma_lock_write,
+    anon_vma_unlock_write,
     page_add_anon_rmap,
     page_anon_vma,
     page_remove_rmap,
@@ -50,8 +53,12 @@ ANON = MAP_PRIVATE | MAP_ANONYMOUS
 MB = 1 << 20
 
 
-def boot(**kw):
-    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, check=True, **kw)
+PROFILES = ["seed", "mainline"]
+
+
+def boot(profile="seed"):
+    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, profile=profile,
+                   check=True)
 
 
 def thp_area(p, nr=1, fault=True):
@@ -223,8 +230,9 @@ def test_rmap_walk_reaches_parent_and_child_after_fork():
     assert sorted(rmap_visits(m, head)) == sorted([(p.mm.mm_id, a), (c.mm.mm_id, a)])
 
 
-def test_rmap_walk_follows_mremap_in_the_child():
-    m = boot()
+@pytest.mark.parametrize("profile", PROFILES)
+def test_rmap_walk_follows_mremap_in_the_child(profile):
+    m = boot(profile)
     p = m.spawn()
     a = thp_area(p)
     head = head_at(p, a)
@@ -253,13 +261,68 @@ def test_rmap_walk_after_mremap_moves_a_pte_mapped_thp_off_alignment():
     assert pfn_mapped_at(p, t + HPAGE_PMD_SIZE - PAGE_SIZE) == head + HPAGE_PMD_NR - 1
 
 
-def test_try_to_migrate_unmaps_every_mapping_and_remove_migration_ptes_restores_them():
+def test_rmap_walk_waits_for_the_anon_vma_lock():
+    """A walk cannot run while a VMA is being linked (fork, split and mremap hold the
+    root anon_vma's rwsem for write), so it never sees a half-linked chain."""
+    m = boot()
+    ctx = m.kernel
+    p = m.spawn()
+    a = thp_area(p)
+    head = head_at(p, a)
+    root = p.mm.find_vma(a).anon_vma.root
+    Stepper(ctx, anon_vma_lock_write(root), p.task).finish()
+    seen = []
+
+    def one(h, vma, address):
+        seen.append(address)
+        return True
+        yield
+
+    walker = Stepper(ctx, rmap_walk_anon(ctx, head, one))
+    for _ in range(5):
+        trap = walker.step()
+    assert isinstance(trap, WaitOn) and not trap.cond() and seen == []
+    anon_vma_unlock_write(root)
+    walker.finish()
+    assert seen == [a] and not root.rwsem.readers
+
+
+def test_rmap_walk_stops_when_done():
+    m = boot()
+    ctx = m.kernel
+    p = m.spawn()
+    a = thp_area(p)
+    head = head_at(p, a)
+    c = p.fork()
+    c.fork()
+    seen = []
+
+    def one(h, vma, address):
+        seen.append(vma.vm_mm.mm_id)
+        return True
+        yield
+
+    Stepper(ctx, rmap_walk_anon(ctx, head, one, lambda: len(seen) == 2)).finish()
+    assert seen == [p.mm.mm_id, c.mm.mm_id]
+
+    def stop(h, vma, address):
+        seen.append(vma.vm_mm.mm_id)
+        return False
+        yield
+
+    seen.clear()
+    Stepper(ctx, rmap_walk_anon(ctx, head, stop)).finish()
+    assert seen == [p.mm.mm_id]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_try_to_migrate_unmaps_every_mapping_and_remove_migration_ptes_restores_them(profile):
     """try_to_migrate() walks the rmap: parent PMD, child (moved by mremap) PMD, and a
     third process that PTE-maps the page all lose their mapping; restoring the page
     onto itself (a failed migration) maps it again everywhere."""
     from thpsim.mm.migrate import remove_migration_ptes  # migrate imports rmap
 
-    m = boot()
+    m = boot(profile)
     ctx = m.kernel
     p = m.spawn()
     a = thp_area(p)
@@ -336,10 +399,11 @@ def test_pmd_split_moves_the_mapping_to_every_subpage():
     assert (stat(m, NR_ANON_MAPPED), stat(m, NR_ANON_THPS)) == (HPAGE_PMD_NR, 0)
 
 
-def test_pmd_and_pte_mappings_of_one_thp_count_separately():
+@pytest.mark.parametrize("profile", PROFILES)
+def test_pmd_and_pte_mappings_of_one_thp_count_separately(profile):
     """The parent maps the THP with its PMD, the child with PTEs: each subpage is
     mapped twice, the compound page once by PMD."""
-    m = boot()
+    m = boot(profile)
     p = m.spawn()
     a = thp_area(p)
     head = head_at(p, a)
