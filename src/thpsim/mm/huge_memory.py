@@ -73,6 +73,9 @@ from thpsim.mm.gfp import (
 from thpsim.mm.mempolicy import alloc_pages_vma
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
+    VM_FAULT_FALLBACK,
+    VM_FAULT_OOM,
+    VM_FAULT_WRITE,
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_NOHUGEPAGE,
@@ -130,9 +133,6 @@ if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
     from thpsim.mm.memory import mmu_gather, vm_fault
 
-VM_FAULT_OOM = 0x0001
-VM_FAULT_WRITE = 0x0008
-VM_FAULT_FALLBACK = 0x0800
 _M32 = 0xFFFF_FFFF
 
 

@@ -502,7 +502,8 @@ def _get_user_page(task, addr: int) -> KernelPath[int]:
     """
     from thpsim.kernel.locking import down_read, up_read
     from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, handle_mm_fault
+    from thpsim.mm.memory import handle_mm_fault
+    from thpsim.mm.mm_types import VM_FAULT_ERROR
 
     mm = task.mm
     ctx = mm.kernel

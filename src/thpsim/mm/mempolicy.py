@@ -1226,8 +1226,8 @@ def lookup_node(ctx, mm: mm_struct, addr: int) -> KernelPath[int]:
     Returns: a node id or -errno (-EFAULT: no VMA or not readable).
     """
     from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault
-    from thpsim.mm.mm_types import VM_READ
+    from thpsim.mm.memory import handle_mm_fault
+    from thpsim.mm.mm_types import VM_FAULT_ERROR, VM_FAULT_OOM, VM_READ
 
     addr &= PAGE_MASK
     vma = mm.find_vma(addr)
