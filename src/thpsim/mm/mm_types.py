@@ -26,6 +26,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SHARED,
     PAGE_SHARED_EXEC,
     PAGE_SHIFT,
+    pte_mkwrite,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +159,11 @@ class vm_area_struct:
 
     def vma_is_anonymous(self) -> bool:
         return self.vm_file is None
+
+
+def maybe_mkwrite(pte: int, vma: vm_area_struct) -> int:
+    """Models: include/linux/mm.h maybe_mkwrite(): writable only in a VM_WRITE VMA."""
+    return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
 
 
 def linear_page_index(vma: vm_area_struct, address: int) -> int:
