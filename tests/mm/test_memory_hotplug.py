@@ -15,11 +15,11 @@ from mm_helpers import check_data, delta, is_pmd_mapped, pfn_at, thp_region
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
+from thpsim.drivers.base.memory import memory_block_change_state
 from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
 from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
-from thpsim.mm.memory_hotplug import memory_block_change_state
 from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL
 from thpsim.mm.page_flags import F_offline
 from thpsim.mm.swap import get_page, put_page

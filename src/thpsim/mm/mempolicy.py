@@ -70,6 +70,7 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
@@ -206,8 +207,6 @@ def nodes_onto(orig: int, relmap: int) -> int:
 
 def nodelist_str(mask: int) -> str:
     """The ``%*pbl`` range list: ``0-2,5``."""
-    from thpsim.fs.proc.internal import bitmap_list_string
-
     return bitmap_list_string(nodes_list(mask))
 
 

@@ -437,7 +437,7 @@ class Workload:
         return self._expect("cpuset.mems", lambda: cpuset_write_resmask(h, cs, mems), 0)
 
     def _offline_op(self, block: int, holder: dict[str, int]) -> Op:
-        from thpsim.mm.memory_hotplug import memory_block_change_state
+        from thpsim.drivers.base.memory import memory_block_change_state
 
         ctx = self.m.kernel
 
@@ -451,7 +451,8 @@ class Workload:
         return Op(f"offline memory{block}", start_)
 
     def _online_op(self, block: int, holder: dict[str, int]) -> Op:
-        from thpsim.mm.memory_hotplug import MMOP_ONLINE_MOVABLE, memory_block_change_state
+        from thpsim.drivers.base.memory import memory_block_change_state
+        from thpsim.mm.memory_hotplug import MMOP_ONLINE_MOVABLE
 
         ctx = self.m.kernel
 
