@@ -25,7 +25,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
 from thpsim.drivers.base import memory
 from thpsim.fs.proc.internal import mainline_formats, node_states_memory
 from thpsim.fs.proc.vmstat import vmstat_items
-from thpsim.kernel.cgroup import cpuset
+from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
 from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 from thpsim.lib.kstrtox import kstrtoul
@@ -303,4 +303,4 @@ def register(vfs: VFS) -> None:
     hwpoison_inject.register(vfs)
     memory_failure.register(vfs)
     # ---- cgroup cpusets: /sys/fs/cgroup (v2) or /sys/fs/cgroup/cpuset (v1)
-    cpuset.register(vfs)
+    cgroup.register(vfs, cpuset.cpuset_cgrp_subsys)

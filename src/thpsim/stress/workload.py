@@ -159,7 +159,7 @@ class Workload:
     def _make_cpusets(self) -> list[Any]:
         """One cpuset per node and one with every node (v1: memory_migrate on), made as
         an administrator would, through the cgroup files."""
-        from thpsim.kernel.cgroup.cpuset import V1_ROOT, V2_ROOT
+        from thpsim.kernel.cgroup.cgroup import V1_ROOT, V2_ROOT
 
         fs = self.m.fs
         h = self.m._vfs.state["cpuset"]
@@ -420,7 +420,8 @@ class Workload:
     def _cpuset_op(self, rng: random.Random) -> Op:
         """Move the whole process to a cpuset (its pages follow: memory_migrate), or
         change the mems of one of the stress cpusets (the pages of its tasks follow)."""
-        from thpsim.kernel.cgroup.cpuset import cgroup_attach_task, cpuset_write_resmask
+        from thpsim.kernel.cgroup.cgroup import cgroup_attach_task
+        from thpsim.kernel.cgroup.cpuset import cpuset_write_resmask
 
         h = self.m._vfs.state["cpuset"]
         if rng.random() < 0.5:
