@@ -316,6 +316,24 @@ def test_hr3_hr4_hr11_state_errors():
     assert e.value.errno == errno.EINVAL
 
 
+def test_online_attribute_takes_kstrtobool():
+    """The device core's ``online`` file parses with kstrtobool(): off/0/n offline,
+    on/1/y online (the zone ``online`` picks); anything else, or a leading space,
+    EINVAL; an already-online block EINVAL (device_online())."""
+    m = machine()
+    for data in ("2", " 1", "x"):
+        with pytest.raises(OSError) as e:
+            m.fs.write(f"{MD}/memory3/online", data)
+        assert e.value.errno == errno.EINVAL
+    assert m.fs.write(f"{MD}/memory3/online", "off") == 3
+    assert attr(m, 3, "online") == "0"
+    assert m.fs.write(f"{MD}/memory3/online", "on\n") == 3
+    assert attr(m, 3, "online") == "1"
+    with pytest.raises(OSError) as e:
+        m.fs.write(f"{MD}/memory3/online", "yes")
+    assert e.value.errno == errno.EINVAL
+
+
 def test_hr5_unmovable_kernel_pages_ebusy():
     """HR-5: block 0 (Normal) holds the zero page and the page tables: EBUSY, online."""
     m = machine()
