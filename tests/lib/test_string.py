@@ -18,4 +18,5 @@ def test_sysfs_streq(buf, word, equal):
 
 def test_strstrip():
     assert strstrip(" \t\n\v\f\r 12 \n") == "12"
+    assert strstrip("\xa012") == "12"  # lib/ctype.c: 0xa0 is white space
     assert strstrip("\x1c1\x1c") == "\x1c1\x1c"  # not white space in the kernel's ctype

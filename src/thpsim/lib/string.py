@@ -7,9 +7,9 @@ from __future__ import annotations
 
 __all__ = ["sysfs_streq", "strstrip"]
 
-#: isspace() of the kernel's _ctype table, in the ASCII range (the model leaves out
-#: 0xa0, which the table also counts as a space)
-_SPACES = " \t\n\v\f\r"
+#: isspace() of the kernel's _ctype table (lib/ctype.c): the ASCII white space and
+#: 0xa0 (a byte decoded as latin-1)
+_SPACES = " \t\n\v\f\r\xa0"
 
 
 def sysfs_streq(buf: bytes, word: str) -> bool:

@@ -365,7 +365,7 @@ def cgroup_subtree_control_write(h: cgroup_root, cg: cgroup,
     Returns 0 or -errno. Preempts: taking the lock, in the attaches and migrations.
     """
     enable = disable = False
-    for tok in buf.strip().split(" "):
+    for tok in strstrip(buf).split(" "):
         if not tok:
             continue
         if tok[1:] != h.ss.name:

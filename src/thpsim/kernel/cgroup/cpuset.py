@@ -56,6 +56,7 @@ from thpsim.kernel.fork import mmput
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
 from thpsim.lib.bitmap import bitmap_parselist
+from thpsim.lib.string import strstrip
 from thpsim.mm.mempolicy import (
     MPOL_MF_MOVE_ALL,
     do_migrate_pages,
@@ -402,7 +403,7 @@ def cpuset_write_resmask(h: cgroup_root, cs: cpuset, buf: str,
     Returns 0 or -errno. Preempts: taking the locks, in the migrations.
     """
     ctx = h.ctx
-    buf = buf.strip()
+    buf = strstrip(buf)
     yield from mutex_lock(ctx.cpuset_mutex)
     try:
         ctx.bug_on(not cs.online, f"cpuset_write_resmask on {cs!r}")
