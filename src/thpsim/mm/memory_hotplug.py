@@ -67,6 +67,14 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.task import signal_pending
 from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
+from thpsim.mm.memory_failure import unhandlable_page
+from thpsim.mm.migrate import (
+    MIGRATE_SYNC,
+    MR_MEMORY_HOTPLUG,
+    isolate_lru_page_for_migration,
+    migrate_pages,
+    putback_movable_pages,
+)
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
@@ -265,8 +273,6 @@ def _unmovable(ctx, pfn: int) -> bool:
     """Model-only: has_unmovable_pages() for one in-use frame: a poisoned frame is
     skipped (offlining leaves it out of use), else what memory_failure cannot handle
     either (page tables, reserved frames, anything that is no anonymous LRU page)."""
-    from thpsim.mm.memory_failure import unhandlable_page
-
     if ctx.pages.flags[pfn] & F_hwpoison:
         return False
     return unhandlable_page(ctx, pfn)
@@ -331,14 +337,6 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     Context: the range is isolated. Preempts: in the migration.
     Returns: the number of folios found (0: nothing movable is left).
     """
-    from thpsim.mm.migrate import (
-        MIGRATE_SYNC,
-        MR_MEMORY_HOTPLUG,
-        isolate_lru_page_for_migration,
-        migrate_pages,
-        putback_movable_pages,
-    )
-
     pages = ctx.pages
     found = 0
     pagelist: list[int] = []
