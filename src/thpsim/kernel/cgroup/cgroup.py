@@ -211,7 +211,7 @@ def cgroup_e_css(cg: cgroup) -> cgroup:
 
 
 def cgroup_is_descendant(cg: cgroup, ancestor: cgroup) -> bool:
-    """Models: cgroupcgroup_is_descendant() (a cgroup is its own descendant)."""
+    """Models: cgroup_is_descendant() (a cgroup is its own descendant)."""
     c: cgroup | None = cg
     while c is not None:
         if c is ancestor:
