@@ -27,7 +27,7 @@ from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
 from thpsim.kernel import fork as kfork
-from thpsim.kernel.cgroup.cpuset import cgroup_post_fork
+from thpsim.kernel.cgroup.cgroup import cgroup_post_fork
 from thpsim.kernel.context import (
     THP_DEFRAG_MODES,
     THP_ENABLED_MODES,

@@ -707,8 +707,7 @@ def test_soft_offline_subpage_zapped_during_the_split_mainline():
     a MADV_DONTNEED of that subpage while the split has it frozen (a PTE migration
     entry) must not free it under the soft offline, whose pin moves to the subpage
     with split_huge_page(page) (the kernel's try_to_split_thp_page())."""
-    from thpsim.mm.madvise import MADV_DONTNEED
-    from thpsim.mm.memory_failure import madvise_inject_error
+    from thpsim.mm.madvise import MADV_DONTNEED, madvise_inject_error
     from thpsim.testing import Stepper
 
     m = machine("mainline", check=False)  # the split is half-way during the madvise

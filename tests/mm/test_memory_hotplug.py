@@ -15,11 +15,11 @@ from mm_helpers import check_data, delta, is_pmd_mapped, pfn_at, thp_region
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
+from thpsim.drivers.base.memory import memory_block_change_state
 from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
 from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
-from thpsim.mm.memory_hotplug import memory_block_change_state
 from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL
 from thpsim.mm.page_flags import F_offline
 from thpsim.mm.swap import get_page, put_page
@@ -313,6 +313,24 @@ def test_hr3_hr4_hr11_state_errors():
     assert attr(m, 3, "state") == "online" and attr(m, 3, "valid_zones") == "Normal"
     with pytest.raises(OSError) as e:  # HR-4 again
         m.fs.write(f"{MD}/memory3/state", "online")
+    assert e.value.errno == errno.EINVAL
+
+
+def test_online_attribute_takes_kstrtobool():
+    """The device core's ``online`` file parses with kstrtobool(): off/0/n offline,
+    on/1/y online (the zone ``online`` picks); anything else, or a leading space,
+    EINVAL; an already-online block EINVAL (device_online())."""
+    m = machine()
+    for data in ("2", " 1", "x"):
+        with pytest.raises(OSError) as e:
+            m.fs.write(f"{MD}/memory3/online", data)
+        assert e.value.errno == errno.EINVAL
+    assert m.fs.write(f"{MD}/memory3/online", "off") == 3
+    assert attr(m, 3, "online") == "0"
+    assert m.fs.write(f"{MD}/memory3/online", "on\n") == 3
+    assert attr(m, 3, "online") == "1"
+    with pytest.raises(OSError) as e:
+        m.fs.write(f"{MD}/memory3/online", "yes")
     assert e.value.errno == errno.EINVAL
 
 

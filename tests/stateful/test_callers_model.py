@@ -172,7 +172,7 @@ class CallersModel(ThpModel):
             self.m.fs.write(f"{cs}/cpuset.mems",
                             ",".join(str(n) for n in self._nodes() if new >> n & 1))
         h = self.m._vfs.state["cpuset"]
-        cs_obj = h.task_cs(task)
+        cs_obj = h.task_css(task)
         if cs_obj.path != cs:
             return  # not in the cpuset: a mems change does not touch it
         now = cs_obj.effective_mems

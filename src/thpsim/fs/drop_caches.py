@@ -17,7 +17,9 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from thpsim.fs.proc.internal import mainline_formats, parse_kstrto, run_as_opener
+from thpsim.fs.proc.internal import mainline_formats, run_as_opener
+from thpsim.lib.kstrtox import kstrtoint
+from thpsim.lib.string import strstrip
 from thpsim.mm.huge_memory import deferred_split_scan
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["drop_caches_sysctl_handler", "register"]
 
 PATH = "/proc/sys/vm/drop_caches"
-_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def _test_perm(f: File, mode: int, mask: int) -> None:
@@ -52,7 +53,7 @@ def drop_caches_sysctl_handler(f: File, data: bytes) -> int:
     Raises: EINVAL for anything but an integer 1..4. Preempts: in the shrinker.
     """
     _test_perm(f, _mode(f), 2)
-    err, value = parse_kstrto(data, _INT_MIN, _INT_MAX)
+    err, value = kstrtoint(strstrip(data.decode("latin-1")), 10)
     if err or not 1 <= value <= 4:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
     state = f.vfs.state

@@ -22,14 +22,15 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
-from thpsim.fs.proc.internal import (
-    bitmap_list_string,
-    bitmap_string,
-    mainline_formats,
-    node_states_memory,
-)
+from thpsim.drivers.base import memory
+from thpsim.fs.proc.internal import mainline_formats, node_states_memory
 from thpsim.fs.proc.vmstat import vmstat_items
+from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
+from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
+from thpsim.lib.kstrtox import kstrtoul
+from thpsim.lib.string import sysfs_streq
+from thpsim.mm import hwpoison_inject, memory_failure
 from thpsim.mm.page_alloc import ZONE_NORMAL
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
@@ -214,12 +215,6 @@ def _match_4_14(buf: bytes, word: str) -> bool:
     return buf[:n] == word.encode()[:n]
 
 
-def sysfs_streq(buf: bytes, word: str) -> bool:
-    """Models: lib/string.c sysfs_streq(): equal, ignoring one trailing newline on each."""
-    s = buf[:-1] if buf.endswith(b"\n") else buf
-    return s == word.encode()
-
-
 def _pick(f: File, buf: bytes, modes: tuple[str, ...]) -> str:
     match = sysfs_streq if mainline_formats(f.ctx) else _match_4_14
     for m in modes:
@@ -262,17 +257,13 @@ def use_zero_page_show(f: File) -> str:
 
 
 def use_zero_page_store(f: File, buf: bytes) -> int:
-    """Models: single_hugepage_flag_store(): kstrtoul() (one trailing newline allowed;
-    EINVAL, ERANGE), then a value above 1 is EINVAL."""
+    """Models: single_hugepage_flag_store(): kstrtoul(buf, 10) (EINVAL, ERANGE), then a
+    value above 1 is EINVAL."""
     if not buf:
         return 0
-    s = buf[:-1] if buf.endswith(b"\n") else buf
-    digits = s[1:] if s[:1] == b"+" else s
-    if not digits or not digits.isdigit():
-        raise _einval(f)
-    value = int(digits)
-    if value >= 1 << 64:
-        raise OSError(errno.ERANGE, os.strerror(errno.ERANGE), f.path)
+    err, value = kstrtoul(buf.decode("latin-1"), 10)
+    if err:
+        raise OSError(-err, os.strerror(-err), f.path)
     if value > 1:
         raise _einval(f)
     f.ctx.thp.use_zero_page = bool(value)
@@ -306,12 +297,10 @@ def register(vfs: VFS) -> None:
     vfs.register_file(f"{THP_DIR}/use_zero_page", use_zero_page_show, use_zero_page_store,
                       mode=0o644)
     vfs.register_file(f"{THP_DIR}/hpage_pmd_size", hpage_pmd_size_show, mode=0o444)
-    # ---- memory blocks and memory failure: /sys/devices/system/memory
-    from thpsim.mm import memory_failure, memory_hotplug
-
-    memory_hotplug.register(vfs)
+    # ---- memory blocks: /sys/devices/system/memory; hwpoison-inject's debugfs files;
+    # the nodes' memory_failure/ groups
+    memory.register(vfs)
+    hwpoison_inject.register(vfs)
     memory_failure.register(vfs)
     # ---- cgroup cpusets: /sys/fs/cgroup (v2) or /sys/fs/cgroup/cpuset (v1)
-    from thpsim.kernel.cgroup import cpuset
-
-    cpuset.register(vfs)
+    cgroup.register(vfs, cpuset.cpuset_cgrp_subsys)

@@ -15,8 +15,8 @@ that answer differently when an operation is missing:
 Model-only: every view is an entry in one registry (:meth:`VFS.register_file`,
 :meth:`VFS.register_dir`); ``/proc/PID`` and ``/sys/devices/system/node/nodeN`` are
 *template* directories whose name is looked up when a path is walked, so
-per-process files follow ``ctx.tasks`` as it changes. The cpuset hierarchy
-(kernel/cgroup/cpuset.py) registers the same way, with ``mkdir``/``rmdir`` callbacks on the
+per-process files follow ``ctx.tasks`` as it changes. The cgroup hierarchy
+(kernel/cgroup/cgroup.py) registers the same way, with ``mkdir``/``rmdir`` callbacks on the
 directory that holds the groups (as kernfs calls the parent inode's ``mkdir``).
 
 Callbacks receive a :class:`File`: who opened it (``file.task``, None for root

@@ -146,7 +146,7 @@ def copy_process(ctx, parent, cpu: int) -> KernelPath[object]:
     child.mm = new_mm
     new_mm.owner = child
     ctx.tasks[pid] = child
-    from thpsim.kernel.cgroup.cpuset import cgroup_post_fork
+    from thpsim.kernel.cgroup.cgroup import cgroup_post_fork
 
     cgroup_post_fork(ctx, parent, child)
     return child

@@ -19,14 +19,18 @@ from thpsim.mm.memory import (
     FAULT_FLAG_KILLABLE,
     FAULT_FLAG_USER,
     FAULT_FLAG_WRITE,
+    handle_mm_fault,
+)
+from thpsim.mm.mm_types import (
+    VM_EXEC,
     VM_FAULT_HWPOISON,
     VM_FAULT_HWPOISON_LARGE,
     VM_FAULT_OOM,
     VM_FAULT_SIGBUS,
     VM_FAULT_SIGSEGV,
-    handle_mm_fault,
+    VM_READ,
+    VM_WRITE,
 )
-from thpsim.mm.mm_types import VM_EXEC, VM_READ, VM_WRITE
 
 # x86 page-fault error code bits (arch/x86/include/asm/traps.h)
 X86_PF_PROT = 1 << 0

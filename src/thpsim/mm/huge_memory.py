@@ -58,7 +58,7 @@ from thpsim.arch.x86_64.swapops import (
     pte_swp_mksoft_dirty,
 )
 from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
-from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
     __GFP_COMP,
@@ -73,6 +73,9 @@ from thpsim.mm.gfp import (
 from thpsim.mm.mempolicy import alloc_pages_vma
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
+    VM_FAULT_FALLBACK,
+    VM_FAULT_OOM,
+    VM_FAULT_WRITE,
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_NOHUGEPAGE,
@@ -130,9 +133,6 @@ if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
     from thpsim.mm.memory import mmu_gather, vm_fault
 
-VM_FAULT_OOM = 0x0001
-VM_FAULT_WRITE = 0x0008
-VM_FAULT_FALLBACK = 0x0800
 _M32 = 0xFFFF_FFFF
 
 
@@ -383,30 +383,6 @@ def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
         put_page(ctx, page)
     spin_unlock(ptl)
     return VM_FAULT_WRITE
-
-
-def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
-    """Wait until the THP behind a PMD migration entry is unlocked.
-
-    Models: mm/migrate.c pmd_migration_entry_wait(), v4.14 (transient
-    get_page_unless_zero on the old page while sleeping: B17's cause).
-    Context: takes and drops the PMD lock. Preempts: in the lock, while waiting.
-    """
-    ctx = mm.kernel
-    ptl = yield from pmd_lock(mm, pmd)
-    val = pmdp_get(pmd)
-    if not ctx.swp.is_pmd_migration_entry(val):
-        spin_unlock(ptl)
-        return
-    head = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pmd_to_swp_entry(val))
-    pages = ctx.pages
-    if not pages.refcount[head] or not pages.flags[head] & F_locked:
-        spin_unlock(ptl)
-        return
-    pages.refcount[head] += 1
-    spin_unlock(ptl)
-    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
-    put_page(ctx, head)
 
 
 # ---------------------------------------------------------------- locking helper

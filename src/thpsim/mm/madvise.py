@@ -2,17 +2,18 @@
 
 Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_vma,
 madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_pte_range,
-hugepage_madvise in mm/khugepaged.c).
+hugepage_madvise in mm/khugepaged.c), and 6.x's madvise_inject_error().
 
 Simplified: MADV_FREE marks pages clean and old and counts pglazyfree; there is
 no reclaim, so a lazily freed page keeps its data (Linux may return either the
-old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON are handed to
-mm/memory_failure.py (madvise_inject_error) by sys_madvise.
+old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON go to
+madvise_inject_error(), which hands each page to mm/memory_failure.py.
 """
 
 from __future__ import annotations
 
 import errno
+import signal
 
 from thpsim.arch.x86_64.pgtable import (
     PAGE_SHIFT,
@@ -30,12 +31,35 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
-from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_trylock, folio_unlock
-from thpsim.mm.memory import _addr_end, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
-from thpsim.mm.mm_types import VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, mm_struct
+from thpsim.mm.gup import follow_page
+from thpsim.mm.memory import (
+    _addr_end,
+    handle_mm_fault,
+    tlb_finish_mmu,
+    tlb_gather_mmu,
+    zap_page_range,
+)
+from thpsim.mm.memory_failure import (
+    MF_ACTION_REQUIRED,
+    MF_COUNT_INCREASED,
+    MF_SW_SIMULATED,
+    memory_failure,
+    soft_offline_page,
+)
+from thpsim.mm.mm_types import (
+    VM_FAULT_ERROR,
+    VM_HUGEPAGE,
+    VM_LOCKED,
+    VM_NOHUGEPAGE,
+    VM_PFNMAP,
+    mm_struct,
+)
 from thpsim.mm.page_flags import F_dirty, F_head, F_tail
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
 from thpsim.mm.swap import get_page, put_page
@@ -214,17 +238,90 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
                 return unmapped_error
 
 
+def _get_user_page(task, addr: int) -> KernelPath[int]:
+    """get_user_pages_fast(addr, 1, 0, &page): the frame at ``addr``, faulted in for read
+    if absent, with a reference on its folio (the zero pages too: they are refused
+    later as unhandlable). Returns the PFN or -EFAULT.
+
+    Context: takes and releases mmap_lock for read. Preempts: in the lock and the fault.
+    """
+    mm = task.mm
+    ctx = mm.kernel
+    for _ in range(64):
+        yield from down_read(mm.mmap_lock)
+        try:
+            vma = mm.find_vma(addr)
+            if vma is None or vma.vm_start > addr:
+                return -errno.EFAULT
+            pfn, _huge, _zero = follow_page(vma, addr, False)
+            if pfn >= 0:
+                get_page(ctx, ctx.pages.compound_head(pfn))  # the zero pages too
+                return pfn
+            fault = yield from handle_mm_fault(vma, addr, 0)
+            if fault & VM_FAULT_ERROR:
+                return -errno.EFAULT
+        finally:
+            up_read(mm.mmap_lock)
+    return -errno.EFAULT
+
+
+def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:
+    """madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) over [start, end).
+
+    Models: mm/madvise.c madvise_inject_error(), 6.x: CAP_SYS_ADMIN, then per
+    position a read-only GUP; the step is the size of the folio found there, measured
+    before offlining (a THP advances 2 MiB, so one 4 KiB page of it is offlined).
+    The first error ends the call.
+    Context: no locks held. Preempts: in GUP and the offlining.
+    Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
+    MADV_HWPOISON on the caller's own page when the era passes MF_ACTION_REQUIRED
+    (``madvise_hwpoison_action_required``; force_sig_mceerr(), delivered on the way
+    back to user space, the call's error or not: raised here after every lock is
+    released).
+    """
+    if not task.cred.capable(CAP_SYS_ADMIN):
+        return -errno.EPERM
+    ctx = task.mm.kernel
+    pages = ctx.pages
+    killed: list[int] = []
+    sig_addr = 0
+    ret = 0
+    while start < end:
+        pfn = yield from _get_user_page(task, start)
+        if pfn < 0:
+            ret = pfn
+            break
+        head = pages.compound_head(pfn)
+        size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
+        if behavior == MADV_SOFT_OFFLINE:
+            ctx.printk(f"Soft offlining pfn {pfn:#x} at process virtual address {start:#x}")
+            ret = yield from soft_offline_page(ctx, pfn, MF_COUNT_INCREASED)
+        else:
+            ctx.printk(f"Injecting memory failure for pfn {pfn:#x} at process virtual "
+                      f"address {start:#x}")
+            n = len(killed)
+            action = MF_ACTION_REQUIRED if ctx.profile.madvise_hwpoison_action_required else 0
+            ret = yield from memory_failure(
+                ctx, pfn, action | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
+            if len(killed) > n and not sig_addr:
+                sig_addr = start
+            if ret == -errno.EOPNOTSUPP:
+                ret = 0
+        if ret:
+            break
+        start += size
+    if killed:  # queued by force_sig_mceerr(): delivered whatever madvise returns
+        raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr)
+    return ret
+
+
 def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
     """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise.
 
     MADV_SOFT_OFFLINE / MADV_HWPOISON (CONFIG_MEMORY_FAILURE) go to
     madvise_inject_error() after the alignment check, without mmap_lock."""
-    from thpsim.kernel.locking import down_read, down_write, up_read, up_write
-
     # ---- memory failure (mm/memory_failure.py)
     if behavior in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
-        from thpsim.mm.memory_failure import madvise_inject_error
-
         if start & (PAGE_SIZE - 1):
             return -errno.EINVAL
         length = (len_in + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)

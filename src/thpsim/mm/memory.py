@@ -48,23 +48,31 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
 from thpsim.kernel.locking import spin_lock, spin_unlock
-from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_mm_range
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.mempolicy import alloc_pages_vma
+from thpsim.mm.migrate import migration_entry_wait, pmd_migration_entry_wait
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
     VM_DONTCOPY,
+    VM_FAULT_FALLBACK,
+    VM_FAULT_HWPOISON,
+    VM_FAULT_OOM,
+    VM_FAULT_SIGBUS,
+    VM_FAULT_SIGSEGV,
+    VM_FAULT_WRITE,
     VM_MAYWRITE,
     VM_SHARED,
     VM_WIPEONFORK,
     VM_WRITE,
+    maybe_mkwrite,
     mm_struct,
     vm_area_struct,
 )
-from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_locked, F_uptodate
+from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
     __pte_alloc,
@@ -104,23 +112,6 @@ FAULT_FLAG_USER = 0x40
 FAULT_FLAG_REMOTE = 0x80
 FAULT_FLAG_INSTRUCTION = 0x100
 
-# include/linux/mm.h VM_FAULT_* (v4.14)
-VM_FAULT_OOM = 0x0001
-VM_FAULT_SIGBUS = 0x0002
-VM_FAULT_MAJOR = 0x0004
-VM_FAULT_WRITE = 0x0008
-VM_FAULT_HWPOISON = 0x0010
-VM_FAULT_HWPOISON_LARGE = 0x0020
-VM_FAULT_SIGSEGV = 0x0040
-VM_FAULT_NOPAGE = 0x0100
-VM_FAULT_LOCKED = 0x0200
-VM_FAULT_RETRY = 0x0400
-VM_FAULT_FALLBACK = 0x0800
-VM_FAULT_DONE_COW = 0x1000
-VM_FAULT_ERROR = (
-    VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON
-    | VM_FAULT_HWPOISON_LARGE | VM_FAULT_FALLBACK
-)
 
 
 class vm_fault:
@@ -143,10 +134,6 @@ class vm_fault:
 def is_cow_mapping(flags: int) -> bool:
     """Models: mm/internal.h is_cow_mapping(): private and possibly writable."""
     return flags & (VM_SHARED | VM_MAYWRITE) == VM_MAYWRITE
-
-
-def maybe_mkwrite(pte: int, vma: vm_area_struct) -> int:
-    return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
 
 
 def vm_normal_page(vma: vm_area_struct, addr: int, pte: int) -> int:
@@ -218,7 +205,7 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
         if is_swap_pmd(orig_pmd):
             if not ctx.swp.is_pmd_migration_entry(orig_pmd):
                 ctx.bug_on(True, f"non-migration swap PMD {orig_pmd:#x}")
-            yield from huge_memory.pmd_migration_entry_wait(mm, pmd)
+            yield from pmd_migration_entry_wait(mm, pmd)
             return 0
         if pmd_trans_huge(orig_pmd) or pmd_devmap(orig_pmd):
             if flags & FAULT_FLAG_WRITE and not pmd_write(orig_pmd):
@@ -442,35 +429,6 @@ def do_swap_page(vmf: vm_fault) -> KernelPath[int]:
     ctx.bug_on(True, f"do_swap_page: unexpected swap entry {entry:#x} (no swap in the model)")
     return VM_FAULT_SIGBUS
 
-
-def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[None]:
-    """Wait until the page behind a PTE migration entry is unlocked.
-
-    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14
-    (takes a transient reference with get_page_unless_zero, B17's cause).
-    Context: no locks held on return. Preempts: in the PTE lock, while waiting.
-    """
-    ctx = mm.kernel
-    pmdval = pmdp_get(pmd)
-    if pmd_none(pmdval) or pmd_trans_huge(pmdval) or is_swap_pmd(pmdval):
-        return
-    pte = pte_offset_map(ctx, pmdval, address)
-    ptl = pte[0].ptl
-    yield from spin_lock(ptl)
-    val = ptep_get(pte)
-    if not ctx.swp.is_pte_migration_entry(val):
-        spin_unlock(ptl)
-        return
-    pfn = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pte_to_swp_entry(val))
-    head = ctx.pages.compound_head(pfn)
-    if not ctx.pages.refcount[head] or not ctx.pages.flags[head] & F_locked:
-        spin_unlock(ptl)
-        return
-    get_page(ctx, head)
-    spin_unlock(ptl)
-    pages = ctx.pages
-    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
-    put_page(ctx, head)
 
 
 # ---------------------------------------------------------------- mmu_gather

@@ -4,10 +4,10 @@ and the per-node memory-failure statistics.
 Models: mm/memory-failure.c (soft_offline_page, soft_offline_in_use_page,
 page_handle_poison, get_hwpoison_page, memory_failure, hwpoison_user_mappings,
 kill_accessing_process, action_result, update_per_node_mf_stats, unpoison_memory,
-the MF_ATTR_RO files), mm/hwpoison-inject.c (debugfs hwpoison/corrupt-pfn and
-unpoison-pfn), mm/madvise.c (madvise_inject_error), drivers/base/memory.c
-(soft_offline_page_store, hard_offline_page_store); mainline (6.x/7.2), with the
-era differences behind profile switches:
+the MF_ATTR_RO files); mainline (6.x/7.2), with the era differences behind profile
+switches. Its callers: madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) (mm/madvise.py),
+/sys/devices/system/memory/{soft,hard}_offline_page (drivers/base/memory.py) and
+debugfs hwpoison/corrupt-pfn and unpoison-pfn (mm/hwpoison_inject.py).
 
 * ``soft_offline_migrates_thp`` (the v3 series' patch 11/14, "mm: hwpoison: soft
   offline supports thp migration", dropped before 4.14 was merged): an in-use
@@ -56,10 +56,8 @@ kill_accessing_process() looks at the caller's anonymous mappings only.
 from __future__ import annotations
 
 import errno
-import signal
 
-from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE, pte_pfn
-from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.arch.x86_64.pgtable import PAGE_SIZE, pte_pfn
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
@@ -87,7 +85,6 @@ __all__ = [
     "EHWPOISON",
     "soft_offline_page",
     "memory_failure",
-    "madvise_inject_error",
     "page_handle_poison",
     "memory_failure_stats",
     "node_mf_stats",
@@ -120,9 +117,6 @@ MF_MSG_UNKNOWN = "unknown page"
 # get_hwpoison_page() results (Model-only names for the kernel's 1 / 0 / -EIO)
 _IN_USE = 1
 _FREE = 0
-
-MADV_HWPOISON = 100
-MADV_SOFT_OFFLINE = 101
 
 #: include/uapi/asm-generic/errno.h "Memory page has hardware error" (not in every
 #: Python's errno module)
@@ -493,89 +487,6 @@ def _maps_pfn(mm, pfn: int) -> bool:
     return False
 
 
-def _get_user_page(task, addr: int) -> KernelPath[int]:
-    """get_user_pages_fast(addr, 1, 0, &page): the frame at ``addr``, faulted in for read
-    if absent, with a reference on its folio (the zero pages too: they are refused
-    later as unhandlable). Returns the PFN or -EFAULT.
-
-    Context: takes and releases mmap_lock for read. Preempts: in the lock and the fault.
-    """
-    from thpsim.kernel.locking import down_read, up_read
-    from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, handle_mm_fault
-
-    mm = task.mm
-    ctx = mm.kernel
-    for _ in range(64):
-        yield from down_read(mm.mmap_lock)
-        try:
-            vma = mm.find_vma(addr)
-            if vma is None or vma.vm_start > addr:
-                return -errno.EFAULT
-            pfn, _huge, _zero = follow_page(vma, addr, False)
-            if pfn >= 0:
-                get_page(ctx, ctx.pages.compound_head(pfn))  # the zero pages too
-                return pfn
-            fault = yield from handle_mm_fault(vma, addr, 0)
-            if fault & VM_FAULT_ERROR:
-                return -errno.EFAULT
-        finally:
-            up_read(mm.mmap_lock)
-    return -errno.EFAULT
-
-
-def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:
-    """madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) over [start, end).
-
-    Models: mm/madvise.c madvise_inject_error(), 6.x: CAP_SYS_ADMIN, then per
-    position a read-only GUP; the step is the size of the folio found there, measured
-    before offlining (a THP advances 2 MiB, so one 4 KiB page of it is offlined).
-    The first error ends the call.
-    Context: no locks held. Preempts: in GUP and the offlining.
-    Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
-    MADV_HWPOISON on the caller's own page when the era passes MF_ACTION_REQUIRED
-    (``madvise_hwpoison_action_required``; force_sig_mceerr(), delivered on the way
-    back to user space, the call's error or not: raised here after every lock is
-    released).
-    """
-    from thpsim.kernel.task import CAP_SYS_ADMIN
-
-    if not task.cred.capable(CAP_SYS_ADMIN):
-        return -errno.EPERM
-    ctx = task.mm.kernel
-    pages = ctx.pages
-    killed: list[int] = []
-    sig_addr = 0
-    ret = 0
-    while start < end:
-        pfn = yield from _get_user_page(task, start)
-        if pfn < 0:
-            ret = pfn
-            break
-        head = pages.compound_head(pfn)
-        size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
-        if behavior == MADV_SOFT_OFFLINE:
-            _log(ctx, f"Soft offlining pfn {pfn:#x} at process virtual address {start:#x}")
-            ret = yield from soft_offline_page(ctx, pfn, MF_COUNT_INCREASED)
-        else:
-            _log(ctx, f"Injecting memory failure for pfn {pfn:#x} at process virtual "
-                      f"address {start:#x}")
-            n = len(killed)
-            action = MF_ACTION_REQUIRED if ctx.profile.madvise_hwpoison_action_required else 0
-            ret = yield from memory_failure(
-                ctx, pfn, action | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
-            if len(killed) > n and not sig_addr:
-                sig_addr = start
-            if ret == -errno.EOPNOTSUPP:
-                ret = 0
-        if ret:
-            break
-        start += size
-    if killed:  # queued by force_sig_mceerr(): delivered whatever madvise returns
-        raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr)
-    return ret
-
-
 def unpoison_memory(ctx, pfn: int) -> int:
     """Give a software-poisoned frame back to the allocator.
 
@@ -622,57 +533,6 @@ def unpoison_memory(ctx, pfn: int) -> int:
 
 
 # ====================================================================== sysfs
-def _offline_page_store(f, buf: bytes, action) -> int:
-    """The common part of the two stores: CAP_SYS_ADMIN (EPERM), kstrtoull(buf, 0)
-    (EINVAL), pfn = addr >> PAGE_SHIFT, ``action(ctx, pfn)``'s error or the count."""
-    import os
-
-    from thpsim.fs.proc.internal import run_as_opener
-    from thpsim.kernel.task import CAP_SYS_ADMIN
-    from thpsim.lib.kstrtox import kstrtoull
-
-    if not f.capable(CAP_SYS_ADMIN):
-        raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
-    err, addr = kstrtoull(buf.decode("latin-1"))
-    if err:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    ret = run_as_opener(f, action(f.ctx, addr >> PAGE_SHIFT))
-    if ret < 0:
-        raise OSError(-ret, os.strerror(-ret), f.path)
-    return len(buf)
-
-
-def soft_offline_page_store(f, buf: bytes) -> int:
-    """/sys/devices/system/memory/soft_offline_page: write a physical address.
-
-    Models: drivers/base/memory.c soft_offline_page_store(): CAP_SYS_ADMIN (EPERM),
-    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, soft_offline_page(pfn, 0).
-    Returns: the byte count.
-    """
-    return _offline_page_store(f, buf, lambda ctx, pfn: soft_offline_page(ctx, pfn, 0))
-
-
-def hard_offline_page_store(f, buf: bytes) -> int:
-    """/sys/devices/system/memory/hard_offline_page: poison the frame at a physical
-    address ("forcibly offline a page, including killing processes").
-
-    Models: drivers/base/memory.c hard_offline_page_store(): CAP_SYS_ADMIN (EPERM),
-    kstrtoull(buf, 0) (EINVAL), pfn = addr >> PAGE_SHIFT, memory_failure(pfn, 0)
-    (-EOPNOTSUPP, a filtered event, counts as success). Its data is lost; processes
-    mapping it get SIGBUS when they touch it (no early kill: the flags carry no
-    MF_ACTION_REQUIRED). Errors: ENXIO (offline memory; no memmap in 4.14), EBUSY (a
-    page the handler ignores or fails on; no memmap in mainline), EHWPOISON (already
-    poisoned, mainline).
-    Returns: the byte count.
-    """
-
-    def action(ctx, pfn: int) -> KernelPath[int]:
-        ret = yield from memory_failure(ctx, pfn, 0)
-        return 0 if ret == -errno.EOPNOTSUPP else ret
-
-    return _offline_page_store(f, buf, action)
-
-
 def _mf_stats_show(name: str):
     """Models: the MF_ATTR_RO(name) show method: ``%lu\n`` of the node's counter."""
 
@@ -682,68 +542,10 @@ def _mf_stats_show(name: str):
     return show
 
 
-def _debugfs_pfn_store(f, buf: bytes, action) -> int:
-    """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses an unsigned number
-    (kstrtoull base 0; EINVAL), then the handler: CAP_SYS_ADMIN (EPERM) and
-    ``action(ctx, pfn)``'s error, else the count."""
-    import os
-
-    from thpsim.fs.proc.internal import run_as_opener
-    from thpsim.kernel.task import CAP_SYS_ADMIN
-    from thpsim.lib.kstrtox import kstrtoull
-
-    err, pfn = kstrtoull(buf.decode("latin-1"))
-    if err:
-        raise OSError(-err, os.strerror(-err), f.path)
-    if not f.capable(CAP_SYS_ADMIN):
-        raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
-    ret = action(f.ctx, pfn)
-    if not isinstance(ret, int):
-        ret = run_as_opener(f, ret)
-    if ret < 0:
-        raise OSError(-ret, os.strerror(-ret), f.path)
-    return len(buf)
-
-
-def hwpoison_unpoison_store(f, buf: bytes) -> int:
-    """Models: mm/hwpoison-inject.c hwpoison_unpoison(): unpoison_memory(pfn)."""
-    return _debugfs_pfn_store(f, buf, unpoison_memory)
-
-
-def hwpoison_inject_store(f, buf: bytes) -> int:
-    """Models: mm/hwpoison-inject.c hwpoison_inject(): a PFN with a memmap (else
-    -ENXIO), then memory_failure(pfn, MF_SW_SIMULATED) and its error; a filtered
-    event (-EOPNOTSUPP) counts as success. Simplified: no hwpoison_filter()."""
-
-    def action(ctx, pfn: int):
-        if not 0 <= pfn < ctx.pages.nr:
-            return -errno.ENXIO
-
-        def run():
-            ret = yield from memory_failure(ctx, pfn, MF_SW_SIMULATED)
-            return 0 if ret == -errno.EOPNOTSUPP else ret
-
-        return run()
-
-    return _debugfs_pfn_store(f, buf, action)
-
-
 def register(vfs) -> None:
-    """Register /sys/devices/system/memory/{soft,hard}_offline_page (mode 0200) and,
-    with ``memory_failure_node_stats``, /sys/devices/system/node/nodeN/memory_failure/
-    (memory_failure_attr_group, mode 0444). The node directories are registered by
-    fs/sysfs.py first."""
-    vfs.register_dir("/sys/devices/system/memory", mode=0o755)
-    vfs.register_file("/sys/devices/system/memory/soft_offline_page",
-                      writer=soft_offline_page_store, mode=0o200)
-    vfs.register_file("/sys/devices/system/memory/hard_offline_page",
-                      writer=hard_offline_page_store, mode=0o200)
-    # mm/hwpoison-inject.c (CONFIG_HWPOISON_INJECT, loaded): debugfs, root only
-    vfs.register_dir("/sys/kernel/debug/hwpoison", mode=0o700)
-    vfs.register_file("/sys/kernel/debug/hwpoison/unpoison-pfn",
-                      writer=hwpoison_unpoison_store, mode=0o200)
-    vfs.register_file("/sys/kernel/debug/hwpoison/corrupt-pfn",
-                      writer=hwpoison_inject_store, mode=0o200)
+    """With ``memory_failure_node_stats``, register
+    /sys/devices/system/node/nodeN/memory_failure/ (memory_failure_attr_group, mode
+    0444). The node directories are registered by fs/sysfs.py first."""
     if not vfs.ctx.profile.memory_failure_node_stats:
         return
     group = "/sys/devices/system/node/node{nid}/memory_failure"

@@ -1,20 +1,16 @@
-"""Memory hotplug: onlining and offlining memory blocks, and their sysfs files.
+"""Memory hotplug: onlining and offlining ranges of memory blocks.
 
 Models: mm/memory_hotplug.c (online_pages, offline_pages, move_pfn_range_to_zone,
 remove_pfn_range_from_zone, zone_for_pfn_range, scan_movable_pages,
-do_migrate_range), mm/page_isolation.c (start/undo_isolate_page_range,
-test_pages_isolated), drivers/base/memory.c (/sys/devices/system/memory:
-block_size_bytes, memoryN/state, online, valid_zones, removable, phys_index,
-phys_device; memory_block_online/offline, memory_block_change_state); mainline
-(6.x/7.2) and 4.14 (seed), apart where the profile says
-(``offline_pages_no_timeout``, ``offline_pages_shrinks_zones``,
-``memory_removable_always``).
+do_migrate_range, is_mem_section_removable), mm/page_isolation.c
+(start/undo_isolate_page_range, test_pages_isolated); mainline (6.x/7.2) and 4.14
+(seed), apart where the profile says (``offline_pages_no_timeout``,
+``offline_pages_shrinks_zones``). The memory block devices that call them
+(/sys/devices/system/memory) are drivers/base/memory.py.
 
-A memory block ``memoryN`` covers PFNs [N * pages_per_block, (N + 1) *
-pages_per_block). Its state is read from the frames, as the kernel reads the
-section's online bit: a block whose frames are PG_offline (``F_offline``) is
-offline; while offline_pages() runs on it, it is ``going-offline``
-(``ctx.memory_block_transition``).
+A range here is one memory block (drivers/base/memory.py): PFNs [N *
+pages_per_block, (N + 1) * pages_per_block). An offline range's frames are
+PG_offline (``F_offline``), as the kernel clears the section's online bit.
 
 Zones. A frame's zone is its page->flags link (``BuddyAllocator.set_page_links``),
 so zones may overlap and have holes. Onlining picks the zone as
@@ -57,8 +53,6 @@ Simplified:
       ``movable_node``; no memory notifiers, hugetlb or memmap_on_memory.
     * 6.x refuses to online a block that holds hwpoisoned frames (memblk_nr_poison:
       -EHWPOISON); here it onlines around them.
-    * the node symlink ``nodeX`` is an empty directory of that name (no symlinks in
-      the VFS): its name tells the node, as ``ls memoryN`` shows it.
     * blocks smaller than a MAX_ORDER block (4 MiB) cannot be offlined (-EINVAL):
       a free buddy block could straddle the isolated range.
 """
@@ -66,15 +60,21 @@ Simplified:
 from __future__ import annotations
 
 import errno
-import os
 
 import numpy as np
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
-from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.task import signal_pending
 from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
+from thpsim.mm.memory_failure import unhandlable_page
+from thpsim.mm.migrate import (
+    MIGRATE_SYNC,
+    MR_MEMORY_HOTPLUG,
+    isolate_lru_page_for_migration,
+    migrate_pages,
+    putback_movable_pages,
+)
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
@@ -92,11 +92,9 @@ from thpsim.mm.page_flags import (
     F_reserved,
 )
 
-__all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_offline",
-           "memory_block_change_state", "zone_for_pfn_range", "register", "MEMORY_DIR",
+__all__ = ["offline_pages", "online_pages", "zone_for_pfn_range", "is_mem_section_removable",
            "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE"]
 
-MEMORY_DIR = "/sys/devices/system/memory"
 #: seed: rounds of migration before offline_pages() gives up with -EBUSY (4.14's 120 s).
 _MAX_OFFLINE_PASSES = 10
 _M32 = 0xFFFF_FFFF
@@ -107,33 +105,9 @@ MMOP_ONLINE_KERNEL = 1
 MMOP_ONLINE_MOVABLE = 2
 
 
-def _pages_per_block(ctx) -> int:
+def _pages_per_section(ctx) -> int:
+    """Model-only: PAGES_PER_SECTION (a memory block is one section)."""
     return ctx.mem.block_size >> PAGE_SHIFT
-
-
-def _block_online(ctx, block_id: int) -> bool:
-    """Model-only: the block's frames are not PG_offline (online_section())."""
-    start = block_id * _pages_per_block(ctx)
-    return not ctx.pages.flags[start] & F_offline
-
-
-def _memory_block_state(ctx, block_id: int) -> str:
-    """Model-only: mem->state as state_show() names it."""
-    t = ctx.memory_block_transition.get(block_id)
-    if t is not None:
-        return t
-    return "online" if _block_online(ctx, block_id) else "offline"
-
-
-def _memory_block_zone(ctx, start: int, nr_pages: int) -> zone | None:
-    """Model-only: mem->zone of an online block, the one zone every frame of it is
-    linked to; None if it spans several (early_node_zone_for_memory_block() at boot,
-    the zone online_pages() used after). Such a block cannot be offlined."""
-    ids = ctx.buddy.zoneid_np[start:start + nr_pages]
-    first = int(ids[0])
-    if first < 0 or (ids != first).any():
-        return None
-    return ctx.buddy.page_zone(start)
 
 
 # ====================================================================== zones
@@ -220,7 +194,7 @@ def _section_in_zone(ctx, nid: int, z: zone, pfn: int) -> bool:
 def find_smallest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: int) -> int:
     """Models: mm/memory_hotplug.c find_smallest_section_pfn(): the first online section
     of ``z`` in [start_pfn, end_pfn). Returns: its PFN, or -1 (the kernel's 0)."""
-    for pfn in range(start_pfn, end_pfn, _pages_per_block(ctx)):
+    for pfn in range(start_pfn, end_pfn, _pages_per_section(ctx)):
         if _section_in_zone(ctx, nid, z, pfn):
             return pfn
     return -1
@@ -229,7 +203,7 @@ def find_smallest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: i
 def find_biggest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: int) -> int:
     """Models: mm/memory_hotplug.c find_biggest_section_pfn(): the last PFN of the last
     online section of ``z`` in [start_pfn, end_pfn). Returns: that PFN, or -1."""
-    for pfn in range(end_pfn - 1, start_pfn - 1, -_pages_per_block(ctx)):
+    for pfn in range(end_pfn - 1, start_pfn - 1, -_pages_per_section(ctx)):
         if _section_in_zone(ctx, nid, z, pfn):
             return pfn
     return -1
@@ -299,8 +273,6 @@ def _unmovable(ctx, pfn: int) -> bool:
     """Model-only: has_unmovable_pages() for one in-use frame: a poisoned frame is
     skipped (offlining leaves it out of use), else what memory_failure cannot handle
     either (page tables, reserved frames, anything that is no anonymous LRU page)."""
-    from thpsim.mm.memory_failure import unhandlable_page
-
     if ctx.pages.flags[pfn] & F_hwpoison:
         return False
     return unhandlable_page(ctx, pfn)
@@ -365,14 +337,6 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     Context: the range is isolated. Preempts: in the migration.
     Returns: the number of folios found (0: nothing movable is left).
     """
-    from thpsim.mm.migrate import (
-        MIGRATE_SYNC,
-        MR_MEMORY_HOTPLUG,
-        isolate_lru_page_for_migration,
-        migrate_pages,
-        putback_movable_pages,
-    )
-
     pages = ctx.pages
     found = 0
     pagelist: list[int] = []
@@ -433,8 +397,9 @@ def _range_changed(ctx, start: int, end: int, snap: tuple[np.ndarray, np.ndarray
             or not np.array_equal(ctx.pages.flags_np[start:end], snap[1]))
 
 
-def _offline_failed(ctx, start_pfn: int, end_pfn: int, reason: str) -> None:
-    """Model-only: the pr_info() of offline_pages()'s failure path, in dmesg."""
+def offline_pages_failed(ctx, start_pfn: int, end_pfn: int, reason: str) -> None:
+    """Model-only: the pr_info() of offline_pages()'s failure path, in dmesg (also
+    4.14's test_pages_in_a_zone() failure, which drivers/base/memory.py reports)."""
     ctx.printk(f"memory offlining [mem {start_pfn << PAGE_SHIFT:#010x}-"
                f"{(end_pfn << PAGE_SHIFT) - 1:#010x}] failed due to {reason}")
 
@@ -461,7 +426,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
     if ctx.warn_on_once(buddy.page_zone_id(start_pfn) != z.zoneid
                         or buddy.page_zone_id(end - 1) != z.zoneid,
                         "offline_pages: multizone range"):
-        _offline_failed(ctx, start_pfn, end, "multizone range")
+        offline_pages_failed(ctx, start_pfn, end, "multizone range")
         return -errno.EINVAL
     # start_isolate_page_range(): the allocator stops handing the range out
     rng = (start_pfn, end)
@@ -470,17 +435,17 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
         for pfn in range(start_pfn, end):
             if pages.refcount[pfn] and _unmovable(ctx, pfn) or pfn in ctx.mem.tables:
                 ctx.printk(f"page:{pfn:#x} has unmovable pages")
-                _offline_failed(ctx, start_pfn, end, "failure to isolate range")
+                offline_pages_failed(ctx, start_pfn, end, "failure to isolate range")
                 return -errno.EBUSY
         task = ctx.current
         no_timeout = ctx.profile.offline_pages_no_timeout
         passes = 0
         while True:
             if signal_pending(task):
-                _offline_failed(ctx, start_pfn, end, "signal backoff")
+                offline_pages_failed(ctx, start_pfn, end, "signal backoff")
                 return -errno.EINTR
             if not no_timeout and passes >= _MAX_OFFLINE_PASSES:
-                _offline_failed(ctx, start_pfn, end, "timeout")  # 4.14: 120 s
+                offline_pages_failed(ctx, start_pfn, end, "timeout")  # 4.14: 120 s
                 return -errno.EBUSY
             yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
             before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
@@ -553,205 +518,3 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
     adjust_present_page_count(ctx, z, nr_pages)
     buddy.build_all_zonelists()
     return 0
-
-
-def memory_block_online(ctx, block_id: int, online_type: int) -> int:
-    """Online a block into the zone ``online_type`` selects.
-
-    Models: drivers/base/memory.c memory_block_online() (5.15+; memory_block_action()
-    -> online_pages() before): zone_for_pfn_range(), then online_pages().
-    Context: device_hotplug_lock. Preempts: never. Returns: 0 or -errno.
-    """
-    ppb = _pages_per_block(ctx)
-    start = block_id * ppb
-    z = zone_for_pfn_range(ctx.buddy, online_type, ctx.mem.pfn_to_nid(start), start, ppb)
-    return online_pages(ctx, start, ppb, z)
-
-
-def memory_block_offline(ctx, block_id: int) -> KernelPath[int]:
-    """Offline a block of one zone.
-
-    Models: drivers/base/memory.c memory_block_offline() (5.15+): -EINVAL when
-    mem->zone is NULL (the block spans several zones; 4.14: test_pages_in_a_zone() in
-    __offline_pages()), else offline_pages().
-    Context: device_hotplug_lock. Preempts: in offline_pages(). Returns: 0 or -errno.
-    """
-    ppb = _pages_per_block(ctx)
-    start = block_id * ppb
-    z = _memory_block_zone(ctx, start, ppb)
-    if z is None:
-        _offline_failed(ctx, start, start + ppb, "multizone range")
-        return -errno.EINVAL
-    return (yield from offline_pages(ctx, start, ppb, z))
-
-
-# ====================================================================== sysfs
-def _err(code: int, f) -> OSError:
-    return OSError(code, os.strerror(code), f.path)
-
-
-def _block_ids(ctx) -> list[int]:
-    ppb = _pages_per_block(ctx)
-    ids: list[int] = []
-    for n in ctx.mem.nodes.values():
-        ids.extend(range(n.start_pfn // ppb, (n.start_pfn + n.nr_pages) // ppb))
-    return ids
-
-
-def memory_lookup(f, name: str) -> int | None:
-    if not name.startswith("memory") or not name[6:].isdigit():
-        return None
-    bid = int(name[6:])
-    if name[6:] != str(bid) or bid not in _block_ids(f.ctx):
-        return None
-    return bid
-
-
-def memory_names(f) -> list[str]:
-    return [f"memory{b}" for b in _block_ids(f.ctx)]
-
-
-def _range(f) -> tuple[int, int]:
-    ppb = _pages_per_block(f.ctx)
-    return f.params["memory"] * ppb, ppb
-
-
-def block_size_bytes_show(f) -> str:
-    """Models: block_size_bytes_show(): hex without 0x."""
-    return f"{f.ctx.mem.block_size:x}\n"
-
-
-def removable_show(f) -> str:
-    """Models: removable_show() / 4.14's show_mem_removable(): 1 for an offline block,
-    else is_mem_section_removable() over the block (``memory_removable_always``: 1)."""
-    ctx = f.ctx
-    if ctx.profile.memory_removable_always or not _block_online(ctx, f.params["memory"]):
-        return "1\n"
-    start, nr = _range(f)
-    return f"{int(is_mem_section_removable(ctx, start, nr))}\n"
-
-
-def state_show(f) -> str:
-    """Models: state_show(): online, offline, or going-offline during offline_pages()."""
-    return f"{_memory_block_state(f.ctx, f.params['memory'])}\n"
-
-
-def online_show(f) -> str:
-    """Models: the device core's online attribute: 0 once the block is offline."""
-    return "1\n" if _block_online(f.ctx, f.params["memory"]) else "0\n"
-
-
-def print_allowed_zone(buddy, nid: int, start_pfn: int, nr_pages: int, online_type: int,
-                       default_zone: zone) -> str:
-    """Models: drivers/base/memory.c print_allowed_zone(): `` <name>`` of the zone
-    ``online_type`` would pick, unless it is the default one."""
-    z = zone_for_pfn_range(buddy, online_type, nid, start_pfn, nr_pages)
-    return "" if z is default_zone else f" {z.name}"
-
-
-def valid_zones_show(f) -> str:
-    """The zone of an online block (``none`` if it spans several); for any other, the
-    zone ``online`` would pick, then the other zones onlining may pick.
-
-    Models: drivers/base/memory.c valid_zones_show(), 6.x (4.14 alike): the offline
-    branch is taken for any state but MEM_ONLINE (so also while going-offline).
-    """
-    ctx = f.ctx
-    bid = f.params["memory"]
-    start, nr = _range(f)
-    if _memory_block_state(ctx, bid) == "online":
-        z = _memory_block_zone(ctx, start, nr)
-        return "none\n" if z is None else f"{z.name}\n"
-    buddy = ctx.buddy
-    nid = ctx.mem.pfn_to_nid(start)
-    default_zone = zone_for_pfn_range(buddy, MMOP_ONLINE, nid, start, nr)
-    return (default_zone.name
-            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_KERNEL, default_zone)
-            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_MOVABLE, default_zone)
-            + "\n")
-
-
-def memory_block_change_state(ctx, block_id: int, online: bool,
-                              online_type: int = MMOP_ONLINE) -> KernelPath[int]:
-    """Online or offline one memory block.
-
-    Models: drivers/base/memory.c memory_block_change_state() under
-    lock_device_hotplug_sysfs() (device_online()/device_offline()): a block already
-    in the requested state is -EINVAL; while offlining, the state reads
-    ``going-offline``; memory_block_action() -> memory_block_online()/_offline().
-    Context: takes and releases device_hotplug_lock. Returns 0 or -errno.
-    Preempts: taking the lock, in offline_pages().
-    """
-    yield from mutex_lock(ctx.device_hotplug_lock)
-    try:
-        if _block_online(ctx, block_id) == online:
-            return -errno.EINVAL  # device_online/offline: "already in that state"
-        if online:
-            return memory_block_online(ctx, block_id, online_type)
-        ctx.memory_block_transition[block_id] = "going-offline"
-        try:
-            return (yield from memory_block_offline(ctx, block_id))
-        finally:
-            del ctx.memory_block_transition[block_id]
-    finally:
-        mutex_unlock(ctx.device_hotplug_lock)
-
-
-def _memory_block_change_state(f, online: bool, online_type: int) -> KernelPath[int]:
-    ret = yield from memory_block_change_state(f.ctx, f.params["memory"], online,
-                                               online_type)
-    if ret < 0:
-        raise _err(-ret, f)
-    return 0
-
-
-def state_store(f, buf: bytes) -> KernelPath[int]:
-    """Models: drivers/base/memory.c state_store(): online, online_kernel,
-    online_movable, offline (sysfs_streq); anything else -EINVAL."""
-    from thpsim.fs.sysfs import sysfs_streq
-
-    for word, online, typ in (("online", True, MMOP_ONLINE),
-                              ("online_kernel", True, MMOP_ONLINE_KERNEL),
-                              ("online_movable", True, MMOP_ONLINE_MOVABLE),
-                              ("offline", False, MMOP_ONLINE)):
-        if sysfs_streq(buf, word):
-            yield from _memory_block_change_state(f, online, typ)
-            return len(buf)
-    raise _err(errno.EINVAL, f)
-
-
-def online_store(f, buf: bytes) -> KernelPath[int]:
-    """Models: the device core's online attribute: "1" onlines (zone picked
-    automatically), "0" offlines. Simplified: only 0/1/y/n/Y/N are taken (the
-    kernel's kstrtobool() also reads on/off and looks at the first characters)."""
-    s = buf.strip()
-    if s in (b"1", b"y", b"Y"):
-        yield from _memory_block_change_state(f, True, MMOP_ONLINE)
-    elif s in (b"0", b"n", b"N"):
-        yield from _memory_block_change_state(f, False, MMOP_ONLINE)
-    else:
-        raise _err(errno.EINVAL, f)
-    return len(buf)
-
-
-def register(vfs) -> None:
-    d = f"{MEMORY_DIR}/memory{{memory}}"
-    vfs.register_dir(MEMORY_DIR, mode=0o755)
-    vfs.register_file(f"{MEMORY_DIR}/block_size_bytes", block_size_bytes_show, mode=0o444)
-    vfs.register_dir(d, mode=0o755, lookup=memory_lookup, names=memory_names)
-    vfs.register_file(f"{d}/state", state_show, state_store, mode=0o644)
-    vfs.register_file(f"{d}/online", online_show, online_store, mode=0o644)
-    vfs.register_file(f"{d}/valid_zones", valid_zones_show, mode=0o444)
-    vfs.register_file(f"{d}/removable", removable_show, mode=0o444)
-    vfs.register_file(f"{d}/phys_device", lambda f: "0\n", mode=0o444)
-    vfs.register_file(f"{d}/phys_index", lambda f: f"{f.params['memory']:08x}\n", mode=0o444)
-    # the nodeX link to /sys/devices/system/node/nodeX (register_one_node() links each
-    # block): a directory named for the block's node; its contents are not modelled
-    vfs.register_dir(f"{d}/node{{nid}}", mode=0o755,
-                     lookup=lambda f, name: _node_of(f) if name == f"node{_node_of(f)}" else None,
-                     names=lambda f: [f"node{_node_of(f)}"])
-
-
-def _node_of(f) -> int:
-    start, _nr = _range(f)
-    return f.ctx.mem.pfn_to_nid(start)

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_ORDER,
@@ -69,7 +69,9 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
@@ -187,6 +189,14 @@ def node_remap(oldbit: int, old: int, new: int) -> int:
     return nodes_list(new)[n % w]
 
 
+def nodes_remap(src: int, old: int, new: int) -> int:
+    """Models: nodes_remap() (bitmap_remap): each set bit by its position in ``old``."""
+    out = 0
+    for n in nodes_list(src):
+        out |= 1 << node_remap(n, old, new)
+    return out
+
+
 def nodes_fold(orig: int, sz: int) -> int:
     """Models: bitmap_fold(): bit n of ``orig`` sets bit n % sz."""
     out = 0
@@ -206,8 +216,6 @@ def nodes_onto(orig: int, relmap: int) -> int:
 
 def nodelist_str(mask: int) -> str:
     """The ``%*pbl`` range list: ``0-2,5``."""
-    from thpsim.fs.proc.internal import bitmap_list_string
-
     return bitmap_list_string(nodes_list(mask))
 
 
@@ -496,6 +504,53 @@ def get_nodes(ctx, nmask: int | None, maxnode: int) -> tuple[int, int]:
     top = (nlongs - 1) * BITS_PER_LONG
     nodes &= ~(word_mask << top) | (endmask << top)
     return 0, nodes
+
+
+# ---------------------------------------------------------------- rebinding (cpuset)
+def mpol_rebind_policy(pol, newmask: int):
+    """Models: mpol_rebind_policy() -> mpol_rebind_nodemask() /
+    mpol_rebind_preferred(). Returns the rebound policy (a new object: policies are
+    immutable once attached), or ``pol`` when nothing changes."""
+    if pol is None or pol.mode in (MPOL_DEFAULT, MPOL_LOCAL) or pol.flags & MPOL_F_LOCAL:
+        return pol
+    w = mempolicy_w(pol.w.user_nodemask, pol.w.cpuset_mems_allowed)
+    if pol.flags & MPOL_F_STATIC_NODES:
+        tmp = pol.w.user_nodemask & newmask
+    elif pol.flags & MPOL_F_RELATIVE_NODES:
+        tmp = mpol_relative_nodemask(pol.w.user_nodemask, newmask)
+    else:
+        tmp = nodes_remap(pol.nodes, pol.w.cpuset_mems_allowed, newmask)
+        w.cpuset_mems_allowed = newmask
+    if not tmp:
+        tmp = newmask
+    if pol.mode == MPOL_PREFERRED:
+        tmp = 1 << first_node(tmp)
+    new = mempolicy(pol.mode, pol.flags, tmp)
+    new.w = w
+    return new if new != pol or w.cpuset_mems_allowed != pol.w.cpuset_mems_allowed else pol
+
+
+def mpol_rebind_mm(mm, newmask: int) -> KernelPath[None]:
+    """Models: mpol_rebind_mm(): every VMA's policy, under mmap_lock for write.
+    Preempts: taking mmap_lock."""
+    yield from down_write(mm.mmap_lock)
+    try:
+        done: dict[int, Any] = {}  # a policy shared by VMAs stays shared
+        for vma in mm.mmap:
+            pol = vma.vm_policy
+            if pol is None:
+                continue
+            if id(pol) not in done:
+                done[id(pol)] = mpol_rebind_policy(pol, newmask)
+            vma.vm_policy = done[id(pol)]
+    finally:
+        up_write(mm.mmap_lock)
+
+
+def mpol_rebind_task(task, new: int) -> None:
+    """Models: mpol_rebind_task(): the task's own policy rebound to ``new`` (called
+    by cpuset_change_task_nodemask() under task_lock)."""
+    task.mempolicy = mpol_rebind_policy(task.mempolicy, new)
 
 
 # ---------------------------------------------------------------- looking policies up
@@ -1226,8 +1281,8 @@ def lookup_node(ctx, mm: mm_struct, addr: int) -> KernelPath[int]:
     Returns: a node id or -errno (-EFAULT: no VMA or not readable).
     """
     from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault
-    from thpsim.mm.mm_types import VM_READ
+    from thpsim.mm.memory import handle_mm_fault
+    from thpsim.mm.mm_types import VM_FAULT_ERROR, VM_FAULT_OOM, VM_READ
 
     addr &= PAGE_MASK
     vma = mm.find_vma(addr)

@@ -27,14 +27,22 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     PAGE_SIZE,
     pfn_pte,
+    pmd_none,
+    pmd_trans_huge,
     pte_mkdirty,
     pte_mkold,
     pte_mksoft_dirty,
     pte_mkyoung,
 )
-from thpsim.arch.x86_64.swapops import SWP_MIG_DIRTY, SWP_MIG_YOUNG, pte_swp_soft_dirty
+from thpsim.arch.x86_64.swapops import (
+    SWP_MIG_DIRTY,
+    SWP_MIG_YOUNG,
+    is_swap_pmd,
+    pte_swp_soft_dirty,
+)
 from thpsim.hw.memory import MAX_NUMNODES
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.sched import KernelPath, WaitOn
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
@@ -45,13 +53,13 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
 )
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
-from thpsim.mm.memory import maybe_mkwrite
-from thpsim.mm.mm_types import VM_LOCKED, vm_area_struct
+from thpsim.mm.mm_types import VM_LOCKED, maybe_mkwrite, mm_struct, vm_area_struct
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
     F_dirty,
     F_head,
+    F_locked,
     F_lru,
     F_referenced,
     F_swapbacked,
@@ -59,6 +67,7 @@ from thpsim.mm.page_flags import (
     F_uptodate,
     F_young,
 )
+from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
 from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
 from thpsim.mm.swap import get_page, hpage_nr_pages, put_page, putback_lru_page
 from thpsim.mm.vmstat import (
@@ -90,6 +99,61 @@ _M32 = 0xFFFF_FFFF
 
 #: A target allocator: source head PFN -> new page PFN (compound for a THP) or -1.
 NewPage = Callable[[int], int]
+
+
+# ---------------------------------------------------------------- waiting on migration entries
+def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[None]:
+    """Wait until the page behind a PTE migration entry is unlocked.
+
+    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14
+    (takes a transient reference with get_page_unless_zero, B17's cause).
+    Context: no locks held on return. Preempts: in the PTE lock, while waiting.
+    """
+    ctx = mm.kernel
+    pmdval = pmdp_get(pmd)
+    if pmd_none(pmdval) or pmd_trans_huge(pmdval) or is_swap_pmd(pmdval):
+        return
+    pte = pte_offset_map(ctx, pmdval, address)
+    ptl = pte[0].ptl
+    yield from spin_lock(ptl)
+    val = ptep_get(pte)
+    if not ctx.swp.is_pte_migration_entry(val):
+        spin_unlock(ptl)
+        return
+    pfn = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pte_to_swp_entry(val))
+    head = ctx.pages.compound_head(pfn)
+    if not ctx.pages.refcount[head] or not ctx.pages.flags[head] & F_locked:
+        spin_unlock(ptl)
+        return
+    get_page(ctx, head)
+    spin_unlock(ptl)
+    pages = ctx.pages
+    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+    put_page(ctx, head)
+
+
+def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
+    """Wait until the THP behind a PMD migration entry is unlocked.
+
+    Models: mm/migrate.c pmd_migration_entry_wait(), v4.14 (transient
+    get_page_unless_zero on the old page while sleeping: B17's cause).
+    Context: takes and drops the PMD lock. Preempts: in the lock, while waiting.
+    """
+    ctx = mm.kernel
+    ptl = yield from pmd_lock(mm, pmd)
+    val = pmdp_get(pmd)
+    if not ctx.swp.is_pmd_migration_entry(val):
+        spin_unlock(ptl)
+        return
+    head = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pmd_to_swp_entry(val))
+    pages = ctx.pages
+    if not pages.refcount[head] or not pages.flags[head] & F_locked:
+        spin_unlock(ptl)
+        return
+    pages.refcount[head] += 1
+    spin_unlock(ptl)
+    yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+    put_page(ctx, head)
 
 
 # ---------------------------------------------------------------- restore

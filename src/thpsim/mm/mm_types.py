@@ -26,6 +26,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SHARED,
     PAGE_SHARED_EXEC,
     PAGE_SHIFT,
+    pte_mkwrite,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +66,25 @@ VM_LOCKED_CLEAR_MASK = ~(VM_LOCKED | VM_LOCKONFAULT)
 VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP
 #: Flags that do not prevent two VMAs from merging (mm/mmap.c is_mergeable_vma).
 VM_SOFTDIRTY_IGNORED = VM_SOFTDIRTY
+
+# VM_FAULT_* (v4.14 values; include/linux/mm.h then, enum vm_fault_reason in
+# include/linux/mm_types.h since 5.1)
+VM_FAULT_OOM = 0x0001
+VM_FAULT_SIGBUS = 0x0002
+VM_FAULT_MAJOR = 0x0004
+VM_FAULT_WRITE = 0x0008
+VM_FAULT_HWPOISON = 0x0010
+VM_FAULT_HWPOISON_LARGE = 0x0020
+VM_FAULT_SIGSEGV = 0x0040
+VM_FAULT_NOPAGE = 0x0100
+VM_FAULT_LOCKED = 0x0200
+VM_FAULT_RETRY = 0x0400
+VM_FAULT_FALLBACK = 0x0800
+VM_FAULT_DONE_COW = 0x1000
+VM_FAULT_ERROR = (
+    VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON
+    | VM_FAULT_HWPOISON_LARGE | VM_FAULT_FALLBACK
+)
 
 # mm counters (include/linux/mm_types_task.h)
 MM_FILEPAGES = 0
@@ -139,6 +159,11 @@ class vm_area_struct:
 
     def vma_is_anonymous(self) -> bool:
         return self.vm_file is None
+
+
+def maybe_mkwrite(pte: int, vma: vm_area_struct) -> int:
+    """Models: include/linux/mm.h maybe_mkwrite(): writable only in a VM_WRITE VMA."""
+    return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
 
 
 def linear_page_index(vma: vm_area_struct, address: int) -> int:

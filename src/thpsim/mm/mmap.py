@@ -26,7 +26,6 @@ from thpsim.mm import huge_memory
 from thpsim.mm.memory import (
     FAULT_FLAG_USER,
     FAULT_FLAG_WRITE,
-    VM_FAULT_ERROR,
     free_pgtables,
     handle_mm_fault,
     tlb_finish_mmu,
@@ -38,6 +37,7 @@ from thpsim.mm.mm_types import (
     NR_MM_COUNTERS,
     VM_ACCOUNT,
     VM_EXEC,
+    VM_FAULT_ERROR,
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_MAYEXEC,

@@ -16,15 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
-from thpsim.fs.proc.internal import (
-    bitmap_list_string,
-    bitmap_string,
-    get_proc_task,
-    get_task_mm,
-    mainline_formats,
-)
+from thpsim.fs.proc.internal import get_proc_task, get_task_mm, mainline_formats
 from thpsim.fs.proc.task_mmu import task_mem
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File

@@ -2,15 +2,13 @@
 
 Models: fs/proc/internal.h (``get_proc_task``, ``proc_mem_open`` via
 ``mm_access``), kernel/ptrace.c ``__ptrace_may_access`` (the uid and
-CAP_SYS_PTRACE part), lib/vsprintf.c ``%*pb`` / ``%*pbl`` bitmap formats, and
-fs/proc/meminfo.c ``show_val_kb``.
+CAP_SYS_PTRACE part) and fs/proc/meminfo.c ``show_val_kb``.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from thpsim.kernel.sched import KernelPath, run_to_completion
@@ -27,9 +25,6 @@ __all__ = [
     "proc_mem_open",
     "run_as_opener",
     "show_val_kb",
-    "bitmap_list_string",
-    "bitmap_string",
-    "parse_kstrto",
     "node_states_memory",
 ]
 
@@ -101,51 +96,6 @@ def show_val_kb(label: str, kb: int) -> str:
     """Models: fs/proc/meminfo.c show_val_kb(): a 16-column label, the value right-aligned
     in 8 columns (wider if needed), " kB". ``label`` includes the colon."""
     return f"{label:<16}{kb:>8} kB\n"
-
-
-def bitmap_list_string(ids: Iterable[int]) -> str:
-    """Models: ``%*pbl`` (bitmap_list_string): ``0-2,5``; empty for no bits."""
-    out: list[str] = []
-    run: list[int] = []
-    for i in sorted(set(ids)):
-        if run and i == run[-1] + 1:
-            run.append(i)
-            continue
-        if run:
-            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-        run = [i]
-    if run:
-        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-    return ",".join(out)
-
-
-def bitmap_string(ids: Iterable[int], nbits: int) -> str:
-    """Models: ``%*pb`` (bitmap_string): hex, 32 bits per comma-separated chunk, most
-    significant chunk first; every chunk but a partial first one is zero-padded."""
-    value = 0
-    for i in ids:
-        value |= 1 << i
-    chunks = []
-    nchunks = (nbits + 31) // 32
-    for k in range(nchunks - 1, -1, -1):
-        bits = min(32, nbits - 32 * k)
-        word = (value >> (32 * k)) & ((1 << bits) - 1)
-        chunks.append(f"{word:0{(bits + 3) // 4}x}")
-    return ",".join(chunks)
-
-
-def parse_kstrto(data: bytes, lo: int, hi: int) -> tuple[int, int]:
-    """Models: lib/kstrtox.c kstrtoint(strstrip(buf), 10, ...): optional sign, decimal
-    digits, nothing else. Returns ``(0, value)``, or ``(-errno, 0)``: -EINVAL (not a
-    number), -ERANGE (outside [lo, hi], the C type's range)."""
-    s = data.decode("latin-1").strip(" \t\n\v\f\r")
-    body = s[1:] if s[:1] in ("+", "-") else s
-    if not body or not body.isascii() or not body.isdigit():
-        return -errno.EINVAL, 0
-    v = int(s)
-    if not lo <= v <= hi:
-        return -errno.ERANGE, 0
-    return 0, v
 
 
 def node_states_memory(ctx: Any) -> list[int]:

@@ -94,7 +94,6 @@ from thpsim.fs.proc.internal import (
     get_task_mm,
     mainline_formats,
     node_states_memory,
-    parse_kstrto,
     proc_mem_open,
 )
 from thpsim.kernel.locking import (
@@ -108,6 +107,8 @@ from thpsim.kernel.locking import (
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.kernel.tlbflush import flush_tlb_mm
+from thpsim.lib.kstrtox import kstrtoint
+from thpsim.lib.string import strstrip
 from thpsim.mm.huge_memory import (
     is_huge_zero_pmd,
     pmd_trans_huge_lock,
@@ -967,7 +968,6 @@ CLEAR_REFS_MM_HIWATER_RSS = 5
 CLEAR_REFS_LAST = 6
 #: fs/proc/internal.h PROC_NUMBUF: the write buffer holds 12 characters and a NUL
 PROC_NUMBUF = 13
-_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def clear_soft_dirty(vma: vm_area_struct, addr: int, pte: Ptr) -> KernelPath[None]:
@@ -1101,7 +1101,7 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
     Returns: the count consumed.
     """
     count = min(len(data), PROC_NUMBUF - 1)
-    err, cp_type = parse_kstrto(data[:count], _INT_MIN, _INT_MAX)
+    err, cp_type = kstrtoint(strstrip(data[:count].decode("latin-1")), 10)
     if err:
         raise OSError(-err, os.strerror(-err), f.path)
     if not CLEAR_REFS_ALL <= cp_type < CLEAR_REFS_LAST:

@@ -1,1 +1,2 @@
-"""Control groups: the cpuset controller (cpuset.py), v1 and v2 hierarchies."""
+"""Control groups: the core (cgroup.py, v1 and v2 hierarchies) and the cpuset
+controller (cpuset.py)."""

@@ -1,0 +1,1 @@
+"""Device drivers: mirrors drivers/ in the kernel tree."""

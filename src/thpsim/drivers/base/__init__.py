@@ -1,0 +1,1 @@
+"""The driver core: mirrors drivers/base/ (memory block and node devices)."""

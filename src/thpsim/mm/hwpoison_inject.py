@@ -1,0 +1,72 @@
+"""Inject and undo memory failures through debugfs: /sys/kernel/debug/hwpoison.
+
+Models: mm/hwpoison-inject.c (CONFIG_HWPOISON_INJECT, the module loaded):
+corrupt-pfn (hwpoison_inject()) and unpoison-pfn (hwpoison_unpoison()), root only.
+The work is mm/memory_failure.py's. Simplified: no hwpoison_filter() and none of
+its corrupt-filter-* files.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from thpsim.kernel.task import CAP_SYS_ADMIN
+from thpsim.lib.kstrtox import kstrtoull
+from thpsim.mm.memory_failure import MF_SW_SIMULATED, memory_failure, unpoison_memory
+
+__all__ = ["hwpoison_inject_store", "hwpoison_unpoison_store", "register"]
+
+HWPOISON_DIR = "/sys/kernel/debug/hwpoison"
+
+
+def _debugfs_pfn_store(f, buf: bytes, action) -> int:
+    """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses an unsigned number
+    (kstrtoull base 0; EINVAL), then the handler: CAP_SYS_ADMIN (EPERM) and
+    ``action(ctx, pfn)``'s error, else the count."""
+    from thpsim.fs.proc.internal import run_as_opener
+
+    err, pfn = kstrtoull(buf.decode("latin-1"))
+    if err:
+        raise OSError(-err, os.strerror(-err), f.path)
+    if not f.capable(CAP_SYS_ADMIN):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
+    ret = action(f.ctx, pfn)
+    if not isinstance(ret, int):
+        ret = run_as_opener(f, ret)
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), f.path)
+    return len(buf)
+
+
+def hwpoison_unpoison_store(f, buf: bytes) -> int:
+    """Models: mm/hwpoison-inject.c hwpoison_unpoison(): unpoison_memory(pfn)."""
+    return _debugfs_pfn_store(f, buf, unpoison_memory)
+
+
+def hwpoison_inject_store(f, buf: bytes) -> int:
+    """Models: mm/hwpoison-inject.c hwpoison_inject(): a PFN with a memmap (else
+    -ENXIO), then memory_failure(pfn, MF_SW_SIMULATED) and its error; a filtered
+    event (-EOPNOTSUPP) counts as success. Simplified: no hwpoison_filter()."""
+
+    def action(ctx, pfn: int):
+        if not 0 <= pfn < ctx.pages.nr:
+            return -errno.ENXIO
+
+        def run():
+            ret = yield from memory_failure(ctx, pfn, MF_SW_SIMULATED)
+            return 0 if ret == -errno.EOPNOTSUPP else ret
+
+        return run()
+
+    return _debugfs_pfn_store(f, buf, action)
+
+
+def register(vfs) -> None:
+    """Models: hwpoison_inject_init(): the debugfs directory (mode 0700) and its two
+    write-only files."""
+    vfs.register_dir(HWPOISON_DIR, mode=0o700)
+    vfs.register_file(f"{HWPOISON_DIR}/unpoison-pfn", writer=hwpoison_unpoison_store,
+                      mode=0o200)
+    vfs.register_file(f"{HWPOISON_DIR}/corrupt-pfn", writer=hwpoison_inject_store,
+                      mode=0o200)

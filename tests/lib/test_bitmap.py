@@ -1,0 +1,44 @@
+"""lib/vsprintf.c %*pb / %*pbl and lib/bitmap.c bitmap_parselist() (thpsim.lib.bitmap)."""
+
+import errno
+
+import pytest
+
+from thpsim.lib.bitmap import bitmap_list_string, bitmap_parselist, bitmap_string
+
+
+@pytest.mark.parametrize("ids,text", [
+    ([], ""),
+    ([3], "3"),
+    ([0, 1, 2, 5], "0-2,5"),
+    ([5, 2, 1, 0, 2], "0-2,5"),        # any order, duplicates once
+    ([0, 2, 4, 5, 6, 9], "0,2,4-6,9"),
+])
+def test_bitmap_list_string(ids, text):
+    assert bitmap_list_string(ids) == text
+
+
+@pytest.mark.parametrize("ids,nbits,text", [
+    ([0, 1], 2, "3"),
+    ([0, 1, 2, 3], 4, "f"),
+    ([0], 32, "00000001"),
+    ([32], 64, "00000001,00000000"),
+    ([0, 33], 40, "02,00000001"),      # a partial first chunk keeps its own width
+    ([], 1024, ",".join(["00000000"] * 32)),
+])
+def test_bitmap_string(ids, nbits, text):
+    assert bitmap_string(ids, nbits) == text
+
+
+@pytest.mark.parametrize("text,nbits,expected", [
+    ("0", 4, 0b1),
+    ("0-2,5", 8, 0b100111),
+    ("3,1", 4, 0b1010),
+    ("2-1", 4, -errno.EINVAL),
+    ("a", 4, -errno.EINVAL),
+    ("0-", 4, -errno.EINVAL),
+    ("4", 4, -errno.ERANGE),
+    ("1-4", 4, -errno.ERANGE),
+])
+def test_bitmap_parselist(text, nbits, expected):
+    assert bitmap_parselist(text, nbits) == expected
