@@ -66,6 +66,11 @@ class Profile:
     #: 6.12+ folio_walk: an untouched address gives -ENOENT (4.3..6.11: -EFAULT) and a
     #: touched PROT_NONE page its node (6.1: -EFAULT).
     move_pages_folio_walk: bool
+    #: 6.10 (D. Hildenbrand, "mm/migrate: use folio_likely_mapped_shared() in
+    #: add_page_for_migration()"): move_pages' EACCES test asks whether the folio is
+    #: mapped shared (the model: its first page's mapcount). 4.14..6.9:
+    #: page_mapcount() of the page at the address.
+    move_pages_folio_likely_mapped_shared: bool
     #: Bug B3 (v2 of the series, 2016): set_pmd_migration_entry clears the PMD with
     #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
     #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
@@ -315,6 +320,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
+        move_pages_folio_likely_mapped_shared=False,
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
@@ -390,6 +396,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,
+        move_pages_folio_likely_mapped_shared=True,
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
