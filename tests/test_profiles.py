@@ -116,7 +116,7 @@ def _profile_name_uses(tree: ast.AST) -> list[int]:
                 and id(node) not in in_fstring):
             v = node.value
             owner = v.attr if isinstance(v, ast.Attribute) else getattr(v, "id", "")
-            if owner == "profile":
+            if owner in ("profile", "prof"):
                 bad.append(node.lineno)
         if isinstance(node, ast.Compare):
             for operand in [node.left, *node.comparators]:

@@ -185,30 +185,31 @@ class Profile:
     #: migration entry) whole, as shared, without reading its mapcount. 4.14: by
     #: refcount and mapcounts like a present one.
     smaps_account_nonpresent_shared: bool
-    #: 6.x (smaps_pmd_entry() handles a non-present PMD): smaps_pte_range() hands a PMD
-    #: migration entry to smaps_pmd_entry(), which accounts the THP behind it. 4.14
-    #: (C:84c3fc4e9c56, the THP migration series): present PMDs only.
+    #: 5.8 (Huang Ying, "/proc/PID/smaps: add PMD migration entry parsing"):
+    #: smaps_pte_range() hands a PMD migration entry to smaps_pmd_entry(), which
+    #: accounts the THP behind it. 4.14 (C:84c3fc4e9c56, the THP migration series):
+    #: present PMDs only.
     smaps_pmd_migration_entry: bool
-    #: 6.1 (P. Xu's swp_offset_pfn() series): is_pfn_swap_entry() includes hwpoison
-    #: entries, so smaps and pagemap look up the page behind a hwpoison PTE too.
-    #: 4.14: only a migration entry names a page there.
+    #: ~6.0 (after the 5.19 PTE markers, is_hwpoison_entry() moved up in swapops.h):
+    #: is_pfn_swap_entry() includes hwpoison entries, so smaps and pagemap look up
+    #: the page behind a hwpoison PTE too. 4.14: only a migration entry names a page.
     pfn_swap_entry_hwpoison: bool
-    #: 6.0 (C:30934843b4c5, "mm/smaps: add Pss_Dirty"): the Pss_Dirty line.
+    #: 6.0 ("mm/smaps: add Pss_Dirty"): the Pss_Dirty line.
     smaps_pss_dirty: bool
-    #: 5.1 (C:ee2ad71b0756, "mm: smaps: split PSS into components"): smaps_rollup's
+    #: 5.1 ("mm: smaps: split PSS into components"): smaps_rollup's
     #: Pss_Anon, Pss_File and Pss_Shmem lines.
     smaps_rollup_pss_split: bool
-    #: 6.6 (S. Roesch, KSM accounting in smaps): the KSM line.
+    #: 6.x (KSM pages counted in smaps, mss->ksm): the KSM line.
     smaps_ksm: bool
-    #: 5.4 (C:60fbf0ab5da1, "mm,thp: stats for file backed THP"): smaps' FilePmdMapped,
+    #: 5.4 ("mm,thp: stats for file backed THP"): smaps' FilePmdMapped,
     #: meminfo's and node meminfo's FileHugePages and FilePmdMapped lines.
     file_thp_stats: bool
-    #: 5.1 (C:7635d9cbe832, "mm, thp, proc: report THP eligibility for each vma"):
+    #: 5.1 ("mm, thp, proc: report THP eligibility for each vma"):
     #: smaps' THPeligible line.
     smaps_thp_eligible: bool
-    #: 5.14 (P. Xu, "mm/pagemap: hide swap entries from userspace"): pagemap's swap
-    #: type and offset are zero unless the reader may see PFNs (CAP_SYS_ADMIN), like
-    #: a PFN. 4.14: always shown.
+    #: 5.14 (pagemap_pte_range()/pagemap_pmd_range() show a swap entry only with
+    #: pm->show_pfn): pagemap's swap type and offset are zero unless the reader may
+    #: see PFNs (CAP_SYS_ADMIN), like a PFN. 4.14: always shown.
     pagemap_hides_swap_offset: bool
     #: 6.10 (D. Hildenbrand, "fs/proc/task_mmu: don't indicate PM_MMAP_EXCLUSIVE
     #: without PM_PRESENT"): PM_MMAP_EXCLUSIVE only on present entries. 4.14: also
@@ -222,8 +223,8 @@ class Profile:
     #: mmap_lock for write throughout. 4.14: for read, dropped and retaken for write
     #: only to clear VM_SOFTDIRTY, then downgraded.
     clear_refs_mmap_write_lock: bool
-    #: 5.11 (W. Deacon, C:912efa17e512 "mm: proc: Invalidate TLB after clearing
-    #: soft-dirty page state", C:0758cd830494 "Avoid fullmm flush for young/dirty bit
+    #: 5.11 (W. Deacon, "mm: proc: Invalidate TLB after clearing
+    #: soft-dirty page state", "Avoid fullmm flush for young/dirty bit
     #: toggling"): clear_refs flushes the TLB only after a soft-dirty walk. 4.14:
     #: flush_tlb_mm() after every walk.
     clear_refs_flush_soft_dirty_only: bool
@@ -232,37 +233,37 @@ class Profile:
     #: VmPTE (PTE tables) and VmPMD (PMD tables).
     status_vmpte_all_levels: bool
     # ---- fs/proc/array.c: /proc/PID/status
-    #: 6.0 (proc: the Kthread line): status' Kthread line.
+    #: 6.4 (C. Wu, "fs/proc: add Kthread flag to /proc/$pid/status"): the Kthread line.
     status_kthread: bool
-    #: 4.15 (C:c643401218be, "proc, coredump: add CoreDumping flag"): the CoreDumping
+    #: 4.15 ("proc, coredump: add CoreDumping flag"): the CoreDumping
     #: line.
     status_core_dumping: bool
-    #: 4.18 (M. Hocko, "mm, proc: report PR_SET_THP_DISABLE in proc"): the
+    #: 5.0 (M. Hocko, "mm, proc: report PR_SET_THP_DISABLE in proc"): the
     #: THP_enabled line.
     status_thp_enabled: bool
-    #: 5.10 (C:c818c03b661c, "seccomp: Report number of loaded filters"): the
+    #: 5.10 ("seccomp: Report number of loaded filters"): the
     #: Seccomp_filters line.
     status_seccomp_filters: bool
     #: 5.8 (CAP_PERFMON 38, CAP_BPF 39) and 5.9 (CAP_CHECKPOINT_RESTORE 40):
     #: CAP_LAST_CAP 40 (CapBnd shows bits 0..40). 4.14: 37.
     cap_last_cap_40: bool
     # ---- fs/proc/meminfo.c, drivers/base/node.c: /proc/meminfo, nodeN/meminfo
-    #: 5.19 (C:f6498b776d28, "mm: zswap: add basic meminfo and vmstat coverage"):
+    #: 5.19 ("mm: zswap: add basic meminfo and vmstat coverage"):
     #: meminfo's Zswap and Zswapped lines.
     meminfo_zswap: bool
-    #: 4.20 (C:61f94e18de94, "mm: proc: add KReclaimable to /proc/meminfo"): the
+    #: 4.20 ("mm: proc: add KReclaimable to /proc/meminfo"): the
     #: KReclaimable line of meminfo and node meminfo.
     meminfo_kreclaimable: bool
-    #: 6.0 (C:ebc97a52b5d6, "mm: add NR_SECONDARY_PAGETABLE"): the SecPageTables line
+    #: 6.0 ("mm: add NR_SECONDARY_PAGETABLE"): the SecPageTables line
     #: of meminfo and node meminfo.
     meminfo_sec_pagetables: bool
-    #: 4.16 (C:7e8a6304d541, "/proc/meminfo: add percpu populated pages count"): the
+    #: 4.16 ("/proc/meminfo: add percpu populated pages count"): the
     #: Percpu line.
     meminfo_percpu: bool
     #: 6.14 (N. Pache, "meminfo: add a per node counter for balloon drivers"): the
     #: Balloon line of /proc/meminfo.
     meminfo_balloon: bool
-    #: 4.16 (C:fcb2b0c577f1, "mm: show total hugetlb memory consumption in
+    #: 4.16 ("mm: show total hugetlb memory consumption in
     #: /proc/meminfo"): the Hugetlb line.
     meminfo_hugetlb: bool
     #: 5.9 (node_read_meminfo() prints NR_SWAPCACHE): node meminfo's SwapCached line.
@@ -271,15 +272,15 @@ class Profile:
     #: 6.10 (M. Wilcox, "proc: rewrite stable_page_flags()"): the copied PG_* bits and
     #: KPF_IDLE come from the folio (the head page's flags). 4.14: the page's own.
     kpageflags_folio_flags: bool
-    #: 5.0 (C:ca215086b14b, "mm: convert PG_balloon to PG_offline"): KPF_OFFLINE.
+    #: 5.0 ("mm: convert PG_balloon to PG_offline"): KPF_OFFLINE.
     kpageflags_offline: bool
-    #: 4.18 (C:1d40a5ea01d5, "mm: mark pages in use for page tables"): KPF_PGTABLE.
+    #: 4.18 ("mm: mark pages in use for page tables"): KPF_PGTABLE.
     kpageflags_pgtable: bool
     #: 5.19 (C:6c287605fd56, PG_anon_exclusive, an alias of PG_mappedtodisk):
     #: KPF_MAPPEDTODISK shows on exclusive anon pages. (The model keeps
     #: PG_anon_exclusive in that bit in every era; 4.14 never set it on anon pages.)
     kpageflags_anon_exclusive_mappedtodisk: bool
-    #: 5.4 (C:aad5f69bc161, "fs/proc/page.c: don't access uninitialized memmaps"):
+    #: 5.4 ("fs/proc/page.c: don't access uninitialized memmaps"):
     #: stable_page_flags(pfn_to_online_page()): a PFN of an offline memory block is
     #: KPF_NOPAGE.
     kpageflags_offline_block_nopage: bool

@@ -501,7 +501,7 @@ def smaps_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[
     if ptl is not None:
         try:
             v = pmdp_get(pmd)
-            # 4.14 counts a present PMD only; 6.x hands migration entries on too
+            # 4.14 counts a present PMD only; 5.8+ hands migration entries on too
             if pmd_present(v) or ctx.profile.smaps_pmd_migration_entry:
                 smaps_pmd_entry(mss, walk, v)
         finally:
