@@ -137,3 +137,15 @@ def test_name_check_catches_a_name_test():
     src = 'def f(ctx):\n    return ctx.profile.name == "mainline"\n'
     assert _profile_name_uses(ast.parse(src)) == [2, 2]
     assert _profile_name_uses(ast.parse('x = f"{m.profile.name}"\n')) == []
+
+
+def test_every_switch_is_read_by_src():
+    """A switch nothing reads would promise a difference the model does not make."""
+    attrs: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        if path.name == "profiles.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute):
+                attrs.add(node.attr)
+    assert [s for s in SWITCHES if s not in attrs] == []

@@ -38,9 +38,6 @@ class Profile:
     #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
     #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
     thp_align_anon_mappings: bool
-    #: 5.19+ (PG_anon_exclusive): pagemap's PM_MMAP_EXCLUSIVE (bit 56) of an anon page
-    #: follows PageAnonExclusive; 4.14: page_mapcount() == 1.
-    pagemap_anon_exclusive: bool
     #: 6.x: a THP fault that may reclaim (defrag, MADV_HUGEPAGE) retries on remote nodes
     #: after the local __GFP_THISNODE attempt fails (alloc_pages_mpol). 4.14: local only.
     thp_alloc_remote_fallback: bool
@@ -312,7 +309,6 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=False,
         thp_cow_copies_huge=True,
         thp_align_anon_mappings=False,
-        pagemap_anon_exclusive=False,
         thp_alloc_remote_fallback=False,
         mprotect_try_change_writable=False,
         pmd_bad_ignores_accessed=False,
@@ -388,7 +384,6 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=True,
         thp_cow_copies_huge=False,
         thp_align_anon_mappings=True,
-        pagemap_anon_exclusive=True,
         thp_alloc_remote_fallback=True,
         mprotect_try_change_writable=True,
         pmd_bad_ignores_accessed=True,
