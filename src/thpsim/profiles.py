@@ -38,9 +38,6 @@ class Profile:
     #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
     #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
     thp_align_anon_mappings: bool
-    #: 5.19+ (PG_anon_exclusive): pagemap's PM_MMAP_EXCLUSIVE (bit 56) of an anon page
-    #: follows PageAnonExclusive; 4.14: page_mapcount() == 1.
-    pagemap_anon_exclusive: bool
     #: 6.x: a THP fault that may reclaim (defrag, MADV_HUGEPAGE) retries on remote nodes
     #: after the local __GFP_THISNODE attempt fails (alloc_pages_mpol). 4.14: local only.
     thp_alloc_remote_fallback: bool
@@ -66,6 +63,11 @@ class Profile:
     #: 6.12+ folio_walk: an untouched address gives -ENOENT (4.3..6.11: -EFAULT) and a
     #: touched PROT_NONE page its node (6.1: -EFAULT).
     move_pages_folio_walk: bool
+    #: 6.10 (D. Hildenbrand, "mm/migrate: use folio_likely_mapped_shared() in
+    #: add_page_for_migration()"): move_pages' EACCES test asks whether the folio is
+    #: mapped shared (the model: its first page's mapcount). 4.14..6.9:
+    #: page_mapcount() of the page at the address.
+    move_pages_folio_likely_mapped_shared: bool
     #: Bug B3 (v2 of the series, 2016): set_pmd_migration_entry clears the PMD with
     #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
     #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
@@ -173,6 +175,124 @@ class Profile:
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
+    # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
+    #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
+    #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
+    #: mapcount'"): smaps_account() accounts a page behind a non-present entry (a
+    #: migration entry) whole, as shared, without reading its mapcount. 4.14: by
+    #: refcount and mapcounts like a present one.
+    smaps_account_nonpresent_shared: bool
+    #: 5.8 (Huang Ying, "/proc/PID/smaps: add PMD migration entry parsing"):
+    #: smaps_pte_range() hands a PMD migration entry to smaps_pmd_entry(), which
+    #: accounts the THP behind it. 4.14 (C:84c3fc4e9c56, the THP migration series):
+    #: present PMDs only.
+    smaps_pmd_migration_entry: bool
+    #: ~6.0 (after the 5.19 PTE markers, is_hwpoison_entry() moved up in swapops.h):
+    #: is_pfn_swap_entry() includes hwpoison entries, so smaps and pagemap look up
+    #: the page behind a hwpoison PTE too. 4.14: only a migration entry names a page.
+    pfn_swap_entry_hwpoison: bool
+    #: 6.0 ("mm/smaps: add Pss_Dirty"): the Pss_Dirty line.
+    smaps_pss_dirty: bool
+    #: 5.1 ("mm: smaps: split PSS into components"): smaps_rollup's
+    #: Pss_Anon, Pss_File and Pss_Shmem lines.
+    smaps_rollup_pss_split: bool
+    #: 6.x (KSM pages counted in smaps, mss->ksm): the KSM line.
+    smaps_ksm: bool
+    #: 5.4 ("mm,thp: stats for file backed THP"): smaps' FilePmdMapped,
+    #: meminfo's and node meminfo's FileHugePages and FilePmdMapped lines.
+    file_thp_stats: bool
+    #: 5.1 ("mm, thp, proc: report THP eligibility for each vma"):
+    #: smaps' THPeligible line.
+    smaps_thp_eligible: bool
+    #: 5.14 (pagemap_pte_range()/pagemap_pmd_range() show a swap entry only with
+    #: pm->show_pfn): pagemap's swap type and offset are zero unless the reader may
+    #: see PFNs (CAP_SYS_ADMIN), like a PFN. 4.14: always shown.
+    pagemap_hides_swap_offset: bool
+    #: 6.10 (D. Hildenbrand, "fs/proc/task_mmu: don't indicate PM_MMAP_EXCLUSIVE
+    #: without PM_PRESENT"): PM_MMAP_EXCLUSIVE only on present entries. 4.14: also
+    #: on a migration entry whose page is mapped once.
+    pagemap_exclusive_present_only: bool
+    #: 6.10 (D. Hildenbrand, "fs/proc/task_mmu: indicate PM_FILE for PMD-mapped file
+    #: THP"): pagemap_pmd_range() sets PM_FILE for a page that is not anon (the huge
+    #: zero page too). 4.14: never PM_FILE for a PMD.
+    pagemap_pmd_pm_file: bool
+    #: 5.11 (C:29a951dfb3c3, "mm: fix clear_refs_write locking"): clear_refs takes
+    #: mmap_lock for write throughout. 4.14: for read, dropped and retaken for write
+    #: only to clear VM_SOFTDIRTY, then downgraded.
+    clear_refs_mmap_write_lock: bool
+    #: 5.11 (W. Deacon, "mm: proc: Invalidate TLB after clearing
+    #: soft-dirty page state", "Avoid fullmm flush for young/dirty bit
+    #: toggling"): clear_refs flushes the TLB only after a soft-dirty walk. 4.14:
+    #: flush_tlb_mm() after every walk.
+    clear_refs_flush_soft_dirty_only: bool
+    #: 4.16 (C:af5b0f6a09e4, "mm: consolidate page table accounting"): status' VmPTE
+    #: counts every page-table level (mm_pgtables_bytes()) and VmPMD is gone. 4.14:
+    #: VmPTE (PTE tables) and VmPMD (PMD tables).
+    status_vmpte_all_levels: bool
+    # ---- fs/proc/array.c: /proc/PID/status
+    #: 6.4 (C. Wu, "fs/proc: add Kthread flag to /proc/$pid/status"): the Kthread line.
+    status_kthread: bool
+    #: 4.15 ("proc, coredump: add CoreDumping flag"): the CoreDumping
+    #: line.
+    status_core_dumping: bool
+    #: 5.0 (M. Hocko, "mm, proc: report PR_SET_THP_DISABLE in proc"): the
+    #: THP_enabled line.
+    status_thp_enabled: bool
+    #: 5.10 ("seccomp: Report number of loaded filters"): the
+    #: Seccomp_filters line.
+    status_seccomp_filters: bool
+    #: 5.8 (CAP_PERFMON 38, CAP_BPF 39) and 5.9 (CAP_CHECKPOINT_RESTORE 40):
+    #: CAP_LAST_CAP 40 (CapBnd shows bits 0..40). 4.14: 37.
+    cap_last_cap_40: bool
+    # ---- fs/proc/meminfo.c, drivers/base/node.c: /proc/meminfo, nodeN/meminfo
+    #: 5.19 ("mm: zswap: add basic meminfo and vmstat coverage"):
+    #: meminfo's Zswap and Zswapped lines.
+    meminfo_zswap: bool
+    #: 4.20 ("mm: proc: add KReclaimable to /proc/meminfo"): the
+    #: KReclaimable line of meminfo and node meminfo.
+    meminfo_kreclaimable: bool
+    #: 6.0 ("mm: add NR_SECONDARY_PAGETABLE"): the SecPageTables line
+    #: of meminfo and node meminfo.
+    meminfo_sec_pagetables: bool
+    #: 4.16 ("/proc/meminfo: add percpu populated pages count"): the
+    #: Percpu line.
+    meminfo_percpu: bool
+    #: 6.14 (N. Pache, "meminfo: add a per node counter for balloon drivers"): the
+    #: Balloon line of /proc/meminfo.
+    meminfo_balloon: bool
+    #: 4.16 ("mm: show total hugetlb memory consumption in
+    #: /proc/meminfo"): the Hugetlb line.
+    meminfo_hugetlb: bool
+    #: 5.9 (node_read_meminfo() prints NR_SWAPCACHE): node meminfo's SwapCached line.
+    node_meminfo_swapcached: bool
+    # ---- fs/proc/page.c: /proc/kpageflags, /proc/kpagecount
+    #: 6.10 (M. Wilcox, "proc: rewrite stable_page_flags()"): the copied PG_* bits and
+    #: KPF_IDLE come from the folio (the head page's flags). 4.14: the page's own.
+    kpageflags_folio_flags: bool
+    #: 5.0 ("mm: convert PG_balloon to PG_offline"): KPF_OFFLINE.
+    kpageflags_offline: bool
+    #: 4.18 ("mm: mark pages in use for page tables"): KPF_PGTABLE.
+    kpageflags_pgtable: bool
+    #: 5.19 (C:6c287605fd56, PG_anon_exclusive, an alias of PG_mappedtodisk):
+    #: KPF_MAPPEDTODISK shows on exclusive anon pages. (The model keeps
+    #: PG_anon_exclusive in that bit in every era; 4.14 never set it on anon pages.)
+    kpageflags_anon_exclusive_mappedtodisk: bool
+    #: 5.4 ("fs/proc/page.c: don't access uninitialized memmaps"):
+    #: stable_page_flags(pfn_to_online_page()): a PFN of an offline memory block is
+    #: KPF_NOPAGE.
+    kpageflags_offline_block_nopage: bool
+    #: 6.9 (M. Wilcox, "mm: support page_mapcount() on page_has_type() pages"):
+    #: kpagecount is 0 for typed pages (buddy, page table, offline). 4.14: the
+    #: page-type value read as a mapcount.
+    kpagecount_typed_zero: bool
+    # ---- mm/huge_memory.c sysfs, fs/drop_caches.c
+    #: after 4.14 (enabled_store()/defrag_store() match with sysfs_streq()): a THP mode
+    #: is the whole word, one trailing newline allowed. 4.14: a prefix match,
+    #: ``memcmp(word, buf, min(sizeof(word) - 1, count))``.
+    thp_sysfs_streq: bool
+    #: after 4.14 (vm.drop_caches registered 0200, fs/drop_caches.c in 6.x): write
+    #: only. 4.14: 0644.
+    drop_caches_write_only: bool
 
     def with_switches(self, **switches: object) -> Profile:
         known = {f.name for f in fields(self)}
@@ -189,7 +309,6 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=False,
         thp_cow_copies_huge=True,
         thp_align_anon_mappings=False,
-        pagemap_anon_exclusive=False,
         thp_alloc_remote_fallback=False,
         mprotect_try_change_writable=False,
         pmd_bad_ignores_accessed=False,
@@ -198,6 +317,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
+        move_pages_folio_likely_mapped_shared=False,
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
@@ -223,6 +343,40 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=False,
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
+        smaps_account_nonpresent_shared=False,
+        smaps_pmd_migration_entry=False,
+        pfn_swap_entry_hwpoison=False,
+        smaps_pss_dirty=False,
+        smaps_rollup_pss_split=False,
+        smaps_ksm=False,
+        file_thp_stats=False,
+        smaps_thp_eligible=False,
+        pagemap_hides_swap_offset=False,
+        pagemap_exclusive_present_only=False,
+        pagemap_pmd_pm_file=False,
+        clear_refs_mmap_write_lock=False,
+        clear_refs_flush_soft_dirty_only=False,
+        status_vmpte_all_levels=False,
+        status_kthread=False,
+        status_core_dumping=False,
+        status_thp_enabled=False,
+        status_seccomp_filters=False,
+        cap_last_cap_40=False,
+        meminfo_zswap=False,
+        meminfo_kreclaimable=False,
+        meminfo_sec_pagetables=False,
+        meminfo_percpu=False,
+        meminfo_balloon=False,
+        meminfo_hugetlb=False,
+        node_meminfo_swapcached=False,
+        kpageflags_folio_flags=False,
+        kpageflags_offline=False,
+        kpageflags_pgtable=False,
+        kpageflags_anon_exclusive_mappedtodisk=False,
+        kpageflags_offline_block_nopage=False,
+        kpagecount_typed_zero=False,
+        thp_sysfs_streq=False,
+        drop_caches_write_only=False,
     ),
     "mainline": Profile(
         name="mainline",
@@ -230,7 +384,6 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=True,
         thp_cow_copies_huge=False,
         thp_align_anon_mappings=True,
-        pagemap_anon_exclusive=True,
         thp_alloc_remote_fallback=True,
         mprotect_try_change_writable=True,
         pmd_bad_ignores_accessed=True,
@@ -239,6 +392,7 @@ PROFILES: dict[str, Profile] = {
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,
+        move_pages_folio_likely_mapped_shared=True,
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
@@ -264,6 +418,40 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=True,
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
+        smaps_account_nonpresent_shared=True,
+        smaps_pmd_migration_entry=True,
+        pfn_swap_entry_hwpoison=True,
+        smaps_pss_dirty=True,
+        smaps_rollup_pss_split=True,
+        smaps_ksm=True,
+        file_thp_stats=True,
+        smaps_thp_eligible=True,
+        pagemap_hides_swap_offset=True,
+        pagemap_exclusive_present_only=True,
+        pagemap_pmd_pm_file=True,
+        clear_refs_mmap_write_lock=True,
+        clear_refs_flush_soft_dirty_only=True,
+        status_vmpte_all_levels=True,
+        status_kthread=True,
+        status_core_dumping=True,
+        status_thp_enabled=True,
+        status_seccomp_filters=True,
+        cap_last_cap_40=True,
+        meminfo_zswap=True,
+        meminfo_kreclaimable=True,
+        meminfo_sec_pagetables=True,
+        meminfo_percpu=True,
+        meminfo_balloon=True,
+        meminfo_hugetlb=True,
+        node_meminfo_swapcached=True,
+        kpageflags_folio_flags=True,
+        kpageflags_offline=True,
+        kpageflags_pgtable=True,
+        kpageflags_anon_exclusive_mappedtodisk=True,
+        kpageflags_offline_block_nopage=True,
+        kpagecount_typed_zero=True,
+        thp_sysfs_streq=True,
+        drop_caches_write_only=True,
     ),
 }
 

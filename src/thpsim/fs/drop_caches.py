@@ -17,7 +17,7 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from thpsim.fs.proc.internal import mainline_formats, run_as_opener
+from thpsim.fs.proc.internal import run_as_opener
 from thpsim.lib.kstrtox import kstrtoint
 from thpsim.lib.string import strstrip
 from thpsim.mm.huge_memory import deferred_split_scan
@@ -38,7 +38,7 @@ def _test_perm(f: File, mode: int, mask: int) -> None:
 
 
 def _mode(f: File) -> int:
-    return 0o200 if mainline_formats(f.ctx) else 0o644
+    return 0o200 if f.ctx.profile.drop_caches_write_only else 0o644
 
 
 def drop_caches_read(f: File) -> str:
@@ -68,5 +68,5 @@ def drop_caches_sysctl_handler(f: File, data: bytes) -> int:
 
 
 def register(vfs: VFS) -> None:
-    mode = 0o200 if mainline_formats(vfs.ctx) else 0o644
+    mode = 0o200 if vfs.ctx.profile.drop_caches_write_only else 0o644
     vfs.register_file(PATH, drop_caches_read, drop_caches_sysctl_handler, mode=mode)

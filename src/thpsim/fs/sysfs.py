@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
 from thpsim.drivers.base import memory
-from thpsim.fs.proc.internal import mainline_formats, node_states_memory
+from thpsim.fs.proc.internal import node_states_memory
 from thpsim.fs.proc.vmstat import vmstat_items
 from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
@@ -125,7 +125,7 @@ def node_read_meminfo(f: File) -> str:
     8 (``"Node %d AnonHugePages:  %8lu kB"``).
     """
     ctx = f.ctx
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
     nid = f.params["nid"]
     vm = ctx.vmstat
     node = vm.node[nid]
@@ -138,7 +138,7 @@ def node_read_meminfo(f: File) -> str:
         ("MemFree", free),
         ("MemUsed", total - free),
     ]
-    if v6:
+    if profile.node_meminfo_swapcached:
         fields.append(("SwapCached", 0))
     fields += [
         ("Active", node[NR_ACTIVE_ANON]),
@@ -158,10 +158,10 @@ def node_read_meminfo(f: File) -> str:
         ("KernelStack", 0),
         ("PageTables", zone[NR_PAGETABLE]),
     ]
-    if v6:
+    if profile.meminfo_sec_pagetables:
         fields.append(("SecPageTables", 0))
     fields += [("NFS_Unstable", 0), ("Bounce", 0), ("WritebackTmp", 0)]
-    if v6:
+    if profile.meminfo_kreclaimable:
         fields.append(("KReclaimable", 0))
     fields += [
         ("Slab", 0),
@@ -172,7 +172,7 @@ def node_read_meminfo(f: File) -> str:
         ("ShmemHugePages", 0),
         ("ShmemPmdMapped", 0),
     ]
-    if v6:
+    if profile.file_thp_stats:
         fields += [("FileHugePages", 0), ("FilePmdMapped", 0)]
     out = [f"Node {nid} {label + ':':<15} {pages * kb:>8} kB\n" for label, pages in fields]
     out += [
@@ -216,7 +216,7 @@ def _match_4_14(buf: bytes, word: str) -> bool:
 
 
 def _pick(f: File, buf: bytes, modes: tuple[str, ...]) -> str:
-    match = sysfs_streq if mainline_formats(f.ctx) else _match_4_14
+    match = sysfs_streq if f.ctx.profile.thp_sysfs_streq else _match_4_14
     for m in modes:
         if match(buf, m):
             return m

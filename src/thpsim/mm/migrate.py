@@ -10,9 +10,12 @@ with the era differences behind profile switches:
 * ``pgmigrate_counts_base_pages`` (5.9+, C:1a5bae25e3cf): pgmigrate_* count base
   pages (a THP 512); 4.14 counts a THP as 1. thp_migration_success/fail/split are
   counted in both profiles (the seed keeps them as a documented extension).
-* move_pages: 4.14's chunked do_pages_move (statuses through the result
-  pointer, positive failure counts dropped, return 0) versus 4.17+'s batches
-  with a positive return, and 6.12's folio_walk statuses (``move_pages_folio_walk``).
+* move_pages: one do_pages_move() for both eras: 4.14's chunks of the pm array
+  (statuses through the result pointer, positive failure counts dropped, return
+  0) versus 4.17+'s per-node batches with a positive return
+  (``move_pages_batched``), 6.10's folio_likely_mapped_shared() test
+  (``move_pages_folio_likely_mapped_shared``) and 6.12's folio_walk statuses
+  (``move_pages_folio_walk``).
 
 Simplified: one migration mode (MIGRATE_SYNC); no writeback, no page cache,
 no hugetlb, no non-LRU movable pages, no batching of the unmap/move phases.
@@ -579,15 +582,19 @@ def _check_node(ctx, node: int, task_nodes: int) -> int:
 
 
 def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
-                           migrate_all: bool) -> KernelPath[int]:
-    """Models: mm/migrate.c add_page_for_migration() (6.12+ folio_walk form).
+                           migrate_all: bool, locked: bool = False) -> KernelPath[int]:
+    """Models: mm/migrate.c add_page_for_migration() (4.17+, C:a49bd4d71637, 6.12+
+    folio_walk form), which is 4.14 do_move_page_to_node_array()'s loop body.
 
+    ``locked``: 4.14 holds mmap_lock over a whole chunk (the caller took it); 4.17+
+    takes it here, per page.
     Returns 1 (queued), 0 (already on the node), or the -errno status.
     """
     from thpsim.kernel.locking import down_read, up_read
 
     pages = ctx.pages
-    yield from down_read(mm.mmap_lock)
+    if not locked:
+        yield from down_read(mm.mmap_lock)
     try:
         err, pfn, vma = _lookup_page(ctx, mm, addr)
         if vma is not None and not vma_migratable(vma):
@@ -597,26 +604,46 @@ def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
         head = pages.compound_head(pfn)
         if ctx.mem.pfn_to_nid(head) == node:
             return 0
-        # folio_likely_mapped_shared(): the first page mapped more than once
-        if pages.page_mapcount(head) > 1 and not migrate_all:
+        if ctx.profile.move_pages_folio_likely_mapped_shared:
+            # folio_likely_mapped_shared(): the folio's first page mapped more than once
+            shared = pages.page_mapcount(head) > 1
+        else:
+            shared = pages.page_mapcount(pfn) > 1  # the page at addr
+        if shared and not migrate_all:
             return -errno.EACCES
         if isolate_lru_page_for_migration(ctx, head):
             return -errno.EBUSY
         pagelist.append(head)
         return 1
     finally:
-        up_read(mm.mmap_lock)
+        if not locked:
+            up_read(mm.mmap_lock)
 
 
-def _move_pages_and_store_status(ctx, node: int, pagelist: list[int],
-                                 status: list[int | None], start: int, i: int,
-                                 nr_pages: int) -> KernelPath[int]:
+def do_move_pages_to_node(ctx, pagelist: list[int], get_new_page: NewPage,
+                          results: dict[int, int] | None = None) -> KernelPath[int]:
+    """Models: mm/migrate.c do_move_pages_to_node() (4.17+; 4.14: the tail of
+    do_move_page_to_node_array()): migrate the queued pages with ``get_new_page``
+    (4.17+: one node per batch; 4.14: new_page_node() finds each page's node in the
+    chunk's pm array), then put back what did not move.
+    Returns: migrate_pages()'s result (pages not moved, or -ENOMEM)."""
     if not pagelist:
         return 0
-    err = yield from migrate_pages(ctx, pagelist, new_page_node(ctx, node), MIGRATE_SYNC,
-                                   MR_SYSCALL)
-    if pagelist:
-        putback_movable_pages(ctx, pagelist)
+    err = yield from migrate_pages(ctx, pagelist, get_new_page, MIGRATE_SYNC, MR_SYSCALL,
+                                   results)
+    putback_movable_pages(ctx, pagelist)  # empty unless err
+    return err
+
+
+def move_pages_and_store_status(ctx, node: int, pagelist: list[int],
+                                status: list[int | None], start: int, i: int,
+                                nr_pages: int) -> KernelPath[int]:
+    """Models: mm/migrate.c move_pages_and_store_status() (5.7+; 4.17: inline): migrate
+    a batch for ``node``, then store ``node`` as the status of entries start..i-1.
+    Returns: 0, -errno, or the pages of the batch and of entries i.. not moved."""
+    if not pagelist:
+        return 0
+    err = yield from do_move_pages_to_node(ctx, pagelist, new_page_node(ctx, node))
     if err:
         if err > 0:
             err += nr_pages - i
@@ -626,121 +653,113 @@ def _move_pages_and_store_status(ctx, node: int, pagelist: list[int],
     return 0
 
 
-def do_pages_move_batched(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
-                          status: list[int | None], flags: int) -> KernelPath[int]:
-    """Models: mm/migrate.c do_pages_move(), 4.17+ (C:a49bd4d71637) with 6.12 statuses."""
-    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL
+def do_pages_move(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
+                  status: list[int | None], flags: int) -> KernelPath[int]:
+    """Models: mm/migrate.c do_pages_move(), both eras in one body.
 
-    pagelist: list[int] = []
-    migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
-    nr_pages = len(pages_)
-    current_node = -1
-    start = 0
-    err = 0
-    i = 0
-    while i < nr_pages:
-        node = nodes[i]
-        err = _check_node(ctx, node, task_nodes)
-        if err:
-            break
-        if current_node == -1:
-            current_node = node
-            start = i
-        elif node != current_node:
-            err = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status,
-                                                          start, i, nr_pages)
-            if err:
-                return err
-            start = i
-            current_node = node
-        err = yield from add_page_for_migration(ctx, mm, pages_[i], current_node, pagelist,
-                                                migrate_all)
-        if err > 0:
-            i += 1
-            continue
-        status[i] = err if err else current_node
-        err = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status,
-                                                      start, i, nr_pages)
-        if err:
-            if err > 0:
-                err -= 1  # page i has its status already
-            return err
-        current_node = -1
-        i += 1
-    err1 = yield from _move_pages_and_store_status(ctx, current_node, pagelist, status, start,
-                                                   i, nr_pages)
-    if err >= 0:
-        err = err1
-    return err
+    4.14 (``move_pages_batched`` off) copies the entries into a page-sized pm array,
+    169 at a time (DO_PAGES_MOVE_CHUNK): every node of a chunk is checked as it is
+    copied in (a bad one ends the call before the chunk is touched); then
+    do_move_page_to_node_array() holds mmap_lock over the chunk while it looks up
+    and isolates each page (a THP already isolated by an earlier entry: -EBUSY),
+    and migrates the chunk in one go, each page to its own node; isolated entries
+    get their result through the result pointer (nothing when the target
+    allocation fails), a positive failure count is dropped, and the chunk's
+    statuses are copied out.
 
-
-def do_pages_move_chunked(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
-                          status: list[int | None], flags: int) -> KernelPath[int]:
-    """Models: mm/migrate.c do_pages_move() + do_move_page_to_node_array(), v4.14.
-
-    Chunks of 169 entries: every node of a chunk is checked first (a bad one ends
-    the call before the chunk is touched); every page is then looked up and
-    isolated (a THP already isolated by an earlier entry: -EBUSY); the chunk
-    migrates in one go, isolated entries getting their result through the result
-    pointer (nothing is written when the target allocation fails); a positive
-    failure count is dropped; the chunk's statuses are copied out.
+    4.17+ (C:a49bd4d71637, with 5.x's status rules) has no pm array: one pass in
+    which each node is checked as its entry is reached, consecutive entries for one
+    node queue as a batch (add_page_for_migration() taking mmap_lock per page) that
+    migrates when the node changes or an entry does not queue; statuses are stored
+    as entries are decided and after each batch; what did not move is returned.
     """
     from thpsim.kernel.locking import down_read, up_read
     from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL
 
-    pages = ctx.pages
+    batched = ctx.profile.move_pages_batched
     migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
     nr_pages = len(pages_)
-    for chunk_start in range(0, nr_pages, DO_PAGES_MOVE_CHUNK):
-        chunk = range(chunk_start, min(nr_pages, chunk_start + DO_PAGES_MOVE_CHUNK))
-        for j in chunk:
-            err = _check_node(ctx, nodes[j], task_nodes)
-            if err:
-                return err
-        pm_status: dict[int, int] = {}
-        pm_page: dict[int, int] = {}
-        pagelist: list[int] = []
-        yield from down_read(mm.mmap_lock)
+    # 4.17+ dropped the pm array: the whole array is one run
+    chunk_nr = nr_pages if batched else DO_PAGES_MOVE_CHUNK
+    pagelist: list[int] = []
+    current_node = -1
+    start = 0
+    err = 0
+    for chunk_start in range(0, nr_pages, max(chunk_nr, 1)):
+        chunk_end = min(nr_pages, chunk_start + chunk_nr)
+        pm_status: dict[int, int] = {}  # 4.14: pm[].status
+        pm_page: dict[int, int] = {}  # 4.14: pm[].page, of the isolated entries
+        if not batched:
+            for j in range(chunk_start, chunk_end):
+                err = _check_node(ctx, nodes[j], task_nodes)
+                if err:
+                    return err
+            yield from down_read(mm.mmap_lock)  # do_move_page_to_node_array()
         try:
-            for j in chunk:
-                err, pfn, vma = _lookup_page(ctx, mm, pages_[j])
-                if vma is not None and err == 0 and not vma_migratable(vma):
-                    err = -errno.EFAULT
-                if err < 0:
-                    pm_status[j] = err
+            i = chunk_start
+            while i < chunk_end:
+                node = nodes[i]
+                if not batched:
+                    current_node = node
+                else:
+                    err = _check_node(ctx, node, task_nodes)
+                    if err:
+                        break
+                    if current_node == -1:
+                        current_node = node
+                        start = i
+                    elif node != current_node:
+                        err = yield from move_pages_and_store_status(
+                            ctx, current_node, pagelist, status, start, i, nr_pages)
+                        if err:
+                            return err
+                        start = i
+                        current_node = node
+                err = yield from add_page_for_migration(ctx, mm, pages_[i], current_node,
+                                                        pagelist, migrate_all,
+                                                        locked=not batched)
+                if err > 0:
+                    pm_status[i] = 0
+                    pm_page[i] = pagelist[-1]
+                    i += 1
                     continue
-                head = pages.compound_head(pfn)
-                if ctx.mem.pfn_to_nid(head) == nodes[j]:
-                    pm_status[j] = nodes[j]
+                if not batched:
+                    pm_status[i] = err if err else current_node
+                    i += 1
                     continue
-                if pages.page_mapcount(pfn) > 1 and not migrate_all:
-                    pm_status[j] = -errno.EACCES
-                    continue
-                err = isolate_lru_page_for_migration(ctx, head)
-                pm_status[j] = err
-                if not err:
-                    pagelist.append(head)
-                    pm_page[j] = head
+                # not queued: store its status, then migrate the batch before it
+                status[i] = err if err else current_node
+                err = yield from move_pages_and_store_status(ctx, current_node, pagelist,
+                                                             status, start, i, nr_pages)
+                if err:
+                    if err > 0:
+                        err -= 1  # page i has its status already
+                    return err
+                current_node = -1
+                i += 1
         finally:
-            up_read(mm.mmap_lock)
-        if pagelist:
-            # new_page_node() finds each page's target in the pm array
-            target = {pm_page[j]: nodes[j] for j in pm_page}
+            if not batched:
+                up_read(mm.mmap_lock)
+        if batched:
+            # out_flush: the last batch migrates; an error already met is kept
+            err1 = yield from move_pages_and_store_status(ctx, current_node, pagelist,
+                                                          status, start, i, nr_pages)
+            return err if err < 0 else err1
+        # new_page_node(): the node of the pm entry holding the page (none: no target)
+        target = {head: nodes[j] for j, head in pm_page.items()}
 
-            def alloc(page: int, target: dict[int, int] = target) -> int:
-                return new_page_node(ctx, target[page])(page)
+        def alloc(page: int, target: dict[int, int] = target) -> int:
+            node = target.get(page)
+            return -1 if node is None else new_page_node(ctx, node)(page)
 
-            results: dict[int, int] = {}
-            err = yield from migrate_pages(ctx, pagelist, alloc, MIGRATE_SYNC, MR_SYSCALL,
-                                           results)
-            for j, head in pm_page.items():
-                if head in results:
-                    pm_status[j] = results[head]
-            if err:
-                putback_movable_pages(ctx, pagelist)
-            if err < 0:
-                return err
-        for j in chunk:
+        results: dict[int, int] = {}
+        err = yield from do_move_pages_to_node(ctx, pagelist, alloc, results)
+        for j, head in pm_page.items():
+            if head in results:
+                pm_status[j] = results[head]
+        if err < 0:
+            return err
+        for j in range(chunk_start, chunk_end):
             status[j] = pm_status[j]
     return 0
 
@@ -767,11 +786,7 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
     if nodes is None:
         return (yield from do_pages_stat(ctx, mm, pages_, status))
     task_nodes = cpuset_mems_allowed(ctx, task)
-    if ctx.profile.move_pages_batched:
-        return (yield from do_pages_move_batched(ctx, mm, task_nodes, pages_, nodes, status,
-                                                 flags))
-    return (yield from do_pages_move_chunked(ctx, mm, task_nodes, pages_, nodes, status,
-                                             flags))
+    return (yield from do_pages_move(ctx, mm, task_nodes, pages_, nodes, status, flags))
 
 
 def ptrace_may_access(caller, task) -> bool:

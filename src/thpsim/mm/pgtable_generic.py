@@ -26,7 +26,6 @@ from thpsim.arch.x86_64.pgtable import (
     PUD_SHIFT,
     mk_table_entry,
     pmd_bad,
-    pmd_bad_v6,
     pmd_mkinvalid,
     pmd_none,
     pmd_present,
@@ -347,8 +346,7 @@ def pmd_none_or_clear_bad(ctx: KernelContext, pmd: Ptr) -> bool:
     v = ptr_get(pmd)
     if pmd_none(v):
         return True
-    bad = pmd_bad_v6(v) if ctx.profile.pmd_bad_ignores_accessed else pmd_bad(v)
-    if bad:
+    if pmd_bad(v, ctx.profile.pmd_bad_ignores_accessed):
         pmd_clear_bad(ctx, pmd)
         return True
     return False
@@ -365,8 +363,7 @@ def pmd_none_or_trans_huge_or_clear_bad(ctx: KernelContext, pmd: Ptr) -> bool:
         return True
     if not pmd_present(pmdval):
         return True
-    bad = pmd_bad_v6(pmdval) if ctx.profile.pmd_bad_ignores_accessed else pmd_bad(pmdval)
-    if bad:
+    if pmd_bad(pmdval, ctx.profile.pmd_bad_ignores_accessed):
         pmd_clear_bad(ctx, pmd)
         return True
     return False

@@ -266,14 +266,16 @@ def pmd_protnone(pmd: int) -> bool:
     return pmd & _PROTNONE_OR_PRESENT == _PAGE_PROTNONE
 
 
-def pmd_bad(pmd: int) -> bool:
-    """Models: pgtable.h pmd_bad(), v4.14: anything but a kernel table pointer (U aside)."""
-    return (pmd & PTE_FLAGS_MASK) & _NOT_USER != _KERNPG_TABLE
+def pmd_bad(pmd: int, ignores_accessed: bool = False) -> bool:
+    """Models: pgtable.h pmd_bad(): anything but a kernel table pointer (U aside).
 
-
-def pmd_bad_v6(pmd: int) -> bool:
-    """Models: pgtable.h pmd_bad(), v6.13: the accessed bit is ignored too."""
-    return (pmd & PTE_FLAGS_MASK) & _NOT_USER_ACCESSED != (_KERNPG_TABLE & _NOT_ACCESSED)
+    ``ignores_accessed`` (6.13, profile switch ``pmd_bad_ignores_accessed``): the
+    accessed bit is ignored too. 4.14 compares it.
+    """
+    flags = pmd & PTE_FLAGS_MASK
+    if ignores_accessed:
+        return flags & _NOT_USER_ACCESSED != (_KERNPG_TABLE & _NOT_ACCESSED)
+    return flags & _NOT_USER != _KERNPG_TABLE
 
 
 def pmd_pfn_mask(pmd: int) -> int:

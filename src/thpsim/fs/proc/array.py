@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
-from thpsim.fs.proc.internal import get_proc_task, get_task_mm, mainline_formats
+from thpsim.fs.proc.internal import get_proc_task, get_task_mm
 from thpsim.fs.proc.task_mmu import task_mem
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
@@ -35,7 +35,7 @@ def proc_pid_status(f: File) -> str:
     """Models: proc_pid_status()."""
     ctx = f.ctx
     task = get_proc_task(f)
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
     c = f.vfs.cred_of(task)
     out = [
         f"Name:\t{task.comm[:15]}\n",
@@ -55,13 +55,14 @@ def proc_pid_status(f: File) -> str:
         f"NSpgid:\t{task.tgid}\n",
         f"NSsid:\t{task.tgid}\n",
     ]
-    if v6:
+    if profile.status_kthread:
         out.append("Kthread:\t0\n")
     mm = get_task_mm(task)
     if mm is not None:
         out.append(task_mem(mm))
-    if v6:
+    if profile.status_core_dumping:
         out.append("CoreDumping:\t0\n")
+    if profile.status_thp_enabled:
         out.append("THP_enabled:\t1\n")
     out += [
         f"Threads:\t{len(task.group)}\n",
@@ -72,7 +73,7 @@ def proc_pid_status(f: File) -> str:
         "SigIgn:\t0000000000000000\n",
         "SigCgt:\t0000000000000000\n",
     ]
-    last = _CAP_LAST_CAP_V6 if v6 else _CAP_LAST_CAP_4_14
+    last = _CAP_LAST_CAP_V6 if profile.cap_last_cap_40 else _CAP_LAST_CAP_4_14
     full = (1 << (last + 1)) - 1
     caps = sum(1 << cap for cap in c.cap_effective if cap <= last)
     out += [
@@ -84,7 +85,7 @@ def proc_pid_status(f: File) -> str:
         "NoNewPrivs:\t0\n",
         "Seccomp:\t0\n",
     ]
-    if v6:
+    if profile.status_seccomp_filters:
         out.append("Seccomp_filters:\t0\n")
     # task_cpus_allowed(): the task's cpumask; cpuset_task_status_allowed(): its
     # mems_allowed (None in the model: not confined, every CPU / every node)

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from thpsim.fs.vfs import File
 
 __all__ = [
-    "mainline_formats",
     "get_proc_task",
     "get_task_mm",
     "ptrace_may_access",
@@ -27,16 +26,6 @@ __all__ = [
     "show_val_kb",
     "node_states_memory",
 ]
-
-
-def mainline_formats(ctx: Any) -> bool:
-    """The views print what current Linux prints (the ``mainline`` profile).
-
-    Model-only era test: the text formats and the few reporting rules that
-    changed after 4.14 (each call site names the version that changed it) follow
-    the profile's name, as the brief for these views asks; ``seed`` prints 4.14.
-    """
-    return ctx.profile.name == "mainline"
 
 
 def get_proc_task(f: File) -> Any:

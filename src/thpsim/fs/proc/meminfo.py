@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
-from thpsim.fs.proc.internal import mainline_formats, show_val_kb
+from thpsim.fs.proc.internal import show_val_kb
 from thpsim.mm.mm_types import VM_ACCOUNT
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.vmstat import (
@@ -69,7 +69,7 @@ def vm_committed_as(ctx: Any) -> int:
 def meminfo_proc_show(f: File) -> str:
     """Models: meminfo_proc_show()."""
     ctx = f.ctx
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
     vm = ctx.vmstat
     buddy = ctx.buddy
     kb = 1 << (PAGE_SHIFT - 10)
@@ -100,7 +100,7 @@ def meminfo_proc_show(f: File) -> str:
         val("SwapTotal:", 0),
         val("SwapFree:", 0),
     ]
-    if v6:
+    if profile.meminfo_zswap:
         out += [val("Zswap:", 0), val("Zswapped:", 0)]
     out += [
         val("Dirty:", 0),
@@ -109,7 +109,7 @@ def meminfo_proc_show(f: File) -> str:
         val("Mapped:", 0),
         val("Shmem:", 0),
     ]
-    if v6:
+    if profile.meminfo_kreclaimable:
         out.append(val("KReclaimable:", 0))
     out += [
         val("Slab:", 0),
@@ -118,7 +118,7 @@ def meminfo_proc_show(f: File) -> str:
         show_val_kb("KernelStack:", 0),
         val("PageTables:", vm.global_zone_page_state(NR_PAGETABLE)),
     ]
-    if v6:
+    if profile.meminfo_sec_pagetables:
         out.append(val("SecPageTables:", 0))
     out += [
         val("NFS_Unstable:", 0),
@@ -130,7 +130,7 @@ def meminfo_proc_show(f: File) -> str:
         val("VmallocUsed:", 0),
         val("VmallocChunk:", 0),
     ]
-    if v6:
+    if profile.meminfo_percpu:
         out.append(val("Percpu:", 0))
     out.append(f"HardwareCorrupted: {num_poisoned_pages(ctx) * kb:>5} kB\n")
     out += [
@@ -139,8 +139,10 @@ def meminfo_proc_show(f: File) -> str:
         val("ShmemHugePages:", 0),
         val("ShmemPmdMapped:", 0),
     ]
-    if v6:
-        out += [val("FileHugePages:", 0), val("FilePmdMapped:", 0), val("Balloon:", 0)]
+    if profile.file_thp_stats:
+        out += [val("FileHugePages:", 0), val("FilePmdMapped:", 0)]
+    if profile.meminfo_balloon:
+        out.append(val("Balloon:", 0))
     out += [
         f"HugePages_Total:   {0:>5}\n",
         f"HugePages_Free:    {0:>5}\n",
@@ -148,7 +150,7 @@ def meminfo_proc_show(f: File) -> str:
         f"HugePages_Surp:    {0:>5}\n",
         show_val_kb("Hugepagesize:", HPAGE_PMD_SIZE >> 10),
     ]
-    if v6:
+    if profile.meminfo_hugetlb:
         out.append(show_val_kb("Hugetlb:", 0))
     out += [val("DirectMap4k:", 0), show_val_kb("DirectMap2M:", physical * kb)]
     return "".join(out)

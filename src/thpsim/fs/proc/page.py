@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from thpsim.fs.proc.internal import mainline_formats
 from thpsim.mm.page_alloc import MAX_ORDER_NR_PAGES
 from thpsim.mm.page_flags import (
     PAGE_BUDDY_MAPCOUNT_VALUE,
@@ -177,13 +176,13 @@ def _mapped(ctx: Any, pfns: np.ndarray, flags: np.ndarray, heads: np.ndarray) ->
 
 def stable_page_flags(ctx: Any, start: int, nr: int) -> np.ndarray:
     """The KPF_* word of each PFN in [start, start + nr). Models: stable_page_flags()."""
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
     pages = ctx.pages
     pfns = np.arange(start, start + nr, dtype=np.int64)
     flags = pages.flags_np[pfns].astype(np.int64)
     heads = _heads(pages, pfns, flags)
     hflags = pages.flags_np[heads].astype(np.int64)
-    k = hflags if v6 else flags  # mainline: the folio's flags
+    k = hflags if profile.kpageflags_folio_flags else flags
     u = np.zeros(nr, dtype=_U64)
     u |= _bit(_mapped(ctx, pfns, flags, heads), KPF_MMAP)
     anon = pages.mapping_np[heads] & PAGE_MAPPING_ANON != 0
@@ -200,18 +199,19 @@ def stable_page_flags(ctx: Any, start: int, nr: int) -> np.ndarray:
     buddy |= (pages.refcount_np[heads] == 0) & _free_block_frames(ctx, start, nr)
     u |= _bit(buddy, KPF_BUDDY)
     u |= _bit(k >> PG_idle & 1 != 0, KPF_IDLE)
-    if v6:
+    if profile.kpageflags_offline:
         u |= _bit(flags & F_offline != 0, KPF_OFFLINE)
+    if profile.kpageflags_pgtable:
         u |= _bit(flags & F_pgtable != 0, KPF_PGTABLE)
     for kpf, pg in _COPIED:
         u |= _bit(k >> pg & 1 != 0, kpf)
-    if not v6:
+    if not profile.kpageflags_anon_exclusive_mappedtodisk:
         # The model keeps PG_anon_exclusive (5.19+) in PG_mappedtodisk's bit in every
         # era; 4.14 never set PG_mappedtodisk on an anon page.
         u &= ~_bit(anon, KPF_MAPPEDTODISK)
     u |= _bit(k & _SWAPCACHE == _SWAPCACHE, KPF_SWAPCACHE)
     u |= _bit(flags >> PG_hwpoison & 1 != 0, KPF_HWPOISON)  # per page in both eras
-    if v6:
+    if profile.kpageflags_offline_block_nopage:
         # pfn_to_online_page() is NULL in an offlined memory block: stable_page_flags(NULL)
         u = np.where(flags & F_offline != 0, _U64(1 << KPF_NOPAGE), u)
     return u
@@ -220,7 +220,6 @@ def stable_page_flags(ctx: Any, start: int, nr: int) -> np.ndarray:
 def page_mapcounts(ctx: Any, start: int, nr: int) -> np.ndarray:
     """The kpagecount word of each PFN. Models: kpagecount_read()'s page_mapcount()
     (PTE maps of the page plus PMD maps of its THP)."""
-    v6 = mainline_formats(ctx)
     pages = ctx.pages
     pfns = np.arange(start, start + nr, dtype=np.int64)
     flags = pages.flags_np[pfns].astype(np.int64)
@@ -228,7 +227,7 @@ def page_mapcounts(ctx: Any, start: int, nr: int) -> np.ndarray:
     mc = pages.mapcount_np[pfns].astype(np.int64) + 1
     compound = flags & (F_head | F_tail) != 0
     mc += np.where(compound, pages.compound_mapcount_np[heads].astype(np.int64) + 1, 0)
-    if v6:
+    if ctx.profile.kpagecount_typed_zero:
         typed = (pages.mapcount_np[pfns] == PAGE_BUDDY_MAPCOUNT_VALUE) | (
             flags & (F_pgtable | F_offline) != 0
         )

@@ -92,7 +92,6 @@ from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
 from thpsim.fs.proc.internal import (
     get_proc_task,
     get_task_mm,
-    mainline_formats,
     node_states_memory,
     proc_mem_open,
 )
@@ -156,6 +155,7 @@ from thpsim.mm.pgtable_generic import (
     set_pmd_at,
     set_pte_at,
 )
+from thpsim.profiles import Profile
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -421,8 +421,9 @@ def smaps_account(mss: mem_size_stats, ctx: Any, page: int, compound: bool, youn
     Models: fs/proc/task_mmu.c smaps_account(), v4.14 and mainline: anon and
     LazyFree (anon, not swap-backed, clean), Rss, Referenced (the entry's young
     bit, PG_young or PG_referenced), then private/shared per page from the
-    refcount and the mapcounts; mainline counts a non-present entry (a migration
-    entry) as shared with its full Pss (the mapcount cannot be trusted then).
+    refcount and the mapcounts; with ``smaps_account_nonpresent_shared`` (5.16/6.10) a
+    non-present entry (a migration entry) counts as shared with its full Pss (the
+    mapcount cannot be trusted then).
     """
     pages = ctx.pages
     head = pages.compound_head(page)
@@ -436,11 +437,11 @@ def smaps_account(mss: mem_size_stats, ctx: Any, page: int, compound: bool, youn
     mss.resident += size
     if young or pages.flags[page] & F_young or hflags & F_referenced:
         mss.referenced += size
-    v6 = mainline_formats(ctx)
-    if pages.page_count(head) == 1 or (v6 and not present):
+    nonpresent_shared = ctx.profile.smaps_account_nonpresent_shared
+    if pages.page_count(head) == 1 or (nonpresent_shared and not present):
         # page_count() == 1: mapped exactly once, by this entry
         smaps_page_accumulate(mss, ctx, head, size, size << PSS_SHIFT, dirty, locked,
-                              present or not v6)
+                              present or not nonpresent_shared)
         return
     for p in range(page, page + nr):
         mapcount = pages.page_mapcount(p)
@@ -464,7 +465,7 @@ def smaps_pte_entry(mss: mem_size_stats, walk: mm_walk, pte: int, addr: int) -> 
         entry = swp.pte_to_swp_entry(pte)
         present = False
         if swp.is_migration_entry(entry) or (
-            mainline_formats(ctx) and swp.is_pfn_swap_entry(entry)
+            ctx.profile.pfn_swap_entry_hwpoison and swp.is_pfn_swap_entry(entry)
         ):
             page = swp.pfn_swap_entry_pfn(entry)
     if page < 0:
@@ -502,8 +503,8 @@ def smaps_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[
     if ptl is not None:
         try:
             v = pmdp_get(pmd)
-            # 4.14 counts a present PMD only; mainline hands migration entries on too
-            if pmd_present(v) or mainline_formats(ctx):
+            # 4.14 counts a present PMD only; 5.8+ hands migration entries on too
+            if pmd_present(v) or ctx.profile.smaps_pmd_migration_entry:
                 smaps_pmd_entry(mss, walk, v)
         finally:
             spin_unlock(ptl)
@@ -540,16 +541,17 @@ def _kb(label: str, value: int, width: int = 8) -> str:
     return f"{label:<16}{value >> 10:>{width}} kB\n"
 
 
-def __show_smap(mss: mem_size_stats, v6: bool, rollup: bool) -> str:
-    """Models: __show_smap() (mainline; the same lines 4.14 printed inline)."""
+def __show_smap(mss: mem_size_stats, profile: Profile, rollup: bool) -> str:
+    """Models: __show_smap() (mainline; the same lines 4.14 printed inline), each line
+    added after 4.14 behind its profile switch."""
     pss = mss.pss >> PSS_SHIFT
     out = [_kb("Rss:", mss.resident), _kb("Pss:", pss)]
-    if v6:
+    if profile.smaps_pss_dirty:
         out.append(_kb("Pss_Dirty:", mss.pss_dirty >> PSS_SHIFT))
-        if rollup:
-            out += [_kb("Pss_Anon:", mss.pss_anon >> PSS_SHIFT),
-                    _kb("Pss_File:", mss.pss_file >> PSS_SHIFT),
-                    _kb("Pss_Shmem:", mss.pss_shmem >> PSS_SHIFT)]
+    if rollup and profile.smaps_rollup_pss_split:
+        out += [_kb("Pss_Anon:", mss.pss_anon >> PSS_SHIFT),
+                _kb("Pss_File:", mss.pss_file >> PSS_SHIFT),
+                _kb("Pss_Shmem:", mss.pss_shmem >> PSS_SHIFT)]
     out += [
         _kb("Shared_Clean:", mss.shared_clean),
         _kb("Shared_Dirty:", mss.shared_dirty),
@@ -558,11 +560,11 @@ def __show_smap(mss: mem_size_stats, v6: bool, rollup: bool) -> str:
         _kb("Referenced:", mss.referenced),
         _kb("Anonymous:", mss.anonymous),
     ]
-    if v6:
+    if profile.smaps_ksm:
         out.append(_kb("KSM:", mss.ksm))
     out += [_kb("LazyFree:", mss.lazyfree), _kb("AnonHugePages:", mss.anonymous_thp),
             _kb("ShmemPmdMapped:", mss.shmem_thp)]
-    if v6:
+    if profile.file_thp_stats:
         out.append(_kb("FilePmdMapped:", mss.file_thp))
     out += [
         _kb("Shared_Hugetlb:", mss.shared_hugetlb),
@@ -589,8 +591,7 @@ def show_smap(vma: vm_area_struct) -> KernelPath[str]:
 
     Preempts: in the page-table locks of the walk.
     """
-    ctx = vma.vm_mm.kernel
-    v6 = mainline_formats(ctx)
+    profile = vma.vm_mm.kernel.profile
     mss = mem_size_stats()
     yield from smap_gather_stats(vma, mss)
     out = [
@@ -598,9 +599,9 @@ def show_smap(vma: vm_area_struct) -> KernelPath[str]:
         _kb("Size:", vma.vm_end - vma.vm_start),
         _kb("KernelPageSize:", PAGE_SIZE),
         _kb("MMUPageSize:", PAGE_SIZE),
-        __show_smap(mss, v6, False),
+        __show_smap(mss, profile, False),
     ]
-    if v6:
+    if profile.smaps_thp_eligible:
         out.append(f"{'THPeligible:':<16}{int(thp_vma_allowable(vma)):>8}\n")
     out.append(show_smap_vma_flags(vma))
     return "".join(out)
@@ -625,7 +626,7 @@ def show_smaps_rollup(mm: mm_struct | None) -> KernelPath[str]:
         up_read(mm.mmap_lock)
     head = show_vma_header_prefix(start, end, 0, 0, (0, 0), 0)
     return head.ljust(_MAPS_NAME_COLUMN) + "[rollup]\n" + __show_smap(
-        mss, mainline_formats(ctx), True
+        mss, ctx.profile, True
     )
 
 
@@ -802,7 +803,7 @@ def pte_to_pagemap_entry(pm: pagemapread, vma: vm_area_struct, addr: int, pte: i
     """Models: pte_to_pagemap_entry(). The zero page is present with its PFN but, having
     no normal page, gets neither PM_FILE nor PM_MMAP_EXCLUSIVE."""
     ctx = vma.vm_mm.kernel
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
     frame = flags = 0
     page = -1
     if pte_present(pte):
@@ -817,24 +818,25 @@ def pte_to_pagemap_entry(pm: pagemapread, vma: vm_area_struct, addr: int, pte: i
         if pte_swp_soft_dirty(pte):
             flags |= PM_SOFT_DIRTY
         entry = swp.pte_to_swp_entry(pte)
-        if v6:
-            if pm.show_pfn:  # 5.14+: the swap field is hidden like a PFN
-                offset = swp_offset_pfn(entry) if swp.is_pfn_swap_entry(entry) else (
-                    swp_offset(entry)
-                )
-                frame = swp_type(entry) | (offset << MAX_SWAPFILES_SHIFT)
-            if swp.is_pfn_swap_entry(entry):
-                page = swp.pfn_swap_entry_pfn(entry)
-        else:
-            frame = swp_type(entry) | (swp_offset(entry) << MAX_SWAPFILES_SHIFT)
-            if swp.is_migration_entry(entry):
-                page = swp.pfn_swap_entry_pfn(entry)
+        if pm.show_pfn or not profile.pagemap_hides_swap_offset:
+            # 6.1+ swp_offset_pfn() drops the young/dirty bits a migration entry keeps
+            # above the PFN; 4.14's swp_offset() equals it, having no such bits
+            offset = swp_offset_pfn(entry) if swp.is_pfn_swap_entry(entry) else (
+                swp_offset(entry)
+            )
+            frame = swp_type(entry) | (offset << MAX_SWAPFILES_SHIFT)
+        if swp.is_migration_entry(entry) or (
+            profile.pfn_swap_entry_hwpoison and swp.is_pfn_swap_entry(entry)
+        ):
+            page = swp.pfn_swap_entry_pfn(entry)
         flags |= PM_SWAP
     if page >= 0:
         pages = ctx.pages
         if not pages.PageAnon(page):
             flags |= PM_FILE
-        if (flags & PM_PRESENT or not v6) and pages.page_mapcount(page) == 1:
+        if (flags & PM_PRESENT or not profile.pagemap_exclusive_present_only) and (
+            pages.page_mapcount(page) == 1
+        ):
             flags |= PM_MMAP_EXCLUSIVE
     if vma.vm_flags & VM_SOFTDIRTY:
         flags |= PM_SOFT_DIRTY
@@ -851,7 +853,8 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
     pm = walk.private
     vma = walk.vma
     ctx = walk.mm.kernel
-    v6 = mainline_formats(ctx)
+    profile = ctx.profile
+    show_swap = pm.show_pfn or not profile.pagemap_hides_swap_offset
     ptl = yield from pmd_trans_huge_lock(pmdp, vma)
     if ptl is not None:
         try:
@@ -870,7 +873,7 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
             elif is_swap_pmd(pmd):
                 swp = ctx.swp
                 entry = swp.pmd_to_swp_entry(pmd)
-                if pm.show_pfn or not v6:
+                if show_swap:
                     offset = swp_offset_pfn(entry) + idx
                     frame = swp_type(entry) | (offset << MAX_SWAPFILES_SHIFT)
                 flags |= PM_SWAP
@@ -879,18 +882,19 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
                 ctx.bug_on(not swp.is_pmd_migration_entry(pmd), f"pagemap: swap PMD {pmd:#x}")
                 page = swp.pfn_swap_entry_pfn(entry)
             pages = ctx.pages
-            if v6 and page >= 0 and not pages.PageAnon(page):
-                flags |= PM_FILE  # mainline: the huge zero page is not anon
+            if profile.pagemap_pmd_pm_file and page >= 0 and not pages.PageAnon(page):
+                flags |= PM_FILE  # the huge zero page is not anon
             # the next subpage's frame: PFN + 1, or swap offset + 1
             if flags & PM_PRESENT:
                 step = 1 if pm.show_pfn else 0
             else:
-                shown = flags & PM_SWAP and (pm.show_pfn or not v6)
+                shown = flags & PM_SWAP and show_swap
                 step = 1 << MAX_SWAPFILES_SHIFT if shown else 0
+            exclusive_ok = flags & PM_PRESENT or not profile.pagemap_exclusive_present_only
             buf = pm.buffer
             for k in range((end - addr) >> PAGE_SHIFT):
                 cur = flags
-                if page >= 0 and (flags & PM_PRESENT or not v6) and (
+                if page >= 0 and exclusive_ok and (
                     pages.page_mapcount(page + idx + k) == 1
                 ):
                     cur |= PM_MMAP_EXCLUSIVE
@@ -1093,8 +1097,9 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
     are read, trimmed, parsed as an int (EINVAL / ERANGE); 1..5 else EINVAL; then,
     per era: v4.14 takes mmap_lock for read (for 4, if a VMA is VM_SOFTDIRTY, drops
     it, takes it for write to clear the flag on every VMA and downgrades), walks and
-    flushes the whole TLB; mainline holds mmap_lock for write throughout and calls
-    flush_tlb_mm() only after a soft-dirty walk.
+    flushes the whole TLB; 5.11+ holds mmap_lock for write throughout
+    (``clear_refs_mmap_write_lock``) and calls flush_tlb_mm() only after a soft-dirty
+    walk (``clear_refs_flush_soft_dirty_only``).
 
     Context: the write(2) of the opener (``current``).
     Preempts: taking mmap_lock, in the walk's locks, in the TLB flush.
@@ -1109,7 +1114,8 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
     mm = get_task_mm(get_proc_task(f))
     if mm is None:
         return count
-    v6 = mainline_formats(mm.kernel)
+    profile = mm.kernel.profile
+    flush = cp_type == CLEAR_REFS_SOFT_DIRTY or not profile.clear_refs_flush_soft_dirty_only
     lock = mm.mmap_lock
     if cp_type == CLEAR_REFS_MM_HIWATER_RSS:
         yield from down_write(lock)
@@ -1119,14 +1125,14 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
             up_write(lock)
         return count
     walk = mm_walk(mm, clear_refs_pte_range, test_walk=clear_refs_test_walk, private=cp_type)
-    if v6:
+    if profile.clear_refs_mmap_write_lock:
         yield from down_write(lock)
         try:
             if cp_type == CLEAR_REFS_SOFT_DIRTY:
                 _clear_vm_softdirty(mm)
             if mm.mmap:
                 yield from walk_page_range(0, mm.mmap[-1].vm_end, walk)
-            if cp_type == CLEAR_REFS_SOFT_DIRTY:
+            if flush:
                 yield from flush_tlb_mm(mm)
         finally:
             up_write(lock)
@@ -1144,7 +1150,8 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
             held = "read"
         if mm.mmap:
             yield from walk_page_range(0, mm.mmap[-1].vm_end, walk)
-        yield from flush_tlb_mm(mm)
+        if flush:
+            yield from flush_tlb_mm(mm)
     finally:
         if held == "read":
             up_read(lock)
@@ -1173,7 +1180,6 @@ def task_mem(mm: mm_struct) -> str:
     VmPTE with every page-table level (mm_pgtables_bytes()).
     Simplified: no text, library or stack mappings (VmExe, VmLib, VmStk are 0).
     """
-    v6 = mainline_formats(mm.kernel)
     kb = PAGE_SIZE >> 10
     anon = mm.rss_stat[MM_ANONPAGES]
     file = mm.rss_stat[MM_FILEPAGES]
@@ -1200,7 +1206,7 @@ def task_mem(mm: mm_struct) -> str:
         line("VmExe", 0),
         line("VmLib", 0),
     ]
-    if v6:
+    if mm.kernel.profile.status_vmpte_all_levels:
         out.append(line("VmPTE", mm.pgtables_bytes() >> 10))
     else:
         out.append(line("VmPTE", mm.nr_ptes * kb))
