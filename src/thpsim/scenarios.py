@@ -215,7 +215,7 @@ def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     holder: dict[str, Any] = {}
 
     def fork():
-        child = yield from copy_process(m.kernel, p.task, 2)
+        child = yield from copy_process(m.kernel, p.task, 0, 2)
         holder["child"] = child
         return child.pid if not isinstance(child, int) else child
 

@@ -40,6 +40,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from thpsim.kernel.entry import call_syscall
+
 __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 
 # include/linux/fs.h
@@ -366,11 +368,18 @@ class VFS:
         return _err(errno.EINVAL if node.fs == FS_PROC_PID else errno.EIO, path)
 
     # ------------------------------------------------------------------ operations
+    # read, write, mkdir and rmdir are system calls of ``as_task``: each runs through
+    # the kernel entry (kernel/entry.py: ``current`` is the opener for the call, its
+    # pending signals are handled before and after it), so the files' methods run
+    # their kernel paths to completion as the opener.
     def read(self, path: str, *, offset: int = 0, length: int | None = None,
              as_task: Any = None) -> str | bytes:
         """open(path, O_RDONLY) + pread(length, offset): ``str`` for text files,
         ``bytes`` for binary ones (which need ``length``; offset and length must be
         multiples of 8 there, else EINVAL)."""
+        return call_syscall(self.ctx, as_task, self._read, path, offset, length, as_task)
+
+    def _read(self, path: str, offset: int, length: int | None, as_task: Any) -> str | bytes:
         node, f = self._open(path, as_task, MAY_READ)
         if node.reader is None:
             raise self._no_method(node, path)
@@ -390,6 +399,9 @@ class VFS:
         the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
         """
+        return call_syscall(self.ctx, as_task, self._write, path, data, as_task)
+
+    def _write(self, path: str, data: str | bytes, as_task: Any) -> int:
         node, f = self._open(path, as_task, MAY_WRITE)
         if node.writer is None:
             raise self._no_method(node, path)
@@ -402,6 +414,9 @@ class VFS:
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: vfs_mkdir(): EEXIST, then may_create() (EACCES), then the parent's op
         (EPERM when it has none)."""
+        call_syscall(self.ctx, as_task, self._mkdir, path, as_task)
+
+    def _mkdir(self, path: str, as_task: Any) -> None:
         parts = _split(path)
         if not parts:
             raise _err(errno.EEXIST, path)
@@ -419,6 +434,9 @@ class VFS:
     def rmdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: vfs_rmdir(): ENOENT/ENOTDIR, may_delete() (EACCES), then the parent's
         op (EPERM when it has none; the op may refuse with EBUSY or ENOTEMPTY)."""
+        call_syscall(self.ctx, as_task, self._rmdir, path, as_task)
+
+    def _rmdir(self, path: str, as_task: Any) -> None:
         parts = _split(path)
         if not parts:
             raise _err(errno.EBUSY, path)

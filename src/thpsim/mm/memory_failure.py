@@ -60,7 +60,7 @@ import signal
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.huge_memory import is_huge_zero_pfn
@@ -627,7 +627,6 @@ def _offline_page_store(f, buf: bytes, action) -> int:
     (EINVAL), pfn = addr >> PAGE_SHIFT, ``action(ctx, pfn)``'s error or the count."""
     import os
 
-    from thpsim.fs.proc.internal import run_as_opener
     from thpsim.kernel.task import CAP_SYS_ADMIN
     from thpsim.lib.kstrtox import kstrtoull
 
@@ -636,7 +635,7 @@ def _offline_page_store(f, buf: bytes, action) -> int:
     err, addr = kstrtoull(buf.decode("latin-1"))
     if err:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    ret = run_as_opener(f, action(f.ctx, addr >> PAGE_SHIFT))
+    ret = run_to_completion(action(f.ctx, addr >> PAGE_SHIFT))
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), f.path)
     return len(buf)
@@ -688,7 +687,6 @@ def _debugfs_pfn_store(f, buf: bytes, action) -> int:
     ``action(ctx, pfn)``'s error, else the count."""
     import os
 
-    from thpsim.fs.proc.internal import run_as_opener
     from thpsim.kernel.task import CAP_SYS_ADMIN
     from thpsim.lib.kstrtox import kstrtoull
 
@@ -699,7 +697,7 @@ def _debugfs_pfn_store(f, buf: bytes, action) -> int:
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
     ret = action(f.ctx, pfn)
     if not isinstance(ret, int):
-        ret = run_as_opener(f, ret)
+        ret = run_to_completion(ret)
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), f.path)
     return len(buf)

@@ -72,7 +72,7 @@ import numpy as np
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
-from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
+from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn, run_to_completion
 from thpsim.kernel.task import signal_pending
 from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
 from thpsim.mm.page_alloc import (
@@ -698,10 +698,8 @@ def memory_block_change_state(ctx, block_id: int, online: bool,
 
 
 def _memory_block_change_state(f, online: bool, online_type: int) -> int:
-    from thpsim.fs.proc.internal import run_as_opener
-
-    ret = run_as_opener(f, memory_block_change_state(f.ctx, f.params["memory"], online,
-                                                     online_type))
+    ret = run_to_completion(memory_block_change_state(f.ctx, f.params["memory"], online,
+                                                      online_type))
     if ret < 0:
         raise _err(-ret, f)
     return 0

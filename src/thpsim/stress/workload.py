@@ -203,6 +203,12 @@ class Workload:
             cpu = self.cfg.user_threads + j
             progs.append(Program(cpu, self.threads[cpu].task, self._migrator_ops(round_, cpu)))
         self.rounds_built = round_ + 1
+        # each operation is a system call (or user access) of its thread: through the
+        # kernel entry, as the API's are (signals, lockdep_sys_exit)
+        m = self.m
+        for p in progs:
+            p.ops = [Op(op.name, lambda op=op, t=p.task: m.syscall(t, op.start()))
+                     for op in p.ops]
         return progs
 
     def _user_ops(self, round_: int, i: int) -> list[Op]:
@@ -694,7 +700,8 @@ class Workload:
     def _fork_ops(self, task: Any, r: _Region, rng: random.Random, i: int) -> list[Op]:
         """fork; the child reads some pages; the parent overwrites them; the child reads
         again (still the fork-time values); the child exits."""
-        from thpsim.kernel.fork import copy_process, mmput
+        from thpsim.kernel.exit import do_exit
+        from thpsim.kernel.fork import copy_process
         from thpsim.mm.uaccess import user_load
 
         ctx = self.m.kernel
@@ -707,7 +714,7 @@ class Workload:
         where = {o: r.addr(o) for o in picks}
 
         def fork():
-            child = yield from copy_process(ctx, task, task.cpu)
+            child = yield from copy_process(ctx, task, 0, task.cpu)
             if isinstance(child, int):
                 raise IntegrityError(f"fork failed: {child}")
             holder["child"] = child
@@ -726,8 +733,7 @@ class Workload:
 
         def child_exit():
             child = holder.pop("child")
-            leaks = yield from mmput(child.mm)
-            ctx.tasks.pop(child.pid, None)
+            leaks = yield from do_exit(ctx, child)
             if leaks:
                 raise IntegrityError("; ".join(leaks))
             return 0

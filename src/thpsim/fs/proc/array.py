@@ -20,11 +20,12 @@ from thpsim.fs.proc.internal import (
     bitmap_list_string,
     bitmap_string,
     get_proc_task,
-    get_task_mm,
     mainline_formats,
 )
 from thpsim.fs.proc.task_mmu import task_mem
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.kernel.fork import get_task_mm, mmput
+from thpsim.kernel.sched import run_to_completion
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -65,6 +66,7 @@ def proc_pid_status(f: File) -> str:
     mm = get_task_mm(task)
     if mm is not None:
         out.append(task_mem(mm))
+        run_to_completion(mmput(mm))
     if v6:
         out.append("CoreDumping:\t0\n")
         out.append("THP_enabled:\t1\n")

@@ -6,7 +6,8 @@ the page tables the way the kernel does: ``mmap_lock`` for read (held for the
 whole file by ``m_start``; per 2 MiB chunk by ``pagemap_read``), then per PMD
 ``pmd_trans_huge_lock()`` for a huge PMD or PMD migration entry, else the PTE
 table under its split lock. The walks are generators (kernel paths) run to
-completion as the opener (:func:`~thpsim.fs.proc.internal.run_as_opener`), so the
+completion as the opener (:func:`~thpsim.fs.proc.internal.proc_task_mm_read`, in the
+read's system call), so the
 interleaving driver can run them as well.
 
 Differences between the eras, where each is decided (mainline = ``mainline``):
@@ -89,12 +90,11 @@ from thpsim.errors import KernelBug
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
 from thpsim.fs.proc.internal import (
     get_proc_task,
-    get_task_mm,
     mainline_formats,
     node_states_memory,
     parse_kstrto,
     proc_mem_open,
-    run_as_opener,
+    proc_task_mm_read,
 )
 from thpsim.kernel.locking import (
     down_read,
@@ -949,7 +949,10 @@ def __pagemap_read(mm: mm_struct, pm: pagemapread, ppos: int, count: int) -> Ker
 def pagemap_read(f: File, ppos: int, count: int) -> bytes:
     """/proc/PID/pagemap read. Models: pagemap_read(): no mm -> nothing; offset and
     count must be multiples of 8 (EINVAL); PFNs only for a CAP_SYS_ADMIN opener."""
-    mm = get_task_mm(get_proc_task(f))
+    return proc_task_mm_read(f, lambda mm: _pagemap_read(f, mm, ppos, count))
+
+
+def _pagemap_read(f: File, mm: mm_struct | None, ppos: int, count: int) -> KernelPath[bytes]:
     if mm is None:
         return b""
     if ppos % PM_ENTRY_BYTES or count % PM_ENTRY_BYTES:
@@ -957,7 +960,7 @@ def pagemap_read(f: File, ppos: int, count: int) -> bytes:
     if not count:
         return b""
     pm = pagemapread(show_pfn=f.capable(CAP_SYS_ADMIN))
-    return run_as_opener(f, __pagemap_read(mm, pm, ppos, count))
+    return (yield from __pagemap_read(mm, pm, ppos, count))
 
 
 # ====================================================================== clear_refs
@@ -1152,10 +1155,13 @@ def clear_refs_write(f: File, data: bytes) -> int:
         raise OSError(-err, os.strerror(-err), f.path)
     if not CLEAR_REFS_ALL <= itype < CLEAR_REFS_LAST:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    mm = get_task_mm(get_proc_task(f))
-    if mm is not None:
-        run_as_opener(f, __clear_refs(mm, itype))
+    proc_task_mm_read(f, lambda mm: _clear_refs_mm(mm, itype))
     return count
+
+
+def _clear_refs_mm(mm: mm_struct | None, itype: int) -> KernelPath[None]:
+    if mm is not None:
+        yield from __clear_refs(mm, itype)
 
 
 # ====================================================================== status (task_mem)
@@ -1217,23 +1223,20 @@ def task_mem(mm: mm_struct) -> str:
 
 # ====================================================================== registration
 def _maps_read(f: File) -> str:
-    return run_as_opener(f, _vmas_locked(get_task_mm(get_proc_task(f)), show_map))
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, show_map))
 
 
 def _smaps_read(f: File) -> str:
-    return run_as_opener(f, _vmas_locked(get_task_mm(get_proc_task(f)), show_smap))
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, show_smap))
 
 
 def _smaps_rollup_read(f: File) -> str:
-    return run_as_opener(f, show_smaps_rollup(get_task_mm(get_proc_task(f))))
+    return proc_task_mm_read(f, show_smaps_rollup)
 
 
 def _numa_maps_read(f: File) -> str:
-    task = get_proc_task(f)
-    pol = task.mempolicy  # hold_task_mempolicy(): get_task_policy()
-    return run_as_opener(
-        f, _vmas_locked(get_task_mm(task), lambda vma: show_numa_map(vma, pol))
-    )
+    pol = get_proc_task(f).mempolicy  # hold_task_mempolicy(): get_task_policy()
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, lambda vma: show_numa_map(vma, pol)))
 
 
 def register(vfs: VFS) -> None:

@@ -66,10 +66,11 @@ import errno
 import os
 from typing import Any
 
-from thpsim.fs.proc.internal import run_as_opener
+from thpsim.errors import KernelBug
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.kernel.fork import get_task_mm, mmput
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.lib.kstrtox import kstrtoll, kstrtoull
 
 __all__ = ["cpuset", "cpuset_hierarchy", "update_nodemask", "update_cpumask",
@@ -167,23 +168,6 @@ class cpuset_hierarchy:
     def nr_populated_domain_children(self, cg: cpuset) -> int:
         """Models: cgroup->nr_populated_domain_children (every cgroup is a domain)."""
         return sum(1 for c in cg.children.values() if self.cgroup_is_populated(c))
-
-
-def cgroup_post_fork(ctx: Any, parent: Any, child: Any) -> None:
-    """A new task (fork or thread) starts in its parent's cgroup, with its masks.
-
-    Models: cgroup_post_fork() (the child joins the parent's css_set) and the copy of
-    cpus_allowed/mems_allowed in dup_task_struct(); cpuset_fork() changes nothing
-    more when the cpuset is the parent's.
-    """
-    child.cpus_allowed = parent.cpus_allowed
-    child.mems_allowed = parent.mems_allowed
-    h = ctx.cpuset_hierarchy
-    if h is None:
-        return
-    cg = h.css_of.get(parent.pid)
-    if cg is not None:
-        h.css_of[child.pid] = cg
 
 
 def task_css(cg: cpuset) -> cpuset:
@@ -313,22 +297,9 @@ def set_cpus_allowed_ptr(task, new_mask: int) -> None:
     task.cpus_allowed = new_mask
 
 
-def _get_task_mm(task):
-    """Models: get_task_mm(): the task's mm with a user reference (mmget), or None when
-    it has none or is exiting (exit_mm() clears task->mm before the last mmput())."""
-    mm = task.mm
-    if mm is None or mm.dead or mm.mm_users <= 0:
-        return None
-    mm.mm_users += 1
-    return mm
-
-
 def _mmput(mm) -> KernelPath[None]:
     """mmput() of a reference the cpuset code took; the last one tears the mm down, and
     what check_mm() reports is a model failure."""
-    from thpsim.errors import KernelBug
-    from thpsim.kernel.fork import mmput
-
     leaks = yield from mmput(mm)
     if leaks:
         raise KernelBug("; ".join(leaks))
@@ -432,7 +403,7 @@ def update_tasks_nodemask(h: cpuset_hierarchy, cs: cpuset) -> KernelPath[None]:
         cpuset_change_task_nodemask(task, newmems)
         if task.mm is None or task.mm.mm_id in seen:
             continue
-        mm = _get_task_mm(task)
+        mm = get_task_mm(task)
         if mm is None:
             continue
         seen.add(mm.mm_id)
@@ -642,7 +613,7 @@ def cpuset_attach(h: cpuset_hierarchy, cs: cpuset, tasks: list,
     for leader in tasks:
         if leader.pid != leader.tgid:
             continue  # only the leader carries the mm's memory
-        mm = _get_task_mm(leader)
+        mm = get_task_mm(leader)
         if mm is None:
             continue
         yield from mpol_rebind_mm(mm, to)
@@ -954,7 +925,7 @@ def register(vfs) -> None:
     def resmask_store(private: int):
         def store(f, buf: bytes) -> int:
             cs = cs_of(f)
-            ret = run_as_opener(f, cpuset_write_resmask(h, cs, buf.decode("latin-1"),
+            ret = run_to_completion(cpuset_write_resmask(h, cs, buf.decode("latin-1"),
                                                         private))
             if ret < 0:
                 raise _err(-ret, f)
@@ -999,7 +970,7 @@ def register(vfs) -> None:
             if task is None:
                 raise _err(errno.ESRCH, f)
         threads = list(task.group) if group else [task]
-        ret = run_as_opener(f, cgroup_attach_task(h, cs_of(f), threads))
+        ret = run_to_completion(cgroup_attach_task(h, cs_of(f), threads))
         if ret < 0:
             raise _err(-ret, f)
         return len(buf)
@@ -1020,7 +991,7 @@ def register(vfs) -> None:
 
     def subtree_store(f, buf: bytes) -> int:
         cg = cs_of(f)
-        ret = run_as_opener(f, cgroup_subtree_control_write(h, cg, buf.decode("latin-1")))
+        ret = run_to_completion(cgroup_subtree_control_write(h, cg, buf.decode("latin-1")))
         if ret < 0:
             raise _err(-ret, f)
         for child in cg.children.values():  # kernfs_activate() / css_clear_dir()
@@ -1082,14 +1053,14 @@ def register(vfs) -> None:
     def mkdir(f, path: str) -> None:
         parent = _cs_at(h, path)
         name = path.rsplit("/", 1)[1]
-        cg = run_as_opener(f, cgroup_mkdir(h, parent, name, path))
+        cg = run_to_completion(cgroup_mkdir(h, parent, name, path))
         vfs.register_dir(path, mode=0o755, mkdir=mkdir, rmdir=rmdir)
         register_cgroup_files(cg)
 
     def rmdir(f, path: str) -> None:
         parent = _cs_at(h, path)
         cg = parent.children[path.rsplit("/", 1)[1]]
-        ret = run_as_opener(f, cgroup_rmdir(h, cg))
+        ret = run_to_completion(cgroup_rmdir(h, cg))
         if ret < 0:
             raise _err(-ret, f)
         vfs.unregister(path)
