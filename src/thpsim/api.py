@@ -26,7 +26,7 @@ from typing import Any
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
-from thpsim.fs.vfs import VFSView
+from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
@@ -149,8 +149,6 @@ class Machine:
     @property
     def _vfs(self) -> Any:
         if self._vfs_obj is None:
-            from thpsim.fs.vfs import VFS
-
             self._vfs_obj = VFS(self.kernel, None)
         return self._vfs_obj
 
