@@ -222,10 +222,14 @@ class Machine:
         return _check(kill_pid_info(self.kernel.tasks, sig, pid))
 
     def live_mms(self) -> list:
+        """The address spaces of the tasks in the task table (``kernel.tasks``), each
+        once, in pid order of their first task: also those of tasks made by kernel
+        paths run outside the API (a fork inside an interleaved run)."""
         seen: dict[int, Any] = {}
-        for p in self.processes.values():
-            if p.mm is not None and not p.mm.dead:
-                seen[p.mm.mm_id] = p.mm
+        for t in self.kernel.tasks.values():
+            mm = t.mm
+            if mm is not None and not mm.dead:
+                seen.setdefault(mm.mm_id, mm)
         return list(seen.values())
 
     def check_integrity(self) -> None:
