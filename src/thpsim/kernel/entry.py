@@ -15,6 +15,9 @@ prepare_exit_to_usermode()), the parts the model has:
 Every system call goes through here: the API's (thpsim.api), the VFS's reads and
 writes of /proc, /sys and cgroup files (fs/vfs.py), and the stress harness's
 operations (the generator form, :func:`syscall`, under the interleaving driver).
+A user load or store that faults enters through the exception entry instead
+(irqentry_enter_from_user_mode()/irqentry_exit_to_user_mode()), whose way back does
+the same work; the model runs it through these functions too.
 ``task`` None is a kernel thread or the machine acting as root: no signals.
 
 Model-only: :func:`run_syscall` is the sequential driver of one system call: it sets

@@ -47,6 +47,7 @@ __all__ = [
     "mm_access",
     "mmput",
     "dup_task_struct",
+    "copy_mm",
     "copy_process",
 ]
 
