@@ -52,8 +52,9 @@ the nodes with memory at boot); a task is bound to its one simulated CPU:
 to another CPU; node and CPU lists take ``a`` and ``a-b`` items (no ``a-b:g/n``
 groups, no ``N``); v1 attach does not check the writer's euid; the task-to-cgroup
 link is a table keyed by thread id (``css_of``; the kernel's task->cgroups),
-filled at fork by cgroup_post_fork(); cgroup_mutex and cpus_read_lock are
-folded into cpuset_mutex, so attach_in_progress is never seen; when a
+filled at fork by cgroup_post_fork() and emptied at exit by cgroup_exit()
+(kernel/cgroup/cgroup.py); cgroup_mutex and cpus_read_lock are folded into
+cpuset_mutex, so attach_in_progress is never seen; when a
 subtree_control write re-homes tasks, cpuset_attach() runs once per destination css
 (the kernel passes one taskset whose first task names the source and destination);
 policies are rebound by replacing the immutable mempolicy objects (shared ones stay
