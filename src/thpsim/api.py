@@ -5,10 +5,16 @@ success returns what the C call returns (0 or an address); failure raises
 :class:`OSError` with Linux's errno, leaving the state Linux leaves. A user
 access that faults fatally raises :class:`~thpsim.errors.DeliveredSignal`.
 
-Every kernel path runs through :meth:`Machine._run`, which sets ``current`` and
-drives the generator to completion. :class:`Syscalls` (``thread.sys``) hands out
-those same generators, so the interleaving driver (:mod:`thpsim.testing`) runs
-the very paths the blocking methods run.
+Every system call runs through the kernel entry (kernel/entry.py, via
+:meth:`Machine._run`): ``current`` is set, pending signals are handled before and
+after, and the generator is driven to completion (the interleaving scheduler drives
+the same generators concurrently, :meth:`Machine.syscall`); the API adds the
+shadow of user writes and the invariant checks around it. Tasks are made by one
+copy_process() (kernel/fork.py) and end in one do_exit() (kernel/exit.py);
+``Machine.processes`` maps the task table's processes to their API objects.
+:class:`Syscalls` (``thread.sys``) hands out the same generators the blocking
+methods run, so the interleaving driver (:mod:`thpsim.testing`) runs the very paths
+the blocking methods run.
 """
 
 from __future__ import annotations
@@ -22,20 +28,24 @@ from typing import Any
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import ConfigError, IntegrityError
-from thpsim.fs.vfs import VFSView
+from thpsim.fs.exec import exec_mm
+from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import Shadow, check_integrity
-from thpsim.kernel import fork as kfork
-from thpsim.kernel.cgroup.cgroup import cgroup_post_fork
-from thpsim.kernel.context import (
-    THP_DEFRAG_MODES,
-    THP_ENABLED_MODES,
-    KernelContext,
-    ThpSettings,
+from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
+from thpsim.kernel.entry import call_syscall, run_syscall, syscall
+from thpsim.kernel.exit import do_exit, do_group_exit
+from thpsim.kernel.fork import (
+    CLONE_FILES,
+    CLONE_FS,
+    CLONE_SIGHAND,
+    CLONE_THREAD,
+    CLONE_VM,
+    copy_process,
 )
-from thpsim.kernel.sched import KernelPath, run_to_completion
-from thpsim.kernel.task import ALL_CAPS, cred, handle_signals, kill_pid_info, task_struct
+from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.task import ALL_CAPS, cred, kill_pid_info, task_struct
 from thpsim.mm import madvise as kmadvise
 from thpsim.mm import mlock as kmlock
 from thpsim.mm import mmap as kmmap
@@ -48,8 +58,7 @@ from thpsim.mm.mempolicy import (
     kernel_set_mempolicy,
 )
 from thpsim.mm.migrate import kernel_move_pages
-from thpsim.mm.page_alloc import BuddyAllocator
-from thpsim.mm.page_flags import F_reserved, PageArrays
+from thpsim.mm.mm_init import mm_core_init
 from thpsim.mm.uaccess import user_load, user_store
 from thpsim.profiles import Profile, make_profile
 
@@ -139,17 +148,9 @@ class Machine:
                 cpu_list.append(c)
         if not cpu_list:
             raise ConfigError("a machine needs at least one CPU")
-        pages = PageArrays(mem.max_pfn)
-        self.kernel = ctx = KernelContext(
-            self.profile, mem, pages, cpu_list, ThpSettings(thp, defrag, use_zero_page)
-        )
-        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}), movable_align)
-        # The zero page: the first frame of the first node, reserved like kernel image memory.
-        zero = mem.nodes[nids[0]].start_pfn
-        ctx.buddy.memblock_free_all({zero})
-        ctx.zero_pfn = zero
-        pages.flags[zero] |= F_reserved
-        pages.refcount[zero] = 1
+        self.kernel = mm_core_init(self.profile, mem, cpu_list,
+                                   ThpSettings(thp, defrag, use_zero_page), movable or {},
+                                   movable_align)
         self.check = check
         self._faults_checked = 0
         self.shadow = Shadow() if shadow else None
@@ -159,8 +160,6 @@ class Machine:
     @property
     def _vfs(self) -> Any:
         if self._vfs_obj is None:
-            from thpsim.fs.vfs import VFS
-
             self._vfs_obj = VFS(self.kernel, None)
         return self._vfs_obj
 
@@ -183,42 +182,43 @@ class Machine:
     # ---- processes
     def spawn(self, cpu: int = 0, uid: int = 0, caps: frozenset[int] | None = None,
               comm: str = "thpsim") -> Process:
-        """A new process with one thread on ``cpu``; uid 0 holds every capability."""
+        """A new process with one thread on ``cpu``; uid 0 holds every capability.
+
+        Models: how the kernel starts a user process (kernel_init() ->
+        kernel_execve(), or a user-mode helper): a kernel thread forks
+        (copy_process(), no mm to copy) and the child execs with the credentials it
+        was given (fs/exec.py exec_mm(): a new, empty address space).
+        Raises: OSError ENOMEM when no page is left for the page tables (the child
+        exits again; its pid is used up).
+        """
         ctx = self.kernel
         if not 0 <= cpu < len(ctx.cpus):
             raise ConfigError(f"no CPU {cpu}")
         if caps is None:
             caps = ALL_CAPS if uid == 0 else frozenset()
-        task = task_struct(0, 0, None, cpu, cred(uid, frozenset(caps)), comm)
-        ctx.current = task
-        try:
-            mm = kfork.mm_alloc(ctx)
-        finally:
-            ctx.current = None
-        pid = ctx.alloc_pid()
-        task.pid = task.tgid = pid
-        task.mm = mm
-        mm.owner = task
-        ctx.tasks[pid] = task
+        task = self._run(None, copy_process(ctx, None, 0, cpu))
+        if isinstance(task, int):
+            raise OSError(-task, os.strerror(-task))
+        ret = call_syscall(ctx, task, exec_mm, ctx, task, cred(uid, frozenset(caps)), comm)
+        if ret < 0:
+            self._run(None, do_exit(ctx, task))
+            raise OSError(-ret, os.strerror(-ret))
         p = Process(self, task)
-        self.processes[pid] = p
+        self.processes[task.pid] = p
         return p
 
-    def _run(self, task: task_struct, gen: Generator[Any, None, Any]) -> Any:
-        """One system call (or user access) of ``task``: signals sent while it ran user
-        code are handled first, the kernel path runs with ``current`` = ``task``, and
-        signals raised meanwhile are handled on the way back (kernel/task.py)."""
-        ctx = self.kernel
-        prev = ctx.current
-        if task is not None:
-            handle_signals(task)
-        ctx.current = task
-        try:
-            return run_to_completion(gen)
-        finally:
-            ctx.current = prev
-            if task is not None:
-                handle_signals(task)
+    def _run(self, task: task_struct | None, gen: Generator[Any, None, Any]) -> Any:
+        """One system call (or user access) of ``task`` through the kernel entry
+        (kernel/entry.py run_syscall()): signals sent while it ran user code are handled
+        first, the kernel path runs with ``current`` = ``task``, and signals raised
+        meanwhile are handled on the way back. ``task`` None: the machine itself."""
+        return run_syscall(self.kernel, task, gen)
+
+    def syscall(self, task: task_struct | None, gen: Generator[Any, None, Any]) -> KernelPath[Any]:
+        """The generator form of :meth:`_run`, for the interleaving driver (which sets
+        ``current`` at each step): ``gen`` between the kernel entry and exit, yielding
+        exactly what ``gen`` yields (kernel/entry.py syscall())."""
+        return syscall(self.kernel, task, gen)
 
     def kill(self, pid: int, sig: int) -> int:
         """kill(2) as root: send ``sig`` to process ``pid`` (or the process of thread
@@ -233,10 +233,14 @@ class Machine:
         return _check(kill_pid_info(self.kernel.tasks, sig, pid))
 
     def live_mms(self) -> list:
+        """The address spaces of the tasks in the task table (``kernel.tasks``), each
+        once, in pid order of their first task: also those of tasks made by kernel
+        paths run outside the API (a fork inside an interleaved run)."""
         seen: dict[int, Any] = {}
-        for p in self.processes.values():
-            if p.mm is not None and not p.mm.dead:
-                seen[p.mm.mm_id] = p.mm
+        for t in self.kernel.tasks.values():
+            mm = t.mm
+            if mm is not None and not mm.dead:
+                seen.setdefault(mm.mm_id, mm)
         return list(seen.values())
 
     def check_integrity(self) -> None:
@@ -362,15 +366,12 @@ class Syscalls:
     def fork(self, cpu: int | None = None) -> KernelPath[Any]:
         """The child's task_struct on ``cpu`` (default: this task's), or a negative errno."""
         cpu = self.task.cpu if cpu is None else cpu
-        return kfork.copy_process(self.machine.kernel, self.task, cpu)
+        return copy_process(self.machine.kernel, self.task, 0, cpu)
 
     def exit(self) -> KernelPath[list[str]]:
-        """Tear the address space down and take the thread group out of the task table.
-        Returns what check_mm printed."""
-        out = yield from kfork.mmput(self.task.mm)
-        for t in self.task.group:
-            self.machine.kernel.tasks.pop(t.pid, None)
-        return out
+        """exit_group(2): every thread of the group exits (kernel/exit.py
+        do_group_exit()). Returns what check_mm printed."""
+        return do_group_exit(self.machine.kernel, self.task)
 
     # ---- user memory (a 64-bit word per 4 KiB page)
     def store(self, addr: int, value: int) -> KernelPath[int]:
@@ -576,8 +577,8 @@ class Thread(_Syscalls):
     @property
     def fs(self) -> Any:
         """The /proc and /sys views as this thread (/proc/self is its process); each
-        call is a system call of the thread (signals are handled around it)."""
-        return _UserVFSView(self.machine._vfs, self.task, self.machine._after)
+        read, write, mkdir and rmdir is a system call of the thread (fs/vfs.py)."""
+        return VFSView(self.machine._vfs, self.task, self.machine._after)
 
     @property
     def cpu(self) -> int:
@@ -599,8 +600,8 @@ class Process(_Syscalls):
     @property
     def fs(self) -> Any:
         """The /proc and /sys views, acting as this process (its credentials, /proc/self);
-        each call is a system call of its first thread (signals are handled around it)."""
-        return _UserVFSView(self.machine._vfs, self.task, self.machine._after)
+        each read, write, mkdir and rmdir is a system call of its first thread."""
+        return VFSView(self.machine._vfs, self.task, self.machine._after)
 
     def kill(self, sig: int) -> int:
         """kill(2) of this process, as root (:meth:`Machine.kill`)."""
@@ -615,22 +616,21 @@ class Process(_Syscalls):
         return self.task.mm
 
     def clone(self, cpu: int | None = None) -> Thread:
-        """Add a thread (CLONE_VM) on ``cpu`` (default: the first thread's CPU)."""
-        ctx = self.machine.kernel
+        """Add a thread (clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+        CLONE_THREAD), as pthread_create() asks) on ``cpu`` (default: the first
+        thread's CPU). Made by copy_process(), like fork."""
+        m = self.machine
+        ctx = m.kernel
         if self.exited:
             raise OSError(errno.ESRCH, "process has exited")
         cpu = self.task.cpu if cpu is None else cpu
         if not 0 <= cpu < len(ctx.cpus):
             raise ConfigError(f"no CPU {cpu}")
-        t = task_struct(ctx.alloc_pid(), self.pid, self.task.mm, cpu, self.task.cred,
-                        self.task.comm)
-        t.group = self.task.group
-        t.group.append(t)
-        t.signal = self.task.signal  # CLONE_THREAD: one signal_struct per thread group
-        t.mempolicy = self.task.mempolicy
-        ctx.tasks[t.pid] = t
-        cgroup_post_fork(ctx, self.task, t)
-        th = Thread(self.machine, t, self)
+        flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
+        t = m._run(self.task, copy_process(ctx, self.task, flags, cpu))
+        if isinstance(t, int):
+            raise OSError(-t, os.strerror(-t))
+        th = Thread(m, t, self)
         self.threads.append(th)
         return th
 
@@ -657,7 +657,8 @@ class Process(_Syscalls):
         return child
 
     def exit(self, status: int = 0) -> list[str]:
-        """exit(2): tear the address space down. Returns what check_mm printed."""
+        """exit_group(2): every thread exits (kernel/exit.py do_group_exit()); the last
+        reference to the address space tears it down. Returns what check_mm printed."""
         m = self.machine
         if self.exited:
             raise OSError(errno.ESRCH, "process has exited")
@@ -672,32 +673,6 @@ class Process(_Syscalls):
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} threads={len(self.threads)}>"
-
-
-class _UserVFSView(VFSView):
-    """Model-only: the VFS as a thread's system calls see it: pending signals are
-    handled before each call and on the way back, as :meth:`Machine._run` does."""
-
-    __slots__ = ()
-
-    def _syscall(self, op: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        handle_signals(self.task)
-        try:
-            return op(*args, **kw)
-        finally:
-            handle_signals(self.task)
-
-    def read(self, path: str, **kw: Any) -> Any:
-        return self._syscall(super().read, path, **kw)
-
-    def write(self, path: str, data: str | bytes) -> int:
-        return self._syscall(super().write, path, data)
-
-    def mkdir(self, path: str) -> None:
-        self._syscall(super().mkdir, path)
-
-    def rmdir(self, path: str) -> None:
-        self._syscall(super().rmdir, path)
 
 
 ConfigCallback = Callable[[Machine], None]

@@ -281,7 +281,8 @@ def test_fork_waits_for_the_remove_walk_on_the_anon_vma_lock(profile):
     Linking needs the anon_vma lock for write, so fork waits for the walk and the
     child copies the restored PMD; linked mid-walk, the child would keep a migration
     entry no one removes."""
-    from thpsim.kernel.fork import copy_process, mmput
+    from thpsim.kernel.exit import do_exit
+    from thpsim.kernel.fork import copy_process
     from thpsim.kernel.sched import run_to_completion
 
     m, p, a = setup(profile)
@@ -290,7 +291,7 @@ def test_fork_waits_for_the_remove_walk_on_the_anon_vma_lock(profile):
     st, lst = start_migration(m, p, a)
     # on to the remove walk, which holds the anon_vma lock for read
     st.run_until(lambda: bool(av.rwsem.readers) and "remove_migration" in _frames(st.gen))
-    fork = Stepper(ctx, copy_process(ctx, p.task, 0), task=p.task)
+    fork = Stepper(ctx, copy_process(ctx, p.task, 0, 0), task=p.task)
     for _ in range(10_000):
         t = fork.step()
         assert t is not None, "fork finished while the walk held the anon_vma lock"
@@ -304,8 +305,7 @@ def test_fork_waits_for_the_remove_walk_on_the_anon_vma_lock(profile):
     c_pmd = lookup_pmd(child.mm, a)
     v = c_pmd[0][c_pmd[1]]
     assert not ctx.swp.is_pmd_migration_entry(v) and v & 1, f"child PMD {v:#x}"
-    assert run_to_completion(mmput(child.mm)) == []
-    ctx.tasks.pop(child.pid)
+    assert run_to_completion(do_exit(ctx, child)) == []
     m.check_integrity()
 
 

@@ -17,7 +17,7 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from thpsim.fs.proc.internal import run_as_opener
+from thpsim.kernel.sched import run_to_completion
 from thpsim.lib.kstrtox import kstrtoint
 from thpsim.lib.string import strstrip
 from thpsim.mm.huge_memory import deferred_split_scan
@@ -59,7 +59,7 @@ def drop_caches_sysctl_handler(f: File, data: bytes) -> int:
     state = f.vfs.state
     state["drop_caches"] = value
     if value & 2:
-        run_as_opener(f, deferred_split_scan(f.ctx))  # drop_slab() -> the THP shrinker
+        run_to_completion(deferred_split_scan(f.ctx))  # drop_slab() -> the THP shrinker
     if not state.get("drop_caches_stfu"):
         comm, pid = ("thpsim", 0) if f.task is None else (f.task.comm, f.task.pid)
         f.ctx.printk(f"{comm} ({pid}): drop_caches: {value}")

@@ -45,8 +45,8 @@ from collections.abc import Callable
 from types import GeneratorType
 from typing import Any
 
-from thpsim.fs.proc.internal import run_as_opener
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.entry import call_syscall
+from thpsim.kernel.sched import KernelPath, run_to_completion
 
 __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 
@@ -374,22 +374,30 @@ class VFS:
         return _err(errno.EINVAL if node.fs == FS_PROC_PID else errno.EIO, path)
 
     # ------------------------------------------------------------------ operations
+    # read, write, mkdir and rmdir are system calls of ``as_task``: each runs through
+    # the kernel entry (kernel/entry.py: ``current`` is the opener for the call, its
+    # pending signals are handled before and after it), so the files' methods run
+    # their kernel paths to completion as the opener.
     def read(self, path: str, *, offset: int = 0, length: int | None = None,
              as_task: Any = None) -> str | bytes:
         """open(path, O_RDONLY) + pread(length, offset): ``str`` for text files,
         ``bytes`` for binary ones (which need ``length``; offset and length must be
-        multiples of 8 there, else EINVAL). A method that is a kernel path runs to
-        completion as the opener."""
+        multiples of 8 there, else EINVAL). The call goes through the kernel entry
+        (kernel/entry.py) with ``current`` = the opener; a method that is a kernel path
+        runs to completion inside it."""
+        return call_syscall(self.ctx, as_task, self._read, path, offset, length, as_task)
+
+    def _read(self, path: str, offset: int, length: int | None, as_task: Any) -> str | bytes:
         node, f, ret = self._read_start(path, offset, length, as_task)
         if isinstance(ret, GeneratorType):
-            ret = run_as_opener(f, ret)
+            ret = run_to_completion(ret)
         return self._read_end(node, ret, offset, length)
 
     def sys_read(self, path: str, *, offset: int = 0, length: int | None = None,
                  as_task: Any = None) -> KernelPath[str | bytes]:
-        """:meth:`read` as a kernel path, for the interleaving driver (which sets
-        ``current``): the same walk, checks and file method, whose kernel path (if it
-        is one) runs inside this one."""
+        """:meth:`read`'s body as a kernel path, for the interleaving driver (which sets
+        ``current``; Machine.syscall() adds the entry and exit work): the same walk,
+        checks and file method, whose kernel path (if it is one) runs inside this one."""
         node, f, ret = self._read_start(path, offset, length, as_task)
         if isinstance(ret, GeneratorType):
             ret = yield from ret
@@ -422,11 +430,14 @@ class VFS:
         A zero-length write to a kernfs file (sysfs, cgroup) returns 0 without calling
         the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
-        A method that is a kernel path runs to completion as the opener.
+        A method that is a kernel path runs to completion inside the system call.
         """
+        return call_syscall(self.ctx, as_task, self._write, path, data, as_task)
+
+    def _write(self, path: str, data: str | bytes, as_task: Any) -> int:
         f, ret = self._write_start(path, data, as_task)
         if isinstance(ret, GeneratorType):
-            ret = run_as_opener(f, ret)
+            ret = run_to_completion(ret)
         return ret
 
     def sys_write(self, path: str, data: str | bytes, *,
@@ -453,6 +464,9 @@ class VFS:
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: vfs_mkdir(): EEXIST, then may_create() (EACCES), then the parent's op
         (EPERM when it has none)."""
+        call_syscall(self.ctx, as_task, self._mkdir, path, as_task)
+
+    def _mkdir(self, path: str, as_task: Any) -> None:
         parts = _split(path)
         if not parts:
             raise _err(errno.EEXIST, path)
@@ -470,6 +484,9 @@ class VFS:
     def rmdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: vfs_rmdir(): ENOENT/ENOTDIR, may_delete() (EACCES), then the parent's
         op (EPERM when it has none; the op may refuse with EBUSY or ENOTEMPTY)."""
+        call_syscall(self.ctx, as_task, self._rmdir, path, as_task)
+
+    def _rmdir(self, path: str, as_task: Any) -> None:
         parts = _split(path)
         if not parts:
             raise _err(errno.EBUSY, path)

@@ -6,6 +6,11 @@ Models: the globals kernel paths reach without arguments -- ``mem_map``,
 two machines never share state; kernel structures reach it as ``mm.kernel``.
 
 ``current`` is set only by a driver, at each switch (SimPy's ``active_process``).
+
+The kernel core does not build the memory-management structures it holds: the
+boot code (mm/mm_init.py :func:`~thpsim.mm.mm_init.mm_core_init`, start_kernel()'s
+memory part) constructs ``mem_map`` (PageArrays), the counters (VmStat) and the
+buddy allocator and hands them in.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from thpsim.errors import KernelBug
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.kernel.locking import mutex
-from thpsim.mm.page_flags import PageArrays
-from thpsim.mm.vmstat import VmStat
 from thpsim.profiles import Profile
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import anon_vma
     from thpsim.mm.page_alloc import BuddyAllocator
+    from thpsim.mm.page_flags import PageArrays
+    from thpsim.mm.vmstat import VmStat
 
 __all__ = ["KernelContext", "ThpSettings"]
 
@@ -52,6 +57,7 @@ class KernelContext:
         pages: PageArrays,
         cpus: list[CPU],
         thp: ThpSettings,
+        vmstat: VmStat,
     ):
         self.profile = profile
         self.swp = SwapOps(
@@ -62,8 +68,8 @@ class KernelContext:
         self.pages = pages
         self.cpus = cpus
         self.thp = thp
-        self.vmstat = VmStat(list(mem.nodes))
-        self.buddy: BuddyAllocator = None  # type: ignore[assignment]  # set by boot
+        self.vmstat = vmstat
+        self.buddy: BuddyAllocator = None  # type: ignore[assignment]  # set by mm_core_init()
         #: The task whose kernel path is running (set by a driver at each switch).
         self.current: Any = None
         self.tasks: dict[int, Any] = {}

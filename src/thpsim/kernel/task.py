@@ -14,10 +14,11 @@ Signals, Simplified:
     * No dispositions, masks, handlers or siginfo: every signal counts as caught by
       a handler that returns (none is ignored at send time, none kills, SIGKILL and
       SIGSTOP included); :func:`handle_signals` dequeues them all when the thread
-      returns to user space (the API calls it at the start and end of each system
-      call, so a signal sent while the thread runs user code is handled before its
-      next one). Interrupted system calls are never restarted: the caller sees the
-      -EINTR, as with a handler installed without SA_RESTART.
+      returns to user space (the kernel entry, kernel/entry.py, calls it at the
+      start and end of each system call, so a signal sent while the thread runs
+      user code is handled before its next one). Interrupted system calls are
+      never restarted: the caller sees the -EINTR, as with a handler installed
+      without SA_RESTART.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 
+from thpsim.kernel.sched import run_to_completion
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.lib.kstrtox import kstrtoull
 from thpsim.mm.memory_failure import MF_SW_SIMULATED, memory_failure, unpoison_memory
@@ -24,8 +25,6 @@ def _debugfs_pfn_store(f, buf: bytes, action) -> int:
     """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses an unsigned number
     (kstrtoull base 0; EINVAL), then the handler: CAP_SYS_ADMIN (EPERM) and
     ``action(ctx, pfn)``'s error, else the count."""
-    from thpsim.fs.proc.internal import run_as_opener
-
     err, pfn = kstrtoull(buf.decode("latin-1"))
     if err:
         raise OSError(-err, os.strerror(-err), f.path)
@@ -33,7 +32,7 @@ def _debugfs_pfn_store(f, buf: bytes, action) -> int:
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
     ret = action(f.ctx, pfn)
     if not isinstance(ret, int):
-        ret = run_as_opener(f, ret)
+        ret = run_to_completion(ret)
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), f.path)
     return len(buf)

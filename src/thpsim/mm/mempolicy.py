@@ -70,6 +70,7 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.locking import down_write, up_write
+from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
@@ -1485,10 +1486,9 @@ def _may_migrate_other(ctx, caller, task) -> bool:
     target's real/saved uid; 4.15+ (``migrate_pages_ptrace_check``):
     ptrace_may_access(PTRACE_MODE_READ_REALCREDS)."""
     from thpsim.kernel.task import CAP_SYS_NICE
-    from thpsim.mm.migrate import ptrace_may_access
 
     if ctx.profile.migrate_pages_ptrace_check:
-        return ptrace_may_access(caller, task)
+        return ptrace_may_access(caller, task, PTRACE_MODE_READ_REALCREDS)
     c, t = caller.cred, task.cred
     return (c.euid in (t.suid, t.uid) or c.uid in (t.suid, t.uid)
             or c.capable(CAP_SYS_NICE))

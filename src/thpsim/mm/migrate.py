@@ -45,6 +45,7 @@ from thpsim.arch.x86_64.swapops import (
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import KernelPath, WaitOn
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
@@ -778,7 +779,7 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
     task = caller if pid == 0 else ctx.tasks.get(pid)
     if task is None:
         return -errno.ESRCH
-    if not ptrace_may_access(caller, task):
+    if not ptrace_may_access(caller, task, PTRACE_MODE_READ_REALCREDS):
         return -errno.EPERM
     mm = task.mm
     if mm is None or mm.dead:
@@ -787,18 +788,6 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
         return (yield from do_pages_stat(ctx, mm, pages_, status))
     task_nodes = cpuset_mems_allowed(ctx, task)
     return (yield from do_pages_move(ctx, mm, task_nodes, pages_, nodes, status, flags))
-
-
-def ptrace_may_access(caller, task) -> bool:
-    """Models: kernel/ptrace.c __ptrace_may_access(PTRACE_MODE_READ_REALCREDS), reduced to
-    the credential test: same thread group, same uid, or CAP_SYS_PTRACE."""
-    from thpsim.kernel.task import CAP_SYS_PTRACE
-
-    if caller.tgid == task.tgid:
-        return True
-    if caller.cred.uid == task.cred.uid:
-        return True
-    return caller.cred.capable(CAP_SYS_PTRACE)
 
 
 def cpuset_mems_allowed(ctx, task) -> int:

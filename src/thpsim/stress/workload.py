@@ -224,6 +224,12 @@ class Workload:
             cpu = self.cfg.user_threads + j
             progs.append(Program(cpu, self.threads[cpu].task, self._migrator_ops(round_, cpu)))
         self.rounds_built = round_ + 1
+        # each operation is a system call (or user access) of its thread: through the
+        # kernel entry, as the API's are (signals, lockdep_sys_exit)
+        m = self.m
+        for p in progs:
+            p.ops = [Op(op.name, lambda op=op, t=p.task: m.syscall(t, op.start()))
+                     for op in p.ops]
         return progs
 
     def _user_ops(self, round_: int, i: int) -> list[Op]:

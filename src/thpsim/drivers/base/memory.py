@@ -27,7 +27,7 @@ import os
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.lib.kstrtox import kstrtobool, kstrtoull
 from thpsim.lib.string import sysfs_streq
@@ -262,14 +262,12 @@ def online_store(f, buf: bytes) -> KernelPath[int]:
 def _offline_page_store(f, buf: bytes, action) -> int:
     """The common part of the two stores: CAP_SYS_ADMIN (EPERM), kstrtoull(buf, 0)
     (EINVAL), pfn = addr >> PAGE_SHIFT, ``action(ctx, pfn)``'s error or the count."""
-    from thpsim.fs.proc.internal import run_as_opener
-
     if not f.capable(CAP_SYS_ADMIN):
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
     err, addr = kstrtoull(buf.decode("latin-1"))
     if err:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    ret = run_as_opener(f, action(f.ctx, addr >> PAGE_SHIFT))
+    ret = run_to_completion(action(f.ctx, addr >> PAGE_SHIFT))
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), f.path)
     return len(buf)

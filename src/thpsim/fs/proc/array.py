@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
-from thpsim.fs.proc.internal import get_proc_task, get_task_mm
+from thpsim.fs.proc.internal import get_proc_task
 from thpsim.fs.proc.task_mmu import task_mem
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.kernel.fork import get_task_mm, mmput
+from thpsim.kernel.sched import run_to_completion
 from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ def proc_pid_status(f: File) -> str:
     mm = get_task_mm(task)
     if mm is not None:
         out.append(task_mem(mm))
+        run_to_completion(mmput(mm))
     if profile.status_core_dumping:
         out.append("CoreDumping:\t0\n")
     if profile.status_thp_enabled:

@@ -1,28 +1,27 @@
 """Helpers shared by the /proc files.
 
 Models: fs/proc/internal.h (``get_proc_task``, ``proc_mem_open`` via
-``mm_access``), kernel/ptrace.c ``__ptrace_may_access`` (the uid and
-CAP_SYS_PTRACE part) and fs/proc/meminfo.c ``show_val_kb``.
+kernel/fork.c ``mm_access``, the mm reference a task file's read holds) and
+fs/proc/meminfo.c ``show_val_kb``.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from thpsim.kernel.fork import get_task_mm, mm_access, mmput
+from thpsim.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
 from thpsim.kernel.sched import KernelPath, run_to_completion
-from thpsim.kernel.task import CAP_SYS_PTRACE
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import File
 
 __all__ = [
     "get_proc_task",
-    "get_task_mm",
-    "ptrace_may_access",
     "proc_mem_open",
-    "run_as_opener",
+    "proc_task_mm_read",
     "show_val_kb",
     "node_states_memory",
 ]
@@ -33,52 +32,43 @@ def get_proc_task(f: File) -> Any:
     return f.params.get("tid") or f.params["pid"]
 
 
-def get_task_mm(task: Any) -> Any:
-    """Models: get_task_mm(): the task's mm, or None (exited, or no address space)."""
-    mm = task.mm
-    return None if mm is None or mm.dead else mm
-
-
-def ptrace_may_access(f: File, task: Any) -> bool:
-    """Models: kernel/ptrace.c __ptrace_may_access(), PTRACE_MODE_READ_FSCREDS.
-
-    Same thread group: yes. Else the opener's uid must match the target's uid,
-    euid and suid (and the target be dumpable, which every modelled task is),
-    or the opener must hold CAP_SYS_PTRACE.
-    Simplified: no LSM hook, no gid check (the model has no group ids).
-    """
-    if f.task is None or f.task.tgid == task.tgid:
-        return True
-    caller, tcred = f.cred, f.vfs.cred_of(task)
-    if caller.euid == tcred.uid == tcred.euid == tcred.suid:
-        return True
-    return caller.capable(CAP_SYS_PTRACE)
-
-
 def proc_mem_open(f: File) -> None:
-    """Models: fs/proc/base.c proc_mem_open() -> mm_access(): EACCES unless the opener
-    may ptrace-read the task (its own mm always passes)."""
-    task = get_proc_task(f)
-    mm = get_task_mm(task)
-    if mm is not None and f.task is not None and f.task.mm is mm:
-        return
-    if not ptrace_may_access(f, task):
-        raise OSError(errno.EACCES, os.strerror(errno.EACCES), f.path)
+    """Models: fs/proc/base.c proc_mem_open() -> mm_access(PTRACE_MODE_READ_FSCREDS):
+    EACCES unless the opener may ptrace-read the task (its own mm always passes).
+    The file keeps no reference (the kernel's mmgrab() keeps the struct, not the
+    address space; each read takes its own, :func:`proc_task_mm_read`)."""
+    mm = run_to_completion(mm_access(f.task, get_proc_task(f), PTRACE_MODE_READ_FSCREDS))
+    if isinstance(mm, int):
+        raise OSError(-mm, os.strerror(-mm), f.path)
+    if mm is not None:
+        run_to_completion(mmput(mm))
 
 
-def run_as_opener(f: File, gen: KernelPath[Any]) -> Any:
-    """Run a kernel path to completion with ``current`` = the opener, then restore it.
+T = TypeVar("T")
 
-    Model-only: what the read(2)/write(2) system call entry does for the file's
-    method. Root (``f.task is None``) runs as a kernel thread.
+
+def proc_task_mm_read(f: File, path: Callable[[Any], KernelPath[T]]) -> KernelPath[T]:
+    """Run ``path(mm)``, a /proc/PID file's kernel path over the task's mm (None when
+    it has none), holding a user reference on the mm meanwhile.
+
+    Models: get_task_mm() ... mmput() around a task file's show or write (the
+    seq_file's m_start()/m_stop() take and drop the reference with
+    mmget_not_zero()/mmput(); pagemap_read() and clear_refs_write() do the same).
+    Context: the read(2) or write(2) of the opener (``current``). Preempts: in
+    ``path``; in mmput() only if the task exited meanwhile and this was the last user.
+    A path unwound half-way (an exception, a closed interleaving) drops the reference
+    at once.
     """
-    ctx = f.ctx
-    prev = ctx.current
-    ctx.current = f.task
+    mm = get_task_mm(get_proc_task(f))
     try:
-        return run_to_completion(gen)
-    finally:
-        ctx.current = prev
+        ret = yield from path(mm)
+    except BaseException:
+        if mm is not None:
+            run_to_completion(mmput(mm))
+        raise
+    if mm is not None:
+        yield from mmput(mm)
+    return ret
 
 
 def show_val_kb(label: str, kb: int) -> str:

@@ -7,8 +7,10 @@ whole file by ``m_start``; per 2 MiB chunk by ``pagemap_read``), then per PMD
 ``pmd_trans_huge_lock()`` for a huge PMD or PMD migration entry, else the PTE
 table under its split lock. Each file's read or write is one generator (a kernel
 path: ``pagemap_read``, ``clear_refs_write``, the seq_file reads over ``show_map``,
-``show_smap``, ``show_numa_map`` and ``show_smaps_rollup``); the VFS runs it to
-completion as the opener, or hands it to the interleaving driver
+``show_smap``, ``show_numa_map`` and ``show_smaps_rollup``), holding a user
+reference on the mm meanwhile (:func:`~thpsim.fs.proc.internal.proc_task_mm_read`);
+the VFS runs it to completion in the opener's read(2) or write(2), or hands it to the
+interleaving driver
 (:meth:`~thpsim.fs.vfs.VFS.sys_read`, :meth:`~thpsim.fs.vfs.VFS.sys_write`).
 
 Differences between the eras, where each is decided (mainline = ``mainline``):
@@ -91,9 +93,9 @@ from thpsim.errors import KernelBug
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
 from thpsim.fs.proc.internal import (
     get_proc_task,
-    get_task_mm,
     node_states_memory,
     proc_mem_open,
+    proc_task_mm_read,
 )
 from thpsim.kernel.locking import (
     down_read,
@@ -926,7 +928,11 @@ def pagemap_read(f: File, ppos: int, count: int) -> KernelPath[bytes]:
     Preempts: taking mmap_lock for each chunk (the address space may change
     between chunks, as in the kernel), and in the page-table locks.
     """
-    mm = get_task_mm(get_proc_task(f))
+    return proc_task_mm_read(f, lambda mm: _pagemap_read(f, mm, ppos, count))
+
+
+def _pagemap_read(f: File, mm: mm_struct | None, ppos: int, count: int) -> KernelPath[bytes]:
+    """pagemap_read() over ``mm`` (a reference held by the caller)."""
     if mm is None:
         return b""
     if ppos % PM_ENTRY_BYTES or count % PM_ENTRY_BYTES:
@@ -1111,7 +1117,11 @@ def clear_refs_write(f: File, data: bytes) -> KernelPath[int]:
         raise OSError(-err, os.strerror(-err), f.path)
     if not CLEAR_REFS_ALL <= cp_type < CLEAR_REFS_LAST:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
-    mm = get_task_mm(get_proc_task(f))
+    return proc_task_mm_read(f, lambda mm: _clear_refs(mm, cp_type, count))
+
+
+def _clear_refs(mm: mm_struct | None, cp_type: int, count: int) -> KernelPath[int]:
+    """clear_refs_write()'s work over ``mm`` (a reference held by the caller)."""
     if mm is None:
         return count
     profile = mm.kernel.profile
@@ -1217,23 +1227,23 @@ def task_mem(mm: mm_struct) -> str:
 
 
 # ====================================================================== registration
-# The seq_file reads: kernel paths the VFS runs as the opener (vfs.py).
+# The seq_file reads: kernel paths the VFS runs in the opener's read(2), each over the
+# task's mm with a reference held (m_start()/m_stop()).
 def _maps_read(f: File) -> KernelPath[str]:
-    return _vmas_locked(get_task_mm(get_proc_task(f)), show_map)
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, show_map))
 
 
 def _smaps_read(f: File) -> KernelPath[str]:
-    return _vmas_locked(get_task_mm(get_proc_task(f)), show_smap)
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, show_smap))
 
 
 def _smaps_rollup_read(f: File) -> KernelPath[str]:
-    return show_smaps_rollup(get_task_mm(get_proc_task(f)))
+    return proc_task_mm_read(f, show_smaps_rollup)
 
 
 def _numa_maps_read(f: File) -> KernelPath[str]:
-    task = get_proc_task(f)
-    pol = task.mempolicy  # hold_task_mempolicy(): get_task_policy()
-    return _vmas_locked(get_task_mm(task), lambda vma: show_numa_map(vma, pol))
+    pol = get_proc_task(f).mempolicy  # hold_task_mempolicy(): get_task_policy()
+    return proc_task_mm_read(f, lambda mm: _vmas_locked(mm, lambda vma: show_numa_map(vma, pol)))
 
 
 def register(vfs: VFS) -> None:

@@ -7,7 +7,8 @@ cgroup_vet_subtree_control_enable, cgroup_can_be_thread_root,
 cgroup_is_thread_root, cgroup_is_valid_domain, cgroup_type_show,
 cgroup_migrate_vet_dst, cgroup_migrate, cgroup_attach_task,
 cgroup_update_dfl_csses, __cgroup_procs_write / cgroup_procs_write_start,
-cgroup_controllers_show, cgroup_file_write, cgroup_post_fork, cgroup_base_files)
+cgroup_controllers_show, cgroup_file_write, cgroup_post_fork, cgroup_exit,
+cgroup_base_files)
 and kernel/cgroup/cgroup-v1.c (cgroup1_base_files: ``tasks`` and the sorted
 ``cgroup.procs``); v4.14 for v1 and mainline (7.2) for v2. The profile switch
 ``cpuset_cgroup_v2`` picks the hierarchy; the controller is the cpuset one
@@ -35,7 +36,9 @@ names are EINVAL); no threaded cgroups (cgroup.type is read-only: domain, domain
 threaded or domain invalid; no cgroup.threads), cgroup.events or max.depth; v1
 attach does not check the writer's euid; the task-to-cgroup link is a table keyed
 by thread id (``css_of``; the kernel's task->cgroups), filled at fork by
-cgroup_post_fork(); cgroup_mutex is the controller's cpuset_mutex; when a
+cgroup_post_fork() and emptied at exit by cgroup_exit() (copy_process() and
+do_exit() call them; this module imports neither fork nor the controller);
+cgroup_mutex is the controller's cpuset_mutex; when a
 subtree_control write re-homes tasks, the controller's attach() runs once per
 destination css (the kernel passes one taskset whose first task names the source
 and destination).
@@ -48,15 +51,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from thpsim.fs.proc.internal import run_as_opener
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
-from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.lib.kstrtox import kstrtoint, kstrtoull
 from thpsim.lib.string import strstrip
 
 __all__ = ["cgroup", "cgroup_root", "cgroup_subsys", "cftype", "cgroup_attach_task",
            "cgroup_subtree_control_write", "cgroup_mkdir", "cgroup_rmdir",
-           "cgroup_post_fork", "register", "V1_ROOT", "V2_ROOT"]
+           "cgroup_post_fork", "cgroup_exit", "register", "V1_ROOT", "V2_ROOT"]
 
 V2_ROOT = "/sys/fs/cgroup"
 V1_ROOT = "/sys/fs/cgroup/cpuset"
@@ -185,20 +187,30 @@ class cgroup_root:
 
 
 def cgroup_post_fork(ctx: Any, parent: Any, child: Any) -> None:
-    """A new task (fork or thread) starts in its parent's cgroup, with its masks.
+    """A new task (fork, thread or new process) starts in its parent's cgroup.
 
-    Models: cgroup_post_fork() (the child joins the parent's css_set) and the copy of
-    cpus_allowed/mems_allowed in dup_task_struct(); cpuset_fork() changes nothing
-    more when the cpuset is the parent's.
+    Models: cgroup_post_fork(): the child joins the parent's css_set; cpuset_fork()
+    changes nothing more when the cpuset is the parent's (the masks were copied by
+    dup_task_struct()). A child of a kernel thread (``parent`` None) starts in the
+    root cgroup.
     """
-    child.cpus_allowed = parent.cpus_allowed
-    child.mems_allowed = parent.mems_allowed
     h = ctx.cpuset_hierarchy
-    if h is None:
+    if h is None or parent is None:
         return
     cg = h.css_of.get(parent.pid)
     if cg is not None:
         h.css_of[child.pid] = cg
+
+
+def cgroup_exit(ctx: Any, tsk: Any) -> None:
+    """An exiting task leaves its cgroup.
+
+    Models: cgroup_exit() (the task is unlinked from its css_set; cgroup_release()
+    frees the link later in the kernel, at once here).
+    """
+    h = ctx.cpuset_hierarchy
+    if h is not None:
+        h.css_of.pop(tsk.pid, None)
 
 
 def cgroup_e_css(cg: cgroup) -> cgroup:
@@ -563,7 +575,7 @@ def register(vfs, ss: cgroup_subsys) -> None:
 
     def subtree_store(f, buf: bytes) -> int:
         cg = cg_of(f)
-        ret = run_as_opener(f, cgroup_subtree_control_write(h, cg, buf.decode("latin-1")))
+        ret = run_to_completion(cgroup_subtree_control_write(h, cg, buf.decode("latin-1")))
         if ret < 0:
             raise _err(-ret, f)
         for child in cg.children.values():  # kernfs_activate() / css_clear_dir()
@@ -621,14 +633,14 @@ def register(vfs, ss: cgroup_subsys) -> None:
     def mkdir(f, path: str) -> None:
         parent = _cgroup_at(h, path)
         name = path.rsplit("/", 1)[1]
-        cg = run_as_opener(f, cgroup_mkdir(h, parent, name, path))
+        cg = run_to_completion(cgroup_mkdir(h, parent, name, path))
         vfs.register_dir(path, mode=0o755, mkdir=mkdir, rmdir=rmdir)
         register_cgroup_files(cg)
 
     def rmdir(f, path: str) -> None:
         parent = _cgroup_at(h, path)
         cg = parent.children[path.rsplit("/", 1)[1]]
-        ret = run_as_opener(f, cgroup_rmdir(h, cg))
+        ret = run_to_completion(cgroup_rmdir(h, cg))
         if ret < 0:
             raise _err(-ret, f)
         vfs.unregister(path)

@@ -52,7 +52,7 @@ from thpsim.kernel.cgroup.cgroup import (
     cgroup_root,
     cgroup_subsys,
 )
-from thpsim.kernel.fork import mmput
+from thpsim.kernel.fork import get_task_mm, mmput
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
 from thpsim.lib.bitmap import bitmap_parselist
@@ -146,16 +146,6 @@ def set_cpus_allowed_ptr(task, new_mask: int) -> None:
     ``new_mask`` excludes it; the kernel would migrate it (move_queued_task()).
     """
     task.cpus_allowed = new_mask
-
-
-def _get_task_mm(task):
-    """Models: get_task_mm(): the task's mm with a user reference (mmget), or None when
-    it has none or is exiting (exit_mm() clears task->mm before the last mmput())."""
-    mm = task.mm
-    if mm is None or mm.dead or mm.mm_users <= 0:
-        return None
-    mm.mm_users += 1
-    return mm
 
 
 def _mmput(mm) -> KernelPath[None]:
@@ -262,7 +252,7 @@ def update_tasks_nodemask(h: cgroup_root, cs: cpuset) -> KernelPath[None]:
         cpuset_change_task_nodemask(task, newmems)
         if task.mm is None or task.mm.mm_id in seen:
             continue
-        mm = _get_task_mm(task)
+        mm = get_task_mm(task)
         if mm is None:
             continue
         seen.add(mm.mm_id)
@@ -455,7 +445,7 @@ def cpuset_attach(h: cgroup_root, cs: cpuset, tasks: list,
     for leader in tasks:
         if leader.pid != leader.tgid:
             continue  # only the leader carries the mm's memory
-        mm = _get_task_mm(leader)
+        mm = get_task_mm(leader)
         if mm is None:
             continue
         yield from mpol_rebind_mm(mm, to)
