@@ -307,3 +307,13 @@ def test_check_mapped_in_vmas(full):
     s.mm.remove_vma(s.mm.find_vma(s.small))  # unlinked behind the kernel's back
     msg = _break_and_check(s, "check_mapped_in_vmas", full)
     assert msg.count("\n  ") == 4  # the four written pages
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_frame_owners_free_blocks_overlap(full):
+    s = Setup()
+    zone = next(z for z in s.ctx.buddy.nodes[1].node_zones if z.free_area[10])
+    head = next(iter(zone.free_area[10]))
+    zone.free_area[0][head + 3] = None  # a frame of a free MAX_ORDER block listed again
+    msg = _break_and_check(s, "check_frame_owners", full)
+    assert f"free block {head:#x} order 10 overlaps another" in msg  # listed after it

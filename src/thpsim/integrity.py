@@ -372,25 +372,30 @@ class FrameView:
         self.flags = flags = take(pages.flags_np)
         self.is_head = (flags & F_head) != 0
         self.is_tail = is_tail = (flags & F_tail) != 0
-        self.order = order = take(pages.order_np).astype(np.int64)
-        head_of = np.where(is_tail, idx & ~((np.int64(1) << order) - 1), idx)
+        self.order = order = take(pages.order_np)
         self.raw_mapcount = take(pages.mapcount_np)
-        self.mapcount = self.raw_mapcount.astype(np.int64) + 1
-        self.cmap = take(pages.compound_mapcount_np).astype(np.int64) + 1
+        self.mapcount = self.raw_mapcount + 1
+        self.cmap = take(pages.compound_mapcount_np) + 1
         self.refcount = take(pages.refcount_np)
-        self.pte_maps = take(walk.pte_maps)
+        self.pte_maps = pte_maps = take(walk.pte_maps)
         self.pmd_maps = take(walk.pmd_maps)
         anon = (take(pages.mapping_np) & PAGE_MAPPING_ANON) != 0
         self.user = anon & ~is_tail & (self.refcount > 0)
-        # every mapping holds one reference on its (head) page; heads outside idx are
-        # not counted (incremental mode: a compound page never leaves its block)
+        # every mapping holds one reference on its (head) page: a tail's PTEs count
+        # towards the head its order names; heads outside idx are not counted
+        # (incremental mode: a compound page never leaves its block)
+        tails = np.flatnonzero(is_tail)
+        tail_pfn = idx[tails]
+        head_of = tail_pfn & ~((np.int64(1) << order[tails].astype(np.int64)) - 1)
         if self.all or len(idx) == 0:
             loc = head_of
         else:
             loc = np.minimum(np.searchsorted(idx, head_of), len(idx) - 1)
             loc = np.where(idx[loc] == head_of, loc, len(idx))
-        self.refs = (np.bincount(loc, weights=self.pte_maps, minlength=len(idx) + 1)
-                     [: len(idx)].astype(np.int64) + self.pmd_maps.astype(np.int64))
+        self.refs = np.where(is_tail, 0, pte_maps).astype(np.int64) + self.pmd_maps
+        if len(tails):
+            self.refs += np.bincount(loc, weights=pte_maps[tails], minlength=len(idx) + 1
+                                     )[: len(idx)].astype(np.int64)
 
     def take(self, a: np.ndarray) -> np.ndarray:
         """``a`` (an array over all frames) at ``idx``."""
@@ -730,10 +735,22 @@ def _tables_mask(ctx: KernelContext) -> np.ndarray:
 
 
 def _free_frames(ctx: KernelContext) -> tuple[np.ndarray, list[str]]:
-    """Every frame in a free block, and the free blocks that overlap another."""
-    free = np.zeros(ctx.mem.max_pfn, dtype=bool)
+    """Every frame in a free block, and the free blocks that overlap another (in list
+    order: each block that overlaps one listed before it)."""
+    n = ctx.mem.max_pfn
+    blocks = np.array(list(ctx.buddy.for_each_free_block()), dtype=np.int64).reshape(-1, 2)
+    start = blocks[:, 0]
+    end = start + (np.int64(1) << blocks[:, 1])
+    by_start = np.argsort(start, kind="stable")
+    s, e = start[by_start], end[by_start]
+    if len(s) < 2 or (s[1:] >= np.maximum.accumulate(e)[:-1]).all():
+        edge = np.zeros(n + 1, dtype=np.int8)
+        np.add.at(edge, s, 1)
+        np.add.at(edge, e, -1)
+        return np.cumsum(edge[:n], dtype=np.int8) > 0, []
+    free = np.zeros(n, dtype=bool)
     overlaps = []
-    for pfn, o in ctx.buddy.for_each_free_block():
+    for pfn, o in blocks.tolist():
         if free[pfn : pfn + (1 << o)].any():
             overlaps.append(f"free block {pfn:#x} order {o} overlaps another")
         free[pfn : pfn + (1 << o)] = True
