@@ -32,7 +32,7 @@ from thpsim.fs.exec import exec_mm
 from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
-from thpsim.integrity import Shadow, check_integrity
+from thpsim.integrity import IntegrityState, Shadow, check_integrity
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
 from thpsim.kernel.entry import call_syscall, run_syscall, syscall
 from thpsim.kernel.exit import do_exit, do_group_exit
@@ -153,6 +153,7 @@ class Machine:
                                    movable_align)
         self.check = check
         self._faults_checked = 0
+        self._check_state = IntegrityState()
         self.shadow = Shadow() if shadow else None
         self.processes: dict[int, Process] = {}
         self._vfs_obj: Any = None
@@ -243,21 +244,34 @@ class Machine:
                 seen.setdefault(mm.mm_id, mm)
         return list(seen.values())
 
-    def check_integrity(self) -> None:
-        """Run the invariant checker; raises IntegrityError naming what broke."""
-        check_integrity(self.kernel, self.live_mms())
+    def check_integrity(self, *, full: bool = True) -> None:
+        """Run the invariant checker; raises IntegrityError naming the checker that failed.
+
+        ``full=False``: incremental (thpsim/integrity.py says what it defers to the next
+        full check); what ``check=True`` runs after a system call, in full every
+        ``CHECK_FULL_EVERY``-th time.
+        """
+        check_integrity(self.kernel, self.live_mms(), state=self._check_state, full=full)
         if self.kernel.warnings:
             raise IntegrityError(f"WARN_ON_ONCE fired: {self.kernel.warnings}")
 
+    #: With ``check=True``, every this many checks after a system call is a full one.
+    CHECK_FULL_EVERY = 16
+
+    def _check_after_syscall(self) -> None:
+        st = self._check_state
+        nth = st.full_checks + st.incremental_checks
+        self.check_integrity(full=nth % self.CHECK_FULL_EVERY == 0)
+
     def _after(self) -> None:
         if self.check:
-            self.check_integrity()
+            self._check_after_syscall()
 
     def _after_fault(self) -> None:
         """After a user access: check only when it faulted (a fault changed the tables)."""
         if self.check and self.kernel.vmstat.events["pgfault"] != self._faults_checked:
             self._faults_checked = self.kernel.vmstat.events["pgfault"]
-            self.check_integrity()
+            self._check_after_syscall()
 
     # ---- test helpers (Model-only)
     def fragment(self, nid: int) -> list[int]:

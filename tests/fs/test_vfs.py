@@ -183,7 +183,7 @@ def test_machine_check_runs_after_fs_writes():
     m = boot("seed")
     p = m.spawn()
     calls = []
-    m.check_integrity = lambda: calls.append(1)
+    m.check_integrity = lambda **kw: calls.append(1)
     m.fs.read("/proc/meminfo")
     assert calls == []
     m.fs.write("/proc/sys/vm/drop_caches", "3")
