@@ -107,12 +107,12 @@ def _load(task: Any, addr: int) -> Op:
 
 def memory_word(mm: Any, addr: int) -> int | None:
     """What a fresh CPU would read at ``addr`` (walk the tables, no TLB); None if unmapped."""
-    from thpsim.mm.gup import follow_page
+    from thpsim.mm.gup import follow_page_info
 
     vma = mm.find_vma(addr)
     if vma is None or vma.vm_start > addr:
         return None
-    pfn = follow_page(vma, addr, False)[0]
+    pfn = follow_page_info(vma, addr, False)[0]
     return None if pfn < 0 else mm.kernel.mem.contents[pfn]
 
 

@@ -59,10 +59,11 @@ import errno
 import signal
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE, pte_pfn
-from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.errors import BUS_MCEERR_AR, EHWPOISON, DeliveredSignal
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.gup import follow_page_info, get_user_pages_fast
 from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
 from thpsim.mm.page_flags import (
@@ -124,9 +125,6 @@ _FREE = 0
 MADV_HWPOISON = 100
 MADV_SOFT_OFFLINE = 101
 
-#: include/uapi/asm-generic/errno.h "Memory page has hardware error" (not in every
-#: Python's errno module)
-EHWPOISON = getattr(errno, "EHWPOISON", 133)
 
 
 def _log(ctx, msg: str) -> None:
@@ -481,56 +479,25 @@ def kill_accessing_process(ctx, pfn: int, killed: list[int] | None) -> int:
 
 def _maps_pfn(mm, pfn: int) -> bool:
     """Model-only: collect_procs_anon() for one mm: does any of its PTEs map ``pfn``?"""
-    from thpsim.mm.gup import follow_page
     from thpsim.mm.mm_types import vma_address
 
     ctx = mm.kernel
     index = ctx.pages.index[pfn]
     for vma in mm.mmap:
         a = vma_address(vma, index)
-        if vma.vm_start <= a < vma.vm_end and follow_page(vma, a, False)[0] == pfn:
+        if vma.vm_start <= a < vma.vm_end and follow_page_info(vma, a, False)[0] == pfn:
             return True
     return False
-
-
-def _get_user_page(task, addr: int) -> KernelPath[int]:
-    """get_user_pages_fast(addr, 1, 0, &page): the frame at ``addr``, faulted in for read
-    if absent, with a reference on its folio (the zero pages too: they are refused
-    later as unhandlable). Returns the PFN or -EFAULT.
-
-    Context: takes and releases mmap_lock for read. Preempts: in the lock and the fault.
-    """
-    from thpsim.kernel.locking import down_read, up_read
-    from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, handle_mm_fault
-
-    mm = task.mm
-    ctx = mm.kernel
-    for _ in range(64):
-        yield from down_read(mm.mmap_lock)
-        try:
-            vma = mm.find_vma(addr)
-            if vma is None or vma.vm_start > addr:
-                return -errno.EFAULT
-            pfn, _huge, _zero = follow_page(vma, addr, False)
-            if pfn >= 0:
-                get_page(ctx, ctx.pages.compound_head(pfn))  # the zero pages too
-                return pfn
-            fault = yield from handle_mm_fault(vma, addr, 0)
-            if fault & VM_FAULT_ERROR:
-                return -errno.EFAULT
-        finally:
-            up_read(mm.mmap_lock)
-    return -errno.EFAULT
 
 
 def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:
     """madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) over [start, end).
 
     Models: mm/madvise.c madvise_inject_error(), 6.x: CAP_SYS_ADMIN, then per
-    position a read-only GUP; the step is the size of the folio found there, measured
-    before offlining (a THP advances 2 MiB, so one 4 KiB page of it is offlined).
-    The first error ends the call.
+    position a read-only get_user_pages_fast() (a reference on the folio, the zero
+    pages too: they are refused later as unhandlable); the step is the size of the
+    folio found there, measured before offlining (a THP advances 2 MiB, so one
+    4 KiB page of it is offlined). The first error ends the call.
     Context: no locks held. Preempts: in GUP and the offlining.
     Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
     MADV_HWPOISON on the caller's own page when the era passes MF_ACTION_REQUIRED
@@ -548,10 +515,11 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     sig_addr = 0
     ret = 0
     while start < end:
-        pfn = yield from _get_user_page(task, start)
-        if pfn < 0:
-            ret = pfn
+        found: list[int] = []
+        ret = yield from get_user_pages_fast(task.mm, start, 1, 0, found)
+        if ret != 1:
             break
+        pfn = found[0]
         head = pages.compound_head(pfn)
         size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
         if behavior == MADV_SOFT_OFFLINE:

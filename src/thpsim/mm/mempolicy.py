@@ -1203,25 +1203,19 @@ def lookup_node(ctx, mm: mm_struct, addr: int) -> KernelPath[int]:
 
     Models: lookup_node() -> get_user_pages(addr, 1, 0): an untouched anonymous
     address maps the zero page (or the huge zero page) and reports its node.
+    Simplified: no FOLL_GET (the node is read before any preemption point, so the
+    reference and its put_page() change nothing).
     Context: mmap_lock held for read. Preempts: in the fault.
-    Returns: a node id or -errno (-EFAULT: no VMA or not readable).
+    Returns: a node id or -errno (-EFAULT: no VMA or not readable; -ENOMEM).
     """
-    from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault
-    from thpsim.mm.mm_types import VM_READ
+    # a real cycle: gup -> memory -> mempolicy (alloc_pages_vma)
+    from thpsim.mm.gup import get_user_pages
 
-    addr &= PAGE_MASK
-    vma = mm.find_vma(addr)
-    if vma is None or vma.vm_start > addr or not vma.vm_flags & VM_READ:
-        return -errno.EFAULT
-    for _ in range(16):  # faultin_page() retries until follow_page() finds the page
-        pfn = follow_page(vma, addr, False)[0]
-        if pfn >= 0:
-            return ctx.mem.pfn_to_nid(pfn)
-        ret = yield from handle_mm_fault(vma, addr, 0)
-        if ret & VM_FAULT_ERROR:
-            return -errno.ENOMEM if ret & VM_FAULT_OOM else -errno.EFAULT
-    return -errno.EFAULT
+    pages: list[int] = []
+    err = yield from get_user_pages(mm, addr & PAGE_MASK, 1, 0, pages)
+    if err < 0:
+        return err
+    return ctx.mem.pfn_to_nid(pages[0])
 
 
 def do_get_mempolicy(ctx, task, addr: int, flags: int) -> KernelPath[tuple[int, int, int]]:
