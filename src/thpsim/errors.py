@@ -15,6 +15,7 @@ Kernel code inside ``mm/`` returns negative errno values as the kernel does; the
 
 from __future__ import annotations
 
+import errno
 import signal
 
 __all__ = [
@@ -28,7 +29,12 @@ __all__ = [
     "SEGV_ACCERR",
     "BUS_MCEERR_AR",
     "BUS_ADRERR",
+    "EHWPOISON",
 ]
+
+#: include/uapi/asm-generic/errno.h "Memory page has hardware error" (not in every
+#: Python's errno module)
+EHWPOISON = getattr(errno, "EHWPOISON", 133)
 
 # si_code values, include/uapi/asm-generic/siginfo.h
 SEGV_MAPERR = 1

@@ -61,7 +61,7 @@ from thpsim.kernel.interleave import (
 )
 from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
 from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_scheduler
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import MM_COUNTER_NAMES
 from thpsim.mm.page_flags import F_hwpoison, F_offline
 from thpsim.mm.pgtable_generic import lookup_pmd
@@ -255,7 +255,7 @@ def memory_word(mm: Any, addr: int) -> int | None:
     vma = mm.find_vma(addr)
     if vma is None or vma.vm_start > addr:
         return None
-    pfn = follow_page(vma, addr, False)[0]
+    pfn = follow_page_info(vma, addr, False)[0]
     return None if pfn < 0 else mm.kernel.mem.contents[pfn]
 
 

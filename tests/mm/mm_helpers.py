@@ -7,7 +7,7 @@ import pytest
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -36,7 +36,7 @@ def check_data(p, a, length, skip=()):
 
 
 def pfn_at(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[0]
+    return follow_page_info(p.mm.find_vma(addr), addr, False)[0]
 
 
 def node_at(m, p, addr):
@@ -48,7 +48,7 @@ def nodes_of(m, p, a, length, step=PAGE_SIZE):
 
 
 def is_pmd_mapped(p, addr):
-    return follow_page(p.mm.find_vma(addr), addr, False)[1]
+    return follow_page_info(p.mm.find_vma(addr), addr, False)[1]
 
 
 def anon_huge_kb(p):

@@ -25,7 +25,7 @@ from thpsim import (
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -38,7 +38,7 @@ def ev(m, name):
 
 def thp_mapped(p, addr):
     vma = p.mm.find_vma(addr)
-    pfn, huge, zero = follow_page(vma, addr, False)
+    pfn, huge, zero = follow_page_info(vma, addr, False)
     return pfn, huge, zero
 
 

@@ -42,7 +42,7 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE, pmd_soft_dirty
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import mempolicy as mp
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -590,7 +590,7 @@ def test_pm5_untouched_reports_zero_page_node(thp):
     a = region(p, 1, fill=False)
     assert p.mbind(a, HP, MPOL_BIND, mask(0), MAXNODE) == 0
     mode, _ = p.get_mempolicy(0, a, MPOL_F_NODE | MPOL_F_ADDR)
-    pfn, huge, zero = follow_page(p.mm.find_vma(a), a, False)
+    pfn, huge, zero = follow_page_info(p.mm.find_vma(a), a, False)
     assert zero and huge == (thp == "always")
     assert mode == m.kernel.mem.pfn_to_nid(pfn) == (1 if thp == "always" else 0)
 
@@ -1072,13 +1072,13 @@ def test_huge_zero_pmd_in_range(profile):
     p = m.spawn(cpu=0)
     a = region(p, 1, fill=False)
     assert p.read(a) == 0  # a read fault maps the huge zero page
-    assert follow_page(p.mm.find_vma(a), a, False)[1:] == (True, True)
+    assert follow_page_info(p.mm.find_vma(a), a, False)[1:] == (True, True)
     before = events(m)
     assert p.mbind(a, HP, MPOL_BIND, mask(1), MAXNODE, MPOL_MF_MOVE | MPOL_MF_STRICT) == 0
     split = profile == "seed"
     assert delta(m, before, "thp_split_pmd", "pgmigrate_success") == (
         {"thp_split_pmd": 1} if split else {})
-    assert follow_page(p.mm.find_vma(a), a, False)[1:] == (not split, True)
+    assert follow_page_info(p.mm.find_vma(a), a, False)[1:] == (not split, True)
     p.write(a + PAGE_SIZE, 7)  # a write now allocates by the new policy
     assert node_at(m, p, a + PAGE_SIZE) == 1
     m.check_integrity()

@@ -24,7 +24,7 @@ from thpsim import (
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -292,7 +292,7 @@ def test_pte_mapped_thp_migrates_as_one_folio(profile):
     assert (ret, st) == (0, [1])
     assert set(nodes_of(m, p, a, 2 * MB)) == {1}
     assert delta(m, before)["thp_migration_success"] == 1
-    pfn = follow_page(p.mm.find_vma(a), a, False)[0]
+    pfn = follow_page_info(p.mm.find_vma(a), a, False)[0]
     assert m.kernel.pages.PageTransHuge(pfn)  # still one compound page
     check_data(p, a, 2 * MB)
     with pytest.raises(thpsim.DeliveredSignal):
@@ -330,7 +330,7 @@ def test_mp18_extra_reference_positive_return():
         a = p.mmap(0, 8 * PAGE_SIZE, RW, ANON)
         for i in range(5):
             p.threads[0].write(a + i * PAGE_SIZE, i + 1)
-        pin = follow_page(p.mm.find_vma(a + PAGE_SIZE), a + PAGE_SIZE, False)[0]
+        pin = follow_page_info(p.mm.find_vma(a + PAGE_SIZE), a + PAGE_SIZE, False)[0]
         get_page(mach.kernel, pin)  # a GUP pin
         ret, st = p.move_pages(0, [a + i * PAGE_SIZE for i in range(5)], [1, 1, 1, 2, 2],
                                MPOL_MF_MOVE)

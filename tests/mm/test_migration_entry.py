@@ -24,7 +24,7 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.kernel.sched import WaitOn
 from thpsim.mm.fault import X86_PF_USER, X86_PF_WRITE, do_user_addr_fault
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
@@ -64,7 +64,7 @@ def is_migration(m, p, a):
 def start_migration(m, p, a, node=1):
     """Isolate the THP at ``a`` and run the engine until its PMD is a migration entry."""
     ctx = m.kernel
-    head = ctx.pages.compound_head(follow_page(p.mm.find_vma(a), a, False)[0])
+    head = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
     assert isolate_lru_page_for_migration(ctx, head) == 0
     lst = [head]
     st = Stepper(ctx, migrate_pages(ctx, lst, new_page_node(ctx, node), MIGRATE_SYNC,
@@ -81,7 +81,7 @@ def finish(m, st, lst):
 
 
 def node_of(m, p, a):
-    pfn, huge, _ = follow_page(p.mm.find_vma(a), a, False)
+    pfn, huge, _ = follow_page_info(p.mm.find_vma(a), a, False)
     return m.kernel.mem.pfn_to_nid(pfn), huge
 
 
@@ -98,7 +98,7 @@ def test_entry_format_while_migrating(profile):
         assert (v >> 9) & 31 == 29  # 4.14.0 layout: TYPE in bits 9-13
     else:
         assert v >> 59 == 26  # L1TF layout: TYPE in bits 59-63
-    assert follow_page(p.mm.find_vma(a), a, False)[0] == -1  # gup finds no page
+    assert follow_page_info(p.mm.find_vma(a), a, False)[0] == -1  # gup finds no page
     assert finish(m, st, lst) == 0
     assert node_of(m, p, a) == (1, True)
     m.check_integrity()

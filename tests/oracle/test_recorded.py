@@ -212,7 +212,7 @@ def test_hard_offline_page_7_2():
     recovered, bad input EINVAL, an address beyond RAM EBUSY (memory_failure_pfn()),
     the zero page EBUSY, counted ignored but poisoned (HardwareCorrupted grows)."""
     from thpsim import MADV_NOHUGEPAGE, PROT_WRITE, DeliveredSignal
-    from thpsim.mm.gup import follow_page
+    from thpsim.mm.gup import follow_page_info
 
     m, p = _machine()
     out = []
@@ -237,7 +237,7 @@ def test_hard_offline_page_7_2():
                        f"({os.strerror(e.errno)})")
 
     def pfn_of(addr):
-        pfn = follow_page(p.mm.find_vma(addr), addr, False)[0]
+        pfn = follow_page_info(p.mm.find_vma(addr), addr, False)[0]
         return pfn if pfn >= 0 else 0
 
     page = 4096

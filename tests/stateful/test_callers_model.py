@@ -142,14 +142,14 @@ class CallersModel(ThpModel):
 
     def _page_nodes(self, pr: Proc) -> dict[int, int]:
         """Node of every mapped, non-reserved page of the process, by address."""
-        from thpsim.mm.gup import follow_page
+        from thpsim.mm.gup import follow_page_info
         from thpsim.mm.page_flags import F_reserved
 
         ctx = self.m.kernel
         out = {}
         for s, e, _prot, _locked in pr.layout.ranges:
             for addr in range(s, e, PAGE_SIZE):
-                pfn = follow_page(pr.api.mm.find_vma(addr), addr, False)[0]
+                pfn = follow_page_info(pr.api.mm.find_vma(addr), addr, False)[0]
                 if pfn >= 0 and not ctx.pages.flags[pfn] & F_reserved and (
                         pfn != ctx.huge_zero_pfn and not 0 <= pfn - ctx.huge_zero_pfn < 512):
                     out[addr] = ctx.mem.pfn_to_nid(pfn)

@@ -37,10 +37,9 @@ from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_trylock, folio_unlock
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import get_user_pages_fast
 from thpsim.mm.memory import (
     _addr_end,
-    handle_mm_fault,
     tlb_finish_mmu,
     tlb_gather_mmu,
     zap_page_range,
@@ -53,7 +52,6 @@ from thpsim.mm.memory_failure import (
     soft_offline_page,
 )
 from thpsim.mm.mm_types import (
-    VM_FAULT_ERROR,
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_NOHUGEPAGE,
@@ -238,39 +236,14 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
                 return unmapped_error
 
 
-def _get_user_page(task, addr: int) -> KernelPath[int]:
-    """get_user_pages_fast(addr, 1, 0, &page): the frame at ``addr``, faulted in for read
-    if absent, with a reference on its folio (the zero pages too: they are refused
-    later as unhandlable). Returns the PFN or -EFAULT.
-
-    Context: takes and releases mmap_lock for read. Preempts: in the lock and the fault.
-    """
-    mm = task.mm
-    ctx = mm.kernel
-    for _ in range(64):
-        yield from down_read(mm.mmap_lock)
-        try:
-            vma = mm.find_vma(addr)
-            if vma is None or vma.vm_start > addr:
-                return -errno.EFAULT
-            pfn, _huge, _zero = follow_page(vma, addr, False)
-            if pfn >= 0:
-                get_page(ctx, ctx.pages.compound_head(pfn))  # the zero pages too
-                return pfn
-            fault = yield from handle_mm_fault(vma, addr, 0)
-            if fault & VM_FAULT_ERROR:
-                return -errno.EFAULT
-        finally:
-            up_read(mm.mmap_lock)
-    return -errno.EFAULT
-
-
 def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:
     """madvise(MADV_SOFT_OFFLINE / MADV_HWPOISON) over [start, end).
 
     Models: mm/madvise.c madvise_inject_error(), 6.x: CAP_SYS_ADMIN, then per
-    position a read-only GUP; the step is the size of the folio found there, measured
-    before offlining (a THP advances 2 MiB, so one 4 KiB page of it is offlined).
+    position a read-only get_user_pages_fast() (a reference on the folio, the zero
+    pages too: they are refused later as unhandlable); the step is the size of the
+    folio found there, measured before offlining (a THP advances 2 MiB, so one 4 KiB
+    page of it is offlined).
     The first error ends the call.
     Context: no locks held. Preempts: in GUP and the offlining.
     Returns: 0 or -errno. Raises: DeliveredSignal(SIGBUS, BUS_MCEERR_AR) for
@@ -287,10 +260,11 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     sig_addr = 0
     ret = 0
     while start < end:
-        pfn = yield from _get_user_page(task, start)
-        if pfn < 0:
-            ret = pfn
+        found: list[int] = []
+        ret = yield from get_user_pages_fast(task.mm, start, 1, 0, found)
+        if ret != 1:
             break
+        pfn = found[0]
         head = pages.compound_head(pfn)
         size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
         if behavior == MADV_SOFT_OFFLINE:

@@ -54,7 +54,6 @@ from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.mempolicy import alloc_pages_vma
-from thpsim.mm.migrate import migration_entry_wait, pmd_migration_entry_wait
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
     VM_DONTCOPY,
@@ -205,6 +204,10 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
         if is_swap_pmd(orig_pmd):
             if not ctx.swp.is_pmd_migration_entry(orig_pmd):
                 ctx.bug_on(True, f"non-migration swap PMD {orig_pmd:#x}")
+            # cycle: mm/migrate.c keeps the wait and migrates through the fault path's
+            # helpers (migrate -> gup -> memory)
+            from thpsim.mm.migrate import pmd_migration_entry_wait
+
             yield from pmd_migration_entry_wait(mm, pmd)
             return 0
         if pmd_trans_huge(orig_pmd) or pmd_devmap(orig_pmd):
@@ -422,6 +425,9 @@ def do_swap_page(vmf: vm_fault) -> KernelPath[int]:
     ctx = vmf.vma.vm_mm.kernel
     entry = ctx.swp.pte_to_swp_entry(vmf.orig_pte)
     if ctx.swp.is_migration_entry(entry):
+        # cycle: mm/migrate.c keeps the wait (migrate -> gup -> memory)
+        from thpsim.mm.migrate import migration_entry_wait
+
         yield from migration_entry_wait(vmf.vma.vm_mm, vmf.pmd, vmf.address)
         return 0
     if ctx.swp.is_hwpoison_entry(entry):

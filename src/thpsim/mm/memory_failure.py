@@ -58,9 +58,11 @@ from __future__ import annotations
 import errno
 
 from thpsim.arch.x86_64.pgtable import PAGE_SIZE, pte_pfn
+from thpsim.errors import EHWPOISON
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.gup import follow_page_info
 from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
 from thpsim.mm.page_flags import (
@@ -118,9 +120,6 @@ MF_MSG_UNKNOWN = "unknown page"
 _IN_USE = 1
 _FREE = 0
 
-#: include/uapi/asm-generic/errno.h "Memory page has hardware error" (not in every
-#: Python's errno module)
-EHWPOISON = getattr(errno, "EHWPOISON", 133)
 
 
 def _log(ctx, msg: str) -> None:
@@ -475,14 +474,13 @@ def kill_accessing_process(ctx, pfn: int, killed: list[int] | None) -> int:
 
 def _maps_pfn(mm, pfn: int) -> bool:
     """Model-only: collect_procs_anon() for one mm: does any of its PTEs map ``pfn``?"""
-    from thpsim.mm.gup import follow_page
     from thpsim.mm.mm_types import vma_address
 
     ctx = mm.kernel
     index = ctx.pages.index[pfn]
     for vma in mm.mmap:
         a = vma_address(vma, index)
-        if vma.vm_start <= a < vma.vm_end and follow_page(vma, a, False)[0] == pfn:
+        if vma.vm_start <= a < vma.vm_end and follow_page_info(vma, a, False)[0] == pfn:
             return True
     return False
 

@@ -60,7 +60,6 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PMD_SIZE,
     pmd_none,
     pmd_pfn,
     pte_none,
@@ -86,6 +85,7 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     gfpflags_allow_blocking,
 )
+from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
@@ -804,7 +804,7 @@ def _queue_one(ctx, vma: vm_area_struct, page: int, qp: queue_pages, nr: int) ->
         qp.nr_failed += nr
 
 
-def queue_pages_pmd(vma: vm_area_struct, pmd, ptl, addr: int, qp: queue_pages) -> KernelPath[bool]:
+def queue_pages_pmd(pmd, ptl, addr: int, end: int, walk: mm_walk) -> KernelPath[bool]:
     """One huge PMD: queue the whole THP if it is misplaced.
 
     Models: queue_pages_pmd() (4.14) / queue_folios_pmd() (6.7+).
@@ -817,6 +817,8 @@ def queue_pages_pmd(vma: vm_area_struct, pmd, ptl, addr: int, qp: queue_pages) -
     from thpsim.mm.huge_memory import __split_huge_pmd
     from thpsim.mm.pgtable_generic import pmdp_get
 
+    vma = walk.vma
+    qp = walk.private
     ctx = vma.vm_mm.kernel
     prof = ctx.profile
     v = pmdp_get(pmd)
@@ -853,9 +855,9 @@ def _pte_batch(ctx, t, i: int, max_nr: int, pfn: int, head: int) -> int:
     return nr
 
 
-def queue_pages_pte_range(vma: vm_area_struct, pmd, addr: int, end: int,
-                          qp: queue_pages) -> KernelPath[int]:
-    """The walk's pmd_entry: one PMD's worth of the range.
+def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath[int]:
+    """The walk's pmd_entry: one PMD's worth of the range (``walk.private`` is the
+    struct queue_pages).
 
     Models: queue_pages_pte_range() (4.14) / queue_folios_pte_range() (6.7+):
     a huge PMD goes to :func:`queue_pages_pmd`; otherwise each present PTE's page
@@ -870,6 +872,8 @@ def queue_pages_pte_range(vma: vm_area_struct, pmd, addr: int, end: int,
     from thpsim.mm.page_flags import F_head, F_reserved, F_tail
     from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
 
+    vma = walk.vma
+    qp = walk.private
     ctx = vma.vm_mm.kernel
     pages = ctx.pages
     flags = qp.flags
@@ -878,7 +882,7 @@ def queue_pages_pte_range(vma: vm_area_struct, pmd, addr: int, end: int,
     while True:
         ptl = yield from pmd_trans_huge_lock(pmd, vma)
         if ptl is not None:
-            if (yield from queue_pages_pmd(vma, pmd, ptl, addr, qp)):
+            if (yield from queue_pages_pmd(pmd, ptl, addr, end, walk)):
                 break
         if pmd_trans_unstable(ctx, pmd):
             v = pmdp_get(pmd)
@@ -932,8 +936,8 @@ def queue_pages_pte_range(vma: vm_area_struct, pmd, addr: int, end: int,
     return 0
 
 
-def queue_pages_test_walk(vma: vm_area_struct, start: int, end: int, qp: queue_pages) -> int:
-    """Decide whether to walk ``vma`` (its part [start, end) of the range).
+def queue_pages_test_walk(start: int, end: int, walk: mm_walk) -> int:
+    """Decide whether to walk ``walk.vma`` (its part [start, end) of the range).
 
     Models: queue_pages_test_walk(). Returns 0 (walk it), 1 (skip it) or -EFAULT (a
     hole, unless MPOL_MF_DISCONTIG_OK). 5.5+ (``queue_pages_hole_checks``): a hole
@@ -943,6 +947,8 @@ def queue_pages_test_walk(vma: vm_area_struct, start: int, end: int, qp: queue_p
     """
     from thpsim.mm.migrate import vma_migratable
 
+    vma = walk.vma
+    qp = walk.private
     prof = vma.vm_mm.kernel.profile
     flags = qp.flags
     mm = vma.vm_mm
@@ -974,6 +980,11 @@ def queue_pages_test_walk(vma: vm_area_struct, start: int, end: int, qp: queue_p
     return 0 if flags & MPOL_MF_MOVES else 1
 
 
+#: Models: queue_pages_walk_ops
+queue_pages_walk_ops = mm_walk_ops(pmd_entry=queue_pages_pte_range,
+                                   test_walk=queue_pages_test_walk)
+
+
 def queue_pages_range(mm: mm_struct, start: int, end: int, nmask: int, flags: int,
                       pagelist: list[int]) -> KernelPath[int]:
     """Walk [start, end) and isolate the pages to migrate onto ``pagelist``.
@@ -985,39 +996,9 @@ def queue_pages_range(mm: mm_struct, start: int, end: int, nmask: int, flags: in
     alone and a misplaced page), else 0 (4.14) or the number of folios that could not
     be queued (6.7+; counted from 5.2 on, when ``mbind_strict_eio``).
     """
-    from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
-
     prof = mm.kernel.profile
     qp = queue_pages(pagelist, flags, nmask, start, end)
-    err = 0
-    addr = start
-    vma = mm.find_vma(start)
-    while addr < end and vma is not None:
-        if addr < vma.vm_start:  # outside any VMA: no pte_hole op
-            addr = min(end, vma.vm_start)
-            continue
-        cur = vma
-        nxt = min(end, cur.vm_end)
-        vma = mm.find_vma(cur.vm_end)
-        err = queue_pages_test_walk(cur, addr, nxt, qp)
-        if err > 0:
-            err = 0
-            addr = nxt
-            continue
-        if err < 0:
-            break
-        a = addr
-        while a < nxt:  # walk_pmd_range()
-            pmd_end = min((a + PMD_SIZE) & ~(PMD_SIZE - 1), nxt)
-            pmd = lookup_pmd(mm, a)
-            if pmd is not None and not pmd_none(pmdp_get(pmd)):
-                err = yield from queue_pages_pte_range(cur, pmd, a, pmd_end, qp)
-                if err:
-                    break
-            a = pmd_end
-        if err:
-            break
-        addr = nxt
+    err = yield from walk_page_range(mm, start, end, queue_pages_walk_ops, qp)
     if prof.queue_pages_hole_checks and qp.first is None:
         err = -errno.EFAULT  # the whole range is a hole
     return err if err else qp.nr_failed
@@ -1278,25 +1259,19 @@ def lookup_node(ctx, mm: mm_struct, addr: int) -> KernelPath[int]:
 
     Models: lookup_node() -> get_user_pages(addr, 1, 0): an untouched anonymous
     address maps the zero page (or the huge zero page) and reports its node.
+    Simplified: no FOLL_GET (the node is read before any preemption point, so the
+    reference and its put_page() change nothing).
     Context: mmap_lock held for read. Preempts: in the fault.
-    Returns: a node id or -errno (-EFAULT: no VMA or not readable).
+    Returns: a node id or -errno (-EFAULT: no VMA or not readable; -ENOMEM).
     """
-    from thpsim.mm.gup import follow_page
-    from thpsim.mm.memory import handle_mm_fault
-    from thpsim.mm.mm_types import VM_FAULT_ERROR, VM_FAULT_OOM, VM_READ
+    # a real cycle: gup -> memory -> mempolicy (alloc_pages_vma)
+    from thpsim.mm.gup import get_user_pages
 
-    addr &= PAGE_MASK
-    vma = mm.find_vma(addr)
-    if vma is None or vma.vm_start > addr or not vma.vm_flags & VM_READ:
-        return -errno.EFAULT
-    for _ in range(16):  # faultin_page() retries until follow_page() finds the page
-        pfn = follow_page(vma, addr, False)[0]
-        if pfn >= 0:
-            return ctx.mem.pfn_to_nid(pfn)
-        ret = yield from handle_mm_fault(vma, addr, 0)
-        if ret & VM_FAULT_ERROR:
-            return -errno.ENOMEM if ret & VM_FAULT_OOM else -errno.EFAULT
-    return -errno.EFAULT
+    pages: list[int] = []
+    err = yield from get_user_pages(mm, addr & PAGE_MASK, 1, 0, pages)
+    if err < 0:
+        return err
+    return ctx.mem.pfn_to_nid(pages[0])
 
 
 def do_get_mempolicy(ctx, task, addr: int, flags: int) -> KernelPath[tuple[int, int, int]]:

@@ -56,6 +56,7 @@ from thpsim.mm.gfp import (
     GFP_HIGHUSER_MOVABLE,
     GFP_TRANSHUGE,
 )
+from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
 from thpsim.mm.mm_types import VM_LOCKED, maybe_mkwrite, mm_struct, vm_area_struct
 from thpsim.mm.page_flags import (
@@ -71,6 +72,7 @@ from thpsim.mm.page_flags import (
     F_uptodate,
     F_young,
 )
+from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
 from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
 from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
 from thpsim.mm.swap import get_page, hpage_nr_pages, put_page, putback_lru_page
@@ -507,53 +509,29 @@ def _lookup_page(ctx, mm, addr: int) -> tuple[int, int, vm_area_struct | None]:
     """follow_page(FOLL_GET|FOLL_DUMP) (4.14) / folio_walk_start(FW_ZEROPAGE) (6.12+).
 
     Returns ``(err, pfn, vma)``: err < 0 is the status to report, else pfn is the
-    4 KiB page mapped at addr.
+    4 KiB page mapped at addr. 4.14: NULL (a non-present entry) is -ENOENT, an
+    ERR_PTR (no page table, a zero page, a PROT_NONE entry) its -errno; 6.12+: no
+    folio is -ENOENT, a zero folio -EFAULT.
+    Simplified: no FOLL_GET (the callers use the page before the next preemption
+    point, and isolating it takes the reference they need); FOLL_NUMA makes a
+    PROT_NONE entry no page table (-EFAULT, as recorded for 4.3..6.11, MP-5).
     """
-    from thpsim.arch.x86_64.pgtable import (
-        HPAGE_PMD_MASK,
-        PAGE_SHIFT,
-        pmd_none,
-        pmd_pfn,
-        pmd_trans_huge,
-        pte_none,
-        pte_pfn,
-        pte_present,
-        pte_special,
-        table_entry_pfn,
-    )
-    from thpsim.arch.x86_64.swapops import is_swap_pmd
-    from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
-
-    folio_walk = ctx.profile.move_pages_folio_walk
-    nopage = -errno.ENOENT if folio_walk else -errno.EFAULT
     vma = mm.find_vma(addr)
     if vma is None or addr < vma.vm_start:
         return -errno.EFAULT, -1, None
-    pmd = lookup_pmd(mm, addr)
-    if pmd is None:
-        return nopage, -1, vma
-    v = pmdp_get(pmd)
-    if pmd_none(v):
-        return nopage, -1, vma
-    if is_swap_pmd(v):
-        return nopage, -1, vma  # a migration entry: no page to follow
-    if pmd_trans_huge(v):
-        if not v & 1 and not folio_walk:
-            return -errno.EFAULT, -1, vma  # PROT_NONE huge PMD (FOLL_NUMA: no_page_table)
-        head = pmd_pfn(v)
-        if head == ctx.huge_zero_pfn:
+    if ctx.profile.move_pages_folio_walk:
+        pfn, zero = folio_walk_start(vma, addr, FW_ZEROPAGE)
+        if pfn < 0:
+            return -errno.ENOENT, -1, vma
+        if zero:
             return -errno.EFAULT, -1, vma
-        return 0, head + ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT), vma
-    e = ctx.mem.tables[table_entry_pfn(v)][(addr >> PAGE_SHIFT) & 511]
-    if pte_none(e):
-        return nopage, -1, vma
-    if not pte_present(e):
-        return nopage if folio_walk else -errno.ENOENT, -1, vma
-    if not e & 1 and not folio_walk:
-        return -errno.EFAULT, -1, vma  # PROT_NONE PTE
-    if pte_special(e) or pte_pfn(e) == ctx.zero_pfn:
-        return -errno.EFAULT, -1, vma
-    return 0, pte_pfn(e), vma
+        return 0, pfn, vma
+    page = follow_page(vma, addr, FOLL_DUMP | FOLL_NUMA)
+    if page is None:
+        return -errno.ENOENT, -1, vma
+    if page < 0:
+        return page, -1, vma
+    return 0, page, vma
 
 
 def do_pages_stat(ctx, mm, pages_: list[int], status: list[int | None]) -> KernelPath[int]:

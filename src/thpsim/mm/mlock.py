@@ -12,7 +12,7 @@ import errno
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.kernel.sched import KernelPath
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import VM_LOCKED, VM_LOCKONFAULT, mm_struct, vm_area_struct
 from thpsim.mm.page_flags import F_head, F_lru, F_mlocked, F_tail
 from thpsim.mm.swap import add_page_to_lru, del_page_from_lru, hpage_nr_pages
@@ -59,7 +59,7 @@ def mlock_vma_pages_range(vma: vm_area_struct, start: int, end: int) -> KernelPa
     pages = ctx.pages
     addr = start
     while addr < end:
-        pfn, huge, zero = follow_page(vma, addr, False)
+        pfn, huge, zero = follow_page_info(vma, addr, False)
         if pfn >= 0 and not zero:
             if huge:
                 mlock_vma_page(ctx, pages.compound_head(pfn))
@@ -79,7 +79,7 @@ def munlock_vma_pages_range(vma: vm_area_struct, start: int, end: int) -> Kernel
     vma.vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT)
     addr = start
     while addr < end:
-        pfn, huge, zero = follow_page(vma, addr, False)
+        pfn, huge, zero = follow_page_info(vma, addr, False)
         if pfn >= 0 and not zero:
             head = pages.compound_head(pfn)
             munlock_vma_page(ctx, head)

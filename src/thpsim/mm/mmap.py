@@ -23,21 +23,23 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm import huge_memory
+from thpsim.mm.gup import (
+    FOLL_FORCE,
+    FOLL_WRITE,
+    __get_user_pages,
+)
 from thpsim.mm.memory import (
-    FAULT_FLAG_USER,
-    FAULT_FLAG_WRITE,
     free_pgtables,
-    handle_mm_fault,
     tlb_finish_mmu,
     tlb_gather_mmu,
     unmap_vmas,
 )
+from thpsim.mm.mlock import mlock_vma_pages_range
 from thpsim.mm.mm_types import (
     MM_COUNTER_NAMES,
     NR_MM_COUNTERS,
     VM_ACCOUNT,
     VM_EXEC,
-    VM_FAULT_ERROR,
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_MAYEXEC,
@@ -307,33 +309,33 @@ def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
 
 
 def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[int]:
-    """Fault in a range as mm_populate()/__get_user_pages() do; mlock pages of VM_LOCKED.
+    """Fault in a range as mm_populate() does; mlock pages of VM_LOCKED.
 
-    Models: mm/gup.c populate_vma_page_range() (FOLL_WRITE for private writable
-    mappings, so COW is broken; FOLL_MLOCK under VM_LOCKED). A PROT_NONE VMA gets
-    no FOLL_FORCE, so get_user_pages() refuses it (check_vma_flags(): -EFAULT):
-    mlock(2) then fails with ENOMEM after setting VM_LOCKED, while mmap(2) with
-    MAP_POPULATE or MAP_LOCKED ignores the error (kernel oracle, 6.1: mlock of a
-    PROT_NONE mapping is -1 ENOMEM with VmLck counting it; the mmap calls succeed).
-    Returns 0, -EFAULT or -ENOMEM.
+    Models: mm/gup.c populate_vma_page_range() -> __get_user_pages(), v4.14:
+    FOLL_WRITE for private writable mappings (so COW is broken), FOLL_FORCE for
+    accessible ones. A PROT_NONE VMA gets no FOLL_FORCE, so check_vma_flags()
+    refuses it (-EFAULT): mlock(2) then fails with ENOMEM after setting VM_LOCKED,
+    while mmap(2) with MAP_POPULATE or MAP_LOCKED ignores the error (kernel oracle,
+    6.1: mlock of a PROT_NONE mapping is -1 ENOMEM with VmLck counting it; the mmap
+    calls succeed).
+    Simplified: no FOLL_TOUCH or FOLL_POPULATE (nothing here depends on them), and
+    FOLL_MLOCK's mlock_vma_page() is done for the whole range after the walk
+    (mlock_vma_pages_range), and only when it completed; a fault error after some
+    pages is -ENOMEM (the kernel returns the count and __mm_populate()'s next call
+    fails at the same page; every caller here only tests for an error).
+    Returns 0 or -errno (-EFAULT, -ENOMEM).
     """
-    from thpsim.mm.mlock import mlock_vma_pages_range
-
-    if not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC):
-        return -errno.EFAULT
-    flags = FAULT_FLAG_USER
+    gup_flags = 0
     if vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE:
-        flags |= FAULT_FLAG_WRITE
-    addr = start
-    from thpsim.mm.gup import follow_page_present
-
-    while addr < end:
-        if not follow_page_present(vma, addr, bool(flags & FAULT_FLAG_WRITE)):
-            ret = yield from handle_mm_fault(vma, addr, flags)
-            if ret & VM_FAULT_ERROR and not ret & 0x0800:
-                return -errno.ENOMEM
-            continue
-        addr += PAGE_SIZE
+        gup_flags |= FOLL_WRITE
+    if vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC):
+        gup_flags |= FOLL_FORCE
+    nr_pages = (end - start + PAGE_SIZE - 1) >> PAGE_SHIFT
+    ret = yield from __get_user_pages(vma.vm_mm, start, nr_pages, gup_flags)
+    if ret < 0:
+        return ret
+    if ret < nr_pages:
+        return -errno.ENOMEM  # a fault failed after some pages (callers test for < 0)
     if vma.vm_flags & VM_LOCKED:
         yield from mlock_vma_pages_range(vma, start, end)
     return 0

@@ -38,7 +38,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.sched import run_to_completion
-from thpsim.mm.gup import follow_page
+from thpsim.mm.gup import follow_page_info
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
@@ -372,7 +372,7 @@ def test_numa_maps_after_move_pages(profile):
 def _start_migration(m, p, a, node=1):
     """Isolate the THP at ``a`` and run the engine until its PMD is a migration entry."""
     ctx = m.kernel
-    head = ctx.pages.compound_head(follow_page(p.mm.find_vma(a), a, False)[0])
+    head = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
     assert isolate_lru_page_for_migration(ctx, head) == 0
     lst = [head]
     st = Stepper(ctx, migrate_pages(ctx, lst, new_page_node(ctx, node), MIGRATE_SYNC,

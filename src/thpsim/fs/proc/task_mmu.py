@@ -1,9 +1,10 @@
 """/proc/PID/maps, smaps, smaps_rollup, numa_maps, pagemap and clear_refs.
 
 Models: fs/proc/task_mmu.c, v4.14 (the ``seed`` profile) and current mainline
-(``mainline``), and the part of mm/pagewalk.c those files use. Each view walks
-the page tables the way the kernel does: ``mmap_lock`` for read (held for the
-whole file by ``m_start``; per 2 MiB chunk by ``pagemap_read``), then per PMD
+(``mainline``). Each view walks the page tables with mm/pagewalk.py's
+:func:`~thpsim.mm.pagewalk.walk_page_range` and its own ``mm_walk_ops``, the
+way the kernel does: ``mmap_lock`` for read (held for the whole file by
+``m_start``; per 2 MiB chunk by ``pagemap_read``), then per PMD
 ``pmd_trans_huge_lock()`` for a huge PMD or PMD migration entry, else the PTE
 table under its split lock. Each file's read or write is one generator (a kernel
 path: ``pagemap_read``, ``clear_refs_write``, the seq_file reads over ``show_map``,
@@ -54,15 +55,12 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SIZE,
     PMD_MASK,
     PMD_SIZE,
-    PUD_MASK,
-    PUD_SIZE,
     TASK_SIZE_MAX,
     pmd_clear_soft_dirty,
     pmd_dirty,
     pmd_mkdirty,
     pmd_mkold,
     pmd_mkyoung,
-    pmd_none,
     pmd_pfn,
     pmd_present,
     pmd_soft_dirty,
@@ -89,7 +87,6 @@ from thpsim.arch.x86_64.swapops import (
     swp_offset_pfn,
     swp_type,
 )
-from thpsim.errors import KernelBug
 from thpsim.fs.proc.base import PID_DIRS, task_dump_owner
 from thpsim.fs.proc.internal import (
     get_proc_task,
@@ -145,13 +142,18 @@ from thpsim.mm.page_flags import (
     F_young,
     PG_owner_priv_1,
 )
+from thpsim.mm.pagewalk import (
+    mm_walk,
+    mm_walk_ops,
+    walk_page_range,
+    walk_page_vma,
+    walk_pte_lock,
+)
 from thpsim.mm.pgtable_generic import (
     Ptr,
-    lookup_pmd,
     pmd_trans_unstable,
     pmdp_get,
     pmdp_invalidate,
-    pte_offset_map_lock,
     ptep_get,
     ptep_get_and_clear,
     set_pmd_at,
@@ -163,9 +165,6 @@ if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
 
 __all__ = [
-    "mm_walk",
-    "walk_page_range",
-    "walk_page_vma",
     "show_map",
     "show_smap",
     "show_smaps_rollup",
@@ -183,138 +182,6 @@ TASK_SIZE = TASK_SIZE_MAX
 PSS_SHIFT = 12
 #: PageSwapCache(): PG_swapbacked and PG_swapcache (which aliases PG_owner_priv_1)
 _SWAPCACHE = F_swapbacked | (1 << PG_owner_priv_1)
-
-
-# ====================================================================== mm/pagewalk.c
-class mm_walk:
-    """Models: struct mm_walk, v4.14 (the callbacks live in it; 5.4+ moved them to
-    ``mm_walk_ops``): ``pmd_entry`` is a kernel path (it takes page-table locks),
-    ``pte_hole`` and ``test_walk`` are plain functions."""
-
-    __slots__ = ("mm", "vma", "pmd_entry", "pte_hole", "test_walk", "private")
-
-    def __init__(self, mm: mm_struct, pmd_entry, pte_hole=None, test_walk=None,
-                 private: Any = None):
-        self.mm = mm
-        self.vma: vm_area_struct | None = None
-        self.pmd_entry = pmd_entry
-        self.pte_hole = pte_hole
-        self.test_walk = test_walk
-        self.private = private
-
-
-def _assert_mmap_locked(mm: mm_struct) -> None:
-    """VM_BUG_ON(!rwsem_is_locked(&walk->mm->mmap_sem))."""
-    lock = mm.mmap_lock
-    if lock.writer is None and not lock.readers:
-        raise KernelBug(f"page walk of {mm!r} without mmap_lock")
-
-
-def walk_pmd_range(start: int, end: int, walk: mm_walk) -> KernelPath[int]:
-    """Models: walk_pgd_range() down to walk_pmd_range(), v4.14, for pmd_entry walks.
-
-    A missing upper-level table or a none PMD is a hole (``pte_hole``); any other
-    PMD (table pointer, huge PMD, migration entry) goes to ``pmd_entry``.
-    Context: mmap_lock held. Preempts: in ``pmd_entry``.
-    Simplified: holes are reported per PMD (or per PUD when the PUD is missing),
-    not merged per PGD; every consumer here treats a hole range additively.
-    """
-    mm = walk.mm
-    addr = start
-    err = 0
-    while addr < end:
-        nxt = min((addr + PMD_SIZE) & PMD_MASK, end)
-        pmd = lookup_pmd(mm, addr) if walk.vma is not None else None
-        if pmd is None:
-            if walk.vma is not None:
-                nxt = min((addr + PUD_SIZE) & PUD_MASK, end)
-            else:
-                nxt = end
-            if walk.pte_hole is not None:
-                err = walk.pte_hole(addr, nxt, walk)
-        elif pmd_none(pmdp_get(pmd)):
-            if walk.pte_hole is not None:
-                err = walk.pte_hole(addr, nxt, walk)
-        else:
-            err = yield from walk.pmd_entry(pmd, addr, nxt, walk)
-        if err:
-            break
-        addr = nxt
-    return err
-
-
-def walk_page_test(start: int, end: int, walk: mm_walk) -> int:
-    """Models: walk_page_test(): the caller's test, else skip VM_PFNMAP VMAs."""
-    if walk.test_walk is not None:
-        return walk.test_walk(start, end, walk)
-    vma = walk.vma
-    if vma is not None and vma.vm_flags & VM_PFNMAP:
-        err = walk.pte_hole(start, end, walk) if walk.pte_hole is not None else 0
-        return err if err else 1
-    return 0
-
-
-def walk_page_range(start: int, end: int, walk: mm_walk) -> KernelPath[int]:
-    """Walk [start, end) VMA by VMA. Models: mm/pagewalk.c walk_page_range(), v4.14.
-
-    Context: mmap_lock held (read or write). Preempts: in ``pmd_entry``.
-    Returns: 0, -EINVAL for an empty range, or the first non-zero callback value.
-    Simplified: no hugetlb VMAs and no ``pte_entry`` (no callback here needs them).
-    """
-    if start >= end:
-        return -errno.EINVAL
-    mm = walk.mm
-    _assert_mmap_locked(mm)
-    vmas = mm.mmap
-    vma = mm.find_vma(start)
-    i = mm.vma_index(vma) if vma is not None else len(vmas)
-    err = 0
-    while True:
-        vma = vmas[i] if i < len(vmas) else None
-        if vma is None:
-            walk.vma = None
-            nxt = end
-        elif start < vma.vm_start:
-            walk.vma = None
-            nxt = min(end, vma.vm_start)
-        else:
-            walk.vma = vma
-            nxt = min(end, vma.vm_end)
-            i += 1
-            err = walk_page_test(start, nxt, walk)
-            if err > 0:
-                err = 0
-                start = nxt
-                if start >= end:
-                    break
-                continue
-            if err < 0:
-                break
-        if walk.vma is not None or walk.pte_hole is not None:
-            err = yield from walk_pmd_range(start, nxt, walk)
-        if err:
-            break
-        start = nxt
-        if start >= end:
-            break
-    return err
-
-
-def walk_page_vma(vma: vm_area_struct, walk: mm_walk) -> KernelPath[int]:
-    """Models: walk_page_vma(). Context: mmap_lock held."""
-    _assert_mmap_locked(walk.mm)
-    walk.vma = vma
-    err = walk_page_test(vma.vm_start, vma.vm_end, walk)
-    if err > 0:
-        return 0
-    if err < 0:
-        return err
-    return (yield from walk_pmd_range(vma.vm_start, vma.vm_end, walk))
-
-
-def _pte_range(walk: mm_walk, pmd: Ptr, addr: int) -> KernelPath[tuple[Ptr, Any]]:
-    """pte_offset_map_lock() on the PTE table a (stable, non-huge) PMD points to."""
-    return (yield from pte_offset_map_lock(walk.mm.kernel, walk.mm, pmdp_get(pmd), addr))
 
 
 # ====================================================================== maps
@@ -513,7 +380,7 @@ def smaps_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[
         return 0
     if pmd_trans_unstable(ctx, pmd):
         return 0
-    (table, i), ptl = yield from _pte_range(walk, pmd, addr)
+    (table, i), ptl = yield from walk_pte_lock(walk, pmd, addr)
     try:
         for k in range((end - addr) >> PAGE_SHIFT):
             smaps_pte_entry(mss, walk, table[i + k], addr + (k << PAGE_SHIFT))
@@ -522,9 +389,13 @@ def smaps_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[
     return 0
 
 
+#: Models: smaps_walk_ops
+smaps_walk_ops = mm_walk_ops(pmd_entry=smaps_pte_range)
+
+
 def smap_gather_stats(vma: vm_area_struct, mss: mem_size_stats) -> KernelPath[None]:
     """Models: smap_gather_stats() (4.14: the walk inside show_smap). Context: mmap_lock."""
-    yield from walk_page_vma(vma, mm_walk(vma.vm_mm, smaps_pte_range, private=mss))
+    yield from walk_page_vma(vma, smaps_walk_ops, mss)
 
 
 def show_smap_vma_flags(vma: vm_area_struct) -> str:
@@ -701,7 +572,7 @@ def gather_pte_stats(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath
         return 0
     if pmd_trans_unstable(ctx, pmd):
         return 0
-    (table, i), ptl = yield from _pte_range(walk, pmd, addr)
+    (table, i), ptl = yield from walk_pte_lock(walk, pmd, addr)
     try:
         for k in range((end - addr) >> PAGE_SHIFT):
             pte = table[i + k]
@@ -713,6 +584,10 @@ def gather_pte_stats(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath
     finally:
         spin_unlock(ptl)
     return 0
+
+
+#: Models: show_numa_ops
+show_numa_ops = mm_walk_ops(pmd_entry=gather_pte_stats)
 
 
 def show_numa_map(vma: vm_area_struct, task_mempolicy: Any) -> KernelPath[str]:
@@ -728,7 +603,7 @@ def show_numa_map(vma: vm_area_struct, task_mempolicy: Any) -> KernelPath[str]:
         line.append(" huge")
     md = numa_maps()
     with_memory = node_states_memory(ctx)
-    yield from walk_page_vma(vma, mm_walk(vma.vm_mm, gather_pte_stats, private=(md, with_memory)))
+    yield from walk_page_vma(vma, show_numa_ops, (md, with_memory))
     if md.pages:
         if md.anon:
             line.append(f" anon={md.anon}")
@@ -909,7 +784,7 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
         # 4.14 returns without entries for this range (a race-only short read);
         # the walk of a pmd that became none or huge meanwhile
         return 0
-    (table, i), ptl = yield from _pte_range(walk, pmdp, addr)
+    (table, i), ptl = yield from walk_pte_lock(walk, pmdp, addr)
     try:
         buf = pm.buffer
         for k in range((end - addr) >> PAGE_SHIFT):
@@ -917,6 +792,10 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
     finally:
         spin_unlock(ptl)
     return 0
+
+
+#: Models: pagemap_ops
+pagemap_ops = mm_walk_ops(pmd_entry=pagemap_pmd_range, pte_hole=pagemap_pte_hole)
 
 
 def pagemap_read(f: File, ppos: int, count: int) -> KernelPath[bytes]:
@@ -946,7 +825,6 @@ def _pagemap_read(f: File, mm: mm_struct | None, ppos: int, count: int) -> Kerne
     end_vaddr = TASK_SIZE
     if svpfn > end_vaddr >> PAGE_SHIFT:
         start_vaddr = end_vaddr
-    walk = mm_walk(mm, pagemap_pmd_range, pte_hole=pagemap_pte_hole, private=pm)
     while count and start_vaddr < end_vaddr:
         end = (start_vaddr + PAGEMAP_WALK_SIZE) & PAGEMAP_WALK_MASK
         if end < start_vaddr or end > end_vaddr:
@@ -957,7 +835,7 @@ def _pagemap_read(f: File, mm: mm_struct | None, ppos: int, count: int) -> Kerne
         pm.buffer = array("Q")
         yield from down_read(mm.mmap_lock)
         try:
-            yield from walk_page_range(start_vaddr, walk_end, walk)
+            yield from walk_page_range(mm, start_vaddr, walk_end, pagemap_ops, pm)
         finally:
             up_read(mm.mmap_lock)
         start_vaddr = end
@@ -1049,7 +927,7 @@ def clear_refs_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> Kernel
         return 0
     if pmd_trans_unstable(ctx, pmd):
         return 0
-    (table, i), ptl = yield from _pte_range(walk, pmd, addr)
+    (table, i), ptl = yield from walk_pte_lock(walk, pmd, addr)
     try:
         for k in range((end - addr) >> PAGE_SHIFT):
             a = addr + (k << PAGE_SHIFT)
@@ -1081,6 +959,10 @@ def clear_refs_test_walk(start: int, end: int, walk: mm_walk) -> int:
     if cp_type == CLEAR_REFS_MAPPED and vma.vm_file is None:
         return 1
     return 0
+
+
+#: Models: clear_refs_walk_ops
+clear_refs_walk_ops = mm_walk_ops(pmd_entry=clear_refs_pte_range, test_walk=clear_refs_test_walk)
 
 
 def reset_mm_hiwater_rss(mm: mm_struct) -> None:
@@ -1134,14 +1016,14 @@ def _clear_refs(mm: mm_struct | None, cp_type: int, count: int) -> KernelPath[in
         finally:
             up_write(lock)
         return count
-    walk = mm_walk(mm, clear_refs_pte_range, test_walk=clear_refs_test_walk, private=cp_type)
     if profile.clear_refs_mmap_write_lock:
         yield from down_write(lock)
         try:
             if cp_type == CLEAR_REFS_SOFT_DIRTY:
                 _clear_vm_softdirty(mm)
             if mm.mmap:
-                yield from walk_page_range(0, mm.mmap[-1].vm_end, walk)
+                yield from walk_page_range(mm, 0, mm.mmap[-1].vm_end, clear_refs_walk_ops,
+                                           cp_type)
             if flush:
                 yield from flush_tlb_mm(mm)
         finally:
@@ -1159,7 +1041,7 @@ def _clear_refs(mm: mm_struct | None, cp_type: int, count: int) -> KernelPath[in
             downgrade_write(lock)
             held = "read"
         if mm.mmap:
-            yield from walk_page_range(0, mm.mmap[-1].vm_end, walk)
+            yield from walk_page_range(mm, 0, mm.mmap[-1].vm_end, clear_refs_walk_ops, cp_type)
         if flush:
             yield from flush_tlb_mm(mm)
     finally:
