@@ -134,7 +134,7 @@ class Machine:
         self.kernel = ctx = KernelContext(
             self.profile, mem, pages, cpu_list, ThpSettings(thp, defrag, use_zero_page)
         )
-        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}), movable_align)
+        ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}), movable_align, ctx)
         # The zero page: the first frame of the first node, reserved like kernel image memory.
         zero = mem.nodes[nids[0]].start_pfn
         ctx.buddy.memblock_free_all({zero})

@@ -723,6 +723,32 @@ def test_preferred_many_faults_mainline():
     m.check_integrity()
 
 
+@pytest.mark.parametrize("cpuset", [False, True])
+def test_preferred_many_thp_on_a_fragmented_node_with_and_without_a_cpuset(cpuset):
+    """Issue 10's regression: PREFERRED_MANY {0} on a fragmented node 0. The policy
+    tries its nodes first (__GFP_NORETRY, no direct reclaim), then any allowed node,
+    so the THP fault gets a THP on node 1, outside a cpuset and inside one allowing
+    both nodes alike. (mempolicy's old second copy of alloc_pages_mpol() for tasks in
+    a cpuset tried node 0 only and fell back to a base page there.)"""
+    m = machine(thp="always")
+    p = m.spawn(cpu=0)
+    if cpuset:
+        m.fs.write("/sys/fs/cgroup/cgroup.subtree_control", "+cpuset")
+        m.fs.mkdir("/sys/fs/cgroup/both")
+        m.fs.write("/sys/fs/cgroup/both/cpuset.mems", "0")
+        m.fs.write("/sys/fs/cgroup/both/cgroup.procs", str(p.pid))
+        m.fs.write("/sys/fs/cgroup/both/cpuset.mems", "0-1")
+        assert p.task.mems_allowed == 0b11
+    held = m.fragment(0)
+    a = region(p, length=HPAGE_PMD_SIZE, fill=False)
+    assert p.mbind(a, HPAGE_PMD_SIZE, MPOL_PREFERRED_MANY, mask(0), MAXNODE) == 0
+    p.write(a, 1)
+    assert is_pmd_mapped(p, a)
+    assert node_at(m, p, a) == 1
+    m.unfragment(held)
+    m.check_integrity()
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_policies_inherited_over_fork(profile):
     """fork copies the thread policy and every VMA policy; the child's faults obey both."""

@@ -6,6 +6,8 @@ Machines are small (8-32 MiB nodes, 2 or 8 MiB memory blocks). With 4 KiB pages
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT
 from thpsim.errors import ConfigError, KernelBug
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.mm.gfp import (
+    __GFP_ATOMIC,
     __GFP_COMP,
     __GFP_THISNODE,
     __GFP_ZERO,
@@ -492,4 +495,33 @@ def test_no_merge_across_zone_or_node_boundaries():
     for pfn in got:
         put(pages, buddy, pfn, 9)
     assert buddy.buddyinfo() == before
+    buddy.check_buddy()
+
+
+def test_alloc_cpuset_fast_path_hardwall_slow_path_lets_kernel_allocations_out():
+    """prepare_alloc_pages(): with the current task in a cpuset of node 1 the fast path
+    keeps to node 1 even from node 0's zonelist, for every allocation. When node 1
+    is full, the slow path's ALLOC_CPUSET refuses node 0 to a __GFP_HARDWALL (user)
+    allocation, lets a kernel one (GFP_KERNEL) have it (__cpuset_node_allowed(): the
+    top cpuset), and GFP_ATOMIC ignores the cpuset (gfp_to_alloc_flags())."""
+    mem = PhysicalMemory({0: 8 * MiB, 1: 8 * MiB}, 8 * MiB)
+    pages = PageArrays(mem.max_pfn)
+    task = SimpleNamespace(mems_allowed=0b10)
+    ctx = SimpleNamespace(current=task, cpuset_alloc=True)
+    buddy = BuddyAllocator(mem, pages, {}, kernel=ctx)
+    buddy.memblock_free_all()
+    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0)) == 1
+    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0)) == 1
+    assert buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 0) == -1
+    assert buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0, 1 << 0) == -1  # mask & cpuset: none
+    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0, 1 << 0)) == 0  # slow path
+    ctx.cpuset_alloc = False
+    held = drain(buddy, 1)
+    ctx.cpuset_alloc = True
+    assert buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0) == -1
+    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 1)) == 0
+    assert mem.pfn_to_nid(buddy.__alloc_pages(__GFP_ATOMIC, 0, 1)) == 0
+    task.mems_allowed = None  # in no cpuset: nothing to apply
+    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 1)) == 0
+    assert held
     buddy.check_buddy()

@@ -69,11 +69,11 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.kernel.cgroup.cpuset import cpuset_nodemask_valid_mems_allowed
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.mm.gfp import (
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
-    __GFP_HARDWALL,
     __GFP_NOFAIL,
     __GFP_NORETRY,
     __GFP_NOWARN,
@@ -568,10 +568,15 @@ def interleave_nid(ctx, pol: mempolicy, ilx: int) -> int:
 
 # ---------------------------------------------------------------- allocating by policy
 def policy_nodemask(ctx, gfp: int, pol: mempolicy | None) -> int | None:
-    """Models: policy_nodemask(): BIND and PREFERRED_MANY restrict the zonelist walk.
+    """Models: policy_nodemask(): BIND and PREFERRED_MANY restrict the zonelist walk;
+    a BIND mask that misses the cpuset's nodes is ignored
+    (cpuset_nodemask_valid_mems_allowed()), the allocator then keeps to the cpuset.
     Simplified: every user allocation is in the policy zone (apply_policy_zone())."""
-    if pol is not None and pol.mode in (MPOL_BIND, MPOL_PREFERRED_MANY):
-        return pol.nodes
+    if pol is not None:
+        if pol.mode == MPOL_PREFERRED_MANY:
+            return pol.nodes
+        if pol.mode == MPOL_BIND and cpuset_nodemask_valid_mems_allowed(ctx, pol.nodes):
+            return pol.nodes
     return None
 
 
@@ -633,44 +638,10 @@ def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,
     """
     ctx = vma.vm_mm.kernel
     pol, ilx = get_vma_policy(ctx, vma, addr, order)
-    task = ctx.current
-    allowed = getattr(task, "mems_allowed", None)
-    if allowed is not None and gfp & __GFP_HARDWALL:
-        return _alloc_in_cpuset(ctx, gfp, order, pol, ilx, hugepage, allowed)
-    return alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
-
-
-def _alloc_in_cpuset(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
-                     hugepage: bool, allowed: int) -> int:
-    """A user allocation of a task in a cpuset (ALLOC_CPUSET, cpuset_zone_allowed()):
-    the policy's choice, but only ever on the cpuset's nodes; the local node stands
-    in by the nearest allowed node when the cpuset excludes it.
-    Simplified: the policy's node choice is taken first, then clipped."""
-    buddy = ctx.buddy
-    local = ctx.numa_node_id()
-    if not allowed >> local & 1:
-        for z in buddy.NODE_DATA(local).node_zonelist:
-            if allowed >> z.node & 1:
-                local = z.node
-                break
-        else:
-            return -1
-    if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        nid = interleave_nid(ctx, pol, ilx)
-        return buddy.__alloc_pages(gfp, order, nid if allowed >> nid & 1 else local, allowed)
-    nodemask = policy_nodemask(ctx, gfp, pol)
-    nid = policy_node(ctx, gfp, pol, local)
-    if not allowed >> nid & 1:
-        nid = local
-    mask = allowed if nodemask is None else nodemask & allowed
-    if not mask:
-        mask = allowed
-    if hugepage and node_isset(nid, mask):
-        pfn = buddy.__alloc_pages(gfp | __GFP_THISNODE, order, nid, None)
-        if pfn >= 0 or not (ctx.profile.thp_alloc_remote_fallback
-                            and gfpflags_allow_blocking(gfp)):
-            return pfn
-    return buddy.__alloc_pages(gfp, order, nid, mask)
+    ctx.cpuset_alloc = True
+    pfn = alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
+    ctx.cpuset_alloc = False
+    return pfn
 
 
 # ---------------------------------------------------------------- queue_pages_range

@@ -56,14 +56,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, KernelBug
 from thpsim.hw.memory import PhysicalMemory
+from thpsim.kernel.cgroup.cpuset import cpuset_zone_allowed, cpusets_enabled
 from thpsim.mm.gfp import (
+    __GFP_ATOMIC,
     __GFP_COMP,
+    __GFP_HARDWALL,
     __GFP_HIGHMEM,
     __GFP_MOVABLE,
     __GFP_THISNODE,
@@ -83,6 +87,8 @@ from thpsim.mm.page_flags import (
 )
 
 __all__ = [
+    "ALLOC_CPUSET",
+    "gfp_to_alloc_flags",
     "MAX_ORDER",
     "MAX_NR_ZONES",
     "NUMA_NO_NODE",
@@ -109,6 +115,7 @@ _GFP_ZONE_MOVABLE = __GFP_MOVABLE | __GFP_HIGHMEM
 # Inside a class body "__GFP_ZERO" would be mangled to "_BuddyAllocator__GFP_ZERO", so the
 # methods read these single-underscore copies.
 _GFP_THISNODE = __GFP_THISNODE
+_GFP_HARDWALL = __GFP_HARDWALL
 _GFP_ZERO = __GFP_ZERO
 _GFP_COMP = __GFP_COMP
 #: fragment_node(): any zone, this node only.
@@ -122,6 +129,21 @@ _FREE_TAIL_MASK = np.uint32(PAGE_FLAGS_CHECK_AT_FREE | F_hwpoison | F_head | F_t
 _TAIL = np.uint32(F_tail)
 _NOTAIL = np.uint32(0)
 _M32 = 0xFFFF_FFFF
+
+#: mm/internal.h alloc_flags: check the zone against the current task's cpuset
+#: (the only ALLOC_* flag the model uses: no watermarks, no reserves).
+ALLOC_CPUSET = 0x40
+
+
+def gfp_to_alloc_flags(gfp_mask: int) -> int:
+    """The slow path's alloc_flags.
+
+    Models: mm/page_alloc.c gfp_to_alloc_flags(), v4.14, for ALLOC_CPUSET:
+    set, except that GFP_ATOMIC ignores the cpuset rather than fail.
+    Context: any. Preempts: never.
+    Simplified: no watermark, ALLOC_HARDER/ALLOC_HIGH or CMA flags.
+    """
+    return 0 if gfp_mask & __GFP_ATOMIC else ALLOC_CPUSET
 
 
 def gfp_zone(flags: int) -> int:
@@ -294,6 +316,7 @@ class BuddyAllocator:
         "zoneid_np",
         "_zoneid",
         "isolated_ranges",
+        "kernel",
         # memoryviews of ``pages`` (scalar access without a second attribute lookup)
         "_flags",
         "_refcount",
@@ -305,7 +328,7 @@ class BuddyAllocator:
     )
 
     def __init__(self, mem: PhysicalMemory, pages: PageArrays, movable_bytes: dict[int, int],
-                 movable_align: int | None = None):
+                 movable_align: int | None = None, kernel: Any = None):
         if pages.nr != mem.max_pfn:
             raise ConfigError(f"PageArrays covers {pages.nr} frames, the machine {mem.max_pfn}")
         align = mem.block_size if movable_align is None else movable_align
@@ -326,6 +349,8 @@ class BuddyAllocator:
                 )
         self.mem = mem
         self.pages = pages
+        #: the KernelContext whose ``current`` the cpuset checks read (None: no tasks)
+        self.kernel = kernel
         self.max_pfn = mem.max_pfn
         self._flags = pages.flags
         self._refcount = pages.refcount
@@ -471,16 +496,27 @@ class BuddyAllocator:
     ) -> int:
         """Allocate 2**order contiguous frames.
 
-        Models: mm/page_alloc.c __alloc_pages_nodemask() fast path ->
-        get_page_from_freelist() -> rmqueue(), v4.14 (named __alloc_pages() since 5.13).
+        Models: mm/page_alloc.c __alloc_pages_nodemask(), v4.14 (named __alloc_pages()
+        since 5.13): prepare_alloc_pages(), the fast path's get_page_from_freelist(),
+        and __alloc_pages_slowpath() as far as the model has one.
         Context: any; takes and releases zone->lock. Preempts: never.
         Returns: the first frame's PFN, or -1 (NULL). Nothing is counted on failure.
 
-        Walks ``preferred_nid``'s zonelist, skipping zones above gfp_zone(gfp_mask),
-        nodes outside ``nodemask`` (bit n = node n; None = all) and, with
-        __GFP_THISNODE, every node but the preferred one.
-        Simplified: no slow path (see the module docstring): no watermark, reclaim,
-        compaction or retry; order >= MAX_ORDER fails without the WARN.
+        prepare_alloc_pages(): while cpusets are enabled the fast path is a hardwall
+        allocation (``__GFP_HARDWALL`` added) limited to the current task's
+        mems_allowed: the nodemask when the caller gave none, else ALLOC_CPUSET on
+        top of the caller's. The slow path tries once more with the caller's own GFP
+        flags and nodemask and gfp_to_alloc_flags()' ALLOC_CPUSET (not for
+        __GFP_ATOMIC), so a kernel allocation (no __GFP_HARDWALL) may leave the
+        cpuset there (__cpuset_node_allowed()).
+        Simplified: no watermarks, reclaim, compaction or retry loop (see the module
+        docstring), so without cpusets the slow path would find what the fast path
+        did and is skipped; no reserve_flags (PF_MEMALLOC, OOM victims) and no
+        zonelist reset for them; no 5.16+ early failure when the nodemask misses
+        the cpuset (cpuset_nodemask_valid_mems_allowed()), which only a kernel
+        allocation could tell apart; no cpuset_mems_cookie retry (read_mems_allowed_retry()):
+        an allocation never preempts here, so mems_allowed cannot change under it;
+        order >= MAX_ORDER fails without the WARN.
         """
         if not 0 <= order < MAX_ORDER:
             return -1
@@ -488,12 +524,47 @@ class BuddyAllocator:
             zonelist = self.nodes[preferred_nid].node_zonelist
         except KeyError:
             raise KernelBug(f"__alloc_pages: node {preferred_nid} does not exist") from None
+        # prepare_alloc_pages()
+        ctx = self.kernel
+        alloc_flags = 0
+        alloc_gfp = gfp_mask
+        ac_nodemask = nodemask
+        cpusets = ctx is not None and cpusets_enabled(ctx)
+        if cpusets:
+            alloc_gfp |= _GFP_HARDWALL
+            if nodemask is None:
+                ac_nodemask = ctx.current.mems_allowed  # &cpuset_current_mems_allowed
+            else:
+                alloc_flags |= ALLOC_CPUSET
+        # First allocation attempt
+        pfn = self.get_page_from_freelist(alloc_gfp, order, alloc_flags, zonelist,
+                                          preferred_nid, ac_nodemask)
+        if pfn >= 0 or not cpusets:
+            return pfn
+        # __alloc_pages_slowpath(): the caller's flags and nodemask again
+        alloc_flags = gfp_to_alloc_flags(gfp_mask)
+        return self.get_page_from_freelist(gfp_mask, order, alloc_flags, zonelist,
+                                           preferred_nid, nodemask)
+
+    def get_page_from_freelist(self, gfp_mask: int, order: int, alloc_flags: int,
+                               zonelist: list[zone], preferred_nid: int,
+                               nodemask: int | None) -> int:
+        """Walk the zonelist for a zone that can hand out a 2**order block.
+
+        Models: mm/page_alloc.c get_page_from_freelist() -> rmqueue(), v4.14.
+        Context: any; takes and releases zone->lock. Preempts: never.
+        Returns: a prepared block's PFN, or -1.
+        Skips zones above gfp_zone(gfp_mask), nodes outside ``nodemask`` (bit n = node
+        n; None = all), with ALLOC_CPUSET nodes cpuset_zone_allowed() refuses, and,
+        with __GFP_THISNODE, every node but the preferred one (ZONELIST_NOFALLBACK).
+        Simplified: the zone's free page count stands in for the watermark check.
+        """
         high_zoneidx = (
             ZONE_MOVABLE if gfp_mask & _GFP_ZONE_MOVABLE == _GFP_ZONE_MOVABLE else ZONE_NORMAL
         )
         thisnode = gfp_mask & _GFP_THISNODE
         nr_pages = 1 << order
-        for z in zonelist:  # get_page_from_freelist()
+        for z in zonelist:
             nid = z.node
             if thisnode and nid != preferred_nid:
                 break  # ZONELIST_NOFALLBACK: only the local zones, which come first
@@ -501,7 +572,9 @@ class BuddyAllocator:
                 continue
             if nodemask is not None and not nodemask >> nid & 1:
                 continue
-            pfn = self.__rmqueue_smallest(z, order)
+            if alloc_flags & ALLOC_CPUSET and not cpuset_zone_allowed(self.kernel, z, gfp_mask):
+                continue
+            pfn = self.__rmqueue_smallest(z, order)  # rmqueue()
             if pfn >= 0:
                 self.prep_new_page(pfn, order, gfp_mask)
                 return pfn
