@@ -62,9 +62,9 @@ from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
-from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.huge_memory import is_huge_zero_pfn
-from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
+from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -225,23 +225,6 @@ def page_handle_poison(ctx, pfn: int, hugepage_or_freepage: bool, release: bool)
     return True
 
 
-def _alloc_soft_offline_target(ctx):
-    """Models: alloc_migration_target() with mtc.nid = NUMA_NO_NODE (the source's node
-    preferred, any node allowed, GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL; the
-    model's GFP_HIGHUSER_MOVABLE, as x86-64 has no highmem); a THP
-    (``soft_offline_migrates_thp``) gets the v3 patch's new_page(): GFP_TRANSHUGE |
-    __GFP_THISNODE without reclaim (mm/migrate.c new_page_node's THP target)."""
-    from thpsim.mm.migrate import new_page_node
-
-    def alloc(page: int) -> int:
-        nid = ctx.mem.pfn_to_nid(page)
-        if ctx.pages.flags[page] & F_head:
-            return new_page_node(ctx, nid)(page)
-        return ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, 0, nid)
-
-    return alloc
-
-
 def try_to_split_thp_page(ctx, pfn: int) -> KernelPath[int]:
     """Split the THP holding ``pfn``; the caller's reference moves to ``pfn``'s page.
 
@@ -274,8 +257,10 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_MEMORY_FAILURE,
+        alloc_migration_target,
         isolate_lru_page_for_migration,
         migrate_pages,
+        migration_target_control,
         putback_movable_pages,
     )
 
@@ -295,8 +280,21 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
         _log(ctx, f"Soft offline: {pfn:#x}: page isolation failed")
         return -errno.EBUSY
     pagelist = [head]
-    ret = yield from migrate_pages(ctx, pagelist, _alloc_soft_offline_target(ctx),
-                                   MIGRATE_SYNC, MR_MEMORY_FAILURE)
+    # mtc.nid = NUMA_NO_NODE (the source's node preferred, any node allowed),
+    # GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL (the model's GFP_HIGHUSER_MOVABLE, as
+    # x86-64 has no highmem); a THP (soft_offline_migrates_thp) gets the v3 patch's
+    # new_page() target: the source node only (__GFP_THISNODE), as move_pages' target.
+    mtc = migration_target_control(NUMA_NO_NODE, None,
+                                   GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, MR_MEMORY_FAILURE)
+
+    def get_new_page(src: int) -> int:
+        if pages.flags[src] & F_head:
+            return alloc_migration_target(ctx, src, migration_target_control(
+                ctx.mem.pfn_to_nid(src), None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+                MR_MEMORY_FAILURE))
+        return alloc_migration_target(ctx, src, mtc)
+
+    ret = yield from migrate_pages(ctx, pagelist, get_new_page, MIGRATE_SYNC, MR_MEMORY_FAILURE)
     if ret == 0:
         if not page_handle_poison(ctx, pfn, False, True):
             return -errno.EBUSY

@@ -74,7 +74,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
 from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.task import signal_pending
-from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
+from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
@@ -334,28 +334,6 @@ def is_mem_section_removable(ctx, start_pfn: int, nr_pages: int) -> bool:
     return True
 
 
-def _alloc_offline_target(ctx, src_nid: int):
-    """Models: alloc_migration_target() as do_migrate_range() sets it up: the source
-    node preferred, the nodemask every memory node but the source (the source only when
-    it is alone), GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL; a THP target order 9."""
-    buddy = ctx.buddy
-    mask = 0
-    for nid, pgdat in buddy.nodes.items():
-        if nid != src_nid and any(z.present_pages for z in pgdat.node_zones):
-            mask |= 1 << nid
-    if not mask:
-        mask = 1 << src_nid
-
-    def alloc(page: int) -> int:
-        if ctx.pages.flags[page] & F_head:
-            return buddy.__alloc_pages(GFP_TRANSHUGE | __GFP_COMP | __GFP_RETRY_MAYFAIL, 9,
-                                       src_nid, mask)
-        return buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, 0, src_nid,
-                                   mask)
-
-    return alloc
-
-
 def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     """Isolate and migrate every anonymous LRU folio in [start, end).
 
@@ -368,8 +346,10 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_MEMORY_HOTPLUG,
+        alloc_migration_target,
         isolate_lru_page_for_migration,
         migrate_pages,
+        migration_target_control,
         putback_movable_pages,
     )
 
@@ -391,8 +371,22 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
         else:
             pfn += 1
     if pagelist:
-        ret = yield from migrate_pages(ctx, pagelist, _alloc_offline_target(
-            ctx, ctx.mem.pfn_to_nid(start)), MIGRATE_SYNC, MR_MEMORY_HOTPLUG)
+        # the source node preferred; every other memory node allowed (the source only
+        # when it is alone); GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL (the
+        # model's GFP_HIGHUSER_MOVABLE)
+        src_nid = ctx.mem.pfn_to_nid(start)
+        nmask = 0
+        for nid, pgdat in ctx.buddy.nodes.items():
+            if nid != src_nid and any(z.present_pages for z in pgdat.node_zones):
+                nmask |= 1 << nid
+        if not nmask:
+            nmask = 1 << src_nid
+        mtc = migration_target_control(src_nid, nmask,
+                                       GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL,
+                                       MR_MEMORY_HOTPLUG)
+        ret = yield from migrate_pages(ctx, pagelist,
+                                       lambda src: alloc_migration_target(ctx, src, mtc),
+                                       MIGRATE_SYNC, MR_MEMORY_HOTPLUG)
         if ret and pagelist:
             putback_movable_pages(ctx, pagelist)
     return found

@@ -1313,8 +1313,9 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_SYSCALL,
+        alloc_migration_target,
         migrate_pages,
-        new_page_node,
+        migration_target_control,
         putback_movable_pages,
     )
 
@@ -1338,10 +1339,12 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
         nr_failed = 0
     err = 0
     if pagelist:
-        # new_node_page() (4.14) and alloc_migration_target() are move_pages's
-        # target: exactly ``dest``, a THP as a THP
-        err = yield from migrate_pages(ctx, pagelist, new_page_node(ctx, dest), MIGRATE_SYNC,
+        # exactly ``dest``, a THP as a THP (4.14's new_node_page() did the same)
+        mtc = migration_target_control(dest, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
                                        MR_SYSCALL)
+        err = yield from migrate_pages(ctx, pagelist,
+                                       lambda src: alloc_migration_target(ctx, src, mtc),
+                                       MIGRATE_SYNC, MR_SYSCALL)
         if pagelist:
             putback_movable_pages(ctx, pagelist)
     if err >= 0:
