@@ -80,6 +80,7 @@ from thpsim.mm.page_alloc import (
     MAX_ORDER_NR_PAGES,
     ZONE_MOVABLE,
     ZONE_NORMAL,
+    __offline_isolated_pages,
     pglist_data,
     zone,
 )
@@ -488,20 +489,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                 yield WaitOn(("offline_pages", start_pfn),
                              lambda snap=before: signal_pending(task)
                              or _range_changed(ctx, start_pfn, end, snap))
-        # __offline_isolated_pages(): take every free block of the range off the lists
-        pfn = start_pfn
-        while pfn < end:
-            head, order = buddy._free_block_of(pfn)
-            if head < 0:
-                pfn += 1  # a hwpoisoned frame: stays out of use
-                continue
-            n = 1 << order
-            del z.free_area[order][head]
-            z.nr_free[order] -= 1
-            z.nr_free_pages -= n
-            pages.mapcount[head] = -1
-            pages.order[head] = 0
-            pfn = head + n
+        __offline_isolated_pages(buddy, start_pfn, end)
         sl = slice(start_pfn, end)
         pages.flags_np[sl] |= F_offline
         z.managed_pages -= nr_pages  # adjust_managed_page_count()

@@ -99,6 +99,7 @@ __all__ = [
     "zone",
     "pglist_data",
     "BuddyAllocator",
+    "__offline_isolated_pages",
 ]
 
 #: Orders 0 .. MAX_ORDER - 1 (4 MiB blocks at most), include/linux/mmzone.h.
@@ -1105,6 +1106,34 @@ for _name in (
 ):
     setattr(BuddyAllocator, _name, getattr(BuddyAllocator, f"_BuddyAllocator{_name}"))
 del _name
+
+
+def __offline_isolated_pages(buddy: BuddyAllocator, start_pfn: int, end_pfn: int) -> None:
+    """Take every free block of an isolated, emptied range off the free lists.
+
+    Models: mm/page_alloc.c __offline_isolated_pages() (v4.14 and current), for
+    offline_pages(): each free block is unlinked and loses PageBuddy; a hwpoisoned
+    frame (never on a list here) is stepped over. The caller sets PG_offline and
+    adjusts managed_pages. Context: the range is isolated (zone->lock in the kernel).
+    Preempts: never.
+    Simplified: ``buddy`` stands in for the kernel's globals (mem_map, the zones).
+    """
+    mapcount = buddy.pages.mapcount
+    border = buddy.pages.order
+    pfn = start_pfn
+    while pfn < end_pfn:
+        head, order = buddy._free_block_of(pfn)
+        if head < 0:
+            pfn += 1  # a hwpoisoned frame: stays out of use
+            continue
+        n = 1 << order
+        z = buddy.page_zone(head)
+        del z.free_area[order][head]  # del_page_from_free_list()
+        z.nr_free[order] -= 1
+        z.nr_free_pages -= n
+        mapcount[head] = -1  # __ClearPageBuddy()
+        border[head] = 0
+        pfn = head + n
 
 
 def _aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:
