@@ -64,6 +64,15 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.huge_memory import is_huge_zero_pfn
+from thpsim.mm.migrate import (
+    MIGRATE_SYNC,
+    MR_MEMORY_FAILURE,
+    alloc_migration_target,
+    isolate_lru_page_for_migration,
+    migrate_pages,
+    migration_target_control,
+    putback_movable_pages,
+)
 from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -254,16 +263,6 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
     the migration.
     Returns: 0, -EBUSY (split, isolation or migration failed) or -ENOMEM.
     """
-    from thpsim.mm.migrate import (
-        MIGRATE_SYNC,
-        MR_MEMORY_FAILURE,
-        alloc_migration_target,
-        isolate_lru_page_for_migration,
-        migrate_pages,
-        migration_target_control,
-        putback_movable_pages,
-    )
-
     pages = ctx.pages
     head = pages.compound_head(pfn)
     if pages.flags[head] & F_head and not ctx.profile.soft_offline_migrates_thp:

@@ -75,6 +75,15 @@ from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.task import signal_pending
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.migrate import (
+    MIGRATE_SYNC,
+    MR_MEMORY_HOTPLUG,
+    alloc_migration_target,
+    isolate_lru_page_for_migration,
+    migrate_pages,
+    migration_target_control,
+    putback_movable_pages,
+)
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
@@ -344,16 +353,6 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     Context: the range is isolated. Preempts: in the migration.
     Returns: the number of folios found (0: nothing movable is left).
     """
-    from thpsim.mm.migrate import (
-        MIGRATE_SYNC,
-        MR_MEMORY_HOTPLUG,
-        alloc_migration_target,
-        isolate_lru_page_for_migration,
-        migrate_pages,
-        migration_target_control,
-        putback_movable_pages,
-    )
-
     pages = ctx.pages
     found = 0
     pagelist: list[int] = []
