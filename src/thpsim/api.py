@@ -40,7 +40,7 @@ from thpsim.mm import mlock as kmlock
 from thpsim.mm import mmap as kmmap
 from thpsim.mm import mprotect as kmprotect
 from thpsim.mm import mremap as kmremap
-from thpsim.mm.page_alloc import BuddyAllocator
+from thpsim.mm.page_alloc import BuddyAllocator, fragment_node, memblock_free_all, unfragment
 from thpsim.mm.page_flags import F_reserved, PageArrays
 from thpsim.profiles import Profile, make_profile
 
@@ -137,7 +137,7 @@ class Machine:
         ctx.buddy = BuddyAllocator(mem, pages, dict(movable or {}), movable_align, ctx)
         # The zero page: the first frame of the first node, reserved like kernel image memory.
         zero = mem.nodes[nids[0]].start_pfn
-        ctx.buddy.memblock_free_all({zero})
+        memblock_free_all(ctx.buddy, {zero})
         ctx.zero_pfn = zero
         pages.flags[zero] |= F_reserved
         pages.refcount[zero] = 1
@@ -249,10 +249,10 @@ class Machine:
     # ---- test helpers (Model-only)
     def fragment(self, nid: int) -> list[int]:
         """Fragment node ``nid`` so no order-9 block is free (the frames are held)."""
-        return self.kernel.buddy.fragment_node(nid)
+        return fragment_node(self.kernel.buddy, nid)
 
     def unfragment(self, held: list[int]) -> None:
-        self.kernel.buddy.unfragment(held)
+        unfragment(self.kernel.buddy, held)
 
     def __repr__(self) -> str:
         return (f"Machine(nodes={self.nodes!r}, cpus={len(self.cpus)}, "

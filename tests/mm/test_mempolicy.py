@@ -43,6 +43,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE, pmd_soft_dirty
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import mempolicy as mp
 from thpsim.mm.gup import follow_page
+from thpsim.mm.page_alloc import __alloc_pages
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -123,7 +124,7 @@ def fill_node(m, nid):
     held = m.fragment(nid)
     buddy = m.kernel.buddy
     while True:
-        pfn = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
+        pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
         if pfn < 0:
             return held
         m.kernel.pages.flags[pfn] |= F_reserved  # as fragment_node() marks its frames

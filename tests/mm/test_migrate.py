@@ -32,7 +32,7 @@ from thpsim.mm.migrate import (
     alloc_migration_target,
     migration_target_control,
 )
-from thpsim.mm.page_alloc import NUMA_NO_NODE
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages, __free_pages
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -416,7 +416,7 @@ def test_alloc_migration_target_node_mask_and_thp():
     a = thp_region(p, 1)
     thp = ctx.pages.compound_head(follow_page(p.mm.find_vma(a), a, False)[0])
     assert ctx.mem.pfn_to_nid(thp) == 0
-    base = ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0)
+    base = __alloc_pages(ctx.buddy, GFP_HIGHUSER_MOVABLE, 0, 0)
     got = []
     for src, mtc in [
         (base, migration_target_control(NUMA_NO_NODE, None, GFP_HIGHUSER_MOVABLE, MR_SYSCALL)),
@@ -429,7 +429,7 @@ def test_alloc_migration_target_node_mask_and_thp():
         assert new >= 0
         got.append((ctx.mem.pfn_to_nid(new), ctx.pages.compound_order(new)))
         ctx.pages.refcount[new] = 0
-        ctx.buddy.__free_pages(new, ctx.pages.compound_order(new))
+        __free_pages(ctx.buddy, new, ctx.pages.compound_order(new))
     assert got == [(0, 0), (1, 0), (1, 9)]
     held = m.fragment(1)
     thisnode = migration_target_control(1, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
@@ -437,5 +437,5 @@ def test_alloc_migration_target_node_mask_and_thp():
     assert alloc_migration_target(ctx, thp, thisnode) == -1  # no order-9 block on node 1
     m.unfragment(held)
     ctx.pages.refcount[base] = 0
-    ctx.buddy.__free_pages(base, 0)
+    __free_pages(ctx.buddy, base, 0)
     m.check_integrity()

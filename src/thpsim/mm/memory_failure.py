@@ -73,7 +73,7 @@ from thpsim.mm.migrate import (
     migration_target_control,
     putback_movable_pages,
 )
-from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, memory_failure_stats
+from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, __free_pages, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -613,7 +613,7 @@ def unpoison_memory(ctx, pfn: int) -> int:
         _log(ctx, f"Unpoison: Someone maps the hwpoison page {pfn:#x}")
         return refused
     pages.flags[pfn] = pages.flags[pfn] & ~F_hwpoison & 0xFFFF_FFFF
-    ctx.buddy.__free_pages(pfn, 0)  # put_page_back_buddy()
+    __free_pages(ctx.buddy, pfn, 0)  # put_page_back_buddy()
     _log(ctx, f"Unpoison: Software-unpoisoned page {pfn:#x}")
     return 0
 

@@ -89,6 +89,7 @@ from thpsim.mm.page_alloc import (
     MAX_ORDER_NR_PAGES,
     ZONE_MOVABLE,
     ZONE_NORMAL,
+    __free_pages_core,
     __offline_isolated_pages,
     pglist_data,
     zone,
@@ -529,7 +530,7 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
         while (order < MAX_ORDER - 1 and not pfn & ((2 << order) - 1) and pfn + (2 << order) <= end
                and not poisoned[pfn - start_pfn: pfn - start_pfn + (2 << order)].any()):
             order += 1
-        buddy.__free_pages_core(pfn, order)
+        __free_pages_core(buddy, pfn, order)
         pfn += 1 << order
     adjust_present_page_count(ctx, z, nr_pages)
     buddy.build_all_zonelists()

@@ -83,6 +83,7 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     gfpflags_allow_blocking,
 )
+from thpsim.mm.page_alloc import __alloc_pages
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
@@ -594,9 +595,9 @@ def alloc_pages_preferred_many(ctx, gfp: int, order: int, nid: int, nodemask: in
     """Models: alloc_pages_preferred_many(): the mask first without direct reclaim,
     then any node."""
     preferred_gfp = (gfp | __GFP_NOWARN) & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)
-    pfn = ctx.buddy.__alloc_pages(preferred_gfp, order, nid, nodemask)
+    pfn = __alloc_pages(ctx.buddy, preferred_gfp, order, nid, nodemask)
     if pfn < 0:
-        pfn = ctx.buddy.__alloc_pages(gfp, order, nid, None)
+        pfn = __alloc_pages(ctx.buddy, gfp, order, nid, None)
     return pfn
 
 
@@ -614,18 +615,18 @@ def alloc_pages_mpol(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
     """
     buddy = ctx.buddy
     if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        return buddy.__alloc_pages(gfp, order, interleave_nid(ctx, pol, ilx), None)
+        return __alloc_pages(buddy, gfp, order, interleave_nid(ctx, pol, ilx), None)
     nodemask = policy_nodemask(ctx, gfp, pol)
     nid = policy_node(ctx, gfp, pol, nid)
     if pol is not None and pol.mode == MPOL_PREFERRED_MANY:
         return alloc_pages_preferred_many(ctx, gfp, order, nid, pol.nodes)
     if hugepage and (nodemask is None or node_isset(nid, nodemask)):
         if not ctx.profile.thp_alloc_remote_fallback:
-            return buddy.__alloc_pages(gfp | __GFP_THISNODE, order, nid, None)
-        pfn = buddy.__alloc_pages(gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
+            return __alloc_pages(buddy, gfp | __GFP_THISNODE, order, nid, None)
+        pfn = __alloc_pages(buddy, gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
         if pfn >= 0 or not gfpflags_allow_blocking(gfp):
             return pfn
-    return buddy.__alloc_pages(gfp, order, nid, nodemask)
+    return __alloc_pages(buddy, gfp, order, nid, nodemask)
 
 
 def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,

@@ -46,7 +46,7 @@ from thpsim.mm.gfp import (
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
 from thpsim.mm.memory import maybe_mkwrite
 from thpsim.mm.mm_types import VM_LOCKED, vm_area_struct
-from thpsim.mm.page_alloc import NUMA_NO_NODE
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
@@ -431,7 +431,7 @@ def alloc_migration_target(ctx, src: int, mtc: migration_target_control) -> int:
     if pages.flags[src] & F_head:
         gfp_mask = gfp_mask & ~__GFP_RECLAIM | GFP_TRANSHUGE
         order = pages.compound_order(src)
-    return ctx.buddy.__alloc_pages(gfp_mask, order, nid, mtc.nmask)
+    return __alloc_pages(ctx.buddy, gfp_mask, order, nid, mtc.nmask)
 
 
 __all__ = [
