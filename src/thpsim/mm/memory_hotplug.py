@@ -2,8 +2,8 @@
 
 Models: mm/memory_hotplug.c (online_pages, offline_pages, move_pfn_range_to_zone,
 remove_pfn_range_from_zone, zone_for_pfn_range, scan_movable_pages,
-do_migrate_range), mm/page_isolation.c (start/undo_isolate_page_range,
-test_pages_isolated), drivers/base/memory.c (/sys/devices/system/memory:
+do_migrate_range; the range's isolation is mm/page_isolation.py's),
+drivers/base/memory.c (/sys/devices/system/memory:
 block_size_bytes, memoryN/state, online, valid_zones, removable, phys_index,
 phys_device; memory_block_online/offline, memory_block_change_state); mainline
 (6.x/7.2) and 4.14 (seed), apart where the profile says
@@ -101,6 +101,11 @@ from thpsim.mm.page_flags import (
     F_lru,
     F_offline,
     F_reserved,
+)
+from thpsim.mm.page_isolation import (
+    start_isolate_page_range,
+    test_pages_isolated,
+    undo_isolate_page_range,
 )
 
 __all__ = ["offline_pages", "online_pages", "memory_block_online", "memory_block_offline",
@@ -393,22 +398,6 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     return found
 
 
-def _test_pages_isolated(ctx, start: int, end: int) -> bool:
-    """Models: test_pages_isolated(): every frame free (or hwpoisoned)."""
-    buddy = ctx.buddy
-    pages = ctx.pages
-    pfn = start
-    while pfn < end:
-        head, order = buddy._free_block_of(pfn)
-        if head >= 0:
-            pfn = head + (1 << order)
-        elif pages.flags[pfn] & F_hwpoison and not pages.refcount[pfn]:
-            pfn += 1
-        else:
-            return False
-    return True
-
-
 def _range_snapshot(ctx, start: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Model-only: what another round of the offline loop would read: the range's
     refcounts and page flags, and the machine's free-page count (a migration target
@@ -458,9 +447,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                         "offline_pages: multizone range"):
         _offline_failed(ctx, start_pfn, end, "multizone range")
         return -errno.EINVAL
-    # start_isolate_page_range(): the allocator stops handing the range out
-    rng = (start_pfn, end)
-    buddy.isolated_ranges.append(rng)
+    start_isolate_page_range(buddy, start_pfn, end)  # the allocator stops handing it out
     try:
         for pfn in range(start_pfn, end):
             if pages.refcount[pfn] and _unmovable(ctx, pfn) or pfn in ctx.mem.tables:
@@ -480,7 +467,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
             yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
             before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
             yield from do_migrate_range(ctx, start_pfn, end)
-            if _test_pages_isolated(ctx, start_pfn, end):
+            if test_pages_isolated(buddy, start_pfn, end):
                 break
             passes += 1
             if before is not None and not _range_changed(ctx, start_pfn, end, before):
@@ -500,7 +487,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
         ctx.printk(f"Offlined Pages {nr_pages}")
         return 0
     finally:
-        buddy.isolated_ranges.remove(rng)  # undo_isolate_page_range()
+        undo_isolate_page_range(buddy, start_pfn, end)
 
 
 def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
