@@ -103,6 +103,8 @@ __all__ = [
     "__free_pages_core",
     "__alloc_pages",
     "get_page_from_freelist",
+    "prep_new_page",
+    "prep_compound_page",
     "alloc_pages_node",
     "__rmqueue_smallest",
     "expand",
@@ -124,12 +126,6 @@ NUMA_NO_NODE = -1
 
 # gfp_zone(): both bits make ZONE_MOVABLE (GFP_HIGHUSER_MOVABLE); folded once.
 _GFP_ZONE_MOVABLE = __GFP_MOVABLE | __GFP_HIGHMEM
-# Inside a class body "__GFP_ZERO" would be mangled to "_BuddyAllocator__GFP_ZERO", so the
-# methods read these single-underscore copies.
-_GFP_THISNODE = __GFP_THISNODE
-_GFP_HARDWALL = __GFP_HARDWALL
-_GFP_ZERO = __GFP_ZERO
-_GFP_COMP = __GFP_COMP
 #: fragment_node(): any zone, this node only.
 _GFP_FRAGMENT = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE
 #: An order-0 frame freed with any of these needs the slow (reporting) path.
@@ -455,37 +451,6 @@ class BuddyAllocator:
 
     # ------------------------------------------------------------------ boot
     # ------------------------------------------------------------------ allocation
-    def prep_new_page(self, pfn: int, order: int, gfp_flags: int) -> None:
-        """Make a block taken off the free lists into an allocated page.
-
-        Models: mm/page_alloc.c prep_new_page() (post_alloc_hook()), v4.14.
-        Context: any. Preempts: never.
-        The head gets _refcount 1; flags, mapping, index, order and _mapcount of
-        every frame are already clean (the free-block state, see the module
-        docstring). __GFP_ZERO zeroes the contents; __GFP_COMP with order > 0 makes
-        a compound page.
-        """
-        self._refcount[pfn] = 1  # set_page_refcounted()
-        if gfp_flags & _GFP_ZERO:
-            self.mem.clear_frames(pfn, 1 << order)  # clear_highpage() per frame
-        if order and gfp_flags & _GFP_COMP:
-            self.prep_compound_page(pfn, order)
-
-    def prep_compound_page(self, pfn: int, order: int) -> None:
-        """Make a fresh 2**order block a compound page: PG_head, tails, compound_mapcount -1.
-
-        Models: mm/page_alloc.c prep_compound_page(), v4.14. Context: any.
-        Preempts: never.
-        Simplified: every frame records the order (page_flags.py), so tails need
-        no compound_head pointer; tails keep _refcount 0 and mapping 0.
-        """
-        end = pfn + (1 << order)
-        pages = self.pages
-        pages.flags_np[pfn + 1 : end] |= F_tail  # set_compound_head(), per tail
-        pages.order_np[pfn:end] = order
-        self._flags[pfn] |= F_head  # __SetPageHead()
-        self._cmapcount[pfn] = -1  # atomic_set(compound_mapcount_ptr(page), -1)
-
     def split_page(self, pfn: int, order: int) -> None:
         """Turn a non-compound order-``order`` allocation into 2**order order-0 pages.
 
@@ -886,7 +851,7 @@ def __alloc_pages(buddy: BuddyAllocator, gfp_mask: int, order: int, preferred_ni
     ac_nodemask = nodemask
     cpusets = ctx is not None and cpusets_enabled(ctx)
     if cpusets:
-        alloc_gfp |= _GFP_HARDWALL
+        alloc_gfp |= __GFP_HARDWALL
         if nodemask is None:
             ac_nodemask = ctx.current.mems_allowed  # &cpuset_current_mems_allowed
         else:
@@ -918,7 +883,7 @@ def get_page_from_freelist(buddy: BuddyAllocator, gfp_mask: int, order: int, all
     high_zoneidx = (
         ZONE_MOVABLE if gfp_mask & _GFP_ZONE_MOVABLE == _GFP_ZONE_MOVABLE else ZONE_NORMAL
     )
-    thisnode = gfp_mask & _GFP_THISNODE
+    thisnode = gfp_mask & __GFP_THISNODE
     nr_pages = 1 << order
     for z in zonelist:
         nid = z.node
@@ -932,9 +897,42 @@ def get_page_from_freelist(buddy: BuddyAllocator, gfp_mask: int, order: int, all
             continue
         pfn = __rmqueue_smallest(buddy, z, order)  # rmqueue()
         if pfn >= 0:
-            buddy.prep_new_page(pfn, order, gfp_mask)
+            prep_new_page(buddy, pfn, order, gfp_mask)
             return pfn
     return -1
+
+
+def prep_new_page(buddy: BuddyAllocator, pfn: int, order: int, gfp_flags: int) -> None:
+    """Make a block taken off the free lists into an allocated page.
+
+    Models: mm/page_alloc.c prep_new_page() (post_alloc_hook()), v4.14.
+    Context: any. Preempts: never.
+    The head gets _refcount 1; flags, mapping, index, order and _mapcount of
+    every frame are already clean (the free-block state, see the module
+    docstring). __GFP_ZERO zeroes the contents; __GFP_COMP with order > 0 makes
+    a compound page.
+    """
+    buddy._refcount[pfn] = 1  # set_page_refcounted()
+    if gfp_flags & __GFP_ZERO:
+        buddy.mem.clear_frames(pfn, 1 << order)  # clear_highpage() per frame
+    if order and gfp_flags & __GFP_COMP:
+        prep_compound_page(buddy, pfn, order)
+
+
+def prep_compound_page(buddy: BuddyAllocator, pfn: int, order: int) -> None:
+    """Make a fresh 2**order block a compound page: PG_head, tails, compound_mapcount -1.
+
+    Models: mm/page_alloc.c prep_compound_page(), v4.14. Context: any.
+    Preempts: never.
+    Simplified: every frame records the order (page_flags.py), so tails need
+    no compound_head pointer; tails keep _refcount 0 and mapping 0.
+    """
+    end = pfn + (1 << order)
+    pages = buddy.pages
+    pages.flags_np[pfn + 1 : end] |= F_tail  # set_compound_head(), per tail
+    pages.order_np[pfn:end] = order
+    buddy._flags[pfn] |= F_head  # __SetPageHead()
+    buddy._cmapcount[pfn] = -1  # atomic_set(compound_mapcount_ptr(page), -1)
 
 
 def alloc_pages_node(buddy: BuddyAllocator, nid: int, gfp_mask: int, order: int) -> int:
