@@ -59,6 +59,7 @@ from thpsim.mm.mempolicy import (
 )
 from thpsim.mm.migrate import kernel_move_pages
 from thpsim.mm.mm_init import mm_core_init
+from thpsim.mm.page_alloc import fragment_node, unfragment
 from thpsim.mm.uaccess import user_load, user_store
 from thpsim.profiles import Profile, make_profile
 
@@ -276,10 +277,10 @@ class Machine:
     # ---- test helpers (Model-only)
     def fragment(self, nid: int) -> list[int]:
         """Fragment node ``nid`` so no order-9 block is free (the frames are held)."""
-        return self.kernel.buddy.fragment_node(nid)
+        return fragment_node(self.kernel.buddy, nid)
 
     def unfragment(self, held: list[int]) -> None:
-        self.kernel.buddy.unfragment(held)
+        unfragment(self.kernel.buddy, held)
 
     def __repr__(self) -> str:
         return (f"Machine(nodes={self.nodes!r}, cpus={len(self.cpus)}, "

@@ -66,3 +66,13 @@ def errno_of(fn, *args, **kw):
     with pytest.raises(OSError) as e:
         fn(*args, **kw)
     return e.value.errno
+
+
+def to_node(ctx, nid: int):
+    """move_pages(2)'s target allocator for node ``nid``: alloc_migration_target() with
+    __GFP_THISNODE, as kernel_move_pages() builds it."""
+    from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
+    from thpsim.mm.migrate import MR_SYSCALL, alloc_migration_target, migration_target_control
+
+    mtc = migration_target_control(nid, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, MR_SYSCALL)
+    return lambda src: alloc_migration_target(ctx, src, mtc)

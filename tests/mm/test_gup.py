@@ -3,7 +3,7 @@ and FOLL_MIGRATION waiting on a PMD migration entry."""
 
 import errno
 
-from mm_helpers import ANON, MB, RW, delta, pfn_at, thp_region
+from mm_helpers import ANON, MB, RW, delta, pfn_at, thp_region, to_node
 
 from thpsim import PROT_NONE, PROT_READ, Machine
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SIZE
@@ -30,7 +30,6 @@ from thpsim.mm.migrate import (
     MR_SYSCALL,
     isolate_lru_page_for_migration,
     migrate_pages,
-    new_page_node,
 )
 from thpsim.mm.mm_types import VM_IO
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
@@ -152,7 +151,7 @@ def test_migration_entry_with_and_without_foll_migration():
     a = thp_region(p, nr_thp=1)
     old = ctx.pages.compound_head(pfn_at(p, a))
     assert isolate_lru_page_for_migration(ctx, old) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [old], new_page_node(ctx, 1), MIGRATE_SYNC,
+    st = Stepper(ctx, migrate_pages(ctx, [old], to_node(ctx, 1), MIGRATE_SYNC,
                                     MR_SYSCALL))
     pmd = lookup_pmd(p.mm, a)
     st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))

@@ -20,7 +20,7 @@ from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
 from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
-from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL
+from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL, __alloc_pages, __free_pages
 from thpsim.mm.page_flags import F_offline
 from thpsim.mm.swap import get_page, put_page
 from thpsim.testing import Race, Stepper
@@ -86,7 +86,7 @@ def alloc_all_kernel_blocks(m, nid):
     get on node ``nid``. Give them back with free_blocks()."""
     buddy = m.kernel.buddy
     got = []
-    while (pfn := buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, MAX_ORDER - 1, nid)) >= 0:
+    while (pfn := __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, MAX_ORDER - 1, nid)) >= 0:
         got.append(pfn)
     return got
 
@@ -94,7 +94,7 @@ def alloc_all_kernel_blocks(m, nid):
 def free_blocks(m, pfns):
     for pfn in pfns:
         m.kernel.pages.refcount[pfn] = 0
-        m.kernel.buddy.__free_pages(pfn, MAX_ORDER - 1)
+        __free_pages(m.kernel.buddy, pfn, MAX_ORDER - 1)
 
 
 def step_until_asleep(st, limit=10_000):
@@ -348,7 +348,7 @@ def test_hr5_unmovable_kernel_pages_ebusy():
     # (node 0's only Normal block)
     from thpsim.mm.gfp import GFP_KERNEL
 
-    pfn = m.kernel.buddy.__alloc_pages(GFP_KERNEL, 0, 0)
+    pfn = __alloc_pages(m.kernel.buddy, GFP_KERNEL, 0, 0)
     assert pfn >= 0 and block_of(pfn) == 0
     put_page(m.kernel, pfn)
     m.check_integrity()

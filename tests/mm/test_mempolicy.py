@@ -43,6 +43,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE, pmd_soft_dirty
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import mempolicy as mp
 from thpsim.mm.gup import follow_page_info
+from thpsim.mm.page_alloc import __alloc_pages
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -123,7 +124,7 @@ def fill_node(m, nid):
     held = m.fragment(nid)
     buddy = m.kernel.buddy
     while True:
-        pfn = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
+        pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
         if pfn < 0:
             return held
         m.kernel.pages.flags[pfn] |= F_reserved  # as fragment_node() marks its frames
@@ -719,6 +720,32 @@ def test_preferred_many_faults_mainline():
     held = fill_node(m, 1)
     p.write(a + PAGE_SIZE, 2)
     assert nodes_of(m, p, a, 2 * PAGE_SIZE) == [1, 0]
+    m.unfragment(held)
+    m.check_integrity()
+
+
+@pytest.mark.parametrize("cpuset", [False, True])
+def test_preferred_many_thp_on_a_fragmented_node_with_and_without_a_cpuset(cpuset):
+    """Issue 10's regression: PREFERRED_MANY {0} on a fragmented node 0. The policy
+    tries its nodes first (__GFP_NORETRY, no direct reclaim), then any allowed node,
+    so the THP fault gets a THP on node 1, outside a cpuset and inside one allowing
+    both nodes alike. (mempolicy's old second copy of alloc_pages_mpol() for tasks in
+    a cpuset tried node 0 only and fell back to a base page there.)"""
+    m = machine(thp="always")
+    p = m.spawn(cpu=0)
+    if cpuset:
+        m.fs.write("/sys/fs/cgroup/cgroup.subtree_control", "+cpuset")
+        m.fs.mkdir("/sys/fs/cgroup/both")
+        m.fs.write("/sys/fs/cgroup/both/cpuset.mems", "0")
+        m.fs.write("/sys/fs/cgroup/both/cgroup.procs", str(p.pid))
+        m.fs.write("/sys/fs/cgroup/both/cpuset.mems", "0-1")
+        assert p.task.mems_allowed == 0b11
+    held = m.fragment(0)
+    a = region(p, length=HPAGE_PMD_SIZE, fill=False)
+    assert p.mbind(a, HPAGE_PMD_SIZE, MPOL_PREFERRED_MANY, mask(0), MAXNODE) == 0
+    p.write(a, 1)
+    assert is_pmd_mapped(p, a)
+    assert node_at(m, p, a) == 1
     m.unfragment(held)
     m.check_integrity()
 

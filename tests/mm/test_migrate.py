@@ -24,7 +24,15 @@ from thpsim import (
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.gup import follow_page_info
+from thpsim.mm.migrate import (
+    MR_MEMORY_HOTPLUG,
+    MR_SYSCALL,
+    alloc_migration_target,
+    migration_target_control,
+)
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages, __free_pages
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -396,3 +404,38 @@ def test_soft_dirty_kept_across_pmd_migration():
         # mainline (6.1+): dirty restored from the entry, which sets soft-dirty too
         assert pmd_soft_dirty(v0[0][v0[1]]) == (profile == "mainline")
         assert pmd_soft_dirty(v1[0][v1[1]])
+
+
+def test_alloc_migration_target_node_mask_and_thp():
+    """alloc_migration_target(): NUMA_NO_NODE prefers the source's node; __GFP_THISNODE
+    keeps to mtc.nid; the nodemask limits the fallback; a THP source gets a THP
+    (compound, order 9) and a base page a base page."""
+    m = machine()
+    ctx = m.kernel
+    p = m.spawn(cpu=0)
+    a = thp_region(p, 1)
+    thp = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
+    assert ctx.mem.pfn_to_nid(thp) == 0
+    base = __alloc_pages(ctx.buddy, GFP_HIGHUSER_MOVABLE, 0, 0)
+    got = []
+    for src, mtc in [
+        (base, migration_target_control(NUMA_NO_NODE, None, GFP_HIGHUSER_MOVABLE, MR_SYSCALL)),
+        (base, migration_target_control(NUMA_NO_NODE, 1 << 1, GFP_HIGHUSER_MOVABLE,
+                                        MR_MEMORY_HOTPLUG)),
+        (thp, migration_target_control(1, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+                                       MR_SYSCALL)),
+    ]:
+        new = alloc_migration_target(ctx, src, mtc)
+        assert new >= 0
+        got.append((ctx.mem.pfn_to_nid(new), ctx.pages.compound_order(new)))
+        ctx.pages.refcount[new] = 0
+        __free_pages(ctx.buddy, new, ctx.pages.compound_order(new))
+    assert got == [(0, 0), (1, 0), (1, 9)]
+    held = m.fragment(1)
+    thisnode = migration_target_control(1, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+                                        MR_SYSCALL)
+    assert alloc_migration_target(ctx, thp, thisnode) == -1  # no order-9 block on node 1
+    m.unfragment(held)
+    ctx.pages.refcount[base] = 0
+    __free_pages(ctx.buddy, base, 0)
+    m.check_integrity()

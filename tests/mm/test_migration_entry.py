@@ -24,13 +24,15 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.kernel.sched import WaitOn
 from thpsim.mm.fault import X86_PF_USER, X86_PF_WRITE, do_user_addr_fault
+from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
+    alloc_migration_target,
     isolate_lru_page_for_migration,
     migrate_pages,
-    new_page_node,
+    migration_target_control,
     putback_movable_pages,
 )
 from thpsim.mm.pgtable_generic import lookup_pmd
@@ -67,8 +69,9 @@ def start_migration(m, p, a, node=1):
     head = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
     assert isolate_lru_page_for_migration(ctx, head) == 0
     lst = [head]
-    st = Stepper(ctx, migrate_pages(ctx, lst, new_page_node(ctx, node), MIGRATE_SYNC,
-                                    MR_SYSCALL))
+    mtc = migration_target_control(node, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, MR_SYSCALL)
+    st = Stepper(ctx, migrate_pages(ctx, lst, lambda src: alloc_migration_target(ctx, src, mtc),
+                                    MIGRATE_SYNC, MR_SYSCALL))
     st.run_until(lambda: is_migration(m, p, a))
     return st, lst
 

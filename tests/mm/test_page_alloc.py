@@ -6,6 +6,8 @@ Machines are small (8-32 MiB nodes, 2 or 8 MiB memory blocks). With 4 KiB pages
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT
 from thpsim.errors import ConfigError, KernelBug
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.mm.gfp import (
+    __GFP_ATOMIC,
     __GFP_COMP,
     __GFP_THISNODE,
     __GFP_ZERO,
@@ -26,7 +29,13 @@ from thpsim.mm.page_alloc import (
     ZONE_MOVABLE,
     ZONE_NORMAL,
     BuddyAllocator,
+    __alloc_pages,
+    __free_pages,
+    alloc_pages_node,
+    fragment_node,
     gfp_zone,
+    memblock_free_all,
+    unfragment,
 )
 from thpsim.mm.page_flags import (
     PAGE_BUDDY_MAPCOUNT_VALUE,
@@ -55,7 +64,7 @@ def boot(
     pages = PageArrays(mem.max_pfn)
     movable = {n: s * MiB for n, s in (movable_mib or {}).items()}
     buddy = BuddyAllocator(mem, pages, movable)
-    buddy.memblock_free_all(reserved)
+    memblock_free_all(buddy, reserved)
     return mem, pages, buddy
 
 
@@ -63,7 +72,7 @@ def put(pages: PageArrays, buddy: BuddyAllocator, pfn: int, order: int) -> None:
     """Drop the last reference and free (what put_page() does for the test)."""
     pages.refcount[pfn] -= 1
     assert pages.refcount[pfn] == 0
-    buddy.__free_pages(pfn, order)
+    __free_pages(buddy, pfn, order)
 
 
 def drain(buddy: BuddyAllocator, nid: int) -> list[tuple[int, int]]:
@@ -71,7 +80,7 @@ def drain(buddy: BuddyAllocator, nid: int) -> list[tuple[int, int]]:
     held = []
     for order in range(TOP, -1, -1):
         while True:
-            pfn = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, order, nid)
+            pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, order, nid)
             if pfn < 0:
                 break
             held.append((pfn, order))
@@ -132,10 +141,10 @@ def test_nothing_allocatable_before_memblock_free_all_and_it_runs_once():
     pages = PageArrays(mem.max_pfn)
     buddy = BuddyAllocator(mem, pages, {})
     assert (pages.flags_np == F_reserved).all()
-    assert buddy.__alloc_pages(GFP_KERNEL, 0, 0) == -1
-    buddy.memblock_free_all()
+    assert __alloc_pages(buddy, GFP_KERNEL, 0, 0) == -1
+    memblock_free_all(buddy)
     with pytest.raises(KernelBug, match="twice"):
-        buddy.memblock_free_all()
+        memblock_free_all(buddy)
 
 
 def test_memblock_reserved_frames_stay_reserved_and_unmanaged():
@@ -156,12 +165,12 @@ def test_split_then_coalesce_back():
     _, pages, buddy = three_nodes()
     before = buddy.buddyinfo()
     # Node 5: [12288 order 10][13312 order 10]. LIFO: the last block freed is split.
-    a = buddy.__alloc_pages(GFP_KERNEL, 0, 5)
+    a = __alloc_pages(buddy, GFP_KERNEL, 0, 5)
     assert a == 13312
     # 13312 is handed out; 13313 (order 0), 13314 (1), ... 13824 (9) went on the lists.
     assert buddy.nr_free_pages_by_order(5) == [1] * TOP + [1]
     assert pages.mapcount[13313] == PAGE_BUDDY_MAPCOUNT_VALUE and pages.order[13824] == 9
-    b = buddy.__alloc_pages(GFP_KERNEL, 3, 5)
+    b = __alloc_pages(buddy, GFP_KERNEL, 3, 5)
     assert b == 13320  # the order-3 block from the list, no further split
     assert buddy.nr_free_pages_by_order(5) == [1, 1, 1, 0] + [1] * 7
     assert buddy.node_free_pages(5) == 2048 - 1 - 8
@@ -175,7 +184,7 @@ def test_split_then_coalesce_back():
 def test_every_order_allocates_and_frees_back():
     _, pages, buddy = three_nodes()
     before = buddy.buddyinfo()
-    held = [(buddy.__alloc_pages(GFP_KERNEL, o, 0), o) for o in range(MAX_ORDER)]
+    held = [(__alloc_pages(buddy, GFP_KERNEL, o, 0), o) for o in range(MAX_ORDER)]
     for pfn, order in held:
         assert pfn >= 0 and pfn % (1 << order) == 0 and pfn < 8192
     assert buddy.node_free_pages(0) == 8192 - (2**MAX_ORDER - 1)
@@ -183,24 +192,24 @@ def test_every_order_allocates_and_frees_back():
     for pfn, order in reversed(held[::2] + held[1::2]):
         put(pages, buddy, pfn, order)
     assert buddy.buddyinfo() == before
-    assert buddy.__alloc_pages(GFP_KERNEL, MAX_ORDER, 0) == -1  # no such order
+    assert __alloc_pages(buddy, GFP_KERNEL, MAX_ORDER, 0) == -1  # no such order
 
 
 def test_split_page_gives_order0_pages_that_coalesce():
     _, pages, buddy = three_nodes()
     before = buddy.buddyinfo()
-    pfn = buddy.__alloc_pages(GFP_KERNEL, 2, 0)
+    pfn = __alloc_pages(buddy, GFP_KERNEL, 2, 0)
     assert list(pages.refcount_np[pfn : pfn + 4]) == [1, 0, 0, 0]
     buddy.split_page(pfn, 2)
     assert list(pages.refcount_np[pfn : pfn + 4]) == [1, 1, 1, 1]
     pages.refcount[pfn] = 0
     with pytest.raises(KernelBug, match=rf"pfn {pfn + 1:#x}.*nonzero _refcount"):
-        buddy.__free_pages(pfn, 2)  # split pages are freed one by one
+        __free_pages(buddy, pfn, 2)  # split pages are freed one by one
     pages.refcount[pfn] = 1
     for p in (pfn + 2, pfn, pfn + 3, pfn + 1):
         put(pages, buddy, p, 0)
     assert buddy.buddyinfo() == before
-    thp = buddy.__alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
+    thp = __alloc_pages(buddy, GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
     with pytest.raises(KernelBug, match="compound"):
         buddy.split_page(thp, HPAGE_PMD_ORDER)
 
@@ -213,28 +222,28 @@ def test_fallback_follows_distance_not_node_id():
     order_of = {n: [z.node for z in buddy.NODE_DATA(n).node_zonelist] for n in (0, 2, 5)}
     assert order_of == {0: [0, 5, 2], 2: [2, 5, 0], 5: [5, 0, 2]}
     drain(buddy, 0)
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0)) == 5
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0)) == 5
     drain(buddy, 5)
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0)) == 2
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0)) == 2
 
 
 def test_thisnode_fails_when_full_plain_falls_back():
     mem, _, buddy = three_nodes()
     drain(buddy, 0)
     free = [buddy.node_free_pages(n) for n in (0, 2, 5)]
-    assert buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, 0, 0) == -1
-    assert buddy.__alloc_pages(GFP_TRANSHUGE | __GFP_THISNODE, HPAGE_PMD_ORDER, 0) == -1
+    assert __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, 0, 0) == -1
+    assert __alloc_pages(buddy, GFP_TRANSHUGE | __GFP_THISNODE, HPAGE_PMD_ORDER, 0) == -1
     assert [buddy.node_free_pages(n) for n in (0, 2, 5)] == free  # failure counts nothing
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0)) == 2  # next by id
-    assert buddy.alloc_pages_node(0, GFP_KERNEL, 0) >= 0
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0)) == 2  # next by id
+    assert alloc_pages_node(buddy, 0, GFP_KERNEL, 0) >= 0
 
 
 def test_nodemask_limits_the_nodes_tried():
     mem, _, buddy = three_nodes()
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0, 1 << 5)) == 5
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0, 1 << 5)) == 5
     drain(buddy, 0)
-    assert buddy.__alloc_pages(GFP_KERNEL, 0, 0, 1 << 0) == -1
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 0, 1 << 0 | 1 << 5)) == 5
+    assert __alloc_pages(buddy, GFP_KERNEL, 0, 0, 1 << 0) == -1
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0, 1 << 0 | 1 << 5)) == 5
 
 
 # ---------------------------------------------------------------- ZONE_MOVABLE
@@ -242,32 +251,32 @@ def test_movable_zone_takes_only_movable_allocations():
     # Node 0: [Normal 0..4095][Movable 4096..8191]
     _, pages, buddy = boot({0: 32, 1: 8}, movable_mib={0: 16})
     assert gfp_zone(GFP_KERNEL) == ZONE_NORMAL and gfp_zone(GFP_TRANSHUGE) == ZONE_MOVABLE
-    user = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0)
-    thp = buddy.__alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
+    user = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 0)
+    thp = __alloc_pages(buddy, GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
     assert user >= 4096 and thp >= 4096  # the highest zone first
     kernel = []
-    while (pfn := buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, 0, 0)) >= 0:
+    while (pfn := __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, 0, 0)) >= 0:
         kernel.append(pfn)
     assert len(kernel) == 4096 and max(kernel) < 4096
     # Normal is full; Movable still has room, for movable allocations only.
-    assert buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 0) >= 4096
-    assert buddy.__alloc_pages(GFP_KERNEL, 0, 0) >= 8192  # falls back to node 1
+    assert __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 0) >= 4096
+    assert __alloc_pages(buddy, GFP_KERNEL, 0, 0) >= 8192  # falls back to node 1
     buddy.check_buddy()
 
 
 def test_all_movable_node_serves_no_kernel_allocation():
     mem, _, buddy = boot({0: 16, 1: 16}, movable_mib={1: 16})  # like movable_node
     assert buddy.NODE_DATA(1).node_zones[ZONE_NORMAL].spanned_pages == 0
-    assert buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, 0, 1) == -1
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_KERNEL, 0, 1)) == 0
-    assert mem.pfn_to_nid(buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 1)) == 1
+    assert __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, 0, 1) == -1
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 1)) == 0
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 1)) == 1
     assert "zone  Movable" in buddy.buddyinfo() and buddy.buddyinfo().count("Node 1") == 1
 
 
 # ---------------------------------------------------------------- prep_new_page
 def test_compound_page_layout():
     _, pages, buddy = three_nodes()
-    head = buddy.__alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
+    head = __alloc_pages(buddy, GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
     end = head + HPAGE_PMD_NR
     assert head % HPAGE_PMD_NR == 0
     assert pages.flags[head] == F_head and pages.PageTransHuge(head)
@@ -278,7 +287,7 @@ def test_compound_page_layout():
     assert pages.page_count(end - 1) == 1
     assert pages.compound_mapcount[head] == -1 and pages.total_mapcount(head) == 0
     # Without __GFP_COMP an order-9 block is no compound page.
-    plain = buddy.__alloc_pages(GFP_TRANSHUGE & ~__GFP_COMP, HPAGE_PMD_ORDER, 0)
+    plain = __alloc_pages(buddy, GFP_TRANSHUGE & ~__GFP_COMP, HPAGE_PMD_ORDER, 0)
     assert not pages.flags_np[plain : plain + HPAGE_PMD_NR].any()
     put(pages, buddy, head, HPAGE_PMD_ORDER)
     put(pages, buddy, plain, HPAGE_PMD_ORDER)
@@ -288,69 +297,69 @@ def test_compound_page_layout():
 
 def test_gfp_zero_clears_contents():
     mem, pages, buddy = three_nodes()
-    pfn = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, HPAGE_PMD_ORDER, 0)
+    pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, HPAGE_PMD_ORDER, 0)
     mem.contents_np[pfn : pfn + HPAGE_PMD_NR] = 0xDEAD
     put(pages, buddy, pfn, HPAGE_PMD_ORDER)
-    again = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, HPAGE_PMD_ORDER, 0)
+    again = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, HPAGE_PMD_ORDER, 0)
     assert again == pfn and mem.contents[pfn + 3] == 0xDEAD  # LIFO, contents kept
     put(pages, buddy, again, HPAGE_PMD_ORDER)
-    zeroed = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, HPAGE_PMD_ORDER, 0)
+    zeroed = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, HPAGE_PMD_ORDER, 0)
     assert zeroed == pfn and not mem.contents_np[pfn : pfn + HPAGE_PMD_NR].any()
 
 
 # ---------------------------------------------------------------- free-time checks
 def test_freeing_a_mapped_page_is_a_bad_page_state():
     _, pages, buddy = three_nodes()
-    pfn = buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0)
+    pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 0)
     pages.mapcount[pfn] = 0  # still mapped once
     pages.refcount[pfn] = 0
     with pytest.raises(KernelBug, match=rf"Bad page state: pfn {pfn:#x}.*nonzero mapcount"):
-        buddy.__free_pages(pfn, 0)
+        __free_pages(buddy, pfn, 0)
 
 
 def test_free_with_references_left_and_double_free():
     _, pages, buddy = three_nodes()
-    pfn = buddy.__alloc_pages(GFP_KERNEL, 0, 0)
+    pfn = __alloc_pages(buddy, GFP_KERNEL, 0, 0)
     with pytest.raises(KernelBug, match="_refcount 1"):
-        buddy.__free_pages(pfn, 0)
+        __free_pages(buddy, pfn, 0)
     put(pages, buddy, pfn, 0)
     with pytest.raises(KernelBug, match="PageBuddy"):
-        buddy.__free_pages(pfn, 0)
+        __free_pages(buddy, pfn, 0)
     with pytest.raises(KernelBug, match="no valid block"):
-        buddy.__free_pages(1, 1)
+        __free_pages(buddy, 1, 1)
 
 
 def test_bad_tail_is_named_and_anon_mapping_is_cleared():
     _, pages, buddy = three_nodes()
-    head = buddy.__alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
+    head = __alloc_pages(buddy, GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
     pages.mapping[head] = 7 << 1 | PAGE_MAPPING_ANON  # an anon_vma: cleared at free
     pages.flags[head + 7] |= F_lru
     pages.refcount[head] = 0
     with pytest.raises(KernelBug, match=rf"pfn {head + 7:#x}.*PAGE_FLAGS_CHECK_AT_FREE"):
-        buddy.__free_pages(head, HPAGE_PMD_ORDER)
+        __free_pages(buddy, head, HPAGE_PMD_ORDER)
     pages.flags[head + 7] &= ~F_lru
     pages.mapcount[head + 300] = 0  # a tail still mapped by a PTE
     with pytest.raises(KernelBug, match=rf"pfn {head + 300:#x}.*nonzero mapcount"):
-        buddy.__free_pages(head, HPAGE_PMD_ORDER)
+        __free_pages(buddy, head, HPAGE_PMD_ORDER)
     pages.mapcount[head + 300] = -1
     with pytest.raises(KernelBug, match="tail page"):
-        buddy.__free_pages(head + HPAGE_PMD_NR // 2, 0)
+        __free_pages(buddy, head + HPAGE_PMD_NR // 2, 0)
     with pytest.raises(KernelBug, match="freed as order 0"):
-        buddy.__free_pages(head, 0)
-    buddy.__free_pages(head, HPAGE_PMD_ORDER)
+        __free_pages(buddy, head, 0)
+    __free_pages(buddy, head, HPAGE_PMD_ORDER)
     assert pages.mapping[head] == 0 and buddy.is_free(head)
     buddy.check_buddy()
 
 
 def test_hwpoisoned_frames_stay_off_the_free_lists():
     _, pages, buddy = three_nodes()
-    one = buddy.__alloc_pages(GFP_KERNEL, 0, 0)
+    one = __alloc_pages(buddy, GFP_KERNEL, 0, 0)
     free = buddy.node_free_pages(0)
     pages.flags[one] |= F_hwpoison
     put(pages, buddy, one, 0)
     assert buddy.node_free_pages(0) == free and not buddy.is_free(one)
     assert pages.flags[one] == F_hwpoison
-    thp = buddy.__alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
+    thp = __alloc_pages(buddy, GFP_TRANSHUGE, HPAGE_PMD_ORDER, 0)
     pages.flags[thp + 3] |= F_hwpoison
     put(pages, buddy, thp, HPAGE_PMD_ORDER)
     assert buddy.node_free_pages(0) == free - 1  # 511 of the 512 came back
@@ -366,7 +375,7 @@ def test_take_page_off_buddy():
     assert not buddy.is_free(100) and buddy.is_free(101) and buddy.is_free(99)
     assert buddy.node_free_pages(0) == 8191 and not buddy.take_page_off_buddy(100)
     buddy.check_buddy()
-    buddy.__free_pages(100, 0)  # _refcount 0 as left: give it back
+    __free_pages(buddy, 100, 0)  # _refcount 0 as left: give it back
     assert buddy.buddyinfo() == before
 
 
@@ -374,22 +383,22 @@ def test_take_page_off_buddy():
 def test_fragment_node_blocks_thp_but_not_base_pages():
     _, pages, buddy = three_nodes(movable_mib={0: 16})
     before = buddy.buddyinfo()
-    held = buddy.fragment_node(0)
+    held = fragment_node(buddy, 0)
     assert len(held) == 4096 and all(p & 1 for p in held)
     assert all(pages.refcount[p] == 1 and pages.flags[p] & F_reserved for p in held)
     assert buddy.nr_free_pages_by_order(0) == [4096] + [0] * TOP
     assert buddy.node_free_pages(2) == 4096  # other nodes untouched
     thisnode_thp = GFP_TRANSHUGE | __GFP_THISNODE
-    assert buddy.__alloc_pages(thisnode_thp, HPAGE_PMD_ORDER, 0) == -1
-    pfn = buddy.__alloc_pages(GFP_KERNEL | __GFP_THISNODE, 0, 0)
+    assert __alloc_pages(buddy, thisnode_thp, HPAGE_PMD_ORDER, 0) == -1
+    pfn = __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, 0, 0)
     assert pfn >= 0 and pfn % 2 == 0
     buddy.check_buddy()
     put(pages, buddy, pfn, 0)
-    buddy.unfragment(held)
+    unfragment(buddy, held)
     assert buddy.buddyinfo() == before
-    assert buddy.__alloc_pages(thisnode_thp, HPAGE_PMD_ORDER, 0) >= 0
+    assert __alloc_pages(buddy, thisnode_thp, HPAGE_PMD_ORDER, 0) >= 0
     with pytest.raises(KernelBug):
-        buddy.unfragment([held[0]])  # no longer held
+        unfragment(buddy, [held[0]])  # no longer held
 
 
 def test_check_buddy_catches_corruption():
@@ -414,7 +423,7 @@ def test_check_buddy_catches_corruption():
 
 def test_for_each_free_block_covers_the_free_frames():
     _, pages, buddy = three_nodes()
-    buddy.__alloc_pages(GFP_KERNEL, 3, 2)
+    __alloc_pages(buddy, GFP_KERNEL, 3, 2)
     blocks = list(buddy.for_each_free_block())
     assert sum(1 << o for _, o in blocks) == sum(buddy.node_free_pages(n) for n in (0, 2, 5))
     assert all(pages.PageBuddy(p) and pages.order[p] == o for p, o in blocks)
@@ -452,7 +461,7 @@ def test_random_alloc_free_keeps_the_buddy_consistent(ops):
     for op in ops:
         if op[0] == "alloc":
             _, order, nid, gfp, split = op
-            pfn = buddy.__alloc_pages(gfp, order, nid)
+            pfn = __alloc_pages(buddy, gfp, order, nid)
             if pfn < 0:
                 continue
             frames = set(range(pfn, pfn + (1 << order)))
@@ -487,9 +496,38 @@ def test_no_merge_across_zone_or_node_boundaries():
     assert buddy.nr_free_pages_by_order(1)[9:] == [4, 0]
     before = buddy.buddyinfo()
     gfp = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE
-    got = [buddy.__alloc_pages(gfp, 9, 0)] + [buddy.__alloc_pages(gfp, 9, 1) for _ in range(4)]
+    got = [__alloc_pages(buddy, gfp, 9, 0)] + [__alloc_pages(buddy, gfp, 9, 1) for _ in range(4)]
     assert sorted(got) == [1024, 1536, 2048, 2560, 3072]
     for pfn in got:
         put(pages, buddy, pfn, 9)
     assert buddy.buddyinfo() == before
+    buddy.check_buddy()
+
+
+def test_alloc_cpuset_fast_path_hardwall_slow_path_lets_kernel_allocations_out():
+    """prepare_alloc_pages(): with the current task in a cpuset of node 1 the fast path
+    keeps to node 1 even from node 0's zonelist, for every allocation. When node 1
+    is full, the slow path's ALLOC_CPUSET refuses node 0 to a __GFP_HARDWALL (user)
+    allocation, lets a kernel one (GFP_KERNEL) have it (__cpuset_node_allowed(): the
+    top cpuset), and GFP_ATOMIC ignores the cpuset (gfp_to_alloc_flags())."""
+    mem = PhysicalMemory({0: 8 * MiB, 1: 8 * MiB}, 8 * MiB)
+    pages = PageArrays(mem.max_pfn)
+    task = SimpleNamespace(mems_allowed=0b10)
+    ctx = SimpleNamespace(current=task, cpuset_alloc=True)
+    buddy = BuddyAllocator(mem, pages, {}, kernel=ctx)
+    memblock_free_all(buddy)
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0)) == 1
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 0)) == 1
+    assert __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 0) == -1
+    assert __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 0, 1 << 0) == -1  # mask & cpuset: none
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 0, 1 << 0)) == 0  # slow path
+    ctx.cpuset_alloc = False
+    held = drain(buddy, 1)
+    ctx.cpuset_alloc = True
+    assert __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 0) == -1
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_KERNEL, 0, 1)) == 0
+    assert mem.pfn_to_nid(__alloc_pages(buddy, __GFP_ATOMIC, 0, 1)) == 0
+    task.mems_allowed = None  # in no cpuset: nothing to apply
+    assert mem.pfn_to_nid(__alloc_pages(buddy, GFP_HIGHUSER_MOVABLE, 0, 1)) == 0
+    assert held
     buddy.check_buddy()

@@ -4,7 +4,7 @@ tables, huge PMDs, PMD migration entries), test_walk, and a callback ending the 
 import errno
 
 import pytest
-from mm_helpers import ANON, MB, RW, pfn_at, thp_region
+from mm_helpers import ANON, MB, RW, pfn_at, thp_region, to_node
 
 from thpsim import Machine
 from thpsim.arch.x86_64.pgtable import (
@@ -22,7 +22,6 @@ from thpsim.mm.migrate import (
     MR_SYSCALL,
     isolate_lru_page_for_migration,
     migrate_pages,
-    new_page_node,
 )
 from thpsim.mm.mm_types import VM_PFNMAP
 from thpsim.mm.pagewalk import (
@@ -179,7 +178,7 @@ def test_pmd_migration_entry_goes_to_pmd_entry():
     a = thp_region(p, nr_thp=1)
     head = ctx.pages.compound_head(pfn_at(p, a))
     assert isolate_lru_page_for_migration(ctx, head) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [head], new_page_node(ctx, 1), MIGRATE_SYNC,
+    st = Stepper(ctx, migrate_pages(ctx, [head], to_node(ctx, 1), MIGRATE_SYNC,
                                     MR_SYSCALL))
     pmd = lookup_pmd(p.mm, a)
     st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))

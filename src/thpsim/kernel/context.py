@@ -92,6 +92,9 @@ class KernelContext:
         self.cpuset_mutex = mutex(self, "cpuset_mutex")
         #: the mounted cpuset hierarchy (kernel/cgroup/cpuset.py), set when it registers
         self.cpuset_hierarchy: Any = None
+        #: model-only: set around a user fault's allocation (alloc_pages_vma()), the
+        #: only allocations the model checks against the cpuset (cpusets_enabled())
+        self.cpuset_alloc = False
         #: memory block id -> "going-offline" while offline_pages() runs on it
         self.memory_block_transition: dict[int, str] = {}
 

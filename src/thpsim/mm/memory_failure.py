@@ -61,10 +61,19 @@ from thpsim.arch.x86_64.pgtable import PAGE_SIZE, pte_pfn
 from thpsim.errors import EHWPOISON
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.filemap import folio_lock, folio_unlock
-from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.huge_memory import is_huge_zero_pfn
-from thpsim.mm.page_alloc import MF_STATS_FILES, memory_failure_stats
+from thpsim.mm.migrate import (
+    MIGRATE_SYNC,
+    MR_MEMORY_FAILURE,
+    alloc_migration_target,
+    isolate_lru_page_for_migration,
+    migrate_pages,
+    migration_target_control,
+    putback_movable_pages,
+)
+from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, __free_pages, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -218,23 +227,6 @@ def page_handle_poison(ctx, pfn: int, hugepage_or_freepage: bool, release: bool)
     return True
 
 
-def _alloc_soft_offline_target(ctx):
-    """Models: alloc_migration_target() with mtc.nid = NUMA_NO_NODE (the source's node
-    preferred, any node allowed, GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL; the
-    model's GFP_HIGHUSER_MOVABLE, as x86-64 has no highmem); a THP
-    (``soft_offline_migrates_thp``) gets the v3 patch's new_page(): GFP_TRANSHUGE |
-    __GFP_THISNODE without reclaim (mm/migrate.c new_page_node's THP target)."""
-    from thpsim.mm.migrate import new_page_node
-
-    def alloc(page: int) -> int:
-        nid = ctx.mem.pfn_to_nid(page)
-        if ctx.pages.flags[page] & F_head:
-            return new_page_node(ctx, nid)(page)
-        return ctx.buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, 0, nid)
-
-    return alloc
-
-
 def try_to_split_thp_page(ctx, pfn: int) -> KernelPath[int]:
     """Split the THP holding ``pfn``; the caller's reference moves to ``pfn``'s page.
 
@@ -264,14 +256,6 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
     the migration.
     Returns: 0, -EBUSY (split, isolation or migration failed) or -ENOMEM.
     """
-    from thpsim.mm.migrate import (
-        MIGRATE_SYNC,
-        MR_MEMORY_FAILURE,
-        isolate_lru_page_for_migration,
-        migrate_pages,
-        putback_movable_pages,
-    )
-
     pages = ctx.pages
     head = pages.compound_head(pfn)
     if pages.flags[head] & F_head and not ctx.profile.soft_offline_migrates_thp:
@@ -288,8 +272,21 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
         _log(ctx, f"Soft offline: {pfn:#x}: page isolation failed")
         return -errno.EBUSY
     pagelist = [head]
-    ret = yield from migrate_pages(ctx, pagelist, _alloc_soft_offline_target(ctx),
-                                   MIGRATE_SYNC, MR_MEMORY_FAILURE)
+    # mtc.nid = NUMA_NO_NODE (the source's node preferred, any node allowed),
+    # GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL (the model's GFP_HIGHUSER_MOVABLE, as
+    # x86-64 has no highmem); a THP (soft_offline_migrates_thp) gets the v3 patch's
+    # new_page() target: the source node only (__GFP_THISNODE), as move_pages' target.
+    mtc = migration_target_control(NUMA_NO_NODE, None,
+                                   GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, MR_MEMORY_FAILURE)
+
+    def get_new_page(src: int) -> int:
+        if pages.flags[src] & F_head:
+            return alloc_migration_target(ctx, src, migration_target_control(
+                ctx.mem.pfn_to_nid(src), None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+                MR_MEMORY_FAILURE))
+        return alloc_migration_target(ctx, src, mtc)
+
+    ret = yield from migrate_pages(ctx, pagelist, get_new_page, MIGRATE_SYNC, MR_MEMORY_FAILURE)
     if ret == 0:
         if not page_handle_poison(ctx, pfn, False, True):
             return -errno.EBUSY
@@ -525,7 +522,7 @@ def unpoison_memory(ctx, pfn: int) -> int:
         _log(ctx, f"Unpoison: Someone maps the hwpoison page {pfn:#x}")
         return refused
     pages.flags[pfn] = pages.flags[pfn] & ~F_hwpoison & 0xFFFF_FFFF
-    ctx.buddy.__free_pages(pfn, 0)  # put_page_back_buddy()
+    __free_pages(ctx.buddy, pfn, 0)  # put_page_back_buddy()
     _log(ctx, f"Unpoison: Software-unpoisoned page {pfn:#x}")
     return 0
 

@@ -66,13 +66,15 @@ import numpy as np
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SHIFT
 from thpsim.kernel.sched import PREEMPT, KernelPath, WaitOn
 from thpsim.kernel.task import signal_pending
-from thpsim.mm.gfp import __GFP_COMP, __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE
+from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.memory_failure import unhandlable_page
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_MEMORY_HOTPLUG,
+    alloc_migration_target,
     isolate_lru_page_for_migration,
     migrate_pages,
+    migration_target_control,
     putback_movable_pages,
 )
 from thpsim.mm.page_alloc import (
@@ -80,6 +82,8 @@ from thpsim.mm.page_alloc import (
     MAX_ORDER_NR_PAGES,
     ZONE_MOVABLE,
     ZONE_NORMAL,
+    __free_pages_core,
+    __offline_isolated_pages,
     pglist_data,
     zone,
 )
@@ -90,6 +94,11 @@ from thpsim.mm.page_flags import (
     F_lru,
     F_offline,
     F_reserved,
+)
+from thpsim.mm.page_isolation import (
+    start_isolate_page_range,
+    test_pages_isolated,
+    undo_isolate_page_range,
 )
 
 __all__ = ["offline_pages", "online_pages", "zone_for_pfn_range", "is_mem_section_removable",
@@ -306,28 +315,6 @@ def is_mem_section_removable(ctx, start_pfn: int, nr_pages: int) -> bool:
     return True
 
 
-def _alloc_offline_target(ctx, src_nid: int):
-    """Models: alloc_migration_target() as do_migrate_range() sets it up: the source
-    node preferred, the nodemask every memory node but the source (the source only when
-    it is alone), GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL; a THP target order 9."""
-    buddy = ctx.buddy
-    mask = 0
-    for nid, pgdat in buddy.nodes.items():
-        if nid != src_nid and any(z.present_pages for z in pgdat.node_zones):
-            mask |= 1 << nid
-    if not mask:
-        mask = 1 << src_nid
-
-    def alloc(page: int) -> int:
-        if ctx.pages.flags[page] & F_head:
-            return buddy.__alloc_pages(GFP_TRANSHUGE | __GFP_COMP | __GFP_RETRY_MAYFAIL, 9,
-                                       src_nid, mask)
-        return buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL, 0, src_nid,
-                                   mask)
-
-    return alloc
-
-
 def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
     """Isolate and migrate every anonymous LRU folio in [start, end).
 
@@ -355,27 +342,25 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
         else:
             pfn += 1
     if pagelist:
-        ret = yield from migrate_pages(ctx, pagelist, _alloc_offline_target(
-            ctx, ctx.mem.pfn_to_nid(start)), MIGRATE_SYNC, MR_MEMORY_HOTPLUG)
+        # the source node preferred; every other memory node allowed (the source only
+        # when it is alone); GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL (the
+        # model's GFP_HIGHUSER_MOVABLE)
+        src_nid = ctx.mem.pfn_to_nid(start)
+        nmask = 0
+        for nid, pgdat in ctx.buddy.nodes.items():
+            if nid != src_nid and any(z.present_pages for z in pgdat.node_zones):
+                nmask |= 1 << nid
+        if not nmask:
+            nmask = 1 << src_nid
+        mtc = migration_target_control(src_nid, nmask,
+                                       GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL,
+                                       MR_MEMORY_HOTPLUG)
+        ret = yield from migrate_pages(ctx, pagelist,
+                                       lambda src: alloc_migration_target(ctx, src, mtc),
+                                       MIGRATE_SYNC, MR_MEMORY_HOTPLUG)
         if ret and pagelist:
             putback_movable_pages(ctx, pagelist)
     return found
-
-
-def _test_pages_isolated(ctx, start: int, end: int) -> bool:
-    """Models: test_pages_isolated(): every frame free (or hwpoisoned)."""
-    buddy = ctx.buddy
-    pages = ctx.pages
-    pfn = start
-    while pfn < end:
-        head, order = buddy._free_block_of(pfn)
-        if head >= 0:
-            pfn = head + (1 << order)
-        elif pages.flags[pfn] & F_hwpoison and not pages.refcount[pfn]:
-            pfn += 1
-        else:
-            return False
-    return True
 
 
 def _range_snapshot(ctx, start: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -428,9 +413,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                         "offline_pages: multizone range"):
         offline_pages_failed(ctx, start_pfn, end, "multizone range")
         return -errno.EINVAL
-    # start_isolate_page_range(): the allocator stops handing the range out
-    rng = (start_pfn, end)
-    buddy.isolated_ranges.append(rng)
+    start_isolate_page_range(buddy, start_pfn, end)  # the allocator stops handing it out
     try:
         for pfn in range(start_pfn, end):
             if pages.refcount[pfn] and _unmovable(ctx, pfn) or pfn in ctx.mem.tables:
@@ -450,7 +433,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
             yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
             before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
             yield from do_migrate_range(ctx, start_pfn, end)
-            if _test_pages_isolated(ctx, start_pfn, end):
+            if test_pages_isolated(buddy, start_pfn, end):
                 break
             passes += 1
             if before is not None and not _range_changed(ctx, start_pfn, end, before):
@@ -459,20 +442,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                 yield WaitOn(("offline_pages", start_pfn),
                              lambda snap=before: signal_pending(task)
                              or _range_changed(ctx, start_pfn, end, snap))
-        # __offline_isolated_pages(): take every free block of the range off the lists
-        pfn = start_pfn
-        while pfn < end:
-            head, order = buddy._free_block_of(pfn)
-            if head < 0:
-                pfn += 1  # a hwpoisoned frame: stays out of use
-                continue
-            n = 1 << order
-            del z.free_area[order][head]
-            z.nr_free[order] -= 1
-            z.nr_free_pages -= n
-            pages.mapcount[head] = -1
-            pages.order[head] = 0
-            pfn = head + n
+        __offline_isolated_pages(buddy, start_pfn, end)
         sl = slice(start_pfn, end)
         pages.flags_np[sl] |= F_offline
         z.managed_pages -= nr_pages  # adjust_managed_page_count()
@@ -483,7 +453,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
         ctx.printk(f"Offlined Pages {nr_pages}")
         return 0
     finally:
-        buddy.isolated_ranges.remove(rng)  # undo_isolate_page_range()
+        undo_isolate_page_range(buddy, start_pfn, end)
 
 
 def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
@@ -513,7 +483,7 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
         while (order < MAX_ORDER - 1 and not pfn & ((2 << order) - 1) and pfn + (2 << order) <= end
                and not poisoned[pfn - start_pfn: pfn - start_pfn + (2 << order)].any()):
             order += 1
-        buddy.__free_pages_core(pfn, order)
+        __free_pages_core(buddy, pfn, order)
         pfn += 1 << order
     adjust_present_page_count(ctx, z, nr_pages)
     buddy.build_all_zonelists()

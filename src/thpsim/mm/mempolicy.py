@@ -68,6 +68,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.include.linux.cpuset import cpuset_nodemask_valid_mems_allowed
 from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -75,7 +76,6 @@ from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
-    __GFP_HARDWALL,
     __GFP_NOFAIL,
     __GFP_NORETRY,
     __GFP_NOWARN,
@@ -85,6 +85,7 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     gfpflags_allow_blocking,
 )
+from thpsim.mm.page_alloc import __alloc_pages
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 
 if TYPE_CHECKING:
@@ -624,10 +625,15 @@ def interleave_nid(ctx, pol: mempolicy, ilx: int) -> int:
 
 # ---------------------------------------------------------------- allocating by policy
 def policy_nodemask(ctx, gfp: int, pol: mempolicy | None) -> int | None:
-    """Models: policy_nodemask(): BIND and PREFERRED_MANY restrict the zonelist walk.
+    """Models: policy_nodemask(): BIND and PREFERRED_MANY restrict the zonelist walk;
+    a BIND mask that misses the cpuset's nodes is ignored
+    (cpuset_nodemask_valid_mems_allowed()), the allocator then keeps to the cpuset.
     Simplified: every user allocation is in the policy zone (apply_policy_zone())."""
-    if pol is not None and pol.mode in (MPOL_BIND, MPOL_PREFERRED_MANY):
-        return pol.nodes
+    if pol is not None:
+        if pol.mode == MPOL_PREFERRED_MANY:
+            return pol.nodes
+        if pol.mode == MPOL_BIND and cpuset_nodemask_valid_mems_allowed(ctx, pol.nodes):
+            return pol.nodes
     return None
 
 
@@ -645,9 +651,9 @@ def alloc_pages_preferred_many(ctx, gfp: int, order: int, nid: int, nodemask: in
     """Models: alloc_pages_preferred_many(): the mask first without direct reclaim,
     then any node."""
     preferred_gfp = (gfp | __GFP_NOWARN) & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)
-    pfn = ctx.buddy.__alloc_pages(preferred_gfp, order, nid, nodemask)
+    pfn = __alloc_pages(ctx.buddy, preferred_gfp, order, nid, nodemask)
     if pfn < 0:
-        pfn = ctx.buddy.__alloc_pages(gfp, order, nid, None)
+        pfn = __alloc_pages(ctx.buddy, gfp, order, nid, None)
     return pfn
 
 
@@ -665,18 +671,18 @@ def alloc_pages_mpol(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
     """
     buddy = ctx.buddy
     if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        return buddy.__alloc_pages(gfp, order, interleave_nid(ctx, pol, ilx), None)
+        return __alloc_pages(buddy, gfp, order, interleave_nid(ctx, pol, ilx), None)
     nodemask = policy_nodemask(ctx, gfp, pol)
     nid = policy_node(ctx, gfp, pol, nid)
     if pol is not None and pol.mode == MPOL_PREFERRED_MANY:
         return alloc_pages_preferred_many(ctx, gfp, order, nid, pol.nodes)
     if hugepage and (nodemask is None or node_isset(nid, nodemask)):
         if not ctx.profile.thp_alloc_remote_fallback:
-            return buddy.__alloc_pages(gfp | __GFP_THISNODE, order, nid, None)
-        pfn = buddy.__alloc_pages(gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
+            return __alloc_pages(buddy, gfp | __GFP_THISNODE, order, nid, None)
+        pfn = __alloc_pages(buddy, gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
         if pfn >= 0 or not gfpflags_allow_blocking(gfp):
             return pfn
-    return buddy.__alloc_pages(gfp, order, nid, nodemask)
+    return __alloc_pages(buddy, gfp, order, nid, nodemask)
 
 
 def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,
@@ -689,44 +695,10 @@ def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,
     """
     ctx = vma.vm_mm.kernel
     pol, ilx = get_vma_policy(ctx, vma, addr, order)
-    task = ctx.current
-    allowed = getattr(task, "mems_allowed", None)
-    if allowed is not None and gfp & __GFP_HARDWALL:
-        return _alloc_in_cpuset(ctx, gfp, order, pol, ilx, hugepage, allowed)
-    return alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
-
-
-def _alloc_in_cpuset(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
-                     hugepage: bool, allowed: int) -> int:
-    """A user allocation of a task in a cpuset (ALLOC_CPUSET, cpuset_zone_allowed()):
-    the policy's choice, but only ever on the cpuset's nodes; the local node stands
-    in by the nearest allowed node when the cpuset excludes it.
-    Simplified: the policy's node choice is taken first, then clipped."""
-    buddy = ctx.buddy
-    local = ctx.numa_node_id()
-    if not allowed >> local & 1:
-        for z in buddy.NODE_DATA(local).node_zonelist:
-            if allowed >> z.node & 1:
-                local = z.node
-                break
-        else:
-            return -1
-    if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        nid = interleave_nid(ctx, pol, ilx)
-        return buddy.__alloc_pages(gfp, order, nid if allowed >> nid & 1 else local, allowed)
-    nodemask = policy_nodemask(ctx, gfp, pol)
-    nid = policy_node(ctx, gfp, pol, local)
-    if not allowed >> nid & 1:
-        nid = local
-    mask = allowed if nodemask is None else nodemask & allowed
-    if not mask:
-        mask = allowed
-    if hugepage and node_isset(nid, mask):
-        pfn = buddy.__alloc_pages(gfp | __GFP_THISNODE, order, nid, None)
-        if pfn >= 0 or not (ctx.profile.thp_alloc_remote_fallback
-                            and gfpflags_allow_blocking(gfp)):
-            return pfn
-    return buddy.__alloc_pages(gfp, order, nid, mask)
+    ctx.cpuset_alloc = True
+    pfn = alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
+    ctx.cpuset_alloc = False
+    return pfn
 
 
 # ---------------------------------------------------------------- queue_pages_range
@@ -1373,8 +1345,9 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_SYSCALL,
+        alloc_migration_target,
         migrate_pages,
-        new_page_node,
+        migration_target_control,
         putback_movable_pages,
     )
 
@@ -1398,10 +1371,12 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
         nr_failed = 0
     err = 0
     if pagelist:
-        # new_node_page() (4.14) and alloc_migration_target() are move_pages's
-        # target: exactly ``dest``, a THP as a THP
-        err = yield from migrate_pages(ctx, pagelist, new_page_node(ctx, dest), MIGRATE_SYNC,
+        # exactly ``dest``, a THP as a THP (4.14's new_node_page() did the same)
+        mtc = migration_target_control(dest, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
                                        MR_SYSCALL)
+        err = yield from migrate_pages(ctx, pagelist,
+                                       lambda src: alloc_migration_target(ctx, src, mtc),
+                                       MIGRATE_SYNC, MR_SYSCALL)
         if pagelist:
             putback_movable_pages(ctx, pagelist)
     if err >= 0:

@@ -50,7 +50,6 @@ from thpsim.kernel.sched import KernelPath, WaitOn
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
-    __GFP_COMP,
     __GFP_RECLAIM,
     __GFP_THISNODE,
     GFP_HIGHUSER_MOVABLE,
@@ -59,6 +58,7 @@ from thpsim.mm.gfp import (
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
 from thpsim.mm.mm_types import VM_LOCKED, maybe_mkwrite, mm_struct, vm_area_struct
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
@@ -462,19 +462,46 @@ def isolate_lru_page_for_migration(ctx, head: int) -> int:
 
 
 # ---------------------------------------------------------------- targets
-def new_page_node(ctx, node: int) -> NewPage:
-    """Models: 4.14 new_page_node() (move_pages) / 6.x alloc_migration_target with
-    __GFP_THISNODE: the page must land on exactly ``node``; a THP target does not
-    reclaim (fails fast)."""
+class migration_target_control:
+    """Where and how to allocate migration targets.
 
-    def alloc(page: int) -> int:
-        buddy = ctx.buddy
-        if ctx.pages.flags[page] & F_head:
-            gfp = (GFP_TRANSHUGE | __GFP_THISNODE | __GFP_COMP) & ~__GFP_RECLAIM
-            return buddy.__alloc_pages(gfp, 9, node)
-        return buddy.__alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, node)
+    Models: mm/internal.h struct migration_target_control (5.8+): ``nid`` the
+    preferred node (NUMA_NO_NODE: the source page's), ``nmask`` the nodes allowed
+    (None: all), ``gfp_mask``, ``reason`` (MR_*).
+    """
 
-    return alloc
+    __slots__ = ("nid", "nmask", "gfp_mask", "reason")
+
+    def __init__(self, nid: int, nmask: int | None, gfp_mask: int, reason: int):
+        self.nid = nid
+        self.nmask = nmask
+        self.gfp_mask = gfp_mask
+        self.reason = reason
+
+
+def alloc_migration_target(ctx, src: int, mtc: migration_target_control) -> int:
+    """Allocate the page ``src`` migrates to. Returns its PFN or -1.
+
+    Models: mm/migrate.c alloc_migration_target() (5.8+), used by move_pages(2),
+    migrate_pages(2) and cpuset migration (migrate_to_node()), memory hot-remove
+    (do_migrate_range()) and soft offline. 4.14 gave each caller its own copy with
+    the same effect: new_page_node() (move_pages), mempolicy's new_node_page(),
+    memory_hotplug's new_node_page() and memory-failure's new_page().
+    A THP source gets a THP: the mask without __GFP_RECLAIM, plus GFP_TRANSHUGE.
+    Context: any. Preempts: never.
+    Simplified: no hugetlb; callers ask for GFP_HIGHUSER_MOVABLE (x86-64 has no
+    highmem), so the ZONE_MOVABLE source's __GFP_HIGHMEM is always there.
+    """
+    nid = mtc.nid
+    if nid == NUMA_NO_NODE:
+        nid = ctx.mem.pfn_to_nid(src)
+    gfp_mask = mtc.gfp_mask
+    order = 0
+    pages = ctx.pages
+    if pages.flags[src] & F_head:
+        gfp_mask = gfp_mask & ~__GFP_RECLAIM | GFP_TRANSHUGE
+        order = pages.compound_order(src)
+    return __alloc_pages(ctx.buddy, gfp_mask, order, nid, mtc.nmask)
 
 
 __all__ = [
@@ -482,7 +509,8 @@ __all__ = [
     "putback_movable_pages",
     "isolate_lru_page_for_migration",
     "remove_migration_ptes",
-    "new_page_node",
+    "migration_target_control",
+    "alloc_migration_target",
     "MR_SYSCALL",
     "MIGRATE_SYNC",
     "HPAGE_PMD_NR",
@@ -604,7 +632,7 @@ def do_move_pages_to_node(ctx, pagelist: list[int], get_new_page: NewPage,
     """Models: mm/migrate.c do_move_pages_to_node() (4.17+; 4.14: the tail of
     do_move_page_to_node_array()): migrate the queued pages with ``get_new_page``
     (4.17+: one node per batch; 4.14: new_page_node() finds each page's node in the
-    chunk's pm array), then put back what did not move.
+    chunk's pm array; both through alloc_migration_target() here), then put back what did not move.
     Returns: migrate_pages()'s result (pages not moved, or -ENOMEM)."""
     if not pagelist:
         return 0
@@ -622,7 +650,10 @@ def move_pages_and_store_status(ctx, node: int, pagelist: list[int],
     Returns: 0, -errno, or the pages of the batch and of entries i.. not moved."""
     if not pagelist:
         return 0
-    err = yield from do_move_pages_to_node(ctx, pagelist, new_page_node(ctx, node))
+    mtc = migration_target_control(node, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+                                   MR_SYSCALL)
+    err = yield from do_move_pages_to_node(ctx, pagelist,
+                                           lambda src: alloc_migration_target(ctx, src, mtc))
     if err:
         if err > 0:
             err += nr_pages - i
@@ -724,12 +755,16 @@ def do_pages_move(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
             err1 = yield from move_pages_and_store_status(ctx, current_node, pagelist,
                                                           status, start, i, nr_pages)
             return err if err < 0 else err1
-        # new_page_node(): the node of the pm entry holding the page (none: no target)
+        # 4.14's new_page_node(): the node of the pm entry holding the page (none: no
+        # target), allocated as alloc_migration_target() does
         target = {head: nodes[j] for j, head in pm_page.items()}
 
         def alloc(page: int, target: dict[int, int] = target) -> int:
             node = target.get(page)
-            return -1 if node is None else new_page_node(ctx, node)(page)
+            if node is None:
+                return -1
+            return alloc_migration_target(ctx, page, migration_target_control(
+                node, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, MR_SYSCALL))
 
         results: dict[int, int] = {}
         err = yield from do_move_pages_to_node(ctx, pagelist, alloc, results)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.kernel.context import KernelContext, ThpSettings
-from thpsim.mm.page_alloc import BuddyAllocator
+from thpsim.mm.page_alloc import BuddyAllocator, memblock_free_all
 from thpsim.mm.page_flags import F_reserved, PageArrays
 from thpsim.mm.vmstat import VmStat
 from thpsim.profiles import Profile
@@ -37,9 +37,9 @@ def mm_core_init(profile: Profile, mem: PhysicalMemory, cpus: list[CPU], thp: Th
     """
     pages = PageArrays(mem.max_pfn)
     ctx = KernelContext(profile, mem, pages, cpus, thp, VmStat(list(mem.nodes)))
-    ctx.buddy = BuddyAllocator(mem, pages, dict(movable), movable_align)
+    ctx.buddy = BuddyAllocator(mem, pages, dict(movable), movable_align, ctx)
     zero = mem.nodes[min(mem.nodes)].start_pfn
-    ctx.buddy.memblock_free_all({zero})
+    memblock_free_all(ctx.buddy, {zero})
     ctx.zero_pfn = zero
     pages.flags[zero] |= F_reserved
     pages.refcount[zero] = 1

@@ -20,12 +20,12 @@ relied on by ``prep_new_page()``, checked by :meth:`BuddyAllocator.check_buddy`)
     frames h+1 ..      _mapcount = -1, order = 0
     every frame        flags = 0, _refcount = 0, mapping = 0, index = 0
 
-The kernel's ``__``-prefixed names are methods of :class:`BuddyAllocator` (the
-allocator stands in for the kernel's globals, ``NODE_DATA()`` and ``mem_map``).
-A method named ``__x`` would be mangled to ``_BuddyAllocator__x``, so each is also
-published under its kernel spelling (``buddy.__alloc_pages(...)``); as every
-``__name`` is, it is mangled again when written inside another class's body, so
-call it from plain functions (STYLE.md 2.2).
+The allocation and freeing paths are module functions under their kernel names
+(``__alloc_pages()``, ``get_page_from_freelist()``, ``__rmqueue_smallest()``,
+``expand()``, ``__free_pages()``, ``__free_one_page()``, ``memblock_free_all()`` ...);
+their first argument, a :class:`BuddyAllocator`, stands in for the kernel's globals
+(``NODE_DATA()``, ``mem_map``, the zone table). Call a ``__name`` from plain
+functions: written inside a class body it would be name-mangled (STYLE.md 2.2).
 
 Simplified:
     * No ZONE_DMA, ZONE_DMA32, ZONE_HIGHMEM or ZONE_DEVICE: zone index 0 is Normal,
@@ -56,14 +56,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, KernelBug
 from thpsim.hw.memory import PhysicalMemory
+from thpsim.include.linux.cpuset import cpuset_zone_allowed, cpusets_enabled
 from thpsim.mm.gfp import (
+    __GFP_ATOMIC,
     __GFP_COMP,
+    __GFP_HARDWALL,
     __GFP_HIGHMEM,
     __GFP_MOVABLE,
     __GFP_THISNODE,
@@ -83,6 +87,8 @@ from thpsim.mm.page_flags import (
 )
 
 __all__ = [
+    "ALLOC_CPUSET",
+    "gfp_to_alloc_flags",
     "MAX_ORDER",
     "MAX_NR_ZONES",
     "NUMA_NO_NODE",
@@ -93,6 +99,20 @@ __all__ = [
     "zone",
     "pglist_data",
     "BuddyAllocator",
+    "memblock_free_all",
+    "__free_pages_core",
+    "__alloc_pages",
+    "get_page_from_freelist",
+    "prep_new_page",
+    "prep_compound_page",
+    "alloc_pages_node",
+    "__rmqueue_smallest",
+    "expand",
+    "__free_pages",
+    "__free_one_page",
+    "fragment_node",
+    "unfragment",
+    "__offline_isolated_pages",
 ]
 
 #: Orders 0 .. MAX_ORDER - 1 (4 MiB blocks at most), include/linux/mmzone.h.
@@ -106,11 +126,6 @@ NUMA_NO_NODE = -1
 
 # gfp_zone(): both bits make ZONE_MOVABLE (GFP_HIGHUSER_MOVABLE); folded once.
 _GFP_ZONE_MOVABLE = __GFP_MOVABLE | __GFP_HIGHMEM
-# Inside a class body "__GFP_ZERO" would be mangled to "_BuddyAllocator__GFP_ZERO", so the
-# methods read these single-underscore copies.
-_GFP_THISNODE = __GFP_THISNODE
-_GFP_ZERO = __GFP_ZERO
-_GFP_COMP = __GFP_COMP
 #: fragment_node(): any zone, this node only.
 _GFP_FRAGMENT = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE
 #: An order-0 frame freed with any of these needs the slow (reporting) path.
@@ -122,6 +137,21 @@ _FREE_TAIL_MASK = np.uint32(PAGE_FLAGS_CHECK_AT_FREE | F_hwpoison | F_head | F_t
 _TAIL = np.uint32(F_tail)
 _NOTAIL = np.uint32(0)
 _M32 = 0xFFFF_FFFF
+
+#: mm/internal.h alloc_flags: check the zone against the current task's cpuset
+#: (the only ALLOC_* flag the model uses: no watermarks, no reserves).
+ALLOC_CPUSET = 0x40
+
+
+def gfp_to_alloc_flags(gfp_mask: int) -> int:
+    """The slow path's alloc_flags.
+
+    Models: mm/page_alloc.c gfp_to_alloc_flags(), v4.14, for ALLOC_CPUSET:
+    set, except that GFP_ATOMIC ignores the cpuset rather than fail.
+    Context: any. Preempts: never.
+    Simplified: no watermark, ALLOC_HARDER/ALLOC_HIGH or CMA flags.
+    """
+    return 0 if gfp_mask & __GFP_ATOMIC else ALLOC_CPUSET
 
 
 def gfp_zone(flags: int) -> int:
@@ -272,7 +302,7 @@ class BuddyAllocator:
 
     Built in two steps, as the kernel boots: the constructor lays out the nodes
     and zones and marks every frame PG_reserved (free_area_init()); then
-    :meth:`memblock_free_all` releases all frames but the reserved ones into the
+    :func:`memblock_free_all` releases all frames but the reserved ones into the
     free lists. Until then nothing can be allocated.
 
     ``movable_bytes`` gives, per node id, how many bytes at the top of the node form
@@ -294,6 +324,7 @@ class BuddyAllocator:
         "zoneid_np",
         "_zoneid",
         "isolated_ranges",
+        "kernel",
         # memoryviews of ``pages`` (scalar access without a second attribute lookup)
         "_flags",
         "_refcount",
@@ -305,7 +336,7 @@ class BuddyAllocator:
     )
 
     def __init__(self, mem: PhysicalMemory, pages: PageArrays, movable_bytes: dict[int, int],
-                 movable_align: int | None = None):
+                 movable_align: int | None = None, kernel: Any = None):
         if pages.nr != mem.max_pfn:
             raise ConfigError(f"PageArrays covers {pages.nr} frames, the machine {mem.max_pfn}")
         align = mem.block_size if movable_align is None else movable_align
@@ -326,6 +357,8 @@ class BuddyAllocator:
                 )
         self.mem = mem
         self.pages = pages
+        #: the KernelContext whose ``current`` the cpuset checks read (None: no tasks)
+        self.kernel = kernel
         self.max_pfn = mem.max_pfn
         self._flags = pages.flags
         self._refcount = pages.refcount
@@ -417,189 +450,7 @@ class BuddyAllocator:
         self.zoneid_np[pfn : pfn + nr_pages] = -1 if z is None else z.zoneid
 
     # ------------------------------------------------------------------ boot
-    def memblock_free_all(self, reserved: set[int] | frozenset[int] | None = None) -> int:
-        """Release every frame except ``reserved`` to the buddy allocator, once, at boot.
-
-        Models: mm/memblock.c memblock_free_all() -> __free_pages_memory() (largest
-        naturally aligned blocks first); was free_all_bootmem(), v4.14.
-        Context: boot, before any allocation. Preempts: never.
-        Returns: the number of pages released.
-        Simplified: released zone by zone, so no block straddles a zone boundary.
-        """
-        if self._booted:
-            raise KernelBug("memblock_free_all() called twice")
-        self._booted = True
-        res = frozenset(reserved or ())
-        for pfn in res:
-            if not 0 <= pfn < self.max_pfn:
-                raise ConfigError(f"reserved pfn {pfn:#x} is outside memory")
-        self._memblock_reserved = res
-        ordered = sorted(res)
-        total = 0
-        for pgdat in self.nodes.values():
-            for z in pgdat.node_zones:
-                start, end = z.zone_start_pfn, z.zone_end_pfn()
-                lo = bisect.bisect_left(ordered, start)
-                hi = bisect.bisect_left(ordered, end)
-                cursor = start
-                for r in [*ordered[lo:hi], end]:
-                    for pfn, order in _aligned_blocks(cursor, r):
-                        self.__free_pages_core(pfn, order)
-                        total += 1 << order
-                    cursor = r + 1
-        return total
-
-    def __free_pages_core(self, pfn: int, order: int) -> None:
-        """Hand a never-used (PG_reserved) naturally aligned block to the allocator.
-
-        Models: mm/page_alloc.c __free_pages_core(); was __free_pages_boot_core(), v4.14.
-        Also the step memory hotplug uses to online frames (generic_online_page()).
-        Context: boot or hotplug. Preempts: never.
-        Simplified: the caller adjusts present_pages/spanned_pages on hotplug.
-        """
-        nr = 1 << order
-        pages = self.pages
-        s = slice(pfn, pfn + nr)
-        pages.flags_np[s] &= ~F_reserved & _M32  # __ClearPageReserved
-        pages.refcount_np[s] = 0  # set_page_count(p, 0)
-        self.page_zone(pfn).managed_pages += nr
-        self.__free_pages(pfn, order)  # set_page_refcounted(); __free_pages() in 4.14
-
     # ------------------------------------------------------------------ allocation
-    def __alloc_pages(
-        self, gfp_mask: int, order: int, preferred_nid: int, nodemask: int | None = None
-    ) -> int:
-        """Allocate 2**order contiguous frames.
-
-        Models: mm/page_alloc.c __alloc_pages_nodemask() fast path ->
-        get_page_from_freelist() -> rmqueue(), v4.14 (named __alloc_pages() since 5.13).
-        Context: any; takes and releases zone->lock. Preempts: never.
-        Returns: the first frame's PFN, or -1 (NULL). Nothing is counted on failure.
-
-        Walks ``preferred_nid``'s zonelist, skipping zones above gfp_zone(gfp_mask),
-        nodes outside ``nodemask`` (bit n = node n; None = all) and, with
-        __GFP_THISNODE, every node but the preferred one.
-        Simplified: no slow path (see the module docstring): no watermark, reclaim,
-        compaction or retry; order >= MAX_ORDER fails without the WARN.
-        """
-        if not 0 <= order < MAX_ORDER:
-            return -1
-        try:
-            zonelist = self.nodes[preferred_nid].node_zonelist
-        except KeyError:
-            raise KernelBug(f"__alloc_pages: node {preferred_nid} does not exist") from None
-        high_zoneidx = (
-            ZONE_MOVABLE if gfp_mask & _GFP_ZONE_MOVABLE == _GFP_ZONE_MOVABLE else ZONE_NORMAL
-        )
-        thisnode = gfp_mask & _GFP_THISNODE
-        nr_pages = 1 << order
-        for z in zonelist:  # get_page_from_freelist()
-            nid = z.node
-            if thisnode and nid != preferred_nid:
-                break  # ZONELIST_NOFALLBACK: only the local zones, which come first
-            if z.zone_idx > high_zoneidx or z.nr_free_pages < nr_pages:
-                continue
-            if nodemask is not None and not nodemask >> nid & 1:
-                continue
-            pfn = self.__rmqueue_smallest(z, order)
-            if pfn >= 0:
-                self.prep_new_page(pfn, order, gfp_mask)
-                return pfn
-        return -1
-
-    def alloc_pages_node(self, nid: int, gfp_mask: int, order: int) -> int:
-        """Models: include/linux/gfp.h alloc_pages_node(), v4.14.
-
-        Context: any. Preempts: never. Returns: a PFN or -1.
-        Simplified: NUMA_NO_NODE (no current CPU here) means the first node.
-        """
-        if nid == NUMA_NO_NODE:
-            nid = next(iter(self.nodes))
-        return self.__alloc_pages(gfp_mask, order, nid, None)
-
-    def __rmqueue_smallest(self, z: zone, order: int) -> int:
-        """Take the smallest free block of at least ``order`` and split it down.
-
-        Models: mm/page_alloc.c __rmqueue_smallest() (+ rmv_page_order()), v4.14.
-        Context: zone->lock held. Preempts: never.
-        Returns: the PFN of a 2**order block taken off the free lists, or -1.
-        Simplified: a block inside ``isolated_ranges`` is skipped (the newest other
-        one is taken), standing in for 4.14's MIGRATE_ISOLATE free lists. Isolated
-        ranges are memory blocks (at least MAX_ORDER aligned), so no free block
-        straddles their edges.
-        """
-        free_area = z.free_area
-        isolated = self.isolated_ranges
-        for current_order in range(order, MAX_ORDER):
-            area = free_area[current_order]
-            if area:
-                if isolated:  # MIGRATE_ISOLATE: skip blocks inside an isolated range
-                    pfn = _newest_unisolated(area, isolated)
-                    if pfn < 0:
-                        continue
-                    del area[pfn]
-                else:
-                    pfn = area.popitem()[0]
-                z.nr_free[current_order] -= 1
-                self._mapcount[pfn] = -1  # rmv_page_order(): __ClearPageBuddy
-                self._order[pfn] = 0  # set_page_private(page, 0)
-                if current_order != order:
-                    self.expand(z, pfn, order, current_order)
-                z.nr_free_pages -= 1 << order  # __mod_zone_freepage_state()
-                return pfn
-        return -1
-
-    def expand(self, z: zone, pfn: int, low: int, high: int) -> None:
-        """Split a 2**high block at ``pfn``, putting each upper half on its list.
-
-        Models: mm/page_alloc.c expand(), v4.14. Context: zone->lock held.
-        Preempts: never.
-        """
-        mapcount = self._mapcount
-        order = self._order
-        free_area = z.free_area
-        nr_free = z.nr_free
-        size = 1 << high
-        while high > low:
-            high -= 1
-            size >>= 1
-            buddy = pfn + size
-            free_area[high][buddy] = None  # list_add()
-            nr_free[high] += 1
-            mapcount[buddy] = PAGE_BUDDY_MAPCOUNT_VALUE  # set_page_order()
-            order[buddy] = high
-
-    def prep_new_page(self, pfn: int, order: int, gfp_flags: int) -> None:
-        """Make a block taken off the free lists into an allocated page.
-
-        Models: mm/page_alloc.c prep_new_page() (post_alloc_hook()), v4.14.
-        Context: any. Preempts: never.
-        The head gets _refcount 1; flags, mapping, index, order and _mapcount of
-        every frame are already clean (the free-block state, see the module
-        docstring). __GFP_ZERO zeroes the contents; __GFP_COMP with order > 0 makes
-        a compound page.
-        """
-        self._refcount[pfn] = 1  # set_page_refcounted()
-        if gfp_flags & _GFP_ZERO:
-            self.mem.clear_frames(pfn, 1 << order)  # clear_highpage() per frame
-        if order and gfp_flags & _GFP_COMP:
-            self.prep_compound_page(pfn, order)
-
-    def prep_compound_page(self, pfn: int, order: int) -> None:
-        """Make a fresh 2**order block a compound page: PG_head, tails, compound_mapcount -1.
-
-        Models: mm/page_alloc.c prep_compound_page(), v4.14. Context: any.
-        Preempts: never.
-        Simplified: every frame records the order (page_flags.py), so tails need
-        no compound_head pointer; tails keep _refcount 0 and mapping 0.
-        """
-        end = pfn + (1 << order)
-        pages = self.pages
-        pages.flags_np[pfn + 1 : end] |= F_tail  # set_compound_head(), per tail
-        pages.order_np[pfn:end] = order
-        self._flags[pfn] |= F_head  # __SetPageHead()
-        self._cmapcount[pfn] = -1  # atomic_set(compound_mapcount_ptr(page), -1)
-
     def split_page(self, pfn: int, order: int) -> None:
         """Turn a non-compound order-``order`` allocation into 2**order order-0 pages.
 
@@ -614,28 +465,6 @@ class BuddyAllocator:
             self.pages.refcount_np[pfn + 1 : pfn + (1 << order)] = 1
 
     # ------------------------------------------------------------------ freeing
-    def __free_pages(self, pfn: int, order: int) -> None:
-        """Return a 2**order block whose reference count has reached 0.
-
-        Models: mm/page_alloc.c free_the_page() -> __free_pages_ok() ->
-        free_one_page(), v4.14 (the tail of __free_pages(), after put_page_testzero()).
-        Context: the caller dropped the last reference (_refcount 0). Takes and
-        releases zone->lock. Preempts: never.
-        Raises: KernelBug on a bad page state (bad_page()), a tail or unaligned
-        ``pfn``, or a nonzero _refcount.
-        Simplified: the caller drops the reference: this is __free_pages() minus
-        put_page_testzero().
-        """
-        if not 0 <= pfn < self.max_pfn or pfn & ((1 << order) - 1):
-            raise KernelBug(f"__free_pages: pfn {pfn:#x} order {order} is no valid block")
-        r = self._refcount[pfn]
-        if r != 0:
-            raise KernelBug(f"__free_pages: pfn {pfn:#x} has _refcount {r}, expected 0")
-        if self.free_pages_prepare(pfn, order):
-            self.__free_one_page(pfn, order, self.page_zone(pfn))
-        else:
-            self._free_around_hwpoison(pfn, 1 << order)
-
     def free_pages_prepare(self, pfn: int, order: int) -> bool:
         """Check every frame of a block being freed and clear its state.
 
@@ -752,57 +581,6 @@ class BuddyAllocator:
                     f"{self._mapping[p]:#x} compound_mapcount {self._cmapcount[head]}"
                 )
         raise KernelBug(f"Bad page state: block {head:#x} order {order}")  # not reached
-
-    def _free_around_hwpoison(self, pfn: int, nr: int) -> None:
-        """Model-only: free the frames of a prepared block that are not hwpoisoned.
-
-        See the module docstring (Simplified) for how 4.14 differs.
-        """
-        z = self.page_zone(pfn)
-        flags = self._flags
-        start = pfn
-        for p in range(pfn, pfn + nr + 1):
-            if p == pfn + nr or flags[p] & F_hwpoison:
-                for b, order in _aligned_blocks(start, p):
-                    self.__free_one_page(b, order, z)
-                start = p + 1
-
-    def __free_one_page(self, pfn: int, order: int, z: zone) -> None:
-        """Put a block on the free lists, merging it with free buddies.
-
-        Models: mm/page_alloc.c __free_one_page() (+ page_is_buddy(),
-        set_page_order()), v4.14. Context: zone->lock held. Preempts: never.
-        The buddy of the block at ``pfn`` is ``pfn ^ (1 << order)``; it merges when it
-        is PageBuddy with the same order in the same zone (page_is_buddy():
-        page_zone_id() equal, as zones may overlap after memory hotplug).
-        """
-        mapcount = self._mapcount
-        border = self._order
-        zoneid = self._zoneid
-        zid = z.zoneid
-        max_pfn = self.max_pfn
-        free_area = z.free_area
-        nr_free = z.nr_free
-        z.nr_free_pages += 1 << order
-        while order < MAX_ORDER - 1:
-            buddy = pfn ^ (1 << order)
-            if (
-                buddy >= max_pfn
-                or mapcount[buddy] != PAGE_BUDDY_MAPCOUNT_VALUE
-                or border[buddy] != order
-                or zoneid[buddy] != zid
-            ):
-                break
-            del free_area[order][buddy]  # list_del(); rmv_page_order()
-            nr_free[order] -= 1
-            mapcount[buddy] = -1
-            border[buddy] = 0
-            pfn &= buddy
-            order += 1
-        mapcount[pfn] = PAGE_BUDDY_MAPCOUNT_VALUE  # set_page_order()
-        border[pfn] = order
-        free_area[order][pfn] = None
-        nr_free[order] += 1
 
     def take_page_off_buddy(self, pfn: int) -> bool:
         """Take one free frame out of the allocator (to poison it), splitting its block.
@@ -980,58 +758,392 @@ class BuddyAllocator:
                     )
 
     # ------------------------------------------------------------------ test helpers
-    def fragment_node(self, nid: int) -> list[int]:
-        """Model-only test helper: leave node ``nid`` with no free block above order 0.
+# ---------------------------------------------------------------- allocation and freeing
+# The kernel's functions; ``buddy`` stands in for its globals (NODE_DATA(), mem_map).
 
-        Allocates every free block of the node, splits it into order-0 pages and
-        frees every even PFN, keeping the odd ones: about half the node's free
-        memory stays free, in order-0 blocks only.
-        Returns: the PFNs held (sorted), each with _refcount 1 and PG_reserved set so
-        an owner check recognises them. Give them back with :meth:`unfragment`.
-        """
-        blocks = []
-        for order in range(MAX_ORDER - 1, -1, -1):  # whole blocks: nothing is split
-            while self.nr_free_pages_by_order(nid)[order]:
-                pfn = self.__alloc_pages(_GFP_FRAGMENT, order, nid)
+def memblock_free_all(buddy: BuddyAllocator,
+                      reserved: set[int] | frozenset[int] | None = None) -> int:
+    """Release every frame except ``reserved`` to the buddy allocator, once, at boot.
+
+    Models: mm/memblock.c memblock_free_all() -> __free_pages_memory() (largest
+    naturally aligned blocks first); was free_all_bootmem(), v4.14.
+    Context: boot, before any allocation. Preempts: never.
+    Returns: the number of pages released.
+    Simplified: released zone by zone, so no block straddles a zone boundary.
+    """
+    if buddy._booted:
+        raise KernelBug("memblock_free_all() called twice")
+    buddy._booted = True
+    res = frozenset(reserved or ())
+    for pfn in res:
+        if not 0 <= pfn < buddy.max_pfn:
+            raise ConfigError(f"reserved pfn {pfn:#x} is outside memory")
+    buddy._memblock_reserved = res
+    ordered = sorted(res)
+    total = 0
+    for pgdat in buddy.nodes.values():
+        for z in pgdat.node_zones:
+            start, end = z.zone_start_pfn, z.zone_end_pfn()
+            lo = bisect.bisect_left(ordered, start)
+            hi = bisect.bisect_left(ordered, end)
+            cursor = start
+            for r in [*ordered[lo:hi], end]:
+                for pfn, order in _aligned_blocks(cursor, r):
+                    __free_pages_core(buddy, pfn, order)
+                    total += 1 << order
+                cursor = r + 1
+    return total
+
+
+def __free_pages_core(buddy: BuddyAllocator, pfn: int, order: int) -> None:
+    """Hand a never-used (PG_reserved) naturally aligned block to the allocator.
+
+    Models: mm/page_alloc.c __free_pages_core(); was __free_pages_boot_core(), v4.14.
+    Also the step memory hotplug uses to online frames (generic_online_page()).
+    Context: boot or hotplug. Preempts: never.
+    Simplified: the caller adjusts present_pages/spanned_pages on hotplug.
+    """
+    nr = 1 << order
+    pages = buddy.pages
+    s = slice(pfn, pfn + nr)
+    pages.flags_np[s] &= ~F_reserved & _M32  # __ClearPageReserved
+    pages.refcount_np[s] = 0  # set_page_count(p, 0)
+    buddy.page_zone(pfn).managed_pages += nr
+    __free_pages(buddy, pfn, order)  # set_page_refcounted(); __free_pages() in 4.14
+
+
+def __alloc_pages(buddy: BuddyAllocator, gfp_mask: int, order: int, preferred_nid: int,
+                  nodemask: int | None = None) -> int:
+    """Allocate 2**order contiguous frames.
+
+    Models: mm/page_alloc.c __alloc_pages_nodemask(), v4.14 (named __alloc_pages()
+    since 5.13): prepare_alloc_pages(), the fast path's get_page_from_freelist(),
+    and __alloc_pages_slowpath() as far as the model has one.
+    Context: any; takes and releases zone->lock. Preempts: never.
+    Returns: the first frame's PFN, or -1 (NULL). Nothing is counted on failure.
+
+    prepare_alloc_pages(): while cpusets are enabled the fast path is a hardwall
+    allocation (``__GFP_HARDWALL`` added) limited to the current task's
+    mems_allowed: the nodemask when the caller gave none, else ALLOC_CPUSET on
+    top of the caller's. The slow path tries once more with the caller's own GFP
+    flags and nodemask and gfp_to_alloc_flags()' ALLOC_CPUSET (not for
+    __GFP_ATOMIC), so a kernel allocation (no __GFP_HARDWALL) may leave the
+    cpuset there (__cpuset_node_allowed()).
+    Simplified: no watermarks, reclaim, compaction or retry loop (see the module
+    docstring), so without cpusets the slow path would find what the fast path
+    did and is skipped; no reserve_flags (PF_MEMALLOC, OOM victims) and no
+    zonelist reset for them; no 5.16+ early failure when the nodemask misses
+    the cpuset (cpuset_nodemask_valid_mems_allowed()), which only a kernel
+    allocation could tell apart; no cpuset_mems_cookie retry (read_mems_allowed_retry()):
+    an allocation never preempts here, so mems_allowed cannot change under it;
+    order >= MAX_ORDER fails without the WARN.
+    """
+    if not 0 <= order < MAX_ORDER:
+        return -1
+    try:
+        zonelist = buddy.nodes[preferred_nid].node_zonelist
+    except KeyError:
+        raise KernelBug(f"__alloc_pages: node {preferred_nid} does not exist") from None
+    # prepare_alloc_pages()
+    ctx = buddy.kernel
+    alloc_flags = 0
+    alloc_gfp = gfp_mask
+    ac_nodemask = nodemask
+    cpusets = ctx is not None and cpusets_enabled(ctx)
+    if cpusets:
+        alloc_gfp |= __GFP_HARDWALL
+        if nodemask is None:
+            ac_nodemask = ctx.current.mems_allowed  # &cpuset_current_mems_allowed
+        else:
+            alloc_flags |= ALLOC_CPUSET
+    # First allocation attempt
+    pfn = get_page_from_freelist(buddy, alloc_gfp, order, alloc_flags, zonelist,
+                                      preferred_nid, ac_nodemask)
+    if pfn >= 0 or not cpusets:
+        return pfn
+    # __alloc_pages_slowpath(): the caller's flags and nodemask again
+    alloc_flags = gfp_to_alloc_flags(gfp_mask)
+    return get_page_from_freelist(buddy, gfp_mask, order, alloc_flags, zonelist,
+                                       preferred_nid, nodemask)
+
+
+def get_page_from_freelist(buddy: BuddyAllocator, gfp_mask: int, order: int, alloc_flags: int,
+                           zonelist: list[zone], preferred_nid: int,
+                           nodemask: int | None) -> int:
+    """Walk the zonelist for a zone that can hand out a 2**order block.
+
+    Models: mm/page_alloc.c get_page_from_freelist() -> rmqueue(), v4.14.
+    Context: any; takes and releases zone->lock. Preempts: never.
+    Returns: a prepared block's PFN, or -1.
+    Skips zones above gfp_zone(gfp_mask), nodes outside ``nodemask`` (bit n = node
+    n; None = all), with ALLOC_CPUSET nodes cpuset_zone_allowed() refuses, and,
+    with __GFP_THISNODE, every node but the preferred one (ZONELIST_NOFALLBACK).
+    Simplified: the zone's free page count stands in for the watermark check.
+    """
+    high_zoneidx = (
+        ZONE_MOVABLE if gfp_mask & _GFP_ZONE_MOVABLE == _GFP_ZONE_MOVABLE else ZONE_NORMAL
+    )
+    thisnode = gfp_mask & __GFP_THISNODE
+    nr_pages = 1 << order
+    for z in zonelist:
+        nid = z.node
+        if thisnode and nid != preferred_nid:
+            break  # ZONELIST_NOFALLBACK: only the local zones, which come first
+        if z.zone_idx > high_zoneidx or z.nr_free_pages < nr_pages:
+            continue
+        if nodemask is not None and not nodemask >> nid & 1:
+            continue
+        if alloc_flags & ALLOC_CPUSET and not cpuset_zone_allowed(buddy.kernel, z, gfp_mask):
+            continue
+        pfn = __rmqueue_smallest(buddy, z, order)  # rmqueue()
+        if pfn >= 0:
+            prep_new_page(buddy, pfn, order, gfp_mask)
+            return pfn
+    return -1
+
+
+def prep_new_page(buddy: BuddyAllocator, pfn: int, order: int, gfp_flags: int) -> None:
+    """Make a block taken off the free lists into an allocated page.
+
+    Models: mm/page_alloc.c prep_new_page() (post_alloc_hook()), v4.14.
+    Context: any. Preempts: never.
+    The head gets _refcount 1; flags, mapping, index, order and _mapcount of
+    every frame are already clean (the free-block state, see the module
+    docstring). __GFP_ZERO zeroes the contents; __GFP_COMP with order > 0 makes
+    a compound page.
+    """
+    buddy._refcount[pfn] = 1  # set_page_refcounted()
+    if gfp_flags & __GFP_ZERO:
+        buddy.mem.clear_frames(pfn, 1 << order)  # clear_highpage() per frame
+    if order and gfp_flags & __GFP_COMP:
+        prep_compound_page(buddy, pfn, order)
+
+
+def prep_compound_page(buddy: BuddyAllocator, pfn: int, order: int) -> None:
+    """Make a fresh 2**order block a compound page: PG_head, tails, compound_mapcount -1.
+
+    Models: mm/page_alloc.c prep_compound_page(), v4.14. Context: any.
+    Preempts: never.
+    Simplified: every frame records the order (page_flags.py), so tails need
+    no compound_head pointer; tails keep _refcount 0 and mapping 0.
+    """
+    end = pfn + (1 << order)
+    pages = buddy.pages
+    pages.flags_np[pfn + 1 : end] |= F_tail  # set_compound_head(), per tail
+    pages.order_np[pfn:end] = order
+    buddy._flags[pfn] |= F_head  # __SetPageHead()
+    buddy._cmapcount[pfn] = -1  # atomic_set(compound_mapcount_ptr(page), -1)
+
+
+def alloc_pages_node(buddy: BuddyAllocator, nid: int, gfp_mask: int, order: int) -> int:
+    """Models: include/linux/gfp.h alloc_pages_node(), v4.14.
+
+    Context: any. Preempts: never. Returns: a PFN or -1.
+    Simplified: NUMA_NO_NODE (no current CPU here) means the first node.
+    """
+    if nid == NUMA_NO_NODE:
+        nid = next(iter(buddy.nodes))
+    return __alloc_pages(buddy, gfp_mask, order, nid, None)
+
+
+def __rmqueue_smallest(buddy: BuddyAllocator, z: zone, order: int) -> int:
+    """Take the smallest free block of at least ``order`` and split it down.
+
+    Models: mm/page_alloc.c __rmqueue_smallest() (+ rmv_page_order()), v4.14.
+    Context: zone->lock held. Preempts: never.
+    Returns: the PFN of a 2**order block taken off the free lists, or -1.
+    Simplified: a block inside ``isolated_ranges`` is skipped (the newest other
+    one is taken), standing in for 4.14's MIGRATE_ISOLATE free lists. Isolated
+    ranges are memory blocks (at least MAX_ORDER aligned), so no free block
+    straddles their edges.
+    """
+    free_area = z.free_area
+    isolated = buddy.isolated_ranges
+    for current_order in range(order, MAX_ORDER):
+        area = free_area[current_order]
+        if area:
+            if isolated:  # MIGRATE_ISOLATE: skip blocks inside an isolated range
+                pfn = _newest_unisolated(area, isolated)
                 if pfn < 0:
-                    raise KernelBug(f"fragment_node: node {nid} lost its order-{order} block")
-                self.split_page(pfn, order)
-                blocks.append((pfn, order))
-        held = []
-        flags = self._flags
-        for pfn, order in blocks:
-            for p in range(pfn, pfn + (1 << order)):
-                if p & 1:
-                    flags[p] |= F_reserved
-                    held.append(p)
-                else:
-                    self._refcount[p] = 0
-                    self.__free_pages(p, 0)
-        held.sort()
-        return held
-
-    def unfragment(self, pfns: list[int]) -> None:
-        """Model-only test helper: free the frames :meth:`fragment_node` held."""
-        flags = self._flags
-        for p in pfns:
-            if not flags[p] & F_reserved or self._refcount[p] != 1:
-                raise KernelBug(f"unfragment: pfn {p:#x} is not a frame fragment_node() holds")
-            flags[p] &= ~F_reserved & _M32
-            self._refcount[p] = 0
-            self.__free_pages(p, 0)
+                    continue
+                del area[pfn]
+            else:
+                pfn = area.popitem()[0]
+            z.nr_free[current_order] -= 1
+            buddy._mapcount[pfn] = -1  # rmv_page_order(): __ClearPageBuddy
+            buddy._order[pfn] = 0  # set_page_private(page, 0)
+            if current_order != order:
+                expand(buddy, z, pfn, order, current_order)
+            z.nr_free_pages -= 1 << order  # __mod_zone_freepage_state()
+            return pfn
+    return -1
 
 
-# A kernel name with a leading "__" is mangled inside the class body (to
-# _BuddyAllocator__alloc_pages); publish each under its kernel spelling too.
-for _name in (
-    "__alloc_pages",
-    "__free_pages",
-    "__free_pages_core",
-    "__rmqueue_smallest",
-    "__free_one_page",
-):
-    setattr(BuddyAllocator, _name, getattr(BuddyAllocator, f"_BuddyAllocator{_name}"))
-del _name
+def expand(buddy: BuddyAllocator, z: zone, pfn: int, low: int, high: int) -> None:
+    """Split a 2**high block at ``pfn``, putting each upper half on its list.
+
+    Models: mm/page_alloc.c expand(), v4.14. Context: zone->lock held.
+    Preempts: never.
+    """
+    mapcount = buddy._mapcount
+    order = buddy._order
+    free_area = z.free_area
+    nr_free = z.nr_free
+    size = 1 << high
+    while high > low:
+        high -= 1
+        size >>= 1
+        buddy = pfn + size
+        free_area[high][buddy] = None  # list_add()
+        nr_free[high] += 1
+        mapcount[buddy] = PAGE_BUDDY_MAPCOUNT_VALUE  # set_page_order()
+        order[buddy] = high
+
+
+def __free_pages(buddy: BuddyAllocator, pfn: int, order: int) -> None:
+    """Return a 2**order block whose reference count has reached 0.
+
+    Models: mm/page_alloc.c free_the_page() -> __free_pages_ok() ->
+    free_one_page(), v4.14 (the tail of __free_pages(), after put_page_testzero()).
+    Context: the caller dropped the last reference (_refcount 0). Takes and
+    releases zone->lock. Preempts: never.
+    Raises: KernelBug on a bad page state (bad_page()), a tail or unaligned
+    ``pfn``, or a nonzero _refcount.
+    Simplified: the caller drops the reference: this is __free_pages() minus
+    put_page_testzero().
+    """
+    if not 0 <= pfn < buddy.max_pfn or pfn & ((1 << order) - 1):
+        raise KernelBug(f"__free_pages: pfn {pfn:#x} order {order} is no valid block")
+    r = buddy._refcount[pfn]
+    if r != 0:
+        raise KernelBug(f"__free_pages: pfn {pfn:#x} has _refcount {r}, expected 0")
+    if buddy.free_pages_prepare(pfn, order):
+        __free_one_page(buddy, pfn, order, buddy.page_zone(pfn))
+    else:
+        _free_around_hwpoison(buddy, pfn, 1 << order)
+
+
+def _free_around_hwpoison(buddy: BuddyAllocator, pfn: int, nr: int) -> None:
+    """Model-only: free the frames of a prepared block that are not hwpoisoned.
+
+    See the module docstring (Simplified) for how 4.14 differs.
+    """
+    z = buddy.page_zone(pfn)
+    flags = buddy._flags
+    start = pfn
+    for p in range(pfn, pfn + nr + 1):
+        if p == pfn + nr or flags[p] & F_hwpoison:
+            for b, order in _aligned_blocks(start, p):
+                __free_one_page(buddy, b, order, z)
+            start = p + 1
+
+
+def __free_one_page(buddy: BuddyAllocator, pfn: int, order: int, z: zone) -> None:
+    """Put a block on the free lists, merging it with free buddies.
+
+    Models: mm/page_alloc.c __free_one_page() (+ page_is_buddy(),
+    set_page_order()), v4.14. Context: zone->lock held. Preempts: never.
+    The buddy of the block at ``pfn`` is ``pfn ^ (1 << order)``; it merges when it
+    is PageBuddy with the same order in the same zone (page_is_buddy():
+    page_zone_id() equal, as zones may overlap after memory hotplug).
+    """
+    mapcount = buddy._mapcount
+    border = buddy._order
+    zoneid = buddy._zoneid
+    zid = z.zoneid
+    max_pfn = buddy.max_pfn
+    free_area = z.free_area
+    nr_free = z.nr_free
+    z.nr_free_pages += 1 << order
+    while order < MAX_ORDER - 1:
+        buddy = pfn ^ (1 << order)
+        if (
+            buddy >= max_pfn
+            or mapcount[buddy] != PAGE_BUDDY_MAPCOUNT_VALUE
+            or border[buddy] != order
+            or zoneid[buddy] != zid
+        ):
+            break
+        del free_area[order][buddy]  # list_del(); rmv_page_order()
+        nr_free[order] -= 1
+        mapcount[buddy] = -1
+        border[buddy] = 0
+        pfn &= buddy
+        order += 1
+    mapcount[pfn] = PAGE_BUDDY_MAPCOUNT_VALUE  # set_page_order()
+    border[pfn] = order
+    free_area[order][pfn] = None
+    nr_free[order] += 1
+
+
+def fragment_node(buddy: BuddyAllocator, nid: int) -> list[int]:
+    """Model-only test helper: leave node ``nid`` with no free block above order 0.
+
+    Allocates every free block of the node, splits it into order-0 pages and
+    frees every even PFN, keeping the odd ones: about half the node's free
+    memory stays free, in order-0 blocks only.
+    Returns: the PFNs held (sorted), each with _refcount 1 and PG_reserved set so
+    an owner check recognises them. Give them back with :func:`unfragment`.
+    """
+    blocks = []
+    for order in range(MAX_ORDER - 1, -1, -1):  # whole blocks: nothing is split
+        while buddy.nr_free_pages_by_order(nid)[order]:
+            pfn = __alloc_pages(buddy, _GFP_FRAGMENT, order, nid)
+            if pfn < 0:
+                raise KernelBug(f"fragment_node: node {nid} lost its order-{order} block")
+            buddy.split_page(pfn, order)
+            blocks.append((pfn, order))
+    held = []
+    flags = buddy._flags
+    for pfn, order in blocks:
+        for p in range(pfn, pfn + (1 << order)):
+            if p & 1:
+                flags[p] |= F_reserved
+                held.append(p)
+            else:
+                buddy._refcount[p] = 0
+                __free_pages(buddy, p, 0)
+    held.sort()
+    return held
+
+
+def unfragment(buddy: BuddyAllocator, pfns: list[int]) -> None:
+    """Model-only test helper: free the frames :func:`fragment_node` held."""
+    flags = buddy._flags
+    for p in pfns:
+        if not flags[p] & F_reserved or buddy._refcount[p] != 1:
+            raise KernelBug(f"unfragment: pfn {p:#x} is not a frame fragment_node() holds")
+        flags[p] &= ~F_reserved & _M32
+        buddy._refcount[p] = 0
+        __free_pages(buddy, p, 0)
+
+
+def __offline_isolated_pages(buddy: BuddyAllocator, start_pfn: int, end_pfn: int) -> None:
+    """Take every free block of an isolated, emptied range off the free lists.
+
+    Models: mm/page_alloc.c __offline_isolated_pages() (v4.14 and current), for
+    offline_pages(): each free block is unlinked and loses PageBuddy; a hwpoisoned
+    frame (never on a list here) is stepped over. The caller sets PG_offline and
+    adjusts managed_pages. Context: the range is isolated (zone->lock in the kernel).
+    Preempts: never.
+    Simplified: ``buddy`` stands in for the kernel's globals (mem_map, the zones).
+    """
+    mapcount = buddy.pages.mapcount
+    border = buddy.pages.order
+    pfn = start_pfn
+    while pfn < end_pfn:
+        head, order = buddy._free_block_of(pfn)
+        if head < 0:
+            pfn += 1  # a hwpoisoned frame: stays out of use
+            continue
+        n = 1 << order
+        z = buddy.page_zone(head)
+        del z.free_area[order][head]  # del_page_from_free_list()
+        z.nr_free[order] -= 1
+        z.nr_free_pages -= n
+        mapcount[head] = -1  # __ClearPageBuddy()
+        border[head] = 0
+        pfn = head + n
 
 
 def _aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:

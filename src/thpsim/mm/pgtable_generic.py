@@ -40,6 +40,7 @@ from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_pmd_tlb_range, flush_tlb_page
 from thpsim.mm.gfp import GFP_PGTABLE_USER
+from thpsim.mm.page_alloc import __alloc_pages, __free_pages
 from thpsim.mm.page_flags import F_pgtable
 from thpsim.mm.vmstat import NR_PAGETABLE
 
@@ -200,7 +201,7 @@ def pgtable_alloc(ctx: KernelContext, level: int) -> int:
     Models: pte_alloc_one()/pmd_alloc_one()/pud_alloc_one() +
     pgtable_page_ctor() (the split ptlock), on the local node.
     """
-    pfn = ctx.buddy.__alloc_pages(GFP_PGTABLE_USER, 0, ctx.numa_node_id())
+    pfn = __alloc_pages(ctx.buddy, GFP_PGTABLE_USER, 0, ctx.numa_node_id())
     if pfn < 0:
         return -1
     pages = ctx.pages
@@ -227,7 +228,7 @@ def pgtable_free(ctx: KernelContext, pfn: int) -> None:
     pages.refcount[pfn] -= 1
     if pages.refcount[pfn] != 0:
         raise KernelBug(f"page table {pfn:#x} has refcount {pages.refcount[pfn]} at free")
-    ctx.buddy.__free_pages(pfn, 0)
+    __free_pages(ctx.buddy, pfn, 0)
 
 
 def __pud_alloc(mm: mm_struct, pgd: Ptr) -> KernelPath[int]:

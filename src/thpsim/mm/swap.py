@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from thpsim.errors import KernelBug
 from thpsim.mm.mm_types import VM_LOCKED, VM_SPECIAL
+from thpsim.mm.page_alloc import __free_pages
 from thpsim.mm.page_flags import (
     F_active,
     F_head,
@@ -98,7 +99,7 @@ def __put_page(ctx: KernelContext, head: int) -> None:
     else:
         order = 0
     ctx.vmstat.count_vm_events(PGFREE, 1 << order)
-    ctx.buddy.__free_pages(head, order)
+    __free_pages(ctx.buddy, head, order)
 
 
 def __page_cache_release(ctx: KernelContext, head: int) -> None:

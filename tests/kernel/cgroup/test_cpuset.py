@@ -10,6 +10,7 @@ import pytest
 from mm_helpers import check_data, delta, errno_of, is_pmd_mapped, node_at, thp_region
 
 from thpsim import (
+    MADV_HUGEPAGE,
     MAP_ANONYMOUS,
     MAP_PRIVATE,
     MPOL_BIND,
@@ -277,11 +278,11 @@ def test_cs10_v1_top_and_enospc():
 
 @pytest.mark.parametrize("thp", ["always", "never"])
 def test_faults_land_on_the_cpusets_nodes(thp):
-    """ALLOC_CPUSET: a task on CPU0 (node 0) whose cpuset allows node 1 only faults
-    its base pages and THPs on node 1."""
+    """ALLOC_CPUSET: a task on CPU1 (node 1) whose cpuset allows node 1 only faults its
+    base pages and THPs on node 1; back in the root, on CPU0, on node 0 again."""
     m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, block_size=128 * MB, check=True,
                 profile="mainline", thp=thp)
-    p = m.spawn(cpu=0)
+    p = m.spawn(cpu=1)
     fs = m.fs
     fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
     fs.mkdir(f"{V2}/far")
@@ -291,8 +292,46 @@ def test_faults_land_on_the_cpusets_nodes(thp):
     assert {node_at(m, p, a + i) for i in range(0, 2 * HPAGE_PMD_SIZE, PAGE_SIZE)} == {1}
     assert is_pmd_mapped(p, a) == (thp == "always")
     fs.write(f"{V2}/cgroup.procs", str(p.pid))  # back to the root: local again
-    b = thp_region(p, 1)
-    assert node_at(m, p, b) == 0
+    p2 = m.spawn(cpu=0)
+    b = thp_region(p2, 1)
+    assert node_at(m, p2, b) == 0
+
+
+@pytest.mark.parametrize("profile,madvised,thp", [
+    ("mainline", False, False),  # no direct reclaim: the local node's THP only
+    ("mainline", True, True),    # MADV_HUGEPAGE: remote fallback within the cpuset
+    ("seed", True, False),       # 4.14: a THP fault never leaves the local node
+])
+def test_thp_fault_on_a_node_the_cpuset_excludes(profile, madvised, thp):
+    """A task on CPU0 (node 0) in a cpuset of node 1: alloc_pages_mpol() tries the THP
+    on the local node with __GFP_THISNODE, which the cpuset refuses
+    (__cpuset_zone_allowed()); only mainline's retry without __GFP_THISNODE, for a
+    fault that may reclaim (defrag "madvise" and MADV_HUGEPAGE), gets a THP, on
+    node 1. Otherwise the fault falls back to base pages, all on node 1 (the zonelist
+    walk from node 0 keeps to the cpuset)."""
+    m = machine(profile, thp="always")
+    p = m.spawn(cpu=0)
+    fs = m.fs
+    if profile == "mainline":
+        fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
+        fs.mkdir(f"{V2}/far")
+        fs.write(f"{V2}/far/cpuset.mems", "1")
+        fs.write(f"{V2}/far/cgroup.procs", str(p.pid))
+    else:
+        fs.mkdir(f"{V1}/far")
+        fs.write(f"{V1}/far/cpuset.cpus", "0-1")
+        fs.write(f"{V1}/far/cpuset.mems", "1")
+        fs.write(f"{V1}/far/tasks", str(p.pid))
+    assert p.task.mems_allowed == 0b10
+    a = thp_region(p, 1, fill=False)
+    if madvised:
+        assert p.madvise(a, HPAGE_PMD_SIZE, MADV_HUGEPAGE) == 0
+    t = p.threads[0]
+    for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE):
+        t.write(a + i, a + i)
+    assert {node_at(m, p, a + i) for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE)} == {1}
+    assert is_pmd_mapped(p, a) == thp
+    check_data(p, a, HPAGE_PMD_SIZE)
 
 
 # ---------------------------------------------------------------- v2 nesting
@@ -343,7 +382,7 @@ def test_v2_effective_mems_down_the_tree_and_migration():
     cpuset.mems inherits), recomputed for every descendant when an ancestor changes;
     the tasks' pages follow (v2 always migrates, CS-3)."""
     m = machine("mainline")
-    p = m.spawn(cpu=0)
+    p = m.spawn(cpu=1)  # on node 1: its THP faults are local
     fs = m.fs
     v2_tree(fs, "a", "a/b", "a/b/c")  # c keeps an empty cpuset.mems: it follows b
     fs.write(f"{V2}/a/cpuset.mems", "0-1")

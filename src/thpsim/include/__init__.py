@@ -1,0 +1,1 @@
+"""Models of the kernel's include/ headers whose inline functions have a home of their own."""
