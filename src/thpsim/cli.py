@@ -31,6 +31,8 @@ from thpsim import (
     Machine,
     Process,
 )
+from thpsim.scenarios import cli_explore, cli_replay, cli_run
+from thpsim.stress.cli import main as stress_main
 from thpsim.testing import mm_counters, node_stat
 
 __all__ = ["main"]
@@ -167,25 +169,21 @@ def _demo_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def _replay(argv: list[str]) -> int:
-    from thpsim.scenarios import cli_replay
 
     return cli_replay(argv)
 
 
 def _explore(argv: list[str]) -> int:
-    from thpsim.scenarios import cli_explore
 
     return cli_explore(argv)
 
 
 def _race(argv: list[str]) -> int:
-    from thpsim.scenarios import cli_run
 
     return cli_run(argv)
 
 
 def _stress(argv: list[str]) -> int:
-    from thpsim.stress.cli import main as stress_main
 
     return stress_main(argv)
 

@@ -45,6 +45,8 @@ from collections.abc import Callable
 from types import GeneratorType
 from typing import Any
 
+from thpsim.fs import drop_caches, sysfs
+from thpsim.fs.proc import array, base, meminfo, page, task_mmu, vmstat
 from thpsim.kernel.entry import call_syscall
 from thpsim.kernel.sched import KernelPath, run_to_completion
 
@@ -581,8 +583,6 @@ class VFSView:
 
 def _register_builtin_views(vfs: VFS) -> None:
     """Register /proc and /sys (each module registers its own files)."""
-    from thpsim.fs import drop_caches, sysfs
-    from thpsim.fs.proc import array, base, meminfo, page, task_mmu, vmstat
 
     base.register(vfs)  # /proc, /proc/PID and /proc/PID/task/TID first
     task_mmu.register(vfs)

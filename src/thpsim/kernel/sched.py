@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from thpsim.errors import KernelBug
+from thpsim.errors import KernelBug, ScheduleError
 
 __all__ = ["PREEMPT", "SPIN", "Spin", "WaitOn", "KernelPath", "run_to_completion", "Trap"]
 
@@ -151,7 +151,6 @@ class Schedule:
 
     @staticmethod
     def decode(text: str) -> Schedule:
-        from thpsim.errors import ScheduleError
 
         parts = text.strip().split(".")
         if len(parts) != 3 or parts[0] != SCHEDULE_VERSION:

@@ -57,8 +57,9 @@ from thpsim.arch.x86_64.swapops import (
     pmd_swp_soft_dirty,
     pte_swp_mksoft_dirty,
 )
-from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
+from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.tlbflush import flush_pmd_tlb_range
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
     __GFP_COMP,
@@ -100,6 +101,7 @@ from thpsim.mm.page_flags import (
 )
 from thpsim.mm.pgtable_generic import (
     Ptr,
+    lookup_pmd,
     pgtable_alloc,
     pgtable_free,
     pgtable_trans_huge_deposit,
@@ -113,14 +115,19 @@ from thpsim.mm.pgtable_generic import (
     set_pmd_at,
 )
 from thpsim.mm.rmap import (
+    anon_vma_prepare,
     page_add_anon_rmap,
     page_add_new_anon_rmap,
     page_anon_vma,
     page_dup_rmap,
     page_remove_rmap,
+    try_to_migrate,
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
 from thpsim.mm.vmstat import (
+    NR_ANON_MAPPED,
+    NR_ANON_THPS,
+    PGLAZYFREE,
     THP_FAULT_ALLOC,
     THP_FAULT_FALLBACK,
     THP_SPLIT_PAGE,
@@ -219,7 +226,6 @@ def do_huge_pmd_anonymous_page(vmf: vm_fault) -> KernelPath[int]:
     Context: mmap_lock held for read. Preempts: in the PMD lock.
     Returns: 0, VM_FAULT_OOM, or VM_FAULT_FALLBACK (count thp_fault_fallback).
     """
-    from thpsim.mm.rmap import anon_vma_prepare
 
     vma = vmf.vma
     mm = vma.vm_mm
@@ -329,6 +335,7 @@ def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
                 put_page(ctx, page)
                 return 0
             put_page(ctx, page)
+        # cycle: mm.memory -> mm.huge_memory imports this module
         from thpsim.mm.memory import reuse_swap_page
 
         if reuse_swap_page(ctx, page):
@@ -419,6 +426,7 @@ def zap_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int) -> K
     A migration entry holds no page reference (flush_needed = 0) but does hold
     512 of RSS and one deposited table. Returns: whether the PMD was zapped.
     """
+    # cycle: mm.memory -> mm.huge_memory imports this module
     from thpsim.mm.memory import tlb_remove_page
 
     mm = vma.vm_mm
@@ -529,7 +537,6 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
         t[i] = e
     if not pmd_migration:
         # The PMD mapping goes: compound mapcount -1 (NR_ANON_THPS when it reaches zero).
-        from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS
 
         c = pages.compound_mapcount[page] - 1
         pages.compound_mapcount[page] = c
@@ -567,7 +574,6 @@ def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
 def split_huge_pmd_address(vma: vm_area_struct, address: int,
                            freeze: bool) -> KernelPath[None]:
     """Models: split_huge_pmd_address(): find the PMD mapping ``address`` and split it."""
-    from thpsim.mm.pgtable_generic import lookup_pmd
 
     pmd = lookup_pmd(vma.vm_mm, address)
     if pmd is None:
@@ -620,7 +626,6 @@ def split_huge_page(ctx: KernelContext, head: int,
     if av is None:
         ctx.vmstat.count_vm_event(THP_SPLIT_PAGE_FAILED)
         return -16
-    from thpsim.kernel.locking import down_write, up_write
 
     yield from down_write(av.root.rwsem)
     try:
@@ -689,7 +694,6 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
             continue
         haddr = addr & HPAGE_PMD_MASK
         if haddr >= vma.vm_start and haddr + HPAGE_PMD_SIZE <= vma.vm_end:
-            from thpsim.mm.pgtable_generic import lookup_pmd
 
             pmd = lookup_pmd(vma.vm_mm, haddr)
             if pmd is not None:
@@ -699,13 +703,13 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
                     continue
     # PTE-mapped: every PTE mapping a subpage becomes a migration entry (the same
     # rmap walk migration uses; the anon_vma lock is already held for write)
-    from thpsim.mm.rmap import try_to_migrate
 
     yield from try_to_migrate(ctx, head, locked=True)
 
 
 def _remap_page(ctx: KernelContext, old: int, new: int) -> KernelPath[None]:
     """Models: remap_page() -> remove_migration_ptes(old, new, locked=true)."""
+    # cycle: mm.migrate -> mm.huge_memory imports this module
     from thpsim.mm.migrate import remove_migration_ptes
 
     yield from remove_migration_ptes(ctx, old, new, locked=True)
@@ -872,7 +876,6 @@ def move_huge_pmd(vma: vm_area_struct, old_addr: int, new_addr: int, old_end: in
             pmd = pmd_mksoft_dirty(pmd)
         set_pmd_at(mm, new_addr, new_pmd, pmd)
         if force_flush or pmd_present(pmd):
-            from thpsim.kernel.tlbflush import flush_pmd_tlb_range
 
             yield from flush_pmd_tlb_range(vma, old_addr, old_addr + HPAGE_PMD_SIZE)
     finally:
@@ -923,7 +926,6 @@ def madvise_free_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: 
         entry = pmd_mkold(old) & ~(1 << 6)
         set_pmd_at(mm, addr, pmd, entry)
         tlb.track(addr, addr + HPAGE_PMD_SIZE)
-    from thpsim.mm.vmstat import PGLAZYFREE
 
     ctx.vmstat.count_vm_events(PGLAZYFREE, HPAGE_PMD_NR)
     spin_unlock(ptl)
@@ -980,6 +982,7 @@ def remove_migration_pmd(pvmw, new: int) -> None:
     VMA, mlocked again under VM_LOCKED. No TLB flush: the entry was not present.
     Context: PMD lock held, both pages locked. Preempts: never.
     """
+    # cycle: mm.migrate -> mm.huge_memory imports this module
     from thpsim.mm.migrate import migration_entry_restore
 
     vma = pvmw.vma
@@ -996,6 +999,7 @@ def remove_migration_pmd(pvmw, new: int) -> None:
     page_add_anon_rmap(ctx, new, vma, address, True)
     set_pmd_at(mm, address, pvmw.pmd, pmde)
     if vma.vm_flags & VM_LOCKED:
+        # cycle: mm.mlock -> mm.gup -> mm.memory -> mm.huge_memory imports this module
         from thpsim.mm.mlock import mlock_vma_page
 
         mlock_vma_page(ctx, new)

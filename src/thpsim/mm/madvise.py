@@ -58,6 +58,7 @@ from thpsim.mm.mm_types import (
     VM_PFNMAP,
     mm_struct,
 )
+from thpsim.mm.mmap import split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_tail
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
 from thpsim.mm.swap import get_page, put_page
@@ -168,7 +169,6 @@ def madvise_free_single_vma(vma, start: int, end: int) -> KernelPath[int]:
 
 def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> KernelPath[int]:
     """Models: madvise_vma(): one VMA's part of the range."""
-    from thpsim.mm.mmap import split_vma_range, vma_merge_around
 
     if behavior == MADV_DONTNEED:
         if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):

@@ -93,6 +93,7 @@ from thpsim.mm.rmap import (
     page_add_new_anon_rmap,
     page_dup_rmap,
     page_remove_rmap,
+    unlink_anon_vmas_locked,
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
 from thpsim.mm.vmstat import PGFAULT
@@ -206,6 +207,7 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
                 ctx.bug_on(True, f"non-migration swap PMD {orig_pmd:#x}")
             # cycle: mm/migrate.c keeps the wait and migrates through the fault path's
             # helpers (migrate -> gup -> memory)
+            # cycle: mm.migrate -> mm.gup -> mm.memory imports this module
             from thpsim.mm.migrate import pmd_migration_entry_wait
 
             yield from pmd_migration_entry_wait(mm, pmd)
@@ -678,7 +680,6 @@ def free_pgtables(tlb: mmu_gather, vmas: list[vm_area_struct], floor: int,
     Each VMA is first hidden from rmap (unlink_anon_vmas under the anon_vma lock), so
     an rmap walk never visits a VMA whose page tables are being freed.
     """
-    from thpsim.mm.rmap import unlink_anon_vmas_locked
 
     for v in vmas:
         yield from unlink_anon_vmas_locked(v)

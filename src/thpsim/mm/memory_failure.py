@@ -60,10 +60,12 @@ import errno
 from thpsim.arch.x86_64.pgtable import PAGE_SIZE, pte_pfn
 from thpsim.errors import EHWPOISON
 from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.tlbflush import flush_tlb_range
+from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_unlock
 from thpsim.mm.gfp import __GFP_RETRY_MAYFAIL, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.gup import follow_page_info
-from thpsim.mm.huge_memory import is_huge_zero_pfn
+from thpsim.mm.huge_memory import is_huge_zero_pfn, split_huge_page
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_MEMORY_FAILURE,
@@ -73,6 +75,7 @@ from thpsim.mm.migrate import (
     migration_target_control,
     putback_movable_pages,
 )
+from thpsim.mm.mm_types import MM_ANONPAGES, vma_address
 from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, __free_pages, memory_failure_stats
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -83,6 +86,7 @@ from thpsim.mm.page_flags import (
     F_reserved,
     F_tail,
 )
+from thpsim.mm.rmap import page_remove_rmap, rmap_walk_anon
 from thpsim.mm.swap import get_page, put_page
 
 __all__ = [
@@ -234,7 +238,6 @@ def try_to_split_thp_page(ctx, pfn: int) -> KernelPath[int]:
     Context: the caller holds one reference on the THP. Preempts: in split_huge_page.
     Returns: 0, or -EBUSY (the reference is dropped).
     """
-    from thpsim.mm.huge_memory import split_huge_page
 
     head = ctx.pages.compound_head(pfn)
     yield from folio_lock(ctx, head)
@@ -332,10 +335,6 @@ def _hwpoison_user_mappings(ctx, pfn: int) -> KernelPath[None]:
     make_hwpoison_entry(subpage))). Context: page locked, not a THP (split already).
     Preempts: in the rmap walk and the TLB flush.
     """
-    from thpsim.kernel.tlbflush import flush_tlb_range
-    from thpsim.mm import page_vma_mapped as pvm
-    from thpsim.mm.mm_types import MM_ANONPAGES
-    from thpsim.mm.rmap import page_remove_rmap, rmap_walk_anon
 
     pages = ctx.pages
     swp = ctx.swp
@@ -471,7 +470,6 @@ def kill_accessing_process(ctx, pfn: int, killed: list[int] | None) -> int:
 
 def _maps_pfn(mm, pfn: int) -> bool:
     """Model-only: collect_procs_anon() for one mm: does any of its PTEs map ``pfn``?"""
-    from thpsim.mm.mm_types import vma_address
 
     ctx = mm.kernel
     index = ctx.pages.index[pfn]

@@ -69,9 +69,10 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.include.linux.cpuset import cpuset_nodemask_valid_mems_allowed
-from thpsim.kernel.locking import down_write, up_write
+from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
     __GFP_COMP,
@@ -85,8 +86,12 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     gfpflags_allow_blocking,
 )
+from thpsim.mm.mm_types import vma_address
 from thpsim.mm.page_alloc import __alloc_pages
+from thpsim.mm.page_flags import F_head, F_reserved, F_tail
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
+from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
+from thpsim.mm.rmap import page_anon_vma
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
@@ -238,6 +243,7 @@ def nr_node_ids(ctx) -> int:
 
 
 def cpuset_current_mems_allowed(ctx, task) -> int:
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import cpuset_mems_allowed
 
     return cpuset_mems_allowed(ctx, task)
@@ -750,6 +756,7 @@ def migrate_page_add(ctx, page: int, pagelist: list[int], flags: int) -> bool:
     the page could not be isolated (6.x counts that as a failure; 4.14 ignores it).
     A shared page skipped without MOVE_ALL is not a failure.
     """
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import isolate_lru_page_for_migration
 
     head = ctx.pages.compound_head(page)
@@ -764,6 +771,7 @@ def migrate_page_add(ctx, page: int, pagelist: list[int], flags: int) -> bool:
 def _queue_one(ctx, vma: vm_area_struct, page: int, qp: queue_pages, nr: int) -> None:
     """Model-only: the common tail of queue_folios_pmd() and the PTE loop: queue the
     misplaced page, counting a failure (6.x) where it cannot be."""
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import vma_migratable
 
     flags = qp.flags
@@ -785,9 +793,8 @@ def queue_pages_pmd(pmd, ptl, addr: int, end: int, walk: mm_walk) -> KernelPath[
     Returns: True when the PMD was dealt with, False when it was split and the PTE
     level must be walked (4.14's huge zero page).
     """
-    from thpsim.kernel.locking import spin_unlock
+    # cycle: mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.huge_memory import __split_huge_pmd
-    from thpsim.mm.pgtable_generic import pmdp_get
 
     vma = walk.vma
     qp = walk.private
@@ -838,11 +845,11 @@ def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath
     Context: mmap_lock held. Preempts: taking the PMD and PTE locks; cond_resched().
     Returns: 0, or -EIO (6.x: STRICT alone found a misplaced page).
     """
-    from thpsim.kernel.locking import spin_lock, spin_unlock
+    # cycle: mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.huge_memory import pmd_trans_huge_lock
+
+    # cycle: mm.memory -> mm.mempolicy imports this module
     from thpsim.mm.memory import vm_normal_page
-    from thpsim.mm.page_flags import F_head, F_reserved, F_tail
-    from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
 
     vma = walk.vma
     qp = walk.private
@@ -917,6 +924,7 @@ def queue_pages_test_walk(start: int, end: int, walk: mm_walk) -> int:
     gap between two VMAs of the range (its tail test can never fire: ``end`` is
     already clipped to the VMA). 4.14 walks only with MOVE; 5.2+ also with STRICT.
     """
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import vma_migratable
 
     vma = walk.vma
@@ -993,6 +1001,7 @@ def mbind_range(mm: mm_struct, start: int, end: int, new_pol: mempolicy | None) 
     Context: mmap_lock held for write. Preempts: in the VMA split (a PMD a boundary
     cuts is split) and the anon_vma lock.
     """
+    # cycle: mm.mmap -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.mmap import split_vma_range, vma_merge_around
 
     vma = mm.find_vma(start)
@@ -1021,8 +1030,6 @@ def page_address_in_vma(ctx, page: int, vma: vm_area_struct) -> int:
     Models: mm/rmap.c page_address_in_vma() for anonymous pages: the VMA must share
     the page's anon_vma root, and the page's index must fall inside the VMA.
     """
-    from thpsim.mm.mm_types import vma_address
-    from thpsim.mm.rmap import page_anon_vma
 
     av = page_anon_vma(ctx, page)
     if vma.anon_vma is None or av is None or vma.anon_vma.root is not av.root:
@@ -1111,8 +1118,7 @@ def do_mbind(ctx, task, start: int, length: int, mode: int, mode_flags: int, nma
     Context: takes mm->mmap_lock for write. Preempts: in the lock, the walk, the
     VMA splits and the migration.
     """
-    from thpsim.kernel.locking import down_write, up_write
-    from thpsim.kernel.task import CAP_SYS_NICE
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_MEMPOLICY_MBIND,
@@ -1256,7 +1262,6 @@ def do_get_mempolicy(ctx, task, addr: int, flags: int) -> KernelPath[tuple[int, 
     STATIC/RELATIVE (and 5.12+ NUMA_BALANCING) policies.
     Context: takes mmap_lock for read with MPOL_F_ADDR. Preempts: there.
     """
-    from thpsim.kernel.locking import down_read, up_read
 
     if flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED):
         return -errno.EINVAL, 0, 0
@@ -1341,7 +1346,7 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
     isolate, ``queue_pages_nr_failed``), or -ENOMEM.
     Context: 4.14: the caller holds mmap_lock for read; 6.x takes it for the walk.
     """
-    from thpsim.kernel.locking import down_read, up_read
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import (
         MIGRATE_SYNC,
         MR_SYSCALL,
@@ -1355,6 +1360,7 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
     pagelist: list[int] = []
     if not mm.mmap:
         return 0
+    # cycle: mm.mmap -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.mmap import TASK_SIZE
 
     if prof.queue_pages_nr_failed:
@@ -1394,7 +1400,6 @@ def do_migrate_pages(ctx, mm: mm_struct, from_: int, to: int, flags: int) -> Ker
     Returns: the total not moved, or the first -errno (-ENOMEM).
     Context: 4.14 holds mmap_lock for read throughout; 6.x per source (migrate_to_node).
     """
-    from thpsim.kernel.locking import down_read, up_read
 
     per_node_lock = ctx.profile.queue_pages_nr_failed
     busy = 0
@@ -1435,7 +1440,6 @@ def _may_migrate_other(ctx, caller, task) -> bool:
     """4.14's rule: CAP_SYS_NICE, or the caller's real/effective uid matches the
     target's real/saved uid; 4.15+ (``migrate_pages_ptrace_check``):
     ptrace_may_access(PTRACE_MODE_READ_REALCREDS)."""
-    from thpsim.kernel.task import CAP_SYS_NICE
 
     if ctx.profile.migrate_pages_ptrace_check:
         return ptrace_may_access(caller, task, PTRACE_MODE_READ_REALCREDS)
@@ -1453,7 +1457,7 @@ def kernel_migrate_pages(ctx, caller, pid: int, maxnode: int, old_nodes: int | N
     have memory) and empty -> EINVAL, no mm -> EINVAL. Moves shared pages only with
     CAP_SYS_NICE (MOVE_ALL). Returns the number of pages not moved, or -errno.
     """
-    from thpsim.kernel.task import CAP_SYS_NICE
+    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.migrate import cpuset_mems_allowed
 
     err, old = get_nodes(ctx, old_nodes, maxnode)

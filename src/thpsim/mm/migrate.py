@@ -44,9 +44,10 @@ from thpsim.arch.x86_64.swapops import (
     pte_swp_soft_dirty,
 )
 from thpsim.hw.memory import MAX_NUMNODES
-from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.locking import down_read, spin_lock, spin_unlock, up_read
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import KernelPath, WaitOn
+from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
@@ -57,7 +58,9 @@ from thpsim.mm.gfp import (
 )
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
-from thpsim.mm.mm_types import VM_LOCKED, maybe_mkwrite, mm_struct, vm_area_struct
+from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, node_states_memory
+from thpsim.mm.mlock import mlock_vma_page
+from thpsim.mm.mm_types import VM_IO, VM_LOCKED, VM_PFNMAP, maybe_mkwrite, mm_struct, vm_area_struct
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
     F_active,
@@ -75,7 +78,7 @@ from thpsim.mm.page_flags import (
 from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
 from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
 from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
-from thpsim.mm.swap import get_page, hpage_nr_pages, put_page, putback_lru_page
+from thpsim.mm.swap import get_page, hpage_nr_pages, isolate_lru_page, put_page, putback_lru_page
 from thpsim.mm.vmstat import (
     NR_ISOLATED_ANON,
     PGMIGRATE_FAIL,
@@ -219,7 +222,6 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         page_add_anon_rmap(ctx, sub, vma, a, False)
         t[i] = pte
         if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
-            from thpsim.mm.mlock import mlock_vma_page
 
             mlock_vma_page(ctx, new)
     return True
@@ -452,7 +454,6 @@ def putback_movable_pages(ctx, from_list: list[int]) -> None:
 
 def isolate_lru_page_for_migration(ctx, head: int) -> int:
     """isolate_lru_page() + the NR_ISOLATED_ANON accounting every caller does."""
-    from thpsim.mm.swap import isolate_lru_page
 
     err = isolate_lru_page(ctx, head)
     if err == 0:
@@ -528,7 +529,6 @@ DO_PAGES_STAT_CHUNK_NR = 16
 
 def vma_migratable(vma: vm_area_struct) -> bool:
     """Models: include/linux/mempolicy.h vma_migratable() (anonymous memory: not IO/PFNMAP)."""
-    from thpsim.mm.mm_types import VM_IO, VM_PFNMAP
 
     return not vma.vm_flags & (VM_IO | VM_PFNMAP)
 
@@ -564,7 +564,6 @@ def _lookup_page(ctx, mm, addr: int) -> tuple[int, int, vm_area_struct | None]:
 
 def do_pages_stat(ctx, mm, pages_: list[int], status: list[int | None]) -> KernelPath[int]:
     """Models: mm/migrate.c do_pages_stat(): each page's node, or its -errno."""
-    from thpsim.kernel.locking import down_read, up_read
 
     yield from down_read(mm.mmap_lock)
     try:
@@ -579,7 +578,6 @@ def do_pages_stat(ctx, mm, pages_: list[int], status: list[int | None]) -> Kerne
 def _check_node(ctx, node: int, task_nodes: int) -> int:
     """Models: do_pages_move()'s node checks: in range and node_state(node, N_MEMORY)
     (a node whose memory blocks are all offline has no memory), then the cpuset."""
-    from thpsim.mm.mempolicy import node_states_memory
 
     if node < 0 or node >= MAX_NUMNODES or not node_states_memory(ctx) >> node & 1:
         return -errno.ENODEV
@@ -597,7 +595,6 @@ def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
     takes it here, per page.
     Returns 1 (queued), 0 (already on the node), or the -errno status.
     """
-    from thpsim.kernel.locking import down_read, up_read
 
     pages = ctx.pages
     if not locked:
@@ -683,8 +680,6 @@ def do_pages_move(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
     migrates when the node changes or an entry does not queue; statuses are stored
     as entries are decided and after each batch; what did not move is returned.
     """
-    from thpsim.kernel.locking import down_read, up_read
-    from thpsim.mm.mempolicy import MPOL_MF_MOVE_ALL
 
     batched = ctx.profile.move_pages_batched
     migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
@@ -782,8 +777,6 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
                       status: list[int | None], flags: int) -> KernelPath[int]:
     """Models: mm/migrate.c kernel_move_pages() (SYSCALL move_pages): the checks in
     the kernel's order, then query or move."""
-    from thpsim.kernel.task import CAP_SYS_NICE
-    from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
 
     if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
         return -errno.EINVAL

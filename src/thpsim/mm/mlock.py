@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import VM_LOCKED, VM_LOCKONFAULT, mm_struct, vm_area_struct
@@ -97,6 +98,7 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
 
     Returns 0 or -ENOMEM (a hole in the range; the mapped parts before it changed).
     """
+    # cycle: mm.mmap -> mm.mlock imports this module
     from thpsim.mm.mmap import populate_vma_page_range, split_vma_range, vma_merge_around
 
     end = start + length
@@ -143,7 +145,6 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
 def sys_mlock(mm: mm_struct, start: int, length: int, lock: bool, onfault: bool = False
               ) -> KernelPath[int]:
     """Models: SYSCALL_DEFINE2(mlock)/mlock2/munlock: align, then apply_vma_lock_flags."""
-    from thpsim.kernel.locking import down_write, up_write
 
     end = (start + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
     start &= ~(PAGE_SIZE - 1)

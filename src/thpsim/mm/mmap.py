@@ -34,7 +34,7 @@ from thpsim.mm.memory import (
     tlb_gather_mmu,
     unmap_vmas,
 )
-from thpsim.mm.mlock import mlock_vma_pages_range
+from thpsim.mm.mlock import mlock_vma_pages_range, munlock_vma_pages_range
 from thpsim.mm.mm_types import (
     MM_COUNTER_NAMES,
     NR_MM_COUNTERS,
@@ -347,7 +347,6 @@ def do_munmap(mm: mm_struct, start: int, length: int) -> KernelPath[int]:
 
     Returns 0 or -EINVAL.
     """
-    from thpsim.mm.mlock import munlock_vma_pages_range
 
     if start & (PAGE_SIZE - 1) or start > TASK_SIZE or length > TASK_SIZE - start:
         return -errno.EINVAL
@@ -389,7 +388,6 @@ def unmap_region(mm: mm_struct, vmas: list[vm_area_struct], prev: vm_area_struct
 # ---------------------------------------------------------------- exit
 def exit_mmap(mm: mm_struct) -> KernelPath[None]:
     """Models: mm/mmap.c exit_mmap(), v4.14: munlock, unmap everything, free all tables."""
-    from thpsim.mm.mlock import munlock_vma_pages_range
 
     for v in mm.mmap:
         if v.vm_flags & VM_LOCKED:

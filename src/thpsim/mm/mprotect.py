@@ -27,7 +27,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
-from thpsim.kernel.locking import spin_lock, spin_unlock
+from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
@@ -41,7 +41,18 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
     vm_get_page_prot,
 )
-from thpsim.mm.mmap import PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE
+from thpsim.mm.mmap import (
+    PAGE_ALIGN,
+    PROT_EXEC,
+    PROT_GROWSDOWN,
+    PROT_GROWSUP,
+    PROT_READ,
+    PROT_SEM,
+    PROT_WRITE,
+    calc_vm_prot_bits,
+    split_vma_range,
+    vma_merge_around,
+)
 from thpsim.mm.page_flags import F_anon_exclusive
 from thpsim.mm.pgtable_generic import (
     lookup_pmd,
@@ -140,7 +151,6 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
     in the caller. Returns 0 or -errno; VMAs before a hole keep their new protection,
     as Linux leaves them.
     """
-    from thpsim.mm.mmap import PAGE_ALIGN, calc_vm_prot_bits, split_vma_range, vma_merge_around
 
     if start & (PAGE_SIZE - 1):
         return -errno.EINVAL
@@ -191,7 +201,6 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
 
 def sys_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath[int]:
     """Models: SYSCALL_DEFINE3(mprotect)."""
-    from thpsim.kernel.locking import down_write, up_write
 
     yield from down_write(mm.mmap_lock)
     try:

@@ -27,6 +27,15 @@ from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
 from thpsim.mm.memory import _addr_end
 from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
+from thpsim.mm.mmap import (
+    PAGE_ALIGN,
+    TASK_SIZE,
+    do_munmap,
+    get_unmapped_area,
+    populate_vma_page_range,
+    split_vma_range,
+    vma_merge_around,
+)
 from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd, pmdp_get, walk_to_pmd
 from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
 
@@ -113,7 +122,6 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
 def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
              new_len: int, new_addr: int) -> KernelPath[int]:
     """Models: mm/mremap.c move_vma() (copy_vma, move_page_tables, unmap the old range)."""
-    from thpsim.mm.mmap import do_munmap, split_vma_range, vma_merge_around
 
     parts = yield from split_vma_range(mm, old_addr, old_addr + old_len)
     vma = parts[0]
@@ -147,7 +155,6 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
 
     Returns the new address or -errno.
     """
-    from thpsim.mm.mmap import PAGE_ALIGN, TASK_SIZE, do_munmap, get_unmapped_area
 
     if flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE):
         return -errno.EINVAL
@@ -201,7 +208,6 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
             mm.total_vm += delta >> PAGE_SHIFT
             if vma.vm_flags & VM_LOCKED:
                 mm.locked_vm += delta >> PAGE_SHIFT
-                from thpsim.mm.mmap import populate_vma_page_range
 
                 yield from populate_vma_page_range(vma, addr + old_len, addr + new_len)
             return addr

@@ -16,12 +16,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_NR,
+    PAGE_SIZE,
+    pte_dirty,
+    pte_pfn,
+    pte_soft_dirty,
+    pte_write,
+    pte_young,
+)
+from thpsim.arch.x86_64.swapops import pte_swp_mksoft_dirty
 from thpsim.errors import KernelBug
-from thpsim.kernel.locking import rw_semaphore
+from thpsim.kernel.locking import down_read, down_write, rw_semaphore, up_read, up_write
 from thpsim.kernel.sched import KernelPath
-from thpsim.mm.mm_types import anon_vma, linear_page_index
-from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive, F_head, F_tail
+from thpsim.kernel.tlbflush import flush_tlb_range
+from thpsim.mm import page_vma_mapped as pvm
+from thpsim.mm.mm_types import anon_vma, linear_page_index, vma_address
+from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive, F_dirty, F_head, F_tail
+from thpsim.mm.swap import hpage_nr_pages, put_page
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 
 if TYPE_CHECKING:
@@ -81,14 +93,12 @@ def anon_vma_fork(vma: vm_area_struct, pvma: vm_area_struct) -> int:
 def anon_vma_lock_write(av: anon_vma | None) -> KernelPath[None]:
     """Models: anon_vma_lock_write(): the root's rwsem, held while VMAs are linked,
     unlinked or resized, so that an rmap walk never misses a mapping."""
-    from thpsim.kernel.locking import down_write
 
     if av is not None:
         yield from down_write(av.root.rwsem)
 
 
 def anon_vma_unlock_write(av: anon_vma | None) -> None:
-    from thpsim.kernel.locking import up_write
 
     if av is not None:
         up_write(av.root.rwsem)
@@ -250,10 +260,6 @@ def rmap_walk_anon(ctx: KernelContext, head: int, rmap_one, done=None,
     (the interval tree, a list here) visited in order; ``done()`` ends the walk early.
     Preempts: taking the anon_vma lock and in ``rmap_one``.
     """
-    from thpsim.arch.x86_64.pgtable import PAGE_SIZE
-    from thpsim.kernel.locking import down_read, up_read
-    from thpsim.mm.mm_types import vma_address
-    from thpsim.mm.swap import hpage_nr_pages
 
     av = page_anon_vma(ctx, head)
     if av is None:
@@ -289,20 +295,8 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
     TTU_BATCH_FLUSH style) instead of 4.14's ptep_clear_flush per PTE; the flush
     still completes before the page is copied.
     """
-    from thpsim.arch.x86_64.pgtable import (
-        PAGE_SIZE,
-        pte_dirty,
-        pte_pfn,
-        pte_soft_dirty,
-        pte_write,
-        pte_young,
-    )
-    from thpsim.arch.x86_64.swapops import pte_swp_mksoft_dirty
-    from thpsim.kernel.tlbflush import flush_tlb_range
-    from thpsim.mm import page_vma_mapped as pvm
+    # cycle: mm.huge_memory -> mm.rmap imports this module
     from thpsim.mm.huge_memory import set_pmd_migration_entry
-    from thpsim.mm.page_flags import F_dirty
-    from thpsim.mm.swap import hpage_nr_pages, put_page
 
     pages = ctx.pages
     swp = ctx.swp

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from thpsim.kernel.fork import get_task_mm, mm_access, mmput
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
 from thpsim.kernel.sched import KernelPath, run_to_completion
+from thpsim.mm.mempolicy import node_states_memory as n_memory
+from thpsim.mm.mempolicy import nodes_list
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import File
@@ -80,7 +82,5 @@ def show_val_kb(label: str, kb: int) -> str:
 def node_states_memory(ctx: Any) -> list[int]:
     """Models: node_states[N_MEMORY] as a list of node ids, in id order (the mask is
     :func:`thpsim.mm.mempolicy.node_states_memory`)."""
-    from thpsim.mm.mempolicy import node_states_memory as n_memory
-    from thpsim.mm.mempolicy import nodes_list
 
     return nodes_list(n_memory(ctx))

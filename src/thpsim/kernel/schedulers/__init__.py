@@ -1,5 +1,6 @@
 """Scheduling policies for the interleaving driver, one small module each."""
 
+from thpsim.errors import ConfigError
 from thpsim.kernel.schedulers.dfs import DfsScheduler
 from thpsim.kernel.schedulers.pct import PctScheduler
 from thpsim.kernel.schedulers.random import RandomScheduler
@@ -29,6 +30,5 @@ def make_scheduler(policy: str, seed: int = 0, **kw):
         return RoundRobinScheduler(seed, **kw)
     if policy == "dfs":
         return DfsScheduler(**kw)
-    from thpsim.errors import ConfigError
 
     raise ConfigError(f"unknown scheduling policy {policy!r}")
