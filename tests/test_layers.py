@@ -128,18 +128,18 @@ def imports() -> list[tuple[str, str, bool, int, Path]]:
     for name, path in MODS.items():
         tree = ast.parse(path.read_text())
 
-        def visit(node: ast.AST, in_func: bool) -> None:
+        def visit(node: ast.AST, in_func: bool, name: str = name, path: Path = path) -> None:
             for c in ast.iter_child_nodes(node):
                 if isinstance(c, ast.Import | ast.ImportFrom):
                     for t in _targets(name, c):
                         if t.split(".")[0] == "thpsim":
                             out.append((name, t, in_func, c.lineno, path))
                 elif isinstance(c, ast.FunctionDef | ast.AsyncFunctionDef):
-                    visit(c, True)
+                    visit(c, True, name, path)
                 elif isinstance(c, ast.If) and "TYPE_CHECKING" in ast.unparse(c.test):
                     continue
                 else:
-                    visit(c, in_func)
+                    visit(c, in_func, name, path)
 
         visit(tree, False)
     return out
