@@ -8,6 +8,7 @@ MADV_FREE walks the range with mm/pagewalk.py (``madvise_free_pte_range`` as the
 
 import errno
 
+import pytest
 from mm_helpers import ANON, MB, RW, check_data, delta, errno_of, is_pmd_mapped, pfn_at, thp_region
 
 from thpsim import MADV_FREE, MADV_NOHUGEPAGE, Machine
@@ -15,6 +16,7 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PMD_SIZE,
     pmd_dirty,
     pmd_trans_huge,
     pmd_young,
@@ -22,8 +24,12 @@ from thpsim.arch.x86_64.pgtable import (
     pte_young,
     table_entry_pfn,
 )
+from thpsim.kernel.locking import down_read, up_read
+from thpsim.kernel.sched import PREEMPT, run_to_completion
+from thpsim.mm.madvise import madvise_free_single_vma
 from thpsim.mm.page_flags import F_dirty
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
+from thpsim.testing import Stepper
 
 
 def entry_at(p, addr):
@@ -185,3 +191,45 @@ def test_locked_vma_is_einval(machine):
     p.mlock(a, 2 * PAGE_SIZE)
     assert errno_of(p.madvise, a, 2 * PAGE_SIZE, MADV_FREE) == errno.EINVAL
     assert pte_bits(p, a)[0]
+
+
+# ---------------------------------------------------------------- preemption points
+def preempt_sites(m, p, start, end):
+    """The function each PREEMPT trap of madvise_free_single_vma() over [start, end)
+    comes from (the innermost generator), run alone under mmap_lock for read."""
+    run_to_completion(down_read(p.mm.mmap_lock))
+    gen = madvise_free_single_vma(p.mm.find_vma(start), start, end)
+    s = Stepper(m.kernel, gen, task=p.task)
+    sites = []
+    while (t := s.step()) is not None:
+        assert t is PREEMPT
+        g = gen
+        while getattr(g.gi_yieldfrom, "gi_code", None) is not None:
+            g = g.gi_yieldfrom
+        sites.append(g.gi_code.co_name)
+    up_read(p.mm.mmap_lock)
+    assert s.result == 0
+    return sites
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_preempts_only_where_the_kernel_does(profile):
+    """As in the kernel's walk: a hole (no page table, or a none PMD) and a huge PMD
+    freed in place add no preemption point; a PTE table adds two (taking its lock, and
+    cond_resched() at the end of madvise_free_pte_range())."""
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, profile=profile)
+    p = m.spawn()
+    a = p.mmap(0, 64 * MB, RW, ANON)
+    a = (a + PMD_SIZE - 1) & ~(PMD_SIZE - 1)
+    assert preempt_sites(m, p, a, a + 32 * MB) == []  # no page table at all
+    p.threads[0].write(a, 1)  # one THP: the other PMDs of its table are none
+    huge = preempt_sites(m, p, a, a + 32 * MB)
+    assert huge == ["pmd_trans_huge_lock", "spin_lock",  # madvise_free_huge_pmd()
+                    "flush_pmd_tlb_range",  # pmdp_invalidate()
+                    "flush_tlb_mm_range"]  # tlb_finish_mmu()
+    b = small_pages(m, p, 0)
+    t = p.threads[0]
+    t.write(b, 1)
+    t.write(b + HPAGE_PMD_SIZE, 2)  # two PTE tables
+    assert preempt_sites(m, p, b, b + 2 * HPAGE_PMD_SIZE) == (
+        ["spin_lock", "madvise_free_pte_range"] * 2 + ["flush_tlb_mm_range"])

@@ -1,8 +1,15 @@
 """madvise: MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE.
 
 Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_vma,
-madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_pte_range,
-hugepage_madvise in mm/khugepaged.c), and 6.x's madvise_inject_error().
+madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_page_range /
+madvise_free_pte_range, hugepage_madvise in mm/khugepaged.c), and 6.x's
+madvise_inject_error().
+
+MADV_FREE walks its range with mm/pagewalk.py's walk_page_range(), its
+``pmd_entry`` madvise_free_pte_range() as in the kernel, so it is preempted where
+the kernel's walk is (the PTE lock, split_huge_page(), cond_resched() after each
+PTE table), not per PMD step. MADV_DONTNEED is zap_page_range() (mm/memory.py), a
+page-table loop of its own in the kernel too, not a page walk.
 
 Simplified: MADV_FREE marks pages clean and old and counts pglazyfree; there is
 no reclaim, so a lazily freed page keeps its data (Linux may return either the
@@ -18,7 +25,6 @@ import signal
 from thpsim.arch.x86_64.pgtable import (
     PAGE_SHIFT,
     PAGE_SIZE,
-    PMD_SIZE,
     pmd_none,
     pmd_trans_huge,
     pte_dirty,
@@ -38,12 +44,7 @@ from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_trylock, folio_unlock
 from thpsim.mm.gup import get_user_pages_fast
-from thpsim.mm.memory import (
-    _addr_end,
-    tlb_finish_mmu,
-    tlb_gather_mmu,
-    zap_page_range,
-)
+from thpsim.mm.memory import mmu_gather, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
 from thpsim.mm.memory_failure import (
     MF_ACTION_REQUIRED,
     MF_COUNT_INCREASED,
@@ -57,10 +58,12 @@ from thpsim.mm.mm_types import (
     VM_NOHUGEPAGE,
     VM_PFNMAP,
     mm_struct,
+    vm_area_struct,
 )
 from thpsim.mm.mmap import split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_tail
-from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
+from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
+from thpsim.mm.pgtable_generic import Ptr, pmdp_get
 from thpsim.mm.swap import get_page, put_page
 from thpsim.mm.vmstat import PGLAZYFREE
 
@@ -95,16 +98,34 @@ _M32 = 0xFFFF_FFFF
 SUPPORTED = (MADV_NORMAL, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE)
 
 
-def madvise_free_pte_range(tlb, vma, pmd, addr: int, end: int) -> KernelPath[None]:
-    """Models: madvise_free_pte_range(), v4.14: split a PTE-mapped THP mapped once, then
-    mark each exclusively mapped page clean and old."""
-    mm = vma.vm_mm
-    ctx = mm.kernel
+def madvise_free_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[int]:
+    """MADV_FREE's ``pmd_entry``: one PMD's part [addr, end) of the range.
+
+    Models: madvise_free_pte_range(), v4.14 (mainline walks it the same way). A huge
+    PMD (or PMD migration entry) goes to madvise_free_huge_pmd(); handled there, the
+    walk goes on at once. Otherwise, under the PTE lock, each exclusively mapped page
+    is marked clean and old (PG_dirty cleared, pglazyfree counted); a PTE-mapped THP
+    mapped once is split first (the lock dropped meanwhile, then the PTEs rescanned
+    from that address); a THP mapped elsewhere too, and a shared page, are left alone.
+    Context: mmap_lock held for read; ``walk.private`` is the mmu_gather.
+    Preempts: in madvise_free_huge_pmd(), taking the PTE lock, in split_huge_page(),
+    and at cond_resched() after the PTE lock is dropped: the only preemption point
+    of the walk itself (a hole, or a huge PMD freed in place, has none).
+    Simplified: no swap entries (nothing is swapped out), no LRU deactivation
+    (mark_page_lazyfree()/deactivate_page(): the model has no LRU lists).
+    """
+    tlb = walk.private
+    vma = walk.vma
+    ctx = walk.mm.kernel
     pages = ctx.pages
+    v = pmdp_get(pmd)
+    if pmd_trans_huge(v) or is_swap_pmd(v):
+        if (yield from huge_memory.madvise_free_huge_pmd(tlb, vma, pmd, addr, end)):
+            return 0  # goto next: no cond_resched()
     while True:
         v = pmdp_get(pmd)
         if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
-            return
+            return 0  # pmd_trans_unstable()
         t = ctx.mem.tables[table_entry_pfn(v)]
         yield from spin_lock(t.ptl)
         retry = False
@@ -141,28 +162,32 @@ def madvise_free_pte_range(tlb, vma, pmd, addr: int, end: int) -> KernelPath[Non
         if not retry:
             spin_unlock(t.ptl)
             ctx.vmstat.count_vm_events(PGLAZYFREE, nr)
-            return
+            yield PREEMPT  # cond_resched()
+            return 0
 
 
-def madvise_free_single_vma(vma, start: int, end: int) -> KernelPath[int]:
+#: Models: madvise_free_walk_ops (5.4+; 4.14's struct mm_walk free_walk).
+madvise_free_walk_ops = mm_walk_ops(pmd_entry=madvise_free_pte_range)
+
+
+def madvise_free_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
+                            end: int) -> KernelPath[None]:
+    """Models: madvise_free_page_range(), v4.14 (inlined into madvise_free_single_vma()
+    in 5.4+): walk_page_range() with madvise_free_walk_ops, the mmu_gather as
+    ``private``. Simplified: no tlb_start_vma()/tlb_end_vma() (no cache flushing on
+    x86). Preempts: in madvise_free_pte_range() only."""
+    yield from walk_page_range(vma.vm_mm, addr, end, madvise_free_walk_ops, tlb)
+
+
+def madvise_free_single_vma(vma: vm_area_struct, start: int, end: int) -> KernelPath[int]:
+    """Models: madvise_free_single_vma(), v4.14: an anonymous VMA's [start, end) through
+    madvise_free_page_range(), then one TLB flush for what changed.
+    Context: mmap_lock held for read. Returns: 0 or -EINVAL (not anonymous, VM_PFNMAP).
+    Simplified: no mmu notifiers, no lru_add_drain(), no update_hiwater_rss()."""
     if not vma.vma_is_anonymous() or vma.vm_flags & VM_PFNMAP:
         return -errno.EINVAL
-    mm = vma.vm_mm
-    tlb = tlb_gather_mmu(mm, start, end)
-    addr = start
-    while addr < end:
-        next_ = _addr_end(addr, end, PMD_SIZE)
-        pmd = lookup_pmd(mm, addr)
-        if pmd is not None:
-            v = pmdp_get(pmd)
-            if pmd_trans_huge(v) or is_swap_pmd(v):
-                if (yield from huge_memory.madvise_free_huge_pmd(tlb, vma, pmd, addr, next_)):
-                    addr = next_
-                    continue
-            if not pmd_none(pmdp_get(pmd)):
-                yield from madvise_free_pte_range(tlb, vma, pmd, addr, next_)
-        addr = next_
-        yield PREEMPT  # cond_resched()
+    tlb = tlb_gather_mmu(vma.vm_mm, start, end)
+    yield from madvise_free_page_range(tlb, vma, start, end)
     yield from tlb_finish_mmu(tlb)
     return 0
 
