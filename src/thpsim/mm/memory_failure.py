@@ -538,7 +538,8 @@ def _mf_stats_show(name: str):
 def register(vfs) -> None:
     """With ``memory_failure_node_stats``, register
     /sys/devices/system/node/nodeN/memory_failure/ (memory_failure_attr_group, mode
-    0444). The node directories are registered by fs/sysfs.py first."""
+    0444), one of node_dev_groups: drivers/base/node.py registers it after the node
+    directories."""
     if not vfs.ctx.profile.memory_failure_node_stats:
         return
     group = "/sys/devices/system/node/node{nid}/memory_failure"

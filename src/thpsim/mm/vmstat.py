@@ -10,7 +10,11 @@ maintains are printed, in the kernel's order.
 
 from __future__ import annotations
 
-__all__ = ["VmStat", "VM_EVENT_ITEMS", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS"]
+from typing import Any
+
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+
+__all__ = ["VmStat", "VM_EVENT_ITEMS", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS", "vmstat_items"]
 
 # zone_stat_item (v4.14), the ones the model maintains. nr_free_pages comes from the buddy.
 NR_FREE_PAGES = "nr_free_pages"
@@ -121,3 +125,28 @@ class VmStat:
 
     def global_zone_page_state(self, item: str) -> int:
         return sum(s[item] for s in self.zone_extra.values())
+
+
+def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
+    """Zone then node items, machine-wide (``nid`` None) or of one node.
+
+    Models: the first part of vmstat_start() (global_zone_page_state /
+    global_node_page_state) and drivers/base/node.c node_read_vmstat()
+    (sum_zone_node_page_state / node_page_state).
+    """
+    vm = ctx.vmstat
+    buddy = ctx.buddy
+    nids = list(buddy.nodes) if nid is None else [nid]
+    out: list[tuple[str, int]] = []
+    for item in ZONE_STAT_ITEMS:
+        if item == NR_FREE_PAGES:
+            v = sum(buddy.node_free_pages(n) for n in nids)
+        else:
+            v = sum(vm.zone_extra[n][item] for n in nids)
+        out.append((item, v))
+    for item in NODE_STAT_ITEMS:
+        v = sum(vm.node[n][item] for n in nids)
+        if item in NODE_ITEMS_IN_THPS:
+            v //= HPAGE_PMD_NR
+        out.append((item, v))
+    return out

@@ -10,46 +10,14 @@ kernel's order; ``nr_free_pages`` comes from the buddy allocator's zones.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
-from thpsim.mm.vmstat import (
-    NODE_ITEMS_IN_THPS,
-    NODE_STAT_ITEMS,
-    NR_FREE_PAGES,
-    VM_EVENT_ITEMS,
-    ZONE_STAT_ITEMS,
-)
+from thpsim.mm.vmstat import VM_EVENT_ITEMS, vmstat_items
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
 
-__all__ = ["vmstat_items", "vmstat_show", "frag_show", "register"]
-
-
-def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
-    """Zone then node items, machine-wide (``nid`` None) or of one node.
-
-    Models: the first part of vmstat_start() (global_zone_page_state /
-    global_node_page_state) and drivers/base/node.c node_read_vmstat()
-    (sum_zone_node_page_state / node_page_state).
-    """
-    vm = ctx.vmstat
-    buddy = ctx.buddy
-    nids = list(buddy.nodes) if nid is None else [nid]
-    out: list[tuple[str, int]] = []
-    for item in ZONE_STAT_ITEMS:
-        if item == NR_FREE_PAGES:
-            v = sum(buddy.node_free_pages(n) for n in nids)
-        else:
-            v = sum(vm.zone_extra[n][item] for n in nids)
-        out.append((item, v))
-    for item in NODE_STAT_ITEMS:
-        v = sum(vm.node[n][item] for n in nids)
-        if item in NODE_ITEMS_IN_THPS:
-            v //= HPAGE_PMD_NR
-        out.append((item, v))
-    return out
+__all__ = ["vmstat_show", "frag_show", "register"]
 
 
 def vmstat_show(f: File) -> str:
