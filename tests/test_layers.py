@@ -77,7 +77,7 @@ def layer(mod: str) -> int:
     if top == "mm":
         return 4
     if top == "include":
-        return 4  # header inlines the mm code calls (include/linux/cpuset.h)
+        return 4  # header inlines and uapi constants (include/linux/cpuset.h, include/uapi/...)
     if top in ("fs", "drivers"):
         return 5
     if top == "integrity":
