@@ -19,6 +19,25 @@ from thpsim.errors import (
     ScheduleError,
     ThpsimError,
 )
+from thpsim.include.uapi.linux.mempolicy import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_ADDR,
+    MPOL_F_MEMS_ALLOWED,
+    MPOL_F_NODE,
+    MPOL_F_NUMA_BALANCING,
+    MPOL_F_RELATIVE_NODES,
+    MPOL_F_STATIC_NODES,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_MF_LAZY,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
+    MPOL_PREFERRED_MANY,
+    MPOL_WEIGHTED_INTERLEAVE,
+)
 from thpsim.kernel.task import CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE
 from thpsim.mm.madvise import (
     MADV_COLD,
@@ -44,25 +63,6 @@ from thpsim.mm.madvise import (
     MADV_UNMERGEABLE,
     MADV_WILLNEED,
     MADV_WIPEONFORK,
-)
-from thpsim.mm.mempolicy import (
-    MPOL_BIND,
-    MPOL_DEFAULT,
-    MPOL_F_ADDR,
-    MPOL_F_MEMS_ALLOWED,
-    MPOL_F_NODE,
-    MPOL_F_NUMA_BALANCING,
-    MPOL_F_RELATIVE_NODES,
-    MPOL_F_STATIC_NODES,
-    MPOL_INTERLEAVE,
-    MPOL_LOCAL,
-    MPOL_MF_LAZY,
-    MPOL_MF_MOVE,
-    MPOL_MF_MOVE_ALL,
-    MPOL_MF_STRICT,
-    MPOL_PREFERRED,
-    MPOL_PREFERRED_MANY,
-    MPOL_WEIGHTED_INTERLEAVE,
 )
 from thpsim.mm.mmap import (
     MAP_ANONYMOUS,

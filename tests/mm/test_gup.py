@@ -28,11 +28,11 @@ from thpsim.mm.memory import VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS, V
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
-    isolate_lru_page_for_migration,
     migrate_pages,
 )
 from thpsim.mm.mm_types import VM_IO
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
+from thpsim.mm.swap import isolate_lru_page_for_migration
 from thpsim.mm.vmstat import PGFAULT
 from thpsim.testing import Stepper
 

@@ -278,7 +278,8 @@ def test_mb10_unisolatable_thp_strict(profile):
     """MB-10: a THP that cannot be isolated (another path holds it off the LRU).
     Mainline MOVE|STRICT: EIO after the policy was applied and the other THP moved.
     4.14: the page is skipped silently: 0."""
-    from thpsim.mm.migrate import isolate_lru_page_for_migration, putback_movable_pages
+    from thpsim.mm.migrate import putback_movable_pages
+    from thpsim.mm.swap import isolate_lru_page_for_migration
 
     m = machine(profile, check=False)
     p = m.spawn(cpu=0)
@@ -943,7 +944,8 @@ def test_mg10_pinned_page_counts_one(profile):
 def test_migrate_pages_counts_unisolatable_per_era(profile):
     """§4.3: 6.7+ adds the folios its walk could not isolate to the return (1 here);
     4.14 skips them silently (0). The other THP moves in both."""
-    from thpsim.mm.migrate import isolate_lru_page_for_migration, putback_movable_pages
+    from thpsim.mm.migrate import putback_movable_pages
+    from thpsim.mm.swap import isolate_lru_page_for_migration
 
     m = machine(profile, check=False)
     p = m.spawn(cpu=0)

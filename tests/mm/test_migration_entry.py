@@ -30,12 +30,12 @@ from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
     alloc_migration_target,
-    isolate_lru_page_for_migration,
     migrate_pages,
     migration_target_control,
     putback_movable_pages,
 )
 from thpsim.mm.pgtable_generic import lookup_pmd
+from thpsim.mm.swap import isolate_lru_page_for_migration
 from thpsim.testing import Stepper
 
 RW = PROT_READ | PROT_WRITE

@@ -20,7 +20,6 @@ from thpsim.mm.madvise import MADV_NOHUGEPAGE
 from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_SYSCALL,
-    isolate_lru_page_for_migration,
     migrate_pages,
 )
 from thpsim.mm.mm_types import VM_PFNMAP
@@ -32,6 +31,7 @@ from thpsim.mm.pagewalk import (
     walk_page_vma,
 )
 from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get, ptr_get
+from thpsim.mm.swap import isolate_lru_page_for_migration
 from thpsim.testing import Stepper
 
 

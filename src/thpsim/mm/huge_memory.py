@@ -49,14 +49,19 @@ from thpsim.arch.x86_64.pgtable import (
     pte_mksoft_dirty,
     pte_mkspecial,
     pte_mkwrite,
+    pte_mkyoung,
     pte_wrprotect,
 )
 from thpsim.arch.x86_64.swapops import (
+    SWP_MIG_DIRTY,
+    SWP_MIG_YOUNG,
     is_swap_pmd,
     pmd_swp_mksoft_dirty,
     pmd_swp_soft_dirty,
     pte_swp_mksoft_dirty,
+    pte_swp_soft_dirty,
 )
+from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_pmd_tlb_range
@@ -81,6 +86,7 @@ from thpsim.mm.mm_types import (
     VM_LOCKED,
     VM_NOHUGEPAGE,
     VM_WRITE,
+    maybe_mkwrite,
     mm_struct,
     vm_area_struct,
     vma_address,
@@ -124,6 +130,7 @@ from thpsim.mm.rmap import (
     try_to_migrate,
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
+from thpsim.mm.swapfile import reuse_swap_page
 from thpsim.mm.vmstat import (
     NR_ANON_MAPPED,
     NR_ANON_THPS,
@@ -139,7 +146,7 @@ from thpsim.mm.vmstat import (
 
 if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
-    from thpsim.mm.memory import mmu_gather, vm_fault
+    from thpsim.mm.memory import vm_fault
 
 _M32 = 0xFFFF_FFFF
 
@@ -335,9 +342,6 @@ def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
                 put_page(ctx, page)
                 return 0
             put_page(ctx, page)
-        # cycle: mm.memory -> mm.huge_memory imports this module
-        from thpsim.mm.memory import reuse_swap_page
-
         if reuse_swap_page(ctx, page):
             entry = pmd_mkyoung(orig_pmd)
             entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma)
@@ -426,9 +430,6 @@ def zap_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int) -> K
     A migration entry holds no page reference (flush_needed = 0) but does hold
     512 of RSS and one deposited table. Returns: whether the PMD was zapped.
     """
-    # cycle: mm.memory -> mm.huge_memory imports this module
-    from thpsim.mm.memory import tlb_remove_page
-
     mm = vma.vm_mm
     ctx = mm.kernel
     ptl = yield from __pmd_trans_huge_lock(pmd, vma)
@@ -973,6 +974,33 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     put_page(ctx, page)
 
 
+def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
+                            mapping: int) -> tuple[int, bool]:
+    """The bits a mapping restored from a migration entry carries, and whether the page
+    is exclusive to this mapping; the same for a PTE and a PMD (the x86 bits match).
+
+    Models: the common part of mm/migrate.c remove_migration_pte() and
+    remove_migration_pmd() (model-only; kept here, below migrate.c, which imports it):
+    ``mapping`` arrives old and clean; soft-dirty from the swap soft-dirty bit;
+    writable only for a writable entry in a VM_WRITE VMA; 6.1+ young and dirty from
+    the entry's SWP_MIG_YOUNG/DIRTY bits; 5.19+ exclusive unless the entry is a
+    plain readable one (RMAP_EXCLUSIVE).
+    """
+    swp = ctx.swp
+    if pte_swp_soft_dirty(swp_word):
+        mapping = pte_mksoft_dirty(mapping)
+    if swp.is_writable_migration_entry(entry):
+        mapping = maybe_mkwrite(mapping, vma)
+    if swp.migration_entry_supports_ad:
+        if entry & SWP_MIG_YOUNG:
+            mapping = pte_mkyoung(mapping)
+        if entry & SWP_MIG_DIRTY:
+            mapping = pte_mkdirty(mapping)
+    exclusive = swp.has_read_exclusive and (
+        swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry))
+    return mapping, exclusive
+
+
 def remove_migration_pmd(pvmw, new: int) -> None:
     """Replace a PMD migration entry by a huge PMD to ``new``.
 
@@ -982,9 +1010,6 @@ def remove_migration_pmd(pvmw, new: int) -> None:
     VMA, mlocked again under VM_LOCKED. No TLB flush: the entry was not present.
     Context: PMD lock held, both pages locked. Preempts: never.
     """
-    # cycle: mm.migrate -> mm.huge_memory imports this module
-    from thpsim.mm.migrate import migration_entry_restore
-
     vma = pvmw.vma
     mm = vma.vm_mm
     ctx = mm.kernel

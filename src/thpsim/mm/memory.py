@@ -3,7 +3,7 @@
 Models: mm/memory.c, v4.14 (handle_mm_fault, __handle_mm_fault,
 handle_pte_fault, do_anonymous_page, do_wp_page, wp_page_copy, wp_page_reuse,
 do_swap_page's migration/hwpoison part, unmap_page_range and the zap_*_range
-family, the mmu_gather, copy_page_range and its copy_*_range family,
+family, the mmu_gather's gather and flush, copy_page_range and its copy_*_range family,
 free_pgd_range). The THP halves live in :mod:`thpsim.mm.huge_memory`.
 
 Only anonymous private memory exists in the model: no file pages, no swap, no
@@ -47,6 +47,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import spin_lock, spin_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_mm_range
@@ -71,7 +72,7 @@ from thpsim.mm.mm_types import (
     mm_struct,
     vm_area_struct,
 )
-from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_uptodate
+from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
     __pte_alloc,
@@ -96,6 +97,7 @@ from thpsim.mm.rmap import (
     unlink_anon_vmas_locked,
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
+from thpsim.mm.swapfile import reuse_swap_page
 from thpsim.mm.vmstat import PGFAULT
 
 if TYPE_CHECKING:
@@ -151,21 +153,6 @@ def mm_counter_anon() -> int:
     return MM_ANONPAGES
 
 
-def page_trans_huge_mapcount(ctx: KernelContext, pfn: int) -> int:
-    """Models: page_trans_huge_mapcount(): the most times any subpage is mapped."""
-    pages = ctx.pages
-    head = pages.compound_head(pfn)
-    if not pages.flags[head] & F_head:
-        return pages.mapcount[head] + 1
-    nr = 1 << pages.order[head]
-    return int(pages.mapcount_np[head : head + nr].max()) + 1 + pages.compound_mapcount[head] + 1
-
-
-def reuse_swap_page(ctx: KernelContext, pfn: int) -> bool:
-    """Models: mm/swapfile.c reuse_swap_page() with no swap cache: mapped at most once."""
-    return page_trans_huge_mapcount(ctx, pfn) <= 1
-
-
 # ---------------------------------------------------------------- fault entry
 def handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPath[int]:
     """Models: mm/memory.c handle_mm_fault(). Context: mmap_lock held for read.
@@ -205,9 +192,7 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
         if is_swap_pmd(orig_pmd):
             if not ctx.swp.is_pmd_migration_entry(orig_pmd):
                 ctx.bug_on(True, f"non-migration swap PMD {orig_pmd:#x}")
-            # cycle: mm/migrate.c keeps the wait and migrates through the fault path's
-            # helpers (migrate -> gup -> memory)
-            # cycle: mm.migrate -> mm.gup -> mm.memory imports this module
+            # cycle: mm/migrate.c keeps the wait (mm.migrate -> mm.gup -> mm.memory)
             from thpsim.mm.migrate import pmd_migration_entry_wait
 
             yield from pmd_migration_entry_wait(mm, pmd)
@@ -440,36 +425,8 @@ def do_swap_page(vmf: vm_fault) -> KernelPath[int]:
 
 
 # ---------------------------------------------------------------- mmu_gather
-class mmu_gather:
-    """Models: struct mmu_gather (mm/memory.c v4.14): pages and tables are freed
-    only after the TLB range they were mapped in has been flushed."""
-
-    __slots__ = ("mm", "start", "end", "fullmm", "pages", "tables", "need_flush")
-
-    def __init__(self, mm: mm_struct, start: int, end: int):
-        self.mm = mm
-        self.fullmm = start == 0 and end == -1
-        self.start = 1 << 64
-        self.end = 0
-        self.pages: list[int] = []
-        self.tables: list[int] = []
-        self.need_flush = False
-
-    def track(self, start: int, end: int) -> None:
-        """__tlb_adjust_range()"""
-        if start < self.start:
-            self.start = start
-        if end > self.end:
-            self.end = end
-        self.need_flush = True
-
-
 def tlb_gather_mmu(mm: mm_struct, start: int, end: int) -> mmu_gather:
     return mmu_gather(mm, start, end)
-
-
-def tlb_remove_page(tlb: mmu_gather, pfn: int) -> None:
-    tlb.pages.append(pfn)
 
 
 def tlb_flush_mmu(tlb: mmu_gather) -> KernelPath[None]:

@@ -70,7 +70,6 @@ from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_MEMORY_FAILURE,
     alloc_migration_target,
-    isolate_lru_page_for_migration,
     migrate_pages,
     migration_target_control,
     putback_movable_pages,
@@ -87,7 +86,7 @@ from thpsim.mm.page_flags import (
     F_tail,
 )
 from thpsim.mm.rmap import page_remove_rmap, rmap_walk_anon
-from thpsim.mm.swap import get_page, put_page
+from thpsim.mm.swap import get_page, isolate_lru_page_for_migration, put_page
 
 __all__ = [
     "MF_COUNT_INCREASED",

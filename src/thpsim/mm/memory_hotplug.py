@@ -72,7 +72,6 @@ from thpsim.mm.migrate import (
     MIGRATE_SYNC,
     MR_MEMORY_HOTPLUG,
     alloc_migration_target,
-    isolate_lru_page_for_migration,
     migrate_pages,
     migration_target_control,
     putback_movable_pages,
@@ -100,6 +99,7 @@ from thpsim.mm.page_isolation import (
     test_pages_isolated,
     undo_isolate_page_range,
 )
+from thpsim.mm.swap import isolate_lru_page_for_migration
 
 __all__ = ["offline_pages", "online_pages", "zone_for_pfn_range", "is_mem_section_removable",
            "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE"]

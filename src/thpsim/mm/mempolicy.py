@@ -60,6 +60,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
+    TASK_SIZE,
     pmd_none,
     pmd_pfn,
     pte_none,
@@ -68,7 +69,36 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.hw.memory import MAX_NUMNODES
-from thpsim.include.linux.cpuset import cpuset_nodemask_valid_mems_allowed
+from thpsim.include.linux.cpuset import (
+    cpuset_current_mems_allowed,
+    cpuset_mems_allowed,
+    cpuset_nodemask_valid_mems_allowed,
+)
+from thpsim.include.linux.mempolicy import vma_migratable
+from thpsim.include.linux.nodemask import node_states_memory
+from thpsim.include.uapi.linux.mempolicy import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_ADDR,
+    MPOL_F_LOCAL,
+    MPOL_F_MEMS_ALLOWED,
+    MPOL_F_MOF,
+    MPOL_F_MORON,
+    MPOL_F_NODE,
+    MPOL_F_NUMA_BALANCING,
+    MPOL_F_RELATIVE_NODES,
+    MPOL_F_STATIC_NODES,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_MF_INTERNAL,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_MF_VALID,
+    MPOL_PREFERRED,
+    MPOL_PREFERRED_MANY,
+    MPOL_WEIGHTED_INTERLEAVE,
+)
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -92,40 +122,15 @@ from thpsim.mm.page_flags import F_head, F_reserved, F_tail
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
 from thpsim.mm.rmap import page_anon_vma
+from thpsim.mm.swap import isolate_lru_page_for_migration
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
 
-# include/uapi/linux/mempolicy.h
-MPOL_DEFAULT = 0
-MPOL_PREFERRED = 1
-MPOL_BIND = 2
-MPOL_INTERLEAVE = 3
-MPOL_LOCAL = 4
-MPOL_PREFERRED_MANY = 5
-MPOL_WEIGHTED_INTERLEAVE = 6
-MPOL_F_STATIC_NODES = 1 << 15
-MPOL_F_RELATIVE_NODES = 1 << 14
-MPOL_F_NUMA_BALANCING = 1 << 13
-MPOL_F_NODE = 1 << 0
-MPOL_F_ADDR = 1 << 1
-MPOL_F_MEMS_ALLOWED = 1 << 2
-MPOL_MF_STRICT = 1 << 0
-MPOL_MF_MOVE = 1 << 1
-MPOL_MF_MOVE_ALL = 1 << 2
-MPOL_MF_LAZY = 1 << 3  # in the uapi header, never in MPOL_MF_VALID: EINVAL
-MPOL_MF_INTERNAL = 1 << 4
-#: mbind flags the kernel accepts (4.14 = mainline)
-MPOL_MF_VALID = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL
 # mm/mempolicy.c internal walk flags
 MPOL_MF_DISCONTIG_OK = MPOL_MF_INTERNAL << 0  # holes in the range are fine
 MPOL_MF_INVERT = MPOL_MF_INTERNAL << 1  # queue pages *not* on the mask's nodes
 MPOL_MF_MOVES = MPOL_MF_MOVE | MPOL_MF_MOVE_ALL  # Model-only shorthand
-# include/linux/mempolicy.h internal policy flags (never shown to user space)
-MPOL_F_SHARED = 1 << 0
-MPOL_F_LOCAL = 1 << 1  # 4.14: MPOL_PREFERRED meaning "local allocation" (gone in 5.14)
-MPOL_F_MOF = 1 << 3  # migrate on fault
-MPOL_F_MORON = 1 << 4  # migrate on protnone reference on node
 #: mode flags of 4.14; 5.12 added MPOL_F_NUMA_BALANCING (see :func:`mpol_mode_flags`)
 MPOL_MODE_FLAGS_4_14 = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES
 
@@ -226,27 +231,9 @@ def nodelist_str(mask: int) -> str:
     return bitmap_list_string(nodes_list(mask))
 
 
-def node_states_memory(ctx) -> int:
-    """node_states[N_MEMORY]: every node with memory online (present pages)."""
-    mask = 0
-    buddy = ctx.buddy
-    for nid, node in ctx.mem.nodes.items():
-        present = buddy.NODE_DATA(nid).node_present_pages if buddy is not None else 1
-        if node.nr_pages and present:
-            mask |= 1 << nid
-    return mask
-
-
 def nr_node_ids(ctx) -> int:
     """The highest possible node id + 1."""
     return max(ctx.mem.nodes) + 1
-
-
-def cpuset_current_mems_allowed(ctx, task) -> int:
-    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.migrate import cpuset_mems_allowed
-
-    return cpuset_mems_allowed(ctx, task)
 
 
 # ---------------------------------------------------------------- struct mempolicy
@@ -756,9 +743,6 @@ def migrate_page_add(ctx, page: int, pagelist: list[int], flags: int) -> bool:
     the page could not be isolated (6.x counts that as a failure; 4.14 ignores it).
     A shared page skipped without MOVE_ALL is not a failure.
     """
-    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.migrate import isolate_lru_page_for_migration
-
     head = ctx.pages.compound_head(page)
     if flags & MPOL_MF_MOVE_ALL or not _maybe_mapped_shared(ctx, head):
         if isolate_lru_page_for_migration(ctx, head) == 0:
@@ -771,9 +755,6 @@ def migrate_page_add(ctx, page: int, pagelist: list[int], flags: int) -> bool:
 def _queue_one(ctx, vma: vm_area_struct, page: int, qp: queue_pages, nr: int) -> None:
     """Model-only: the common tail of queue_folios_pmd() and the PTE loop: queue the
     misplaced page, counting a failure (6.x) where it cannot be."""
-    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.migrate import vma_migratable
-
     flags = qp.flags
     if not ctx.profile.mbind_strict_eio:
         if flags & MPOL_MF_MOVES:  # 4.14: failures to isolate are silently skipped
@@ -924,9 +905,6 @@ def queue_pages_test_walk(start: int, end: int, walk: mm_walk) -> int:
     gap between two VMAs of the range (its tail test can never fire: ``end`` is
     already clipped to the VMA). 4.14 walks only with MOVE; 5.2+ also with STRICT.
     """
-    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.migrate import vma_migratable
-
     vma = walk.vma
     qp = walk.private
     prof = vma.vm_mm.kernel.profile
@@ -1242,7 +1220,7 @@ def lookup_node(ctx, mm: mm_struct, addr: int) -> KernelPath[int]:
     Context: mmap_lock held for read. Preempts: in the fault.
     Returns: a node id or -errno (-EFAULT: no VMA or not readable; -ENOMEM).
     """
-    # a real cycle: gup -> memory -> mempolicy (alloc_pages_vma)
+    # cycle: mm.gup -> mm.memory -> mm.mempolicy imports this module
     from thpsim.mm.gup import get_user_pages
 
     pages: list[int] = []
@@ -1360,9 +1338,6 @@ def migrate_to_node(ctx, mm: mm_struct, source: int, dest: int, flags: int) -> K
     pagelist: list[int] = []
     if not mm.mmap:
         return 0
-    # cycle: mm.mmap -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.mmap import TASK_SIZE
-
     if prof.queue_pages_nr_failed:
         yield from down_read(mm.mmap_lock)
         try:
@@ -1457,9 +1432,6 @@ def kernel_migrate_pages(ctx, caller, pid: int, maxnode: int, old_nodes: int | N
     have memory) and empty -> EINVAL, no mm -> EINVAL. Moves shared pages only with
     CAP_SYS_NICE (MOVE_ALL). Returns the number of pages not moved, or -errno.
     """
-    # cycle: mm.migrate -> mm.huge_memory -> mm.mempolicy imports this module
-    from thpsim.mm.migrate import cpuset_mems_allowed
-
     err, old = get_nodes(ctx, old_nodes, maxnode)
     if err:
         return err

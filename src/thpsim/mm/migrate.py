@@ -32,18 +32,16 @@ from thpsim.arch.x86_64.pgtable import (
     pfn_pte,
     pmd_none,
     pmd_trans_huge,
-    pte_mkdirty,
     pte_mkold,
-    pte_mksoft_dirty,
-    pte_mkyoung,
 )
 from thpsim.arch.x86_64.swapops import (
-    SWP_MIG_DIRTY,
-    SWP_MIG_YOUNG,
     is_swap_pmd,
-    pte_swp_soft_dirty,
 )
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.include.linux.cpuset import cpuset_mems_allowed
+from thpsim.include.linux.mempolicy import vma_migratable
+from thpsim.include.linux.nodemask import node_states_memory
+from thpsim.include.uapi.linux.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
 from thpsim.kernel.locking import down_read, spin_lock, spin_unlock, up_read
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import KernelPath, WaitOn
@@ -57,10 +55,9 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
 )
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
-from thpsim.mm.huge_memory import remove_migration_pmd, split_huge_page
-from thpsim.mm.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, node_states_memory
+from thpsim.mm.huge_memory import migration_entry_restore, remove_migration_pmd, split_huge_page
 from thpsim.mm.mlock import mlock_vma_page
-from thpsim.mm.mm_types import VM_IO, VM_LOCKED, VM_PFNMAP, maybe_mkwrite, mm_struct, vm_area_struct
+from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
     F_active,
@@ -78,7 +75,13 @@ from thpsim.mm.page_flags import (
 from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
 from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
 from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
-from thpsim.mm.swap import get_page, hpage_nr_pages, isolate_lru_page, put_page, putback_lru_page
+from thpsim.mm.swap import (
+    get_page,
+    hpage_nr_pages,
+    isolate_lru_page_for_migration,
+    put_page,
+    putback_lru_page,
+)
 from thpsim.mm.vmstat import (
     NR_ISOLATED_ANON,
     PGMIGRATE_FAIL,
@@ -163,33 +166,6 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     spin_unlock(ptl)
     yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
     put_page(ctx, head)
-
-
-# ---------------------------------------------------------------- restore
-def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
-                            mapping: int) -> tuple[int, bool]:
-    """The bits a mapping restored from a migration entry carries, and whether the page
-    is exclusive to this mapping; the same for a PTE and a PMD (the x86 bits match).
-
-    Models: the common part of remove_migration_pte() and remove_migration_pmd():
-    ``mapping`` arrives old and clean; soft-dirty from the swap soft-dirty bit;
-    writable only for a writable entry in a VM_WRITE VMA; 6.1+ young and dirty from
-    the entry's SWP_MIG_YOUNG/DIRTY bits; 5.19+ exclusive unless the entry is a
-    plain readable one (RMAP_EXCLUSIVE).
-    """
-    swp = ctx.swp
-    if pte_swp_soft_dirty(swp_word):
-        mapping = pte_mksoft_dirty(mapping)
-    if swp.is_writable_migration_entry(entry):
-        mapping = maybe_mkwrite(mapping, vma)
-    if swp.migration_entry_supports_ad:
-        if entry & SWP_MIG_YOUNG:
-            mapping = pte_mkyoung(mapping)
-        if entry & SWP_MIG_DIRTY:
-            mapping = pte_mkdirty(mapping)
-    exclusive = swp.has_read_exclusive and (
-        swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry))
-    return mapping, exclusive
 
 
 def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
@@ -452,16 +428,6 @@ def putback_movable_pages(ctx, from_list: list[int]) -> None:
     from_list.clear()
 
 
-def isolate_lru_page_for_migration(ctx, head: int) -> int:
-    """isolate_lru_page() + the NR_ISOLATED_ANON accounting every caller does."""
-
-    err = isolate_lru_page(ctx, head)
-    if err == 0:
-        ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ISOLATED_ANON,
-                                       hpage_nr_pages(ctx, head))
-    return err
-
-
 # ---------------------------------------------------------------- targets
 class migration_target_control:
     """Where and how to allocate migration targets.
@@ -508,7 +474,6 @@ def alloc_migration_target(ctx, src: int, mtc: migration_target_control) -> int:
 __all__ = [
     "migrate_pages",
     "putback_movable_pages",
-    "isolate_lru_page_for_migration",
     "remove_migration_ptes",
     "migration_target_control",
     "alloc_migration_target",
@@ -525,12 +490,6 @@ __all__ = [
 DO_PAGES_MOVE_CHUNK = PAGE_SIZE // 24 - 1
 #: do_pages_stat: entries copied in per round
 DO_PAGES_STAT_CHUNK_NR = 16
-
-
-def vma_migratable(vma: vm_area_struct) -> bool:
-    """Models: include/linux/mempolicy.h vma_migratable() (anonymous memory: not IO/PFNMAP)."""
-
-    return not vma.vm_flags & (VM_IO | VM_PFNMAP)
 
 
 def _lookup_page(ctx, mm, addr: int) -> tuple[int, int, vm_area_struct | None]:
@@ -795,12 +754,3 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
     task_nodes = cpuset_mems_allowed(ctx, task)
     return (yield from do_pages_move(ctx, mm, task_nodes, pages_, nodes, status, flags))
 
-
-def cpuset_mems_allowed(ctx, task) -> int:
-    """Models: cpuset_mems_allowed(): the task's cpuset nodes (``task.mems_allowed``,
-    None when it was never confined: every node of the machine) as a bitmask."""
-    mask = 0
-    for nid in ctx.mem.nodes:
-        mask |= 1 << nid
-    allowed = task.mems_allowed
-    return mask if allowed is None else mask & allowed

@@ -19,7 +19,7 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
-    TASK_SIZE_MAX,
+    TASK_SIZE,
 )
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm import huge_memory
@@ -95,7 +95,6 @@ MMAP_BASE = 0x7F00_0000_0000
 #: mmap_min_addr default.
 FIRST_USER_ADDRESS = 0
 MMAP_MIN_ADDR = 0x10000
-TASK_SIZE = TASK_SIZE_MAX
 
 
 def PAGE_ALIGN(x: int) -> int:

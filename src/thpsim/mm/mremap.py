@@ -14,6 +14,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SHIFT,
     PAGE_SIZE,
     PMD_SIZE,
+    TASK_SIZE,
     pmd_none,
     pmd_trans_huge,
     pte_mksoft_dirty,
@@ -29,7 +30,6 @@ from thpsim.mm.memory import _addr_end
 from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.mmap import (
     PAGE_ALIGN,
-    TASK_SIZE,
     do_munmap,
     get_unmapped_area,
     populate_vma_page_range,

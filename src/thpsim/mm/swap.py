@@ -28,6 +28,7 @@ from thpsim.mm.page_flags import (
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
     NR_INACTIVE_ANON,
+    NR_ISOLATED_ANON,
     NR_MLOCK,
     NR_UNEVICTABLE,
     NR_ZONE_ACTIVE_ANON,
@@ -180,6 +181,23 @@ def isolate_lru_page(ctx: KernelContext, head: int) -> int:
     pages.refcount[head] += 1
     del_page_from_lru(ctx, head)
     return 0
+
+
+def isolate_lru_page_for_migration(ctx: KernelContext, head: int) -> int:
+    """isolate_lru_page() + the NR_ISOLATED_ANON accounting every caller does.
+
+    Models: the pair each 4.14 migration caller writes after mm/vmscan.c
+    isolate_lru_page() (mempolicy's migrate_page_add(), move_pages'
+    add_page_for_migration(), memory hot-remove, soft offline):
+    inc_node_page_state(NR_ISOLATED_ANON) by the page's size; mm/migrate.c
+    unmap_and_move() or putback_movable_pages() takes it back.
+    Returns 0 or -EBUSY (not on the LRU).
+    """
+    err = isolate_lru_page(ctx, head)
+    if err == 0:
+        ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ISOLATED_ANON,
+                                       hpage_nr_pages(ctx, head))
+    return err
 
 
 def putback_lru_page(ctx: KernelContext, head: int) -> None:

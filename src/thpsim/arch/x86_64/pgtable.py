@@ -43,6 +43,9 @@ HPAGE_PMD_MASK = PMD_MASK
 
 #: 4-level paging: the user half of the canonical address space.
 TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE
+#: Models: arch/x86 TASK_SIZE (asm/processor.h, later asm/page_64_types.h) for a
+#: 64-bit task (no TIF_ADDR32): the whole user half.
+TASK_SIZE = TASK_SIZE_MAX
 
 #: 4.14 without 5-level paging: 46; 6.x: 52. The PFN field is 12..shift-1.
 __PHYSICAL_MASK_SHIFT = 52

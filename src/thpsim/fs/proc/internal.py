@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from thpsim.include.linux.nodemask import node_states_memory as n_memory
 from thpsim.kernel.fork import get_task_mm, mm_access, mmput
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
 from thpsim.kernel.sched import KernelPath, run_to_completion
-from thpsim.mm.mempolicy import node_states_memory as n_memory
 from thpsim.mm.mempolicy import nodes_list
 
 if TYPE_CHECKING:
@@ -81,6 +81,6 @@ def show_val_kb(label: str, kb: int) -> str:
 
 def node_states_memory(ctx: Any) -> list[int]:
     """Models: node_states[N_MEMORY] as a list of node ids, in id order (the mask is
-    :func:`thpsim.mm.mempolicy.node_states_memory`)."""
+    :func:`thpsim.include.linux.nodemask.node_states_memory`)."""
 
     return nodes_list(n_memory(ctx))

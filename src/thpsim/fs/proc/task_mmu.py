@@ -55,7 +55,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SIZE,
     PMD_MASK,
     PMD_SIZE,
-    TASK_SIZE_MAX,
+    TASK_SIZE,
     pmd_clear_soft_dirty,
     pmd_dirty,
     pmd_mkdirty,
@@ -176,8 +176,6 @@ __all__ = [
     "register",
 ]
 
-#: mm->task_size on x86-64 with 4-level paging (TASK_SIZE == TASK_SIZE_MAX).
-TASK_SIZE = TASK_SIZE_MAX
 #: fixed-point shift of the Pss accumulators (task_mmu.c)
 PSS_SHIFT = 12
 #: PageSwapCache(): PG_swapbacked and PG_swapcache (which aliases PG_owner_priv_1)

@@ -1,18 +1,21 @@
-"""The page allocator's side of cpusets.
+"""The page allocator's, mempolicy's and migration's side of cpusets.
 
-Models: include/linux/cpuset.h (cpusets_enabled(), cpuset_zone_allowed()) and the two
-kernel/cgroup/cpuset.c functions they and mempolicy call (__cpuset_node_allowed(),
-cpuset_nodemask_valid_mems_allowed()). They read only the current task's
+Models: include/linux/cpuset.h (cpusets_enabled(), cpuset_zone_allowed(),
+cpuset_current_mems_allowed) and the kernel/cgroup/cpuset.c functions they,
+mempolicy and move_pages call (__cpuset_node_allowed(),
+cpuset_nodemask_valid_mems_allowed(), cpuset_mems_allowed()). They read only a task's
 ``mems_allowed``, which the cpuset controller (kernel/cgroup/cpuset.py) keeps; they
-live apart from it because the allocator sits below the controller (which migrates
-pages, rebinds policies and forks), as the header sits below cpuset.c.
+live apart from it because the allocator, mempolicy and migration sit below the
+controller (which migrates pages, rebinds policies and forks), as the header sits
+below cpuset.c.
 """
 
 from __future__ import annotations
 
 from thpsim.mm.gfp import __GFP_HARDWALL
 
-__all__ = ["cpusets_enabled", "cpuset_zone_allowed", "cpuset_nodemask_valid_mems_allowed"]
+__all__ = ["cpusets_enabled", "cpuset_zone_allowed", "cpuset_nodemask_valid_mems_allowed",
+           "cpuset_mems_allowed", "cpuset_current_mems_allowed"]
 
 
 def cpusets_enabled(ctx) -> bool:
@@ -65,3 +68,23 @@ def cpuset_nodemask_valid_mems_allowed(ctx, nodemask: int) -> bool:
     ``nodemask`` intersect the current task's mems_allowed (every node when it is in
     no cpuset)? Context: any. Preempts: never."""
     return not cpusets_enabled(ctx) or nodemask & ctx.current.mems_allowed != 0
+
+
+def cpuset_mems_allowed(ctx, task) -> int:
+    """Models: kernel/cgroup/cpuset.c cpuset_mems_allowed(): the task's cpuset nodes
+    (``task.mems_allowed``, None when it was never confined: every node of the
+    machine) as a bitmask. Context: any. Preempts: never.
+    Simplified: no callback_lock, no guarantee_online_mems() walk up the hierarchy."""
+    mask = 0
+    for nid in ctx.mem.nodes:
+        mask |= 1 << nid
+    allowed = task.mems_allowed
+    return mask if allowed is None else mask & allowed
+
+
+def cpuset_current_mems_allowed(ctx, task) -> int:
+    """Models: include/linux/cpuset.h cpuset_current_mems_allowed (current->mems_allowed)
+    for ``task``, the task the policy call acts for. Context: any. Preempts: never.
+    Simplified: read as :func:`cpuset_mems_allowed` reads it (clipped to the machine's
+    nodes)."""
+    return cpuset_mems_allowed(ctx, task)

@@ -45,6 +45,8 @@ import errno
 
 from thpsim.errors import KernelBug
 from thpsim.hw.memory import MAX_NUMNODES
+from thpsim.include.linux.nodemask import node_states_memory
+from thpsim.include.uapi.linux.mempolicy import MPOL_MF_MOVE_ALL
 from thpsim.kernel.cgroup.cgroup import (
     CFTYPE_NOT_ON_ROOT,
     cftype,
@@ -57,14 +59,7 @@ from thpsim.kernel.locking import mutex_lock, mutex_unlock
 from thpsim.kernel.sched import KernelPath
 from thpsim.lib.bitmap import bitmap_parselist
 from thpsim.lib.string import strstrip
-from thpsim.mm.mempolicy import (
-    MPOL_MF_MOVE_ALL,
-    do_migrate_pages,
-    mpol_rebind_mm,
-    mpol_rebind_task,
-    node_states_memory,
-    nodelist_str,
-)
+from thpsim.mm.mempolicy import do_migrate_pages, mpol_rebind_mm, mpol_rebind_task, nodelist_str
 
 __all__ = ["cpuset", "update_nodemask", "update_cpumask", "cpuset_attach",
            "cpuset_write_resmask", "cpuset_cgrp_subsys", "FILE_CPULIST", "FILE_MEMLIST"]

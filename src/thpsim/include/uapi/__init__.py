@@ -1,0 +1,1 @@
+"""include/uapi/: the constants the kernel shares with user space (no code, no imports)."""
