@@ -246,7 +246,7 @@ _BUILTIN_ATTRS = set().union(*(dir(t) for t in (str, bytes, bytearray, int, floa
 
 
 def _is_tool(mod: str) -> bool:
-    return layer(mod) == 9 and mod != "thpsim.__main__"
+    return layer(mod) == 9
 
 
 def _kernel_attr_names() -> set[str]:
