@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from thpsim.api import Machine
+from thpsim.fs.vfs import VFSView
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "thpsim"
 
@@ -204,3 +207,157 @@ def test_function_level_imports_say_why() -> None:
 def test_layer_table(mod: str, expected: int) -> None:
     """The table itself: a module lands in the layer the docs give it."""
     assert layer(mod) == expected
+
+
+# ---------------------------------------------------------------- tools through public seams
+#: The system calls Process, Thread and Syscalls (``thread.sys``) share.
+_SYSCALLS = {"mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2", "munlock",
+             "move_pages", "set_mempolicy", "get_mempolicy", "mbind", "migrate_pages"}
+
+#: What the tools may touch on the objects thpsim.api hands out, by class. Not on it:
+#: ``kernel``, ``task``, ``mm`` and the private names -- tools hand the API's objects to
+#: thpsim.testing, never the kernel's structures behind them.
+TOOL_API: dict[str, set[str]] = {
+    "Machine": {"spawn", "fs", "nodes", "cpus", "profile", "seed", "check", "processes",
+                "kill", "vmstat", "check_integrity", "fragment", "unfragment"},
+    "Process": _SYSCALLS | {"pid", "threads", "fs", "sys", "kill", "clone", "fork", "exit",
+                            "exited", "machine", "read", "write"},
+    "Thread": _SYSCALLS | {"tid", "cpu", "process", "fs", "sys", "machine", "read", "write"},
+    "Syscalls": _SYSCALLS | {"fork", "exit", "store", "load", "read_file", "write_file",
+                             "pid", "tid", "cpu", "machine"},
+    "VFSView": {"read", "write", "mkdir", "rmdir", "listdir", "exists"},
+}
+
+#: ... and on thpsim.testing's objects (Race and its per-CPU builder, Execution, Failure,
+#: Schedule, Op, Program, the schedulers).
+TESTING_API = {"on", "run", "machine", "programs_list", "store", "load", "move_pages",
+               "syscall", "call", "results", "result", "schedule", "failure", "steps",
+               "events", "kind", "message", "seed", "encode", "decode", "name", "start",
+               "cpu", "ops", "new_execution", "executions"}
+
+#: Never named in a tool, whatever the receiver: the ways from the API's objects into
+#: the kernel's structures.
+TOOL_FORBIDDEN = {"kernel", "task", "mm", "vfs", "live_mms", "shadow"}
+
+_BUILTIN_ATTRS = set().union(*(dir(t) for t in (str, bytes, bytearray, int, float, dict,
+                                                 list, set, frozenset, tuple)))
+
+
+def _is_tool(mod: str) -> bool:
+    return layer(mod) == 9
+
+
+def _kernel_attr_names() -> set[str]:
+    """The attribute names of the model's own classes (below the tools): the fields
+    they set on ``self``, their ``__slots__`` and their methods."""
+    out: set[str] = set()
+    for name, path in MODS.items():
+        if _is_tool(name):
+            continue
+        out |= _defined_attr_names(ast.parse(path.read_text()))
+    return out
+
+
+def _defined_attr_names(tree: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    out.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    out.add(item.target.id)
+                elif isinstance(item, ast.Assign):
+                    for t in item.targets:
+                        if isinstance(t, ast.Name) and t.id == "__slots__":
+                            out |= {c.value for c in ast.walk(item.value)
+                                    if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+                        elif isinstance(t, ast.Name):
+                            out.add(t.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id == "self":
+                out.add(node.attr)
+    return out
+
+
+def _option_dests(tree: ast.AST) -> set[str]:
+    """The attributes argparse gives the namespace: ``--max-executions`` -> max_executions."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "add_argument":
+            out |= {a.value.lstrip("-").replace("-", "_") for a in node.args
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+            out |= {k.value.value for k in node.keywords
+                    if k.arg == "dest" and isinstance(k.value, ast.Constant)}
+    return out
+
+
+def tool_reach(sources: dict[str, str], kernel_names: set[str]) -> list[str]:
+    """Attribute accesses in tool sources (module name -> text) that go past the public
+    seams: a name on TOOL_FORBIDDEN; a private name on anything but ``self``/``cls``; or a
+    name of the model's classes that is neither on TOOL_API/TESTING_API, nor a profile
+    switch (thpsim.profiles is public), nor a method of a builtin type, nor a name the
+    tools define themselves (their classes' fields and methods, their options)."""
+    trees = {mod: ast.parse(text) for mod, text in sources.items()}
+    own = set().union(*(_defined_attr_names(t) | _option_dests(t)
+                        for t in trees.values())) - TOOL_FORBIDDEN
+    switches = _defined_attr_names(ast.parse((PKG / "profiles.py").read_text()))
+    allowed = (set().union(*TOOL_API.values()) | TESTING_API | switches | _BUILTIN_ATTRS
+               | own)
+    bad = []
+    for mod, tree in trees.items():
+        modules = {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
+                   if isinstance(n, ast.Import) for a in n.names}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            recv, name = node.value, node.attr
+            if isinstance(recv, ast.Name) and recv.id in modules:
+                continue  # a module's function (os.path, errno.errorcode, np.frombuffer)
+            if name in TOOL_FORBIDDEN:
+                why = "reaches into the kernel"
+            elif (name.startswith("_") and not name.startswith("__")
+                  and not (isinstance(recv, ast.Name) and recv.id in ("self", "cls"))):
+                why = "is private"
+            elif name in kernel_names and name not in allowed:
+                why = "is not on the API (TOOL_API)"
+            else:
+                continue
+            bad.append(f"{mod}:{node.lineno}: {ast.unparse(node)} ({name!r} {why})")
+    return bad
+
+
+def test_tools_touch_only_public_attributes() -> None:
+    """stress, scenarios and the CLI reach the machine only through the API's public
+    attributes and thpsim.testing's helpers: no ``m.kernel``, ``p.task``, ``p.mm``."""
+    sources = {mod: path.read_text() for mod, path in MODS.items() if _is_tool(mod)}
+    assert "thpsim.stress.harness" in sources and "thpsim.cli" in sources
+    bad = tool_reach(sources, _kernel_attr_names())
+    assert not bad, "tools reaching past the API's public attributes:\n" + "\n".join(bad)
+
+
+def test_the_check_sees_a_tool_reaching_in() -> None:
+    """The attribute check can fail: each route past the API is reported."""
+    src = ("def f(m, p, sys):\n"
+           "    ev = m.kernel.vmstat.events\n"       # kernel
+           "    t = p.threads[0].task\n"             # task
+           "    v = m._vfs\n"                        # private
+           "    pfn = sys.buddy.node_free_pages(0)\n"  # the model's names, not the API's
+           "    return p.pid, m.vmstat(), p.threads[0].sys.tid, ev, t, v, pfn\n")
+    bad = tool_reach({"thpsim.stress.fake": src}, _kernel_attr_names())
+    assert sorted(b.split(": ", 1)[1].split(" (")[0] for b in bad) == [
+        "m._vfs", "m.kernel", "p.threads[0].task", "sys.buddy", "sys.buddy.node_free_pages"
+    ], bad
+
+
+def test_the_tool_api_names_exist() -> None:
+    """TOOL_API lists attributes the API's classes have."""
+    m = Machine(nodes={0: 128 << 20}, block_size=128 << 20, cpus=1)
+    p = m.spawn()
+    objs = {"Machine": m, "Process": p, "Thread": p.threads[0], "Syscalls": p.sys,
+            "VFSView": m.fs}
+    assert isinstance(objs["VFSView"], VFSView)
+    missing = [f"{cls}.{n}" for cls, names in TOOL_API.items() for n in sorted(names)
+               if not hasattr(objs[cls], n)]
+    assert not missing, missing

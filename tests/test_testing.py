@@ -2,8 +2,23 @@
 each thread saw."""
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, MPOL_MF_MOVE, PROT_READ, PROT_WRITE, Machine
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE
-from thpsim.testing import Race
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PMD_SHIFT
+from thpsim.kernel.task import SIGINT, signal_pending
+from thpsim.testing import (
+    Op,
+    Race,
+    describe_entry,
+    make_scheduler,
+    memory_word,
+    mm_counters,
+    node_free_pages,
+    page_tables,
+    run_interleaved,
+    table_owners,
+    thread_program,
+    vmas,
+    writable_entries,
+)
 
 MB = 1 << 20
 
@@ -119,3 +134,40 @@ def test_race_runs_any_syscall_by_name():
     assert ex.failure is None and ex.result(0, 0) == 0 and ex.result(1, 0) == 1
     with pytest.raises(ValueError):
         race.on(0, t0).syscall("no_such_call")
+
+
+def test_reading_the_machine_through_the_api_objects():
+    """The debugger's reads take what the API hands out: the Machine, or a Process,
+    Thread or Syscalls of the address space."""
+    m, p, t0, a = build()
+    assert memory_word(p, a) == memory_word(t0, a) == memory_word(p.sys, a) == 1
+    assert memory_word(p, a + 5 * HPAGE_PMD_SIZE) is None
+    assert writable_entries(t0, a, a + HPAGE_PMD_SIZE) == [f"{a:#x} (PMD)"]
+    assert [(s, e) for s, e, _ in vmas(p) if s <= a < e] != []
+    assert mm_counters(p.sys)["MM_ANONPAGES"] == 512
+    vm = m.vmstat()
+    assert vm["nr_free_pages"] == node_free_pages(m, 0) + node_free_pages(m, 1)
+    tables = page_tables(m)
+    owners = table_owners(m)
+    assert owners and all(tables[pfn][0] == level for pfn, (_, level, _) in owners.items())
+    pmd_table, (_, _, base) = next((pfn, o) for pfn, o in owners.items()
+                                   if o[1] == 2 and o[2] <= a < o[2] + (1 << 30))
+    i = (a - base) >> PMD_SHIFT
+    word = int.from_bytes(tables[pmd_table][1][8 * i: 8 * i + 8], "little")
+    text = describe_entry(m, 2, word)
+    assert text.startswith("pfn ") and " huge rw A D" in text
+
+
+def test_a_thread_program_runs_each_op_as_a_system_call():
+    """thread_program(): each operation goes through the kernel entry as the thread
+    (pending signals are handled on the way in), run by run_interleaved(machine, ...)."""
+    m, p, t0, a = build()
+    t1 = p.threads[0]
+    p.kill(SIGINT)
+    sched = make_scheduler("rr", 0)
+    sched.new_execution()
+    prog = thread_program(t1, [Op("store", lambda: t1.sys.store(a, 5))])
+    assert prog.cpu == t1.cpu == 1
+    ex = run_interleaved(m, [prog], sched)
+    assert ex.failure is None and memory_word(p, a) == 5
+    assert not signal_pending(p.threads[0].sys.task)

@@ -234,6 +234,16 @@ class Machine:
             raise ConfigError("kill: process groups and pid -1 are not modelled")
         return _check(kill_pid_info(self.kernel.tasks, sig, pid))
 
+    def vmstat(self) -> dict[str, int]:
+        """/proc/vmstat, parsed: counter name -> value, in the file's order (zone and node
+        items, then the events; ``nr_anon_transparent_hugepages`` in THPs). Read as root
+        through the VFS, as a user reads it (:attr:`fs`); reading changes nothing."""
+        out: dict[str, int] = {}
+        for line in self.fs.read("/proc/vmstat").splitlines():
+            name, value = line.split()
+            out[name] = int(value)
+        return out
+
     def live_mms(self) -> list:
         """The address spaces of the tasks in the task table (``kernel.tasks``), each
         once, in pid order of their first task: also those of tasks made by kernel
@@ -407,6 +417,21 @@ class Syscalls:
     def write_file(self, path: str, data: str | bytes) -> KernelPath[int]:
         """Errors raise OSError, as from :meth:`thpsim.fs.vfs.VFS.write`."""
         return self.machine._vfs.sys_write(path, data, as_task=self.task)
+
+    @property
+    def pid(self) -> int:
+        """The task's process id (getpid(2): its thread group's)."""
+        return self.task.tgid
+
+    @property
+    def tid(self) -> int:
+        """The task's thread id (gettid(2))."""
+        return self.task.pid
+
+    @property
+    def cpu(self) -> int:
+        """The CPU the task is bound to."""
+        return self.task.cpu
 
     def __repr__(self) -> str:
         return f"<Syscalls of {self.task.pid}>"

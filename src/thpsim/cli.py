@@ -33,7 +33,7 @@ from thpsim import (
 )
 from thpsim.scenarios import cli_explore, cli_replay, cli_run
 from thpsim.stress.cli import main as stress_main
-from thpsim.testing import mm_counters, node_stat
+from thpsim.testing import mm_counters, node_free_pages, node_stat, vmas
 
 __all__ = ["main"]
 
@@ -50,7 +50,7 @@ def _text(x: object) -> str:
 
 
 def _thp_events(m: Machine) -> dict[str, int]:
-    return {k: v for k, v in m.kernel.vmstat.events.items() if k.startswith("thp_")}
+    return {k: v for k, v in m.vmstat().items() if k.startswith("thp_")}
 
 
 def _show_proc(m: Machine, p: Process, addr: int, out: TextIO) -> None:
@@ -77,21 +77,19 @@ def _show_counters(m: Machine, procs: list[Process], out: TextIO) -> None:
     print("(showing the kernel counters directly, not /proc and /sys)", file=out)
     for p in procs:
         print(f"--- pid {p.pid}: VMAs and mm counters", file=out)
-        for v in p.mm.mmap:
-            kib = (v.vm_end - v.vm_start) // 1024
-            print(f"  {v.vm_start:012x}-{v.vm_end:012x} flags {v.vm_flags:#x} {kib} kB",
+        for start, end, flags in vmas(p):
+            print(f"  {start:012x}-{end:012x} flags {flags:#x} {(end - start) // 1024} kB",
                   file=out)
-        for name, pages in mm_counters(p.mm).items():
+        for name, pages in mm_counters(p).items():
             print(f"  {name}: {pages} pages", file=out)
     print("--- vmstat events (thp_*, pgfault)", file=out)
     for k, v in _thp_events(m).items():
         print(f"  {k} {v}", file=out)
-    print(f"  pgfault {m.kernel.vmstat.events['pgfault']}", file=out)
-    nid = min(m.kernel.mem.nodes)
+    print(f"  pgfault {m.vmstat()['pgfault']}", file=out)
+    nid = min(m.nodes)
     print(f"--- node {nid} statistics", file=out)
-    buddy = m.kernel.buddy
     print(f"  MemTotal: {m.nodes[nid] // 1024} kB", file=out)
-    print(f"  MemFree: {buddy.node_free_pages(nid) * PAGE_SIZE // 1024} kB", file=out)
+    print(f"  MemFree: {node_free_pages(m, nid) * PAGE_SIZE // 1024} kB", file=out)
     for item, pages in node_stat(m, nid).items():
         print(f"  {item}: {pages} pages", file=out)
 
@@ -117,7 +115,7 @@ def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
         t.write(a, a)
     ev = _thp_events(m)
     print(f"wrote every 4 KiB page: thp_fault_alloc={ev['thp_fault_alloc']} "
-          f"anon rss={mm_counters(p.mm)['MM_ANONPAGES']} pages", file=out)
+          f"anon rss={mm_counters(p)['MM_ANONPAGES']} pages", file=out)
 
     child = p.fork()
     ct = child.threads[0]
@@ -128,9 +126,9 @@ def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
           f"{m.profile.name}: thp_cow_copies_huge={m.profile.thp_cow_copies_huge}); "
           f"parent still reads its own value", file=out)
 
-    before = m.kernel.vmstat.events["thp_split_pmd"]
+    before = m.vmstat()["thp_split_pmd"]
     p.munmap(addr, HPAGE_PMD_SIZE // 2)
-    split = m.kernel.vmstat.events["thp_split_pmd"] - before
+    split = m.vmstat()["thp_split_pmd"] - before
     print(f"munmap half a THP [{addr:#x}, {addr + HPAGE_PMD_SIZE // 2:#x}): "
           f"thp_split_pmd +{split}", file=out)
     for a in (addr + HPAGE_PMD_SIZE // 2, addr + HPAGE_PMD_SIZE - PAGE_SIZE):

@@ -10,12 +10,20 @@ schedule. For a test that wants to hold one path at an exact point,
 entries are installed, run another system call to completion, and then let the
 migration finish -- the same generators, the same traps, no second copy of any path.
 
-The rest reads the machine as a debugger would, without running the kernel:
-:func:`memory_word` (what a fresh CPU would load), :func:`writable_entries`,
+The rest reads the machine as a debugger would, without running the kernel, for
+what no /proc or /sys file shows (counters a user reads come from the files:
+``machine.fs``, :meth:`~thpsim.api.Machine.vmstat`): :func:`memory_word` (what a
+fresh CPU would load), :func:`writable_entries`, :func:`page_tables`,
 :func:`describe_entry` and :func:`table_owners` (page-table entries, decoded),
-:func:`poisoned_frames`, :func:`mm_counters`, :func:`node_stat`. Tools (stress,
-scenarios, the CLI) import the kernel only through this module, :mod:`thpsim.api`
-and :mod:`thpsim`.
+:func:`poisoned_frames`, :func:`vmas`, :func:`mm_counters`, :func:`node_stat`,
+:func:`node_free_pages`. Each takes what the API hands out -- the
+:class:`~thpsim.api.Machine`, or a process's address space as its
+:class:`~thpsim.api.Process`, :class:`~thpsim.api.Thread` or
+:class:`~thpsim.api.Syscalls` -- never the kernel's structures behind them.
+
+Tools (stress, scenarios, the CLI) import the kernel only through this module,
+:mod:`thpsim.api` and :mod:`thpsim`, and touch only the public attributes of the
+API's objects (tests/test_layers.py checks both); this module may reach inside.
 """
 
 from __future__ import annotations
@@ -50,15 +58,8 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
 from thpsim.errors import KernelBug
-from thpsim.kernel.interleave import (
-    DONE,
-    Execution,
-    Failure,
-    Op,
-    Program,
-    innermost_function,
-    run_interleaved,
-)
+from thpsim.kernel import interleave
+from thpsim.kernel.interleave import DONE, Execution, Failure, Op, Program, innermost_function
 from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
 from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_scheduler
 from thpsim.mm.gup import follow_page_info
@@ -70,13 +71,35 @@ from thpsim.mm.vmstat import NODE_STAT_ITEMS
 __all__ = [
     "Stepper", "Race", "assert_preempts", "assert_no_preempts",
     # the interleaving driver and its schedulers
-    "Op", "Program", "Execution", "Failure", "run_interleaved", "DONE", "innermost_function",
+    "Op", "Program", "Execution", "Failure", "run_interleaved", "thread_program", "DONE",
+    "innermost_function",
     "Schedule", "Scheduler", "make_scheduler", "ReplayScheduler", "DfsScheduler",
     "PREEMPT", "KernelPath", "Syscalls",
     # reading the machine
-    "memory_word", "writable_entries", "describe_entry", "table_owners", "LEVEL_NAME",
-    "LEVEL_SHIFT", "poisoned_frames", "mm_counters", "node_stat",
+    "memory_word", "writable_entries", "page_tables", "describe_entry", "table_owners",
+    "LEVEL_NAME", "LEVEL_SHIFT", "poisoned_frames", "vmas", "mm_counters", "node_stat",
+    "node_free_pages",
 ]
+
+
+def run_interleaved(machine: Any, programs: list[Program], scheduler: Scheduler,
+                    seed: int = 0, **kw: Any) -> Execution:
+    """Run ``programs`` on ``machine``'s kernel under ``scheduler`` (its new_execution()
+    already called): the interleaving driver, kernel/interleave.py run_interleaved(),
+    whose keyword arguments (max_steps, log, on_step, log_limit) ``kw`` passes on."""
+    return interleave.run_interleaved(machine.kernel, programs, scheduler, seed, **kw)
+
+
+def thread_program(thread: Any, ops: list[Op]) -> Program:
+    """What ``thread`` (a :class:`~thpsim.api.Thread`, or a
+    :class:`~thpsim.api.Syscalls`) runs on its CPU: each of ``ops`` a system call (or
+    user access) of the thread through the kernel entry (:meth:`Machine.syscall
+    <thpsim.api.Machine.syscall>`: pending signals before and after, lockdep_sys_exit()),
+    as the API's blocking methods run theirs."""
+    m = thread.machine
+    task = thread.task
+    return Program(task.cpu, task, [Op(op.name, lambda op=op: m.syscall(task, op.start()))
+                                    for op in ops])
 
 
 class Stepper:
@@ -245,13 +268,20 @@ class Race:
         else:
             sched = make_scheduler(policy, seed, **policy_args)
             sched.new_execution()
-        return run_interleaved(self.machine.kernel, self.programs_list(), sched, seed)
+        return run_interleaved(self.machine, self.programs_list(), sched, seed)
 
 
 # ---------------------------------------------------------------- reading the machine
-def memory_word(mm: Any, addr: int) -> int | None:
+def _mm_of(owner: Any) -> Any:
+    """The address space of a Process, Thread or Syscalls (``thread.sys``, or
+    ``Syscalls(machine, task)`` for a child a generator fork returned)."""
+    return owner.task.mm
+
+
+def memory_word(owner: Any, addr: int) -> int | None:
     """What a fresh CPU would read at ``addr`` (walk the tables, no TLB); None if unmapped.
-    ``mm``: a process's address space (``process.mm``)."""
+    ``owner``: a Process, Thread or Syscalls of the address space."""
+    mm = _mm_of(owner)
     vma = mm.find_vma(addr)
     if vma is None or vma.vm_start > addr:
         return None
@@ -259,8 +289,10 @@ def memory_word(mm: Any, addr: int) -> int | None:
     return None if pfn < 0 else mm.kernel.mem.contents[pfn]
 
 
-def writable_entries(mm: Any, start: int, end: int) -> list[str]:
-    """Writable PMDs/PTEs and write migration entries in [start, end)."""
+def writable_entries(owner: Any, start: int, end: int) -> list[str]:
+    """Writable PMDs/PTEs and write migration entries in [start, end) of the address
+    space of ``owner`` (a Process, Thread or Syscalls)."""
+    mm = _mm_of(owner)
     ctx = mm.kernel
     swp = ctx.swp
     out = []
@@ -295,7 +327,13 @@ LEVEL_NAME = {4: "pgd", 3: "pud", 2: "pmd", 1: "pte"}
 LEVEL_SHIFT = {4: PGDIR_SHIFT, 3: PUD_SHIFT, 2: PMD_SHIFT, 1: PAGE_SHIFT}
 
 
-def describe_entry(ctx: Any, level: int, v: int) -> str:
+def page_tables(machine: Any) -> dict[int, tuple[int, bytes]]:
+    """Every page-table frame of the machine, in allocation order: table pfn -> (level,
+    4 = PGD ... 1 = PTE; its 512 entry words as bytes, a copy)."""
+    return {pfn: (t.level, t.tobytes()) for pfn, t in machine.kernel.mem.tables.items()}
+
+
+def describe_entry(machine: Any, level: int, v: int) -> str:
     """A kernel developer's reading of one entry word: ``none``, a table pointer, a
     present mapping (PFN, huge, rw/ro, A, D, soft-dirty, protnone), or a non-present
     swap-format entry (migration with its flavour, hwpoison, swap)."""
@@ -305,7 +343,7 @@ def describe_entry(ctx: Any, level: int, v: int) -> str:
         return f"table at pfn {(v & PTE_PFN_MASK) >> PAGE_SHIFT:#x}"
     present = v & (_PAGE_PRESENT | _PAGE_PROTNONE | (_PAGE_PSE if level == 2 else 0))
     if not present:
-        swp = ctx.swp
+        swp = machine.kernel.swp
         entry = swp.pte_to_swp_entry(v)
         sd = " soft-dirty" if pte_swp_soft_dirty(v) else ""
         if swp.is_migration_entry(entry):
@@ -327,9 +365,10 @@ def describe_entry(ctx: Any, level: int, v: int) -> str:
     return f"pfn {pfn:#x} " + " ".join(b for b in bits if b)
 
 
-def table_owners(ctx: Any) -> dict[int, tuple[int, int, int]]:
+def table_owners(machine: Any) -> dict[int, tuple[int, int, int]]:
     """Every page table reachable from a live task's PGD: table pfn -> (mm id, level,
     first virtual address it maps)."""
+    ctx = machine.kernel
     out: dict[int, tuple[int, int, int]] = {}
     tables = ctx.mem.tables
     seen: set[int] = set()
@@ -356,14 +395,26 @@ def table_owners(ctx: Any) -> dict[int, tuple[int, int, int]]:
 
 def poisoned_frames(machine: Any) -> list[int]:
     """The frames marked hardware-poisoned outside offline memory blocks, in PFN order
-    (what unpoison-pfn can give back; a frame in an offline block waits for it)."""
+    (what unpoison-pfn can give back; a frame in an offline block waits for it).
+
+    No file says this in both eras: 4.14's /proc/kpageflags has no OFFLINE bit, and a
+    read of it is a system call, where the stress harness asks between two steps of
+    a kernel path."""
     flags = machine.kernel.pages.flags_np
     return np.nonzero((flags & F_hwpoison != 0) & (flags & F_offline == 0))[0].tolist()
 
 
-def mm_counters(mm: Any) -> dict[str, int]:
-    """An address space's RSS counters by name (MM_FILEPAGES, MM_ANONPAGES, ...), in
-    pages, in the kernel's order."""
+def vmas(owner: Any) -> list[tuple[int, int, int]]:
+    """The VMAs of the address space of ``owner`` (a Process, Thread or Syscalls), in
+    address order: (vm_start, vm_end, vm_flags)."""
+    return [(v.vm_start, v.vm_end, v.vm_flags) for v in _mm_of(owner).mmap]
+
+
+def mm_counters(owner: Any) -> dict[str, int]:
+    """The RSS counters of the address space of ``owner`` (a Process, Thread or
+    Syscalls) by name (MM_FILEPAGES, MM_ANONPAGES, ...), in pages, in the kernel's
+    order."""
+    mm = _mm_of(owner)
     return {name: mm.rss_stat[i] for i, name in enumerate(MM_COUNTER_NAMES)}
 
 
@@ -371,3 +422,8 @@ def node_stat(machine: Any, nid: int) -> dict[str, int]:
     """Node ``nid``'s anonymous-memory node_stat items (nr_anon_pages, nr_anon_thps, ...)
     in pages, the unit the model counts them in."""
     return {item: machine.kernel.vmstat.node[nid][item] for item in NODE_STAT_ITEMS}
+
+
+def node_free_pages(machine: Any, nid: int) -> int:
+    """The pages on node ``nid``'s free lists (what its meminfo's MemFree counts)."""
+    return machine.kernel.buddy.node_free_pages(nid)

@@ -102,6 +102,19 @@ def test_a_vfs_read_runs_as_the_opener():
     assert not signal_pending(p.task) and m.kernel.current is None
 
 
+def test_a_vfs_listdir_and_lookup_are_system_calls_too():
+    """getdents64() and stat() go through the entry like read(): the signals pending
+    when the opener enters are handled, and ``current`` is restored after."""
+    m = small()
+    p = m.spawn()
+    p.kill(SIGINT)
+    assert "status" in p.fs.listdir("/proc/self")
+    assert not signal_pending(p.task) and m.kernel.current is None
+    p.kill(SIGINT)
+    assert p.fs.exists("/proc/self/status") and not p.fs.exists("/proc/self/nothing")
+    assert not signal_pending(p.task) and m.kernel.current is None
+
+
 def test_a_path_yielding_a_non_trap_is_a_bug():
     m = small()
     p = m.spawn()

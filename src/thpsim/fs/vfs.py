@@ -376,10 +376,10 @@ class VFS:
         return _err(errno.EINVAL if node.fs == FS_PROC_PID else errno.EIO, path)
 
     # ------------------------------------------------------------------ operations
-    # read, write, mkdir and rmdir are system calls of ``as_task``: each runs through
-    # the kernel entry (kernel/entry.py: ``current`` is the opener for the call, its
-    # pending signals are handled before and after it), so the files' methods run
-    # their kernel paths to completion as the opener.
+    # read, write, mkdir, rmdir, listdir (getdents64) and exists (stat) are system calls
+    # of ``as_task``: each runs through the kernel entry (kernel/entry.py: ``current`` is
+    # the opener for the call, its pending signals are handled before and after it), so
+    # the files' methods run their kernel paths to completion as the opener.
     def read(self, path: str, *, offset: int = 0, length: int | None = None,
              as_task: Any = None) -> str | bytes:
         """open(path, O_RDONLY) + pread(length, offset): ``str`` for text files,
@@ -504,7 +504,11 @@ class VFS:
         parent.rmdir(f, "/" + "/".join(parts))
 
     def listdir(self, path: str, *, as_task: Any = None) -> list[str]:
-        """readdir(): registered names in registration order, then the template's names."""
+        """open(path, O_DIRECTORY) + getdents64(): registered names in registration order,
+        then the template's names (iterate_dir())."""
+        return call_syscall(self.ctx, as_task, self._listdir, path, as_task)
+
+    def _listdir(self, path: str, as_task: Any) -> list[str]:
         node, params, _ = self._walk(path, as_task)
         if not isinstance(node, _Dir):
             raise _err(errno.ENOTDIR, path)
@@ -518,6 +522,12 @@ class VFS:
         return out
 
     def exists(self, path: str, *, as_task: Any = None) -> bool:
+        """stat(path) succeeds: False on ENOENT or ENOTDIR; other errors raise."""
+        return call_syscall(self.ctx, as_task, self.path_exists, path, as_task)
+
+    def path_exists(self, path: str, as_task: Any = None) -> bool:
+        """The lookup behind :meth:`exists`, for kernel code that looks a node up
+        itself (kernfs_find_and_get()), not as a system call."""
         try:
             self._walk(path, as_task)
         except OSError as e:

@@ -12,8 +12,9 @@ prepare_exit_to_usermode()), the parts the model has:
   when lock tracking is on, under the interleaving driver), then the signals raised
   meanwhile are delivered (exit_to_user_mode_loop(); kernel/task.py handle_signals()).
 
-Every system call goes through here: the API's (thpsim.api), the VFS's reads and
-writes of /proc, /sys and cgroup files (fs/vfs.py), and the stress harness's
+Every system call goes through here: the API's (thpsim.api), the VFS's reads,
+writes, mkdir, rmdir, directory listings and lookups of /proc, /sys and cgroup files
+(fs/vfs.py), and the stress harness's
 operations (the generator form, :func:`syscall`, under the interleaving driver).
 A user load or store that faults enters through the exception entry instead
 (irqentry_enter_from_user_mode()/irqentry_exit_to_user_mode()), whose way back does

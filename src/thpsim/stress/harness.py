@@ -72,7 +72,7 @@ class StressResult:
 
 def folio_migrations(m: Any) -> tuple[int, int]:
     """(folios migrated, THPs migrated) from /proc/vmstat's counters, per the profile's units."""
-    ev = m.kernel.vmstat.events
+    ev = m.vmstat()
     thp = ev["thp_migration_success"]
     if m.profile.pgmigrate_counts_base_pages:
         return ev["pgmigrate_success"] - 511 * thp, thp
@@ -107,7 +107,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         if not trace or (trace_round is not None and round_ != trace_round):
             return None
         base = len(trace_events)
-        entries = EntryTracer(m.kernel)
+        entries = EntryTracer(m)
         where: dict[int, str] = {}
 
         def on_step(step: int, cpu: int, op: str, trap: Any, gen: Any) -> None:
@@ -116,7 +116,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                 return
             fn = innermost_function(gen) if trap is not DONE else where.get(cpu, "?")
             args: dict[str, Any] = {"round": round_, "step": step, "cpu": cpu,
-                                    "thread": wl.threads[cpu].task.pid,
+                                    "thread": wl.threads[cpu].tid,
                                     "from": where.get(cpu, "?"), "trap": repr(trap)}
             changed = entries.changes()
             if changed:
@@ -148,7 +148,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
             s = sched.schedule.seed
         else:
             sched, s = _scheduler(cfg, seed, rnd)
-        ex: Execution = run_interleaved(m.kernel, progs, sched, s, log=True,
+        ex: Execution = run_interleaved(m, progs, sched, s, log=True,
                                         on_step=tracer_for(rnd), log_limit=200,
                                         max_steps=5_000_000)
         res.steps += ex.steps

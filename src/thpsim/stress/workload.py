@@ -43,7 +43,7 @@ from thpsim import (
     Machine,
 )
 from thpsim.api import Syscalls
-from thpsim.testing import PREEMPT, Op, Program, memory_word, poisoned_frames
+from thpsim.testing import PREEMPT, Op, Program, memory_word, poisoned_frames, thread_program
 
 MB = 1 << 20
 #: Where the regions live: thread i at BASE + i * STRIDE, its mremap spare at + SPARE.
@@ -217,19 +217,16 @@ class Workload:
 
     # ---- one round
     def programs(self, round_: int) -> list[Program]:
+        """Thread i (on CPU i) runs its program; each operation is a system call (or user
+        access) of its thread: through the kernel entry, as the API's are (signals,
+        lockdep_sys_exit)."""
         progs = []
         for i in range(self.cfg.user_threads):
-            progs.append(Program(i, self.threads[i].task, self._user_ops(round_, i)))
+            progs.append(thread_program(self.threads[i], self._user_ops(round_, i)))
         for j in range(self.cfg.migrators):
             cpu = self.cfg.user_threads + j
-            progs.append(Program(cpu, self.threads[cpu].task, self._migrator_ops(round_, cpu)))
+            progs.append(thread_program(self.threads[cpu], self._migrator_ops(round_, cpu)))
         self.rounds_built = round_ + 1
-        # each operation is a system call (or user access) of its thread: through the
-        # kernel entry, as the API's are (signals, lockdep_sys_exit)
-        m = self.m
-        for p in progs:
-            p.ops = [Op(op.name, lambda op=op, t=p.task: m.syscall(t, op.start()))
-                     for op in p.ops]
         return progs
 
     def _user_ops(self, round_: int, i: int) -> list[Op]:
@@ -557,7 +554,6 @@ class Workload:
         faults = off in r.unmapped
         want = r.values.get(off, 0)
         addr = r.addr(off)
-        task = sys.task
 
         def start():
             try:
@@ -570,7 +566,7 @@ class Workload:
                 raise IntegrityError(f"load from unmapped {addr:#x} returned {value:#x}")
             if value != want:
                 raise IntegrityError(
-                    f"lost write: pid {task.tgid} CPU{task.cpu} loaded {value:#x} at "
+                    f"lost write: pid {sys.pid} CPU{sys.cpu} loaded {value:#x} at "
                     f"{addr:#x} (frame {pfn:#x}), expected {want:#x}"
                 )
             return value
@@ -669,7 +665,7 @@ class Workload:
             if isinstance(child, int):
                 raise IntegrityError(f"fork failed: {child}")
             holder["child"] = Syscalls(m, child)
-            return child.pid
+            return holder["child"].tid
 
         def child_reads():
             child = holder["child"]
@@ -677,7 +673,7 @@ class Workload:
                 value, _ = yield from child.load(where[o])
                 if value != snapshot[o]:
                     raise IntegrityError(
-                        f"COW broken: child {child.task.pid} read {value:#x} at "
+                        f"COW broken: child {child.tid} read {value:#x} at "
                         f"{where[o]:#x}, expected the fork-time {snapshot[o]:#x}"
                     )
             return len(picks)
@@ -698,10 +694,9 @@ class Workload:
     # ---- the final oracle
     def final_check(self) -> None:
         """Every page of every region holds what its owner last wrote (no TLB involved)."""
-        mm = self.p.mm
         for r in self.regions:
             for off in r.offsets():
-                got = memory_word(mm, r.addr(off))
+                got = memory_word(self.p, r.addr(off))
                 if off in r.unmapped:
                     if got is not None:
                         raise IntegrityError(f"{r.addr(off):#x} should be unmapped")

@@ -102,6 +102,9 @@ def test_vmstat_thp_counters(profile):
     # zone items, then node items, then events
     assert names.index("nr_free_pages") < names.index("nr_inactive_anon") < names.index("pgfault")
     assert names.index("thp_fault_alloc") < names.index("thp_migration_success")
+    # Machine.vmstat(): the same file, parsed, in its order
+    assert m.vmstat() == vm and list(m.vmstat()) == names
+    assert m.vmstat()["pgfault"] == m.kernel.vmstat.events["pgfault"]
 
 
 def test_buddyinfo():

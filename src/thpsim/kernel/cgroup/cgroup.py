@@ -580,7 +580,7 @@ def register(vfs, ss: cgroup_subsys) -> None:
             raise _err(-ret, f)
         for child in cg.children.values():  # kernfs_activate() / css_clear_dir()
             cfts = _css_cftypes(h, child)
-            has_files = vfs.exists(f"{child.path}/{ss.name}.{cfts[-1].name}")
+            has_files = vfs.path_exists(f"{child.path}/{ss.name}.{cfts[-1].name}")
             if child.online and not has_files:
                 register_css_files(child)
             elif not child.online and has_files:
