@@ -119,3 +119,14 @@ def test_race_runs_any_syscall_by_name():
     assert ex.failure is None and ex.result(0, 0) == 0 and ex.result(1, 0) == 1
     with pytest.raises(ValueError):
         race.on(0, t0).syscall("no_such_call")
+
+
+def test_integrity_failure_is_the_checkers_message_or_none():
+    """integrity_failure(): what the stress harness and the scenarios report."""
+    from thpsim.mm.vmstat import NR_ANON_MAPPED
+    from thpsim.testing import integrity_failure
+
+    m, p, t0, a = build()
+    assert integrity_failure(m) is None
+    m.kernel.vmstat.mod_node_page_state(0, NR_ANON_MAPPED, 1)
+    assert "check_vmstat: nr_anon_pages" in integrity_failure(m)

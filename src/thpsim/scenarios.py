@@ -45,6 +45,7 @@ from thpsim.testing import (
     ReplayScheduler,
     Scheduler,
     Syscalls,
+    integrity_failure,
     make_scheduler,
     memory_word,
     writable_entries,
@@ -84,14 +85,6 @@ def _thp(p: Any) -> int:
     return (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
 
 
-def _integrity(m: Any) -> str | None:
-    try:
-        m.check_integrity()
-    except (IntegrityError, KernelBug) as e:
-        return str(e)
-    return None
-
-
 def _thp_being_migrated(profile: str, switches: dict[str, Any]) -> tuple[Race, Any, int]:
     """The setup every scenario shares: a process whose thread on CPU1 wrote 1 into a
     PMD-mapped THP at ``a``, and a race in which a second thread, on CPU0, moves the
@@ -122,7 +115,7 @@ def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
             return f"lost write: memory holds {memory_word(p.mm, off)!r}, CPU1 stored 7"
         if ex.result(0, 0) != (0, [1]):
             return f"move_pages returned {ex.result(0, 0)!r}"
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -143,7 +136,7 @@ def stale_tlb(profile: str = "seed", **switches: Any) -> ScenarioRun:
         got = memory_word(p.mm, a)
         if got != 2:
             return f"lost write: CPU1 stored 2 at {a:#x}, memory holds {got!r}"
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -155,13 +148,13 @@ def munmap_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     race.on(1, p.threads[0]).syscall("munmap", a, HPAGE_PMD_SIZE)
 
     def check(ex: Execution) -> str | None:
-        bad = _integrity(race.machine)
+        bad = integrity_failure(race.machine)
         if bad:
             return bad
         leaks = p.exit()
         if leaks:
             return "; ".join(leaks)
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -201,7 +194,7 @@ def _integrity_with(m: Any, extra_tasks: list[Any]) -> str | None:
     for t in extra_tasks:  # adopt tasks created inside the scenario
         if t.pid not in m.processes:
             m.processes[t.pid] = Process(m, t)
-    return _integrity(m)
+    return integrity_failure(m)
 
 
 @scenario
@@ -219,7 +212,7 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
             return "a store to the read-only range succeeded"
         except DeliveredSignal:
             pass
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 

@@ -49,7 +49,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
-from thpsim.errors import KernelBug
+from thpsim.errors import IntegrityError, KernelBug
 from thpsim.kernel.interleave import (
     DONE,
     Execution,
@@ -75,7 +75,7 @@ __all__ = [
     "PREEMPT", "KernelPath", "Syscalls",
     # reading the machine
     "memory_word", "writable_entries", "describe_entry", "table_owners", "LEVEL_NAME",
-    "LEVEL_SHIFT", "poisoned_frames", "mm_counters", "node_stat",
+    "LEVEL_SHIFT", "poisoned_frames", "mm_counters", "node_stat", "integrity_failure",
 ]
 
 
@@ -371,3 +371,13 @@ def node_stat(machine: Any, nid: int) -> dict[str, int]:
     """Node ``nid``'s anonymous-memory node_stat items (nr_anon_pages, nr_anon_thps, ...)
     in pages, the unit the model counts them in."""
     return {item: machine.kernel.vmstat.node[nid][item] for item in NODE_STAT_ITEMS}
+
+
+def integrity_failure(machine: Any) -> str | None:
+    """The invariant checker's verdict on ``machine`` as text: the failure message
+    (an invariant broken, or a kernel bug the check ran into), or None."""
+    try:
+        machine.check_integrity()
+    except (IntegrityError, KernelBug) as e:
+        return str(e)
+    return None
