@@ -52,7 +52,7 @@ from thpsim.testing import (
 )
 
 __all__ = ["SCENARIOS", "ScenarioRun", "run_scenario", "explore", "format_failure",
-           "replay_command", "parse_switch"]
+           "replay_command", "parse_switch", "add_profile_arguments", "profile_switches"]
 
 MB = 1 << 20
 
@@ -287,6 +287,18 @@ def parse_switch(text: str) -> tuple[str, Any]:
         return k, v
 
 
+def add_profile_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every command that builds a machine takes: ``--profile P`` and, any
+    number of times, ``--switch k=v`` (a profile switch; see :func:`profile_switches`)."""
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[], help="profile switch k=v")
+
+
+def profile_switches(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--switch`` options given, parsed (:func:`parse_switch`), by switch name."""
+    return dict(parse_switch(s) for s in args.switch)
+
+
 def cli_replay(argv: list[str]) -> int:
     """``thpsim replay --scenario NAME --schedule S [--profile P] [--switch k=v]...``
 
@@ -295,10 +307,9 @@ def cli_replay(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="thpsim replay")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--schedule", required=True)
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     sched = ReplayScheduler(args.schedule)
     sched.new_execution()
     ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
@@ -319,11 +330,10 @@ def cli_explore(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="thpsim explore")
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     ap.add_argument("--bound", type=int, default=2, help="preemption bound")
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     ap.add_argument("--max-executions", type=int, default=100_000)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     status = 0
     for name in args.scenario or sorted(SCENARIOS):
         n, fails = explore(name, args.bound, args.profile, switches, args.max_executions)
@@ -343,10 +353,9 @@ def cli_run(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--depth", type=int, default=3, help="PCT depth")
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     kw: dict[str, int] = {}
     if args.policy == "pct":
         # PCT draws its change points over the run's length (Burckhardt et al.): measure
