@@ -156,6 +156,18 @@ class _Region:
         if off < self.thp_bytes:
             self.pristine = False
 
+    def replace(self, off: int, length: int, mapped: bool) -> None:
+        """[off, off + length) unmapped (munmap) or ``mapped`` afresh (MAP_FIXED): its
+        contents read 0 again and it is writable (once mapped)."""
+        for o in range(off, off + length, PAGE_SIZE):
+            if mapped:
+                self.unmapped.discard(o)
+            else:
+                self.unmapped.add(o)
+            self.readonly.discard(o)
+            self.values.pop(o, None)
+        self.touch(off, length)
+
 
 class Workload:
     """Builds the machine and, round by round, the programs of every CPU."""
@@ -619,20 +631,12 @@ class Workload:
                             0 if hole is None else -errno.ENOMEM)
 
     def _munmap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
-        for o in range(off, off + length, PAGE_SIZE):
-            r.unmapped.add(o)
-            r.readonly.discard(o)
-            r.values.pop(o, None)
-        r.touch(off, length)
+        r.replace(off, length, False)
         addr = r.addr(off)
         return self._expect("munmap", lambda: sys.munmap(addr, length), 0)
 
     def _remap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
-        for o in range(off, off + length, PAGE_SIZE):
-            r.unmapped.discard(o)
-            r.readonly.discard(o)
-            r.values.pop(o, None)
-        r.touch(off, length)
+        r.replace(off, length, True)
         addr = r.addr(off)
         return self._expect(
             "mmap(FIXED)",
