@@ -553,15 +553,10 @@ class Workload:
         addr = r.addr(off)
 
         def start():
-            try:
-                yield from sys.store(addr, value)
-            except DeliveredSignal as e:
-                if not faults:
-                    raise IntegrityError(f"store to {addr:#x} got {e}") from None
-                return "SIGSEGV"
-            if faults:
-                raise IntegrityError(f"store to {addr:#x} should have faulted")
-            return None
+            got = yield from _user_access(
+                f"store to {addr:#x}", faults, lambda: sys.store(addr, value),
+                lambda _: f"store to {addr:#x} should have faulted")
+            return got if faults else None
 
         return Op("store", start)
 
@@ -572,14 +567,12 @@ class Workload:
         task = sys.task
 
         def start():
-            try:
-                value, pfn = yield from sys.load(addr)
-            except DeliveredSignal as e:
-                if not faults:
-                    raise IntegrityError(f"load from {addr:#x} got {e}") from None
-                return "SIGSEGV"
+            got = yield from _user_access(
+                f"load from {addr:#x}", faults, lambda: sys.load(addr),
+                lambda got: f"load from unmapped {addr:#x} returned {got[0]:#x}")
             if faults:
-                raise IntegrityError(f"load from unmapped {addr:#x} returned {value:#x}")
+                return got
+            value, pfn = got
             if value != want:
                 raise IntegrityError(
                     f"lost write: pid {task.tgid} CPU{task.cpu} loaded {value:#x} at "
@@ -718,6 +711,21 @@ class Workload:
                         f"lost write: memory at {r.addr(off):#x} holds {got:#x}, "
                         f"expected {want:#x}"
                     )
+
+
+def _user_access(what: str, faults: bool, access: Any, unexpected: Any) -> Any:
+    """Run a user access that must fault (``faults``: then it returns "SIGSEGV") or
+    must not (then it returns the access's result); else IntegrityError, with
+    ``unexpected(result)`` as the message for an access that should have faulted."""
+    try:
+        got = yield from access()
+    except DeliveredSignal as e:
+        if not faults:
+            raise IntegrityError(f"{what} got {e}") from None
+        return "SIGSEGV"
+    if faults:
+        raise IntegrityError(unexpected(got))
+    return got
 
 
 def _pagemap(sys: Syscalls, proc: str, start: int, n: int) -> Any:
