@@ -171,3 +171,14 @@ def test_a_thread_program_runs_each_op_as_a_system_call():
     ex = run_interleaved(m, [prog], sched)
     assert ex.failure is None and memory_word(p, a) == 5
     assert not signal_pending(p.threads[0].sys.task)
+
+
+def test_integrity_failure_is_the_checkers_message_or_none():
+    """integrity_failure(): what the stress harness and the scenarios report."""
+    from thpsim.mm.vmstat import NR_ANON_MAPPED
+    from thpsim.testing import integrity_failure
+
+    m, p, t0, a = build()
+    assert integrity_failure(m) is None
+    m.kernel.vmstat.mod_node_page_state(0, NR_ANON_MAPPED, 1)
+    assert "check_vmstat: nr_anon_pages" in integrity_failure(m)

@@ -44,13 +44,14 @@ from thpsim.testing import (
     ReplayScheduler,
     Scheduler,
     Syscalls,
+    integrity_failure,
     make_scheduler,
     memory_word,
     writable_entries,
 )
 
 __all__ = ["SCENARIOS", "ScenarioRun", "run_scenario", "explore", "format_failure",
-           "replay_command", "parse_switch"]
+           "replay_command", "parse_switch", "add_profile_arguments", "profile_switches"]
 
 MB = 1 << 20
 
@@ -83,14 +84,6 @@ def _thp(p: Any) -> int:
     return (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
 
 
-def _integrity(m: Any) -> str | None:
-    try:
-        m.check_integrity()
-    except (IntegrityError, KernelBug) as e:
-        return str(e)
-    return None
-
-
 def _thp_being_migrated(profile: str, switches: dict[str, Any]) -> tuple[Race, Any, int]:
     """The setup every scenario shares: a process whose thread on CPU1 wrote 1 into a
     PMD-mapped THP at ``a``, and a race in which a second thread, on CPU0, moves the
@@ -121,7 +114,7 @@ def fault_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
             return f"lost write: memory holds {memory_word(p, off)!r}, CPU1 stored 7"
         if ex.result(0, 0) != (0, [1]):
             return f"move_pages returned {ex.result(0, 0)!r}"
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -142,7 +135,7 @@ def stale_tlb(profile: str = "seed", **switches: Any) -> ScenarioRun:
         got = memory_word(p, a)
         if got != 2:
             return f"lost write: CPU1 stored 2 at {a:#x}, memory holds {got!r}"
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -154,13 +147,13 @@ def munmap_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
     race.on(1, p.threads[0]).syscall("munmap", a, HPAGE_PMD_SIZE)
 
     def check(ex: Execution) -> str | None:
-        bad = _integrity(race.machine)
+        bad = integrity_failure(race.machine)
         if bad:
             return bad
         leaks = p.exit()
         if leaks:
             return "; ".join(leaks)
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -192,7 +185,7 @@ def fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
             return f"the child's store was lost: {memory_word(child, a)!r}"
         if memory_word(p, a) != 1:
             return f"the parent's memory changed: {memory_word(p, a)!r}"
-        return _integrity(m)  # the checker finds the child in the task table
+        return integrity_failure(m)  # the checker finds the child in the task table
 
     return ScenarioRun(race, check)
 
@@ -212,7 +205,7 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
             return "a store to the read-only range succeeded"
         except DeliveredSignal:
             pass
-        return _integrity(race.machine)
+        return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
 
@@ -287,6 +280,18 @@ def parse_switch(text: str) -> tuple[str, Any]:
         return k, v
 
 
+def add_profile_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every command that builds a machine takes: ``--profile P`` and, any
+    number of times, ``--switch k=v`` (a profile switch; see :func:`profile_switches`)."""
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--switch", action="append", default=[], help="profile switch k=v")
+
+
+def profile_switches(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--switch`` options given, parsed (:func:`parse_switch`), by switch name."""
+    return dict(parse_switch(s) for s in args.switch)
+
+
 def cli_replay(argv: list[str]) -> int:
     """``thpsim replay --scenario NAME --schedule S [--profile P] [--switch k=v]...``
 
@@ -295,10 +300,9 @@ def cli_replay(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="thpsim replay")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--schedule", required=True)
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     sched = ReplayScheduler(args.schedule)
     sched.new_execution()
     ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
@@ -319,11 +323,10 @@ def cli_explore(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="thpsim explore")
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     ap.add_argument("--bound", type=int, default=2, help="preemption bound")
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     ap.add_argument("--max-executions", type=int, default=100_000)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     status = 0
     for name in args.scenario or sorted(SCENARIOS):
         n, fails = explore(name, args.bound, args.profile, switches, args.max_executions)
@@ -343,10 +346,9 @@ def cli_run(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--depth", type=int, default=3, help="PCT depth")
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[])
+    add_profile_arguments(ap)
     args = ap.parse_args(argv)
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     kw: dict[str, int] = {}
     if args.policy == "pct":
         # PCT draws its change points over the run's length (Burckhardt et al.): measure

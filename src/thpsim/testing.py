@@ -57,7 +57,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
-from thpsim.errors import KernelBug
+from thpsim.errors import IntegrityError, KernelBug
 from thpsim.kernel import interleave
 from thpsim.kernel.interleave import DONE, Execution, Failure, Op, Program, innermost_function
 from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
@@ -78,7 +78,7 @@ __all__ = [
     # reading the machine
     "memory_word", "writable_entries", "page_tables", "describe_entry", "table_owners",
     "LEVEL_NAME", "LEVEL_SHIFT", "poisoned_frames", "vmas", "mm_counters", "node_stat",
-    "node_free_pages",
+    "node_free_pages", "integrity_failure",
 ]
 
 
@@ -427,3 +427,13 @@ def node_stat(machine: Any, nid: int) -> dict[str, int]:
 def node_free_pages(machine: Any, nid: int) -> int:
     """The pages on node ``nid``'s free lists (what its meminfo's MemFree counts)."""
     return machine.kernel.buddy.node_free_pages(nid)
+
+
+def integrity_failure(machine: Any) -> str | None:
+    """The invariant checker's verdict on ``machine`` as text: the failure message
+    (an invariant broken, or a kernel bug the check ran into), or None."""
+    try:
+        machine.check_integrity()
+    except (IntegrityError, KernelBug) as e:
+        return str(e)
+    return None

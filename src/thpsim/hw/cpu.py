@@ -49,7 +49,9 @@ _TLB_FLAGS = _PAGE_RW | _PAGE_DIRTY | _PAGE_USER
 _HUGE_PFN_OFF = (1 << (PMD_SHIFT - PAGE_SHIFT)) - 1
 _IDX = 511
 _AD = _PAGE_ACCESSED | _PAGE_DIRTY
-_P_U = _PAGE_PRESENT | _PAGE_USER
+#: The levels the MMU walks, top down (4-level paging): each one's index shift and the
+#: entry bits that make it the leaf (PS in a PMD; every present PTE; none above).
+_LEVELS = ((PGDIR_SHIFT, 0), (PUD_SHIFT, 0), (PMD_SHIFT, _PAGE_PSE), (PAGE_SHIFT, -1))
 
 DEFAULT_TLB_ENTRIES_4K = 1536
 DEFAULT_TLB_ENTRIES_2M = 1024
@@ -144,51 +146,28 @@ def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool) -> tupl
     """
     tables = mem.tables
     t = tables[pgd_pfn]
-    i = (vaddr >> PGDIR_SHIFT) & _IDX
-    e = t[i]
-    if e & _P_U != _P_U:
-        return (WALK_NOT_PRESENT if not e & _PAGE_PRESENT else WALK_PROTECTION), False
-    rw = e & _PAGE_RW
-    if not e & _PAGE_ACCESSED:
-        t[i] = e | _PAGE_ACCESSED
-    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
-    i = (vaddr >> PUD_SHIFT) & _IDX
-    e = t[i]
-    if e & _P_U != _P_U:
-        return (WALK_NOT_PRESENT if not e & _PAGE_PRESENT else WALK_PROTECTION), False
-    rw &= e
-    if not e & _PAGE_ACCESSED:
-        t[i] = e | _PAGE_ACCESSED
-    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
-    i = (vaddr >> PMD_SHIFT) & _IDX
-    e = t[i]
-    if not e & _PAGE_PRESENT:
-        return WALK_NOT_PRESENT, False
-    if not e & _PAGE_USER:
-        return WALK_PROTECTION, False
-    rw &= e
-    if e & _PAGE_PSE:
-        if write and not rw:
+    rw = _PAGE_RW
+    for shift, leaf in _LEVELS:
+        i = (vaddr >> shift) & _IDX
+        e = t[i]
+        if not e & _PAGE_PRESENT:
+            return WALK_NOT_PRESENT, False
+        if not e & _PAGE_USER:
             return WALK_PROTECTION, False
-        new = e | (_AD if write else _PAGE_ACCESSED)
-        if new != e:
-            t[i] = new
-        pfn = ((e & PTE_PFN_MASK) >> PAGE_SHIFT) & ~_HUGE_PFN_OFF
-        pfn += (vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF
-        return (pfn << PAGE_SHIFT) | rw | (new & _PAGE_DIRTY) | _PAGE_USER, True
-    if not e & _PAGE_ACCESSED:
-        t[i] = e | _PAGE_ACCESSED
-    t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
-    i = (vaddr >> PAGE_SHIFT) & _IDX
-    e = t[i]
-    if not e & _PAGE_PRESENT:
-        return WALK_NOT_PRESENT, False
-    if not e & _PAGE_USER:
-        return WALK_PROTECTION, False
-    rw &= e
+        rw &= e
+        if e & leaf:
+            break  # the leaf: a PTE, or a PMD with PS set (2 MiB)
+        if not e & _PAGE_ACCESSED:
+            t[i] = e | _PAGE_ACCESSED
+        t = tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
     if write and not rw:
         return WALK_PROTECTION, False
     new = e | (_AD if write else _PAGE_ACCESSED)
     if new != e:
         t[i] = new
-    return (e & PTE_PFN_MASK) | rw | (new & _PAGE_DIRTY) | _PAGE_USER, False
+    flags = rw | (new & _PAGE_DIRTY) | _PAGE_USER
+    if shift == PMD_SHIFT:
+        pfn = ((e & PTE_PFN_MASK) >> PAGE_SHIFT) & ~_HUGE_PFN_OFF
+        pfn += (vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF
+        return (pfn << PAGE_SHIFT) | flags, True
+    return (e & PTE_PFN_MASK) | flags, False

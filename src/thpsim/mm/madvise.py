@@ -234,14 +234,15 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
         return 0
     unmapped_error = 0
     vma = mm.find_vma(start)
-    if vma is None:
-        return -errno.ENOMEM
-    if vma.vm_start > start:
-        unmapped_error = -errno.ENOMEM
-        start = vma.vm_start
-        if start >= end:
-            return unmapped_error
     while True:
+        # still start < end
+        if vma is None:
+            return -errno.ENOMEM
+        if vma.vm_start > start:  # a hole: advise the mapped parts, then -ENOMEM
+            unmapped_error = -errno.ENOMEM
+            start = vma.vm_start
+            if start >= end:
+                return unmapped_error
         s = max(start, vma.vm_start)
         e = min(end, vma.vm_end)
         nxt_start = vma.vm_end
@@ -252,13 +253,6 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
         if start >= end:
             return unmapped_error
         vma = mm.find_vma(start)
-        if vma is None:
-            return -errno.ENOMEM
-        if vma.vm_start > start:
-            unmapped_error = -errno.ENOMEM
-            start = vma.vm_start
-            if start >= end:
-                return unmapped_error
 
 
 def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPath[int]:

@@ -26,53 +26,47 @@ _U64 = 0xFFFF_FFFF_FFFF_FFFF
 MAX_FAULT_RETRIES = 64
 
 
-def user_store(task, addr: int, value: int) -> KernelPath[int]:
-    """Store a 64-bit word to the 4 KiB page at ``addr``. Returns the frame written."""
+def user_translate(task, addr: int, write: bool) -> KernelPath[int]:
+    """The translation of ``addr`` for a user access, faulting until it is mapped.
+
+    The TLB entry if it allows the access (a store needs W and D), else an MMU walk
+    (filling the TLB on success), else a page fault (a store's permission fault
+    first drops the stale entry) and a retry. Returns the TLB-format entry.
+    """
     mm = task.mm
     ctx = mm.kernel
     cpu = ctx.cpus[task.cpu]
     asid = mm.mm_id
-    value &= _U64
     for _ in range(MAX_FAULT_RETRIES):
         e = cpu.tlb_lookup(asid, addr)
-        if e >= 0 and e & TLB_W and e & TLB_D:
-            break
-        e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, True)
+        if e >= 0 and (not write or e & TLB_W and e & TLB_D):
+            return e
+        e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, write)
         if e >= 0:
             cpu.tlb_fill(asid, addr, e, huge)
-            break
-        if e == WALK_PROTECTION:
+            return e
+        if write and e == WALK_PROTECTION:
             cpu.invlpg(asid, addr)  # a permission fault drops the entry
-        code = X86_PF_WRITE | X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0)
+        code = X86_PF_USER | (X86_PF_WRITE if write else 0) | (
+            X86_PF_PROT if e == WALK_PROTECTION else 0
+        )
         sig = yield from do_user_addr_fault(task, addr, code)
         if sig is not None:
             raise DeliveredSignal(sig[0], sig[1], addr)
-    else:
-        raise KernelBug(f"store to {addr:#x} keeps faulting")
-    pfn = e >> PAGE_SHIFT
-    ctx.mem.contents[pfn] = value
+    raise KernelBug(f"{'store to' if write else 'load from'} {addr:#x} keeps faulting")
+
+
+def user_store(task, addr: int, value: int) -> KernelPath[int]:
+    """Store a 64-bit word to the 4 KiB page at ``addr``. Returns the frame written."""
+    mem = task.mm.kernel.mem
+    value &= _U64
+    pfn = (yield from user_translate(task, addr, True)) >> PAGE_SHIFT
+    mem.contents[pfn] = value
     return pfn
 
 
 def user_load(task, addr: int) -> KernelPath[tuple[int, int]]:
     """Load the 64-bit word of the 4 KiB page at ``addr``. Returns ``(value, frame)``."""
-    mm = task.mm
-    ctx = mm.kernel
-    cpu = ctx.cpus[task.cpu]
-    asid = mm.mm_id
-    for _ in range(MAX_FAULT_RETRIES):
-        e = cpu.tlb_lookup(asid, addr)
-        if e >= 0:
-            break
-        e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, False)
-        if e >= 0:
-            cpu.tlb_fill(asid, addr, e, huge)
-            break
-        code = X86_PF_USER | (X86_PF_PROT if e == WALK_PROTECTION else 0)
-        sig = yield from do_user_addr_fault(task, addr, code)
-        if sig is not None:
-            raise DeliveredSignal(sig[0], sig[1], addr)
-    else:
-        raise KernelBug(f"load from {addr:#x} keeps faulting")
-    pfn = e >> PAGE_SHIFT
-    return ctx.mem.contents[pfn], pfn
+    mem = task.mm.kernel.mem
+    pfn = (yield from user_translate(task, addr, False)) >> PAGE_SHIFT
+    return mem.contents[pfn], pfn

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from thpsim.scenarios import parse_switch
+from thpsim.scenarios import add_profile_arguments, profile_switches
 from thpsim.stress.harness import (
     folio_migrations,
     format_report,
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="thpsim stress", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[], help="profile switch k=v")
+    add_profile_arguments(ap)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=None, help="rounds per worker")
     ap.add_argument("--migrations", type=int, default=None,
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"replay: thpsim stress --replay {path}")
         return 0
 
-    switches = dict(parse_switch(s) for s in args.switch)
+    switches = profile_switches(args)
     rounds = args.rounds if args.rounds is not None else (10**9 if args.migrations else 50)
     cfg = StressConfig(profile=args.profile, switches=switches, user_threads=args.user_threads,
                        migrators=args.migrators, ops_per_round=args.ops_per_round,

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from thpsim import IntegrityError, KernelBug
+from thpsim import IntegrityError
 from thpsim.stress.trace import EntryTracer
 from thpsim.stress.workload import StressConfig, Workload
 from thpsim.testing import (
@@ -34,6 +34,7 @@ from thpsim.testing import (
     ReplayScheduler,
     Schedule,
     innermost_function,
+    integrity_failure,
     make_scheduler,
     run_interleaved,
 )
@@ -165,7 +166,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
             return finish(ex.failure, rnd)
         last = ex.schedule
         if (rnd + 1) % cfg.check_every == 0:
-            for kind, bad in (("invariant", _check(m)), ("integrity", _contents(wl))):
+            for kind, bad in (("invariant", integrity_failure(m)), ("integrity", _contents(wl))):
                 if bad:
                     return finish(Failure(kind, bad, ex.schedule, ex.events[-40:]), rnd)
         if progress is not None:
@@ -175,7 +176,7 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     if res.rounds == 0:
         last = Schedule(0, ())
     # a failure found here replays as the last round's schedule followed by these checks
-    for check in (lambda: _check(m), lambda: _final(wl), lambda: _exit(wl)):
+    for check in (lambda: integrity_failure(m), lambda: _final(wl), lambda: _exit(wl)):
         bad = check()
         if bad:
             return finish(Failure("invariant", bad, last, []), res.rounds - 1)
@@ -191,14 +192,6 @@ def _digestible(value: Any) -> str:
     return type(value).__name__
 
 
-def _check(m: Any) -> str | None:
-    try:
-        m.check_integrity()
-    except (IntegrityError, KernelBug) as e:
-        return str(e)
-    return None
-
-
 def _contents(wl: Workload) -> str | None:
     """Every page of every region holds what its owner last wrote (between rounds)."""
     try:
@@ -209,18 +202,15 @@ def _contents(wl: Workload) -> str | None:
 
 
 def _final(wl: Workload) -> str | None:
-    try:
-        wl.final_check()
-    except IntegrityError as e:
-        return str(e)
-    return _check(wl.m)
+    bad = _contents(wl)
+    return bad if bad is not None else integrity_failure(wl.m)
 
 
 def _exit(wl: Workload) -> str | None:
     leaks = wl.p.exit()
     if leaks:
         return "; ".join(leaks)
-    return _check(wl.m)
+    return integrity_failure(wl.m)
 
 
 def _chrome_trace(events: list[dict[str, Any]], ncpu: int) -> list[dict[str, Any]]:

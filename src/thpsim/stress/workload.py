@@ -156,6 +156,18 @@ class _Region:
         if off < self.thp_bytes:
             self.pristine = False
 
+    def replace(self, off: int, length: int, mapped: bool) -> None:
+        """[off, off + length) unmapped (munmap) or ``mapped`` afresh (MAP_FIXED): its
+        contents read 0 again and it is writable (once mapped)."""
+        for o in range(off, off + length, PAGE_SIZE):
+            if mapped:
+                self.unmapped.discard(o)
+            else:
+                self.unmapped.add(o)
+            self.readonly.discard(o)
+            self.values.pop(o, None)
+        self.touch(off, length)
+
 
 class Workload:
     """Builds the machine and, round by round, the programs of every CPU."""
@@ -538,15 +550,10 @@ class Workload:
         addr = r.addr(off)
 
         def start():
-            try:
-                yield from sys.store(addr, value)
-            except DeliveredSignal as e:
-                if not faults:
-                    raise IntegrityError(f"store to {addr:#x} got {e}") from None
-                return "SIGSEGV"
-            if faults:
-                raise IntegrityError(f"store to {addr:#x} should have faulted")
-            return None
+            got = yield from _user_access(
+                f"store to {addr:#x}", faults, lambda: sys.store(addr, value),
+                lambda _: f"store to {addr:#x} should have faulted")
+            return got if faults else None
 
         return Op("store", start)
 
@@ -556,14 +563,12 @@ class Workload:
         addr = r.addr(off)
 
         def start():
-            try:
-                value, pfn = yield from sys.load(addr)
-            except DeliveredSignal as e:
-                if not faults:
-                    raise IntegrityError(f"load from {addr:#x} got {e}") from None
-                return "SIGSEGV"
+            got = yield from _user_access(
+                f"load from {addr:#x}", faults, lambda: sys.load(addr),
+                lambda got: f"load from unmapped {addr:#x} returned {got[0]:#x}")
             if faults:
-                raise IntegrityError(f"load from unmapped {addr:#x} returned {value:#x}")
+                return got
+            value, pfn = got
             if value != want:
                 raise IntegrityError(
                     f"lost write: pid {sys.pid} CPU{sys.cpu} loaded {value:#x} at "
@@ -615,20 +620,12 @@ class Workload:
                             0 if hole is None else -errno.ENOMEM)
 
     def _munmap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
-        for o in range(off, off + length, PAGE_SIZE):
-            r.unmapped.add(o)
-            r.readonly.discard(o)
-            r.values.pop(o, None)
-        r.touch(off, length)
+        r.replace(off, length, False)
         addr = r.addr(off)
         return self._expect("munmap", lambda: sys.munmap(addr, length), 0)
 
     def _remap(self, sys: Syscalls, r: _Region, off: int, length: int) -> Op:
-        for o in range(off, off + length, PAGE_SIZE):
-            r.unmapped.discard(o)
-            r.readonly.discard(o)
-            r.values.pop(o, None)
-        r.touch(off, length)
+        r.replace(off, length, True)
         addr = r.addr(off)
         return self._expect(
             "mmap(FIXED)",
@@ -709,6 +706,21 @@ class Workload:
                         f"lost write: memory at {r.addr(off):#x} holds {got:#x}, "
                         f"expected {want:#x}"
                     )
+
+
+def _user_access(what: str, faults: bool, access: Any, unexpected: Any) -> Any:
+    """Run a user access that must fault (``faults``: then it returns "SIGSEGV") or
+    must not (then it returns the access's result); else IntegrityError, with
+    ``unexpected(result)`` as the message for an access that should have faulted."""
+    try:
+        got = yield from access()
+    except DeliveredSignal as e:
+        if not faults:
+            raise IntegrityError(f"{what} got {e}") from None
+        return "SIGSEGV"
+    if faults:
+        raise IntegrityError(unexpected(got))
+    return got
 
 
 def _pagemap(sys: Syscalls, proc: str, start: int, n: int) -> Any:
