@@ -89,9 +89,9 @@ def _show_counters(m: Machine, procs: list[Process], out: TextIO) -> None:
     print(f"  pgfault {m.kernel.vmstat.events['pgfault']}", file=out)
     nid = min(m.kernel.mem.nodes)
     print(f"--- node {nid} statistics", file=out)
-    buddy = m.kernel.buddy
     print(f"  MemTotal: {m.nodes[nid] // 1024} kB", file=out)
-    print(f"  MemFree: {buddy.node_free_pages(nid) * PAGE_SIZE // 1024} kB", file=out)
+    free = sum(z.nr_free_pages for z in m.kernel.node_data[nid].node_zones)
+    print(f"  MemFree: {free * PAGE_SIZE // 1024} kB", file=out)
     for item, pages in node_stat(m, nid).items():
         print(f"  {item}: {pages} pages", file=out)
 

@@ -31,7 +31,7 @@ from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 from thpsim.lib.kstrtox import kstrtoul
 from thpsim.lib.string import sysfs_streq
 from thpsim.mm import hwpoison_inject, memory_failure
-from thpsim.mm.page_alloc import ZONE_NORMAL
+from thpsim.mm.page_alloc import ZONE_NORMAL, node_free_pages
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
     NR_ANON_MAPPED,
@@ -73,7 +73,7 @@ def _node_states(ctx: Any) -> dict[str, list[int]]:
         "possible": nids,
         "online": nids,
         "has_normal_memory": [
-            nid for nid, pgdat in ctx.buddy.nodes.items()
+            nid for nid, pgdat in ctx.node_data.items()
             if pgdat.node_zones[ZONE_NORMAL].present_pages
         ],
         "has_memory": node_states_memory(ctx),
@@ -131,8 +131,8 @@ def node_read_meminfo(f: File) -> str:
     node = vm.node[nid]
     zone = vm.zone_extra[nid]
     kb = 1 << (PAGE_SHIFT - 10)
-    total = sum(z.managed_pages for z in ctx.buddy.nodes[nid].node_zones)
-    free = ctx.buddy.node_free_pages(nid)
+    total = sum(z.managed_pages for z in ctx.node_data[nid].node_zones)
+    free = node_free_pages(ctx, nid)
     fields: list[tuple[str, int]] = [
         ("MemTotal", total),
         ("MemFree", free),

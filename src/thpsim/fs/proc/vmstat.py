@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+from thpsim.mm.page_alloc import buddyinfo, node_free_pages
 from thpsim.mm.vmstat import (
     NODE_ITEMS_IN_THPS,
     NODE_STAT_ITEMS,
@@ -35,12 +36,11 @@ def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
     (sum_zone_node_page_state / node_page_state).
     """
     vm = ctx.vmstat
-    buddy = ctx.buddy
-    nids = list(buddy.nodes) if nid is None else [nid]
+    nids = list(ctx.node_data) if nid is None else [nid]
     out: list[tuple[str, int]] = []
     for item in ZONE_STAT_ITEMS:
         if item == NR_FREE_PAGES:
-            v = sum(buddy.node_free_pages(n) for n in nids)
+            v = sum(node_free_pages(ctx, n) for n in nids)
         else:
             v = sum(vm.zone_extra[n][item] for n in nids)
         out.append((item, v))
@@ -61,7 +61,7 @@ def vmstat_show(f: File) -> str:
 
 def frag_show(f: File) -> str:
     """/proc/buddyinfo. Models: frag_show() (the allocator formats its free lists)."""
-    return f.ctx.buddy.buddyinfo()
+    return buddyinfo(f.ctx)
 
 
 def register(vfs: VFS) -> None:
