@@ -23,6 +23,7 @@ from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
     NODE_DATA,
     ZONE_MOVABLE,
     ZONE_NORMAL,
@@ -233,11 +234,16 @@ def test_offline_block_onlines_into_either_zone_mainline():
 
     m.fs.write(f"{MD}/memory3/state", "offline")  # the span shrinks away: zone empty
     assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)
+    # offline_pages() left the block's pageblocks isolated, its zone counts none
+    pb = range(b3, b3 + PPB, pageblock_nr_pages)
+    assert all(get_pageblock_migratetype(m.kernel.pages, p) == MIGRATE_ISOLATE for p in pb)
+    assert not isolated_pageblocks(m.kernel)
     assert node_memtotal_kb(m, 1) == node_total - BLOCK // 1024
     assert memtotal_kb(m) == total - BLOCK // 1024
     assert "Node 1, zone  Movable" not in m.fs.read("/proc/buddyinfo")
 
     m.fs.write(f"{MD}/memory3/state", "online_kernel")
+    assert all(get_pageblock_migratetype(m.kernel.pages, p) == MIGRATE_MOVABLE for p in pb)
     assert attr(m, 3, "valid_zones") == "Normal" and attr(m, 2, "valid_zones") == "Normal"
     assert zone_info(m, 1, ZONE_NORMAL) == (b2, 2 * PPB, 2 * PPB, 2 * PPB)
     assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)

@@ -734,11 +734,17 @@ def check_buddy(ctx: KernelContext) -> None:
     nr_free_pages equal what the lists hold; and free frames plus allocated frames
     (the zone's frames neither free, nor reserved at boot, nor offline) equal
     managed_pages. Every frame linked to the zone lies in its span.
+    nr_isolate_pageblock counts the zone's online MIGRATE_ISOLATE pageblocks
+    (offline ones stay isolated uncounted, see offline_pages()).
     Raises: KernelBug naming the zone, block and what is wrong.
     """
     pages = ctx.pages
     reserved = sorted(ctx.memblock_reserved or ())
-    zoneid = ctx.pages.zoneid_np
+    zoneid = pages.zoneid_np
+    pb_heads = slice(0, pages.nr, pageblock_nr_pages)
+    pb_isolated = ((pages.pageblock_flags_np == MIGRATE_ISOLATE)
+                   & (pages.flags_np[pb_heads] & F_offline == 0))
+    pb_zoneid = zoneid[pb_heads]
     for pgdat in ctx.node_data.values():
         for z in pgdat.node_zones:
             where = f"node {z.node} zone {z.name}"
@@ -815,6 +821,10 @@ def check_buddy(ctx: KernelContext) -> None:
                     f"{where}: {nr_pages} free + {allocated} allocated pages != "
                     f"managed_pages {z.managed_pages}"
                 )
+            isolated = int(np.count_nonzero(pb_isolated & (pb_zoneid == z.zoneid)))
+            if isolated != z.nr_isolate_pageblock:
+                raise KernelBug(f"{where}: {isolated} online pageblocks are MIGRATE_ISOLATE, "
+                                f"nr_isolate_pageblock says {z.nr_isolate_pageblock}")
 
 
 # ---------------------------------------------------------------- allocation and freeing
@@ -925,14 +935,15 @@ def __alloc_pages(ctx: KernelContext, gfp_mask: int, order: int, preferred_nid: 
 
 def get_page_from_freelist(ctx: KernelContext, gfp_mask: int, order: int, alloc_flags: int,
                            ac: alloc_context) -> int:
-    """Walk the zonelist for a zone that can hand out a 2**order block.
+    """Walk ``ac.zonelist`` for a zone that can hand out a 2**order block.
 
     Models: mm/page_alloc.c get_page_from_freelist() -> rmqueue(), v4.14.
     Context: any; takes and releases zone->lock. Preempts: never.
     Returns: a prepared block's PFN, or -1.
-    Skips zones above gfp_zone(gfp_mask), nodes outside ``nodemask`` (bit n = node
-    n; None = all), with ALLOC_CPUSET nodes cpuset_zone_allowed() refuses, and,
-    with __GFP_THISNODE, every node but the preferred one (ZONELIST_NOFALLBACK).
+    Skips zones above ``ac.high_zoneidx`` (gfp_zone()), nodes outside
+    ``ac.nodemask`` (bit n = node n; None = all), with ALLOC_CPUSET nodes
+    cpuset_zone_allowed() refuses, and, with __GFP_THISNODE, every node but
+    ``ac.preferred_nid`` (ZONELIST_NOFALLBACK).
     Simplified: the zone's free page count stands in for the watermark check.
     """
     high_zoneidx = ac.high_zoneidx
