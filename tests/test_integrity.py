@@ -24,6 +24,9 @@ from thpsim.errors import IntegrityError
 from thpsim.integrity import CHECKERS, IntegrityState, check_integrity
 from thpsim.mm.madvise import MADV_HUGEPAGE, MADV_NOHUGEPAGE
 from thpsim.mm.mm_types import MM_ANONPAGES
+from thpsim.mm.page_alloc import (
+    for_each_free_block,
+)
 from thpsim.mm.page_flags import F_locked, F_pgtable, F_reserved
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS
 
@@ -233,7 +236,7 @@ def test_check_refcounts(full):
 @pytest.mark.parametrize("full", MODES)
 def test_check_frame_owners_twice(full):
     s = Setup()
-    pfn = next(iter(s.ctx.buddy.for_each_free_block()))[0]
+    pfn = next(iter(for_each_free_block(s.ctx)))[0]
     s.ctx.pages.flags[pfn] |= F_reserved  # free and reserved
     msg = _break_and_check(s, "check_frame_owners", full)
     assert f"frame {pfn:#x} owned 2 times" in msg
@@ -260,7 +263,7 @@ def test_check_vmstat(full, item):
 
 def test_check_buddy_full_only():
     s = Setup()
-    zone = next(z for z in s.ctx.buddy.nodes[0].node_zones if any(z.nr_free))
+    zone = next(z for z in s.ctx.node_data[0].node_zones if any(z.nr_free))
     zone.nr_free[0] += 1  # a free block the lists do not hold
     s.m.check_integrity(full=False)  # deferred: incremental mode does not run it
     _break_and_check(s, "check_buddy", True)
@@ -312,7 +315,7 @@ def test_check_mapped_in_vmas(full):
 @pytest.mark.parametrize("full", MODES)
 def test_check_frame_owners_free_blocks_overlap(full):
     s = Setup()
-    zone = next(z for z in s.ctx.buddy.nodes[1].node_zones if z.free_area[10])
+    zone = next(z for z in s.ctx.node_data[1].node_zones if z.free_area[10])
     head = next(iter(zone.free_area[10]))
     zone.free_area[0][head + 3] = None  # a frame of a free MAX_ORDER block listed again
     msg = _break_and_check(s, "check_frame_owners", full)

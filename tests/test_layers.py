@@ -343,11 +343,11 @@ def test_the_check_sees_a_tool_reaching_in() -> None:
            "    ev = m.kernel.vmstat.events\n"       # kernel
            "    t = p.threads[0].task\n"             # task
            "    v = m._vfs\n"                        # private
-           "    pfn = sys.buddy.node_free_pages(0)\n"  # the model's names, not the API's
+           "    pfn = sys.node_data.node_zones\n"  # the model's names, not the API's
            "    return p.pid, m.vmstat(), p.threads[0].sys.tid, ev, t, v, pfn\n")
     bad = tool_reach({"thpsim.stress.fake": src}, _kernel_attr_names())
     assert sorted(b.split(": ", 1)[1].split(" (")[0] for b in bad) == [
-        "m._vfs", "m.kernel", "p.threads[0].task", "sys.buddy", "sys.buddy.node_free_pages"
+        "m._vfs", "m.kernel", "p.threads[0].task", "sys.node_data", "sys.node_data.node_zones"
     ], bad
 
 

@@ -287,10 +287,10 @@ class Machine:
     # ---- test helpers (Model-only)
     def fragment(self, nid: int) -> list[int]:
         """Fragment node ``nid`` so no order-9 block is free (the frames are held)."""
-        return fragment_node(self.kernel.buddy, nid)
+        return fragment_node(self.kernel, nid)
 
     def unfragment(self, held: list[int]) -> None:
-        unfragment(self.kernel.buddy, held)
+        unfragment(self.kernel, held)
 
     def __repr__(self) -> str:
         return (f"Machine(nodes={self.nodes!r}, cpus={len(self.cpus)}, "

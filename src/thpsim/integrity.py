@@ -54,7 +54,8 @@ from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
 from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.mm_types import MM_ANONPAGES
-from thpsim.mm.page_alloc import MAX_ORDER
+from thpsim.mm.page_alloc import MAX_ORDER, for_each_free_block
+from thpsim.mm.page_alloc import check_buddy as check_free_lists
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -692,7 +693,7 @@ def check_vmstat(run: CheckRun) -> list[str]:
 
 def check_buddy(run: CheckRun) -> list[str]:
     """The allocator's free lists, nr_free, the zones' free counts and managed_pages add
-    up, per zone and node (BuddyAllocator.check_buddy names what broke). Full checks
+    up, per zone and node (page_alloc.check_buddy() names what broke). Full checks
     only: incremental mode defers it.
 
     Kernel: the VM_BUG_ONs of __free_one_page()/expand() and the per-zone
@@ -701,7 +702,7 @@ def check_buddy(run: CheckRun) -> list[str]:
     if run.incremental:
         return []
     try:
-        run.ctx.buddy.check_buddy()
+        check_free_lists(run.ctx)
     except KernelBug as e:  # the allocator's own check names what broke
         return [str(e)]
     return []
@@ -738,7 +739,7 @@ def _free_frames(ctx: KernelContext) -> tuple[np.ndarray, list[str]]:
     """Every frame in a free block, and the free blocks that overlap another (in list
     order: each block that overlaps one listed before it)."""
     n = ctx.mem.max_pfn
-    blocks = np.array(list(ctx.buddy.for_each_free_block()), dtype=np.int64).reshape(-1, 2)
+    blocks = np.array(list(for_each_free_block(ctx)), dtype=np.int64).reshape(-1, 2)
     start = blocks[:, 0]
     end = start + (np.int64(1) << blocks[:, 1])
     by_start = np.argsort(start, kind="stable")

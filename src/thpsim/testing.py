@@ -64,6 +64,7 @@ from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, 
 from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_scheduler
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import MM_COUNTER_NAMES
+from thpsim.mm.page_alloc import node_free_pages as _node_free_pages
 from thpsim.mm.page_flags import F_hwpoison, F_offline
 from thpsim.mm.pgtable_generic import lookup_pmd
 from thpsim.mm.vmstat import NODE_STAT_ITEMS
@@ -426,7 +427,7 @@ def node_stat(machine: Any, nid: int) -> dict[str, int]:
 
 def node_free_pages(machine: Any, nid: int) -> int:
     """The pages on node ``nid``'s free lists (what its meminfo's MemFree counts)."""
-    return machine.kernel.buddy.node_free_pages(nid)
+    return _node_free_pages(machine.kernel, nid)
 
 
 def integrity_failure(machine: Any) -> str | None:

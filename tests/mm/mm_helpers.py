@@ -7,7 +7,11 @@ import pytest
 
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.kernel.context import KernelContext, ThpSettings
 from thpsim.mm.gup import follow_page_info
+from thpsim.mm.page_flags import PageArrays
+from thpsim.mm.vmstat import VmStat
+from thpsim.profiles import make_profile
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -76,3 +80,11 @@ def to_node(ctx, nid: int):
 
     mtc = migration_target_control(nid, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, MR_SYSCALL)
     return lambda src: alloc_migration_target(ctx, src, mtc)
+
+
+def kernel_context(mem, pages=None):
+    """A bare KernelContext of ``mem`` (seed profile, no CPUs) with its memmap and
+    no zones yet: what mm_core_init() has before free_area_init(), for tests that
+    lay out and boot the allocator themselves."""
+    return KernelContext(make_profile("seed"), mem, pages or PageArrays(mem.max_pfn), [],
+                         ThpSettings("always", "madvise", True), VmStat(list(mem.nodes)))

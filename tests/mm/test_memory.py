@@ -26,6 +26,10 @@ from thpsim import (
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.mm.gup import follow_page_info
+from thpsim.mm.page_alloc import (
+    node_free_pages,
+    totalram_pages,
+)
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -228,10 +232,10 @@ def test_partial_munmap_splits_pmd_and_queues_deferred_split(machine):
     from thpsim.kernel.sched import run_to_completion
     from thpsim.mm.huge_memory import deferred_split_scan
 
-    free_before = m.kernel.buddy.node_free_pages(0)
+    free_before = node_free_pages(m.kernel, 0)
     assert run_to_completion(deferred_split_scan(m.kernel)) == 1
     assert ev(m, "thp_split_page") == 1
-    assert m.kernel.buddy.node_free_pages(0) == free_before + 10
+    assert node_free_pages(m.kernel, 0) == free_before + 10
     m.check_integrity()
     assert t.read(base + 300 * PAGE_SIZE) == 300 * PAGE_SIZE
 
@@ -329,8 +333,8 @@ def test_mlock_of_prot_none_is_enomem_after_locking(machine):
 
 def test_exit_returns_every_frame(machine):
     m = machine
-    free0 = m.kernel.buddy.totalram_pages() and sum(
-        m.kernel.buddy.node_free_pages(n) for n in m.kernel.mem.nodes)
+    free0 = totalram_pages(m.kernel) and sum(
+        node_free_pages(m.kernel, n) for n in m.kernel.mem.nodes)
     p = m.spawn()
     a = p.mmap(0, 8 * MB, RW, ANON)
     t = p.threads[0]
@@ -340,7 +344,7 @@ def test_exit_returns_every_frame(machine):
     c.threads[0].write(a, 1)
     p.munmap(a + 3 * MB, 5 * PAGE_SIZE)
     assert c.exit() == [] and p.exit() == []
-    free1 = sum(m.kernel.buddy.node_free_pages(n) for n in m.kernel.mem.nodes)
+    free1 = sum(node_free_pages(m.kernel, n) for n in m.kernel.mem.nodes)
     # everything is back except the huge zero page, which is never freed
     assert free1 == free0
     assert m.kernel.vmstat.global_node_page_state("nr_anon_pages") == 0

@@ -29,6 +29,11 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
 from thpsim.mm.memory_failure import EHWPOISON
+from thpsim.mm.page_alloc import (
+    for_each_free_block,
+    is_free_buddy_page,
+    page_zone,
+)
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.swap import get_page, put_page
 
@@ -147,7 +152,7 @@ def test_so2_base_page_moves_and_old_frame_poisoned(profile):
     assert hw_corrupted_kb(m) == 4
     assert p.threads[0].read(a) == 0x1234
     assert delta(m, before).get("pgmigrate_success") == 1
-    assert not m.kernel.buddy.is_free(old)  # never handed out again
+    assert not is_free_buddy_page(m.kernel, old)  # never handed out again
 
 
 def test_softoffline_oracle_mainline():
@@ -213,9 +218,9 @@ def test_so11_seed_migrates_whole_thp():
     assert m.kernel.mem.pfn_to_nid(new_head) == m.kernel.mem.pfn_to_nid(old_head)
     assert hw_corrupted_kb(m) == 4
     assert m.kernel.pages.flags[old_head + 3] & F_hwpoison
-    buddy = m.kernel.buddy
-    assert not buddy.is_free(old_head + 3)
-    assert all(buddy.is_free(old_head + i) for i in range(HPAGE_PMD_NR) if i != 3)
+    ctx = m.kernel
+    assert not is_free_buddy_page(ctx, old_head + 3)
+    assert all(is_free_buddy_page(ctx, old_head + i) for i in range(HPAGE_PMD_NR) if i != 3)
     check_data(p, a, 2 * HPAGE_PMD_SIZE)
 
 
@@ -269,12 +274,13 @@ def test_so4_split_fails_with_extra_pin_ebusy():
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_so6_free_frame_via_sysfs(profile):
     m = machine(profile)
-    buddy = m.kernel.buddy
-    pfn = next(pf for pf, _o in buddy.for_each_free_block()) + 5
-    assert buddy.is_free(pfn)
+    ctx = m.kernel
+    pfn = next(pf for pf, _o in for_each_free_block(ctx)) + 5
+    assert is_free_buddy_page(ctx, pfn)
     data = f"{pfn << PAGE_SHIFT:#x}\n"
     assert m.fs.write(SOFT_OFFLINE_FILE, data) == len(data)
-    assert not buddy.is_free(pfn) and buddy.is_free(pfn + 1) and buddy.is_free(pfn - 1)
+    assert not is_free_buddy_page(ctx, pfn)
+    assert is_free_buddy_page(ctx, pfn + 1) and is_free_buddy_page(ctx, pfn - 1)
     assert hw_corrupted_kb(m) == 4
     assert kpageflags(m, pfn) >> KPF_HWPOISON & 1
     m.check_integrity()
@@ -371,7 +377,7 @@ def test_hwpoison_oracle(profile):
         signal.SIGBUS, BUS_MCEERR_AR, p5 + 17)
     assert p.threads[0].read(a + 6 * PAGE_SIZE) == a + 6 * PAGE_SIZE  # page 6: no signal
     check_data(p, a, 4 * HPAGE_PMD_SIZE, skip={p5})
-    assert not m.kernel.buddy.is_free(old)
+    assert not is_free_buddy_page(m.kernel, old)
     p.exit()
     m.check_integrity()
     assert hw_corrupted_kb(m) == 4  # the frame stays out of use after the exit
@@ -390,7 +396,7 @@ def test_so12_hwpoison_base_page_then_fork_child_sigbus():
     with pytest.raises(DeliveredSignal) as e:
         child.threads[0].read(a)
     assert e.value.si_code == BUS_MCEERR_AR
-    assert not m.kernel.buddy.is_free(old)
+    assert not is_free_buddy_page(m.kernel, old)
     child.exit()
     p.exit()
     m.check_integrity()
@@ -466,11 +472,11 @@ def test_hard_offline_free_frame(profile):
     (MF_MSG_BUDDY: recovered); again: EHWPOISON since 5.14, success in 4.14; the
     already poisoned frame is not counted again."""
     m = machine(profile)
-    buddy = m.kernel.buddy
-    pfn = next(pf for pf, _o in buddy.for_each_free_block()) + 7
+    ctx = m.kernel
+    pfn = next(pf for pf, _o in for_each_free_block(ctx)) + 7
     nid = m.kernel.mem.pfn_to_nid(pfn)
     assert m.fs.write(HARD_OFFLINE_FILE, phys(pfn)) == len(phys(pfn))
-    assert not buddy.is_free(pfn) and buddy.is_free(pfn + 1)
+    assert not is_free_buddy_page(ctx, pfn) and is_free_buddy_page(ctx, pfn + 1)
     assert kpageflags(m, pfn) >> KPF_HWPOISON & 1
     assert hw_corrupted_kb(m) == 4
     assert "free buddy page: Recovered" in m.kernel.dmesg[-1]
@@ -549,7 +555,7 @@ def test_hard_offline_kernel_page_ignored_ebusy():
     m.check_integrity()
     p.exit()  # the poisoned page table is freed: it stays out of use
     m.check_integrity()
-    assert not m.kernel.buddy.is_free(table)
+    assert not is_free_buddy_page(m.kernel, table)
 
 
 @pytest.mark.parametrize("data, err", [
@@ -691,7 +697,7 @@ def test_soft_offline_is_not_counted_in_node_stats():
     t = thp_region(p, 1)
     assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
     assert p.madvise(t + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    free = next(pf for pf, _o in m.kernel.buddy.for_each_free_block()) + 1
+    free = next(pf for pf, _o in for_each_free_block(m.kernel)) + 1
     m.fs.write(SOFT_OFFLINE_FILE, phys(free))
     assert hw_corrupted_kb(m) == 12
     assert all_stats(m) == zero_stats(m)
@@ -753,10 +759,10 @@ def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
     old = pfn_at(p, a)
     assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
     assert kpageflags(m, old) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
-    assert not m.kernel.buddy.is_free(old)
+    assert not is_free_buddy_page(m.kernel, old)
     m.fs.write(UNPOISON_FILE, str(old))
     assert not kpageflags(m, old) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 0
-    assert m.kernel.buddy.is_free(old)
+    assert is_free_buddy_page(m.kernel, old)
     assert p.threads[0].read(a) == 0x1234  # the data lives in the new frame
     if profile == "mainline":
         with pytest.raises(OSError) as e:
@@ -805,7 +811,7 @@ def test_corrupt_pfn_then_unpoison_a_hard_poisoned_anon_page(profile):
     with pytest.raises(DeliveredSignal):
         p.threads[0].read(a)
     m.fs.write(UNPOISON_FILE, str(pfn))
-    assert hw_corrupted_kb(m) == 0 and m.kernel.buddy.is_free(pfn)
+    assert hw_corrupted_kb(m) == 0 and is_free_buddy_page(m.kernel, pfn)
     with pytest.raises(DeliveredSignal):
         p.threads[0].read(a)
     m.check_integrity()
@@ -824,7 +830,7 @@ def test_unpoison_of_a_frame_in_offline_memory(profile):
     pfn = pfn_at(p, a)
     block = pfn // ((128 * MB) >> PAGE_SHIFT)
     state = f"/sys/devices/system/memory/memory{block}/state"
-    assert m.kernel.buddy.page_zone(pfn).name == "Movable"
+    assert page_zone(m.kernel, pfn).name == "Movable"
     assert p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
     p.exit()
     m.fs.write(state, "offline")
@@ -836,7 +842,7 @@ def test_unpoison_of_a_frame_in_offline_memory(profile):
         m.fs.write(UNPOISON_FILE, str(pfn))
     else:
         m.fs.write(UNPOISON_FILE, str(pfn))
-        assert hw_corrupted_kb(m) == 0 and not m.kernel.buddy.is_free(pfn)
+        assert hw_corrupted_kb(m) == 0 and not is_free_buddy_page(m.kernel, pfn)
         m.fs.write(state, "online_movable")
-    assert hw_corrupted_kb(m) == 0 and m.kernel.buddy.is_free(pfn)
+    assert hw_corrupted_kb(m) == 0 and is_free_buddy_page(m.kernel, pfn)
     m.check_integrity()

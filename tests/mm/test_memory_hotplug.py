@@ -20,7 +20,20 @@ from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
 from thpsim.kernel.task import SIGINT, kill_pid_info, signal_pending
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_KERNEL
-from thpsim.mm.page_alloc import MAX_ORDER, ZONE_MOVABLE, ZONE_NORMAL, __alloc_pages, __free_pages
+from thpsim.mm.page_alloc import (
+    MAX_ORDER,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    NODE_DATA,
+    ZONE_MOVABLE,
+    ZONE_NORMAL,
+    __alloc_pages,
+    __free_pages,
+    get_pageblock_migratetype,
+    is_free_buddy_page,
+    page_zone,
+    pageblock_nr_pages,
+)
 from thpsim.mm.page_flags import F_offline
 from thpsim.mm.swap import get_page, put_page
 from thpsim.testing import Race, Stepper
@@ -32,6 +45,14 @@ BLOCK = 128 * MB
 MD = "/sys/devices/system/memory"
 PPB = BLOCK >> PAGE_SHIFT  # pages per block
 
+
+
+def isolated_pageblocks(ctx) -> list[int]:
+    """The first PFN of every MIGRATE_ISOLATE pageblock the zones count as isolated."""
+    if not any(z.nr_isolate_pageblock for pg in ctx.node_data.values() for z in pg.node_zones):
+        return []
+    return [pfn for pfn in range(0, ctx.mem.max_pfn, pageblock_nr_pages)
+            if get_pageblock_migratetype(ctx.pages, pfn) == MIGRATE_ISOLATE]
 
 def machine(profile="mainline", check=True, nodes=None, movable=None, **kw):
     nodes = nodes or {0: 256 * MB, 1: 256 * MB}
@@ -77,16 +98,16 @@ def memtotal_kb(m):
 
 def zone_info(m, nid, zid):
     """zoneinfo-like: (start_pfn, spanned, present, managed) of one zone."""
-    z = m.kernel.buddy.NODE_DATA(nid).node_zones[zid]
+    z = NODE_DATA(m.kernel, nid).node_zones[zid]
     return z.zone_start_pfn, z.spanned_pages, z.present_pages, z.managed_pages
 
 
 def alloc_all_kernel_blocks(m, nid):
     """Every MAX_ORDER block a kernel allocation (GFP_KERNEL, page tables' zone) can
     get on node ``nid``. Give them back with free_blocks()."""
-    buddy = m.kernel.buddy
+    ctx = m.kernel
     got = []
-    while (pfn := __alloc_pages(buddy, GFP_KERNEL | __GFP_THISNODE, MAX_ORDER - 1, nid)) >= 0:
+    while (pfn := __alloc_pages(ctx, GFP_KERNEL | __GFP_THISNODE, MAX_ORDER - 1, nid)) >= 0:
         got.append(pfn)
     return got
 
@@ -94,7 +115,7 @@ def alloc_all_kernel_blocks(m, nid):
 def free_blocks(m, pfns):
     for pfn in pfns:
         m.kernel.pages.refcount[pfn] = 0
-        __free_pages(m.kernel.buddy, pfn, MAX_ORDER - 1)
+        __free_pages(m.kernel, pfn, MAX_ORDER - 1)
 
 
 def step_until_asleep(st, limit=10_000):
@@ -156,12 +177,12 @@ def test_hr1_memoffline_oracle(profile):
     check_data(p, a, 4 * HPAGE_PMD_SIZE)
     start = bid * (BLOCK >> PAGE_SHIFT)
     assert m.kernel.pages.flags[start] & F_offline
-    assert not m.kernel.buddy.is_free(start)
+    assert not is_free_buddy_page(m.kernel, start)
     assert m.fs.write(f"{MD}/memory{bid}/state", "online_movable") == len("online_movable")
     assert [attr(m, bid, n) for n in ("state", "online", "valid_zones")] == [
         "online", "1", "Movable"]
     assert node_memtotal_kb(m, 1) == memtotal
-    assert m.kernel.buddy.is_free(start)
+    assert is_free_buddy_page(m.kernel, start)
 
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
@@ -213,11 +234,16 @@ def test_offline_block_onlines_into_either_zone_mainline():
 
     m.fs.write(f"{MD}/memory3/state", "offline")  # the span shrinks away: zone empty
     assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)
+    # offline_pages() left the block's pageblocks isolated, its zone counts none
+    pb = range(b3, b3 + PPB, pageblock_nr_pages)
+    assert all(get_pageblock_migratetype(m.kernel.pages, p) == MIGRATE_ISOLATE for p in pb)
+    assert not isolated_pageblocks(m.kernel)
     assert node_memtotal_kb(m, 1) == node_total - BLOCK // 1024
     assert memtotal_kb(m) == total - BLOCK // 1024
     assert "Node 1, zone  Movable" not in m.fs.read("/proc/buddyinfo")
 
     m.fs.write(f"{MD}/memory3/state", "online_kernel")
+    assert all(get_pageblock_migratetype(m.kernel.pages, p) == MIGRATE_MOVABLE for p in pb)
     assert attr(m, 3, "valid_zones") == "Normal" and attr(m, 2, "valid_zones") == "Normal"
     assert zone_info(m, 1, ZONE_NORMAL) == (b2, 2 * PPB, 2 * PPB, 2 * PPB)
     assert zone_info(m, 1, ZONE_MOVABLE) == (0, 0, 0, 0)
@@ -253,14 +279,14 @@ def test_offline_in_the_middle_leaves_a_hole_mainline():
     #   node 1 [memory2 Movable][memory3 Movable][memory4 Movable], Normal empty
     m = machine("mainline", nodes={0: 2 * BLOCK, 1: 3 * BLOCK},
                 movable={0: BLOCK, 1: 3 * BLOCK})
-    buddy = m.kernel.buddy
+    ctx = m.kernel
     m.fs.write(f"{MD}/memory3/state", "offline")
     assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (2 * PPB, 3 * PPB, 2 * PPB)  # a hole
     assert attr(m, 3, "valid_zones") == "Movable Normal"  # inside Movable's span
     m.fs.write(f"{MD}/memory2/state", "offline")
     assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (4 * PPB, PPB, PPB)
     assert attr(m, 2, "valid_zones") == attr(m, 3, "valid_zones") == "Normal Movable"
-    pgdat = buddy.NODE_DATA(1)
+    pgdat = NODE_DATA(ctx, 1)
     assert (pgdat.node_start_pfn, pgdat.node_spanned_pages) == (4 * PPB, PPB)
     m.fs.write(f"{MD}/memory3/state", "online")  # no zone meets it: the kernel zone
     assert zone_info(m, 1, ZONE_NORMAL)[:3] == (3 * PPB, PPB, PPB)
@@ -269,7 +295,7 @@ def test_offline_in_the_middle_leaves_a_hole_mainline():
     assert zone_info(m, 1, ZONE_MOVABLE)[:3] == (2 * PPB, 3 * PPB, 2 * PPB)
     assert [attr(m, b, "valid_zones") for b in (2, 3, 4)] == ["Movable", "Normal", "Movable"]
     normal, movable = pgdat.node_zones
-    assert buddy.page_zone(3 * PPB) is normal and buddy.page_zone(3 * PPB - 1) is movable
+    assert page_zone(ctx, 3 * PPB) is normal and page_zone(ctx, 3 * PPB - 1) is movable
     assert (pgdat.node_start_pfn, pgdat.node_spanned_pages) == (2 * PPB, 3 * PPB)
     assert m.fs.read("/sys/devices/system/node/has_normal_memory").strip() == "0-1"
     m.check_integrity()
@@ -343,12 +369,12 @@ def test_hr5_unmovable_kernel_pages_ebusy():
         m.fs.write(f"{MD}/memory0/state", "offline")
     assert e.value.errno == errno.EBUSY
     assert attr(m, 0, "state") == "online"
-    assert not m.kernel.buddy.isolated_ranges
+    assert not isolated_pageblocks(m.kernel)
     # the isolation is undone: a kernel allocation on node 0 comes from block 0 again
     # (node 0's only Normal block)
     from thpsim.mm.gfp import GFP_KERNEL
 
-    pfn = __alloc_pages(m.kernel.buddy, GFP_KERNEL, 0, 0)
+    pfn = __alloc_pages(m.kernel, GFP_KERNEL, 0, 0)
     assert pfn >= 0 and block_of(pfn) == 0
     put_page(m.kernel, pfn)
     m.check_integrity()
@@ -371,7 +397,7 @@ def check_unpinned_and_online(m, p, a, head, bid):
     ctx = m.kernel
     assert attr(m, bid, "state") == "online" and attr(m, bid, "valid_zones") == "Movable"
     assert pfn_at(p, a) == head and is_pmd_mapped(p, a)
-    assert not ctx.buddy.isolated_ranges and not ctx.memory_block_transition
+    assert not isolated_pageblocks(ctx) and not ctx.memory_block_transition
     assert ctx.device_hotplug_lock.owner is None
     m.check_integrity()
     check_data(p, a, HPAGE_PMD_SIZE)
@@ -407,7 +433,8 @@ def test_hr6_pinned_page_offline_waits_then_sigint_eintr(profile):
         else:
             st.run_until(lambda: ctx.vmstat.events["pgmigrate_fail"] > 0)
         assert attr(m, bid, "state") == "going-offline"
-        assert ctx.buddy.isolated_ranges == [(bid * PPB, (bid + 1) * PPB)]
+        want = list(range(bid * PPB, (bid + 1) * PPB, pageblock_nr_pages))
+        assert isolated_pageblocks(ctx) == want
         m.kill(w.pid, SIGINT)
         assert signal_pending(w.task)
         assert st.finish() == -errno.EINTR
@@ -486,16 +513,16 @@ def test_hr7_block_spanning_two_zones(profile):
     MAX_ORDER): valid_zones prints none; offline is EINVAL and the block stays online."""
     #   node 1 [memory2: Normal 64 MiB | Movable 64 MiB][memory3: Movable]
     m = machine(profile, movable={0: BLOCK, 1: BLOCK + BLOCK // 2}, movable_align=4 * MB)
-    buddy = m.kernel.buddy
+    ctx = m.kernel
     boundary = 2 * PPB + PPB // 2
-    assert buddy.page_zone(boundary - 1).zone_idx == ZONE_NORMAL
-    assert buddy.page_zone(boundary).zone_idx == ZONE_MOVABLE
+    assert page_zone(ctx, boundary - 1).zone_idx == ZONE_NORMAL
+    assert page_zone(ctx, boundary).zone_idx == ZONE_MOVABLE
     assert attr(m, 2, "valid_zones") == "none" and attr(m, 3, "valid_zones") == "Movable"
     with pytest.raises(OSError) as e:
         m.fs.write(f"{MD}/memory2/state", "offline")
     assert e.value.errno == errno.EINVAL
     assert attr(m, 2, "state") == "online" and attr(m, 2, "valid_zones") == "none"
-    assert not buddy.isolated_ranges
+    assert not isolated_pageblocks(m.kernel)
     assert any("failed due to multizone range" in line for line in m.kernel.dmesg)
     m.fs.write(f"{MD}/memory3/state", "offline")  # the single-zone block goes
     assert attr(m, 3, "state") == "offline"
@@ -547,8 +574,9 @@ def test_soft_offline_in_offline_block_eio_and_poison_survives_offline():
         m.fs.write(sof, hex((start + 9) << PAGE_SHIFT))
     assert e.value.errno == errno.EIO
     m.fs.write(f"{MD}/memory3/state", "online")
-    buddy = m.kernel.buddy
-    assert not buddy.is_free(start + 7) and buddy.is_free(start + 6) and buddy.is_free(start + 8)
+    ctx = m.kernel
+    assert not is_free_buddy_page(ctx, start + 7)
+    assert is_free_buddy_page(ctx, start + 6) and is_free_buddy_page(ctx, start + 8)
     assert "HardwareCorrupted:     4 kB" in m.fs.read("/proc/meminfo")
     m.check_integrity()
 
@@ -564,7 +592,7 @@ def test_removable_per_era(profile):
     table = next(iter(m.kernel.mem.tables))  # page tables come from ZONE_NORMAL
     normal = block_of(table)
     movable = block_of(pfn_at(p, a))
-    assert m.kernel.buddy.page_zone(pfn_at(p, a)).name == "Movable"
+    assert page_zone(m.kernel, pfn_at(p, a)).name == "Movable"
     want_normal = "0" if profile == "seed" else "1"
     assert attr(m, normal, "removable") == want_normal
     assert attr(m, movable, "removable") == "1"

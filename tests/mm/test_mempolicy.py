@@ -122,9 +122,9 @@ def fill_node(m, nid):
     from thpsim.mm.page_flags import F_reserved
 
     held = m.fragment(nid)
-    buddy = m.kernel.buddy
+    ctx = m.kernel
     while True:
-        pfn = __alloc_pages(buddy, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
+        pfn = __alloc_pages(ctx, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, nid)
         if pfn < 0:
             return held
         m.kernel.pages.flags[pfn] |= F_reserved  # as fragment_node() marks its frames

@@ -416,7 +416,7 @@ def test_alloc_migration_target_node_mask_and_thp():
     a = thp_region(p, 1)
     thp = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
     assert ctx.mem.pfn_to_nid(thp) == 0
-    base = __alloc_pages(ctx.buddy, GFP_HIGHUSER_MOVABLE, 0, 0)
+    base = __alloc_pages(ctx, GFP_HIGHUSER_MOVABLE, 0, 0)
     got = []
     for src, mtc in [
         (base, migration_target_control(NUMA_NO_NODE, None, GFP_HIGHUSER_MOVABLE, MR_SYSCALL)),
@@ -429,7 +429,7 @@ def test_alloc_migration_target_node_mask_and_thp():
         assert new >= 0
         got.append((ctx.mem.pfn_to_nid(new), ctx.pages.compound_order(new)))
         ctx.pages.refcount[new] = 0
-        __free_pages(ctx.buddy, new, ctx.pages.compound_order(new))
+        __free_pages(ctx, new, ctx.pages.compound_order(new))
     assert got == [(0, 0), (1, 0), (1, 9)]
     held = m.fragment(1)
     thisnode = migration_target_control(1, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
@@ -437,5 +437,5 @@ def test_alloc_migration_target_node_mask_and_thp():
     assert alloc_migration_target(ctx, thp, thisnode) == -1  # no order-9 block on node 1
     m.unfragment(held)
     ctx.pages.refcount[base] = 0
-    __free_pages(ctx.buddy, base, 0)
+    __free_pages(ctx, base, 0)
     m.check_integrity()

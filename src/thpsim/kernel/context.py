@@ -9,8 +9,8 @@ two machines never share state; kernel structures reach it as ``mm.kernel``.
 
 The kernel core does not build the memory-management structures it holds: the
 boot code (mm/mm_init.py :func:`~thpsim.mm.mm_init.mm_core_init`, start_kernel()'s
-memory part) constructs ``mem_map`` (PageArrays), the counters (VmStat) and the
-buddy allocator and hands them in.
+memory part) constructs ``mem_map`` (PageArrays) and the counters (VmStat) and
+hands them in, then fills ``node_data`` (free_area_init()).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from thpsim.profiles import Profile
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import anon_vma
-    from thpsim.mm.page_alloc import BuddyAllocator
+    from thpsim.mm.page_alloc import pglist_data
     from thpsim.mm.page_flags import PageArrays
     from thpsim.mm.vmstat import VmStat
 
@@ -69,7 +69,12 @@ class KernelContext:
         self.cpus = cpus
         self.thp = thp
         self.vmstat = vmstat
-        self.buddy: BuddyAllocator = None  # type: ignore[assignment]  # set by mm_core_init()
+        #: node_data[]: node id -> pglist_data, in node-id order (NODE_DATA(); set by
+        #: free_area_init() at boot)
+        self.node_data: dict[int, pglist_data] = {}
+        #: memblock.reserved: the frames memblock_free_all() kept back at boot (None
+        #: until it has run)
+        self.memblock_reserved: frozenset[int] | None = None
         #: The task whose kernel path is running (set by a driver at each switch).
         self.current: Any = None
         self.tasks: dict[int, Any] = {}

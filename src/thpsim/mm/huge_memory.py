@@ -197,7 +197,7 @@ def mm_get_huge_zero_page(ctx: KernelContext) -> int:
     if ctx.huge_zero_pfn >= 0:
         return ctx.huge_zero_pfn
     gfp = (GFP_TRANSHUGE | __GFP_ZERO | __GFP_COMP) & ~__GFP_MOVABLE
-    pfn = __alloc_pages(ctx.buddy, gfp, HPAGE_PMD_ORDER, ctx.numa_node_id())
+    pfn = __alloc_pages(ctx, gfp, HPAGE_PMD_ORDER, ctx.numa_node_id())
     if pfn < 0:
         ctx.vmstat.count_vm_event(THP_ZERO_PAGE_ALLOC_FAILED)
         return -1

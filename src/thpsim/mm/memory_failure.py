@@ -75,7 +75,15 @@ from thpsim.mm.migrate import (
     putback_movable_pages,
 )
 from thpsim.mm.mm_types import MM_ANONPAGES, vma_address
-from thpsim.mm.page_alloc import MF_STATS_FILES, NUMA_NO_NODE, __free_pages, memory_failure_stats
+from thpsim.mm.page_alloc import (
+    MF_STATS_FILES,
+    NODE_DATA,
+    NUMA_NO_NODE,
+    __free_pages,
+    is_free_buddy_page,
+    memory_failure_stats,
+    take_page_off_buddy,
+)
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_head,
@@ -146,7 +154,7 @@ def _put_ref_page(ctx, pfn: int, flags: int) -> None:
 
 def node_mf_stats(ctx, nid: int) -> memory_failure_stats:
     """``NODE_DATA(nid)->mf_stats``."""
-    return ctx.buddy.NODE_DATA(nid).mf_stats
+    return NODE_DATA(ctx, nid).mf_stats
 
 
 def update_per_node_mf_stats(ctx, pfn: int, result: int) -> None:
@@ -195,7 +203,7 @@ def get_hwpoison_page(ctx, pfn: int, flags: int) -> int:
 
     Context: any. Preempts: never.
     """
-    if ctx.buddy.is_free(pfn):
+    if is_free_buddy_page(ctx, pfn):
         return _FREE
     if unhandlable_page(ctx, pfn):
         _log(ctx, f"Memory failure: {pfn:#x}: unhandlable page.")
@@ -217,10 +225,9 @@ def page_handle_poison(ctx, pfn: int, hugepage_or_freepage: bool, release: bool)
     lists here, after the engine freed it; the kernel keeps the isolation reference
     instead and frees it with PG_hwpoison set (same end state).
     """
-    buddy = ctx.buddy
     pages = ctx.pages
-    if buddy.is_free(pfn):
-        if not buddy.take_page_off_buddy(pfn):
+    if is_free_buddy_page(ctx, pfn):
+        if not take_page_off_buddy(ctx, pfn):
             return False
         pages.flags[pfn] = F_hwpoison
         return True
@@ -519,7 +526,7 @@ def unpoison_memory(ctx, pfn: int) -> int:
         _log(ctx, f"Unpoison: Someone maps the hwpoison page {pfn:#x}")
         return refused
     pages.flags[pfn] = pages.flags[pfn] & ~F_hwpoison & 0xFFFF_FFFF
-    __free_pages(ctx.buddy, pfn, 0)  # put_page_back_buddy()
+    __free_pages(ctx, pfn, 0)  # put_page_back_buddy()
     _log(ctx, f"Unpoison: Software-unpoisoned page {pfn:#x}")
     return 0
 

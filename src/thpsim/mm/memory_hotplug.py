@@ -12,7 +12,7 @@ A range here is one memory block (drivers/base/memory.py): PFNs [N *
 pages_per_block, (N + 1) * pages_per_block). An offline range's frames are
 PG_offline (``F_offline``), as the kernel clears the section's online bit.
 
-Zones. A frame's zone is its page->flags link (``BuddyAllocator.set_page_links``),
+Zones. A frame's zone is its page->flags link (``page_alloc.set_page_links``),
 so zones may overlap and have holes. Onlining picks the zone as
 zone_for_pfn_range() does -- ``online_kernel``: the kernel zone, ZONE_NORMAL;
 ``online_movable``: ZONE_MOVABLE; ``online`` (and ``online`` = 1):
@@ -27,8 +27,8 @@ onlining may pick. Mainline offlining shrinks the zone and node spans again
 unlinks the frames; 4.14 (seed) leaves spans and links alone, so there ``online``
 puts a block back where it was.
 
-Offlining isolates the range (the allocator skips it,
-``BuddyAllocator.isolated_ranges``), refuses unmovable pages with EBUSY, migrates
+Offlining isolates the range (its pageblocks become MIGRATE_ISOLATE and the
+allocator skips them, mm/page_isolation.py), refuses unmovable pages with EBUSY, migrates
 every anonymous LRU folio out (a THP whole, to a THP on another node:
 thp_migration_success; split on -ENOMEM where the profile does) until every frame
 is free, then takes the range's free frames out of the allocator (managed and
@@ -79,11 +79,20 @@ from thpsim.mm.migrate import (
 from thpsim.mm.page_alloc import (
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
+    MIGRATE_MOVABLE,
+    NODE_DATA,
     ZONE_MOVABLE,
     ZONE_NORMAL,
     __free_pages_core,
     __offline_isolated_pages,
+    build_all_zonelists,
+    free_block_of,
+    page_zone,
+    page_zone_id,
+    pageblock_nr_pages,
+    pageblock_order,
     pglist_data,
+    set_page_links,
     zone,
 )
 from thpsim.mm.page_flags import (
@@ -120,28 +129,28 @@ def _pages_per_section(ctx) -> int:
 
 
 # ====================================================================== zones
-def default_kernel_zone_for_pfn(buddy, nid: int, start_pfn: int, nr_pages: int) -> zone:
+def default_kernel_zone_for_pfn(ctx, nid: int, start_pfn: int, nr_pages: int) -> zone:
     """The kernel zone a range onlines into: the first zone below ZONE_NORMAL whose
     span meets it, else ZONE_NORMAL.
 
     Models: mm/memory_hotplug.c default_kernel_zone_for_pfn(), 4.14 = 6.x (no DMA or
     DMA32 zones here, so always ZONE_NORMAL). Preempts: never.
     """
-    pgdat = buddy.NODE_DATA(nid)
+    pgdat = NODE_DATA(ctx, nid)
     for zid in range(ZONE_NORMAL):  # ZONE_DMA, ZONE_DMA32: none modelled
         if pgdat.node_zones[zid].zone_intersects(start_pfn, nr_pages):
             return pgdat.node_zones[zid]
     return pgdat.node_zones[ZONE_NORMAL]
 
 
-def default_zone_for_pfn(buddy, nid: int, start_pfn: int, nr_pages: int) -> zone:
+def default_zone_for_pfn(ctx, nid: int, start_pfn: int, nr_pages: int) -> zone:
     """The zone ``online`` picks: the kernel or the movable zone when exactly one of
     their spans meets the range, else the kernel zone (movable_node is off).
 
     Models: mm/memory_hotplug.c default_zone_for_pfn(), 4.14 = 6.x. Preempts: never.
     """
-    kernel_zone = default_kernel_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
-    movable_zone = buddy.NODE_DATA(nid).node_zones[ZONE_MOVABLE]
+    kernel_zone = default_kernel_zone_for_pfn(ctx, nid, start_pfn, nr_pages)
+    movable_zone = NODE_DATA(ctx, nid).node_zones[ZONE_MOVABLE]
     in_kernel = kernel_zone.zone_intersects(start_pfn, nr_pages)
     in_movable = movable_zone.zone_intersects(start_pfn, nr_pages)
     if in_kernel != in_movable:
@@ -149,17 +158,17 @@ def default_zone_for_pfn(buddy, nid: int, start_pfn: int, nr_pages: int) -> zone
     return kernel_zone  # movable_node_enabled ? movable_zone : kernel_zone
 
 
-def zone_for_pfn_range(buddy, online_type: int, nid: int, start_pfn: int,
+def zone_for_pfn_range(ctx, online_type: int, nid: int, start_pfn: int,
                        nr_pages: int) -> zone:
     """Models: mm/memory_hotplug.c zone_for_pfn_range(), 4.14 = 6.x with the default
     online policy ("contig-zones"). Preempts: never.
     Returns: the zone onlining [start_pfn, +nr_pages) with ``online_type`` uses.
     """
     if online_type == MMOP_ONLINE_KERNEL:
-        return default_kernel_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
+        return default_kernel_zone_for_pfn(ctx, nid, start_pfn, nr_pages)
     if online_type == MMOP_ONLINE_MOVABLE:
-        return buddy.NODE_DATA(nid).node_zones[ZONE_MOVABLE]
-    return default_zone_for_pfn(buddy, nid, start_pfn, nr_pages)
+        return NODE_DATA(ctx, nid).node_zones[ZONE_MOVABLE]
+    return default_zone_for_pfn(ctx, nid, start_pfn, nr_pages)
 
 
 def resize_zone_range(z: zone, start_pfn: int, nr_pages: int) -> None:
@@ -186,10 +195,13 @@ def move_pfn_range_to_zone(ctx, z: zone, start_pfn: int, nr_pages: int) -> None:
     6.x; 4.14 the same from online_pages() (move_pfn_range()).
     Context: device_hotplug_lock, mem_hotplug_begin(). Preempts: never.
     """
-    buddy = ctx.buddy
     resize_zone_range(z, start_pfn, nr_pages)
-    resize_pgdat_range(buddy.NODE_DATA(z.node), start_pfn, nr_pages)
-    buddy.set_page_links(start_pfn, nr_pages, z)
+    resize_pgdat_range(NODE_DATA(ctx, z.node), start_pfn, nr_pages)
+    set_page_links(ctx, start_pfn, nr_pages, z)
+    # memmap_init_range(): every pageblock MIGRATE_MOVABLE again (offline_pages()
+    # left them MIGRATE_ISOLATE)
+    ctx.pages.pageblock_flags_np[start_pfn >> pageblock_order:
+                                 (start_pfn + nr_pages) >> pageblock_order] = MIGRATE_MOVABLE
     ctx.pages.flags_np[start_pfn:start_pfn + nr_pages] |= F_reserved  # __init_single_page
 
 
@@ -197,7 +209,7 @@ def _section_in_zone(ctx, nid: int, z: zone, pfn: int) -> bool:
     """Model-only: the tests find_smallest/biggest_section_pfn() make of one section."""
     return (not ctx.pages.flags[pfn] & F_offline  # pfn_to_online_page()
             and ctx.mem.pfn_to_nid(pfn) == nid
-            and ctx.buddy.page_zone_id(pfn) == z.zoneid)
+            and page_zone_id(ctx, pfn) == z.zoneid)
 
 
 def find_smallest_section_pfn(ctx, nid: int, z: zone, start_pfn: int, end_pfn: int) -> int:
@@ -265,16 +277,16 @@ def remove_pfn_range_from_zone(ctx, z: zone, start_pfn: int, nr_pages: int) -> N
     set_page_links() to no zone here; shrink_zone_span(), update_pgdat_span()), 5.5+.
     Context: mem_hotplug_begin(); the range is offline. Preempts: never.
     """
-    ctx.buddy.set_page_links(start_pfn, nr_pages, None)
+    set_page_links(ctx, start_pfn, nr_pages, None)
     shrink_zone_span(ctx, z, start_pfn, start_pfn + nr_pages)
-    update_pgdat_span(ctx.buddy.NODE_DATA(z.node))
+    update_pgdat_span(NODE_DATA(ctx, z.node))
 
 
 def adjust_present_page_count(ctx, z: zone, nr_pages: int) -> None:
     """Models: mm/memory_hotplug.c adjust_present_page_count() (5.15+; 4.14 did the
     same in online_pages()/offline_pages()): the zone's and the node's present pages."""
     z.present_pages += nr_pages
-    ctx.buddy.NODE_DATA(z.node).node_present_pages += nr_pages
+    NODE_DATA(ctx, z.node).node_present_pages += nr_pages
 
 
 # ====================================================================== offlining
@@ -296,15 +308,14 @@ def is_mem_section_removable(ctx, start_pfn: int, nr_pages: int) -> bool:
     hwpoisoned pages), v4.14: free buddy blocks and refcount-0 frames (THP tails)
     are skipped; a ZONE_MOVABLE pageblock is removable whatever it holds.
     """
-    buddy = ctx.buddy
     pages = ctx.pages
     pfn = start_pfn
     end = start_pfn + nr_pages
     while pfn < end:
-        if buddy.page_zone(pfn).zone_idx == ZONE_MOVABLE:
+        if page_zone(ctx, pfn).zone_idx == ZONE_MOVABLE:
             pfn = (pfn | (HPAGE_PMD_NR - 1)) + 1  # the whole pageblock
             continue
-        head, order = buddy._free_block_of(pfn)
+        head, order = free_block_of(ctx, pfn)
         if head >= 0:
             pfn = head + (1 << order)
             continue
@@ -347,7 +358,7 @@ def do_migrate_range(ctx, start: int, end: int) -> KernelPath[int]:
         # model's GFP_HIGHUSER_MOVABLE)
         src_nid = ctx.mem.pfn_to_nid(start)
         nmask = 0
-        for nid, pgdat in ctx.buddy.nodes.items():
+        for nid, pgdat in ctx.node_data.items():
             if nid != src_nid and any(z.present_pages for z in pgdat.node_zones):
                 nmask |= 1 << nid
         if not nmask:
@@ -367,16 +378,14 @@ def _range_snapshot(ctx, start: int, end: int) -> tuple[np.ndarray, np.ndarray, 
     """Model-only: what another round of the offline loop would read: the range's
     refcounts and page flags, and the machine's free-page count (a migration target
     may become available anywhere)."""
-    buddy = ctx.buddy
-    free = sum(z.nr_free_pages for pgdat in buddy.nodes.values() for z in pgdat.node_zones)
+    free = sum(z.nr_free_pages for pgdat in ctx.node_data.values() for z in pgdat.node_zones)
     return (ctx.pages.refcount_np[start:end].copy(), ctx.pages.flags_np[start:end].copy(),
             free)
 
 
 def _range_changed(ctx, start: int, end: int, snap: tuple[np.ndarray, np.ndarray, int]) -> bool:
     """Model-only: something :func:`_range_snapshot` saw has changed since ``snap``."""
-    buddy = ctx.buddy
-    free = sum(z.nr_free_pages for pgdat in buddy.nodes.values() for z in pgdat.node_zones)
+    free = sum(z.nr_free_pages for pgdat in ctx.node_data.values() for z in pgdat.node_zones)
     return (free != snap[2]
             or not np.array_equal(ctx.pages.refcount_np[start:end], snap[0])
             or not np.array_equal(ctx.pages.flags_np[start:end], snap[1]))
@@ -402,18 +411,18 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
     Returns: 0, -EINVAL (several zones, a block smaller than MAX_ORDER), -EBUSY
     (unmovable pages; seed: the range stays in use), -EINTR (a signal is pending).
     """
-    buddy = ctx.buddy
     pages = ctx.pages
     end = start_pfn + nr_pages
     if nr_pages < MAX_ORDER_NR_PAGES:
         return -errno.EINVAL
     # The caller checked mem->zone; the kernel keeps this as a sanity check.
-    if ctx.warn_on_once(buddy.page_zone_id(start_pfn) != z.zoneid
-                        or buddy.page_zone_id(end - 1) != z.zoneid,
+    if ctx.warn_on_once(page_zone_id(ctx, start_pfn) != z.zoneid
+                        or page_zone_id(ctx, end - 1) != z.zoneid,
                         "offline_pages: multizone range"):
         offline_pages_failed(ctx, start_pfn, end, "multizone range")
         return -errno.EINVAL
-    start_isolate_page_range(buddy, start_pfn, end)  # the allocator stops handing it out
+    start_isolate_page_range(ctx, start_pfn, end)  # the allocator stops handing it out
+    isolated = True
     try:
         for pfn in range(start_pfn, end):
             if pages.refcount[pfn] and _unmovable(ctx, pfn) or pfn in ctx.mem.tables:
@@ -433,7 +442,7 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
             yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
             before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
             yield from do_migrate_range(ctx, start_pfn, end)
-            if test_pages_isolated(buddy, start_pfn, end):
+            if test_pages_isolated(ctx, start_pfn, end):
                 break
             passes += 1
             if before is not None and not _range_changed(ctx, start_pfn, end, before):
@@ -442,18 +451,26 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                 yield WaitOn(("offline_pages", start_pfn),
                              lambda snap=before: signal_pending(task)
                              or _range_changed(ctx, start_pfn, end, snap))
-        __offline_isolated_pages(buddy, start_pfn, end)
+        __offline_isolated_pages(ctx, start_pfn, end)
+        # The pageblocks stay MIGRATE_ISOLATE until the range is onlined again
+        # (move_pfn_range_to_zone()); the zone stops counting them (6.x; 4.14
+        # undid the isolation here, which nothing can tell apart: the range
+        # holds no free block now).
+        for pfn in range(start_pfn, end, pageblock_nr_pages):
+            page_zone(ctx, pfn).nr_isolate_pageblock -= 1
+        isolated = False
         sl = slice(start_pfn, end)
         pages.flags_np[sl] |= F_offline
         z.managed_pages -= nr_pages  # adjust_managed_page_count()
         adjust_present_page_count(ctx, z, -nr_pages)
-        buddy.build_all_zonelists()  # (if !populated_zone(zone))
+        build_all_zonelists(ctx)  # (if !populated_zone(zone))
         if ctx.profile.offline_pages_shrinks_zones:
             remove_pfn_range_from_zone(ctx, z, start_pfn, nr_pages)
         ctx.printk(f"Offlined Pages {nr_pages}")
         return 0
     finally:
-        undo_isolate_page_range(buddy, start_pfn, end)
+        if isolated:
+            undo_isolate_page_range(ctx, start_pfn, end)
 
 
 def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
@@ -465,7 +482,6 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
     Context: device_hotplug_lock. Preempts: never.
     Returns: 0.
     """
-    buddy = ctx.buddy
     pages = ctx.pages
     end = start_pfn + nr_pages
     sl = slice(start_pfn, end)
@@ -483,8 +499,8 @@ def online_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> int:
         while (order < MAX_ORDER - 1 and not pfn & ((2 << order) - 1) and pfn + (2 << order) <= end
                and not poisoned[pfn - start_pfn: pfn - start_pfn + (2 << order)].any()):
             order += 1
-        __free_pages_core(buddy, pfn, order)
+        __free_pages_core(ctx, pfn, order)
         pfn += 1 << order
     adjust_present_page_count(ctx, z, nr_pages)
-    buddy.build_all_zonelists()
+    build_all_zonelists(ctx)
     return 0

@@ -644,9 +644,9 @@ def alloc_pages_preferred_many(ctx, gfp: int, order: int, nid: int, nodemask: in
     """Models: alloc_pages_preferred_many(): the mask first without direct reclaim,
     then any node."""
     preferred_gfp = (gfp | __GFP_NOWARN) & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)
-    pfn = __alloc_pages(ctx.buddy, preferred_gfp, order, nid, nodemask)
+    pfn = __alloc_pages(ctx, preferred_gfp, order, nid, nodemask)
     if pfn < 0:
-        pfn = __alloc_pages(ctx.buddy, gfp, order, nid, None)
+        pfn = __alloc_pages(ctx, gfp, order, nid, None)
     return pfn
 
 
@@ -662,20 +662,19 @@ def alloc_pages_mpol(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
     otherwise the preferred node's zonelist, filtered by the BIND mask.
     Context: any. Preempts: never.
     """
-    buddy = ctx.buddy
     if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        return __alloc_pages(buddy, gfp, order, interleave_nid(ctx, pol, ilx), None)
+        return __alloc_pages(ctx, gfp, order, interleave_nid(ctx, pol, ilx), None)
     nodemask = policy_nodemask(ctx, gfp, pol)
     nid = policy_node(ctx, gfp, pol, nid)
     if pol is not None and pol.mode == MPOL_PREFERRED_MANY:
         return alloc_pages_preferred_many(ctx, gfp, order, nid, pol.nodes)
     if hugepage and (nodemask is None or node_isset(nid, nodemask)):
         if not ctx.profile.thp_alloc_remote_fallback:
-            return __alloc_pages(buddy, gfp | __GFP_THISNODE, order, nid, None)
-        pfn = __alloc_pages(buddy, gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
+            return __alloc_pages(ctx, gfp | __GFP_THISNODE, order, nid, None)
+        pfn = __alloc_pages(ctx, gfp | __GFP_THISNODE | __GFP_NORETRY, order, nid, None)
         if pfn >= 0 or not gfpflags_allow_blocking(gfp):
             return pfn
-    return __alloc_pages(buddy, gfp, order, nid, nodemask)
+    return __alloc_pages(ctx, gfp, order, nid, nodemask)
 
 
 def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,

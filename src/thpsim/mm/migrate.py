@@ -468,7 +468,7 @@ def alloc_migration_target(ctx, src: int, mtc: migration_target_control) -> int:
     if pages.flags[src] & F_head:
         gfp_mask = gfp_mask & ~__GFP_RECLAIM | GFP_TRANSHUGE
         order = pages.compound_order(src)
-    return __alloc_pages(ctx.buddy, gfp_mask, order, nid, mtc.nmask)
+    return __alloc_pages(ctx, gfp_mask, order, nid, mtc.nmask)
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.kernel.context import KernelContext, ThpSettings
-from thpsim.mm.page_alloc import BuddyAllocator, memblock_free_all
+from thpsim.mm.page_alloc import free_area_init, memblock_free_all
 from thpsim.mm.page_flags import F_reserved, PageArrays
 from thpsim.mm.vmstat import VmStat
 from thpsim.profiles import Profile
@@ -33,13 +33,13 @@ def mm_core_init(profile: Profile, mem: PhysicalMemory, cpus: list[CPU], thp: Th
     is node id -> bytes of ZONE_MOVABLE at the top of the node (``movablecore=``).
     The zero page is the first frame of the first node, reserved like kernel image
     memory (the kernel's empty_zero_page lives in its .bss).
-    Returns: the context, with ``buddy``, ``zero_pfn`` and the vmstat counters set.
+    Returns: the context, with ``node_data``, ``zero_pfn`` and the vmstat counters set.
     """
     pages = PageArrays(mem.max_pfn)
     ctx = KernelContext(profile, mem, pages, cpus, thp, VmStat(list(mem.nodes)))
-    ctx.buddy = BuddyAllocator(mem, pages, dict(movable), movable_align, ctx)
+    free_area_init(ctx, dict(movable), movable_align)
     zero = mem.nodes[min(mem.nodes)].start_pfn
-    memblock_free_all(ctx.buddy, {zero})
+    memblock_free_all(ctx, {zero})
     ctx.zero_pfn = zero
     pages.flags[zero] |= F_reserved
     pages.refcount[zero] = 1

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_ORDER
+
 __all__ = ["PageArrays"]
 
 # page-flags.h, v4.14 numbering
@@ -111,6 +113,8 @@ class PageArrays:
         "order_np", "order",
         "mapping_np", "mapping",
         "index_np", "index",
+        "zoneid_np", "zoneid",
+        "pageblock_flags_np", "pageblock_flags",
     )
 
     def __init__(self, nr: int):
@@ -134,6 +138,14 @@ class PageArrays:
         self.order = memoryview(self.order_np).cast("B").cast("b")
         self.mapping = memoryview(self.mapping_np).cast("B").cast("i")
         self.index = memoryview(self.index_np).cast("B").cast("q")
+        #: The zone bits of page->flags (page_zone_id(): node << ZONES_SHIFT | zone),
+        #: -1 where the memmap holds no zone (a range memory hot-remove took out).
+        self.zoneid_np = np.full(nr, -1, dtype=np.int16)
+        self.zoneid = memoryview(self.zoneid_np).cast("B").cast("h")
+        #: Each pageblock's migratetype (the usemap, mem_section->pageblock_flags of
+        #: every section end to end): pageblock_order is HPAGE_PMD_ORDER on x86_64.
+        self.pageblock_flags_np = np.zeros(-(-nr >> HPAGE_PMD_ORDER), dtype=np.int8)
+        self.pageblock_flags = memoryview(self.pageblock_flags_np).cast("B").cast("b")
 
     # ---- flags
     def test(self, pfn: int, flag: int) -> bool:

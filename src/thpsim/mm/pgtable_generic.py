@@ -201,7 +201,7 @@ def pgtable_alloc(ctx: KernelContext, level: int) -> int:
     Models: pte_alloc_one()/pmd_alloc_one()/pud_alloc_one() +
     pgtable_page_ctor() (the split ptlock), on the local node.
     """
-    pfn = __alloc_pages(ctx.buddy, GFP_PGTABLE_USER, 0, ctx.numa_node_id())
+    pfn = __alloc_pages(ctx, GFP_PGTABLE_USER, 0, ctx.numa_node_id())
     if pfn < 0:
         return -1
     pages = ctx.pages
@@ -228,7 +228,7 @@ def pgtable_free(ctx: KernelContext, pfn: int) -> None:
     pages.refcount[pfn] -= 1
     if pages.refcount[pfn] != 0:
         raise KernelBug(f"page table {pfn:#x} has refcount {pages.refcount[pfn]} at free")
-    __free_pages(ctx.buddy, pfn, 0)
+    __free_pages(ctx, pfn, 0)
 
 
 def __pud_alloc(mm: mm_struct, pgd: Ptr) -> KernelPath[int]:

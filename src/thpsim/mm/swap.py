@@ -100,7 +100,7 @@ def __put_page(ctx: KernelContext, head: int) -> None:
     else:
         order = 0
     ctx.vmstat.count_vm_events(PGFREE, 1 << order)
-    __free_pages(ctx.buddy, head, order)
+    __free_pages(ctx, head, order)
 
 
 def __page_cache_release(ctx: KernelContext, head: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+from thpsim.mm.page_alloc import node_free_pages
 
 __all__ = ["VmStat", "VM_EVENT_ITEMS", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS", "vmstat_items"]
 
@@ -135,12 +136,11 @@ def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
     (sum_zone_node_page_state / node_page_state).
     """
     vm = ctx.vmstat
-    buddy = ctx.buddy
-    nids = list(buddy.nodes) if nid is None else [nid]
+    nids = list(ctx.node_data) if nid is None else [nid]
     out: list[tuple[str, int]] = []
     for item in ZONE_STAT_ITEMS:
         if item == NR_FREE_PAGES:
-            v = sum(buddy.node_free_pages(n) for n in nids)
+            v = sum(node_free_pages(ctx, n) for n in nids)
         else:
             v = sum(vm.zone_extra[n][item] for n in nids)
         out.append((item, v))

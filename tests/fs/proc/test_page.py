@@ -3,6 +3,9 @@
 from fs_helpers import PM_PFRAME_MASK, boot, map_thp_area, pagemap, words
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
+from thpsim.mm.page_alloc import (
+    for_each_free_block,
+)
 from thpsim.mm.page_flags import F_hwpoison
 
 KPF_REFERENCED = 1 << 2
@@ -72,7 +75,7 @@ def test_zero_pages(profile):
 
 def test_free_pages_and_page_tables(profile):
     m = boot(profile)
-    blocks = [(pfn, order) for pfn, order in m.kernel.buddy.for_each_free_block() if order >= 2]
+    blocks = [(pfn, order) for pfn, order in for_each_free_block(m.kernel) if order >= 2]
     pfn, order = blocks[0]
     f = kpageflags(m.fs, pfn, 3)
     assert all(x == KPF_BUDDY for x in f)  # the head, and frames inside (refcount 0)

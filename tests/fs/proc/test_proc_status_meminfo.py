@@ -5,6 +5,11 @@ import re
 from fs_helpers import boot, key_values, map_small, map_thp_area
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.mm.page_alloc import (
+    node_free_pages,
+    take_page_off_buddy,
+    totalram_pages,
+)
 from thpsim.mm.page_flags import F_hwpoison
 
 
@@ -51,7 +56,7 @@ def test_status_of_an_unprivileged_process(profile):
 def test_meminfo_format_and_thp(profile):
     m = boot(profile)
     before = key_values(m.fs.read("/proc/meminfo"))
-    assert before["MemTotal"] == m.kernel.buddy.totalram_pages() * 4
+    assert before["MemTotal"] == totalram_pages(m.kernel) * 4
     p = m.spawn()
     a = map_thp_area(p, 3)
     for i in range(3):
@@ -78,7 +83,7 @@ def test_meminfo_hardware_corrupted():
     m = boot()
     ctx = m.kernel
     pfn = ctx.mem.nodes[1].start_pfn + 4096
-    assert ctx.buddy.take_page_off_buddy(pfn)
+    assert take_page_off_buddy(ctx, pfn)
     ctx.pages.flags[pfn] |= F_hwpoison
     ctx.pages.refcount[pfn] = 1
     assert "HardwareCorrupted:     4 kB\n" in m.fs.read("/proc/meminfo")
@@ -97,7 +102,7 @@ def test_vmstat_thp_counters(profile):
     assert vm["nr_anon_transparent_hugepages"] == 3  # OV-12: printed in THPs
     assert vm["nr_anon_pages"] == 3 * 512
     assert vm["thp_zero_page_alloc"] == 1
-    assert vm["nr_free_pages"] == sum(m.kernel.buddy.node_free_pages(n) for n in (0, 1))
+    assert vm["nr_free_pages"] == sum(node_free_pages(m.kernel, n) for n in (0, 1))
     names = [line.split()[0] for line in m.fs.read("/proc/vmstat").splitlines()]
     # zone items, then node items, then events
     assert names.index("nr_free_pages") < names.index("nr_inactive_anon") < names.index("pgfault")
@@ -114,5 +119,5 @@ def test_buddyinfo():
     counts = [int(x) for x in lines[1].split()[4:]]
     assert len(counts) == 11
     assert sum(n << order for order, n in enumerate(counts)) == (
-        m.kernel.buddy.node_free_pages(1)
+        node_free_pages(m.kernel, 1)
     )

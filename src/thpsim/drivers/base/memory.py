@@ -42,7 +42,7 @@ from thpsim.mm.memory_hotplug import (
     online_pages,
     zone_for_pfn_range,
 )
-from thpsim.mm.page_alloc import zone
+from thpsim.mm.page_alloc import page_zone, zone
 from thpsim.mm.page_flags import F_offline
 
 __all__ = ["memory_block_online", "memory_block_offline", "memory_block_change_state",
@@ -78,11 +78,11 @@ def _memory_block_zone(ctx, start: int, nr_pages: int) -> zone | None:
     """Model-only: mem->zone of an online block, the one zone every frame of it is
     linked to; None if it spans several (early_node_zone_for_memory_block() at boot,
     the zone online_pages() used after). Such a block cannot be offlined."""
-    ids = ctx.buddy.zoneid_np[start:start + nr_pages]
+    ids = ctx.pages.zoneid_np[start:start + nr_pages]
     first = int(ids[0])
     if first < 0 or (ids != first).any():
         return None
-    return ctx.buddy.page_zone(start)
+    return page_zone(ctx, start)
 
 
 def memory_block_online(ctx, block_id: int, online_type: int) -> int:
@@ -94,7 +94,7 @@ def memory_block_online(ctx, block_id: int, online_type: int) -> int:
     """
     ppb = _pages_per_block(ctx)
     start = block_id * ppb
-    z = zone_for_pfn_range(ctx.buddy, online_type, ctx.mem.pfn_to_nid(start), start, ppb)
+    z = zone_for_pfn_range(ctx, online_type, ctx.mem.pfn_to_nid(start), start, ppb)
     return online_pages(ctx, start, ppb, z)
 
 
@@ -171,11 +171,11 @@ def online_show(f) -> str:
     return "1\n" if _block_online(f.ctx, f.params["memory"]) else "0\n"
 
 
-def print_allowed_zone(buddy, nid: int, start_pfn: int, nr_pages: int, online_type: int,
+def print_allowed_zone(ctx, nid: int, start_pfn: int, nr_pages: int, online_type: int,
                        default_zone: zone) -> str:
     """Models: drivers/base/memory.c print_allowed_zone(): `` <name>`` of the zone
     ``online_type`` would pick, unless it is the default one."""
-    z = zone_for_pfn_range(buddy, online_type, nid, start_pfn, nr_pages)
+    z = zone_for_pfn_range(ctx, online_type, nid, start_pfn, nr_pages)
     return "" if z is default_zone else f" {z.name}"
 
 
@@ -192,12 +192,11 @@ def valid_zones_show(f) -> str:
     if _memory_block_state(ctx, bid) == "online":
         z = _memory_block_zone(ctx, start, nr)
         return "none\n" if z is None else f"{z.name}\n"
-    buddy = ctx.buddy
     nid = ctx.mem.pfn_to_nid(start)
-    default_zone = zone_for_pfn_range(buddy, MMOP_ONLINE, nid, start, nr)
+    default_zone = zone_for_pfn_range(ctx, MMOP_ONLINE, nid, start, nr)
     return (default_zone.name
-            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_KERNEL, default_zone)
-            + print_allowed_zone(buddy, nid, start, nr, MMOP_ONLINE_MOVABLE, default_zone)
+            + print_allowed_zone(ctx, nid, start, nr, MMOP_ONLINE_KERNEL, default_zone)
+            + print_allowed_zone(ctx, nid, start, nr, MMOP_ONLINE_MOVABLE, default_zone)
             + "\n")
 
 

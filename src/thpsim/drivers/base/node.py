@@ -18,7 +18,7 @@ from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 from thpsim.mm import memory_failure
 from thpsim.mm.mempolicy import node_states_memory, nodes_list
-from thpsim.mm.page_alloc import ZONE_NORMAL
+from thpsim.mm.page_alloc import ZONE_NORMAL, node_free_pages
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
     NR_ANON_MAPPED,
@@ -56,7 +56,7 @@ def _node_states(ctx: Any) -> dict[str, list[int]]:
         "possible": nids,
         "online": nids,
         "has_normal_memory": [
-            nid for nid, pgdat in ctx.buddy.nodes.items()
+            nid for nid, pgdat in ctx.node_data.items()
             if pgdat.node_zones[ZONE_NORMAL].present_pages
         ],
         "has_memory": nodes_list(node_states_memory(ctx)),
@@ -114,8 +114,8 @@ def node_read_meminfo(f: File) -> str:
     node = vm.node[nid]
     zone = vm.zone_extra[nid]
     kb = 1 << (PAGE_SHIFT - 10)
-    total = sum(z.managed_pages for z in ctx.buddy.nodes[nid].node_zones)
-    free = ctx.buddy.node_free_pages(nid)
+    total = sum(z.managed_pages for z in ctx.node_data[nid].node_zones)
+    free = node_free_pages(ctx, nid)
     fields: list[tuple[str, int]] = [
         ("MemTotal", total),
         ("MemFree", free),

@@ -24,6 +24,7 @@ import numpy as np
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT
 from thpsim.fs.proc.internal import show_val_kb
 from thpsim.mm.mm_types import VM_ACCOUNT
+from thpsim.mm.page_alloc import node_free_pages, totalram_pages
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
@@ -71,14 +72,13 @@ def meminfo_proc_show(f: File) -> str:
     ctx = f.ctx
     profile = ctx.profile
     vm = ctx.vmstat
-    buddy = ctx.buddy
     kb = 1 << (PAGE_SHIFT - 10)
 
     def val(label: str, pages: int) -> str:
         return show_val_kb(label, pages * kb)
 
-    totalram = buddy.totalram_pages()
-    freeram = sum(buddy.node_free_pages(nid) for nid in buddy.nodes)
+    totalram = totalram_pages(ctx)
+    freeram = sum(node_free_pages(ctx, nid) for nid in ctx.node_data)
     active_anon = vm.global_node_page_state(NR_ACTIVE_ANON)
     inactive_anon = vm.global_node_page_state(NR_INACTIVE_ANON)
     physical = sum(n.nr_pages for n in ctx.mem.nodes.values())

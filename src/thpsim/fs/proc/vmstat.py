@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from thpsim.mm.page_alloc import buddyinfo
 from thpsim.mm.vmstat import VM_EVENT_ITEMS, vmstat_items
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def vmstat_show(f: File) -> str:
 
 def frag_show(f: File) -> str:
     """/proc/buddyinfo. Models: frag_show() (the allocator formats its free lists)."""
-    return f.ctx.buddy.buddyinfo()
+    return buddyinfo(f.ctx)
 
 
 def register(vfs: VFS) -> None:

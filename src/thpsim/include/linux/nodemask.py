@@ -16,9 +16,8 @@ __all__ = ["node_states_memory"]
 def node_states_memory(ctx) -> int:
     """node_states[N_MEMORY]: every node with memory online (present pages)."""
     mask = 0
-    buddy = ctx.buddy
     for nid, node in ctx.mem.nodes.items():
-        present = buddy.NODE_DATA(nid).node_present_pages if buddy is not None else 1
+        present = ctx.node_data[nid].node_present_pages if ctx.node_data else 1
         if node.nr_pages and present:
             mask |= 1 << nid
     return mask
