@@ -3,9 +3,9 @@ and FOLL_MIGRATION waiting on a PMD migration entry."""
 
 import errno
 
-from mm_helpers import ANON, MB, RW, delta, pfn_at, thp_region, to_node
+from mm_helpers import ANON, MB, RW, delta, numa_machine, pfn_at, start_migration, thp_region
 
-from thpsim import PROT_NONE, PROT_READ, Machine
+from thpsim import PROT_NONE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SIZE
 from thpsim.errors import EHWPOISON
 from thpsim.kernel.locking import down_read, up_read
@@ -25,20 +25,13 @@ from thpsim.mm.gup import (
 )
 from thpsim.mm.madvise import MADV_NOHUGEPAGE
 from thpsim.mm.memory import VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
-from thpsim.mm.migrate import (
-    MIGRATE_SYNC,
-    MR_SYSCALL,
-    isolate_lru_page_for_migration,
-    migrate_pages,
-)
 from thpsim.mm.mm_types import VM_IO
-from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
 from thpsim.mm.vmstat import PGFAULT
 from thpsim.testing import Stepper
 
 
 def machine():
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, profile="seed")
+    m = numa_machine("seed", check=False)
     return m, m.spawn(cpu=0)
 
 
@@ -149,12 +142,7 @@ def test_migration_entry_with_and_without_foll_migration():
     m, p = machine()
     ctx = m.kernel
     a = thp_region(p, nr_thp=1)
-    old = ctx.pages.compound_head(pfn_at(p, a))
-    assert isolate_lru_page_for_migration(ctx, old) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [old], to_node(ctx, 1), MIGRATE_SYNC,
-                                    MR_SYSCALL))
-    pmd = lookup_pmd(p.mm, a)
-    st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))
+    st, _lst, old = start_migration(m, p, a)
     vma = p.mm.find_vma(a)
     assert follow_page(vma, a, 0) is None
     assert follow_page(vma, a, FOLL_DUMP) == -errno.EFAULT

@@ -4,9 +4,8 @@ tables, huge PMDs, PMD migration entries), test_walk, and a callback ending the 
 import errno
 
 import pytest
-from mm_helpers import ANON, MB, RW, pfn_at, thp_region, to_node
+from mm_helpers import ANON, RW, numa_machine, pfn_at, start_migration, thp_region
 
-from thpsim import Machine
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SIZE,
@@ -17,12 +16,6 @@ from thpsim.arch.x86_64.pgtable import (
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import down_read, up_read
 from thpsim.mm.madvise import MADV_NOHUGEPAGE
-from thpsim.mm.migrate import (
-    MIGRATE_SYNC,
-    MR_SYSCALL,
-    isolate_lru_page_for_migration,
-    migrate_pages,
-)
 from thpsim.mm.mm_types import VM_PFNMAP
 from thpsim.mm.pagewalk import (
     FW_ZEROPAGE,
@@ -31,12 +24,12 @@ from thpsim.mm.pagewalk import (
     walk_page_range,
     walk_page_vma,
 )
-from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get, ptr_get
+from thpsim.mm.pgtable_generic import pmdp_get, ptr_get
 from thpsim.testing import Stepper
 
 
 def machine():
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, profile="seed")
+    m = numa_machine("seed", check=False)
     return m, m.spawn(cpu=0)
 
 
@@ -174,14 +167,8 @@ def test_nonzero_pmd_entry_ends_the_walk():
 
 def test_pmd_migration_entry_goes_to_pmd_entry():
     m, p = machine()
-    ctx = m.kernel
     a = thp_region(p, nr_thp=1)
-    head = ctx.pages.compound_head(pfn_at(p, a))
-    assert isolate_lru_page_for_migration(ctx, head) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [head], to_node(ctx, 1), MIGRATE_SYNC,
-                                    MR_SYSCALL))
-    pmd = lookup_pmd(p.mm, a)
-    st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))
+    st, _lst, _head = start_migration(m, p, a)
     r = Recorder()
     assert run(m, p, walk_page_range(p.mm, a, a + HPAGE_PMD_SIZE, r.ops, r)) == 0
     assert r.calls == [("pmd", a, a + HPAGE_PMD_SIZE, "migration")]
