@@ -8,7 +8,7 @@ import errno
 import signal
 
 import pytest
-from mm_helpers import ANON, MB, RW, numa_machine
+from mm_helpers import ANON, MB, RW, numa_machine, thp_aligned
 
 import thpsim
 from thpsim import (
@@ -87,8 +87,7 @@ def test_read_fault_maps_zero_page_then_write_allocates():
 def test_huge_zero_page_on_read_then_cow_to_thp():
     m = numa_machine()
     p = m.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     assert t.read(base) == 0
     assert ev(m, "thp_zero_page_alloc") == 1
@@ -128,8 +127,7 @@ def test_fallback_when_node_fragmented():
     m = numa_machine(cpus=2)
     held = m.fragment(0)
     p = m.spawn(cpu=0)
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     p.threads[0].write(base, 9)
     assert ev(m, "thp_fault_fallback") == 1
     assert ev(m, "thp_fault_alloc") == 0
@@ -204,8 +202,7 @@ def test_fork_cow_base_pages():
 def test_partial_munmap_splits_pmd_and_queues_deferred_split(machine):
     m = machine
     p = m.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE):
         t.write(base + i, i)
@@ -232,8 +229,7 @@ def test_partial_munmap_splits_pmd_and_queues_deferred_split(machine):
 
 def test_madvise_free_partial_thp_splits_page(machine):
     p = machine.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     t.write(base, 1)
     p.madvise(base, 8 * PAGE_SIZE, MADV_FREE)
@@ -277,8 +273,7 @@ def test_mprotect_readonly_then_write_segv(machine):
 
 def test_mremap_moves_thp_whole(machine):
     p = machine.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     t.write(base, 11)
     pfn = thp_mapped(p, base)[0]

@@ -21,6 +21,7 @@ from mm_helpers import (
     anon_huge_kb,
     check_data,
     delta,
+    errno_of,
     is_pmd_mapped,
     numa_machine,
     pfn_at,
@@ -31,6 +32,7 @@ from thpsim import (
     MADV_HWPOISON,
     MADV_NOHUGEPAGE,
     MADV_SOFT_OFFLINE,
+    MAP_FIXED,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
@@ -56,6 +58,16 @@ def kpageflags(m, pfn):
 def pagemap(p, addr):
     return struct.unpack("<Q", p.fs.read("/proc/self/pagemap", offset=(addr >> PAGE_SHIFT) * 8,
                                          length=8))[0]
+
+
+def madvise_untouched(thp, advice):
+    """madvise(``advice``) of the first page of a fresh, never touched, 2 MiB-aligned
+    VMA (mainline, THP ``thp``), which must fail; returns the machine and the errno."""
+    m = numa_machine("mainline", thp=thp)
+    p = m.spawn()
+    a = thp_region(p, 0)
+    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | MAP_FIXED)  # a fresh, untouched VMA
+    return m, errno_of(p.madvise, a, PAGE_SIZE, advice)
 
 
 def base_page(p):
@@ -106,13 +118,8 @@ def test_so10_unmapped_efault():
 def test_untouched_page_eio(thp):
     """Oracle errors: madvise(untouched page, MADV_SOFT_OFFLINE) -> EIO: the read-only
     GUP maps the (huge) zero page, which is unhandlable ("unhandlable page" in dmesg)."""
-    m = numa_machine("mainline", thp=thp)
-    p = m.spawn()
-    a = thp_region(p, 0)
-    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EIO
+    m, err = madvise_untouched(thp, MADV_SOFT_OFFLINE)
+    assert err == errno.EIO
     assert hw_corrupted_kb(m) == 0
     assert "unhandlable page" in m.kernel.dmesg[-1]
 
@@ -617,20 +624,15 @@ def test_stats_madvise_hwpoison_on_untouched_memory(thp):
     page). The zero page is a reserved kernel page: poisoned, ignored, EBUSY. The huge
     zero page cannot be split: poisoned, failed, EHWPOISON; it is mapped by nobody's
     anon rmap, so no signal."""
-    m = numa_machine("mainline", thp=thp)
-    p = m.spawn()
-    a = thp_region(p, 0)
-    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    m, err = madvise_untouched(thp, MADV_HWPOISON)
     zero = m.kernel.zero_pfn if thp == "never" else m.kernel.huge_zero_pfn
     nid = m.kernel.mem.pfn_to_nid(zero)
     if thp == "never":
-        assert e.value.errno == errno.EBUSY
+        assert err == errno.EBUSY
         assert "reserved kernel page: Ignored" in m.kernel.dmesg[-1]
         assert all_stats(m) == bumped(m, nid, ignored=1)
     else:
-        assert e.value.errno == EHWPOISON
+        assert err == EHWPOISON
         assert "unsplit thp: Failed" in m.kernel.dmesg[-1]
         assert all_stats(m) == bumped(m, nid, failed=1)
     assert kpageflags(m, zero) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4

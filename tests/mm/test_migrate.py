@@ -213,24 +213,28 @@ def test_seed_statuses_untouched_and_protnone_efault():
     assert st == [EFAULT, EFAULT]
 
 
-def test_oracle_errors_partial_enodev():
-    """Oracle `errors`: chunk0 -> 1, chunk1 -> 7: ENODEV after entry 0 moved (MP-12)."""
-    m = numa_machine("mainline")
+def move_two_thps_to_1_and_7(profile):
+    """move_pages() of two THPs to node 1 and to node 7 (none): ENODEV. Returns the
+    machine, the process, the THPs' address and the statuses the call wrote."""
+    m = numa_machine(profile)
     p = m.spawn(cpu=0)
     a = thp_region(p, 2)
     with pytest.raises(OSError) as e:
         p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 7], MPOL_MF_MOVE)
-    assert e.value.errno == errno.ENODEV and e.value.status == [1, None]
+    assert e.value.errno == errno.ENODEV
+    return m, p, a, e.value.status
+
+
+def test_oracle_errors_partial_enodev():
+    """Oracle `errors`: chunk0 -> 1, chunk1 -> 7: ENODEV after entry 0 moved (MP-12)."""
+    m, p, a, status = move_two_thps_to_1_and_7("mainline")
+    assert status == [1, None]
     assert nodes_of(m, p, a, 4 * MB) == [1] * 512 + [0] * 512
 
 
 def test_seed_partial_enodev_checks_chunk_first():
-    m = numa_machine("seed")
-    p = m.spawn(cpu=0)
-    a = thp_region(p, 2)
-    with pytest.raises(OSError) as e:
-        p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 7], MPOL_MF_MOVE)
-    assert e.value.errno == errno.ENODEV and e.value.status == [None, None]
+    m, p, a, status = move_two_thps_to_1_and_7("seed")
+    assert status == [None, None]
     assert set(nodes_of(m, p, a, 4 * MB)) == {0}
 
 

@@ -10,13 +10,12 @@ import errno
 
 import pytest
 from mm_helpers import (
-    ANON,
-    MB,
     RW,
     finish_migration,
     numa_machine,
     pmd_val,
     start_migration,
+    thp_aligned,
     thp_region,
 )
 
@@ -176,8 +175,7 @@ def test_fork_during_migration(profile):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_mremap_moves_migration_entry(profile):
     m, p, a, st, lst = setup(profile)
-    dst = p.mmap(0, 6 * MB, PROT_NONE, ANON)
-    dst = (dst + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    dst = thp_aligned(p, 2, PROT_NONE)
     new = p.mremap(a, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, dst)
     assert new == dst and is_migration(m, p, dst)
     finish_migration(m, st, lst)
