@@ -60,6 +60,14 @@ def pagemap(p, addr):
                                          length=8))[0]
 
 
+def soft_offline(m, p, addr, length=PAGE_SIZE):
+    """madvise(MADV_SOFT_OFFLINE), which must succeed; returns the vmstat events it
+    changed."""
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(addr, length, MADV_SOFT_OFFLINE) == 0
+    return delta(m, before)
+
+
 def madvise_untouched(thp, advice):
     """madvise(``advice``) of the first page of a fresh, never touched, 2 MiB-aligned
     VMA (mainline, THP ``thp``), which must fail; returns the machine and the errno."""
@@ -151,9 +159,7 @@ def test_softoffline_oracle_mainline():
     assert anon_huge_kb(p) == 8192
     p3 = a + 3 * PAGE_SIZE
     old = pfn_at(p, p3)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, p3)
     assert d["pgmigrate_success"] == 1
     assert d["thp_split_page"] == 1 and d["thp_split_pmd"] == 1
     assert "thp_migration_success" not in d
@@ -170,18 +176,14 @@ def test_softoffline_oracle_mainline():
     # madvise(chunk2 whole 2 MiB): the step is the THP's size, so one page is offlined
     c2 = a + 2 * HPAGE_PMD_SIZE
     old2 = pfn_at(p, c2)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(c2, HPAGE_PMD_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, c2, HPAGE_PMD_SIZE)
     assert d["pgmigrate_success"] == 1 and d["thp_split_page"] == 1
     assert anon_huge_kb(p) == 4096
     assert hw_corrupted_kb(m) == 8
     assert pfn_at(p, c2) != old2 and pfn_at(p, c2 + PAGE_SIZE) == old2 + 1
 
     # page 3 again: the new frame is soft-offlined in turn
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    assert delta(m, before) == {"pgmigrate_success": 1, "pgfree": 1}
+    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1}
     assert hw_corrupted_kb(m) == 12
     assert pfn_at(p, p3) not in (old, new)
     check_data(p, a, 4 * HPAGE_PMD_SIZE)
@@ -195,9 +197,7 @@ def test_so11_seed_migrates_whole_thp():
     a = thp_region(p, 2)
     p3 = a + 3 * PAGE_SIZE
     old_head = pfn_at(p, a)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, p3)
     assert d["thp_migration_success"] == 1 and d["pgmigrate_success"] == 1
     assert "thp_split_page" not in d
     assert is_pmd_mapped(p, a) and anon_huge_kb(p) == 4096

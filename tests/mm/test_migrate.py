@@ -60,6 +60,13 @@ def rle(status):
 ALL_TO_1 = "1*1,-16*1,1*511,-16*1,1*511,-16*1,1*511,-16*1,1*510"
 
 
+def move_all_to_1(p, a):
+    """move_pages(MPOL_MF_MOVE) of every 4 KiB page of the four THPs at ``a`` to node 1,
+    one entry per page (the oracle's 2048)."""
+    return p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
+                        MPOL_MF_MOVE)
+
+
 def test_oracle_basic_move_pages_all_subpages():
     """Oracle `basic`: move_pages of all 2048 pages -> node 1; again: already there
     (MP-2, MP-8)."""
@@ -67,8 +74,7 @@ def test_oracle_basic_move_pages_all_subpages():
     p = m.spawn(cpu=0)
     a = thp_region(p)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == ALL_TO_1
     assert delta(m, before) == {"pgmigrate_success": 2048, "thp_migration_success": 4,
                                 "pgfree": 2048}
@@ -76,8 +82,7 @@ def test_oracle_basic_move_pages_all_subpages():
     assert all(is_pmd_mapped(p, a + i * HPAGE_PMD_SIZE) for i in range(4))  # still THPs
     check_data(p, a, 8 * MB)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == "1*2048"
     assert delta(m, before) == {}
 
@@ -89,8 +94,7 @@ def test_seed_chunked_move_pages_all_subpages():
     p = m.spawn(cpu=0)
     a = thp_region(p)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0
     assert st[0] == 1 and st[1:169] == [EBUSY] * 168  # first chunk: 169 entries
     assert st[169:512] == [1] * (512 - 169)
@@ -246,8 +250,7 @@ def test_oracle_target_frag_mainline_splits():
     a = thp_region(p)
     held = m.fragment(1)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == ALL_TO_1
     d = delta(m, before)
     for k, v in {"pgmigrate_success": 2048, "thp_migration_fail": 4, "thp_migration_split": 4,
