@@ -92,12 +92,8 @@ def test_so1_unprivileged_eperm(profile):
     m = numa_machine(profile)
     p = m.spawn(uid=1000)
     a = base_page(p)
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EPERM
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EPERM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_HWPOISON) == errno.EPERM
     assert hw_corrupted_kb(m) == 0
 
 
@@ -107,9 +103,7 @@ def test_so9_unaligned_einval_before_eperm():
     m = numa_machine("mainline")
     p = m.spawn(uid=1000)
     a = base_page(p)
-    with pytest.raises(OSError) as e:
-        p.madvise(a + 1, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EINVAL
+    assert errno_of(p.madvise, a + 1, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EINVAL
 
 
 def test_so10_unmapped_efault():
@@ -117,9 +111,7 @@ def test_so10_unmapped_efault():
     p = m.spawn()
     a = p.mmap(0, 2 * PAGE_SIZE, RW, ANON)
     p.munmap(a, 2 * PAGE_SIZE)
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EFAULT
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EFAULT
 
 
 @pytest.mark.parametrize("thp", ["always", "never"])
@@ -220,9 +212,7 @@ def test_so11_seed_thp_without_thp_target_enomem():
     p = m.spawn()
     a = thp_region(p, 1)
     held = m.fragment(m.kernel.mem.pfn_to_nid(pfn_at(p, a)))
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.ENOMEM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.ENOMEM
     m.unfragment(held)
     assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
     check_data(p, a, HPAGE_PMD_SIZE)
@@ -248,9 +238,7 @@ def test_so4_split_fails_with_extra_pin_ebusy():
     get_page(m.kernel, head)  # a long-term pin: split_huge_page refuses
     before = dict(m.kernel.vmstat.events)
     try:
-        with pytest.raises(OSError) as e:
-            p.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE)
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(p.madvise, a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EBUSY
         assert delta(m, before) == {"thp_split_page_failed": 1}
         assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
     finally:
@@ -275,9 +263,7 @@ def test_so6_free_frame_via_sysfs(profile):
     if profile == "mainline":
         assert m.fs.write(SOFT_OFFLINE_FILE, data) == len(data)
     else:
-        with pytest.raises(OSError) as e:
-            m.fs.write(SOFT_OFFLINE_FILE, data)
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, data) == errno.EBUSY
     assert hw_corrupted_kb(m) == 4
 
 
@@ -298,9 +284,7 @@ def test_sysfs_in_use_page_by_physical_address():
 ])
 def test_so7_so8_sysfs_errors(data, err):
     m = numa_machine("mainline")
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, data)
-    assert e.value.errno == err
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, data) == err
 
 
 def test_sysfs_zero_length_write_reaches_no_store():
@@ -313,18 +297,15 @@ def test_sysfs_zero_length_write_reaches_no_store():
 def test_sysfs_needs_cap_sys_admin_and_is_write_only():
     m = numa_machine("mainline")
     p = m.spawn(uid=0, caps=frozenset())
-    with pytest.raises(OSError) as e:
-        p.fs.write(SOFT_OFFLINE_FILE, "0x1000")
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.fs.write, SOFT_OFFLINE_FILE, "0x1000") == errno.EPERM
     with pytest.raises(OSError):
         m.fs.read(SOFT_OFFLINE_FILE)
 
 
 def test_zero_page_via_sysfs_eio():
     m = numa_machine("mainline")
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, hex(m.kernel.zero_pfn << PAGE_SHIFT))
-    assert e.value.errno == errno.EIO
+    zero = hex(m.kernel.zero_pfn << PAGE_SHIFT)
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, zero) == errno.EIO
 
 
 # ---------------------------------------------------------------- MADV_HWPOISON
@@ -398,9 +379,7 @@ def test_hwpoison_on_poisoned_address_efault():
     with pytest.raises(DeliveredSignal):
         p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
     for advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE):
-        with pytest.raises(OSError) as e:
-            p.madvise(a, PAGE_SIZE, advice)
-        assert e.value.errno == errno.EFAULT
+        assert errno_of(p.madvise, a, PAGE_SIZE, advice) == errno.EFAULT
     assert hw_corrupted_kb(m) == 4
 
 
@@ -445,9 +424,7 @@ def test_node_stats_files_mainline_only():
     assert m.fs.listdir(f"{NODE}/node0/memory_failure") == [
         "total", "ignored", "failed", "delayed", "recovered"]
     assert m.fs.read(f"{NODE}/node0/memory_failure/total") == "0\n"
-    with pytest.raises(OSError) as e:
-        m.fs.write(f"{NODE}/node0/memory_failure/total", "1")
-    assert e.value.errno == errno.EACCES
+    assert errno_of(m.fs.write, f"{NODE}/node0/memory_failure/total", "1") == errno.EACCES
     s = numa_machine("seed")
     assert not s.fs.exists(f"{NODE}/node0/memory_failure")
     assert s.fs.exists(HARD_OFFLINE_FILE)  # hard_offline_page is older than 4.14
@@ -470,9 +447,7 @@ def test_hard_offline_free_frame(profile):
     m.check_integrity()
     if profile == "mainline":
         assert all_stats(m) == bumped(m, nid, recovered=1)
-        with pytest.raises(OSError) as e:
-            m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
-        assert e.value.errno == EHWPOISON
+        assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(pfn)) == EHWPOISON
         assert all_stats(m) == bumped(m, nid, recovered=1)
     else:
         assert m.fs.write(HARD_OFFLINE_FILE, phys(pfn)) == len(phys(pfn))
@@ -528,9 +503,7 @@ def test_hard_offline_kernel_page_ignored_ebusy():
     base_page(p)
     table = max(m.kernel.mem.tables)
     nid = m.kernel.mem.pfn_to_nid(table)
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(table))
-    assert e.value.errno == errno.EBUSY
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(table)) == errno.EBUSY
     assert "unhandlable page" in m.kernel.dmesg[-2]
     assert "get hwpoison page: Ignored" in m.kernel.dmesg[-1]
     assert kpageflags(m, table) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
@@ -555,9 +528,7 @@ def test_hard_offline_kernel_page_ignored_ebusy():
 ])
 def test_hard_offline_errors(data, err):
     m = numa_machine("mainline")
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, data)
-    assert e.value.errno == err
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, data) == err
     assert hw_corrupted_kb(m) == 0 and all_stats(m) == zero_stats(m)
 
 
@@ -572,9 +543,7 @@ def test_hard_offline_beyond_ram_enxio_in_4_14():
 def test_hard_offline_needs_cap_sys_admin_and_is_write_only():
     m = numa_machine("mainline")
     p = m.spawn(uid=0, caps=frozenset())
-    with pytest.raises(OSError) as e:
-        p.fs.write(HARD_OFFLINE_FILE, "0x1000")
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.fs.write, HARD_OFFLINE_FILE, "0x1000") == errno.EPERM
     q = m.spawn(uid=1000)
     with pytest.raises(OSError) as e:
         q.fs.write(HARD_OFFLINE_FILE, "0x1000")
@@ -591,12 +560,8 @@ def test_hard_offline_offline_memory_enxio():
     bid = (m.kernel.mem.nodes[1].end_pfn - 1) // ((128 * MB) >> PAGE_SHIFT)
     m.fs.write(f"/sys/devices/system/memory/memory{bid}/state", "offline")
     pfn = bid * ((128 * MB) >> PAGE_SHIFT) + 3
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
-    assert e.value.errno == errno.ENXIO
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, phys(pfn))
-    assert e.value.errno == errno.EIO
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(pfn)) == errno.ENXIO
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, phys(pfn)) == errno.EIO
 
 
 # ---------------------------------------------------------------- per-node statistics
@@ -657,9 +622,7 @@ def test_memory_failure_unsplit_thp(profile):
             assert hw_corrupted_kb(m) == 4 and m.kernel.pages.flags[head + 3] & F_hwpoison
             assert all_stats(m) == bumped(m, m.kernel.mem.pfn_to_nid(head), failed=1)
         else:
-            with pytest.raises(OSError) as e:
-                p.madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON)
-            assert e.value.errno == errno.EBUSY
+            assert errno_of(p.madvise, a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON) == errno.EBUSY
             assert hw_corrupted_kb(m) == 0
         assert is_pmd_mapped(p, a)
     finally:
@@ -683,9 +646,7 @@ def test_soft_offline_is_not_counted_in_node_stats():
     assert hw_corrupted_kb(m) == 12
     assert all_stats(m) == zero_stats(m)
     # memory_failure() on a soft-offlined frame: already poisoned, not counted again
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(free))
-    assert e.value.errno == EHWPOISON
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(free)) == EHWPOISON
     assert all_stats(m) == zero_stats(m) and hw_corrupted_kb(m) == 12
 
 
@@ -746,9 +707,7 @@ def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
     assert m.kernel.buddy.is_free(old)
     assert p.threads[0].read(a) == 0x1234  # the data lives in the new frame
     if profile == "mainline":
-        with pytest.raises(OSError) as e:
-            m.fs.write(UNPOISON_FILE, str(old))
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(m.fs.write, UNPOISON_FILE, str(old)) == errno.EBUSY
     else:
         assert m.fs.write(UNPOISON_FILE, str(old)) == len(str(old))
     m.check_integrity()
@@ -766,16 +725,10 @@ def test_unpoison_refuses_a_mapped_or_kernel_frame_mainline():
         m.fs.write(UNPOISON_FILE, str(zero))
     assert e.value.errno == errno.EBUSY and kpageflags(m, zero) >> KPF_HWPOISON & 1
     for bad in ("xyz", "-1"):
-        with pytest.raises(OSError) as e:
-            m.fs.write(UNPOISON_FILE, bad)
-        assert e.value.errno == errno.EINVAL
-    with pytest.raises(OSError) as e:
-        m.fs.write(UNPOISON_FILE, str(m.kernel.pages.nr + 5))
-    assert e.value.errno == errno.EIO
+        assert errno_of(m.fs.write, UNPOISON_FILE, bad) == errno.EINVAL
+    assert errno_of(m.fs.write, UNPOISON_FILE, str(m.kernel.pages.nr + 5)) == errno.EIO
     user = m.spawn(uid=1000)
-    with pytest.raises(OSError) as e:
-        user.fs.write(UNPOISON_FILE, "1")
-    assert e.value.errno == errno.EACCES
+    assert errno_of(user.fs.write, UNPOISON_FILE, "1") == errno.EACCES
 
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
