@@ -16,6 +16,7 @@ from thpsim.arch.x86_64.pgtable import (
     PUD_SHIFT,
     table_entry_pfn,
 )
+from thpsim.kernel.locking import down_read, up_read
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.migrate import (
@@ -42,6 +43,24 @@ def numa_machine(profile="seed", nodes=2, check=True, **kw) -> Machine:
     if isinstance(nodes, int):
         nodes = {n: 256 * MB for n in range(nodes)}
     return Machine(nodes=nodes, block_size=128 * MB, check=check, profile=profile, **kw)
+
+
+def unchecked_process(profile="seed"):
+    """numa_machine() without the checker and a process on CPU 0: (machine, process)."""
+    m = numa_machine(profile, check=False)
+    return m, m.spawn(cpu=0)
+
+
+def run_mmap_read_locked(m, p, path):
+    """Run the kernel path ``path`` as ``p``, under its mmap_lock held for read (the
+    context of get_user_pages() and walk_page_range())."""
+    def locked():
+        yield from down_read(p.mm.mmap_lock)
+        try:
+            return (yield from path)
+        finally:
+            up_read(p.mm.mmap_lock)
+    return Stepper(m.kernel, locked(), task=p.task).finish()
 
 
 def small_machine(profile="seed", **kw) -> Machine:
