@@ -6,6 +6,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from mm_helpers import numa_machine
 
 settings.register_profile(
     "ci",
@@ -21,6 +22,5 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture
 def machine():
-    from thpsim import Machine
-
-    return Machine(nodes={0: 256 << 20, 1: 256 << 20}, block_size=128 << 20, check=True)
+    """Two 256 MiB nodes, the invariant checker on (mm_helpers.numa_machine())."""
+    return numa_machine()

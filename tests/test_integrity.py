@@ -6,15 +6,12 @@ check_buddy to the next full check)."""
 from __future__ import annotations
 
 import pytest
+from mm_helpers import ANON, RW, numa_machine, pgtable_entries, thp_aligned
 
-from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
+from thpsim import Machine
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
-    PAGE_SHIFT,
     PAGE_SIZE,
-    PGDIR_SHIFT,
-    PMD_SHIFT,
-    PUD_SHIFT,
     pmd_trans_huge,
     pte_pfn,
     table_entry_pfn,
@@ -30,22 +27,16 @@ from thpsim.mm.page_alloc import (
 from thpsim.mm.page_flags import F_locked, F_pgtable, F_reserved
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
-_IDX = 511
-
 
 class Setup:
     """A small machine: one process with a PMD-mapped THP at ``thp`` and 4 KiB pages at
     ``small`` (the first four written), checked clean once in full."""
 
     def __init__(self) -> None:
-        self.m = m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB)
+        self.m = m = numa_machine(check=False)
         self.p = p = m.spawn(cpu=0)
         t = p.threads[0]
-        self.thp = p.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
-        self.thp = (self.thp + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+        self.thp = thp_aligned(p)
         p.madvise(self.thp, HPAGE_PMD_SIZE, MADV_HUGEPAGE)
         t.write(self.thp, 1)
         self.small = p.mmap(0, 16 * PAGE_SIZE, RW, ANON)
@@ -59,15 +50,11 @@ class Setup:
 
     def pmd(self, addr: int):
         """(the PMD table mapping ``addr``, the index in it)."""
-        tables = self.ctx.mem.tables
-        pud_t = tables[table_entry_pfn(self.mm.pgd[(addr >> PGDIR_SHIFT) & _IDX])]
-        pmd_t = tables[table_entry_pfn(pud_t[(addr >> PUD_SHIFT) & _IDX])]
-        return pmd_t, (addr >> PMD_SHIFT) & _IDX
+        return pgtable_entries(self.m, self.mm.pgd.pfn, addr, levels=3)[-1]
 
     def pte(self, addr: int):
         """(the PTE table mapping ``addr``, the index in it)."""
-        pmd_t, i = self.pmd(addr)
-        return self.ctx.mem.tables[table_entry_pfn(pmd_t[i])], (addr >> PAGE_SHIFT) & _IDX
+        return pgtable_entries(self.m, self.mm.pgd.pfn, addr)[-1]
 
     def small_pfn(self, i: int = 0) -> int:
         pte_t, j = self.pte(self.small + i * PAGE_SIZE)
@@ -101,6 +88,17 @@ def _break_and_check(s: Setup, name: str, full: bool) -> str:
     msg = failing(s.m, full=full)
     assert f"\n  {name}: " in msg, msg
     return msg
+
+
+def _break_one_small_page(full: bool, field: str, i: int, change, name: str) -> None:
+    """Corrupt one field (``s.ctx.pages.<field>``) of the ``i``-th small page: only the
+    checker ``name`` fails, and only once."""
+    s = Setup()
+    array = getattr(s.ctx.pages, field)
+    pfn = s.small_pfn(i)
+    array[pfn] = change(array[pfn])
+    msg = _break_and_check(s, name, full)
+    assert msg.count("\n  ") == 1
 
 
 @pytest.mark.parametrize("full", MODES)
@@ -201,18 +199,12 @@ def test_check_locks_released(full):
 
 @pytest.mark.parametrize("full", MODES)
 def test_check_page_locks(full):
-    s = Setup()
-    s.ctx.pages.flags[s.small_pfn(1)] |= F_locked
-    msg = _break_and_check(s, "check_page_locks", full)
-    assert msg.count("\n  ") == 1
+    _break_one_small_page(full, "flags", 1, lambda v: v | F_locked, "check_page_locks")
 
 
 @pytest.mark.parametrize("full", MODES)
 def test_check_mapcounts(full):
-    s = Setup()
-    s.ctx.pages.mapcount[s.small_pfn(2)] += 1
-    msg = _break_and_check(s, "check_mapcounts", full)
-    assert msg.count("\n  ") == 1
+    _break_one_small_page(full, "mapcount", 2, lambda v: v + 1, "check_mapcounts")
 
 
 @pytest.mark.parametrize("full", MODES)
@@ -227,10 +219,7 @@ def test_check_mapcounts_compound(full):
 
 @pytest.mark.parametrize("full", MODES)
 def test_check_refcounts(full):
-    s = Setup()
-    s.ctx.pages.refcount[s.small_pfn(3)] += 1
-    msg = _break_and_check(s, "check_refcounts", full)
-    assert msg.count("\n  ") == 1
+    _break_one_small_page(full, "refcount", 3, lambda v: v + 1, "check_refcounts")
 
 
 @pytest.mark.parametrize("full", MODES)
@@ -287,7 +276,7 @@ def test_incremental_sees_only_changes_and_stays_exact():
 
 
 def test_machine_check_true_runs_incremental_with_periodic_full():
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True)
+    m = numa_machine()
     p = m.spawn(cpu=0)
     a = p.mmap(0, 64 * PAGE_SIZE, RW, ANON)
     for i in range(40):

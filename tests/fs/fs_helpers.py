@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import struct
 
+from mm_helpers import numa_machine, thp_aligned
+
 from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -24,17 +26,14 @@ _HEADER = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
 
 
 def boot(profile: str = "seed", **kw) -> Machine:
-    """Two 256 MiB nodes, 4 CPUs, THP always, the invariant checker on."""
-    kw.setdefault("nodes", {0: 256 * MB, 1: 256 * MB})
-    kw.setdefault("block_size", 128 * MB)
-    kw.setdefault("check", True)
-    return Machine(profile=profile, **kw)
+    """Two 256 MiB nodes, 4 CPUs, THP always, the invariant checker on (mm_helpers'
+    numa_machine(), with the /proc and /sys tests' defaults)."""
+    return numa_machine(profile, **kw)
 
 
 def map_thp_area(p, nr_thps: int = 1) -> int:
     """mmap room for ``nr_thps`` 2 MiB-aligned THPs; returns the aligned start."""
-    a = p.mmap(0, (nr_thps + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    return (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    return thp_aligned(p, nr_thps)
 
 
 def pagemap(fs, addr: int, n: int = 1, pid: str | int = "self") -> list[int]:

@@ -3,15 +3,9 @@ invalidations (INVLPG, range, whole PCID), FIFO capacity, and the MMU walk that 
 A and D in the page-table frames."""
 
 import pytest
+from mm_helpers import ANON, MB, RW, pgtable_entries, thp_aligned
 
-from thpsim import (
-    MADV_NOHUGEPAGE,
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
-)
+from thpsim import MADV_NOHUGEPAGE, PROT_READ, Machine
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_ACCESSED,
     _PAGE_DIRTY,
@@ -19,16 +13,10 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PGDIR_SHIFT,
     PMD_SHIFT,
-    PUD_SHIFT,
-    table_entry_pfn,
 )
 from thpsim.hw.cpu import CPU, TLB_D, TLB_W, WALK_NOT_PRESENT, WALK_PROTECTION, mmu_walk
 
-MB = 1 << 20
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
 VA = 0x7F00_0020_0000  # 2 MiB aligned
 U = _PAGE_USER
 
@@ -131,8 +119,7 @@ def test_capacity_evicts_the_oldest_entry_per_size():
 def test_machine_fills_a_2m_entry_for_a_thp_and_4k_entries_for_base_pages():
     m = Machine(nodes={0: 64 * MB}, block_size=64 * MB, check=True)
     p = m.spawn(cpu=1)
-    a = p.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    a = thp_aligned(p)
     p.write(a, 1)
     p.read(a + 17 * PAGE_SIZE)
     b = p.mmap(0, 2 * PAGE_SIZE, RW, ANON)
@@ -146,19 +133,6 @@ def test_machine_fills_a_2m_entry_for_a_thp_and_4k_entries_for_base_pages():
 
 
 # ---------------------------------------------------------------- the MMU walk
-def entries(m, pgd_pfn, addr, levels=4):
-    """The (table, index) of each entry a walk of ``addr`` uses, PGD first."""
-    tables = m.kernel.mem.tables
-    t = tables[pgd_pfn]
-    out = []
-    for shift in (PGDIR_SHIFT, PUD_SHIFT, PMD_SHIFT, PAGE_SHIFT)[:levels]:
-        i = (addr >> shift) & 511
-        out.append((t, i))
-        if shift != PAGE_SHIFT and len(out) < levels:
-            t = tables[table_entry_pfn(t[i])]
-    return out
-
-
 def clear_ad(ents):
     for t, i in ents:
         t[i] &= ~(_PAGE_ACCESSED | _PAGE_DIRTY)
@@ -175,7 +149,7 @@ def base_page():
 
 def test_read_walk_sets_accessed_at_every_level_and_no_dirty(base_page):
     m, p, a = base_page
-    ents = entries(m, p.mm.pgd.pfn, a)
+    ents = pgtable_entries(m, p.mm.pgd.pfn, a)
     clear_ad(ents)
     e, huge = mmu_walk(m.kernel.mem, p.mm.pgd.pfn, a, False)
     assert not huge and e >= 0
@@ -187,7 +161,7 @@ def test_read_walk_sets_accessed_at_every_level_and_no_dirty(base_page):
 
 def test_write_walk_sets_dirty_in_the_leaf_only(base_page):
     m, p, a = base_page
-    ents = entries(m, p.mm.pgd.pfn, a)
+    ents = pgtable_entries(m, p.mm.pgd.pfn, a)
     clear_ad(ents)
     e, _ = mmu_walk(m.kernel.mem, p.mm.pgd.pfn, a, True)
     assert e & TLB_D and e & TLB_W
@@ -199,10 +173,9 @@ def test_write_walk_sets_dirty_in_the_leaf_only(base_page):
 def test_thp_walk_stops_at_the_pmd_and_sets_its_bits():
     m = Machine(nodes={0: 64 * MB}, block_size=64 * MB)
     p = m.spawn()
-    a = p.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    a = thp_aligned(p)
     p.write(a, 1)
-    ents = entries(m, p.mm.pgd.pfn, a, levels=3)
+    ents = pgtable_entries(m, p.mm.pgd.pfn, a, levels=3)
     clear_ad(ents)
     e0, huge = mmu_walk(m.kernel.mem, p.mm.pgd.pfn, a, False)
     assert huge
@@ -223,7 +196,7 @@ def test_walk_faults_not_present_and_protection():
     assert mmu_walk(mem, pgd, a, False)[0] >= 0
     assert mmu_walk(mem, pgd, a, True) == (WALK_PROTECTION, False)
     p.write(a + PAGE_SIZE, 1)
-    t, i = entries(m, pgd, a + PAGE_SIZE)[-1]
+    t, i = pgtable_entries(m, pgd, a + PAGE_SIZE)[-1]
     t[i] &= ~_PAGE_USER  # a supervisor page: a user access is a protection fault
     assert mmu_walk(mem, pgd, a + PAGE_SIZE, False) == (WALK_PROTECTION, False)
     t[i] |= _PAGE_USER
@@ -242,8 +215,8 @@ def test_a_stale_tlb_entry_is_used_until_flushed():
     p.write(a + PAGE_SIZE, 2)
     mem, pgd = m.kernel.mem, p.mm.pgd.pfn
     old = mmu_walk(mem, pgd, a, False)[0] >> PAGE_SHIFT
-    t, i = entries(m, pgd, a)[-1]
-    t2, i2 = entries(m, pgd, a + PAGE_SIZE)[-1]
+    t, i = pgtable_entries(m, pgd, a)[-1]
+    t2, i2 = pgtable_entries(m, pgd, a + PAGE_SIZE)[-1]
     saved = t[i]
     t[i] = t2[i2]  # the PTE now names the other page's frame, no flush
     p.write(a, 3)

@@ -3,12 +3,21 @@ and FOLL_MIGRATION waiting on a PMD migration entry."""
 
 import errno
 
-from mm_helpers import ANON, MB, RW, delta, pfn_at, thp_region, to_node
+from mm_helpers import (
+    ANON,
+    MB,
+    RW,
+    delta,
+    pfn_at,
+    run_mmap_read_locked,
+    start_migration,
+    thp_region,
+    unchecked_process,
+)
 
-from thpsim import PROT_NONE, PROT_READ, Machine
+from thpsim import PROT_NONE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, PAGE_SIZE
 from thpsim.errors import EHWPOISON
-from thpsim.kernel.locking import down_read, up_read
 from thpsim.kernel.sched import WaitOn
 from thpsim.mm.gup import (
     FOLL_DUMP,
@@ -25,32 +34,14 @@ from thpsim.mm.gup import (
 )
 from thpsim.mm.madvise import MADV_NOHUGEPAGE
 from thpsim.mm.memory import VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
-from thpsim.mm.migrate import (
-    MIGRATE_SYNC,
-    MR_SYSCALL,
-    migrate_pages,
-)
 from thpsim.mm.mm_types import VM_IO
-from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get
-from thpsim.mm.swap import isolate_lru_page_for_migration
 from thpsim.mm.vmstat import PGFAULT
 from thpsim.testing import Stepper
 
 
-def machine():
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, profile="seed")
-    return m, m.spawn(cpu=0)
-
-
 def gup(m, p, start, nr, flags, pages=None):
     """__get_user_pages() under mmap_lock for read, as ``p``."""
-    def path():
-        yield from down_read(p.mm.mmap_lock)
-        try:
-            return (yield from __get_user_pages(p.mm, start, nr, flags, pages))
-        finally:
-            up_read(p.mm.mmap_lock)
-    return Stepper(m.kernel, path(), task=p.task).finish()
+    return run_mmap_read_locked(m, p, __get_user_pages(p.mm, start, nr, flags, pages))
 
 
 def small_pages(p, n=4, prot=RW):
@@ -60,7 +51,7 @@ def small_pages(p, n=4, prot=RW):
 
 
 def test_no_vma_is_efault():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p)
     assert gup(m, p, a + 64 * MB, 1, 0) == -errno.EFAULT
     # pages done before the hole are counted, the hole ends the walk
@@ -70,7 +61,7 @@ def test_no_vma_is_efault():
 
 
 def test_vm_io_and_prot_none_are_efault():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p)
     p.threads[0].write(a, 1)
     vma = p.mm.find_vma(a)
@@ -85,7 +76,7 @@ def test_vm_io_and_prot_none_are_efault():
 
 
 def test_write_to_read_only_needs_force():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p, prot=PROT_READ)
     assert gup(m, p, a, 1, FOLL_WRITE) == -errno.EFAULT
     assert gup(m, p, a, 1, 0) == 1
@@ -95,7 +86,7 @@ def test_write_to_read_only_needs_force():
 
 
 def test_populate_faults_each_missing_page_once():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p, n=8)
     p.threads[0].write(a + 2 * PAGE_SIZE, 5)
     before = dict(m.kernel.vmstat.events)
@@ -107,7 +98,7 @@ def test_populate_faults_each_missing_page_once():
 
 
 def test_read_maps_zero_page_and_thp_counts_as_one_lookup():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p)
     pages = []
     assert gup(m, p, a, 2, 0, pages) == 2
@@ -121,7 +112,7 @@ def test_read_maps_zero_page_and_thp_counts_as_one_lookup():
 
 
 def test_foll_dump_and_foll_get():
-    m, p = machine()
+    m, p = unchecked_process()
     a = small_pages(p)
     p.threads[0].read(a)
     p.threads[0].write(a + PAGE_SIZE, 3)
@@ -146,15 +137,10 @@ def test_foll_dump_and_foll_get():
 def test_migration_entry_with_and_without_foll_migration():
     """A PMD migration entry is no page (the caller faults and the fault waits); with
     FOLL_MIGRATION follow_page_mask() waits on it and finds the new THP."""
-    m, p = machine()
+    m, p = unchecked_process()
     ctx = m.kernel
     a = thp_region(p, nr_thp=1)
-    old = ctx.pages.compound_head(pfn_at(p, a))
-    assert isolate_lru_page_for_migration(ctx, old) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [old], to_node(ctx, 1), MIGRATE_SYNC,
-                                    MR_SYSCALL))
-    pmd = lookup_pmd(p.mm, a)
-    st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))
+    st, _lst, old = start_migration(m, p, a)
     vma = p.mm.find_vma(a)
     assert follow_page(vma, a, 0) is None
     assert follow_page(vma, a, FOLL_DUMP) == -errno.EFAULT

@@ -8,6 +8,7 @@ import errno
 import signal
 
 import pytest
+from mm_helpers import ANON, MB, RW, numa_machine, thp_aligned
 
 import thpsim
 from thpsim import (
@@ -22,7 +23,6 @@ from thpsim import (
     PROT_READ,
     PROT_WRITE,
     DeliveredSignal,
-    Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.mm.gup import follow_page_info
@@ -30,10 +30,6 @@ from thpsim.mm.page_alloc import (
     node_free_pages,
     totalram_pages,
 )
-
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
 
 
 def ev(m, name):
@@ -46,8 +42,6 @@ def thp_mapped(p, addr):
     return pfn, huge, zero
 
 
-def small(**kw):
-    return Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True, **kw)
 
 
 def test_thp_fault_maps_pmd_and_counts(machine):
@@ -69,7 +63,7 @@ def test_thp_fault_maps_pmd_and_counts(machine):
 
 
 def test_thp_on_node_of_cpu():
-    m = small(cpus=2)
+    m = numa_machine(cpus=2)
     p = m.spawn(cpu=1)
     a = p.mmap(0, 2 * MB, RW, ANON)
     base = a & ~(HPAGE_PMD_SIZE - 1)
@@ -80,7 +74,7 @@ def test_thp_on_node_of_cpu():
 
 
 def test_read_fault_maps_zero_page_then_write_allocates():
-    m = small(thp="never")
+    m = numa_machine(thp="never")
     p = m.spawn()
     a = p.mmap(0, 64 * 1024, RW, ANON)
     t = p.threads[0]
@@ -95,10 +89,9 @@ def test_read_fault_maps_zero_page_then_write_allocates():
 
 
 def test_huge_zero_page_on_read_then_cow_to_thp():
-    m = small()
+    m = numa_machine()
     p = m.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     assert t.read(base) == 0
     assert ev(m, "thp_zero_page_alloc") == 1
@@ -115,7 +108,7 @@ def test_huge_zero_page_on_read_then_cow_to_thp():
     ("never", True, False),
 ])
 def test_thp_enabled_modes(mode, hugepage, expect):
-    m = small(thp=mode)
+    m = numa_machine(thp=mode)
     p = m.spawn()
     a = p.mmap(0, 4 * MB, RW, ANON)
     base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
@@ -135,11 +128,10 @@ def test_nohugepage_vma_gets_base_pages(machine):
 
 
 def test_fallback_when_node_fragmented():
-    m = small(cpus=2)
+    m = numa_machine(cpus=2)
     held = m.fragment(0)
     p = m.spawn(cpu=0)
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     p.threads[0].write(base, 9)
     assert ev(m, "thp_fault_fallback") == 1
     assert ev(m, "thp_fault_alloc") == 0
@@ -151,7 +143,7 @@ def test_fallback_when_node_fragmented():
 
 
 def test_mainline_falls_back_remote_for_madvised_thp():
-    m = small(cpus=2, profile="mainline")
+    m = numa_machine(cpus=2, profile="mainline")
     held = m.fragment(0)
     p = m.spawn(cpu=0)
     a = p.mmap(0, 4 * MB, RW, ANON)
@@ -166,7 +158,7 @@ def test_mainline_falls_back_remote_for_madvised_thp():
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_fork_cow_of_thp(profile):
-    m = small(profile=profile)
+    m = numa_machine(profile=profile)
     p = m.spawn()
     a = p.mmap(0, 2 * MB, RW, ANON) if profile == "mainline" else p.mmap(0, 4 * MB, RW, ANON)
     base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
@@ -198,7 +190,7 @@ def test_fork_cow_of_thp(profile):
 
 
 def test_fork_cow_base_pages():
-    m = small(thp="never")
+    m = numa_machine(thp="never")
     p = m.spawn()
     a = p.mmap(0, 64 * 1024, RW, ANON)
     t = p.threads[0]
@@ -214,8 +206,7 @@ def test_fork_cow_base_pages():
 def test_partial_munmap_splits_pmd_and_queues_deferred_split(machine):
     m = machine
     p = m.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE):
         t.write(base + i, i)
@@ -242,8 +233,7 @@ def test_partial_munmap_splits_pmd_and_queues_deferred_split(machine):
 
 def test_madvise_free_partial_thp_splits_page(machine):
     p = machine.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     t.write(base, 1)
     p.madvise(base, 8 * PAGE_SIZE, MADV_FREE)
@@ -287,8 +277,7 @@ def test_mprotect_readonly_then_write_segv(machine):
 
 def test_mremap_moves_thp_whole(machine):
     p = machine.spawn()
-    a = p.mmap(0, 4 * MB, RW, ANON)
-    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    base = thp_aligned(p)
     t = p.threads[0]
     t.write(base, 11)
     pfn = thp_mapped(p, base)[0]
@@ -406,19 +395,19 @@ def test_vma_merge_after_mprotect_back(machine):
 
 
 def test_mainline_aligns_pmd_multiple_mappings():
-    m = small(profile="mainline")
+    m = numa_machine(profile="mainline")
     p = m.spawn()
     p.mmap(0, 3 * PAGE_SIZE, RW, ANON)
     a = p.mmap(0, 4 * MB, RW, ANON)
     assert a % HPAGE_PMD_SIZE == 0
-    s = small(profile="seed")
+    s = numa_machine(profile="seed")
     q = s.spawn()
     q.mmap(0, 3 * PAGE_SIZE, RW, ANON)
     assert q.mmap(0, 4 * MB, RW, ANON) % HPAGE_PMD_SIZE != 0
 
 
 def test_threads_share_memory_and_tlb_shootdown():
-    m = small(cpus=4)
+    m = numa_machine(cpus=4)
     p = m.spawn(cpu=0)
     t1 = p.clone(cpu=3)
     a = p.mmap(0, 64 * 1024, RW, ANON)

@@ -14,17 +14,25 @@ import signal
 import struct
 
 import pytest
-from mm_helpers import anon_huge_kb, check_data, delta, is_pmd_mapped, pfn_at, thp_region
+from mm_helpers import (
+    ANON,
+    MB,
+    RW,
+    anon_huge_kb,
+    check_data,
+    delta,
+    errno_of,
+    is_pmd_mapped,
+    numa_machine,
+    pfn_at,
+    thp_region,
+)
 
 from thpsim import (
     MADV_HWPOISON,
     MADV_NOHUGEPAGE,
     MADV_SOFT_OFFLINE,
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
+    MAP_FIXED,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
@@ -37,26 +45,8 @@ from thpsim.mm.page_alloc import (
 from thpsim.mm.page_flags import F_hwpoison
 from thpsim.mm.swap import get_page, put_page
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
 KPF_HWPOISON = 19
 SOFT_OFFLINE_FILE = "/sys/devices/system/memory/soft_offline_page"
-
-
-def machine(profile="mainline", check=True, **kw):
-    return Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=check,
-                   profile=profile, **kw)
-
-
-
-
-
-
-
-
-
-
 
 
 def hw_corrupted_kb(m):
@@ -75,6 +65,22 @@ def pagemap(p, addr):
                                          length=8))[0]
 
 
+def soft_offline(m, p, addr, length=PAGE_SIZE):
+    """madvise(MADV_SOFT_OFFLINE), which must succeed; returns the vmstat events it
+    changed."""
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(addr, length, MADV_SOFT_OFFLINE) == 0
+    return delta(m, before)
+
+
+def madvise_untouched(thp, advice):
+    """madvise(``advice``) of the first page of a fresh, never touched, 2 MiB-aligned
+    VMA (mainline, THP ``thp``), which must fail; returns the machine and the errno."""
+    m = numa_machine("mainline", thp=thp)
+    p = m.spawn()
+    a = thp_region(p, 0)
+    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | MAP_FIXED)  # a fresh, untouched VMA
+    return m, errno_of(p.madvise, a, PAGE_SIZE, advice)
 
 
 def base_page(p):
@@ -88,57 +94,44 @@ def base_page(p):
 # ---------------------------------------------------------------- madvise(MADV_SOFT_OFFLINE)
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_so1_unprivileged_eperm(profile):
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn(uid=1000)
     a = base_page(p)
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EPERM
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EPERM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_HWPOISON) == errno.EPERM
     assert hw_corrupted_kb(m) == 0
 
 
 def test_so9_unaligned_einval_before_eperm():
     """Oracle errors: madvise(unaligned, MADV_SOFT_OFFLINE) -> EINVAL (checked before the
     capability, as do_madvise does)."""
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(uid=1000)
     a = base_page(p)
-    with pytest.raises(OSError) as e:
-        p.madvise(a + 1, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EINVAL
+    assert errno_of(p.madvise, a + 1, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EINVAL
 
 
 def test_so10_unmapped_efault():
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn()
     a = p.mmap(0, 2 * PAGE_SIZE, RW, ANON)
     p.munmap(a, 2 * PAGE_SIZE)
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EFAULT
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EFAULT
 
 
 @pytest.mark.parametrize("thp", ["always", "never"])
 def test_untouched_page_eio(thp):
     """Oracle errors: madvise(untouched page, MADV_SOFT_OFFLINE) -> EIO: the read-only
     GUP maps the (huge) zero page, which is unhandlable ("unhandlable page" in dmesg)."""
-    m = machine(thp=thp)
-    p = m.spawn()
-    a = thp_region(p, 0)
-    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.EIO
+    m, err = madvise_untouched(thp, MADV_SOFT_OFFLINE)
+    assert err == errno.EIO
     assert hw_corrupted_kb(m) == 0
     assert "unhandlable page" in m.kernel.dmesg[-1]
 
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_so2_base_page_moves_and_old_frame_poisoned(profile):
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn()
     a = base_page(p)
     old = pfn_at(p, a)
@@ -157,15 +150,13 @@ def test_so2_base_page_moves_and_old_frame_poisoned(profile):
 
 def test_softoffline_oracle_mainline():
     """Oracle softoffline (7.2): page 3 of a THP, then a whole THP, then page 3 again."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = thp_region(p, 4)
     assert anon_huge_kb(p) == 8192
     p3 = a + 3 * PAGE_SIZE
     old = pfn_at(p, p3)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, p3)
     assert d["pgmigrate_success"] == 1
     assert d["thp_split_page"] == 1 and d["thp_split_pmd"] == 1
     assert "thp_migration_success" not in d
@@ -182,18 +173,14 @@ def test_softoffline_oracle_mainline():
     # madvise(chunk2 whole 2 MiB): the step is the THP's size, so one page is offlined
     c2 = a + 2 * HPAGE_PMD_SIZE
     old2 = pfn_at(p, c2)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(c2, HPAGE_PMD_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, c2, HPAGE_PMD_SIZE)
     assert d["pgmigrate_success"] == 1 and d["thp_split_page"] == 1
     assert anon_huge_kb(p) == 4096
     assert hw_corrupted_kb(m) == 8
     assert pfn_at(p, c2) != old2 and pfn_at(p, c2 + PAGE_SIZE) == old2 + 1
 
     # page 3 again: the new frame is soft-offlined in turn
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    assert delta(m, before) == {"pgmigrate_success": 1, "pgfree": 1}
+    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1}
     assert hw_corrupted_kb(m) == 12
     assert pfn_at(p, p3) not in (old, new)
     check_data(p, a, 4 * HPAGE_PMD_SIZE)
@@ -202,14 +189,12 @@ def test_softoffline_oracle_mainline():
 def test_so11_seed_migrates_whole_thp():
     """SO-11 (the v3 patch 11): the whole THP is copied to a new THP, PMD-mapped; only
     the reported frame is poisoned; the old THP's other frames are free again."""
-    m = machine("seed")
+    m = numa_machine("seed")
     p = m.spawn()
     a = thp_region(p, 2)
     p3 = a + 3 * PAGE_SIZE
     old_head = pfn_at(p, a)
-    before = dict(m.kernel.vmstat.events)
-    assert p.madvise(p3, PAGE_SIZE, MADV_SOFT_OFFLINE) == 0
-    d = delta(m, before)
+    d = soft_offline(m, p, p3)
     assert d["thp_migration_success"] == 1 and d["pgmigrate_success"] == 1
     assert "thp_split_page" not in d
     assert is_pmd_mapped(p, a) and anon_huge_kb(p) == 4096
@@ -228,20 +213,18 @@ def test_so11_seed_thp_without_thp_target_enomem():
     """The v3 patch allocates the THP target with __GFP_THISNODE and no reclaim; on a
     fragmented node the seed's engine (no split on -ENOMEM) fails the migration with
     -ENOMEM, which soft offline passes up. Nothing is poisoned, the THP stays."""
-    m = machine("seed")
+    m = numa_machine("seed")
     p = m.spawn()
     a = thp_region(p, 1)
     held = m.fragment(m.kernel.mem.pfn_to_nid(pfn_at(p, a)))
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
-    assert e.value.errno == errno.ENOMEM
+    assert errno_of(p.madvise, a, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.ENOMEM
     m.unfragment(held)
     assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
     check_data(p, a, HPAGE_PMD_SIZE)
 
 
 def test_so3_thp_start_2mib_offlines_first_page_only():
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = thp_region(p, 1)
     head = pfn_at(p, a)
@@ -253,16 +236,14 @@ def test_so3_thp_start_2mib_offlines_first_page_only():
 
 
 def test_so4_split_fails_with_extra_pin_ebusy():
-    m = machine("mainline", check=False)  # the test's own pin breaks the refcount ledger
+    m = numa_machine("mainline", check=False)  # the test's own pin breaks the refcount ledger
     p = m.spawn()
     a = thp_region(p, 1)
     head = pfn_at(p, a)
     get_page(m.kernel, head)  # a long-term pin: split_huge_page refuses
     before = dict(m.kernel.vmstat.events)
     try:
-        with pytest.raises(OSError) as e:
-            p.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE)
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(p.madvise, a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE) == errno.EBUSY
         assert delta(m, before) == {"thp_split_page_failed": 1}
         assert hw_corrupted_kb(m) == 0 and is_pmd_mapped(p, a)
     finally:
@@ -273,7 +254,7 @@ def test_so4_split_fails_with_extra_pin_ebusy():
 # ---------------------------------------------------------------- /sys/.../soft_offline_page
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_so6_free_frame_via_sysfs(profile):
-    m = machine(profile)
+    m = numa_machine(profile)
     ctx = m.kernel
     pfn = next(pf for pf, _o in for_each_free_block(ctx)) + 5
     assert is_free_buddy_page(ctx, pfn)
@@ -288,14 +269,12 @@ def test_so6_free_frame_via_sysfs(profile):
     if profile == "mainline":
         assert m.fs.write(SOFT_OFFLINE_FILE, data) == len(data)
     else:
-        with pytest.raises(OSError) as e:
-            m.fs.write(SOFT_OFFLINE_FILE, data)
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, data) == errno.EBUSY
     assert hw_corrupted_kb(m) == 4
 
 
 def test_sysfs_in_use_page_by_physical_address():
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = base_page(p)
     old = pfn_at(p, a)
@@ -310,34 +289,29 @@ def test_sysfs_in_use_page_by_physical_address():
     ("0xfffffffff000", errno.ENXIO),  # SO-8: no memmap
 ])
 def test_so7_so8_sysfs_errors(data, err):
-    m = machine()
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, data)
-    assert e.value.errno == err
+    m = numa_machine("mainline")
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, data) == err
 
 
 def test_sysfs_zero_length_write_reaches_no_store():
     """sysfs_kf_write(): a write of 0 bytes returns 0 before the store runs."""
-    m = machine()
+    m = numa_machine("mainline")
     assert m.fs.write(SOFT_OFFLINE_FILE, "") == 0
     assert hw_corrupted_kb(m) == 0
 
 
 def test_sysfs_needs_cap_sys_admin_and_is_write_only():
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(uid=0, caps=frozenset())
-    with pytest.raises(OSError) as e:
-        p.fs.write(SOFT_OFFLINE_FILE, "0x1000")
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.fs.write, SOFT_OFFLINE_FILE, "0x1000") == errno.EPERM
     with pytest.raises(OSError):
         m.fs.read(SOFT_OFFLINE_FILE)
 
 
 def test_zero_page_via_sysfs_eio():
-    m = machine()
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, hex(m.kernel.zero_pfn << PAGE_SHIFT))
-    assert e.value.errno == errno.EIO
+    m = numa_machine("mainline")
+    zero = hex(m.kernel.zero_pfn << PAGE_SHIFT)
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, zero) == errno.EIO
 
 
 # ---------------------------------------------------------------- MADV_HWPOISON
@@ -348,7 +322,7 @@ def test_hwpoison_oracle(profile):
     signal); the THP is split, page 5 becomes a hwpoison entry (pagemap: not present,
     swap), the other 511 pages stay readable; touching page 5 again gives SIGBUS at the
     faulting address. 4.14 splits first as well."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn()
     a = thp_region(p, 4)
     p5 = a + 5 * PAGE_SIZE
@@ -384,7 +358,7 @@ def test_hwpoison_oracle(profile):
 
 
 def test_so12_hwpoison_base_page_then_fork_child_sigbus():
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = base_page(p)
     child = p.fork()
@@ -405,15 +379,13 @@ def test_so12_hwpoison_base_page_then_fork_child_sigbus():
 def test_hwpoison_on_poisoned_address_efault():
     """A second MADV_HWPOISON, or a MADV_SOFT_OFFLINE, at an address whose PTE is a
     hwpoison entry: the GUP fails (VM_FAULT_HWPOISON without FOLL_HWPOISON -> EFAULT)."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = base_page(p)
     with pytest.raises(DeliveredSignal):
         p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
     for advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE):
-        with pytest.raises(OSError) as e:
-            p.madvise(a, PAGE_SIZE, advice)
-        assert e.value.errno == errno.EFAULT
+        assert errno_of(p.madvise, a, PAGE_SIZE, advice) == errno.EFAULT
     assert hw_corrupted_kb(m) == 4
 
 
@@ -453,15 +425,13 @@ def phys(pfn):
 def test_node_stats_files_mainline_only():
     """6.3+: nodeN/memory_failure/{total,ignored,failed,delayed,recovered}, 0444,
     "%lu\\n"; absent in 4.14."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     assert "memory_failure" in m.fs.listdir(f"{NODE}/node1")
     assert m.fs.listdir(f"{NODE}/node0/memory_failure") == [
         "total", "ignored", "failed", "delayed", "recovered"]
     assert m.fs.read(f"{NODE}/node0/memory_failure/total") == "0\n"
-    with pytest.raises(OSError) as e:
-        m.fs.write(f"{NODE}/node0/memory_failure/total", "1")
-    assert e.value.errno == errno.EACCES
-    s = machine("seed")
+    assert errno_of(m.fs.write, f"{NODE}/node0/memory_failure/total", "1") == errno.EACCES
+    s = numa_machine("seed")
     assert not s.fs.exists(f"{NODE}/node0/memory_failure")
     assert s.fs.exists(HARD_OFFLINE_FILE)  # hard_offline_page is older than 4.14
 
@@ -471,7 +441,7 @@ def test_hard_offline_free_frame(profile):
     """memory_failure(pfn, 0) on a free frame: taken off the allocator, poisoned
     (MF_MSG_BUDDY: recovered); again: EHWPOISON since 5.14, success in 4.14; the
     already poisoned frame is not counted again."""
-    m = machine(profile)
+    m = numa_machine(profile)
     ctx = m.kernel
     pfn = next(pf for pf, _o in for_each_free_block(ctx)) + 7
     nid = m.kernel.mem.pfn_to_nid(pfn)
@@ -483,9 +453,7 @@ def test_hard_offline_free_frame(profile):
     m.check_integrity()
     if profile == "mainline":
         assert all_stats(m) == bumped(m, nid, recovered=1)
-        with pytest.raises(OSError) as e:
-            m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
-        assert e.value.errno == EHWPOISON
+        assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(pfn)) == EHWPOISON
         assert all_stats(m) == bumped(m, nid, recovered=1)
     else:
         assert m.fs.write(HARD_OFFLINE_FILE, phys(pfn)) == len(phys(pfn))
@@ -498,7 +466,7 @@ def test_hard_offline_mapped_page_sigbus_on_touch(profile):
     process gets no signal at the write (no MF_ACTION_REQUIRED, early kill off) but
     SIGBUS BUS_MCEERR_AR when it touches the address (as after MADV_HWPOISON). A THP
     subpage splits the THP first; its neighbours stay readable."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn()
     a = base_page(p)
     old = pfn_at(p, a)
@@ -536,14 +504,12 @@ def test_hard_offline_kernel_page_ignored_ebusy():
     """A page table: get_hwpoison_page() cannot take it ("unhandlable page"),
     MF_MSG_GET_HWPOISON is ignored: EBUSY, yet PG_hwpoison stays set (ignored +1,
     HardwareCorrupted +4). The zero page likewise."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     base_page(p)
     table = max(m.kernel.mem.tables)
     nid = m.kernel.mem.pfn_to_nid(table)
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(table))
-    assert e.value.errno == errno.EBUSY
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(table)) == errno.EBUSY
     assert "unhandlable page" in m.kernel.dmesg[-2]
     assert "get hwpoison page: Ignored" in m.kernel.dmesg[-1]
     assert kpageflags(m, table) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
@@ -567,27 +533,23 @@ def test_hard_offline_kernel_page_ignored_ebusy():
     ("0xfffffffff000", errno.EBUSY),  # no memmap: memory_failure_pfn(), MF_IGNORED (7.2)
 ])
 def test_hard_offline_errors(data, err):
-    m = machine("mainline")
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, data)
-    assert e.value.errno == err
+    m = numa_machine("mainline")
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, data) == err
     assert hw_corrupted_kb(m) == 0 and all_stats(m) == zero_stats(m)
 
 
 def test_hard_offline_beyond_ram_enxio_in_4_14():
     """4.14 (and 6.1, oracle): "memory outside kernel control", ENXIO."""
-    m = machine("seed")
+    m = numa_machine("seed")
     with pytest.raises(OSError) as e:
         m.fs.write(HARD_OFFLINE_FILE, "0xfffffffff000")
     assert e.value.errno == errno.ENXIO and hw_corrupted_kb(m) == 0
 
 
 def test_hard_offline_needs_cap_sys_admin_and_is_write_only():
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn(uid=0, caps=frozenset())
-    with pytest.raises(OSError) as e:
-        p.fs.write(HARD_OFFLINE_FILE, "0x1000")
-    assert e.value.errno == errno.EPERM
+    assert errno_of(p.fs.write, HARD_OFFLINE_FILE, "0x1000") == errno.EPERM
     q = m.spawn(uid=1000)
     with pytest.raises(OSError) as e:
         q.fs.write(HARD_OFFLINE_FILE, "0x1000")
@@ -600,24 +562,19 @@ def test_hard_offline_needs_cap_sys_admin_and_is_write_only():
 def test_hard_offline_offline_memory_enxio():
     """A frame of an offline memory block: pfn_to_online_page() is NULL, ENXIO
     (soft_offline_page_store says EIO for the same frame)."""
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True,
-                profile="mainline", movable={0: 128 * MB, 1: 128 * MB})
+    m = numa_machine("mainline", movable={0: 128 * MB, 1: 128 * MB})
     bid = (m.kernel.mem.nodes[1].end_pfn - 1) // ((128 * MB) >> PAGE_SHIFT)
     m.fs.write(f"/sys/devices/system/memory/memory{bid}/state", "offline")
     pfn = bid * ((128 * MB) >> PAGE_SHIFT) + 3
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(pfn))
-    assert e.value.errno == errno.ENXIO
-    with pytest.raises(OSError) as e:
-        m.fs.write(SOFT_OFFLINE_FILE, phys(pfn))
-    assert e.value.errno == errno.EIO
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(pfn)) == errno.ENXIO
+    assert errno_of(m.fs.write, SOFT_OFFLINE_FILE, phys(pfn)) == errno.EIO
 
 
 # ---------------------------------------------------------------- per-node statistics
 def test_stats_madvise_hwpoison_counts_recovered_on_the_pages_node():
     """MADV_HWPOISON on a THP subpage on node 1: split, MF_MSG_DIRTY_LRU recovered on
     node 1 (total +1); node 0 untouched. A second THP on node 0 counts there."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn(cpu=0)
     a = thp_region(p, 2)
     p.move_pages(0, [a], [1])
@@ -638,20 +595,15 @@ def test_stats_madvise_hwpoison_on_untouched_memory(thp):
     page). The zero page is a reserved kernel page: poisoned, ignored, EBUSY. The huge
     zero page cannot be split: poisoned, failed, EHWPOISON; it is mapped by nobody's
     anon rmap, so no signal."""
-    m = machine("mainline", thp=thp)
-    p = m.spawn()
-    a = thp_region(p, 0)
-    p.mmap(a, HPAGE_PMD_SIZE, RW, ANON | 0x10)  # MAP_FIXED: a fresh, untouched VMA
-    with pytest.raises(OSError) as e:
-        p.madvise(a, PAGE_SIZE, MADV_HWPOISON)
+    m, err = madvise_untouched(thp, MADV_HWPOISON)
     zero = m.kernel.zero_pfn if thp == "never" else m.kernel.huge_zero_pfn
     nid = m.kernel.mem.pfn_to_nid(zero)
     if thp == "never":
-        assert e.value.errno == errno.EBUSY
+        assert err == errno.EBUSY
         assert "reserved kernel page: Ignored" in m.kernel.dmesg[-1]
         assert all_stats(m) == bumped(m, nid, ignored=1)
     else:
-        assert e.value.errno == EHWPOISON
+        assert err == EHWPOISON
         assert "unsplit thp: Failed" in m.kernel.dmesg[-1]
         assert all_stats(m) == bumped(m, nid, failed=1)
     assert kpageflags(m, zero) >> KPF_HWPOISON & 1 and hw_corrupted_kb(m) == 4
@@ -663,7 +615,7 @@ def test_memory_failure_unsplit_thp(profile):
     """memory_failure() on a THP with an extra pin (the split fails). 6.x: PG_hwpoison
     stays on the frame, the caller (MF_ACTION_REQUIRED) gets SIGBUS, MF_FAILED,
     -EHWPOISON. 4.14: the flag is cleared again, -EBUSY, no signal."""
-    m = machine(profile, check=False)  # the test's own pin breaks the refcount ledger
+    m = numa_machine(profile, check=False)  # the test's own pin breaks the refcount ledger
     p = m.spawn()
     a = thp_region(p, 1)
     head = pfn_at(p, a)
@@ -676,9 +628,7 @@ def test_memory_failure_unsplit_thp(profile):
             assert hw_corrupted_kb(m) == 4 and m.kernel.pages.flags[head + 3] & F_hwpoison
             assert all_stats(m) == bumped(m, m.kernel.mem.pfn_to_nid(head), failed=1)
         else:
-            with pytest.raises(OSError) as e:
-                p.madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON)
-            assert e.value.errno == errno.EBUSY
+            assert errno_of(p.madvise, a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON) == errno.EBUSY
             assert hw_corrupted_kb(m) == 0
         assert is_pmd_mapped(p, a)
     finally:
@@ -691,7 +641,7 @@ def test_memory_failure_unsplit_thp(profile):
 def test_soft_offline_is_not_counted_in_node_stats():
     """page_handle_poison() bumps num_poisoned_pages only: soft offline (madvise or
     sysfs, in-use or free frame) grows HardwareCorrupted, never nodeN/memory_failure."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     p = m.spawn()
     a = base_page(p)
     t = thp_region(p, 1)
@@ -702,9 +652,7 @@ def test_soft_offline_is_not_counted_in_node_stats():
     assert hw_corrupted_kb(m) == 12
     assert all_stats(m) == zero_stats(m)
     # memory_failure() on a soft-offlined frame: already poisoned, not counted again
-    with pytest.raises(OSError) as e:
-        m.fs.write(HARD_OFFLINE_FILE, phys(free))
-    assert e.value.errno == EHWPOISON
+    assert errno_of(m.fs.write, HARD_OFFLINE_FILE, phys(free)) == EHWPOISON
     assert all_stats(m) == zero_stats(m) and hw_corrupted_kb(m) == 12
 
 
@@ -716,7 +664,7 @@ def test_soft_offline_subpage_zapped_during_the_split_mainline():
     from thpsim.mm.madvise import MADV_DONTNEED, madvise_inject_error
     from thpsim.testing import Stepper
 
-    m = machine("mainline", check=False)  # the split is half-way during the madvise
+    m = numa_machine("mainline", check=False)  # the split is half-way during the madvise
     ctx = m.kernel
     p = m.spawn()
     a = thp_region(p, 1)
@@ -753,7 +701,7 @@ def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
     """hwpoison-inject's unpoison-pfn: a soft-offlined frame is unpoisoned (HWPOISON
     gone from kpageflags, HardwareCorrupted back to 0, the frame free again); again,
     it is not poisoned: -EBUSY in mainline, 0 (logged) in 4.14."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn()
     a = base_page(p)
     old = pfn_at(p, a)
@@ -765,9 +713,7 @@ def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
     assert is_free_buddy_page(m.kernel, old)
     assert p.threads[0].read(a) == 0x1234  # the data lives in the new frame
     if profile == "mainline":
-        with pytest.raises(OSError) as e:
-            m.fs.write(UNPOISON_FILE, str(old))
-        assert e.value.errno == errno.EBUSY
+        assert errno_of(m.fs.write, UNPOISON_FILE, str(old)) == errno.EBUSY
     else:
         assert m.fs.write(UNPOISON_FILE, str(old)) == len(str(old))
     m.check_integrity()
@@ -776,7 +722,7 @@ def test_unpoison_after_soft_offline_gives_the_frame_back(profile):
 def test_unpoison_refuses_a_mapped_or_kernel_frame_mainline():
     """A reserved kernel frame (the zero page) stays poisoned: -EBUSY; bad input
     -EINVAL; a PFN without a memmap -EIO; the debugfs directory is root's only."""
-    m = machine("mainline")
+    m = numa_machine("mainline")
     zero = m.kernel.zero_pfn
     with pytest.raises(OSError) as e:  # memory_failure(): reserved: ignored, but poisoned
         m.fs.write(CORRUPT_FILE, str(zero))
@@ -785,16 +731,10 @@ def test_unpoison_refuses_a_mapped_or_kernel_frame_mainline():
         m.fs.write(UNPOISON_FILE, str(zero))
     assert e.value.errno == errno.EBUSY and kpageflags(m, zero) >> KPF_HWPOISON & 1
     for bad in ("xyz", "-1"):
-        with pytest.raises(OSError) as e:
-            m.fs.write(UNPOISON_FILE, bad)
-        assert e.value.errno == errno.EINVAL
-    with pytest.raises(OSError) as e:
-        m.fs.write(UNPOISON_FILE, str(m.kernel.pages.nr + 5))
-    assert e.value.errno == errno.EIO
+        assert errno_of(m.fs.write, UNPOISON_FILE, bad) == errno.EINVAL
+    assert errno_of(m.fs.write, UNPOISON_FILE, str(m.kernel.pages.nr + 5)) == errno.EIO
     user = m.spawn(uid=1000)
-    with pytest.raises(OSError) as e:
-        user.fs.write(UNPOISON_FILE, "1")
-    assert e.value.errno == errno.EACCES
+    assert errno_of(user.fs.write, UNPOISON_FILE, "1") == errno.EACCES
 
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
@@ -802,7 +742,7 @@ def test_corrupt_pfn_then_unpoison_a_hard_poisoned_anon_page(profile):
     """corrupt-pfn on a mapped anonymous page: memory_failure() unmaps it (a hwpoison
     entry: SIGBUS on touch); the frame is not mapped nor referenced any more, so
     unpoison gives it back; the process still gets SIGBUS there (its entry stays)."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn()
     a = base_page(p)
     pfn = pfn_at(p, a)
@@ -823,8 +763,7 @@ def test_unpoison_of_a_frame_in_offline_memory(profile):
     PG_hwpoison and leaves the frame offline (onlining frees it with the rest);
     mainline refuses (-EIO: pfn_to_online_page() is NULL) until the block is back.
     Either way the frame is freed exactly once."""
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True,
-                profile=profile, movable={1: 128 * MB})
+    m = numa_machine(profile, movable={1: 128 * MB})
     p = m.spawn(cpu=3)  # node 1
     a = base_page(p)
     pfn = pfn_at(p, a)

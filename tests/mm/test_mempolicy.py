@@ -13,11 +13,20 @@ each read) and the invariant checker.
 import errno
 
 import pytest
-from mm_helpers import anon_huge_kb, errno_of, is_pmd_mapped, node_at, nodes_of, pfn_at
+from mm_helpers import (
+    ANON,
+    MB,
+    RW,
+    anon_huge_kb,
+    errno_of,
+    is_pmd_mapped,
+    node_at,
+    nodes_of,
+    numa_machine,
+    pfn_at,
+)
 
 from thpsim import (
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
     MPOL_BIND,
     MPOL_DEFAULT,
     MPOL_F_ADDR,
@@ -36,7 +45,6 @@ from thpsim import (
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
     PROT_READ,
-    PROT_WRITE,
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE, pmd_soft_dirty
@@ -45,19 +53,15 @@ from thpsim.mm import mempolicy as mp
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.page_alloc import __alloc_pages
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
 HP = HPAGE_PMD_SIZE
 MAXNODE = 65  # the oracle's 8 * sizeof(long) + 1
 PROFILES = ("seed", "mainline")
 
 
 def machine(profile="mainline", nodes=2, check=True, **kw):
-    if isinstance(nodes, int):
-        nodes = {n: 256 * MB for n in range(nodes)}
-    return Machine(nodes=nodes, block_size=128 * MB, check=check, profile=profile,
-                   cpus=len(nodes), **kw)
+    """``nodes`` NUMA nodes (a count or a {nid: bytes} map), one CPU each."""
+    cpus = nodes if isinstance(nodes, int) else len(nodes)
+    return numa_machine(profile, nodes, check, cpus=cpus, **kw)
 
 
 def mask(*nodes):
@@ -88,16 +92,6 @@ def check_data(m, p, a, length):
     m.check_integrity()
 
 
-
-
-
-
-
-
-
-
-
-
 def events(m):
     return dict(m.kernel.vmstat.events)
 
@@ -107,8 +101,6 @@ def delta(m, before, *names):
     names = names or ("pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
                       "thp_migration_fail", "thp_migration_split")
     return {k: ev[k] - before[k] for k in names if ev[k] != before[k]}
-
-
 
 
 def vma_policy(p, addr):

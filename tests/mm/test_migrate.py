@@ -10,18 +10,25 @@ import errno
 from collections import Counter
 
 import pytest
-from mm_helpers import check_data, delta, is_pmd_mapped, node_at, nodes_of, thp_region
+from mm_helpers import (
+    ANON,
+    MB,
+    RW,
+    check_data,
+    delta,
+    is_pmd_mapped,
+    node_at,
+    nodes_of,
+    numa_machine,
+    thp_region,
+)
 
 import thpsim
 from thpsim import (
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
     MPOL_MF_MOVE,
     MPOL_MF_MOVE_ALL,
     PROT_NONE,
     PROT_READ,
-    PROT_WRITE,
-    Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
@@ -34,25 +41,7 @@ from thpsim.mm.migrate import (
 )
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages, __free_pages
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
 EBUSY, EACCES, EFAULT, ENOENT = -errno.EBUSY, -errno.EACCES, -errno.EFAULT, -errno.ENOENT
-
-
-def machine(profile="mainline", **kw):
-    return Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, check=True,
-                   profile=profile, **kw)
-
-
-
-
-
-
-
-
-
-
 
 
 def rle(status):
@@ -71,15 +60,21 @@ def rle(status):
 ALL_TO_1 = "1*1,-16*1,1*511,-16*1,1*511,-16*1,1*511,-16*1,1*510"
 
 
+def move_all_to_1(p, a):
+    """move_pages(MPOL_MF_MOVE) of every 4 KiB page of the four THPs at ``a`` to node 1,
+    one entry per page (the oracle's 2048)."""
+    return p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
+                        MPOL_MF_MOVE)
+
+
 def test_oracle_basic_move_pages_all_subpages():
     """Oracle `basic`: move_pages of all 2048 pages -> node 1; again: already there
     (MP-2, MP-8)."""
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(cpu=0)
     a = thp_region(p)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == ALL_TO_1
     assert delta(m, before) == {"pgmigrate_success": 2048, "thp_migration_success": 4,
                                 "pgfree": 2048}
@@ -87,8 +82,7 @@ def test_oracle_basic_move_pages_all_subpages():
     assert all(is_pmd_mapped(p, a + i * HPAGE_PMD_SIZE) for i in range(4))  # still THPs
     check_data(p, a, 8 * MB)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == "1*2048"
     assert delta(m, before) == {}
 
@@ -96,12 +90,11 @@ def test_oracle_basic_move_pages_all_subpages():
 def test_seed_chunked_move_pages_all_subpages():
     """4.14 do_pages_move: a chunk isolates each THP once, later entries get -EBUSY;
     later chunks find the THP already moved; pgmigrate counts a THP as 1."""
-    m = machine("seed")
+    m = numa_machine("seed")
     p = m.spawn(cpu=0)
     a = thp_region(p)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0
     assert st[0] == 1 and st[1:169] == [EBUSY] * 168  # first chunk: 169 entries
     assert st[169:512] == [1] * (512 - 169)
@@ -115,7 +108,7 @@ def test_seed_chunked_move_pages_all_subpages():
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_oracle_subpage_tail_moves_whole_thp(profile):
     """Oracle `subpage`: a tail address moves the whole THP (MP-1); one THP, 3 entries."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn(cpu=0)
     a = thp_region(p)
     before = dict(m.kernel.vmstat.events)
@@ -149,7 +142,7 @@ def test_oracle_subpage_tail_moves_whole_thp(profile):
 def test_oracle_fork_shared(profile):
     """Oracle `fork_shared`: MOVE refuses shared pages (-EACCES, MP-9); MOVE_ALL moves them
     for both processes (MP-10); the child's pid works too."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn(cpu=0)
     a = thp_region(p)
     c = p.fork()
@@ -176,7 +169,7 @@ def test_oracle_fork_shared(profile):
 
 def test_oracle_errors_node_and_flags():
     """Oracle `errors`: ENODEV for nodes 5, 2000, -1, 64; EINVAL flags; ESRCH; count 0."""
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(cpu=0)
     a = thp_region(p, 2)
     for node in (5, 2000, -1, 64):
@@ -194,7 +187,7 @@ def test_oracle_errors_node_and_flags():
 
 def test_oracle_errors_statuses_mainline():
     """Oracle `errors` (7.2): unmapped, untouched, huge zero, valid, PROT_NONE, kernel address."""
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(cpu=0)
     r = p.mmap(0, 12 * MB, RW, ANON)
     r = (r + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
@@ -215,7 +208,7 @@ def test_oracle_errors_statuses_mainline():
 
 def test_seed_statuses_untouched_and_protnone_efault():
     """4.3..6.11 (seed): FOLL_DUMP gives -EFAULT for untouched and PROT_NONE pages (MP-5)."""
-    m = machine("seed")
+    m = numa_machine("seed")
     p = m.spawn(cpu=0)
     r = p.mmap(0, 4 * PAGE_SIZE, RW, ANON)
     p.threads[0].write(r + PAGE_SIZE, 1)
@@ -224,37 +217,40 @@ def test_seed_statuses_untouched_and_protnone_efault():
     assert st == [EFAULT, EFAULT]
 
 
-def test_oracle_errors_partial_enodev():
-    """Oracle `errors`: chunk0 -> 1, chunk1 -> 7: ENODEV after entry 0 moved (MP-12)."""
-    m = machine()
+def move_two_thps_to_1_and_7(profile):
+    """move_pages() of two THPs to node 1 and to node 7 (none): ENODEV. Returns the
+    machine, the process, the THPs' address and the statuses the call wrote."""
+    m = numa_machine(profile)
     p = m.spawn(cpu=0)
     a = thp_region(p, 2)
     with pytest.raises(OSError) as e:
         p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 7], MPOL_MF_MOVE)
-    assert e.value.errno == errno.ENODEV and e.value.status == [1, None]
+    assert e.value.errno == errno.ENODEV
+    return m, p, a, e.value.status
+
+
+def test_oracle_errors_partial_enodev():
+    """Oracle `errors`: chunk0 -> 1, chunk1 -> 7: ENODEV after entry 0 moved (MP-12)."""
+    m, p, a, status = move_two_thps_to_1_and_7("mainline")
+    assert status == [1, None]
     assert nodes_of(m, p, a, 4 * MB) == [1] * 512 + [0] * 512
 
 
 def test_seed_partial_enodev_checks_chunk_first():
-    m = machine("seed")
-    p = m.spawn(cpu=0)
-    a = thp_region(p, 2)
-    with pytest.raises(OSError) as e:
-        p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 7], MPOL_MF_MOVE)
-    assert e.value.errno == errno.ENODEV and e.value.status == [None, None]
+    m, p, a, status = move_two_thps_to_1_and_7("seed")
+    assert status == [None, None]
     assert set(nodes_of(m, p, a, 4 * MB)) == {0}
 
 
 def test_oracle_target_frag_mainline_splits():
     """Oracle `target_frag` (MP-3): no free 2 MiB block on node 1: each THP is split
     and its pages moved; return 0; counters as 7.2 shows."""
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn(cpu=0)
     a = thp_region(p)
     held = m.fragment(1)
     before = dict(m.kernel.vmstat.events)
-    ret, st = p.move_pages(0, [a + i for i in range(0, 8 * MB, PAGE_SIZE)], [1] * 2048,
-                           MPOL_MF_MOVE)
+    ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == ALL_TO_1
     d = delta(m, before)
     for k, v in {"pgmigrate_success": 2048, "thp_migration_fail": 4, "thp_migration_split": 4,
@@ -273,7 +269,7 @@ def test_oracle_target_frag_mainline_splits():
 def test_seed_target_frag_enomem():
     """4.14 (B18): a THP target that cannot be allocated gives -ENOMEM for the call;
     nothing moves, the THPs stay PMD-mapped on node 0."""
-    m = machine("seed")
+    m = numa_machine("seed")
     p = m.spawn(cpu=0)
     a = thp_region(p, 2)
     held = m.fragment(1)
@@ -290,7 +286,7 @@ def test_seed_target_frag_enomem():
 def test_pte_mapped_thp_migrates_as_one_folio(profile):
     """A THP mapped by PTEs (after a partial mprotect) still moves as one compound page,
     and stays PTE-mapped (kernel-semantics §3.11)."""
-    m = machine(profile)
+    m = numa_machine(profile)
     p = m.spawn(cpu=0)
     a = thp_region(p, 1)
     p.mprotect(a, PAGE_SIZE, PROT_READ)
@@ -309,7 +305,7 @@ def test_pte_mapped_thp_migrates_as_one_folio(profile):
 
 
 def test_base_pages_move_and_keep_cow():
-    m = machine("seed", thp="never")
+    m = numa_machine("seed", thp="never")
     p = m.spawn(cpu=0)
     a = p.mmap(0, 16 * PAGE_SIZE, RW, ANON)
     t = p.threads[0]
@@ -330,9 +326,8 @@ def test_mp18_extra_reference_positive_return():
     failure count plus the entries never tried is returned; its statuses stay unwritten."""
     from thpsim.mm.swap import get_page, put_page
 
-    m = machine(thp="never", cpus=2)
-    m2 = Machine(nodes={0: 256 * MB, 1: 256 * MB, 2: 256 * MB}, block_size=128 * MB,
-                 check=False, profile="mainline", thp="never")
+    m = numa_machine("mainline", thp="never", cpus=2)
+    m2 = numa_machine("mainline", 3, check=False, thp="never")
     for mach in (m2,):
         p = mach.spawn(cpu=0)
         a = p.mmap(0, 8 * PAGE_SIZE, RW, ANON)
@@ -352,7 +347,7 @@ def test_mp18_extra_reference_positive_return():
 
 def test_move_all_needs_cap_sys_nice_before_pid_lookup():
     """MP-11: an unprivileged MOVE_ALL on a bogus pid gives EPERM, not ESRCH."""
-    m = machine()
+    m = numa_machine("mainline")
     u = m.spawn(uid=1000)
     with pytest.raises(OSError) as e:
         u.move_pages(999999, [0x1000], [1], MPOL_MF_MOVE_ALL)
@@ -361,7 +356,7 @@ def test_move_all_needs_cap_sys_nice_before_pid_lookup():
 
 def test_other_users_process_eperm():
     """MP-20: another uid's process without CAP_SYS_PTRACE: EPERM; root may."""
-    m = machine()
+    m = numa_machine("mainline")
     victim = m.spawn(uid=1001)
     a = thp_region(victim, 1)
     u = m.spawn(uid=1000)
@@ -373,7 +368,7 @@ def test_other_users_process_eperm():
 
 
 def test_exited_process_esrch():
-    m = machine()
+    m = numa_machine("mainline")
     p = m.spawn()
     q = m.spawn()
     q.exit()
@@ -388,7 +383,7 @@ def test_soft_dirty_kept_across_pmd_migration():
     from thpsim.mm.pgtable_generic import lookup_pmd
 
     for profile in ("seed", "mainline"):
-        m = machine(profile)
+        m = numa_machine(profile)
         p = m.spawn(cpu=0)
         a = thp_region(p, 2)
         pmd = lookup_pmd(p.mm, a)
@@ -410,7 +405,7 @@ def test_alloc_migration_target_node_mask_and_thp():
     """alloc_migration_target(): NUMA_NO_NODE prefers the source's node; __GFP_THISNODE
     keeps to mtc.nid; the nodemask limits the fallback; a THP source gets a THP
     (compound, order 9) and a base page a base page."""
-    m = machine()
+    m = numa_machine("mainline")
     ctx = m.kernel
     p = m.spawn(cpu=0)
     a = thp_region(p, 1)

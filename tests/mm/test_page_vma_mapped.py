@@ -7,17 +7,9 @@ hit returns with the page-table lock held, and the walk drops it when it ends.
 """
 
 import pytest
+from mm_helpers import MB, RW, small_machine, thp_aligned, thp_area
 
-from thpsim import (
-    MADV_DONTNEED,
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    MREMAP_FIXED,
-    MREMAP_MAYMOVE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
-)
+from thpsim import MADV_DONTNEED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_SIZE,
@@ -40,25 +32,19 @@ from thpsim.mm.rmap import try_to_migrate
 from thpsim.mm.swap import get_page, put_page
 from thpsim.testing import Stepper
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
-
-
 PROFILES = ["seed", "mainline"]
 
 
-def boot(profile="seed"):
-    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, profile=profile,
-                   check=True)
-
-
-def thp_area(p):
-    """One faulted THP, 2 MiB aligned."""
-    a = p.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    p.write(a, a)
-    return a
+def one_thp(profile="seed", pte_mapped=False):
+    """A process with one faulted THP at ``a`` (PTE-mapped if asked); returns the
+    machine, the process, ``a`` and the THP's head frame."""
+    m = small_machine(profile)
+    p = m.spawn()
+    a = thp_area(p)
+    head = head_of(p, a)
+    if pte_mapped:
+        pte_map(p, a)
+    return m, p, a, head
 
 
 def head_of(p, a):
@@ -110,10 +96,7 @@ def migrate_back(m, head):
 
 # ---------------------------------------------------------------- present mappings
 def test_pmd_mapped_thp_is_one_pmd_level_hit():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
+    m, p, a, head = one_thp()
     hits = walk(m, p, head, p.mm.find_vma(a), a)
     assert [(lvl, addr) for lvl, addr, _ in hits] == [("pmd", a)]
     slot = lookup_pmd(p.mm, a)
@@ -121,7 +104,7 @@ def test_pmd_mapped_thp_is_one_pmd_level_hit():
 
 
 def test_pmd_mapped_other_page_is_no_hit():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p)
     b = thp_area(p)
@@ -130,11 +113,7 @@ def test_pmd_mapped_other_page_is_no_hit():
 
 
 def test_pte_mapped_thp_is_one_hit_per_subpage():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(pte_mapped=True)
     hits = walk(m, p, head, p.mm.find_vma(a), a)
     assert [addr for _, addr, _ in hits] == [a + i * PAGE_SIZE for i in range(HPAGE_PMD_NR)]
     assert {lvl for lvl, _, _ in hits} == {"pte"}
@@ -144,21 +123,13 @@ def test_pte_mapped_thp_is_one_hit_per_subpage():
 
 def test_pte_mapped_walk_for_one_subpage():
     """nr=1 (a base page's walk) stops after that page's one PTE."""
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(pte_mapped=True)
     hits = walk(m, p, head + 5, p.mm.find_vma(a), a + 5 * PAGE_SIZE, nr=1)
     assert [addr for _, addr, _ in hits] == [a + 5 * PAGE_SIZE]
 
 
 def test_partially_unmapped_thp_skips_the_holes():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(pte_mapped=True)
     p.madvise(a + 16 * PAGE_SIZE, 16 * PAGE_SIZE, MADV_DONTNEED)  # zaps; the VMA stays
     hits = walk(m, p, head, p.mm.find_vma(a), a)
     want = [a + i * PAGE_SIZE for i in range(HPAGE_PMD_NR) if not 16 <= i < 32]
@@ -167,10 +138,7 @@ def test_partially_unmapped_thp_skips_the_holes():
 
 def test_walk_is_bounded_by_the_vma():
     """munmap of the THP's middle splits the VMA: each part finds only its own PTEs."""
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
+    m, p, a, head = one_thp()
     p.munmap(a + 256 * PAGE_SIZE, 16 * PAGE_SIZE)
     lo, hi = p.mm.find_vma(a), p.mm.find_vma(a + 272 * PAGE_SIZE)
     assert lo is not hi
@@ -183,12 +151,8 @@ def test_walk_is_bounded_by_the_vma():
 def test_pte_mapped_thp_across_two_page_tables():
     """mremap to 1 MiB past alignment: the THP's PTEs live in two PTE tables and the
     walk steps from the first table into the second."""
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    t = p.mmap(0, 3 * HPAGE_PMD_SIZE, PROT_READ, ANON)
-    t = ((t + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)) + MB
+    m, p, a, head = one_thp()
+    t = thp_aligned(p, 2, PROT_READ) + MB
     assert p.mremap(a, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, t) == t
     hits = walk(m, p, head, p.mm.find_vma(t), t)
     assert [addr for _, addr, _ in hits] == [t + i * PAGE_SIZE for i in range(HPAGE_PMD_NR)]
@@ -199,11 +163,7 @@ def test_pte_mapped_thp_across_two_page_tables():
 
 
 def test_walk_done_releases_the_lock_early():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(pte_mapped=True)
     pvmw = page_vma_mapped_walk_t(head, HPAGE_PMD_NR, p.mm.find_vma(a), a, 0)
     assert Stepper(m.kernel, page_vma_mapped_walk(pvmw), p.task).finish()
     ptl = pvmw.ptl
@@ -215,10 +175,7 @@ def test_walk_done_releases_the_lock_early():
 # ---------------------------------------------------------------- migration entries
 @pytest.mark.parametrize("profile", PROFILES)
 def test_pmd_migration_entry_found_only_with_pvmw_migration(profile):
-    m = boot(profile)
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
+    m, p, a, head = one_thp(profile)
     vma = p.mm.find_vma(a)
     assert walk(m, p, head, vma, a, PVMW_MIGRATION | PVMW_SYNC) == []  # present: no hit
     migrate_out(m, head)
@@ -234,11 +191,7 @@ def test_pmd_migration_entry_found_only_with_pvmw_migration(profile):
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_pte_migration_entries_found_only_with_pvmw_migration(profile):
-    m = boot(profile)
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(profile, pte_mapped=True)
     p.madvise(a + 100 * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED)  # one hole
     vma = p.mm.find_vma(a)
     migrate_out(m, head)
@@ -258,11 +211,7 @@ def test_pte_migration_entries_found_only_with_pvmw_migration(profile):
 
 def test_pmd_table_pointer_is_not_a_pmd_level_hit():
     """A PMD that points at a PTE table is walked at PTE level, never reported itself."""
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_of(p, a)
-    pte_map(p, a)
+    m, p, a, head = one_thp(pte_mapped=True)
     pmd = lookup_pmd(p.mm, a)
     table = m.kernel.mem.tables[table_entry_pfn(pmd[0][pmd[1]])]
     hits = walk(m, p, head, p.mm.find_vma(a), a)

@@ -4,9 +4,16 @@ tables, huge PMDs, PMD migration entries), test_walk, and a callback ending the 
 import errno
 
 import pytest
-from mm_helpers import ANON, MB, RW, pfn_at, thp_region, to_node
+from mm_helpers import (
+    ANON,
+    RW,
+    pfn_at,
+    run_mmap_read_locked,
+    start_migration,
+    thp_region,
+    unchecked_process,
+)
 
-from thpsim import Machine
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SIZE,
@@ -15,13 +22,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_none,
 )
 from thpsim.errors import KernelBug
-from thpsim.kernel.locking import down_read, up_read
 from thpsim.mm.madvise import MADV_NOHUGEPAGE
-from thpsim.mm.migrate import (
-    MIGRATE_SYNC,
-    MR_SYSCALL,
-    migrate_pages,
-)
 from thpsim.mm.mm_types import VM_PFNMAP
 from thpsim.mm.pagewalk import (
     FW_ZEROPAGE,
@@ -30,27 +31,8 @@ from thpsim.mm.pagewalk import (
     walk_page_range,
     walk_page_vma,
 )
-from thpsim.mm.pgtable_generic import lookup_pmd, pmdp_get, ptr_get
-from thpsim.mm.swap import isolate_lru_page_for_migration
+from thpsim.mm.pgtable_generic import pmdp_get, ptr_get
 from thpsim.testing import Stepper
-
-
-def machine():
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, block_size=128 * MB, profile="seed")
-    return m, m.spawn(cpu=0)
-
-
-def locked(mm, path):
-    """Run ``path`` under mmap_lock for read (walk_page_range's context)."""
-    yield from down_read(mm.mmap_lock)
-    try:
-        return (yield from path)
-    finally:
-        up_read(mm.mmap_lock)
-
-
-def run(m, p, path):
-    return Stepper(m.kernel, locked(p.mm, path), task=p.task).finish()
 
 
 class Recorder:
@@ -94,7 +76,7 @@ class Recorder:
 def test_holes_tables_and_huge_pmds():
     """A gap between VMAs is a hole with no VMA; a none PMD inside a VMA is a hole of
     that VMA; a THP is a huge PMD, 4 KiB pages a table; the ranges are clipped."""
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=2, fill=False)
     t = p.threads[0]
     t.write(a, 1)  # THP at a
@@ -103,7 +85,7 @@ def test_holes_tables_and_huge_pmds():
     t.write(a + HPAGE_PMD_SIZE + PAGE_SIZE, 2)
     r = Recorder()
     start, end = a - PAGE_SIZE, b + PAGE_SIZE
-    assert run(m, p, walk_page_range(p.mm, start, end, r.ops, r)) == 0
+    assert run_mmap_read_locked(m, p, walk_page_range(p.mm, start, end, r.ops, r)) == 0
     kinds = [(c[0], c[1] - a, c[2] - a, c[3]) for c in r.calls]
     assert ("pmd", 0, HPAGE_PMD_SIZE, "huge") in kinds
     assert ("pmd", HPAGE_PMD_SIZE, 2 * HPAGE_PMD_SIZE, "table") in kinds
@@ -120,7 +102,7 @@ def test_holes_tables_and_huge_pmds():
 
 
 def test_pte_entry_per_present_pte_not_for_huge_pmds():
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=2, fill=False)
     p.madvise(a + HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MADV_NOHUGEPAGE)
     t = p.threads[0]
@@ -128,7 +110,8 @@ def test_pte_entry_per_present_pte_not_for_huge_pmds():
     for k in (3, 5):
         t.write(a + HPAGE_PMD_SIZE + k * PAGE_SIZE, 1)
     r = Recorder(pte=True)
-    assert run(m, p, walk_page_range(p.mm, a, a + 2 * HPAGE_PMD_SIZE, r.ops, r)) == 0
+    walk = walk_page_range(p.mm, a, a + 2 * HPAGE_PMD_SIZE, r.ops, r)
+    assert run_mmap_read_locked(m, p, walk) == 0
     ptes = [(c[1] - a - HPAGE_PMD_SIZE) // PAGE_SIZE for c in r.calls if c[0] == "pte"]
     assert ptes == [3, 5]  # the THP's PMD is left to pmd_entry
     assert [c[3] for c in r.calls if c[0] == "pmd"] == ["huge", "table"]
@@ -136,72 +119,68 @@ def test_pte_entry_per_present_pte_not_for_huge_pmds():
 
 def test_test_walk_skips_and_stops():
     """test_walk > 0 skips the VMA (no pmd_entry there), < 0 ends the walk with it."""
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=3)
     p.madvise(a + HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MADV_NOHUGEPAGE)  # three VMAs
     mid = a + HPAGE_PMD_SIZE
     r = Recorder(skip={mid: 1})
-    assert run(m, p, walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)) == 0
+    walk = walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)
+    assert run_mmap_read_locked(m, p, walk) == 0
     assert [c[0] for c in r.calls] == ["test", "pmd", "test", "test", "pmd"]
     assert not any(c[0] == "pmd" and c[1] == mid for c in r.calls)
     r = Recorder(skip={mid: -errno.EFAULT})
-    assert run(m, p, walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)) \
-        == -errno.EFAULT
+    walk = walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)
+    assert run_mmap_read_locked(m, p, walk) == -errno.EFAULT
     assert [c[0] for c in r.calls] == ["test", "pmd", "test"]
 
 
 def test_pfnmap_vma_is_a_hole_without_test_walk():
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=1)
     vma = p.mm.find_vma(a)
     vma.vm_flags |= VM_PFNMAP
     r = Recorder()
-    assert run(m, p, walk_page_vma(vma, r.ops, r)) == 0
+    assert run_mmap_read_locked(m, p, walk_page_vma(vma, r.ops, r)) == 0
     assert r.calls == [("hole", vma.vm_start, vma.vm_end, vma.vm_start)]
     vma.vm_flags &= ~VM_PFNMAP
     r = Recorder()
-    assert run(m, p, walk_page_vma(vma, r.ops, r)) == 0
+    assert run_mmap_read_locked(m, p, walk_page_vma(vma, r.ops, r)) == 0
     assert ("pmd", a, a + PMD_SIZE, "huge") in r.calls
 
 
 def test_nonzero_pmd_entry_ends_the_walk():
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=3)
     r = Recorder(stop_at=a + HPAGE_PMD_SIZE)
-    assert run(m, p, walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)) == 1
+    walk = walk_page_range(p.mm, a, a + 3 * HPAGE_PMD_SIZE, r.ops, r)
+    assert run_mmap_read_locked(m, p, walk) == 1
     assert [c[1] for c in r.calls] == [a, a + HPAGE_PMD_SIZE]
 
 
 def test_pmd_migration_entry_goes_to_pmd_entry():
-    m, p = machine()
-    ctx = m.kernel
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=1)
-    head = ctx.pages.compound_head(pfn_at(p, a))
-    assert isolate_lru_page_for_migration(ctx, head) == 0
-    st = Stepper(ctx, migrate_pages(ctx, [head], to_node(ctx, 1), MIGRATE_SYNC,
-                                    MR_SYSCALL))
-    pmd = lookup_pmd(p.mm, a)
-    st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmdp_get(pmd)))
+    st, _lst, _head = start_migration(m, p, a)
     r = Recorder()
-    assert run(m, p, walk_page_range(p.mm, a, a + HPAGE_PMD_SIZE, r.ops, r)) == 0
+    assert run_mmap_read_locked(m, p, walk_page_range(p.mm, a, a + HPAGE_PMD_SIZE, r.ops, r)) == 0
     assert r.calls == [("pmd", a, a + HPAGE_PMD_SIZE, "migration")]
     st.finish()
     m.check_integrity()
 
 
 def test_walk_needs_mmap_lock_and_a_range():
-    m, p = machine()
+    m, p = unchecked_process()
     a = thp_region(p, nr_thp=1)
     r = Recorder()
     with pytest.raises(KernelBug):
         Stepper(m.kernel, walk_page_range(p.mm, a, a + PAGE_SIZE, r.ops, r)).finish()
-    assert run(m, p, walk_page_range(p.mm, a, a, r.ops, r)) == -errno.EINVAL
+    assert run_mmap_read_locked(m, p, walk_page_range(p.mm, a, a, r.ops, r)) == -errno.EINVAL
     assert r.calls == []
 
 
 def test_folio_walk_zero_pages():
     """folio_walk_start(): the zero page only with FW_ZEROPAGE; nothing for none."""
-    m, p = machine()
+    m, p = unchecked_process()
     a = p.mmap(0, 4 * PAGE_SIZE, RW, ANON)
     p.madvise(a, 4 * PAGE_SIZE, MADV_NOHUGEPAGE)
     p.threads[0].read(a)

@@ -7,14 +7,9 @@ bad-PMD checks.
 """
 
 import pytest
+from mm_helpers import ANON, RW, small_machine, thp_aligned
 
-from thpsim import (
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
-)
+from thpsim import PROT_READ
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_PRESENT,
     _PAGE_PSE,
@@ -43,6 +38,7 @@ from thpsim.mm.pgtable_generic import (
     pmd_lock,
     pmd_none_or_clear_bad,
     pmd_none_or_trans_huge_or_clear_bad,
+    pmdp_get,
     pmdp_huge_clear_flush,
     pmdp_huge_get_and_clear,
     pmdp_invalidate,
@@ -55,21 +51,17 @@ from thpsim.mm.pgtable_generic import (
 from thpsim.mm.vmstat import NR_PAGETABLE
 from thpsim.testing import Stepper
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
 GB = 1 << 30
 
 
 def boot(**kw):
     """Two nodes, CPUs 0-1 on node 0 and 2-3 on node 1."""
-    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, cpus=4, check=True,
-                   **kw)
+    return small_machine(cpus=4, **kw)
 
 
 def thp_area(p, nr=1):
-    a = p.mmap(0, (nr + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    """``nr`` THPs in one VMA, each faulted by writing ``a`` to its first word."""
+    a = thp_aligned(p, nr)
     for i in range(nr):
         p.write(a + i * HPAGE_PMD_SIZE, a)
     return a
@@ -246,22 +238,24 @@ def test_walk_to_pmd_allocates_only_when_asked():
 
 
 # ---------------------------------------------------------------- PMD operations and their flushes
-def _thp_in_two_tlbs(m):
+def _thp_in_two_tlbs():
+    """A THP read by a thread on CPU 0 (node 0) and one on CPU 2 (node 1): both TLBs
+    hold its 2 MiB entry. Returns the machine, the process, the THP's address, its PMD
+    slot and the PMD's value."""
+    m = boot()
     p = m.spawn(cpu=0)
     t1 = p.clone(cpu=2)
     a = thp_area(p)
     p.read(a)
     t1.read(a + 5 * PAGE_SIZE)
     assert tlb_has(m, 0, p.mm, a) and tlb_has(m, 2, p.mm, a + 7 * PAGE_SIZE)
-    return p, a
+    pmd = lookup_pmd(p.mm, a)
+    return m, p, a, pmd, pmdp_get(pmd)
 
 
 def test_pmdp_invalidate_keeps_pse_clears_present_then_flushes():
-    m = boot()
+    m, p, a, pmd, old = _thp_in_two_tlbs()
     ctx = m.kernel
-    p, a = _thp_in_two_tlbs(m)
-    pmd = lookup_pmd(p.mm, a)
-    old = pmd[0][pmd[1]]
     flushes = ctx.nr_tlb_flushes
     st = Stepper(ctx, pmdp_invalidate(p.mm.find_vma(a), a, pmd), p.task)
     assert st.step() is PREEMPT  # the flush's window: the PMD is invalid, TLBs still hold it
@@ -279,11 +273,8 @@ def test_pmdp_invalidate_keeps_pse_clears_present_then_flushes():
 
 
 def test_pmdp_huge_clear_flush_clears_and_flushes_every_cpu():
-    m = boot()
+    m, p, a, pmd, old = _thp_in_two_tlbs()
     ctx = m.kernel
-    p, a = _thp_in_two_tlbs(m)
-    pmd = lookup_pmd(p.mm, a)
-    old = pmd[0][pmd[1]]
     flushes = ctx.nr_tlb_flushes
     assert run(m, pmdp_huge_clear_flush(p.mm.find_vma(a), a, pmd), p.task) == old
     assert pmd[0][pmd[1]] == 0
@@ -296,11 +287,8 @@ def test_pmdp_huge_clear_flush_clears_and_flushes_every_cpu():
 def test_pmdp_huge_get_and_clear_leaves_the_tlbs_stale():
     """Without the flush, a CPU keeps translating through the cleared PMD (what the
     planted B3 defect relies on)."""
-    m = boot()
+    m, p, a, pmd, old = _thp_in_two_tlbs()
     ctx = m.kernel
-    p, a = _thp_in_two_tlbs(m)
-    pmd = lookup_pmd(p.mm, a)
-    old = pmd[0][pmd[1]]
     flushes = ctx.nr_tlb_flushes
     assert pmdp_huge_get_and_clear(p.mm, a, pmd) == old
     assert pmd[0][pmd[1]] == 0

@@ -8,16 +8,9 @@ task that would run them.
 """
 
 import pytest
+from mm_helpers import ANON, MB, RW, small_machine, thp_aligned, thp_area
 
-from thpsim import (
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    MREMAP_FIXED,
-    MREMAP_MAYMOVE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
-)
+from thpsim import MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_SIZE,
@@ -32,6 +25,7 @@ from thpsim.arch.x86_64.pgtable import (
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import KernelBug
 from thpsim.kernel.sched import WaitOn
+from thpsim.mm.migrate import remove_migration_ptes
 from thpsim.mm.mm_types import linear_page_index
 from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive
 from thpsim.mm.pgtable_generic import lookup_pmd
@@ -48,34 +42,22 @@ from thpsim.mm.swap import get_page, put_page
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 from thpsim.testing import Stepper
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
-
-
 PROFILES = ["seed", "mainline"]
 
 
-def boot(profile="seed"):
-    return Machine(nodes={0: 64 * MB, 1: 64 * MB}, block_size=64 * MB, profile=profile,
-                   check=True)
-
-
-def thp_area(p, nr=1, fault=True):
-    """``nr`` 2 MiB-aligned huge pages in one VMA; each faulted by one write."""
-    a = p.mmap(0, (nr + 1) * HPAGE_PMD_SIZE, RW, ANON)
-    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    if fault:
-        for i in range(nr):
-            p.write(a + i * HPAGE_PMD_SIZE, a + i * HPAGE_PMD_SIZE)
-    return a
+def one_thp(profile="seed"):
+    """A process with one faulted, PMD-mapped THP at ``a``; returns the machine, the
+    process, ``a`` and the THP's head frame."""
+    m = small_machine(profile)
+    p = m.spawn()
+    a = thp_area(p)
+    return m, p, a, head_at(p, a)
 
 
 def free_target(p):
     """A 2 MiB-aligned, 2 MiB range for mremap(MREMAP_FIXED) to replace. PROT_READ, so
     the new mapping does not merge with an adjacent anonymous VMA."""
-    b = p.mmap(0, 2 * HPAGE_PMD_SIZE, PROT_READ, ANON)
-    return (b + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    return thp_aligned(p, 1, PROT_READ)
 
 
 def pfn_mapped_at(p, addr):
@@ -120,7 +102,7 @@ def rmap_visits(m, head):
 
 # ---------------------------------------------------------------- anon_vma chains
 def test_first_fault_prepares_one_anon_vma_and_points_the_page_at_it():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p, fault=False)
     vma = p.mm.find_vma(a)
@@ -138,7 +120,7 @@ def test_first_fault_prepares_one_anon_vma_and_points_the_page_at_it():
 
 
 def test_fork_links_the_child_to_the_parent_chain_and_gives_it_its_own():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p)
     pv = p.mm.find_vma(a)
@@ -159,7 +141,7 @@ def test_fork_links_the_child_to_the_parent_chain_and_gives_it_its_own():
 
 
 def test_a_page_the_child_faults_belongs_to_the_child_anon_vma_only():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p, nr=2, fault=False)
     p.write(a, 1)
@@ -174,7 +156,7 @@ def test_a_page_the_child_faults_belongs_to_the_child_anon_vma_only():
 
 
 def test_exit_unlinks_the_child_and_frees_its_anon_vma():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p)
     pv = p.mm.find_vma(a)
@@ -193,7 +175,7 @@ def test_exit_unlinks_the_child_and_frees_its_anon_vma():
     "model tests the anon_vma's VMA count instead, so a forked VMA (chain of 2) merges, "
     "loses its link to the parent's anon_vma and leaves the removed VMA on that list"))
 def test_a_new_mapping_does_not_merge_with_a_forked_vma():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p)
     c = p.fork()
@@ -208,7 +190,7 @@ def test_a_new_mapping_does_not_merge_with_a_forked_vma():
 
 def test_vma_split_clones_the_chain():
     """mprotect of the first half: both halves stay linked to the same anon_vma."""
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p)
     av = p.mm.find_vma(a).anon_vma
@@ -222,20 +204,14 @@ def test_vma_split_clones_the_chain():
 
 # ---------------------------------------------------------------- the rmap walk
 def test_rmap_walk_reaches_parent_and_child_after_fork():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp()
     c = p.fork()
     assert sorted(rmap_visits(m, head)) == sorted([(p.mm.mm_id, a), (c.mm.mm_id, a)])
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_rmap_walk_follows_mremap_in_the_child(profile):
-    m = boot(profile)
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp(profile)
     c = p.fork()
     b = free_target(c)
     assert c.mremap(a, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, b) == b
@@ -250,10 +226,7 @@ def test_rmap_walk_follows_mremap_in_the_child(profile):
 def test_rmap_walk_after_mremap_moves_a_pte_mapped_thp_off_alignment():
     """A THP moved to an address 1 MiB off alignment is PTE-mapped across two page
     tables; the walk still offers the VMA at the page's new address."""
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp()
     t = free_target(p) + MB
     assert p.mremap(a, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, t) == t
     assert not is_pmd_mapped(p, t)
@@ -264,11 +237,8 @@ def test_rmap_walk_after_mremap_moves_a_pte_mapped_thp_off_alignment():
 def test_rmap_walk_waits_for_the_anon_vma_lock():
     """A walk cannot run while a VMA is being linked (fork, split and mremap hold the
     root anon_vma's rwsem for write), so it never sees a half-linked chain."""
-    m = boot()
+    m, p, a, head = one_thp()
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     root = p.mm.find_vma(a).anon_vma.root
     Stepper(ctx, anon_vma_lock_write(root), p.task).finish()
     seen = []
@@ -288,11 +258,8 @@ def test_rmap_walk_waits_for_the_anon_vma_lock():
 
 
 def test_rmap_walk_stops_when_done():
-    m = boot()
+    m, p, a, head = one_thp()
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     c = p.fork()
     c.fork()
     seen = []
@@ -320,13 +287,8 @@ def test_try_to_migrate_unmaps_every_mapping_and_remove_migration_ptes_restores_
     """try_to_migrate() walks the rmap: parent PMD, child (moved by mremap) PMD, and a
     third process that PTE-maps the page all lose their mapping; restoring the page
     onto itself (a failed migration) maps it again everywhere."""
-    from thpsim.mm.migrate import remove_migration_ptes  # migrate imports rmap
-
-    m = boot(profile)
+    m, p, a, head = one_thp(profile)
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     c = p.fork()
     b = free_target(c)
     c.mremap(a, HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, b)
@@ -354,7 +316,7 @@ def test_try_to_migrate_unmaps_every_mapping_and_remove_migration_ptes_restores_
 
 # ---------------------------------------------------------------- mapcounts and counters
 def test_thp_fault_counts_a_pmd_mapping_not_subpage_mappings():
-    m = boot()
+    m = small_machine()
     p = m.spawn()
     a = thp_area(p, fault=False)
     assert (stat(m, NR_ANON_MAPPED), stat(m, NR_ANON_THPS)) == (0, 0)
@@ -368,10 +330,7 @@ def test_thp_fault_counts_a_pmd_mapping_not_subpage_mappings():
 
 
 def test_fork_dups_the_pmd_mapping_without_touching_counters():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp()
     pages = m.kernel.pages
     c = p.fork()
     assert pages.compound_mapcount_of(head) == 2
@@ -386,10 +345,7 @@ def test_fork_dups_the_pmd_mapping_without_touching_counters():
 
 
 def test_pmd_split_moves_the_mapping_to_every_subpage():
-    m = boot()
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp()
     pages = m.kernel.pages
     p.mprotect(a, PAGE_SIZE, PROT_READ)
     assert pages.compound_mapcount_of(head) == 0
@@ -403,10 +359,7 @@ def test_pmd_split_moves_the_mapping_to_every_subpage():
 def test_pmd_and_pte_mappings_of_one_thp_count_separately(profile):
     """The parent maps the THP with its PMD, the child with PTEs: each subpage is
     mapped twice, the compound page once by PMD."""
-    m = boot(profile)
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
+    m, p, a, head = one_thp(profile)
     pages = m.kernel.pages
     c = p.fork()
     c.mprotect(a, PAGE_SIZE, PROT_READ)
@@ -424,11 +377,8 @@ def test_pmd_and_pte_mappings_of_one_thp_count_separately(profile):
 
 
 def test_partial_unmap_of_a_pte_mapped_thp_queues_deferred_split_once():
-    m = boot()
+    m, p, a, head = one_thp()
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     p.mprotect(a, PAGE_SIZE, PROT_READ)
     before = ctx.vmstat.events[THP_DEFERRED_SPLIT_PAGE]
     p.munmap(a + 16 * PAGE_SIZE, 16 * PAGE_SIZE)
@@ -443,11 +393,8 @@ def test_page_remove_and_add_anon_rmap_of_one_subpage():
     """page_remove_rmap() of a PTE-mapped subpage's last mapping: NR_ANON_MAPPED
     drops by one and the THP is queued; page_add_anon_rmap() (what restoring a
     migration entry does) counts it again."""
-    m = boot()
+    m, p, a, head = one_thp()
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     p.mprotect(a, PAGE_SIZE, PROT_READ)
     sub = head + 3
     vma = p.mm.find_vma(a + 3 * PAGE_SIZE)
@@ -466,11 +413,8 @@ def test_page_remove_and_add_anon_rmap_of_one_subpage():
 def test_compound_remove_and_add_anon_rmap():
     """Dropping the only PMD mapping takes NR_ANON_THPS and all 512 NR_ANON_MAPPED
     (no subpage is PTE-mapped); adding it back restores both."""
-    m = boot()
+    m, p, a, head = one_thp()
     ctx = m.kernel
-    p = m.spawn()
-    a = thp_area(p)
-    head = head_at(p, a)
     vma = p.mm.find_vma(a)
     page_remove_rmap(ctx, head, True)
     assert ctx.pages.compound_mapcount_of(head) == 0

@@ -278,6 +278,12 @@ class ThpModel(RuleBasedStateMachine):
             return boundary - start + (n % 64) * PAGE_SIZE
         return n * PAGE_SIZE
 
+    def _target(self, p: int, sel: int, where: int, kind: int, n: int) -> tuple[Proc, int, int]:
+        """The process, start and length a range-taking call aims at (_addr, _length)."""
+        pr = self._proc(p)
+        start = self._addr(pr, sel, where)
+        return pr, start, self._length(pr, start, kind, n)
+
     def _caller(self, pr: Proc, sel: int) -> thpsim.Thread:
         """The thread making a system call (its CPU runs the kernel path)."""
         return pr.api.threads[sel // 3 % len(pr.api.threads)]
@@ -373,9 +379,7 @@ class ThpModel(RuleBasedStateMachine):
     @rule(p=sels, sel=sels, where=wheres, kind=kinds, n=small,
           prot=st.sampled_from(PROTS))
     def mprotect(self, p, sel, where, kind, n, prot):
-        pr = self._proc(p)
-        start = self._addr(pr, sel, where)
-        length = self._length(pr, start, kind, n)
+        pr, start, length = self._target(p, sel, where, kind, n)
         end = start + _page_up(length)
         covered = pr.layout.covered(start, end)
         try:
@@ -393,9 +397,7 @@ class ThpModel(RuleBasedStateMachine):
     @rule(p=sels, sel=sels, where=wheres, kind=kinds, n=small,
           advice=st.sampled_from((MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE)))
     def madvise(self, p, sel, where, kind, n, advice):
-        pr = self._proc(p)
-        start = self._addr(pr, sel, where)
-        length = self._length(pr, start, kind, n)
+        pr, start, length = self._target(p, sel, where, kind, n)
         end = start + _page_up(length)
         pieces = pr.layout.pieces(start, end)
         locked = [pc for pc in pieces if pc[3]]
@@ -429,9 +431,7 @@ class ThpModel(RuleBasedStateMachine):
     @rule(p=sels, sel=sels, where=wheres, kind=kinds, n=small,
           lock=st.booleans())
     def mlock(self, p, sel, where, kind, n, lock):
-        pr = self._proc(p)
-        start = self._addr(pr, sel, where)
-        length = self._length(pr, start, kind, n)
+        pr, start, length = self._target(p, sel, where, kind, n)
         s, e = _page_down(start), _page_up(start + length)
         covered = pr.layout.covered(s, e)
         # mlock populates. populate_vma_page_range() gives a PROT_NONE VMA no

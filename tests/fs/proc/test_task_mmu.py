@@ -25,6 +25,7 @@ from fs_helpers import (
     smaps_of,
     smaps_records,
 )
+from mm_helpers import finish_migration, start_migration
 
 from thpsim import (
     MADV_DONTNEED,
@@ -38,19 +39,6 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.sched import run_to_completion
-from thpsim.mm.gfp import __GFP_THISNODE, GFP_HIGHUSER_MOVABLE
-from thpsim.mm.gup import follow_page_info
-from thpsim.mm.migrate import (
-    MIGRATE_SYNC,
-    MR_SYSCALL,
-    alloc_migration_target,
-    migrate_pages,
-    migration_target_control,
-    putback_movable_pages,
-)
-from thpsim.mm.pgtable_generic import lookup_pmd
-from thpsim.mm.swap import isolate_lru_page_for_migration
-from thpsim.testing import Stepper
 
 
 def one_thp(profile, **kw):
@@ -371,31 +359,11 @@ def test_numa_maps_after_move_pages(profile):
 
 
 # ---------------------------------------------------------------- a THP under migration
-def _start_migration(m, p, a, node=1):
-    """Isolate the THP at ``a`` and run the engine until its PMD is a migration entry."""
-    ctx = m.kernel
-    head = ctx.pages.compound_head(follow_page_info(p.mm.find_vma(a), a, False)[0])
-    assert isolate_lru_page_for_migration(ctx, head) == 0
-    lst = [head]
-    mtc = migration_target_control(node, None, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, MR_SYSCALL)
-    st = Stepper(ctx, migrate_pages(ctx, lst, lambda src: alloc_migration_target(ctx, src, mtc),
-                                    MIGRATE_SYNC, MR_SYSCALL))
-    pmd = lookup_pmd(p.mm, a)
-    st.run_until(lambda: ctx.swp.is_pmd_migration_entry(pmd[0][pmd[1]]))
-    return st, lst, head
-
-
-def _finish(m, st, lst):
-    st.finish()
-    if lst:
-        putback_movable_pages(m.kernel, lst)
-
-
 def test_views_of_a_pmd_migration_entry(profile):
     """pagemap: 512 PM_SWAP entries, offset = PFN + index (root only in mainline);
     smaps: 4.14 does not count the THP, mainline counts it as shared."""
     m, p, a = one_thp(profile, check=False)  # writes happen with the migration half-way
-    st, lst, head = _start_migration(m, p, a)
+    st, lst, head = start_migration(m, p, a)
     swp = m.kernel.swp
     words = pagemap(m.fs, a, HPAGE_PMD_NR, pid=p.pid)
     mtype = swp.SWP_MIGRATION_WRITE
@@ -412,7 +380,7 @@ def test_views_of_a_pmd_migration_entry(profile):
     # clear_refs 4 clears the entry's soft-dirty bit
     m.fs.write(f"/proc/{p.pid}/clear_refs", "4")
     assert not pagemap(m.fs, a, 1, pid=p.pid)[0] & PM_SOFT_DIRTY
-    _finish(m, st, lst)
+    finish_migration(m, st, lst)
     w = pagemap(m.fs, a, 1, pid=p.pid)[0]
     assert w & PM_PRESENT and m.kernel.mem.pfn_to_nid(w & PM_PFRAME_MASK) == 1
     # mainline restores the entry's dirty bit with pmd_mkdirty(), which sets soft-dirty
@@ -424,12 +392,12 @@ def test_views_of_a_pmd_migration_entry(profile):
 def test_thp_under_migration_is_still_anon():
     """Mainline: the THP behind a PMD migration entry is anon (AnonHugePages, no PM_FILE)."""
     m, p, a = one_thp("mainline")
-    st, lst, head = _start_migration(m, p, a)
+    st, lst, head = start_migration(m, p, a)
     try:
         assert smaps_of(m.fs, a, p.pid)["AnonHugePages"] == 2048
         assert not pagemap(m.fs, a, 1, pid=p.pid)[0] & PM_FILE
     finally:
-        _finish(m, st, lst)
+        finish_migration(m, st, lst)
 
 
 def test_unprivileged_pagemap_of_a_migration_entry(profile):
@@ -437,11 +405,11 @@ def test_unprivileged_pagemap_of_a_migration_entry(profile):
     u = m.spawn(uid=1000, caps=frozenset())
     a = map_thp_area(u)
     u.threads[0].write(a, 1)
-    st, lst, head = _start_migration(m, u, a)
+    st, lst, head = start_migration(m, u, a)
     w = pagemap(u.fs, a)[0]
     assert w & PM_SWAP
     assert (w & PM_PFRAME_MASK == 0) == (profile == "mainline")
-    _finish(m, st, lst)
+    finish_migration(m, st, lst)
 
 
 def test_pagemap_after_madvise_nohugepage_split():

@@ -7,41 +7,30 @@ Rows CS-n cite the edge-case table of caller-semantics.md §5.5; the oracle's
 import errno
 
 import pytest
-from mm_helpers import check_data, delta, errno_of, is_pmd_mapped, node_at, thp_region
-
-from thpsim import (
-    MADV_HUGEPAGE,
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    MPOL_BIND,
-    MPOL_F_ADDR,
-    MPOL_MF_MOVE,
-    PROT_READ,
-    PROT_WRITE,
-    Machine,
+from mm_helpers import (
+    ANON,
+    RW,
+    check_data,
+    delta,
+    errno_of,
+    is_pmd_mapped,
+    node_at,
+    numa_machine,
+    thp_region,
 )
-from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 
-RW = PROT_READ | PROT_WRITE
-ANON = MAP_PRIVATE | MAP_ANONYMOUS
-MB = 1 << 20
+from thpsim import MADV_HUGEPAGE, MPOL_BIND, MPOL_F_ADDR, MPOL_MF_MOVE
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.kernel.cgroup.cpuset import cpuset_write_resmask
+from thpsim.testing import Stepper
+
 V2 = "/sys/fs/cgroup"
 V1 = "/sys/fs/cgroup/cpuset"
 
 
 def machine(profile, nodes=2, **kw):
-    return Machine(nodes={n: 256 * MB for n in range(nodes)}, cpus=nodes,
-                   block_size=128 * MB, check=True, profile=profile, **kw)
-
-
-
-
-
-
-
-
-
-
+    """``nodes`` NUMA nodes, one CPU each."""
+    return numa_machine(profile, nodes, cpus=nodes, **kw)
 
 
 def v2_tree(fs, *paths):
@@ -58,6 +47,13 @@ def v2_tree(fs, *paths):
         fs.mkdir(f"{V2}/{path}")
 
 
+def v2_join(fs, p, name, mems):
+    """+cpuset in the root, a child cgroup ``name`` with cpuset.mems ``mems``, and the
+    process ``p`` moved into it."""
+    assert fs.write(f"{V2}/cgroup.subtree_control", "+cpuset") == len("+cpuset")
+    fs.mkdir(f"{V2}/{name}")
+    fs.write(f"{V2}/{name}/cpuset.mems", mems)
+    fs.write(f"{V2}/{name}/cgroup.procs", str(p.pid))
 
 
 # ---------------------------------------------------------------- v2 (mainline)
@@ -68,10 +64,7 @@ def test_cpuset2_oracle_mainline():
     m = machine("mainline")
     p = m.spawn(cpu=0)
     fs = m.fs
-    assert fs.write(f"{V2}/cgroup.subtree_control", "+cpuset") == len("+cpuset")
-    fs.mkdir(f"{V2}/oracle_t")
-    fs.write(f"{V2}/oracle_t/cpuset.mems", "0")
-    fs.write(f"{V2}/oracle_t/cgroup.procs", str(p.pid))
+    v2_join(fs, p, "oracle_t", "0")
     assert p.task.mems_allowed == 0b01
     a = thp_region(p, 4)
     assert {node_at(m, p, a + i * HPAGE_PMD_SIZE) for i in range(4)} == {0}
@@ -116,10 +109,7 @@ def test_cs9_same_mems_no_migration_and_einval():
     m = machine("mainline")
     p = m.spawn(cpu=0)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a")
-    fs.write(f"{V2}/a/cpuset.mems", "0")
-    fs.write(f"{V2}/a/cgroup.procs", str(p.pid))
+    v2_join(fs, p, "a", "0")
     thp_region(p, 1)
     before = dict(m.kernel.vmstat.events)
     fs.write(f"{V2}/a/cpuset.mems", "0")
@@ -135,10 +125,7 @@ def test_v2_mems_obeyed_by_move_pages_and_mbind():
     m = machine("mainline")
     p = m.spawn(cpu=0)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/a")
-    fs.write(f"{V2}/a/cpuset.mems", "0")
-    fs.write(f"{V2}/a/cgroup.procs", str(p.pid))
+    v2_join(fs, p, "a", "0")
     a = thp_region(p, 1)
     assert errno_of(p.move_pages, 0, [a], [1]) == errno.EACCES
     with pytest.raises(OSError) as e:
@@ -280,14 +267,10 @@ def test_cs10_v1_top_and_enospc():
 def test_faults_land_on_the_cpusets_nodes(thp):
     """ALLOC_CPUSET: a task on CPU1 (node 1) whose cpuset allows node 1 only faults its
     base pages and THPs on node 1; back in the root, on CPU0, on node 0 again."""
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, block_size=128 * MB, check=True,
-                profile="mainline", thp=thp)
+    m = machine("mainline", thp=thp)
     p = m.spawn(cpu=1)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/far")
-    fs.write(f"{V2}/far/cpuset.mems", "1")
-    fs.write(f"{V2}/far/cgroup.procs", str(p.pid))
+    v2_join(fs, p, "far", "1")
     a = thp_region(p, 2)
     assert {node_at(m, p, a + i) for i in range(0, 2 * HPAGE_PMD_SIZE, PAGE_SIZE)} == {1}
     assert is_pmd_mapped(p, a) == (thp == "always")
@@ -614,17 +597,10 @@ def test_mems_change_holds_the_mm_while_its_task_exits():
     """The stress find: a child exits while the cpuset work migrates its mm. The work
     holds an mm reference (get_task_mm() ... mmput() in cpuset_migrate_mm_workfn()), so
     the address space stays whole until the migration is done, then goes away."""
-    from thpsim.kernel.cgroup.cpuset import cpuset_write_resmask
-    from thpsim.testing import Stepper
-
-    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, block_size=128 * MB,
-                profile="mainline")  # no checks after each call: a write is half-way
+    m = machine("mainline", check=False)  # no checks after each call: a write is half-way
     p = m.spawn(cpu=0)
     fs = m.fs
-    fs.write(f"{V2}/cgroup.subtree_control", "+cpuset")
-    fs.mkdir(f"{V2}/w")
-    fs.write(f"{V2}/w/cpuset.mems", "0")
-    fs.write(f"{V2}/w/cgroup.procs", str(p.pid))
+    v2_join(fs, p, "w", "0")
     a = thp_region(p, 2)
     c = p.fork()
     c.threads[0].write(a, 99)  # the child's own copy of the first THP
