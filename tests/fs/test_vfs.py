@@ -5,7 +5,8 @@ import errno
 import pytest
 from fs_helpers import boot
 
-from thpsim.fs.vfs import VFS, VFSView
+from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
+from thpsim.fs.vfs import MAX_RW_COUNT, VFS, VFSView
 
 
 def err(fn, *a, **kw) -> int:
@@ -197,9 +198,6 @@ def test_read_counts_and_positions_as_rw_verify_area():
     allocated it all. rw_verify_area(): a count negative as a ssize_t (a negative int,
     or a size_t with the top bit set) and a position that is negative or whose end
     overflows loff_t are EINVAL; vfs_read() caps a count at MAX_RW_COUNT."""
-    from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
-    from thpsim.fs.vfs import MAX_RW_COUNT
-
     m = Machine()
     p = m.spawn()
     a = p.mmap(0, 1 << 21, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
