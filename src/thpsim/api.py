@@ -32,7 +32,7 @@ from thpsim.fs.exec import exec_mm
 from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
-from thpsim.integrity import IntegrityState, Shadow, check_integrity
+from thpsim.integrity import CHECKER_BYTES_PER_FRAME, IntegrityState, Shadow, check_integrity
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
 from thpsim.kernel.entry import call_syscall, run_syscall, syscall
 from thpsim.kernel.exit import do_exit, do_group_exit
@@ -60,6 +60,7 @@ from thpsim.mm.mempolicy import (
 from thpsim.mm.migrate import kernel_move_pages
 from thpsim.mm.mm_init import mm_core_init
 from thpsim.mm.page_alloc import fragment_node, unfragment
+from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.uaccess import user_load, user_store
 from thpsim.profiles import Profile, make_profile
 
@@ -67,6 +68,29 @@ __all__ = ["Machine", "Process", "Thread", "Syscalls"]
 
 _U64 = 0xFFFF_FFFF_FFFF_FFFF
 DEFAULT_BLOCK_SIZE = 128 << 20
+
+
+#: Host bytes a machine takes per 4 KiB frame it models (an estimate): the frame
+#: arrays (hw), the struct-page arrays (mm) and what one full invariant check holds.
+HOST_BYTES_PER_FRAME = (PhysicalMemory.BYTES_PER_FRAME + PageArrays.BYTES_PER_FRAME
+                        + CHECKER_BYTES_PER_FRAME)
+
+
+def host_mem_available() -> int | None:
+    """The host's MemAvailable in bytes (/proc/meminfo), or None where unreadable."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _is_count(v: object) -> bool:
+    """An int and not a bool."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _check(ret: int) -> int:
@@ -99,7 +123,18 @@ class Machine:
         check: run the invariant checker after every system call (default False;
             tests turn it on).
         shadow: keep the shadow of user writes and check every read (default True).
-        tlb_entries: (4 KiB entries, 2 MiB entries) per CPU TLB.
+        tlb_entries: (4 KiB entries, 2 MiB entries) per CPU TLB, at least 1 each.
+        host_memory: bytes of host memory the machine may take (default: the host's
+            MemAvailable from /proc/meminfo; no limit where that is unreadable). A
+            machine whose estimated need (``HOST_BYTES_PER_FRAME`` per modelled 4 KiB
+            frame) exceeds it is refused with ConfigError saying how much it would
+            take; pass a larger value to build it anyway (on a host that overcommits).
+        switches: the profile's named switches (:mod:`thpsim.profiles`); an unknown
+            name is a ConfigError.
+
+    Raises:
+        ConfigError: a bad argument (unknown mode, node id or size, SLIT distance,
+            CPU count, TLB size, switch), or a machine too big for the host.
     """
 
     def __init__(
@@ -119,6 +154,7 @@ class Machine:
         check: bool = False,
         shadow: bool = True,
         tlb_entries: tuple[int, int] = (1536, 1024),
+        host_memory: int | None = None,
         **switches: Any,
     ):
         if nodes is None:
@@ -127,13 +163,26 @@ class Machine:
             raise ConfigError(f"thp must be one of {THP_ENABLED_MODES}")
         if defrag not in THP_DEFRAG_MODES:
             raise ConfigError(f"defrag must be one of {THP_DEFRAG_MODES}")
+        tlb_entries = tuple(tlb_entries)
+        if len(tlb_entries) != 2 or not all(_is_count(n) and n >= 1 for n in tlb_entries):
+            raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), each "
+                              f"at least 1, not {tlb_entries!r}")
         self.profile = make_profile(profile, **switches)
         self.seed = seed
         self.rng = random.Random(seed)
-        mem = PhysicalMemory(dict(nodes), block_size, dict(distance) if distance else None)
+        nodes = dict(nodes)
+        frames = PhysicalMemory.layout(nodes, block_size)
+        need = frames * HOST_BYTES_PER_FRAME
+        budget = host_mem_available() if host_memory is None else host_memory
+        if budget is not None and need > budget:
+            raise ConfigError(
+                f"this machine would take about {need >> 20} MiB of host memory "
+                f"({frames} frames x {HOST_BYTES_PER_FRAME} bytes); "
+                f"{budget >> 20} MiB is available (host_memory= overrides)")
+        mem = PhysicalMemory(nodes, block_size, dict(distance) if distance else None)
         nids = sorted(mem.nodes)
         if isinstance(cpus, int):
-            if cpus < 1:
+            if not _is_count(cpus) or cpus < 1:
                 raise ConfigError("a machine needs at least one CPU")
             per = {nid: cpus // len(nids) + (1 if i < cpus % len(nids) else 0)
                    for i, nid in enumerate(nids)}
@@ -141,6 +190,9 @@ class Machine:
             per = dict(cpus)
             if set(per) - set(nids):
                 raise ConfigError("CPUs given for a node that does not exist")
+            bad = {nid: n for nid, n in per.items() if not _is_count(n) or n < 0}
+            if bad:
+                raise ConfigError(f"CPU counts must be ints >= 0, not {bad}")
         cpu_list: list[CPU] = []
         for nid in nids:
             for _ in range(per.get(nid, 0)):
@@ -450,8 +502,18 @@ class _Syscalls:
 
     @property
     def sys(self) -> Syscalls:
-        """This task's system calls as kernel paths (:class:`Syscalls`)."""
+        """This task's system calls as kernel paths (:class:`Syscalls`).
+
+        Raises: OSError ESRCH once the task has exited: every system call and user
+        access of the handle goes through here, so none runs as a dead task (which
+        Linux cannot do either: a task that exited makes no more calls)."""
+        self._live()
         return Syscalls(self.machine, self.task)
+
+    def _live(self) -> None:
+        """OSError ESRCH when the task has exited (``exit_state`` set by do_exit())."""
+        if self.task.exit_state:
+            raise OSError(errno.ESRCH, f"task {self.task.pid} has exited")
 
     @property
     def _mm(self):
@@ -617,7 +679,9 @@ class Thread(_Syscalls):
     @property
     def fs(self) -> Any:
         """The /proc and /sys views as this thread (/proc/self is its process); each
-        read, write, mkdir and rmdir is a system call of the thread (fs/vfs.py)."""
+        read, write, mkdir and rmdir is a system call of the thread (fs/vfs.py).
+        Raises OSError ESRCH once the thread has exited."""
+        self._live()
         return VFSView(self.machine._vfs, self.task, self.machine._after)
 
     @property
@@ -640,7 +704,9 @@ class Process(_Syscalls):
     @property
     def fs(self) -> Any:
         """The /proc and /sys views, acting as this process (its credentials, /proc/self);
-        each read, write, mkdir and rmdir is a system call of its first thread."""
+        each read, write, mkdir and rmdir is a system call of its first thread.
+        Raises OSError ESRCH once the process has exited."""
+        self._live()
         return VFSView(self.machine._vfs, self.task, self.machine._after)
 
     def kill(self, sig: int) -> int:
@@ -679,6 +745,8 @@ class Process(_Syscalls):
         m = self.machine
         mm = self._mm
         cpu = self.task.cpu if cpu is None else cpu
+        if not 0 <= cpu < len(m.kernel.cpus):
+            raise ConfigError(f"no CPU {cpu}")
         child_task = m._run(self.task, self.sys.fork(cpu))
         if isinstance(child_task, int):
             raise OSError(-child_task, os.strerror(-child_task))

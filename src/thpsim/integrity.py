@@ -75,6 +75,13 @@ _REGION_SHIFT = PMD_SHIFT
 _IDX = 511
 
 
+#: Host bytes per frame a full check may hold at once (an estimate for the Machine's
+#: host-memory guard): the walk's pte_maps and pmd_maps (int32 each), the free and
+#: table masks and their temporaries, the int64 index of every frame and the
+#: FrameView's gathered copies of the struct-page arrays.
+CHECKER_BYTES_PER_FRAME = 64
+
+
 class Shadow:
     """What every address space should read back, per 4 KiB page."""
 

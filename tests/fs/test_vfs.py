@@ -5,7 +5,8 @@ import errno
 import pytest
 from fs_helpers import boot
 
-from thpsim.fs.vfs import VFS, VFSView
+from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
+from thpsim.fs.vfs import MAX_RW_COUNT, VFS, VFSView
 
 
 def err(fn, *a, **kw) -> int:
@@ -189,3 +190,35 @@ def test_machine_check_runs_after_fs_writes():
     m.fs.write("/proc/sys/vm/drop_caches", "3")
     p.fs.write("/proc/self/clear_refs", "1")
     assert len(calls) == 2
+
+
+def test_read_counts_and_positions_as_rw_verify_area():
+    """Regression (issue 11): a pagemap read with a negative length looped forever, a
+    text read with length -1 dropped the last byte, and a huge length walked and
+    allocated it all. rw_verify_area(): a count negative as a ssize_t (a negative int,
+    or a size_t with the top bit set) and a position that is negative or whose end
+    overflows loff_t are EINVAL; vfs_read() caps a count at MAX_RW_COUNT."""
+    m = Machine()
+    p = m.spawn()
+    a = p.mmap(0, 1 << 21, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(a, 1)
+    pm = f"/proc/{p.pid}/pagemap"
+    off = (a >> 12) * 8
+    for path, kw in [(pm, dict(offset=off, length=-8)), (pm, dict(offset=off, length=2**64 - 8)),
+                     (pm, dict(offset=off, length=1 << 63)),
+                     ("/proc/kpageflags", dict(offset=0, length=-8)),
+                     ("/proc/meminfo", dict(length=-1)),
+                     ("/proc/meminfo", dict(offset=1 << 63, length=0)),
+                     ("/proc/meminfo", dict(offset=(1 << 63) - 4, length=8)),
+                     ("/proc/meminfo", dict(offset=-1))]:
+        assert err(m.fs.read, path, **kw) == errno.EINVAL, (path, kw)
+    # odd offsets and lengths on the binary files: EINVAL (their own checks)
+    for path in (pm, "/proc/kpageflags", "/proc/kpagecount"):
+        assert err(m.fs.read, path, offset=3, length=8) == errno.EINVAL
+        assert err(m.fs.read, path, offset=0, length=12) == errno.EINVAL
+    # a count over MAX_RW_COUNT is capped, not walked in full
+    assert MAX_RW_COUNT == 0x7FFFF000
+    n = len(m.fs.read("/proc/kpageflags", offset=0, length=1 << 62))
+    assert n == m.kernel.mem.max_pfn * 8 < MAX_RW_COUNT
+    assert len(m.fs.read(pm, offset=off, length=16)) == 16
+    assert m.fs.read("/proc/meminfo", offset=1 << 40, length=1 << 62) == ""

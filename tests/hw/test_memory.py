@@ -151,3 +151,21 @@ def test_page_table_pages_are_512_zeroed_words():
     with pytest.raises(OverflowError):
         t[0] = 2**64
     assert mem.free_table(33) is t and 33 not in mem.tables
+
+
+@pytest.mark.parametrize("distance", [
+    {(0, 1): -5}, {(0, 1): 5}, {(0, 1): 10}, {(0, 1): 255}, {(0, 1): 300},
+    {(0, 0): 11}, {(1, 1): -10}, {(0, 2): 20}, {(0, 1): 20.0}, {0: 20},
+])
+def test_bad_slit_distances_are_refused(distance):
+    """Regression (issue 11): negative and other impossible distances were taken.
+    slit_valid(): a node's distance to itself is 10, to another node more than 10;
+    numa_set_distance(): a distance is a u8 (255, unreachable, is not modelled). A
+    pair naming a node the machine lacks is refused too."""
+    with pytest.raises(ConfigError):
+        Machine(distance=distance)
+
+
+def test_edge_slit_distances_are_taken():
+    m = Machine(distance={(0, 1): 11, (1, 0): 254})
+    assert m.kernel.mem.distance == {(0, 0): 10, (0, 1): 11, (1, 0): 254, (1, 1): 10}

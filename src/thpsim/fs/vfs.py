@@ -53,6 +53,13 @@ from thpsim.kernel.sched import KernelPath, run_to_completion
 __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 
 # include/linux/fs.h
+#: include/uapi/linux/limits.h: the longest path component, in bytes
+NAME_MAX = 255
+#: include/linux/fs.h: the most one read(2) or write(2) transfers (INT_MAX & PAGE_MASK)
+MAX_RW_COUNT = 0x7FFF_FFFF & ~0xFFF
+#: LLONG_MAX: the largest loff_t (and ssize_t)
+LLONG_MAX = (1 << 63) - 1
+
 MAY_EXEC = 0x1
 MAY_WRITE = 0x2
 MAY_READ = 0x4
@@ -147,6 +154,25 @@ def _err(code: int, path: str) -> OSError:
     return OSError(code, os.strerror(code), path)
 
 
+def rw_verify_area(path: str, pos: int, count: int | None) -> int | None:
+    """The position and count checks of one pread(2), and the cap on its count.
+
+    Models: fs/read_write.c rw_verify_area(): a count that is negative as a ssize_t
+    (a negative int, or a size_t with the top bit set) is -EINVAL, so is a negative
+    position or one whose end overflows loff_t (these files have no
+    FMODE_UNSIGNED_OFFSET); then vfs_read() caps the count at MAX_RW_COUNT, so no
+    single read returns more. Simplified: there is no user buffer, so access_ok()
+    (which refuses a buffer reaching past TASK_SIZE with -EFAULT first) is not
+    modelled. ``count`` None (read to the end of a text file) passes. Returns the
+    count to read.
+    """
+    if count is not None and not 0 <= count <= LLONG_MAX:
+        raise _err(errno.EINVAL, path)
+    if not 0 <= pos <= LLONG_MAX or (count is not None and pos + count > LLONG_MAX):
+        raise _err(errno.EINVAL, path)
+    return count if count is None else min(count, MAX_RW_COUNT)
+
+
 def _template_param(name: str) -> str | None:
     """``"{pid}"`` -> ``"pid"``, ``"node{nid}"`` -> ``"nid"``; None for a plain name."""
     if "{" in name and name.endswith("}"):
@@ -207,6 +233,7 @@ class VFS:
         names: Callable[[File], list[str]] | None = None,
         mkdir: Callable[[File, str], None] | None = None,
         rmdir: Callable[[File, str], None] | None = None,
+        literal: bool = False,
     ) -> None:
         """Register a directory (its parents are created, mode 0555, as needed).
 
@@ -216,7 +243,9 @@ class VFS:
         ``mkdir(file, path)`` / ``rmdir(file, path)`` are called to create or remove
         a child of this directory; they register or unregister it themselves.
         A new directory gets mode 0555 and owner root unless given; registering an
-        existing one changes only the attributes given.
+        existing one changes only the attributes given. ``literal``: the last
+        component is a plain name even with braces (a directory a user made: a
+        cgroup named ``{x}``).
         """
         parts = _split(path)
         d = self._make_dirs(parts[:-1]) if parts else None
@@ -224,7 +253,7 @@ class VFS:
             node = self.root
         else:
             name = parts[-1]
-            param = _template_param(name)
+            param = None if literal else _template_param(name)
             existing = d.children.get(name)
             if isinstance(existing, _File):
                 raise _err(errno.ENOTDIR, path)
@@ -412,8 +441,7 @@ class VFS:
         node, f = self._open(path, as_task, MAY_READ)
         if node.reader is None:
             raise self._no_method(node, path)
-        if offset < 0:
-            raise _err(errno.EINVAL, path)
+        length = rw_verify_area(path, offset, length)
         if node.binary:
             if length is None:
                 raise _err(errno.EINVAL, path)
@@ -464,14 +492,18 @@ class VFS:
         return f, node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
-        """Models: vfs_mkdir(): EEXIST, then may_create() (EACCES), then the parent's op
-        (EPERM when it has none)."""
+        """Models: mkdirat() -> filename_create(): a last component "." or ".." or one
+        that exists is EEXIST, one over NAME_MAX bytes ENAMETOOLONG (the lookup of the
+        new name); then vfs_mkdir(): may_create() (EACCES), then the parent's op
+        (EPERM when it has none; the op checks the name itself: cgroup_mkdir())."""
         call_syscall(self.ctx, as_task, self._mkdir, path, as_task)
 
     def _mkdir(self, path: str, as_task: Any) -> None:
         parts = _split(path)
         if not parts:
             raise _err(errno.EEXIST, path)
+        if len(parts[-1].encode()) > NAME_MAX:  # the lookup of the new name
+            raise _err(errno.ENAMETOOLONG, path)
         parent, params, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
         if not isinstance(parent, _Dir):
             raise _err(errno.ENOTDIR, path)

@@ -19,6 +19,7 @@ lock, ``pmd_huge_pte`` deposits).
 from __future__ import annotations
 
 import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,11 @@ DEFAULT_DISTANCE_LOCAL = 10
 DEFAULT_DISTANCE_REMOTE = 20
 
 _ZERO_TABLE = bytes(8 * PTRS_PER_PTE)
+
+
+def _is_int(v: object) -> bool:
+    """An int and not a bool (True is not a size)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 class PageTable(array.array):
@@ -80,55 +86,99 @@ class NumaNode:
 class PhysicalMemory:
     """All frames of the machine, their contents, and the page-table store."""
 
+    #: Bytes this class keeps per frame: the node id (int16) and the contents (uint64).
+    BYTES_PER_FRAME = 2 + 8
+
     def __init__(
         self,
         node_bytes: dict[int, int],
         block_size: int,
         distance: dict[tuple[int, int], int] | None = None,
     ):
-        if not node_bytes:
-            raise ConfigError("a machine needs at least one node")
         page = 1 << PAGE_SHIFT
-        if block_size <= 0 or block_size % (1 << 21):
-            raise ConfigError("memory-block size must be a positive multiple of 2 MiB")
+        self.max_pfn = self.layout(node_bytes, block_size)
         self.block_size = block_size
         self.nodes: dict[int, NumaNode] = {}
         pfn = 0
         for nid in sorted(node_bytes):
             size = node_bytes[nid]
-            if not 0 <= nid < MAX_NUMNODES:
-                raise ConfigError(f"node id {nid} out of range 0..{MAX_NUMNODES - 1} "
-                                  "(MAX_NUMNODES)")
-            if size <= 0 or size % block_size:
-                raise ConfigError(
-                    f"node {nid}: size {size} is not a positive multiple of the "
-                    f"memory-block size {block_size}"
-                )
             self.nodes[nid] = NumaNode(nid, pfn, size // page, [])
             pfn += size // page
-        self.max_pfn = pfn
         self._starts = [n.start_pfn for n in self.nodes.values()]
         self._nids = list(self.nodes)
+        self.distance = self.slit(self._nids, distance)
         #: node id of every frame (page_to_nid() is a lookup, as the kernel's page flags hold it)
         self.nid_np = np.empty(self.max_pfn, dtype=np.int16)
         for n in self.nodes.values():
             self.nid_np[n.start_pfn : n.end_pfn] = n.nid
         self.nid = memoryview(self.nid_np).cast("B").cast("h")
-        ids = self._nids
-        self.distance: dict[tuple[int, int], int] = {}
-        for a in ids:
-            for b in ids:
-                d = None if distance is None else distance.get((a, b), distance.get((b, a)))
-                if d is None:
-                    d = DEFAULT_DISTANCE_LOCAL if a == b else DEFAULT_DISTANCE_REMOTE
-                if (a == b) != (d == DEFAULT_DISTANCE_LOCAL) and a == b:
-                    raise ConfigError("a node's distance to itself must be 10")
-                self.distance[(a, b)] = d
         # np.zeros is calloc: untouched frames cost no real memory.
         self.contents_np = np.zeros(self.max_pfn, dtype=np.uint64)
         #: Scalar access path: a memoryview reads and writes Python ints ~2x faster.
         self.contents = memoryview(self.contents_np).cast("B").cast("Q")
         self.tables: dict[int, PageTable] = {}
+
+    @staticmethod
+    def layout(node_bytes: Mapping[int, int], block_size: int) -> int:
+        """Check a node layout and return the number of frames it spans (``max_pfn``).
+
+        Every node id in 0..MAX_NUMNODES-1, every size a positive multiple of the
+        memory-block size, the block size a positive multiple of 2 MiB (x86-64's
+        memory blocks hold whole sections). Raises ConfigError otherwise; allocates
+        nothing, so a caller can size the machine before building it.
+        """
+        if not node_bytes:
+            raise ConfigError("a machine needs at least one node")
+        if not _is_int(block_size) or block_size <= 0 or block_size % (1 << 21):
+            raise ConfigError("memory-block size must be a positive multiple of 2 MiB")
+        frames = 0
+        for nid in sorted(node_bytes):
+            size = node_bytes[nid]
+            if not _is_int(nid) or not 0 <= nid < MAX_NUMNODES:
+                raise ConfigError(f"node id {nid!r} out of range 0..{MAX_NUMNODES - 1} "
+                                  "(MAX_NUMNODES)")
+            if not _is_int(size) or size <= 0 or size % block_size:
+                raise ConfigError(
+                    f"node {nid}: size {size!r} is not a positive multiple of the "
+                    f"memory-block size {block_size}"
+                )
+            frames += size >> PAGE_SHIFT
+        return frames
+
+    @staticmethod
+    def slit(nids: list[int], distance: Mapping[tuple[int, int], int] | None
+             ) -> dict[tuple[int, int], int]:
+        """The node distance table: ``distance[(a, b)]``, else ``distance[(b, a)]``,
+        else 10 local and 20 remote.
+
+        Models: the checks of drivers/acpi/numa/srat.c slit_valid() (a node's
+        distance to itself is LOCAL_DISTANCE, 10; to another node more than 10) and
+        arch/x86/mm/numa.c numa_set_distance() (a distance is a u8). Linux ignores
+        a bad table (and falls back to 10/20); a machine given one is refused with
+        ConfigError instead. 255 (unreachable in the SLIT) is not modelled: remote
+        distances are 11..254. A pair naming a node the machine lacks is refused.
+        """
+        out: dict[tuple[int, int], int] = {}
+        if distance:
+            for key, d in distance.items():
+                if (not isinstance(key, tuple) or len(key) != 2
+                        or key[0] not in nids or key[1] not in nids):
+                    raise ConfigError(f"distance {key!r}: not a pair of this machine's "
+                                      f"nodes {nids}")
+                if not _is_int(d):
+                    raise ConfigError(f"distance {key!r}: {d!r} is not an int")
+        for a in nids:
+            for b in nids:
+                d = None if distance is None else distance.get((a, b), distance.get((b, a)))
+                if d is None:
+                    d = DEFAULT_DISTANCE_LOCAL if a == b else DEFAULT_DISTANCE_REMOTE
+                if a == b and d != DEFAULT_DISTANCE_LOCAL:
+                    raise ConfigError("a node's distance to itself must be 10")
+                if a != b and not DEFAULT_DISTANCE_LOCAL < d <= 254:
+                    raise ConfigError(f"distance {a}->{b} is {d}: a remote distance is "
+                                      "11..254 (slit_valid())")
+                out[(a, b)] = d
+        return out
 
     def pfn_to_nid(self, pfn: int) -> int:
         """The node a frame belongs to (``page_to_nid``)."""

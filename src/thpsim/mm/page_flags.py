@@ -117,6 +117,10 @@ class PageArrays:
         "pageblock_flags_np", "pageblock_flags",
     )
 
+    #: Host bytes per frame of these arrays: flags, refcount, mapcount,
+    #: compound_mapcount, mapping (4 each), order (1), index (8), zone id (2).
+    BYTES_PER_FRAME = 4 * 5 + 1 + 8 + 2
+
     def __init__(self, nr: int):
         self.nr = nr
         self.flags_np = np.zeros(nr, dtype=np.uint32)

@@ -431,10 +431,16 @@ def _subtree_control_apply(h: cgroup_root, cg: cgroup, enable: bool,
 
 
 def cgroup_mkdir(h: cgroup_root, parent: cgroup, name: str,
-                 path: str) -> KernelPath[cgroup]:
+                 path: str) -> KernelPath[cgroup | int]:
     """Models: cgroup_mkdir() -> cgroup_create() and, when the parent enables cpuset
     for its children (v1: always), cpuset_css_alloc() + cpuset_css_online().
-    Context: takes cpuset_mutex (cgroup_mutex). Preempts: taking the lock."""
+    A name with a newline is -EINVAL before anything is made (cgroup_mkdir(): it
+    would break /proc/<pid>/cgroup's one-line-per-hierarchy format); the VFS has
+    refused "." and ".." (EEXIST) and names over NAME_MAX (ENAMETOOLONG) before.
+    Context: takes cpuset_mutex (cgroup_mutex). Preempts: taking the lock.
+    Returns the new cgroup or -errno."""
+    if "\n" in name:
+        return -errno.EINVAL
     ctx = h.ctx
     yield from mutex_lock(ctx.cpuset_mutex)
     try:
@@ -634,7 +640,10 @@ def register(vfs, ss: cgroup_subsys) -> None:
         parent = _cgroup_at(h, path)
         name = path.rsplit("/", 1)[1]
         cg = run_to_completion(cgroup_mkdir(h, parent, name, path))
-        vfs.register_dir(path, mode=0o755, mkdir=mkdir, rmdir=rmdir)
+        if isinstance(cg, int):
+            raise _err(-cg, f)
+        # the name is the user's: braces are not a template here
+        vfs.register_dir(path, mode=0o755, mkdir=mkdir, rmdir=rmdir, literal=True)
         register_cgroup_files(cg)
 
     def rmdir(f, path: str) -> None:

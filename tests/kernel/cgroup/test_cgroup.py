@@ -1,0 +1,55 @@
+"""The cgroup core (kernel/cgroup/cgroup.py) and the VFS's mkdir: cgroup names as
+Linux takes them, and nothing half-made when a name is refused (issue 11)."""
+
+import errno
+
+import pytest
+
+from thpsim import Machine
+
+
+def _root(m: Machine) -> str:
+    return "/sys/fs/cgroup" if m.profile.cpuset_cgroup_v2 else "/sys/fs/cgroup/cpuset"
+
+
+def _errno(fn, *a) -> int:
+    with pytest.raises(OSError) as ei:
+        fn(*a)
+    return ei.value.errno
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_a_name_with_braces_is_a_plain_cgroup(profile):
+    """Regression (issue 11): ``mkdir {x}`` raised ValueError (the VFS took the name
+    for a template) after the cgroup was already linked into its parent: a hidden,
+    half-made cgroup. Linux takes any name without '/' or a newline."""
+    m = Machine(profile=profile)
+    root = _root(m)
+    m.fs.mkdir(f"{root}/{{x}}")
+    assert "{x}" in m.fs.listdir(root)
+    assert m.fs.read(f"{root}/{{x}}/cgroup.procs") == ""
+    m.fs.rmdir(f"{root}/{{x}}")
+    assert "{x}" not in m.fs.listdir(root)
+    h = m.kernel.cpuset_hierarchy
+    assert "{x}" not in h.top.children
+    m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_bad_names_are_refused_and_leave_nothing(profile):
+    """A newline: EINVAL (cgroup_mkdir(): strchr(name, '\\n')); more than NAME_MAX
+    (255) bytes: ENAMETOOLONG; "." and "..": EEXIST (filename_create()). Nothing is
+    linked into the hierarchy or the VFS on any of them; 255 bytes is fine."""
+    m = Machine(profile=profile)
+    root = _root(m)
+    listing = m.fs.listdir(root)
+    h = m.kernel.cpuset_hierarchy  # mounted with the VFS
+    before = (listing, dict(h.top.children))
+    assert _errno(m.fs.mkdir, f"{root}/a\nb") == errno.EINVAL
+    assert _errno(m.fs.mkdir, f"{root}/" + "x" * 256) == errno.ENAMETOOLONG
+    assert _errno(m.fs.mkdir, f"{root}/" + "é" * 128) == errno.ENAMETOOLONG  # 256 bytes
+    assert _errno(m.fs.mkdir, f"{root}/.") == errno.EEXIST
+    assert _errno(m.fs.mkdir, f"{root}/..") == errno.EEXIST
+    assert (m.fs.listdir(root), dict(h.top.children)) == before
+    m.fs.mkdir(f"{root}/" + "x" * 255)
+    assert "x" * 255 in h.top.children
