@@ -167,6 +167,8 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
     new_len = PAGE_ALIGN(new_len)
     if not new_len:
         return -errno.EINVAL
+    if new_len > TASK_SIZE and mm.kernel.profile.mremap_new_len_task_size_einval:
+        return -errno.EINVAL  # check_mremap_params(): "Is the new length silly?"
     if flags & MREMAP_FIXED:
         if new_addr & (PAGE_SIZE - 1):
             return -errno.EINVAL
