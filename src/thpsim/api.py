@@ -26,7 +26,7 @@ import signal
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
 from thpsim.fs.vfs import VFS, VFSView
@@ -34,7 +34,7 @@ from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.integrity import CHECKER_BYTES_PER_FRAME, IntegrityState, Shadow, check_integrity
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
-from thpsim.kernel.entry import call_syscall, run_syscall, syscall
+from thpsim.kernel.entry import call_syscall, run_syscall, syscall, ulong
 from thpsim.kernel.exit import do_exit, do_group_exit
 from thpsim.kernel.fork import (
     CLONE_FILES,
@@ -528,7 +528,7 @@ class _Syscalls:
         ret = self._sys(self.sys.mmap(addr, length, prot, flags, fd, offset))
         sh = self.machine.shadow
         if sh is not None:  # a new mapping reads 0, also where MAP_FIXED replaced one
-            sh.clear(mm.mm_id, ret, ret + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
+            sh.clear(mm.mm_id, ret, ret + kmmap.PAGE_ALIGN(ulong(length)))
         return ret
 
     def munmap(self, addr: int, length: int) -> int:
@@ -536,7 +536,8 @@ class _Syscalls:
         ret = self._sys(self.sys.munmap(addr, length))
         sh = self.machine.shadow
         if sh is not None:
-            sh.clear(mm.mm_id, addr, addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
+            addr = ulong(addr)
+            sh.clear(mm.mm_id, addr, addr + kmmap.PAGE_ALIGN(ulong(length)))
         return ret
 
     def mprotect(self, addr: int, length: int, prot: int) -> int:
@@ -549,8 +550,9 @@ class _Syscalls:
         ret = self._sys(self.sys.mremap(old_address, old_size, new_size, flags, new_address))
         sh = self.machine.shadow
         if sh is not None:
-            old = (old_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-            new = (new_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+            old_address = ulong(old_address)
+            old = kmmap.PAGE_ALIGN(ulong(old_size))
+            new = kmmap.PAGE_ALIGN(ulong(new_size))
             if new < old:
                 sh.clear(mm.mm_id, old_address + new, old_address + old)
                 old = new
@@ -570,7 +572,10 @@ class _Syscalls:
         return ret
 
     def _shadow_clear_mapped(self, mm, addr: int, length: int) -> None:
-        end = addr + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+        addr, length = ulong(addr), ulong(length)
+        if kmadvise.madvise_should_skip(addr, length, kmadvise.MADV_DONTNEED) is not None:
+            return  # refused (or empty) before any VMA was touched
+        end = addr + kmmap.PAGE_ALIGN(length)
         for v in mm.mmap:  # in address order, as madvise walks them
             s, e = max(addr, v.vm_start), min(end, v.vm_end)
             if s >= e:
@@ -642,8 +647,8 @@ class _Syscalls:
         mm = self._mm
         value &= _U64
         m._run(self.task, self.sys.store(addr, value))
-        if m.shadow is not None:
-            m.shadow.record(mm.mm_id, addr, value)
+        if m.shadow is not None:  # the CPU used the register's 64 bits
+            m.shadow.record(mm.mm_id, ulong(addr), value)
         m._after_fault()
 
     def read(self, addr: int) -> int:
@@ -653,7 +658,7 @@ class _Syscalls:
         value, pfn = m._run(self.task, self.sys.load(addr))
         m._after_fault()
         if m.shadow is not None:
-            want = m.shadow.expected(mm.mm_id, addr)
+            want = m.shadow.expected(mm.mm_id, ulong(addr))
             if value != want:
                 raise IntegrityError(
                     f"lost write: pid {self.task.tgid} read {value:#x} at {addr:#x} "

@@ -25,6 +25,7 @@ __all__ = [
     "ScheduleError",
     "ConfigError",
     "DeliveredSignal",
+    "SI_KERNEL",
     "SEGV_MAPERR",
     "SEGV_ACCERR",
     "BUS_MCEERR_AR",
@@ -37,6 +38,7 @@ __all__ = [
 EHWPOISON = getattr(errno, "EHWPOISON", 133)
 
 # si_code values, include/uapi/asm-generic/siginfo.h
+SI_KERNEL = 0x80  # sent by the kernel itself (force_sig(): a #GP's SIGSEGV, si_addr 0)
 SEGV_MAPERR = 1
 SEGV_ACCERR = 2
 BUS_ADRERR = 2

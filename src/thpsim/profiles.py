@@ -175,6 +175,11 @@ class Profile:
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
+    # ---- mm/mremap.c
+    #: 6.17 (L. Stoakes' mremap rework, check_mremap_params()): a new_len past
+    #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
+    #: 6.1): only with MREMAP_FIXED; otherwise the grow fails later (ENOMEM).
+    mremap_new_len_task_size_einval: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -343,6 +348,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=False,
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
+        mremap_new_len_task_size_einval=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -418,6 +424,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=True,
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
+        mremap_new_len_task_size_einval=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,

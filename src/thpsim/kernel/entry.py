@@ -44,9 +44,24 @@ __all__ = [
     "syscall",
     "run_syscall",
     "call_syscall",
+    "ULONG_MAX",
+    "ulong",
 ]
 
 T = TypeVar("T")
+
+#: The largest value of a system call's ``unsigned long`` / ``size_t`` argument.
+ULONG_MAX = (1 << 64) - 1
+
+
+def ulong(x: int) -> int:
+    """A system-call argument as the kernel receives an ``unsigned long`` / ``size_t``.
+
+    Models: the 64-bit register the argument arrives in (struct pt_regs) and the
+    SYSCALL_DEFINEx wrapper's cast to the prototype's unsigned type: a Python int
+    outside [0, 2**64) is taken modulo 2**64, so -4096 is 2**64 - 4096 as in C.
+    """
+    return x & ULONG_MAX
 
 
 def lockdep_sys_exit(ctx: Any, task: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 
+from thpsim.arch.x86_64.pgtable import TASK_SIZE_MAX
 from thpsim.errors import BUS_ADRERR, BUS_MCEERR_AR, SEGV_ACCERR, SEGV_MAPERR
 from thpsim.kernel.locking import down_read, up_read
 from thpsim.kernel.sched import KernelPath
@@ -50,6 +51,10 @@ def access_error(error_code: int, vma) -> bool:
 def do_user_addr_fault(task, address: int, error_code: int) -> KernelPath[tuple[int, int] | None]:
     """Context: takes mmap_lock for read. Preempts: in the lock and handle_mm_fault."""
     mm = task.mm
+    if address >= TASK_SIZE_MAX:
+        # fault_in_kernel_space(): a user access to the kernel half (or the unmapped
+        # top of the user half) is bad_area_nosemaphore(), no mmap_lock taken
+        return (signal.SIGSEGV, SEGV_MAPERR)
     flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE | FAULT_FLAG_USER
     if error_code & X86_PF_WRITE:
         flags |= FAULT_FLAG_WRITE

@@ -38,6 +38,7 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.task import CAP_SYS_ADMIN
@@ -60,7 +61,7 @@ from thpsim.mm.mm_types import (
     mm_struct,
     vm_area_struct,
 )
-from thpsim.mm.mmap import split_vma_range, vma_merge_around
+from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_tail
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import Ptr, pmdp_get
@@ -217,21 +218,38 @@ def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Kern
     return 0  # MADV_NORMAL
 
 
-def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
-    """Models: mm/madvise.c SYSCALL madvise, v4.14. Returns 0 or -errno
-    (-ENOMEM for a hole, after applying the advice to the mapped parts)."""
-    if behavior not in SUPPORTED:
+def madvise_should_skip(start: int, len_in: int, behavior: int) -> int | None:
+    """The argument checks of madvise(2), before any lock: the return value when the
+    call ends here (-EINVAL, or 0 for an empty range), None when it goes on.
+
+    Models: mm/madvise.c madvise_should_skip() (mainline; inline in v4.14's
+    SYSCALL madvise): madvise_behavior_valid(), start page aligned, ``len_in``
+    rounded up in unsigned long arithmetic (a length near 2**64 wraps to 0: EINVAL),
+    the end wrapping past 2**64 (EINVAL), an empty range (0). ``start`` and
+    ``len_in`` are already unsigned (sys_madvise()).
+    """
+    if behavior not in SUPPORTED and behavior not in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
         return -errno.EINVAL
     if start & (PAGE_SIZE - 1):
         return -errno.EINVAL
-    length = (len_in + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    length = PAGE_ALIGN(len_in)
     if len_in and not length:
         return -errno.EINVAL
-    end = start + length
+    end = (start + length) & ULONG_MAX
     if end < start:
         return -errno.EINVAL
     if end == start:
         return 0
+    return None
+
+
+def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
+    """Models: mm/madvise.c SYSCALL madvise, v4.14. Returns 0 or -errno
+    (-ENOMEM for a hole, after applying the advice to the mapped parts)."""
+    skip = madvise_should_skip(start, len_in, behavior)
+    if skip is not None:
+        return skip
+    end = start + PAGE_ALIGN(len_in)
     unmapped_error = 0
     vma = mm.find_vma(start)
     while True:
@@ -312,13 +330,15 @@ def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> Kernel
     """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise.
 
     MADV_SOFT_OFFLINE / MADV_HWPOISON (CONFIG_MEMORY_FAILURE) go to
-    madvise_inject_error() after the alignment check, without mmap_lock."""
+    madvise_inject_error() after the argument checks (madvise_should_skip()), without
+    mmap_lock, over [start, start + len_in). ``start`` and ``len_in`` are unsigned."""
+    start, len_in = ulong(start), ulong(len_in)
     # ---- memory failure (mm/memory_failure.py)
     if behavior in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
-        if start & (PAGE_SIZE - 1):
-            return -errno.EINVAL
-        length = (len_in + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-        return (yield from madvise_inject_error(mm.kernel.current, start, start + length,
+        skip = madvise_should_skip(start, len_in, behavior)
+        if skip is not None:
+            return skip
+        return (yield from madvise_inject_error(mm.kernel.current, start, start + len_in,
                                                 behavior))
     # ---- end memory failure
     write = behavior not in (MADV_DONTNEED, MADV_FREE)

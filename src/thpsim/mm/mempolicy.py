@@ -99,6 +99,7 @@ from thpsim.include.uapi.linux.mempolicy import (
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
 )
+from thpsim.kernel.entry import ULONG_MAX
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -139,7 +140,6 @@ NUMA_NO_NODE = -1
 NO_INTERLEAVE_INDEX = (1 << 64) - 1
 BITS_PER_LONG = 64
 BITS_PER_BYTE = 8
-ULONG_MAX = (1 << 64) - 1
 
 #: numa_maps names (mm/mempolicy.c policy_modes[])
 policy_modes = (

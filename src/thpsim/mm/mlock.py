@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, up_write
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.gup import follow_page_info
@@ -144,10 +145,16 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
 
 def sys_mlock(mm: mm_struct, start: int, length: int, lock: bool, onfault: bool = False
               ) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE2(mlock)/mlock2/munlock: align, then apply_vma_lock_flags."""
+    """Models: SYSCALL_DEFINE2(mlock)/mlock2/munlock: align, then apply_vma_lock_flags.
 
-    end = (start + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    In unsigned long arithmetic, as do_mlock() computes it: len = PAGE_ALIGN(len +
+    offset_in_page(start)) (a length near 2**64 wraps: to 0, success with nothing
+    done), then apply_vma_lock_flags()'s end = start + len, EINVAL when it wraps.
+    """
+    start, length = ulong(start), ulong(length)
+    length = (length + (start & (PAGE_SIZE - 1)) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & ULONG_MAX
     start &= ~(PAGE_SIZE - 1)
+    end = (start + length) & ULONG_MAX
     if end < start:
         return -errno.EINVAL
     if end == start:

@@ -21,6 +21,7 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SIZE,
     TASK_SIZE,
 )
+from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm import huge_memory
 from thpsim.mm.gup import (
@@ -98,7 +99,9 @@ MMAP_MIN_ADDR = 0x10000
 
 
 def PAGE_ALIGN(x: int) -> int:
-    return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    """Models: include/linux/mm.h PAGE_ALIGN() of an unsigned long: it wraps, so
+    PAGE_ALIGN(2**64 - 1) is 0 (callers test for that)."""
+    return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & ULONG_MAX
 
 
 def calc_vm_prot_bits(prot: int) -> int:
@@ -136,6 +139,13 @@ def get_unmapped_area(mm: mm_struct, addr: int, length: int, flags: int) -> int:
     if length > TASK_SIZE:
         return -errno.ENOMEM
     if flags & MAP_FIXED:
+        # get_unmapped_area()'s checks of the arch's answer, in its order
+        if addr > TASK_SIZE - length:
+            return -errno.ENOMEM
+        if addr & (PAGE_SIZE - 1):
+            return -errno.EINVAL
+        if addr < MMAP_MIN_ADDR:
+            return -errno.EPERM  # security_mmap_addr(): below mmap_min_addr
         return addr
     if addr:
         addr = PAGE_ALIGN(addr)
@@ -260,25 +270,30 @@ def split_vma_range(mm: mm_struct, start: int, end: int) -> KernelPath[list[vm_a
 
 # ---------------------------------------------------------------- mmap
 def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
-            vm_flags_extra: int = 0) -> KernelPath[int]:
+            vm_flags_extra: int = 0, pgoff: int = 0) -> KernelPath[int]:
     """Models: mm/mmap.c do_mmap() + mmap_region() for private anonymous memory.
 
     Context: mmap_lock held for write. Returns the address or -errno.
     """
+    # do_mmap()'s checks in its order: len 0, MAP_FIXED_NOREPLACE implies MAP_FIXED,
+    # the page-aligned length wrapping to 0 (ENOMEM), the pgoff overflow (EOVERFLOW),
+    # then get_unmapped_area() (ENOMEM, EINVAL, EPERM), then the mapping type.
     if length == 0:
         return -errno.EINVAL
-    length = PAGE_ALIGN(length)
-    if length == 0 or length > TASK_SIZE:
-        return -errno.ENOMEM
     if flags & MAP_FIXED_NOREPLACE:
         flags |= MAP_FIXED
-    if flags & MAP_FIXED and addr & (PAGE_SIZE - 1):
-        return -errno.EINVAL
-    if flags & MAP_FIXED and (addr + length > TASK_SIZE or addr < MMAP_MIN_ADDR):
-        return -errno.ENOMEM if addr + length > TASK_SIZE else -errno.EPERM
+    length = PAGE_ALIGN(length)
+    if length == 0:
+        return -errno.ENOMEM
+    if pgoff + (length >> PAGE_SHIFT) > ULONG_MAX:
+        return -errno.EOVERFLOW
     addr = get_unmapped_area(mm, addr, length, flags)
     if addr < 0:
         return addr
+    if flags & MAP_TYPE not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        return -errno.EINVAL
+    if flags & MAP_TYPE != MAP_PRIVATE:
+        return -errno.EOPNOTSUPP  # shared anonymous memory is not modelled
     if flags & MAP_FIXED_NOREPLACE:
         vma = mm.find_vma(addr)
         if vma is not None and vma.vm_start < addr + length:
@@ -446,28 +461,33 @@ __all__ = [
 # ---------------------------------------------------------------- system calls
 def sys_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, fd: int,
              offset: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE6(mmap_pgoff) -> vm_mmap_pgoff() for anonymous memory."""
+    """Models: arch/x86/kernel/sys_x86_64.c SYSCALL_DEFINE6(mmap) -> ksys_mmap_pgoff()
+    -> vm_mmap_pgoff() for anonymous memory.
+
+    Every argument is an unsigned long. The order is the kernel's: the offset's
+    alignment (EINVAL), the file (EBADF: no files in the model, so any mapping without
+    MAP_ANONYMOUS has a bad fd), MAP_HUGETLB, then do_mmap(). Unknown PROT bits are
+    ignored, as do_mmap() ignores them (only mprotect validates prot).
+    """
+    addr, length, prot, flags, offset = (ulong(addr), ulong(length), ulong(prot),
+                                         ulong(flags), ulong(offset))
     if offset & (PAGE_SIZE - 1):
-        return -errno.EINVAL
-    if flags & MAP_TYPE not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
         return -errno.EINVAL
     if not flags & MAP_ANONYMOUS:
         return -errno.EBADF  # no files in the model: any fd is a bad one
-    if flags & MAP_TYPE != MAP_PRIVATE:
-        return -errno.EOPNOTSUPP  # shared anonymous memory is not modelled
     if flags & MAP_HUGETLB:
         return -errno.EOPNOTSUPP  # hugetlbfs is not modelled
-    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM):
-        return -errno.EINVAL
     yield from down_write(mm.mmap_lock)
     try:
-        return (yield from do_mmap(mm, addr, length, prot, flags))
+        return (yield from do_mmap(mm, addr, length, prot, flags,
+                                   pgoff=offset >> PAGE_SHIFT))
     finally:
         up_write(mm.mmap_lock)
 
 
 def sys_munmap(mm: mm_struct, addr: int, length: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE2(munmap) -> vm_munmap()."""
+    """Models: SYSCALL_DEFINE2(munmap) -> vm_munmap(): addr and len are unsigned."""
+    addr, length = ulong(addr), ulong(length)
     yield from down_write(mm.mmap_lock)
     try:
         return (yield from do_munmap(mm, addr, length))

@@ -27,6 +27,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
@@ -152,23 +153,33 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
     as Linux leaves them.
     """
 
+    # do_mprotect_pkey()'s order: both PROT_GROWS* bits, start alignment (EINVAL),
+    # len 0 (success, nothing done), the page-aligned end wrapping (ENOMEM), then
+    # arch_validate_prot()'s unknown bits (EINVAL), then the VMAs.
+    grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
+    prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP:
+        return -errno.EINVAL
     if start & (PAGE_SIZE - 1):
-        return -errno.EINVAL
-    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP):
-        return -errno.EINVAL
-    if prot & PROT_GROWSDOWN and prot & PROT_GROWSUP:
         return -errno.EINVAL
     if length == 0:
         return 0
     length = PAGE_ALIGN(length)
-    end = start + length
+    end = (start + length) & ULONG_MAX
     if end <= start:
         return -errno.ENOMEM
-    if prot & (PROT_GROWSDOWN | PROT_GROWSUP):
-        return -errno.EINVAL  # no VM_GROWS* VMAs in the model
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM):
+        return -errno.EINVAL
     vma = mm.find_vma(start)
-    if vma is None or vma.vm_start > start:
+    if vma is None:
         return -errno.ENOMEM
+    if grows & PROT_GROWSDOWN:
+        # the model has no VM_GROWSDOWN VMAs: ENOMEM past the range, else EINVAL
+        return -errno.ENOMEM if vma.vm_start >= end else -errno.EINVAL
+    if vma.vm_start > start:
+        return -errno.ENOMEM
+    if grows & PROT_GROWSUP:
+        return -errno.EINVAL  # x86-64 has no VM_GROWSUP
     newbits = calc_vm_prot_bits(prot)
     # Walk the range: stop at the first hole (ENOMEM) or forbidden VMA (EACCES).
     addr = start
@@ -200,7 +211,8 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
 
 
 def sys_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE3(mprotect)."""
+    """Models: SYSCALL_DEFINE3(mprotect): start and prot unsigned long, len size_t."""
+    start, length, prot = ulong(start), ulong(length), ulong(prot)
 
     yield from down_write(mm.mmap_lock)
     try:

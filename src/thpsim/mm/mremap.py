@@ -22,6 +22,7 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty
+from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
@@ -166,34 +167,48 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
     new_len = PAGE_ALIGN(new_len)
     if not new_len:
         return -errno.EINVAL
+    if new_len > TASK_SIZE and mm.kernel.profile.mremap_new_len_task_size_einval:
+        return -errno.EINVAL  # check_mremap_params(): "Is the new length silly?"
     if flags & MREMAP_FIXED:
         if new_addr & (PAGE_SIZE - 1):
             return -errno.EINVAL
         if new_len > TASK_SIZE or new_addr > TASK_SIZE - new_len:
             return -errno.EINVAL
-        if addr + old_len > new_addr and new_addr + new_len > addr:
-            return -errno.EINVAL  # overlapping ranges
+        # overlapping ranges, in unsigned long arithmetic as mremap_to() tests them
+        if (addr + old_len) & ULONG_MAX > new_addr and new_addr + new_len > addr:
+            return -errno.EINVAL
     vma = mm.find_vma(addr)
     if vma is None or vma.vm_start > addr:
         return -errno.EFAULT
-    if old_len == 0:
-        return -errno.EINVAL  # only shared mappings may be duplicated
-    if old_len > vma.vm_end - addr:
-        return -errno.EFAULT
-    if flags & MREMAP_FIXED:
-        if (yield from do_munmap(mm, new_addr, new_len)) < 0:
-            return -errno.ENOMEM
-        if old_len > new_len:
-            if (yield from do_munmap(mm, addr + new_len, old_len - new_len)) < 0:
-                return -errno.ENOMEM
-            old_len = new_len
-        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr))
-    if old_len >= new_len:
+    if not flags & MREMAP_FIXED and old_len >= new_len:
+        # a shrink unmaps the tail before any check of the VMA's size (mremap(), both
+        # eras): do_munmap() refuses a tail that runs past TASK_SIZE (EINVAL)
         if old_len > new_len:
             ret = yield from do_munmap(mm, addr + new_len, old_len - new_len)
             if ret < 0:
                 return ret
         return addr
+    if flags & MREMAP_FIXED:
+        # mremap_to(): the destination, then the tail past new_len, are unmapped
+        # before vma_to_resize() looks at the old range again; they stay unmapped
+        # when a later check fails (as in Linux, both eras)
+        ret = yield from do_munmap(mm, new_addr, new_len)
+        if ret < 0:
+            return ret
+        if old_len > new_len:
+            ret = yield from do_munmap(mm, addr + new_len, old_len - new_len)
+            if ret < 0:
+                return ret
+            old_len = new_len
+        vma = mm.find_vma(addr)
+        if vma is None or vma.vm_start > addr:
+            return -errno.EFAULT
+    if old_len == 0:
+        return -errno.EINVAL  # only shared mappings may be duplicated
+    if old_len > vma.vm_end - addr:
+        return -errno.EFAULT
+    if flags & MREMAP_FIXED:
+        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr))
     # grow: in place when the VMA ends here and the space after it is free
     if vma.vm_end == addr + old_len:
         i = mm.vma_index(vma)
@@ -221,7 +236,9 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
 
 def sys_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
                new_addr: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE5(mremap)."""
+    """Models: SYSCALL_DEFINE5(mremap): every argument an unsigned long."""
+    addr, old_len, new_len, flags, new_addr = (ulong(addr), ulong(old_len), ulong(new_len),
+                                               ulong(flags), ulong(new_addr))
     yield from down_write(mm.mmap_lock)
     try:
         return (yield from do_mremap(mm, addr, old_len, new_len, flags, new_addr))

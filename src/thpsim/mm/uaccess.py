@@ -16,8 +16,10 @@ Raises :class:`~thpsim.errors.DeliveredSignal` for a fatal fault.
 
 from __future__ import annotations
 
-from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
-from thpsim.errors import DeliveredSignal, KernelBug
+import signal
+
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, __is_canonical_address
+from thpsim.errors import SI_KERNEL, DeliveredSignal, KernelBug
 from thpsim.hw.cpu import TLB_D, TLB_W, WALK_PROTECTION, mmu_walk
 from thpsim.kernel.sched import KernelPath
 from thpsim.mm.fault import X86_PF_PROT, X86_PF_USER, X86_PF_WRITE, do_user_addr_fault
@@ -32,7 +34,16 @@ def user_translate(task, addr: int, write: bool) -> KernelPath[int]:
     The TLB entry if it allows the access (a store needs W and D), else an MMU walk
     (filling the TLB on success), else a page fault (a store's permission fault
     first drops the stale entry) and a retry. Returns the TLB-format entry.
+
+    ``addr`` is the 64-bit register the instruction uses (a negative int is its u64
+    value). The CPU checks it is canonical before any TLB lookup or walk: a
+    non-canonical address raises #GP, not a page fault, and the kernel's
+    exc_general_protection() (v4.14 do_general_protection()) sends SIGSEGV with
+    si_code SI_KERNEL and si_addr 0. No address bit is masked away.
     """
+    addr &= _U64
+    if not __is_canonical_address(addr):
+        raise DeliveredSignal(signal.SIGSEGV, SI_KERNEL, 0)
     mm = task.mm
     ctx = mm.kernel
     cpu = ctx.cpus[task.cpu]

@@ -43,6 +43,17 @@ HPAGE_PMD_MASK = PMD_MASK
 
 #: 4-level paging: the user half of the canonical address space.
 TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE
+#: 4-level paging: linear addresses have 48 bits (bits 63..47 must all be equal).
+__VIRTUAL_MASK_SHIFT = 47
+
+
+def __is_canonical_address(vaddr: int) -> bool:
+    """Models: arch/x86/include/asm/page.h __is_canonical_address() with 48-bit
+    linear addresses (4-level paging): bits 63..47 all equal. ``vaddr`` is a u64."""
+    top = vaddr >> __VIRTUAL_MASK_SHIFT
+    return top == 0 or top == (1 << (64 - __VIRTUAL_MASK_SHIFT)) - 1
+
+
 #: Models: arch/x86 TASK_SIZE (asm/processor.h, later asm/page_64_types.h) for a
 #: 64-bit task (no TIF_ADDR32): the whole user half.
 TASK_SIZE = TASK_SIZE_MAX
