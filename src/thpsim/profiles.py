@@ -175,6 +175,10 @@ class Profile:
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
+    #: 5.14 (D. Hildenbrand, "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to
+    #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
+    #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
+    madvise_populate: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -343,6 +347,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=False,
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
+        madvise_populate=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -418,6 +423,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=True,
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
+        madvise_populate=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,
