@@ -45,7 +45,9 @@ from thpsim.fs.proc.task_mmu import _MNEMONICS
 from thpsim.mm.mm_types import (
     VM_DONTCOPY,
     VM_DONTDUMP,
+    VM_IO,
     VM_MERGEABLE,
+    VM_PFNMAP,
     VM_RAND_READ,
     VM_SEQ_READ,
     VM_WIPEONFORK,
@@ -154,6 +156,33 @@ def test_mergeable_is_only_a_flag():
     assert "mg" in flags_at(c, a)
     p.madvise(a, 2 * PAGE_SIZE, MADV_UNMERGEABLE)
     assert "mg" not in flags_at(p, a)
+
+
+@pytest.mark.parametrize("advice,flag", [(MADV_DOFORK, VM_IO), (MADV_DODUMP, VM_PFNMAP)])
+def test_dofork_on_io_and_dodump_on_special_are_einval(advice, flag):
+    """madvise_behavior(): MADV_DOFORK on a VM_IO VMA and MADV_DODUMP on a VM_SPECIAL
+    one are -EINVAL and change nothing (the flag set by hand: the model maps no device
+    memory)."""
+    m = numa_machine(check=False)
+    p = m.spawn()
+    a = filled(p, 2)
+    vma = p.mm.find_vma(a)
+    vma.vm_flags |= flag | VM_DONTCOPY | VM_DONTDUMP
+    before = vma.vm_flags
+    assert errno_of(p.madvise, a + PAGE_SIZE, PAGE_SIZE, advice) == errno.EINVAL
+    assert p.mm.find_vma(a) is vma and vma.vm_flags == before
+    assert (vma.vm_start, vma.vm_end) == (a, a + 2 * PAGE_SIZE)
+
+
+def test_mergeable_ignored_on_special_vma():
+    """ksm_madvise(): MADV_MERGEABLE on a VM_PFNMAP/VM_IO VMA is ignored: 0, no flag."""
+    m = numa_machine(check=False)
+    p = m.spawn()
+    a = filled(p, 2)
+    vma = p.mm.find_vma(a)
+    vma.vm_flags |= VM_IO
+    assert p.madvise(a, 2 * PAGE_SIZE, MADV_MERGEABLE) == 0
+    assert not vma.vm_flags & VM_MERGEABLE
 
 
 # ---------------------------------------------------------------- fork semantics
