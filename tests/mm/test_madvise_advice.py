@@ -14,7 +14,7 @@ import signal
 
 import pytest
 from fs_helpers import PM_PRESENT, map_small, pagemap, smaps_of, smaps_records
-from mm_helpers import ANON, RW, errno_of, numa_machine
+from mm_helpers import ANON, RW, delta, errno_of, is_pmd_mapped, numa_machine, thp_area
 
 from thpsim import (
     MADV_COLD,
@@ -22,6 +22,7 @@ from thpsim import (
     MADV_DOFORK,
     MADV_DONTDUMP,
     MADV_DONTFORK,
+    MADV_HUGEPAGE,
     MADV_HWPOISON,
     MADV_KEEPONFORK,
     MADV_MERGEABLE,
@@ -113,6 +114,26 @@ def test_flag_advice_splits_sets_and_merges_back(profile, advice):
     assert vma_count(p) == n
     assert code not in flags_at(p, a)
     assert [p.threads[0].read(a + i * PAGE_SIZE) for i in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_unchanged_flags_split_nothing(profile):
+    """madvise_behavior(): advice that leaves vm_flags as they are returns at once: no
+    VMA split, so no huge PMD split at the boundary (before, MADV_HUGEPAGE on part of
+    a THP in a VM_HUGEPAGE VMA split the PMD and re-merged the VMA)."""
+    m = numa_machine(profile, thp="madvise")
+    p = m.spawn()
+    a = thp_area(p, fault=False)
+    p.madvise(a, 2 << 20, MADV_HUGEPAGE)
+    p.write(a, 1)
+    assert is_pmd_mapped(p, a)
+    n = vma_count(p)
+    before = dict(m.kernel.vmstat.events)
+    for advice in (MADV_HUGEPAGE, MADV_NORMAL, MADV_DOFORK, MADV_KEEPONFORK, MADV_DODUMP,
+                   MADV_UNMERGEABLE):
+        assert p.madvise(a + PAGE_SIZE, PAGE_SIZE, advice) == 0
+    assert delta(m, before) == {}
+    assert is_pmd_mapped(p, a) and vma_count(p) == n
 
 
 def test_random_and_sequential_replace_each_other():

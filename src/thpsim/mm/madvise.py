@@ -273,8 +273,7 @@ def madvise_behavior(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
     shared VMA, DODUMP on a VM_SPECIAL one; unchanged flags do nothing; else the VMA
     is split to [start, end), its flags set, and merged with its neighbours.
     Simplified: the split comes before the merge (the kernel tries vma_merge() first;
-    the VMAs that result are the same), and MADV_HUGEPAGE/NOHUGEPAGE split and
-    re-merge even when the flags do not change (the stress digests record that).
+    the VMAs that result are the same).
     Context: mmap_lock held for write. Preempts: in the split and the merge.
     """
     new_flags = vma.vm_flags
@@ -308,7 +307,7 @@ def madvise_behavior(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
         new_flags = (new_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
     elif behavior == MADV_NOHUGEPAGE:
         new_flags = (new_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE
-    if new_flags == vma.vm_flags and behavior not in (MADV_HUGEPAGE, MADV_NOHUGEPAGE):
+    if new_flags == vma.vm_flags:
         return 0
     parts = yield from split_vma_range(mm, start, end)
     for p in parts:
