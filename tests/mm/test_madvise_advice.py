@@ -43,6 +43,7 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import PAGE_SIZE
 from thpsim.errors import EHWPOISON, DeliveredSignal
 from thpsim.fs.proc.task_mmu import _MNEMONICS
+from thpsim.mm.madvise import madvise_behavior_valid, madvise_need_mmap_write
 from thpsim.mm.mm_types import (
     VM_DONTCOPY,
     VM_DONTDUMP,
@@ -53,6 +54,7 @@ from thpsim.mm.mm_types import (
     VM_SEQ_READ,
     VM_WIPEONFORK,
 )
+from thpsim.profiles import make_profile
 
 PROFILES = ("seed", "mainline")
 
@@ -374,3 +376,19 @@ def test_populate_of_a_poisoned_page_is_ehwpoison():
     except DeliveredSignal:
         pass  # mainline's MF_ACTION_REQUIRED: SIGBUS to the caller
     assert errno_of(p.madvise, a, 2 * PAGE_SIZE, MADV_POPULATE_READ) == EHWPOISON
+
+
+def test_mmap_lock_mode_and_validity_per_profile():
+    """madvise_need_mmap_write(): read for REMOVE, WILLNEED, DONTNEED, FREE and
+    POPULATE_*, write for the flag advice; madvise_behavior_valid() per profile."""
+    seed, mainline = make_profile("seed"), make_profile("mainline")
+    for advice in (MADV_REMOVE, MADV_WILLNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE):
+        assert not madvise_need_mmap_write(advice)
+    for advice in (*FLAG_ADVICE, MADV_NORMAL, MADV_HUGEPAGE):
+        assert madvise_need_mmap_write(advice)
+        assert madvise_behavior_valid(advice, seed) and madvise_behavior_valid(advice, mainline)
+    for advice in (MADV_POPULATE_READ, MADV_POPULATE_WRITE):
+        assert not madvise_behavior_valid(advice, seed)
+        assert madvise_behavior_valid(advice, mainline)
+    for advice in (MADV_COLD, MADV_PAGEOUT, 25):
+        assert not madvise_behavior_valid(advice, mainline)
