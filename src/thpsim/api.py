@@ -573,7 +573,8 @@ class _Syscalls:
 
     def _shadow_clear_mapped(self, mm, addr: int, length: int) -> None:
         addr, length = ulong(addr), ulong(length)
-        if kmadvise.madvise_should_skip(addr, length, kmadvise.MADV_DONTNEED) is not None:
+        if kmadvise.madvise_should_skip(addr, length, kmadvise.MADV_DONTNEED,
+                                        mm.kernel.profile) is not None:
             return  # refused (or empty) before any VMA was touched
         end = addr + kmmap.PAGE_ALIGN(length)
         for v in mm.mmap:  # in address order, as madvise walks them

@@ -180,6 +180,10 @@ class Profile:
     #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
     #: 6.1): only with MREMAP_FIXED; otherwise the grow fails later (ENOMEM).
     mremap_new_len_task_size_einval: bool
+    #: 5.14 (D. Hildenbrand, "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to
+    #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
+    #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
+    madvise_populate: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -349,6 +353,7 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
         mremap_new_len_task_size_einval=False,
+        madvise_populate=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -425,6 +430,7 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
         mremap_new_len_task_size_einval=True,
+        madvise_populate=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,

@@ -368,6 +368,25 @@ def __get_user_pages(mm: mm_struct, start: int, nr_pages: int, gup_flags: int,
     return i
 
 
+def faultin_vma_page_range(vma: vm_area_struct, start: int, end: int, write: bool,
+                           locked: list[bool]) -> KernelPath[int]:
+    """Fault [start, end) of one VMA in, readable (and writable with ``write``).
+
+    Models: faultin_vma_page_range(), 5.14 (MADV_POPULATE_READ/WRITE): FOLL_HWPOISON
+    (+ FOLL_WRITE); check_vma_flags() failing is -EINVAL ("incompatible mappings or
+    permissions", not -EFAULT); then __get_user_pages() without pages, ``locked``
+    cleared when a fault dropped mmap_lock. Simplified: no FOLL_TOUCH (the fault
+    sets the accessed bit anyway), no lru_add_drain().
+    Context: mmap_lock held for read. Preempts: in the faults.
+    Returns: pages done, or -errno as __get_user_pages() gives it.
+    """
+    gup_flags = FOLL_HWPOISON | (FOLL_WRITE if write else 0)
+    if check_vma_flags(vma, gup_flags):
+        return -errno.EINVAL
+    return (yield from __get_user_pages(vma.vm_mm, start, (end - start) >> PAGE_SHIFT,
+                                        gup_flags, None, locked))
+
+
 def __get_user_pages_locked(mm: mm_struct, start: int, nr_pages: int, pages: list[int] | None,
                             gup_flags: int) -> KernelPath[int]:
     """Models: __get_user_pages_locked() as get_user_pages_unlocked() calls it: take

@@ -1,9 +1,27 @@
-"""madvise: MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE.
+"""madvise: the advice Linux has for private anonymous memory.
 
-Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_vma,
+Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_need_mmap_write,
+madvise_vma, madvise_behavior, madvise_willneed, madvise_remove,
 madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_page_range /
-madvise_free_pte_range, hugepage_madvise in mm/khugepaged.c), and 6.x's
-madvise_inject_error().
+madvise_free_pte_range, hugepage_madvise in mm/khugepaged.c, ksm_madvise in
+mm/ksm.c), 5.14's madvise_populate() (profile switch ``madvise_populate``), and
+6.x's madvise_inject_error().
+
+The flag advice (NORMAL, RANDOM, SEQUENTIAL, DONTFORK, DOFORK, WIPEONFORK,
+KEEPONFORK, DONTDUMP, DODUMP, MERGEABLE, UNMERGEABLE, HUGEPAGE, NOHUGEPAGE) changes
+vm_flags, splitting and merging VMAs as madvise_behavior() does; kernel/fork.py's
+dup_mmap() acts on VM_DONTCOPY and VM_WIPEONFORK. VM_RAND_READ/VM_SEQ_READ steer
+file readahead and VM_DONTDUMP core dumps, neither of which the model has: they
+are only flags (shown in smaps' VmFlags). VM_MERGEABLE is only a flag too: KSM's
+ksmd is not modelled (as on a machine with /sys/kernel/mm/ksm/run at its default
+0, nothing is ever merged), so MADV_UNMERGEABLE has no KSM pages to break.
+MADV_WILLNEED is 0 with nothing done (CONFIG_SWAP: force_swapin_readahead() finds
+no swap entries; the model swaps nothing out). MADV_REMOVE is EINVAL (private
+anonymous memory has no file to punch a hole in).
+Not modelled, EINVAL in every profile although mainline has them: MADV_COLD and
+MADV_PAGEOUT (5.4: they deactivate pages and reclaim them; the model has no LRU
+lists and no reclaim), MADV_COLLAPSE (6.1: a synchronous khugepaged collapse),
+MADV_DONTNEED_LOCKED (5.18), MADV_GUARD_INSTALL/REMOVE (6.13).
 
 MADV_FREE walks its range with mm/pagewalk.py's walk_page_range(), its
 ``pmd_entry`` madvise_free_pte_range() as in the kernel, so it is preempted where
@@ -37,14 +55,14 @@ from thpsim.arch.x86_64.pgtable import (
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
-from thpsim.errors import BUS_MCEERR_AR, DeliveredSignal
+from thpsim.errors import BUS_MCEERR_AR, EHWPOISON, DeliveredSignal
 from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_trylock, folio_unlock
-from thpsim.mm.gup import get_user_pages_fast
+from thpsim.mm.gup import faultin_vma_page_range, get_user_pages_fast
 from thpsim.mm.memory import mmu_gather, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
 from thpsim.mm.memory_failure import (
     MF_ACTION_REQUIRED,
@@ -54,10 +72,23 @@ from thpsim.mm.memory_failure import (
     soft_offline_page,
 )
 from thpsim.mm.mm_types import (
+    VM_DONTCOPY,
+    VM_DONTDUMP,
+    VM_DONTEXPAND,
     VM_HUGEPAGE,
+    VM_HUGETLB,
+    VM_IO,
     VM_LOCKED,
+    VM_MAYSHARE,
+    VM_MERGEABLE,
+    VM_MIXEDMAP,
     VM_NOHUGEPAGE,
     VM_PFNMAP,
+    VM_RAND_READ,
+    VM_SEQ_READ,
+    VM_SHARED,
+    VM_SPECIAL,
+    VM_WIPEONFORK,
     mm_struct,
     vm_area_struct,
 )
@@ -67,6 +98,7 @@ from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import Ptr, pmdp_get
 from thpsim.mm.swap import get_page, put_page
 from thpsim.mm.vmstat import PGLAZYFREE
+from thpsim.profiles import Profile
 
 # include/uapi/asm-generic/mman-common.h
 MADV_NORMAL = 0
@@ -95,8 +127,33 @@ MADV_SOFT_OFFLINE = 101
 
 _M32 = 0xFFFF_FFFF
 
-#: The advice values this model carries out.
-SUPPORTED = (MADV_NORMAL, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE)
+#: The advice 4.14's madvise_behavior_valid() accepts (CONFIG_KSM and
+#: CONFIG_TRANSPARENT_HUGEPAGE on; HWPOISON/SOFT_OFFLINE go to sys_madvise()'s
+#: memory-failure branch first).
+_VALID_4_14 = frozenset((
+    MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
+    MADV_REMOVE, MADV_DONTFORK, MADV_DOFORK, MADV_MERGEABLE, MADV_UNMERGEABLE,
+    MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_WIPEONFORK,
+    MADV_KEEPONFORK,
+    MADV_SOFT_OFFLINE, MADV_HWPOISON,  # CONFIG_MEMORY_FAILURE
+))
+
+
+def madvise_behavior_valid(behavior: int, profile: Profile) -> bool:
+    """Models: madvise_behavior_valid(), v4.14, and 5.14's MADV_POPULATE_READ/WRITE
+    (``madvise_populate``). Not modelled (EINVAL here, valid in mainline):
+    MADV_COLD/MADV_PAGEOUT, MADV_COLLAPSE and the later advice (module docstring)."""
+    if behavior in _VALID_4_14:
+        return True
+    return profile.madvise_populate and behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE)
+
+
+def madvise_need_mmap_write(behavior: int) -> bool:
+    """Models: madvise_need_mmap_write(): mmap_lock for read for the advice that only
+    reads or zaps the range (REMOVE, WILLNEED, DONTNEED, FREE; 5.14+ the POPULATE
+    advice), for write for the advice that changes vm_flags."""
+    return behavior not in (MADV_REMOVE, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
+                            MADV_POPULATE_READ, MADV_POPULATE_WRITE)
 
 
 def madvise_free_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[int]:
@@ -193,9 +250,120 @@ def madvise_free_single_vma(vma: vm_area_struct, start: int, end: int) -> Kernel
     return 0
 
 
-def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> KernelPath[int]:
-    """Models: madvise_vma(): one VMA's part of the range."""
+def ksm_madvise(vma: vm_area_struct, behavior: int, vm_flags: int) -> int:
+    """The VMA's new flags for MADV_MERGEABLE / MADV_UNMERGEABLE.
 
+    Models: mm/ksm.c ksm_madvise(), v4.14: MERGEABLE is ignored on a VMA already
+    mergeable or shared, PFN/IO/DONTEXPAND/hugetlb/mixed; else VM_MERGEABLE is set.
+    UNMERGEABLE clears it. Simplified: no ksmd (the default ``run`` 0), so no
+    __ksm_enter() of the mm (its only error is -ENOMEM from a slab allocation) and
+    no KSM pages for unmerge_ksm_pages() to break."""
+    if behavior == MADV_MERGEABLE:
+        if vm_flags & (VM_MERGEABLE | VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO
+                       | VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP):
+            return vm_flags  # "just ignore the advice"
+        return vm_flags | VM_MERGEABLE
+    return vm_flags & ~VM_MERGEABLE
+
+
+def madvise_behavior(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
+                     behavior: int) -> KernelPath[int]:
+    """The flag advice on one VMA's part [start, end) of the range.
+
+    Models: madvise_behavior(), v4.14 (madvise_vma_behavior() + madvise_update_vma()
+    in 6.x): the new vm_flags; -EINVAL for DOFORK on VM_IO, WIPEONFORK on a file or
+    shared VMA, DODUMP on a VM_SPECIAL one; unchanged flags do nothing; else the VMA
+    is split to [start, end), its flags set, and merged with its neighbours.
+    Simplified: the split comes before the merge (the kernel tries vma_merge() first;
+    the VMAs that result are the same).
+    Context: mmap_lock held for write. Preempts: in the split and the merge.
+    """
+    new_flags = vma.vm_flags
+    if behavior == MADV_NORMAL:
+        new_flags &= ~(VM_RAND_READ | VM_SEQ_READ)
+    elif behavior == MADV_SEQUENTIAL:
+        new_flags = (new_flags & ~VM_RAND_READ) | VM_SEQ_READ
+    elif behavior == MADV_RANDOM:
+        new_flags = (new_flags & ~VM_SEQ_READ) | VM_RAND_READ
+    elif behavior == MADV_DONTFORK:
+        new_flags |= VM_DONTCOPY
+    elif behavior == MADV_DOFORK:
+        if vma.vm_flags & VM_IO:
+            return -errno.EINVAL
+        new_flags &= ~VM_DONTCOPY
+    elif behavior == MADV_WIPEONFORK:
+        if vma.vm_flags & VM_SHARED:  # "only supported on anonymous memory"
+            return -errno.EINVAL
+        new_flags |= VM_WIPEONFORK
+    elif behavior == MADV_KEEPONFORK:
+        new_flags &= ~VM_WIPEONFORK
+    elif behavior == MADV_DONTDUMP:
+        new_flags |= VM_DONTDUMP
+    elif behavior == MADV_DODUMP:
+        if new_flags & VM_SPECIAL:
+            return -errno.EINVAL
+        new_flags &= ~VM_DONTDUMP
+    elif behavior in (MADV_MERGEABLE, MADV_UNMERGEABLE):
+        new_flags = ksm_madvise(vma, behavior, new_flags)
+    elif behavior == MADV_HUGEPAGE:  # hugepage_madvise()
+        new_flags = (new_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
+    elif behavior == MADV_NOHUGEPAGE:
+        new_flags = (new_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE
+    if new_flags == vma.vm_flags:
+        return 0
+    parts = yield from split_vma_range(mm, start, end)
+    for p in parts:
+        p.vm_flags = new_flags
+        yield from vma_merge_around(mm, p)
+    return 0
+
+
+def madvise_populate(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
+                     behavior: int) -> KernelPath[int]:
+    """MADV_POPULATE_READ / MADV_POPULATE_WRITE: fault [start, end) in, readable or
+    writable, as a read or write access would.
+
+    Models: madvise_populate(), 5.14 (called per VMA from madvise_vma()): per VMA
+    faultin_vma_page_range(); mmap_lock dropped by a fault is taken again and the
+    VMA looked up again (a hole then is -ENOMEM). Errors as the kernel maps them:
+    -EINVAL for an incompatible VMA or permissions (PROT_NONE, a write to a
+    read-only mapping), -EHWPOISON for a poisoned page, -EFAULT for SIGBUS/SIGSEGV,
+    -ENOMEM otherwise. Context: mmap_lock held for read (dropped and retaken).
+    Preempts: in the faults and taking mmap_lock again.
+    """
+    write = behavior == MADV_POPULATE_WRITE
+    locked = [True]
+    cur: vm_area_struct | None = vma
+    while start < end:
+        if cur is None or start >= cur.vm_end:
+            cur = mm.find_vma(start)
+            if cur is None or start < cur.vm_start:
+                return -errno.ENOMEM
+        tmp_end = min(end, cur.vm_end)
+        pages = yield from faultin_vma_page_range(cur, start, tmp_end, write, locked)
+        if not locked[0]:
+            yield from down_read(mm.mmap_lock)
+            locked[0] = True
+            cur = None
+        if pages < 0:
+            if pages in (-errno.EINVAL, -EHWPOISON, -errno.EFAULT):
+                return pages
+            return -errno.ENOMEM
+        start += pages * PAGE_SIZE
+    return 0
+
+
+def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> KernelPath[int]:
+    """Models: madvise_vma(), v4.14 (5.14: + MADV_POPULATE_*): one VMA's part of the range."""
+    if behavior == MADV_REMOVE:
+        # madvise_remove(): VM_LOCKED, then no vm_file: -EINVAL either way here
+        return -errno.EINVAL
+    if behavior == MADV_WILLNEED:
+        # madvise_willneed(), CONFIG_SWAP, no vm_file: force_swapin_readahead() finds
+        # no swap entry (the model swaps nothing out)
+        return 0
+    if behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE):
+        return (yield from madvise_populate(mm, vma, start, end, behavior))
     if behavior == MADV_DONTNEED:
         if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
             return -errno.EINVAL
@@ -205,20 +373,11 @@ def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Kern
         if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
             return -errno.EINVAL
         return (yield from madvise_free_single_vma(vma, start, end))
-    if behavior in (MADV_HUGEPAGE, MADV_NOHUGEPAGE):
-        # hugepage_madvise() + madvise_behavior()'s split/merge
-        parts = yield from split_vma_range(mm, start, end)
-        for p in parts:
-            if behavior == MADV_HUGEPAGE:
-                p.vm_flags = (p.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
-            else:
-                p.vm_flags = (p.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE
-            yield from vma_merge_around(mm, p)
-        return 0
-    return 0  # MADV_NORMAL
+    return (yield from madvise_behavior(mm, vma, start, end, behavior))
 
 
-def madvise_should_skip(start: int, len_in: int, behavior: int) -> int | None:
+def madvise_should_skip(start: int, len_in: int, behavior: int,
+                        profile: Profile) -> int | None:
     """The argument checks of madvise(2), before any lock: the return value when the
     call ends here (-EINVAL, or 0 for an empty range), None when it goes on.
 
@@ -228,7 +387,7 @@ def madvise_should_skip(start: int, len_in: int, behavior: int) -> int | None:
     the end wrapping past 2**64 (EINVAL), an empty range (0). ``start`` and
     ``len_in`` are already unsigned (sys_madvise()).
     """
-    if behavior not in SUPPORTED and behavior not in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
+    if not madvise_behavior_valid(behavior, profile):
         return -errno.EINVAL
     if start & (PAGE_SIZE - 1):
         return -errno.EINVAL
@@ -246,7 +405,7 @@ def madvise_should_skip(start: int, len_in: int, behavior: int) -> int | None:
 def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
     """Models: mm/madvise.c SYSCALL madvise, v4.14. Returns 0 or -errno
     (-ENOMEM for a hole, after applying the advice to the mapped parts)."""
-    skip = madvise_should_skip(start, len_in, behavior)
+    skip = madvise_should_skip(start, len_in, behavior, mm.kernel.profile)
     if skip is not None:
         return skip
     end = start + PAGE_ALIGN(len_in)
@@ -327,7 +486,7 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
 
 
 def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelPath[int]:
-    """Models: SYSCALL_DEFINE3(madvise): mmap_lock read for DONTNEED/FREE, write otherwise.
+    """Models: SYSCALL_DEFINE3(madvise): mmap_lock as madvise_need_mmap_write() says.
 
     MADV_SOFT_OFFLINE / MADV_HWPOISON (CONFIG_MEMORY_FAILURE) go to
     madvise_inject_error() after the argument checks (madvise_should_skip()), without
@@ -335,13 +494,13 @@ def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> Kernel
     start, len_in = ulong(start), ulong(len_in)
     # ---- memory failure (mm/memory_failure.py)
     if behavior in (MADV_SOFT_OFFLINE, MADV_HWPOISON):
-        skip = madvise_should_skip(start, len_in, behavior)
+        skip = madvise_should_skip(start, len_in, behavior, mm.kernel.profile)
         if skip is not None:
             return skip
         return (yield from madvise_inject_error(mm.kernel.current, start, start + len_in,
                                                 behavior))
     # ---- end memory failure
-    write = behavior not in (MADV_DONTNEED, MADV_FREE)
+    write = madvise_need_mmap_write(behavior)
     if write:
         yield from down_write(mm.mmap_lock)
     else:
