@@ -20,11 +20,12 @@ from thpsim.arch.x86_64.swapops import swp_entry
 from thpsim.errors import IntegrityError
 from thpsim.integrity import CHECKERS, IntegrityState, check_integrity
 from thpsim.mm.madvise import MADV_HUGEPAGE, MADV_NOHUGEPAGE
-from thpsim.mm.mm_types import MM_ANONPAGES
+from thpsim.mm.mm_types import MM_ANONPAGES, vm_area_struct
 from thpsim.mm.page_alloc import (
     for_each_free_block,
 )
 from thpsim.mm.page_flags import F_locked, F_pgtable, F_reserved
+from thpsim.mm.rmap import anon_vma_alloc
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS
 
 
@@ -298,7 +299,68 @@ def test_check_mapped_in_vmas(full):
     s = Setup()
     s.mm.remove_vma(s.mm.find_vma(s.small))  # unlinked behind the kernel's back
     msg = _break_and_check(s, "check_mapped_in_vmas", full)
-    assert msg.count("\n  ") == 4  # the four written pages
+    assert msg.count("\n  check_mapped_in_vmas: ") == 4  # the four written pages
+    assert "\n  check_anon_vma_chains: " in msg  # and its anon_vma still lists it
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_vmas_overlap(full):
+    """Two VMAs that overlap (what munmap with a negative length once left)."""
+    s = Setup()
+    vma = s.mm.find_vma(s.small)
+    vma.vm_end += PAGE_SIZE
+    nxt = vm_area_struct(s.mm, vma.vm_start + PAGE_SIZE, vma.vm_end + PAGE_SIZE,
+                         vma.vm_flags, vma.vm_pgoff + 1)
+    s.mm.mmap.insert(s.mm.vma_index(vma) + 1, nxt)
+    _break_and_check(s, "check_vmas", full)
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_anon_vma_chains_own_anon_vma(full):
+    s = Setup()
+    vma = s.mm.find_vma(s.small)
+    vma.anon_vma.vmas.remove(vma)
+    vma.anon_vma_chain = []  # consistent with the list, but its own anon_vma is missing
+    msg = _break_and_check(s, "check_anon_vma_chains", full)
+    assert "is not on its chain" in msg
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_anon_vma_chains_freed_vma(full):
+    """A VMA merged away but left on an anon_vma (the model's merge bug, issue 11)."""
+    s = Setup()
+    vma = s.mm.find_vma(s.small)
+    gone = vm_area_struct(s.mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff)
+    gone.anon_vma = vma.anon_vma
+    gone.anon_vma_chain = [vma.anon_vma]
+    vma.anon_vma.vmas.append(gone)
+    msg = _break_and_check(s, "check_anon_vma_chains", full)
+    assert msg.count("\n  ") == 1 and "in no live mm" in msg
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_rmap_reaches_mappings(full):
+    """A VMA whose chain moved to a new anon_vma while its pages still name the old one
+    (a grandchild forked from the badly merged VMA, issue 11): chains agree, the rmap
+    walk from the pages misses the VMA."""
+    s = Setup()
+    vma = s.mm.find_vma(s.small)
+    vma.anon_vma.vmas.remove(vma)
+    av = anon_vma_alloc(s.ctx)
+    vma.anon_vma = av
+    vma.anon_vma_chain = [av]
+    av.vmas.append(vma)
+    msg = _break_and_check(s, "check_rmap_reaches_mappings", full)
+    assert msg.count("\n  ") == 1
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_rmap_reaches_mappings_index(full):
+    """A page whose index is not where vma_address() looks for it."""
+    s = Setup()
+    s.ctx.pages.index_np[s.small_pfn(0)] += 1
+    msg = _break_and_check(s, "check_rmap_reaches_mappings", full)
+    assert msg.count("\n  ") == 1
 
 
 @pytest.mark.parametrize("full", MODES)

@@ -202,10 +202,12 @@ class PageTableWalk:
         migration: (tag, addr, swap entry, "PTE"/"PMD") of every migration entry.
         deposits: (tag, pmd table pfn, deposited tables, huge PMDs + PMD migration entries).
         per_mm: mm -> (rss, PTE tables, PMD tables, PUD tables, deposited tables).
+        mapped: mm -> (addresses, pfns) of every present PTE and huge PMD mapping a
+            user page (a huge PMD once, at its head).
     """
 
     __slots__ = ("pte_maps", "pmd_maps", "owner", "owned_twice", "tables", "bad_entries",
-                 "migration", "deposits", "per_mm", "outside")
+                 "migration", "deposits", "per_mm", "outside", "mapped")
 
     def __init__(self, n: int) -> None:
         self.pte_maps = np.zeros(n, dtype=np.int32)
@@ -218,6 +220,7 @@ class PageTableWalk:
         self.deposits: list[tuple[str, int, int, int]] = []
         self.outside: list[str] = []
         self.per_mm: dict[Any, tuple[int, int, int, int, int]] = {}
+        self.mapped: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
 
     def own_table(self, pfn: int, who: str) -> None:
         if pfn in self.owner:
@@ -249,6 +252,7 @@ def _walk_mm(ctx: KernelContext, mm: Any, w: PageTableWalk) -> None:
     rss = 0
     nr_pte_tables = nr_pmd_tables = nr_pud_tables = 0
     deposits = 0
+    maps: list[tuple[np.ndarray, np.ndarray]] = []
     starts = np.fromiter((v.vm_start for v in mm.mmap), dtype=np.int64, count=len(mm.mmap))
     ends = np.fromiter((v.vm_end for v in mm.mmap), dtype=np.int64, count=len(mm.mmap))
 
@@ -295,6 +299,8 @@ def _walk_mm(ctx: KernelContext, mm: Any, w: PageTableWalk) -> None:
                     if head == ctx.huge_zero_pfn:
                         continue
                     pmd_maps[head] += 1
+                    maps.append((np.array([addr], dtype=np.int64),
+                                 np.array([head], dtype=np.int64)))
                     rss += HPAGE_PMD_NR
                     if not ctx.pages.flags[head] & F_head:
                         w.bad_entries.append(
@@ -306,13 +312,16 @@ def _walk_mm(ctx: KernelContext, mm: Any, w: PageTableWalk) -> None:
                     continue
                 w.own_table(pte_t.pfn, f"{tag} pte@{addr:#x}")
                 nr_pte_tables += 1
-                rss += _walk_pte_table(ctx, w, tag, addr, pte_t, starts, ends)
+                rss += _walk_pte_table(ctx, w, tag, addr, pte_t, starts, ends, maps)
             dep = pmd_t.pmd_huge_pte or []
             w.deposits.append((tag, pmd_t.pfn, len(dep), huge_here))
             for d in dep:
                 w.own_table(d, f"{tag} deposit@{pmd_t.pfn:#x}")
                 deposits += 1
     w.per_mm[mm] = (rss, nr_pte_tables, nr_pmd_tables, nr_pud_tables, deposits)
+    if maps:
+        w.mapped[mm] = (np.concatenate([a for a, _ in maps]),
+                        np.concatenate([f for _, f in maps]))
 
 
 def _inside_vmas(starts: np.ndarray, ends: np.ndarray, addrs: np.ndarray,
@@ -324,7 +333,8 @@ def _inside_vmas(starts: np.ndarray, ends: np.ndarray, addrs: np.ndarray,
 
 
 def _walk_pte_table(ctx: KernelContext, w: PageTableWalk, tag: str, addr: int,
-                    pte_t: Any, starts: np.ndarray, ends: np.ndarray) -> int:
+                    pte_t: Any, starts: np.ndarray, ends: np.ndarray,
+                    maps: list[tuple[np.ndarray, np.ndarray]]) -> int:
     """Add what one PTE table (mapping from ``addr``) holds to ``w``; return the pages it
     counts towards RSS. Present normal PTEs are handled as vectors, the others (zero
     page, special, migration, hwpoison and bad entries) one by one in index order."""
@@ -342,6 +352,7 @@ def _walk_pte_table(ctx: KernelContext, w: PageTableWalk, tag: str, addr: int,
     pfns = pte_pfn(vals).astype(np.int64)
     normal = present & ~pte_special(vals) & (pfns != ctx.zero_pfn)
     np.add.at(w.pte_maps, pfns[normal], 1)
+    maps.append((addrs[normal], pfns[normal]))
     rss = int(np.count_nonzero(normal))
     swp = ctx.swp
     for k in np.flatnonzero(~normal):
@@ -461,6 +472,87 @@ def check_vmas(run: CheckRun) -> list[str]:
             if vma.vm_mm is not mm:
                 errors.append(f"mm{mm.mm_id}: {vma!r} belongs to {vma.vm_mm!r}")
             prev_end = max(prev_end, e)
+    return errors
+
+
+def check_anon_vma_chains(run: CheckRun) -> list[str]:
+    """Each VMA's anon_vma_chain holds its own anon_vma (and is empty without one), no
+    anon_vma twice; a VMA is on an anon_vma's VMA list exactly when that anon_vma is on
+    the VMA's chain; no VMA that left its mm (merged away, unmapped, exited) is still on
+    an anon_vma's list.
+
+    Kernel: nothing checks it at run time; a broken chain shows up later as an rmap
+    walk that misses a mapping (anon_vma_chain / the anon_vma interval tree,
+    mm/rmap.c), or as a use-after-free of the VMA the tree still holds.
+    """
+    errors = []
+    live: set[int] = set()
+    for mm in run.mms:
+        for vma in mm.mmap:
+            live.add(id(vma))
+            chain = vma.anon_vma_chain
+            av = vma.anon_vma
+            if av is None and chain:
+                errors.append(f"mm{mm.mm_id}: {vma!r} has no anon_vma but a chain of "
+                              f"{len(chain)}")
+            if av is not None and not any(c is av for c in chain):
+                errors.append(f"mm{mm.mm_id}: {vma!r}: its anon_vma {av.id} is not on "
+                              "its chain")
+            if len({id(c) for c in chain}) != len(chain):
+                errors.append(f"mm{mm.mm_id}: {vma!r}: an anon_vma twice on its chain")
+            for c in chain:
+                if not any(v is vma for v in c.vmas):
+                    errors.append(f"mm{mm.mm_id}: {vma!r} chained to anon_vma {c.id}, "
+                                  "which does not list it")
+    for av in run.ctx.anon_vmas.values():
+        for v in av.vmas:
+            if id(v) not in live:
+                errors.append(f"anon_vma {av.id} lists {v!r}, which is in no live mm")
+            elif not any(c is av for c in v.anon_vma_chain):
+                errors.append(f"anon_vma {av.id} lists {v!r}, whose chain lacks it")
+    return errors
+
+
+def check_rmap_reaches_mappings(run: CheckRun) -> list[str]:
+    """Every present PTE and huge PMD mapping an anonymous page is found by the page's
+    reverse map: the VMA that maps it is on the page's anon_vma (page_anon_vma())
+    and vma_address() of the page's index is the mapped address.
+
+    Kernel: nothing checks it; rmap_walk_anon() (migration, memory_failure's
+    try_to_unmap, page_referenced) then silently misses that mapping.
+    """
+    pages = run.ctx.pages
+    anon_vmas = run.ctx.anon_vmas
+    errors: list[str] = []
+    for mm, (addrs, pfns) in run.walk.mapped.items():
+        if not len(addrs) or not mm.mmap:
+            continue
+        flags = pages.flags_np[pfns]
+        order = pages.order_np[pfns].astype(np.int64)
+        heads = np.where((flags & F_tail) != 0,
+                         pfns & ~((np.int64(1) << order) - 1), pfns)
+        mapping = pages.mapping_np[heads].astype(np.int64)
+        anon = (mapping & PAGE_MAPPING_ANON) != 0
+        addrs, pfns, heads, mapping = addrs[anon], pfns[anon], heads[anon], mapping[anon]
+        index = pages.index_np[heads].astype(np.int64) + (pfns - heads)
+        ends = np.fromiter((v.vm_end for v in mm.mmap), dtype=np.int64, count=len(mm.mmap))
+        vi = np.minimum(np.searchsorted(ends, addrs, side="right"), len(ends) - 1)
+        starts = np.fromiter((v.vm_start for v in mm.mmap), dtype=np.int64,
+                             count=len(mm.mmap))
+        pgoff = np.fromiter((v.vm_pgoff for v in mm.mmap), dtype=np.int64,
+                            count=len(mm.mmap))
+        inside = (starts[vi] <= addrs) & (addrs < ends[vi])  # the rest: check_mapped_in_vmas
+        wrong = inside & (pgoff[vi] + ((addrs - starts[vi]) >> PAGE_SHIFT) != index)
+        for k in np.flatnonzero(wrong)[:5]:
+            errors.append(f"mm{mm.mm_id} {int(addrs[k]):#x}: page {int(pfns[k]):#x} index "
+                          f"{int(index[k])} is not where vma_address() looks")
+        aid = mapping >> 1
+        for v, a in set(zip(vi[inside].tolist(), aid[inside].tolist(), strict=True)):
+            vma = mm.mmap[v]
+            av = anon_vmas.get(a)
+            if av is None or not any(x is vma for x in av.vmas):
+                errors.append(f"mm{mm.mm_id}: {vma!r} maps pages of anon_vma {a}, whose "
+                              "rmap walk does not visit it")
     return errors
 
 
@@ -718,6 +810,8 @@ def check_buddy(run: CheckRun) -> list[str]:
 #: Every checker, in the order its failures are reported.
 CHECKERS = (
     check_vmas,
+    check_anon_vma_chains,
+    check_rmap_reaches_mappings,
     check_mapped_in_vmas,
     check_pgtable_pages,
     check_pgtable_entries,

@@ -8,9 +8,26 @@ task that would run them.
 """
 
 import pytest
-from mm_helpers import ANON, MB, RW, small_machine, thp_aligned, thp_area
+from mm_helpers import (
+    ANON,
+    MB,
+    RW,
+    node_at,
+    nodes_of,
+    numa_machine,
+    pfn_at,
+    small_machine,
+    thp_aligned,
+    thp_area,
+)
 
-from thpsim import MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ
+from thpsim import (
+    MADV_HWPOISON,
+    MPOL_MF_MOVE_ALL,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PROT_READ,
+)
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_SIZE,
@@ -169,11 +186,6 @@ def test_exit_unlinks_the_child_and_frees_its_anon_vma():
     assert pv.anon_vma.id in m.kernel.anon_vmas
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model bug (mm/mmap.py is_mergeable): the kernel's is_mergeable_anon_vma() lets a VMA "
-    "without anon_vma merge only with a neighbour whose anon_vma_chain is singular; the "
-    "model tests the anon_vma's VMA count instead, so a forked VMA (chain of 2) merges, "
-    "loses its link to the parent's anon_vma and leaves the removed VMA on that list"))
 def test_a_new_mapping_does_not_merge_with_a_forked_vma():
     m = small_machine()
     p = m.spawn()
@@ -427,3 +439,48 @@ def test_compound_remove_and_add_anon_rmap():
     with pytest.raises(KernelBug, match="compound mapcount underflow"):
         for _ in range(3):
             page_remove_rmap(ctx, head, True)
+
+
+# ---------------------------------------------------------------- merge after fork: rmap reach
+def _forked_then_mapped_next_to(profile="seed"):
+    """p faults a THP, forks c; c maps 2 MiB right below the inherited VMA, then forks g.
+    Before the is_mergeable_anon_vma() fix the two merged, c's VMA lost its link to p's
+    anon_vma, and g's VMA (cloned from that chain) was never on p's anon_vma."""
+    m = numa_machine(profile)
+    p = m.spawn(cpu=0)
+    a = thp_area(p)
+    c = p.fork()
+    b = c.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
+    assert b + 2 * HPAGE_PMD_SIZE == a
+    g = c.fork()
+    return m, p, c, g, a
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_move_all_after_merge_candidate_moves_every_mapping(profile):
+    """move_pages(MPOL_MF_MOVE_ALL) from the parent migrates the page the child shares:
+    the rmap walk must reach the child's mapping, else the migration fails (refcount
+    left over) or the child keeps the old frame."""
+    m, p, c, g, a = _forked_then_mapped_next_to(profile)
+    addrs = [a + i for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE)]
+    assert node_at(m, p, a) == 0
+    ret, _ = p.move_pages(0, addrs, [1] * len(addrs), MPOL_MF_MOVE_ALL)
+    assert ret == 0
+    assert set(nodes_of(m, p, a, HPAGE_PMD_SIZE)) == {1}
+    assert set(nodes_of(m, c, a, HPAGE_PMD_SIZE)) == {1}
+    assert set(nodes_of(m, g, a, HPAGE_PMD_SIZE)) == {1}
+    assert pfn_at(p, a) == pfn_at(c, a) == pfn_at(g, a)
+    m.check_integrity()
+
+
+def test_hwpoison_after_merge_candidate_reaches_every_process():
+    """MADV_HWPOISON on the parent's page unmaps it from the child too (the rmap walk of
+    memory_failure's try_to_unmap must reach the child's mapping)."""
+    m, p, c, g, a = _forked_then_mapped_next_to("seed")
+    p5 = a + 5 * PAGE_SIZE
+    assert pfn_at(p, p5) == pfn_at(c, p5) == pfn_at(g, p5)
+    assert p.madvise(p5, PAGE_SIZE, MADV_HWPOISON) == 0
+    assert pfn_at(p, p5) < 0
+    assert pfn_at(c, p5) < 0  # the child's mapping is gone too
+    assert pfn_at(g, p5) < 0  # and the grandchild's
+    m.check_integrity()

@@ -585,34 +585,51 @@ def free_pgd_range(tlb: mmu_gather, addr: int, end: int, floor: int,
     def spans(lo: int, size: int) -> bool:
         return lo >= floor and lo + size <= ceil
 
-    # PTE tables: per 2 MiB
+    # PTE tables: per 2 MiB, skipping empty PGD and PUD entries as free_pud_range()
+    # and free_pmd_range() do (p*d_none_or_clear_bad()): the cost follows the tables
+    # that exist, not the span (an exit spans nearly the whole address space)
     a = addr & PMD_MASK
     while a < end:
-        if spans(a, PMD_SIZE):
-            pmd = lookup_pmd(mm, a)
-            if pmd is not None:
-                v = pmdp_get(pmd)
-                if not pmd_none(v) and not pmd_trans_huge(v) and not is_swap_pmd(v):
-                    pmd[0][pmd[1]] = 0
-                    mm.nr_ptes -= 1
-                    tlb.tables.append(table_entry_pfn(v))
-        a += PMD_SIZE
-    # PMD tables: per 1 GiB
+        next_pgd = (a + PGDIR_SIZE) & ~(PGDIR_SIZE - 1)
+        pgde = mm.pgd[(a >> PGDIR_SHIFT) & 511]
+        if not pgde:
+            a = next_pgd
+            continue
+        pud_t = tables[table_entry_pfn(pgde)]
+        while a < end and a < next_pgd:
+            next_pud = (a + PUD_SIZE) & ~(PUD_SIZE - 1)
+            pude = pud_t[(a >> PUD_SHIFT) & 511]
+            if pud_none(pude):
+                a = next_pud
+                continue
+            pmd_t = tables[table_entry_pfn(pude)]
+            while a < end and a < next_pud:
+                if spans(a, PMD_SIZE):
+                    pmd = (pmd_t, (a >> PMD_SHIFT) & 511)
+                    v = pmdp_get(pmd)
+                    if not pmd_none(v) and not pmd_trans_huge(v) and not is_swap_pmd(v):
+                        pmd[0][pmd[1]] = 0
+                        mm.nr_ptes -= 1
+                        tlb.tables.append(table_entry_pfn(v))
+                a += PMD_SIZE
+    # PMD tables: per 1 GiB, skipping empty PGD entries
     a = addr & ~(PUD_SIZE - 1)
     while a < end:
+        pgde = mm.pgd[(a >> PGDIR_SHIFT) & 511]
+        if not pgde:
+            a = (a + PGDIR_SIZE) & ~(PGDIR_SIZE - 1)
+            continue
         if spans(a, PUD_SIZE):
-            pgde = mm.pgd[(a >> PGDIR_SHIFT) & 511]
-            if pgde:
-                pud_t = tables[table_entry_pfn(pgde)]
-                i = (a >> PUD_SHIFT) & 511
-                pude = pud_t[i]
-                if not pud_none(pude):
-                    pmd_t = tables[table_entry_pfn(pude)]
-                    if any(pmd_t) or pmd_t.pmd_huge_pte:
-                        ctx.bug_on(True, f"freeing PMD table {pmd_t.pfn:#x} still in use")
-                    pud_t[i] = 0
-                    mm.nr_pmds -= 1
-                    tlb.tables.append(pmd_t.pfn)
+            pud_t = tables[table_entry_pfn(pgde)]
+            i = (a >> PUD_SHIFT) & 511
+            pude = pud_t[i]
+            if not pud_none(pude):
+                pmd_t = tables[table_entry_pfn(pude)]
+                if any(pmd_t) or pmd_t.pmd_huge_pte:
+                    ctx.bug_on(True, f"freeing PMD table {pmd_t.pfn:#x} still in use")
+                pud_t[i] = 0
+                mm.nr_pmds -= 1
+                tlb.tables.append(pmd_t.pfn)
         a += PUD_SIZE
     # PUD tables: per 512 GiB
     a = addr & ~(PGDIR_SIZE - 1)

@@ -52,6 +52,7 @@ from thpsim.mm.mm_types import (
     VM_SHARED,
     VM_SOFTDIRTY,
     VM_WRITE,
+    anon_vma,
     mm_struct,
     vm_area_struct,
     vm_get_page_prot,
@@ -159,8 +160,28 @@ def get_unmapped_area(mm: mm_struct, addr: int, length: int, flags: int) -> int:
 
 
 # ---------------------------------------------------------------- merge / split
-def is_mergeable(prev: vm_area_struct, nxt: vm_area_struct) -> bool:
-    """Models: can_vma_merge_after/before: same flags, policy, contiguous pgoff, anon_vma."""
+def is_mergeable_anon_vma(av1: anon_vma | None, av2: anon_vma | None,
+                          vma: vm_area_struct | None) -> bool:
+    """Models: mm/mmap.c is_mergeable_anon_vma() (4.14 and mainline alike).
+
+    A VMA without an anon_vma may join ``vma`` (the existing neighbour) only when
+    that neighbour's own anon_vma_chain is singular (list_is_singular()): a VMA
+    forked from a parent is chained to the parent's anon_vma too, and merging into
+    it would have to clone that whole chain. ``vma`` is None for the prev/next
+    check of vma_merge()'s case 1, where either anon_vma may be missing.
+    """
+    if (av1 is None or av2 is None) and (vma is None or len(vma.anon_vma_chain) == 1):
+        return True
+    return av1 is av2
+
+
+def is_mergeable(prev: vm_area_struct, nxt: vm_area_struct,
+                 existing: vm_area_struct | None) -> bool:
+    """Models: can_vma_merge_after/before: same flags, policy, contiguous pgoff, anon_vma.
+
+    ``existing`` is the neighbour vma_merge() passes to is_mergeable_anon_vma()
+    (``prev`` in can_vma_merge_after, ``next`` in can_vma_merge_before).
+    """
     if prev.vm_end != nxt.vm_start:
         return False
     if (prev.vm_flags ^ nxt.vm_flags) & ~VM_SOFTDIRTY:
@@ -169,23 +190,20 @@ def is_mergeable(prev: vm_area_struct, nxt: vm_area_struct) -> bool:
         return False
     if prev.vm_pgoff + ((prev.vm_end - prev.vm_start) >> PAGE_SHIFT) != nxt.vm_pgoff:
         return False
-    a, b = prev.anon_vma, nxt.anon_vma
-    if a is not None and b is not None and a is not b:
-        return False
-    if (a is None) != (b is None) and len((a or b).vmas) > 1:  # type: ignore[union-attr]
-        return False  # is_mergeable_anon_vma(): only a lone anon_vma may be adopted
-    return True
+    return is_mergeable_anon_vma(prev.anon_vma, nxt.anon_vma, existing)
 
 
 def vma_merge_pair(mm: mm_struct, prev: vm_area_struct, nxt: vm_area_struct) -> vm_area_struct:
-    """Merge ``nxt`` into ``prev`` (vma_adjust with remove_next). Page tables are untouched."""
+    """Merge ``nxt`` into ``prev`` (vma_adjust with remove_next). Page tables are untouched.
+
+    Models: vma_adjust(): when the removed VMA has an anon_vma and the kept one has
+    none, the kept one imports it with anon_vma_clone() (the whole chain), and the
+    removed one is then unlinked from every anon_vma (unlink_anon_vmas via remove_vma).
+    """
     if prev.anon_vma is None and nxt.anon_vma is not None:
-        av = nxt.anon_vma
-        av.vmas.remove(nxt)
-        prev.anon_vma = av
-        prev.anon_vma_chain = [av]
-        av.vmas.append(prev)
-        nxt.anon_vma_chain = []
+        prev.anon_vma = nxt.anon_vma
+        anon_vma_clone(prev, nxt)
+        unlink_anon_vmas(nxt)
         nxt.anon_vma = None
     else:
         unlink_anon_vmas(nxt)
@@ -198,21 +216,30 @@ def vma_merge_pair(mm: mm_struct, prev: vm_area_struct, nxt: vm_area_struct) -> 
 def vma_merge_around(mm: mm_struct, vma: vm_area_struct) -> KernelPath[vm_area_struct]:
     """Merge a VMA with its neighbours where the kernel's vma_merge() would.
 
+    Models: vma_merge(): prev is tried first; prev and next both merge (case 1) only
+    when their anon_vmas are compatible (is_mergeable_anon_vma(prev, next, NULL)),
+    otherwise prev alone merges.
     Context: mmap_lock held for write; takes the anon_vma lock (vma_adjust()).
     """
     i = mm.vma_index(vma)
-    nxt = mm.mmap[i + 1] if i + 1 < len(mm.mmap) and is_mergeable(vma, mm.mmap[i + 1]) else None
-    prev = mm.mmap[i - 1] if i > 0 and is_mergeable(mm.mmap[i - 1], vma) else None
+    nxt = mm.mmap[i + 1] if i + 1 < len(mm.mmap) else None
+    if nxt is not None and not is_mergeable(vma, nxt, nxt):
+        nxt = None
+    prev = mm.mmap[i - 1] if i > 0 else None
+    if prev is not None and not is_mergeable(prev, vma, prev):
+        prev = None
+    if (prev is not None and nxt is not None
+            and not is_mergeable_anon_vma(prev.anon_vma, nxt.anon_vma, None)):
+        nxt = None
     if nxt is None and prev is None:
         return vma
     av = vma.anon_vma or (nxt.anon_vma if nxt else None) or (prev.anon_vma if prev else None)
     yield from anon_vma_lock_write(av)
     try:
-        if nxt is not None and is_mergeable(vma, nxt):
+        if nxt is not None:
             vma_merge_pair(mm, vma, nxt)
-        i = mm.vma_index(vma)
-        if i > 0 and is_mergeable(mm.mmap[i - 1], vma):
-            vma = vma_merge_pair(mm, mm.mmap[i - 1], vma)
+        if prev is not None:
+            vma = vma_merge_pair(mm, prev, vma)
     finally:
         anon_vma_unlock_write(av)
     return vma
