@@ -88,6 +88,10 @@ class Profile:
     #: above MAX_NUMNODES whole, so a bit past maxnode - 1 in the top word is EINVAL.
     #: 4.14 masks the top word to maxnode - 1 bits first.
     get_nodes_checks_whole_top_word: bool
+    #: 5.0 (C:050c17f239fd, "mm/mempolicy.c: use nr_node_ids instead of MAX_NUMNODES"):
+    #: get_mempolicy(2) with a mask is EINVAL when maxnode < nr_node_ids. 4.14 compares
+    #: with MAX_NUMNODES (1024 here), so maxnode 65 is EINVAL even on a 2-node box.
+    get_mempolicy_maxnode_nr_node_ids: bool
     #: 5.2 (C:a7f40cfe3b7a) and 5.3 (Yang Shi, unmovable pages under MOVE|STRICT):
     #: mbind(MPOL_MF_STRICT) without MOVE walks the range and a misplaced page is EIO
     #: (policy not applied); a PMD migration entry or a page that cannot be isolated is
@@ -333,6 +337,7 @@ PROFILES: dict[str, Profile] = {
         mpol_preferred_many=False,
         mpol_weighted_interleave=False,
         get_nodes_checks_whole_top_word=False,
+        get_mempolicy_maxnode_nr_node_ids=False,
         mbind_strict_eio=False,
         queue_pages_hole_checks=False,
         queue_pages_skip_huge_zero=False,
@@ -410,6 +415,7 @@ PROFILES: dict[str, Profile] = {
         mpol_preferred_many=True,
         mpol_weighted_interleave=True,
         get_nodes_checks_whole_top_word=True,
+        get_mempolicy_maxnode_nr_node_ids=True,
         mbind_strict_eio=True,
         queue_pages_hole_checks=True,
         queue_pages_skip_huge_zero=True,

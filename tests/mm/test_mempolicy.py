@@ -48,6 +48,7 @@ from thpsim import (
     Machine,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE, pmd_soft_dirty
+from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import mempolicy as mp
 from thpsim.mm.gup import follow_page_info
@@ -55,6 +56,8 @@ from thpsim.mm.page_alloc import __alloc_pages
 
 HP = HPAGE_PMD_SIZE
 MAXNODE = 65  # the oracle's 8 * sizeof(long) + 1
+#: get_mempolicy(2)'s mask: 4.14 wants MAX_NUMNODES bits (libnuma probes up to 1025)
+GET_MAXNODE = MAX_NUMNODES + 1
 PROFILES = ("seed", "mainline")
 
 
@@ -382,7 +385,7 @@ def test_numa_balancing_flag_per_era(profile):
         assert errno_of(p.set_mempolicy, mode, mask(1), MAXNODE) == errno.EINVAL
         return
     assert p.set_mempolicy(mode, mask(1, 5), MAXNODE) == 0
-    assert p.get_mempolicy(MAXNODE) == (mode, mask(1, 5))  # the user's mask, as given
+    assert p.get_mempolicy(GET_MAXNODE) == (mode, mask(1, 5))  # the user's mask, as given
     assert p.fs.read("/proc/self/numa_maps") == ""  # no VMAs yet
     a = region(p, 1, fill=False)
     assert f"{a:08x} bind=balancing:1" in p.fs.read("/proc/self/numa_maps")
@@ -398,7 +401,7 @@ def test_mb20_preferred_empty_reads_back_local(profile):
     a = region(p, 1, fill=False)
     assert p.mbind(a, HP, MPOL_PREFERRED, 0, MAXNODE) == 0
     want = MPOL_LOCAL if profile == "mainline" else MPOL_PREFERRED
-    assert p.get_mempolicy(MAXNODE, a, MPOL_F_ADDR) == (want, 0)
+    assert p.get_mempolicy(GET_MAXNODE, a, MPOL_F_ADDR) == (want, 0)
     assert f"{a:08x} local" in p.fs.read("/proc/self/numa_maps")
     assert errno_of(p.mbind, a, HP, MPOL_PREFERRED | MPOL_F_STATIC_NODES, 0,
                     MAXNODE) == errno.EINVAL
@@ -440,7 +443,7 @@ def test_mb22_nodes_without_memory_einval():
     assert errno_of(p.mbind, a, HP, MPOL_BIND, mask(1), MAXNODE, MPOL_MF_MOVE) == errno.EINVAL
     assert errno_of(p.mbind, a, HP, MPOL_BIND, mask(5), MAXNODE, MPOL_MF_MOVE) == errno.EINVAL
     assert p.mbind(a, HP, MPOL_BIND, mask(1, 2), MAXNODE, MPOL_MF_MOVE) == 0
-    assert node_at(m, p, a) == 2 and p.get_mempolicy(MAXNODE, a, MPOL_F_ADDR) == (
+    assert node_at(m, p, a) == 2 and p.get_mempolicy(GET_MAXNODE, a, MPOL_F_ADDR) == (
         MPOL_BIND, mask(2))
     check_data(m, p, a, HP)
 
@@ -480,7 +483,7 @@ def test_mb24_mb25_get_nodes_limits(profile):
     assert p.mbind(a, HP, MPOL_DEFAULT, None, 0) == 0
     assert p.mbind(a, HP, MPOL_DEFAULT, 0, 1) == 0
     assert p.set_mempolicy(MPOL_BIND, mask(0, 63), 64) == 0
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND, mask(0))  # bit 63 was not read
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND, mask(0))  # bit 63 was not read
     # maxnode 1101 reads bits 0..1099; bit 1100 shares their top word
     beyond = mask(0, 1100)
     if profile == "mainline":
@@ -520,9 +523,9 @@ def test_pm1_preferred_empty_is_local(profile):
     p = m.spawn(cpu=0)
     want = MPOL_LOCAL if profile == "mainline" else MPOL_PREFERRED
     assert p.set_mempolicy(MPOL_PREFERRED, None, 0) == 0
-    assert p.get_mempolicy(MAXNODE) == (want, 0)
+    assert p.get_mempolicy(GET_MAXNODE) == (want, 0)
     assert p.set_mempolicy(MPOL_LOCAL) == 0
-    assert p.get_mempolicy(MAXNODE) == (want, 0)
+    assert p.get_mempolicy(GET_MAXNODE) == (want, 0)
     assert errno_of(p.set_mempolicy, MPOL_LOCAL, mask(0), MAXNODE) == errno.EINVAL
 
 
@@ -532,12 +535,12 @@ def test_pm2_static_returns_user_mask():
     m = machine()
     p = m.spawn(cpu=0)
     assert p.set_mempolicy(MPOL_BIND | MPOL_F_STATIC_NODES, mask(0, 1), MAXNODE) == 0
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND | MPOL_F_STATIC_NODES, mask(0, 1))
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND | MPOL_F_STATIC_NODES, mask(0, 1))
     assert p.set_mempolicy(MPOL_BIND | MPOL_F_STATIC_NODES, mask(1, 7), MAXNODE) == 0
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND | MPOL_F_STATIC_NODES, mask(1, 7))
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND | MPOL_F_STATIC_NODES, mask(1, 7))
     assert p.task.mempolicy.nodes == mask(1)
     assert p.set_mempolicy(MPOL_BIND, mask(1, 7), MAXNODE) == 0
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND, mask(1))  # no flag: the effective mask
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND, mask(1))  # no flag: the effective mask
 
 
 def test_relative_nodes_fold_onto_allowed():
@@ -549,7 +552,7 @@ def test_relative_nodes_fold_onto_allowed():
     assert p.task.mempolicy.nodes == mask(2)
     assert p.set_mempolicy(MPOL_BIND | MPOL_F_RELATIVE_NODES, mask(3), MAXNODE) == 0
     assert p.task.mempolicy.nodes == mask(0)
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND | MPOL_F_RELATIVE_NODES, mask(3))
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND | MPOL_F_RELATIVE_NODES, mask(3))
 
 
 def test_pm3_mask_shorter_than_nr_node_ids():
@@ -562,6 +565,20 @@ def test_pm3_mask_shorter_than_nr_node_ids():
     s = machine(nodes={0: 128 * MB, 5: 128 * MB}).spawn()
     assert errno_of(s.get_mempolicy, 5) == errno.EINVAL
     assert s.get_mempolicy(6) == (MPOL_DEFAULT, 0)
+
+
+def test_pm3_seed_mask_shorter_than_max_numnodes():
+    """PM-3 in 4.14: SYSCALL_DEFINE5(get_mempolicy) checks "nmask != NULL && maxnode <
+    MAX_NUMNODES" first (5.0, C:050c17f239fd, made it nr_node_ids): the oracle's 65 is
+    EINVAL on a 2-node box, before the bad address is looked at; MAX_NUMNODES itself
+    (MAX_NUMNODES - 1 bits) passes; no mask, no check."""
+    p = machine("seed").spawn()
+    assert errno_of(p.get_mempolicy, MAXNODE) == errno.EINVAL
+    assert errno_of(p.get_mempolicy, MAXNODE, 1 << 40, MPOL_F_ADDR) == errno.EINVAL
+    assert errno_of(p.get_mempolicy, MAX_NUMNODES - 1) == errno.EINVAL
+    assert p.get_mempolicy(MAX_NUMNODES) == (MPOL_DEFAULT, 0)
+    assert errno_of(p.get_mempolicy, 0, 1 << 40, MPOL_F_ADDR) == errno.EFAULT
+    assert machine("mainline").spawn().get_mempolicy(MAXNODE) == (MPOL_DEFAULT, 0)
 
 
 def test_pm4_node_of_thp():
@@ -602,9 +619,9 @@ def test_pm6_to_pm9_flag_checks():
     assert errno_of(p.get_mempolicy, MAXNODE, a, 0) == errno.EINVAL
     assert errno_of(p.get_mempolicy, MAXNODE, 0, MPOL_F_MEMS_ALLOWED | MPOL_F_NODE) == (
         errno.EINVAL)
-    assert p.get_mempolicy(MAXNODE, 0, MPOL_F_MEMS_ALLOWED) == (0, mask(0, 1))
-    assert p.get_mempolicy(MAXNODE, a, MPOL_F_ADDR) == (MPOL_DEFAULT, 0)
-    assert p.get_mempolicy(MAXNODE) == (MPOL_BIND, mask(1))
+    assert p.get_mempolicy(GET_MAXNODE, 0, MPOL_F_MEMS_ALLOWED) == (0, mask(0, 1))
+    assert p.get_mempolicy(GET_MAXNODE, a, MPOL_F_ADDR) == (MPOL_DEFAULT, 0)
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_BIND, mask(1))
     assert errno_of(p.get_mempolicy, MAXNODE, a - PAGE_SIZE, MPOL_F_ADDR) == errno.EFAULT
     assert errno_of(p.get_mempolicy, MAXNODE, 0, 8) == errno.EINVAL
 
@@ -636,7 +653,7 @@ def test_pm11_mode_range_per_era(profile):
             continue
         assert errno_of(p.set_mempolicy, mode, 0, MAXNODE) == errno.EINVAL
         assert p.set_mempolicy(mode, mask(1), MAXNODE) == 0
-        assert p.get_mempolicy(MAXNODE) == (mode, mask(1))
+        assert p.get_mempolicy(GET_MAXNODE) == (mode, mask(1))
     if profile == "mainline":
         assert p.get_mempolicy(0, 0, MPOL_F_NODE) == (1, None)  # weighted: next node
 
@@ -752,16 +769,16 @@ def test_policies_inherited_over_fork(profile):
     assert p.mbind(a, HP, MPOL_BIND, mask(1), MAXNODE) == 0
     assert p.set_mempolicy(MPOL_PREFERRED, mask(1), MAXNODE) == 0
     c = p.fork()
-    assert c.get_mempolicy(MAXNODE) == (MPOL_PREFERRED, mask(1))
-    assert c.get_mempolicy(MAXNODE, a, MPOL_F_ADDR) == (MPOL_BIND, mask(1))
+    assert c.get_mempolicy(GET_MAXNODE) == (MPOL_PREFERRED, mask(1))
+    assert c.get_mempolicy(GET_MAXNODE, a, MPOL_F_ADDR) == (MPOL_BIND, mask(1))
     c.write(a, 5)
     assert node_at(m, c, a) == 1 and is_pmd_mapped(c, a)
     b = region(c, 1)  # a new VMA in the child: the inherited thread policy
     assert node_at(m, c, b) == 1
     t = p.clone()  # a thread starts with the creator's policy too
-    assert t.get_mempolicy(MAXNODE) == (MPOL_PREFERRED, mask(1))
+    assert t.get_mempolicy(GET_MAXNODE) == (MPOL_PREFERRED, mask(1))
     assert t.set_mempolicy(MPOL_DEFAULT) == 0
-    assert p.get_mempolicy(MAXNODE) == (MPOL_PREFERRED, mask(1))  # per thread
+    assert p.get_mempolicy(GET_MAXNODE) == (MPOL_PREFERRED, mask(1))  # per thread
     m.check_integrity()
 
 

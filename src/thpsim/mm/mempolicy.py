@@ -14,6 +14,8 @@ alloc_pages_mpol()). The eras differ behind these profile switches:
 * ``get_nodes_checks_whole_top_word`` (5.11 rewrite): bits above MAX_NUMNODES are
   checked a whole word at a time, so a set bit past ``maxnode - 1`` in the top word
   is EINVAL too; 4.14 masks the top word to ``maxnode - 1`` bits first.
+* ``get_mempolicy_maxnode_nr_node_ids`` (5.0): get_mempolicy()'s mask must hold
+  nr_node_ids bits; 4.14 asks for MAX_NUMNODES (maxnode >= 1024, libnuma's 1025).
 * ``mbind_strict_eio`` (5.2, 5.3): MPOL_MF_STRICT walks the range even without
   MOVE and a misplaced page is EIO (policy not applied); a PMD migration entry or a
   page that cannot be isolated is a failure (EIO under STRICT). 4.14 skips those.
@@ -1297,10 +1299,14 @@ def copy_nodes_to_user(ctx, nmask: list[int], maxnode: int, nodes: int) -> int:
 def kernel_get_mempolicy(ctx, task, policy: list[int] | None, nmask: list[int] | None,
                          maxnode: int, addr: int, flags: int) -> KernelPath[int]:
     """get_mempolicy(2): ``policy`` and ``nmask`` are one-element out-arrays (None is
-    NULL). Models: kernel_get_mempolicy(): a mask shorter than nr_node_ids is EINVAL
-    before anything else. Returns 0 or -errno."""
+    NULL). Models: kernel_get_mempolicy() (4.14: SYSCALL_DEFINE5(get_mempolicy)): a
+    mask shorter than nr_node_ids (4.14: MAX_NUMNODES) is EINVAL before anything
+    else. Returns 0 or -errno."""
     maxnode &= ULONG_MAX
-    if nmask is not None and maxnode < nr_node_ids(ctx):
+    # both eras: "nmask != NULL && maxnode < <limit>" is the first check
+    limit = (nr_node_ids(ctx) if ctx.profile.get_mempolicy_maxnode_nr_node_ids
+             else MAX_NUMNODES)
+    if nmask is not None and maxnode < limit:
         return -errno.EINVAL
     err, pval, nodes = yield from do_get_mempolicy(ctx, task, addr & ULONG_MAX,
                                                    flags & ULONG_MAX)

@@ -21,6 +21,7 @@ from mm_helpers import (
 
 from thpsim import MADV_HUGEPAGE, MPOL_BIND, MPOL_F_ADDR, MPOL_MF_MOVE
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.kernel.cgroup.cpuset import cpuset_write_resmask
 from thpsim.testing import Stepper
 
@@ -157,7 +158,7 @@ def test_cs1_v1_no_migrate_keeps_pages_rebinds_policy():
     m.fs.write(f"{V1}/A/cpuset.mems", "1")
     assert "thp_migration_success" not in delta(m, before)
     assert node_at(m, p, a) == 0  # stays
-    assert p.get_mempolicy(64) == (MPOL_BIND, 0b10)  # {0} remapped to {1}
+    assert p.get_mempolicy(MAX_NUMNODES + 1) == (MPOL_BIND, 0b10)  # {0} remapped to {1}
     b = thp_region(p, 1)
     assert node_at(m, p, b) == 1  # new faults follow the rebound policy
 
@@ -170,7 +171,7 @@ def test_v1_vma_policy_rebound():
     a = p.mmap(0, 2 * HPAGE_PMD_SIZE, RW, ANON)
     assert p.mbind(a, 2 * HPAGE_PMD_SIZE, MPOL_BIND, 0b01, 64) == 0
     m.fs.write(f"{V1}/A/cpuset.mems", "1")
-    assert p.get_mempolicy(64, a, MPOL_F_ADDR) == (MPOL_BIND, 0b10)
+    assert p.get_mempolicy(MAX_NUMNODES + 1, a, MPOL_F_ADDR) == (MPOL_BIND, 0b10)
     p.threads[0].write(a, 1)
     assert node_at(m, p, a) == 1
 
