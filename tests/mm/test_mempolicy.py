@@ -4,8 +4,8 @@ where faults land.
 Rows MB-n, PM-n and MG-n cite the edge-case tables of caller-semantics.md (§2.6,
 §3.3, §4.4); a row that differs per era is parametrized over both profiles
 (``seed`` = 4.14, ``mainline`` = the oracle's 7.2). The oracle's mbind and
-migrate_pages steps (../shared/tools/kernel-oracle/sample-output/all-7.2.brief.txt,
-scenarios basic, errors, softdirty, target_frag) are reproduced under mainline.
+migrate_pages steps (the kernel oracle's recorded 7.2 run, scenarios basic, errors,
+softdirty, target_frag) are reproduced under mainline.
 Every migration is followed by reading back every word written (the shadow checks
 each read) and the invariant checker.
 """

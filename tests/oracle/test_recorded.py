@@ -1,8 +1,8 @@
 """The model against recorded real-kernel runs of the C programs in this directory.
 
-Each ``<name>.c`` was run on the kernel oracle (../shared/tools/kernel-oracle,
-``run-oracle.sh [--suite unstable] --add <name> --guest-cmd <name> none``) and its
-output saved as ``<name>.<kernel>.txt``. The tests below perform the same steps
+Each ``<name>.c`` was run on a Debian kernel booted under QEMU with emulated NUMA
+nodes (the team's kernel oracle; a runner shipped with the project is issue 16) and
+its output saved as ``<name>.<kernel>.txt``. The tests below perform the same steps
 through the model's VFS and system calls, print the same lines, and compare; pids
 and byte counts of pid writes differ by nature and are normalised.
 """
