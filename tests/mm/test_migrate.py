@@ -1,8 +1,9 @@
 """move_pages(2) and the migration engine, as the kernel oracle observed them.
 
 Oracle scenarios (the kernel oracle's recorded 7.2 run of its basic, subpage,
-fork_shared, errors, target_frag and softdirty scenarios) are reproduced under ``mainline``; the ``seed`` profile follows the 4.14 code
-(kernel-semantics.md §3, caller-semantics.md §1). Rows MP-n cite the edge-case
+fork_shared, errors, target_frag and softdirty scenarios) are reproduced under
+``mainline``; the ``seed`` profile follows the 4.14 code (kernel-semantics.md §3,
+caller-semantics.md §1). Rows MP-n cite the edge-case
 table of caller-semantics.md §1.8.
 """
 
