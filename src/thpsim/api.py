@@ -676,7 +676,6 @@ class Thread(_Syscalls):
         self.machine = machine
         self.task = task
         self.process = process
-        task.api = self
 
     @property
     def tid(self) -> int:

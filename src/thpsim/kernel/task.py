@@ -83,7 +83,7 @@ class task_struct:
     """Models: struct task_struct (one thread)."""
 
     __slots__ = ("pid", "tgid", "mm", "cpu", "cred", "comm", "mempolicy", "group",
-                 "exit_state", "api", "il_prev", "mems_allowed", "cpus_allowed",
+                 "exit_state", "il_prev", "mems_allowed", "cpus_allowed",
                  "pending", "signal", "thread_flags")
 
     def __init__(self, pid: int, tgid: int, mm: Any, cpu: int, creds: cred, comm: str):
@@ -97,8 +97,6 @@ class task_struct:
         #: the thread group (all threads of the process), shared list
         self.group: list[task_struct] = [self]
         self.exit_state = 0
-        #: the public Thread object that wraps this task (set by the API layer)
-        self.api: Any = None
         #: the interleave cursor (MAX_NUMNODES - 1, as every task inherits from init)
         self.il_prev = (1 << 10) - 1
         #: the cpuset's allowed nodes (a bitmask); None: every node with memory
