@@ -291,7 +291,9 @@ def test_machine_check_true_runs_incremental_with_periodic_full():
 def test_state_is_optional():
     s = Setup()
     check_integrity(s.ctx, s.m.live_mms())
-    check_integrity(s.ctx, s.m.live_mms(), state=IntegrityState(), full=False)  # runs full
+    st = IntegrityState()
+    check_integrity(s.ctx, s.m.live_mms(), state=st, full=False)  # no snapshot yet: full
+    assert st.full_checks == 1 and st.incremental_checks == 0
 
 
 @pytest.mark.parametrize("full", MODES)

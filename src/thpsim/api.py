@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import signal
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
 from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cpu import CPU
-from thpsim.hw.memory import PhysicalMemory
+from thpsim.hw.memory import PhysicalMemory, is_int
 from thpsim.integrity import CHECKER_BYTES_PER_FRAME, IntegrityState, Shadow, check_integrity
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
 from thpsim.kernel.entry import call_syscall, run_syscall, syscall, ulong
@@ -59,6 +58,7 @@ from thpsim.mm.mempolicy import (
 )
 from thpsim.mm.migrate import kernel_move_pages
 from thpsim.mm.mm_init import mm_core_init
+from thpsim.mm.mm_types import VM_LOCKED
 from thpsim.mm.page_alloc import fragment_node, unfragment
 from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.uaccess import user_load, user_store
@@ -86,11 +86,6 @@ def host_mem_available() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-def _is_count(v: object) -> bool:
-    """An int and not a bool."""
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _check(ret: int) -> int:
@@ -164,7 +159,7 @@ class Machine:
         if defrag not in THP_DEFRAG_MODES:
             raise ConfigError(f"defrag must be one of {THP_DEFRAG_MODES}")
         tlb_entries = tuple(tlb_entries)
-        if len(tlb_entries) != 2 or not all(_is_count(n) and n >= 1 for n in tlb_entries):
+        if len(tlb_entries) != 2 or not all(is_int(n) and n >= 1 for n in tlb_entries):
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), each "
                               f"at least 1, not {tlb_entries!r}")
         self.profile = make_profile(profile, **switches)
@@ -182,7 +177,7 @@ class Machine:
         mem = PhysicalMemory(nodes, block_size, dict(distance) if distance else None)
         nids = sorted(mem.nodes)
         if isinstance(cpus, int):
-            if not _is_count(cpus) or cpus < 1:
+            if not is_int(cpus) or cpus < 1:
                 raise ConfigError("a machine needs at least one CPU")
             per = {nid: cpus // len(nids) + (1 if i < cpus % len(nids) else 0)
                    for i, nid in enumerate(nids)}
@@ -190,7 +185,7 @@ class Machine:
             per = dict(cpus)
             if set(per) - set(nids):
                 raise ConfigError("CPUs given for a node that does not exist")
-            bad = {nid: n for nid, n in per.items() if not _is_count(n) or n < 0}
+            bad = {nid: n for nid, n in per.items() if not is_int(n) or n < 0}
             if bad:
                 raise ConfigError(f"CPU counts must be ints >= 0, not {bad}")
         cpu_list: list[CPU] = []
@@ -581,7 +576,7 @@ class _Syscalls:
             s, e = max(addr, v.vm_start), min(end, v.vm_end)
             if s >= e:
                 continue
-            if v.vm_flags & 0x2000:  # VM_LOCKED: EINVAL, and madvise stops there
+            if v.vm_flags & VM_LOCKED:  # EINVAL, and madvise stops there
                 break
             self.machine.shadow.clear(mm.mm_id, s, e)
 
@@ -789,4 +784,3 @@ class Process(_Syscalls):
 
 
 ConfigCallback = Callable[[Machine], None]
-_ = signal

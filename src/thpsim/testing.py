@@ -254,7 +254,7 @@ class Race:
 
     def programs_list(self) -> list[Program]:
         """The programs, in the order their CPUs were first named."""
-        return [Program(b.cpu, b.thread.task, b.ops) for b in self.programs.values()]
+        return [thread_program(b.thread, b.ops) for b in self.programs.values()]
 
     def run(self, schedule: str | None = None, policy: str = "random", seed: int = 0,
             scheduler: Any = None, **policy_args: Any) -> Execution:

@@ -39,7 +39,8 @@ def map_thp_area(p, nr_thps: int = 1) -> int:
 def pagemap(fs, addr: int, n: int = 1, pid: str | int = "self") -> list[int]:
     """pread(/proc/PID/pagemap, 8 * n, (addr >> 12) * 8) as u64 words."""
     raw = fs.read(f"/proc/{pid}/pagemap", offset=(addr >> PAGE_SHIFT) * 8, length=8 * n)
-    return list(struct.unpack(f"<{len(raw) // 8}Q", raw))
+    assert len(raw) == 8 * n, f"short pagemap read: {len(raw)} of {8 * n} bytes"
+    return list(struct.unpack(f"<{n}Q", raw))
 
 
 def words(raw: bytes) -> list[int]:

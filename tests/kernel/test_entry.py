@@ -46,8 +46,9 @@ def test_signals_are_handled_when_the_path_raises():
         raise OSError(5, "EIO")
         yield PREEMPT
 
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as e:
         run_syscall(m.kernel, p.task, path())
+    assert e.value.errno == 5
     assert not signal_pending(p.task) and m.kernel.current is None
 
 

@@ -39,7 +39,7 @@ DEFAULT_DISTANCE_REMOTE = 20
 _ZERO_TABLE = bytes(8 * PTRS_PER_PTE)
 
 
-def _is_int(v: object) -> bool:
+def is_int(v: object) -> bool:
     """An int and not a bool (True is not a size)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -129,15 +129,15 @@ class PhysicalMemory:
         """
         if not node_bytes:
             raise ConfigError("a machine needs at least one node")
-        if not _is_int(block_size) or block_size <= 0 or block_size % (1 << 21):
+        if not is_int(block_size) or block_size <= 0 or block_size % (1 << 21):
             raise ConfigError("memory-block size must be a positive multiple of 2 MiB")
         frames = 0
         for nid in sorted(node_bytes):
             size = node_bytes[nid]
-            if not _is_int(nid) or not 0 <= nid < MAX_NUMNODES:
+            if not is_int(nid) or not 0 <= nid < MAX_NUMNODES:
                 raise ConfigError(f"node id {nid!r} out of range 0..{MAX_NUMNODES - 1} "
                                   "(MAX_NUMNODES)")
-            if not _is_int(size) or size <= 0 or size % block_size:
+            if not is_int(size) or size <= 0 or size % block_size:
                 raise ConfigError(
                     f"node {nid}: size {size!r} is not a positive multiple of the "
                     f"memory-block size {block_size}"
@@ -165,7 +165,7 @@ class PhysicalMemory:
                         or key[0] not in nids or key[1] not in nids):
                     raise ConfigError(f"distance {key!r}: not a pair of this machine's "
                                       f"nodes {nids}")
-                if not _is_int(d):
+                if not is_int(d):
                     raise ConfigError(f"distance {key!r}: {d!r} is not an int")
         for a in nids:
             for b in nids:
