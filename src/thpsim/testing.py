@@ -253,8 +253,13 @@ class Race:
         return b
 
     def programs_list(self) -> list[Program]:
-        """The programs, in the order their CPUs were first named."""
-        return [thread_program(b.thread, b.ops) for b in self.programs.values()]
+        """The programs, in the order their CPUs were first named.
+
+        Unlike :func:`thread_program` (stress), Race's ops run without the kernel entry
+        around them: a process-wide signal sent by one op is left for the op that
+        tests it instead of being dequeued at the sender's syscall exit (which thread
+        takes a group signal is complete_signal()'s choice, not modelled)."""
+        return [Program(b.cpu, b.thread.task, b.ops) for b in self.programs.values()]
 
     def run(self, schedule: str | None = None, policy: str = "random", seed: int = 0,
             scheduler: Any = None, **policy_args: Any) -> Execution:

@@ -462,7 +462,7 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
             break
         pfn = found[0]
         head = pages.compound_head(pfn)
-        size = PAGE_SIZE << (pages.order[head] if pages.flags[head] & F_head else 0)
+        size = PAGE_SIZE << pages.compound_order(head)
         if behavior == MADV_SOFT_OFFLINE:
             ctx.printk(f"Soft offlining pfn {pfn:#x} at process virtual address {start:#x}")
             ret = yield from soft_offline_page(ctx, pfn, MF_COUNT_INCREASED)

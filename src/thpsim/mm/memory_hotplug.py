@@ -2,8 +2,8 @@
 
 Models: mm/memory_hotplug.c (online_pages, offline_pages, move_pfn_range_to_zone,
 remove_pfn_range_from_zone, zone_for_pfn_range, scan_movable_pages,
-do_migrate_range, is_mem_section_removable), mm/page_isolation.c
-(start/undo_isolate_page_range, test_pages_isolated); mainline (6.x/7.2) and 4.14
+do_migrate_range, is_mem_section_removable; the range's isolation is
+mm/page_isolation.py's); mainline (6.x/7.2) and 4.14
 (seed), apart where the profile says (``offline_pages_no_timeout``,
 ``offline_pages_shrinks_zones``). The memory block devices that call them
 (/sys/devices/system/memory) are drivers/base/memory.py.

@@ -690,9 +690,10 @@ def alloc_pages_vma(gfp: int, order: int, vma: vm_area_struct, addr: int,
     ctx = vma.vm_mm.kernel
     pol, ilx = get_vma_policy(ctx, vma, addr, order)
     ctx.cpuset_alloc = True
-    pfn = alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
-    ctx.cpuset_alloc = False
-    return pfn
+    try:
+        return alloc_pages_mpol(ctx, gfp, order, pol, ilx, ctx.numa_node_id(), hugepage)
+    finally:
+        ctx.cpuset_alloc = False
 
 
 # ---------------------------------------------------------------- queue_pages_range

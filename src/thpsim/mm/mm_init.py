@@ -18,7 +18,7 @@ from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory
 from thpsim.kernel.context import KernelContext, ThpSettings
 from thpsim.mm.page_alloc import free_area_init, memblock_free_all
-from thpsim.mm.page_flags import F_reserved, PageArrays
+from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.vmstat import VmStat
 from thpsim.profiles import Profile
 
@@ -41,6 +41,5 @@ def mm_core_init(profile: Profile, mem: PhysicalMemory, cpus: list[CPU], thp: Th
     zero = mem.nodes[min(mem.nodes)].start_pfn
     memblock_free_all(ctx, {zero})
     ctx.zero_pfn = zero
-    pages.flags[zero] |= F_reserved
     pages.refcount[zero] = 1
     return ctx

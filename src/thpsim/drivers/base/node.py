@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
+from thpsim.include.linux.nodemask import node_states_memory
 from thpsim.lib.bitmap import bitmap_list_string, bitmap_string
 from thpsim.mm import memory_failure
-from thpsim.mm.mempolicy import node_states_memory, nodes_list
+from thpsim.mm.mempolicy import nodes_list
 from thpsim.mm.page_alloc import ZONE_NORMAL, node_free_pages
 from thpsim.mm.vmstat import (
     NR_ACTIVE_ANON,
