@@ -33,7 +33,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "thpsim"
 
 KERNEL_CORE = {"context", "sched", "entry", "interleave", "schedulers", "locking", "task",
-               "ptrace", "tlbflush", "signal", "pid"}
+               "ptrace", "tlbflush"}
 
 #: what tools may import: the public seams
 PUBLIC = ("thpsim", "thpsim.api", "thpsim.testing", "thpsim.errors", "thpsim.profiles")

@@ -115,8 +115,9 @@ class Machine:
         movable_align: what ``movable`` sizes must be multiples of (default: the
             block size, so no block spans two zones; 4 MiB, the kernel's own
             alignment of ZONE_MOVABLE, lets one block span both).
-        check: run the invariant checker after every system call (default False;
-            tests turn it on).
+        check: run the invariant checker after every system call and after a user
+            access that faulted, incrementally with a full check every
+            ``CHECK_FULL_EVERY`` (16) times (default False; tests turn it on).
         shadow: keep the shadow of user writes and check every read (default True).
         tlb_entries: (4 KiB entries, 2 MiB entries) per CPU TLB, at least 1 each.
         host_memory: bytes of host memory the machine may take (default: the host's

@@ -95,7 +95,7 @@ class KernelContext:
         self.device_hotplug_lock = mutex(self, "device_hotplug_lock")
         #: kernel/cgroup/cpuset.c cpuset_mutex (cpuset_rwsem in 5.x): cpuset updates
         self.cpuset_mutex = mutex(self, "cpuset_mutex")
-        #: the mounted cpuset hierarchy (kernel/cgroup/cpuset.py), set when it registers
+        #: the mounted cpuset hierarchy (kernel/cgroup/cgroup.py register())
         self.cpuset_hierarchy: Any = None
         #: model-only: set around a user fault's allocation (alloc_pages_vma()), the
         #: only allocations the model checks against the cpuset (cpusets_enabled())
