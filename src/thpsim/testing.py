@@ -22,7 +22,8 @@ fresh CPU would load), :func:`writable_entries`, :func:`page_tables`,
 :class:`~thpsim.api.Syscalls` -- never the kernel's structures behind them.
 
 Tools (stress, scenarios, the CLI) import the kernel only through this module,
-:mod:`thpsim.api`, :mod:`thpsim`, :mod:`thpsim.errors` and :mod:`thpsim.profiles`, and touch only the public attributes of the
+:mod:`thpsim.api`, :mod:`thpsim`, :mod:`thpsim.errors` and :mod:`thpsim.profiles`,
+and touch only the public attributes of the
 API's objects (tests/test_layers.py checks both); this module may reach inside.
 """
 
