@@ -11,7 +11,7 @@ Layers, lowest first::
     drivers, fs                    drivers/base/*, the VFS, /proc and /sys files
     integrity                      the shadow and the invariant checker
     api                            thpsim, thpsim.api, thpsim.testing
-    tools                          stress/*, scenarios, cli
+    tools                          stress/*, fuzz/*, scenarios, cli
 
 An import inside a function is allowed only with a ``# cycle:`` comment on its line or
 the line above saying which cycle of the kernel's own design forces it; module pairs that
@@ -203,6 +203,7 @@ def test_function_level_imports_say_why() -> None:
     ("thpsim.lib.kstrtox", 0), ("thpsim.arch.x86_64.pgtable", 1), ("thpsim.hw.cpu", 2),
     ("thpsim.kernel.sched", 3), ("thpsim.mm.migrate", 4), ("thpsim.kernel.cgroup.cpuset", 4),
     ("thpsim.fs.vfs", 5), ("thpsim.api", 7), ("thpsim.stress.harness", 9),
+    ("thpsim.fuzz.syscalls", 9),
 ])
 def test_layer_table(mod: str, expected: int) -> None:
     """The table itself: a module lands in the layer the docs give it."""
