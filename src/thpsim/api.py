@@ -9,8 +9,9 @@ Every system call runs through the kernel entry (kernel/entry.py, via
 :meth:`Machine._run`): ``current`` is set, pending signals are handled before and
 after, and the generator is driven to completion (the interleaving scheduler drives
 the same generators concurrently, :meth:`Machine.syscall`); the API adds the
-shadow of user writes and the invariant checks around it. Tasks are made by one
-copy_process() (kernel/fork.py) and end in one do_exit() (kernel/exit.py);
+shadow of user writes (it records the stores; the kernel paths tell it what they
+zapped, moved or copied, mm/mmu_notifier.py) and the invariant checks around it.
+Tasks are made by one copy_process() (kernel/fork.py) and end in one do_exit() (kernel/exit.py);
 ``Machine.processes`` maps the task table's processes to their API objects.
 :class:`Syscalls` (``thread.sys``) hands out the same generators the blocking
 methods run, so the interleaving driver (:mod:`thpsim.testing`) runs the very paths
@@ -58,7 +59,6 @@ from thpsim.mm.mempolicy import (
 )
 from thpsim.mm.migrate import kernel_move_pages
 from thpsim.mm.mm_init import mm_core_init
-from thpsim.mm.mm_types import VM_LOCKED
 from thpsim.mm.page_alloc import fragment_node, unfragment
 from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.uaccess import user_load, user_store
@@ -204,6 +204,8 @@ class Machine:
         self._faults_checked = 0
         self._check_state = IntegrityState()
         self.shadow = Shadow() if shadow else None
+        if self.shadow is not None:  # told by the kernel what happens to user data
+            self.kernel.mmu_notifiers.append(self.shadow)
         self.processes: dict[int, Process] = {}
         self._vfs_obj: Any = None
 
@@ -520,21 +522,12 @@ class _Syscalls:
 
     def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
              offset: int = 0) -> int:
-        mm = self._mm
-        ret = self._sys(self.sys.mmap(addr, length, prot, flags, fd, offset))
-        sh = self.machine.shadow
-        if sh is not None:  # a new mapping reads 0, also where MAP_FIXED replaced one
-            sh.clear(mm.mm_id, ret, ret + kmmap.PAGE_ALIGN(ulong(length)))
-        return ret
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.mmap(addr, length, prot, flags, fd, offset))
 
     def munmap(self, addr: int, length: int) -> int:
-        mm = self._mm
-        ret = self._sys(self.sys.munmap(addr, length))
-        sh = self.machine.shadow
-        if sh is not None:
-            addr = ulong(addr)
-            sh.clear(mm.mm_id, addr, addr + kmmap.PAGE_ALIGN(ulong(length)))
-        return ret
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.munmap(addr, length))
 
     def mprotect(self, addr: int, length: int, prot: int) -> int:
         _ = self._mm  # ESRCH once the process has exited
@@ -542,44 +535,12 @@ class _Syscalls:
 
     def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = 0,
                new_address: int = 0) -> int:
-        mm = self._mm
-        ret = self._sys(self.sys.mremap(old_address, old_size, new_size, flags, new_address))
-        sh = self.machine.shadow
-        if sh is not None:
-            old_address = ulong(old_address)
-            old = kmmap.PAGE_ALIGN(ulong(old_size))
-            new = kmmap.PAGE_ALIGN(ulong(new_size))
-            if new < old:
-                sh.clear(mm.mm_id, old_address + new, old_address + old)
-                old = new
-            if ret != old_address:
-                sh.clear(mm.mm_id, ret, ret + new)  # whatever was there is gone
-                sh.move(mm.mm_id, old_address, ret, old)
-        return ret
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.mremap(old_address, old_size, new_size, flags, new_address))
 
     def madvise(self, addr: int, length: int, advice: int) -> int:
-        mm = self._mm
-        try:
-            ret = self._sys(self.sys.madvise(addr, length, advice))
-        finally:
-            sh = self.machine.shadow
-            if sh is not None and advice == kmadvise.MADV_DONTNEED:
-                self._shadow_clear_mapped(mm, addr, length)
-        return ret
-
-    def _shadow_clear_mapped(self, mm, addr: int, length: int) -> None:
-        addr, length = ulong(addr), ulong(length)
-        if kmadvise.madvise_should_skip(addr, length, kmadvise.MADV_DONTNEED,
-                                        mm.kernel.profile) is not None:
-            return  # refused (or empty) before any VMA was touched
-        end = addr + kmmap.PAGE_ALIGN(length)
-        for v in mm.mmap:  # in address order, as madvise walks them
-            s, e = max(addr, v.vm_start), min(end, v.vm_end)
-            if s >= e:
-                continue
-            if v.vm_flags & VM_LOCKED:  # EINVAL, and madvise stops there
-                break
-            self.machine.shadow.clear(mm.mm_id, s, e)
+        _ = self._mm  # ESRCH once the process has exited
+        return self._sys(self.sys.madvise(addr, length, advice))
 
     def mlock(self, addr: int, length: int) -> int:
         _ = self._mm  # ESRCH once the process has exited
@@ -744,24 +705,16 @@ class Process(_Syscalls):
     def fork(self, cpu: int | None = None) -> Process:
         """fork(2): a child with a COW copy of the address space, one thread."""
         m = self.machine
-        mm = self._mm
+        _ = self._mm  # ESRCH once the process has exited
         cpu = self.task.cpu if cpu is None else cpu
         if not 0 <= cpu < len(m.kernel.cpus):
             raise ConfigError(f"no CPU {cpu}")
         child_task = m._run(self.task, self.sys.fork(cpu))
         if isinstance(child_task, int):
             raise OSError(-child_task, os.strerror(-child_task))
-        new_mm = child_task.mm
         pid = child_task.pid
         child = Process(m, child_task)
         m.processes[pid] = child
-        if m.shadow is not None:
-            m.shadow.copy(mm.mm_id, new_mm.mm_id)
-            # VM_WIPEONFORK/DONTCOPY ranges read 0 in the child
-            kept = {(v.vm_start, v.vm_end) for v in new_mm.mmap if v.anon_vma is not None}
-            for v in mm.mmap:
-                if (v.vm_start, v.vm_end) not in kept:
-                    m.shadow.clear(new_mm.mm_id, v.vm_start, v.vm_end)
         m._after()
         return child
 
@@ -771,12 +724,10 @@ class Process(_Syscalls):
         m = self.machine
         if self.exited:
             raise OSError(errno.ESRCH, "process has exited")
-        mm = self._mm
+        _ = self._mm  # ESRCH once the process has exited
         out = m._run(self.task, self.sys.exit())
         self.exited = True
         del m.processes[self.pid]
-        if m.shadow is not None:
-            m.shadow.drop(mm.mm_id)
         m._after()
         return out
 

@@ -83,7 +83,15 @@ CHECKER_BYTES_PER_FRAME = 64
 
 
 class Shadow:
-    """What every address space should read back, per 4 KiB page."""
+    """What every address space should read back, per 4 KiB page.
+
+    Writes come from the API (:meth:`record`, what the CPU stored); everything that
+    drops, moves or copies user data comes from the kernel paths that do it, through
+    the mmu_notifier hooks (mm/mmu_notifier.py: :meth:`invalidate_range`,
+    :meth:`move_range`, :meth:`copy_range`, :meth:`release`), so the shadow follows
+    what the kernel decided and the page tables must agree with it. Kept per 2 MiB
+    region of each address space (regions never written take no memory).
+    """
 
     __slots__ = ("spaces",)
 
@@ -113,9 +121,9 @@ class Shadow:
     def clear(self, mm_id: int, start: int, end: int) -> None:
         """Forget [start, end): it reads 0 from now on (munmap, MADV_DONTNEED)."""
         s = self.spaces.get(mm_id)
-        if not s:
+        if not s or start >= end:
             return
-        for key in [k for k in s if start >> _REGION_SHIFT <= k <= (end - 1) >> _REGION_SHIFT]:
+        for key in _keys(s, start, end):
             lo = max(start, key << _REGION_SHIFT)
             hi = min(end, (key + 1) << _REGION_SHIFT)
             r = s[key]
@@ -123,17 +131,32 @@ class Shadow:
             if not r.any():
                 del s[key]
 
-    def copy(self, src: int, dst: int) -> None:
-        """fork: the child reads what the parent wrote."""
-        self.spaces[dst] = {k: v.copy() for k, v in self.spaces.get(src, {}).items()}
+    def copy(self, src: int, dst: int, start: int = 0, end: int = 1 << 64) -> None:
+        """fork: in [start, end) the child reads what the parent wrote."""
+        s = self.spaces.get(src)
+        if not s or start >= end:
+            return
+        d = self.space(dst)
+        for key in _keys(s, start, end):
+            lo = max(start, key << _REGION_SHIFT)
+            hi = min(end, (key + 1) << _REGION_SHIFT)
+            i, j = (lo >> PAGE_SHIFT) & _IDX, ((hi - 1) >> PAGE_SHIFT & _IDX) + 1
+            r = d.get(key)
+            if r is None:
+                r = d[key] = np.zeros(HPAGE_PMD_NR, dtype=np.uint64)
+            r[i:j] = s[key][i:j]
+            if not r.any():
+                del d[key]
 
     def move(self, mm_id: int, old: int, new: int, length: int) -> None:
-        """mremap: the data moves with the mapping."""
+        """mremap: the data moves with the mapping; [new, new + length) reads what
+        [old, old + length) held, and the old range reads 0."""
         s = self.spaces.get(mm_id)
         if not s:
             return
         vals = [(a, self.expected(mm_id, a)) for a in _touched(s, old, old + length)]
         self.clear(mm_id, old, old + length)
+        self.clear(mm_id, new, new + length)
         for a, v in vals:
             if v:
                 self.record(mm_id, a - old + new, v)
@@ -141,15 +164,35 @@ class Shadow:
     def drop(self, mm_id: int) -> None:
         self.spaces.pop(mm_id, None)
 
+    # ---- mmu_notifier_ops (mm/mmu_notifier.py): what the kernel did
+    def invalidate_range(self, mm: Any, start: int, end: int) -> None:
+        self.clear(mm.mm_id, start, end)
+
+    def move_range(self, mm: Any, old: int, new: int, length: int) -> None:
+        self.move(mm.mm_id, old, new, length)
+
+    def copy_range(self, src: Any, dst: Any, start: int, end: int) -> None:
+        self.copy(src.mm_id, dst.mm_id, start, end)
+
+    def release(self, mm: Any) -> None:
+        self.drop(mm.mm_id)
+
     def nbytes(self) -> int:
         return sum(r.nbytes for s in self.spaces.values() for r in s.values())
 
 
+def _keys(s: dict[int, np.ndarray], start: int, end: int) -> list[int]:
+    """The regions of ``s`` that meet [start, end), in address order: by the range when
+    it spans fewer regions than ``s`` holds, else by ``s`` (the cost is the smaller)."""
+    lo, hi = start >> _REGION_SHIFT, (end - 1) >> _REGION_SHIFT
+    if hi - lo < len(s):
+        return [k for k in range(lo, hi + 1) if k in s]
+    return sorted(k for k in s if lo <= k <= hi)
+
+
 def _touched(s: dict[int, np.ndarray], start: int, end: int) -> list[int]:
     out = []
-    for key in sorted(s):
-        if key < start >> _REGION_SHIFT or key > (end - 1) >> _REGION_SHIFT:
-            continue
+    for key in _keys(s, start, end):
         r = s[key]
         for i in np.nonzero(r)[0]:
             a = (key << _REGION_SHIFT) | (int(i) << PAGE_SHIFT)

@@ -102,6 +102,8 @@ class KernelContext:
         self.cpuset_alloc = False
         #: memory block id -> "going-offline" while offline_pages() runs on it
         self.memory_block_transition: dict[int, str] = {}
+        #: secondary observers of user memory (mm/mmu_notifier.py; the API's shadow)
+        self.mmu_notifiers: list[Any] = []
 
     # ---- printk, WARN_ON_ONCE
     def printk(self, msg: str) -> None:

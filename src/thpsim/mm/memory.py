@@ -72,6 +72,7 @@ from thpsim.mm.mm_types import (
     mm_struct,
     vm_area_struct,
 )
+from thpsim.mm.mmu_notifier import mmu_notifier_copy_range, mmu_notifier_invalidate_range
 from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
@@ -464,6 +465,7 @@ def unmap_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
     ctx = vma.vm_mm.kernel
     tables = ctx.mem.tables
     mm = vma.vm_mm
+    start = addr
     while addr < end:
         next_pgd = _addr_end(addr, end, PGDIR_SIZE)
         pgde = mm.pgd[(addr >> PGDIR_SHIFT) & 511]
@@ -480,6 +482,8 @@ def unmap_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
             pmd_t = tables[table_entry_pfn(pude)]
             yield from zap_pmd_range(tlb, vma, pmd_t, addr, next_pud)
             addr = next_pud
+    if ctx.mmu_notifiers:
+        mmu_notifier_invalidate_range(mm, start, end)
 
 
 def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
@@ -671,9 +675,11 @@ def copy_page_range(dst_mm: mm_struct, src_mm: mm_struct, dst_vma: vm_area_struc
     / copy_huge_pmd(), v4.14. Context: both mmap_locks held for write.
     Preempts: per PMD and in table allocation and locks. Returns 0 or -ENOMEM.
     """
+    ctx = src_mm.kernel
+    if ctx.mmu_notifiers:
+        mmu_notifier_copy_range(src_mm, dst_mm, vma.vm_start, vma.vm_end)
     if vma.anon_vma is None:
         return 0
-    ctx = src_mm.kernel
     addr, end = vma.vm_start, vma.vm_end
     while addr < end:
         next_ = _addr_end(addr, end, PMD_SIZE)

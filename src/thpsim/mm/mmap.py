@@ -57,6 +57,7 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
     vm_get_page_prot,
 )
+from thpsim.mm.mmu_notifier import mmu_notifier_release
 from thpsim.mm.rmap import (
     anon_vma_clone,
     anon_vma_lock_write,
@@ -443,6 +444,8 @@ def exit_mmap(mm: mm_struct) -> KernelPath[None]:
     for v in vmas:
         mm.remove_vma(v)
     mm.total_vm = 0
+    if mm.kernel.mmu_notifiers:
+        mmu_notifier_release(mm)
 
 
 def check_mm(mm: mm_struct) -> list[str]:

@@ -37,6 +37,7 @@ from thpsim.mm.mmap import (
     split_vma_range,
     vma_merge_around,
 )
+from thpsim.mm.mmu_notifier import mmu_notifier_move_range
 from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd, pmdp_get, walk_to_pmd
 from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
 
@@ -84,6 +85,7 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
                      new_addr: int, length: int) -> KernelPath[int]:
     """Models: move_page_tables(), v4.14. Returns the bytes moved (all, or -ENOMEM)."""
     mm = vma.vm_mm
+    notify = mm.kernel.mmu_notifiers
     old_end = old_addr + length
     moved = 0
     while old_addr < old_end:
@@ -92,6 +94,8 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
         extent = min(extent, nxt)
         old_pmd = lookup_pmd(mm, old_addr)
         if old_pmd is None or pmd_none(pmdp_get(old_pmd)):
+            if notify:  # nothing mapped: whatever the shadow holds moves too
+                mmu_notifier_move_range(mm, old_addr, new_addr, extent)
             old_addr += extent
             new_addr += extent
             moved += extent
@@ -104,6 +108,8 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
             if extent == HPAGE_PMD_SIZE:
                 if (yield from huge_memory.move_huge_pmd(vma, old_addr, new_addr, old_end,
                                                          old_pmd, new_pmd)):
+                    if notify:
+                        mmu_notifier_move_range(mm, old_addr, new_addr, extent)
                     old_addr += extent
                     new_addr += extent
                     moved += extent
@@ -114,6 +120,8 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
                 return -errno.ENOMEM
         yield from move_ptes(vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd,
                              new_addr)
+        if notify:
+            mmu_notifier_move_range(mm, old_addr, new_addr, extent)
         old_addr += extent
         new_addr += extent
         moved += extent
