@@ -4,6 +4,7 @@
     thpsim bench [--quick]
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
     thpsim stress ...                the stress harness (see thpsim.stress)
+    thpsim oracle ...                real kernels against the model (docs/oracle.md)
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
 child, splits a PMD with a partial munmap, and shows what /proc and /sys report
@@ -31,6 +32,7 @@ from thpsim import (
     Machine,
     Process,
 )
+from thpsim.oracle.cli import main as oracle_main
 from thpsim.scenarios import cli_explore, cli_replay, cli_run
 from thpsim.stress.cli import main as stress_main
 from thpsim.testing import mm_counters, node_free_pages, node_stat, vmas
@@ -187,7 +189,8 @@ def _stress(argv: list[str]) -> int:
 
 
 #: Tools with their own options: thpsim replay|explore|race|stress --help
-_TOOLS = {"replay": _replay, "explore": _explore, "race": _race, "stress": _stress}
+_TOOLS = {"replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
+          "oracle": oracle_main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("stress", "the stress harness: run, replay, shrink, trace"),
                        ("explore", "search the interleavings of the race scenarios"),
                        ("race", "run one race scenario under a scheduling policy"),
-                       ("replay", "replay a scenario's schedule")):
+                       ("replay", "replay a scenario's schedule"),
+                       ("oracle", "real kernels under QEMU against the model (docs/oracle.md)")):
         sub.add_parser(name, help=text, add_help=False)
     args = ap.parse_args(argv)
     if args.cmd == "bench":

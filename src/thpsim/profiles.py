@@ -35,6 +35,11 @@ class Profile:
     #: 4.14: a write fault on a shared THP copies the whole THP (copy_user_huge_page).
     #: 5.8+ (C:3917c80280c9): split the PMD and copy the 4 KiB page only.
     thp_cow_copies_huge: bool
+    #: 6.13+ (Dev Jain, "mm: Allocate THP on hugezeropage wp-fault"): a write fault on
+    #: the huge zero page allocates a THP in its place (do_huge_zero_wp_pmd()). 5.8 to
+    #: 6.12 split the zero PMD and fault 4 KiB; 4.14 allocated too, by its own path
+    #: (the THP copy of ``thp_cow_copies_huge``, which also asks the VMA's THP flags).
+    thp_wp_huge_zero_alloc: bool
     #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
     #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
     thp_align_anon_mappings: bool
@@ -321,6 +326,7 @@ PROFILES: dict[str, Profile] = {
         swap_layout_4_14_0=True,
         swap_types_v6=False,
         thp_cow_copies_huge=True,
+        thp_wp_huge_zero_alloc=False,
         thp_align_anon_mappings=False,
         thp_alloc_remote_fallback=False,
         mprotect_try_change_writable=False,
@@ -399,6 +405,7 @@ PROFILES: dict[str, Profile] = {
         swap_layout_4_14_0=False,
         swap_types_v6=True,
         thp_cow_copies_huge=False,
+        thp_wp_huge_zero_alloc=True,
         thp_align_anon_mappings=True,
         thp_alloc_remote_fallback=True,
         mprotect_try_change_writable=True,

@@ -456,3 +456,28 @@ def test_freeing_tables_across_the_address_space_visits_only_existing_tables(
         assert p.mm.nr_ptes == p.mm.nr_pmds == 0
     assert 0 < calls[0] <= 2 * 512 + 4  # two PMD tables, plus the zap's own reads
     m.check_integrity()
+
+
+@pytest.mark.parametrize("nohugepage", [False, True])
+@pytest.mark.parametrize("alloc", [True, False])
+def test_write_to_huge_zero_page_by_era(alloc, nohugepage):
+    """6.13+ (thp_wp_huge_zero_alloc, do_huge_zero_wp_pmd()) replaces the huge zero page
+    with a new THP on a write fault, even after MADV_NOHUGEPAGE (the allocation does not
+    ask the VMA); 5.8 to 6.12 split the zero PMD and fault one 4 KiB page. Debian's 7.2
+    and 6.12 differ exactly so on tests/oracle/mmprog g1-s1-0001."""
+    m = numa_machine("mainline", thp_wp_huge_zero_alloc=alloc)
+    p = m.spawn()
+    base = thp_aligned(p)
+    t = p.threads[0]
+    assert t.read(base) == 0
+    if nohugepage:
+        p.madvise(base, HPAGE_PMD_SIZE, MADV_NOHUGEPAGE)
+    before = dict(m.kernel.vmstat.events)
+    t.write(base + PAGE_SIZE, 3)
+    _, huge, zero = thp_mapped(p, base + PAGE_SIZE)
+    assert not zero and huge is alloc
+    assert thp_mapped(p, base)[2] is not alloc  # after the split: the 4 KiB zero page
+    assert ev(m, "thp_fault_alloc") - before["thp_fault_alloc"] == int(alloc)
+    assert ev(m, "thp_split_pmd") - before["thp_split_pmd"] == int(not alloc)
+    assert p.mm.rss_stat[1] == (512 if alloc else 1)
+    assert t.read(base + PAGE_SIZE) == 3 and t.read(base) == 0

@@ -316,7 +316,9 @@ def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
     """Write fault on a read-only huge PMD: reuse, copy the THP (4.14) or split (5.8+).
 
     Models: mm/huge_memory.c do_huge_pmd_wp_page(); ``thp_cow_copies_huge`` picks
-    the 4.14 copy of the whole THP, else the 5.8+ split-and-fall-back.
+    the 4.14 copy of the whole THP, else the 5.8+ split-and-fall-back; on the huge
+    zero page ``thp_wp_huge_zero_alloc`` (6.13+, do_huge_zero_wp_pmd()) allocates a
+    THP instead, falling back to the split when none is free.
     Context: mmap_lock held for read. Preempts: in the PMD lock and page lock.
     """
     vma = vmf.vma
@@ -353,14 +355,17 @@ def do_huge_pmd_wp_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
         folio_unlock(ctx, page)
         get_page(ctx, page)
         spin_unlock(ptl)
-    if not ctx.profile.thp_cow_copies_huge:
+    # 6.13+ do_huge_zero_wp_pmd(): a THP replaces the huge zero page, whatever the
+    # VMA's THP flags say now (vma_alloc_anon_folio_pmd() does not ask)
+    zero_alloc = page < 0 and ctx.profile.thp_wp_huge_zero_alloc
+    if not ctx.profile.thp_cow_copies_huge and not zero_alloc:
         # 5.8+: split the PMD and let the PTE fault copy 4 KiB
         if page >= 0:
             put_page(ctx, page)
         yield from __split_huge_pmd(vma, vmf.pmd, vmf.address, False)
         return VM_FAULT_FALLBACK
     new = -1
-    if transparent_hugepage_enabled(vma):
+    if zero_alloc or transparent_hugepage_enabled(vma):
         gfp = alloc_hugepage_direct_gfpmask(vma) | __GFP_COMP
         new = alloc_pages_vma(gfp, HPAGE_PMD_ORDER, vma, haddr, hugepage=True)
     if new < 0:

@@ -1,0 +1,134 @@
+"""Recorded answers: mmprog programs, what each real kernel printed, and the model's replay.
+
+Layout of a recording directory (default ``tests/oracle/mmprog``)::
+
+    programs/NAME.mmp            the programs (generated or hand-written)
+    answers/KERNEL.json.gz       {NAME: mmprog's output on Debian's KERNEL}
+    known.json                   {KERNEL: {NAME: first divergence}}: the disagreements
+                                 the model still has, each pinned to its first line
+
+:func:`replay` runs programs on the model and compares with a recorded answer;
+:func:`report` summarises agreement per kernel and per kind of observation. The test
+suite replays a share of every answer file and requires that each program either
+agrees or diverges exactly where ``known.json`` says (a ratchet: fixing a divergence
+or making a new one both fail the test until ``known.json`` is rewritten with
+``thpsim oracle replay --write-known``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from thpsim.oracle.interp import run_program
+
+__all__ = ["DEFAULT_DIR", "KERNEL_PROFILES", "Divergence", "load_programs", "load_answers",
+           "save_answers", "compare", "replay", "kind_of", "load_known", "save_known"]
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog"
+
+#: the model's settings a kernel's answers are replayed under: (profile, switches).
+#: mainline follows 7.2; 6.1 and 6.12 get the switch sets of their era as they are
+#: found (none yet: they replay as mainline and their differences are listed).
+KERNEL_PROFILES: dict[str, tuple[str, dict]] = {
+    "7.2": ("mainline", {}),
+    "6.12": ("mainline", {}),
+    "6.1": ("mainline", {}),
+}
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first line where the model's text differs from the kernel's."""
+
+    line: int
+    kernel: str
+    model: str
+
+    def as_json(self) -> dict:
+        return {"line": self.line, "kernel": self.kernel, "model": self.model}
+
+
+def load_programs(d: Path = DEFAULT_DIR) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((d / "programs").glob("*.mmp"))}
+
+
+def load_answers(kernel: str, d: Path = DEFAULT_DIR) -> dict[str, str]:
+    f = d / "answers" / f"{kernel}.json.gz"
+    if not f.exists():
+        return {}
+    return json.loads(gzip.decompress(f.read_bytes()))
+
+
+def save_answers(kernel: str, answers: dict[str, str], d: Path = DEFAULT_DIR) -> Path:
+    f = d / "answers" / f"{kernel}.json.gz"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(dict(sorted(answers.items())), indent=0, sort_keys=True).encode()
+    f.write_bytes(gzip.compress(data, 9, mtime=0))
+    return f
+
+
+def load_known(d: Path = DEFAULT_DIR) -> dict[str, dict[str, dict]]:
+    f = d / "known.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def save_known(known: dict[str, dict[str, dict]], d: Path = DEFAULT_DIR) -> None:
+    (d / "known.json").write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+
+
+def compare(kernel_text: str, model_text: str) -> Divergence | None:
+    a, b = kernel_text.splitlines(), model_text.splitlines()
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else "<end>"
+        y = b[i] if i < len(b) else "<end>"
+        if x != y:
+            return Divergence(i, x, y)
+    return None
+
+
+_STEP = re.compile(r"^(child )?S\d+ ")
+
+
+def kind_of(line: str) -> str:
+    """The kind of observation a line is (for the report): result, vma, pmd, vmstat,
+    data (a read, a write or a fault), model (a model error), end."""
+    body = line[6:] if line.startswith("child ") else line
+    if line == "<end>":
+        return "end"
+    if _STEP.match(line):
+        return "result"
+    if line.startswith("model error"):
+        return "model"
+    body = body.strip()
+    if body[:2] in ("- ", "+ "):
+        body = body[2:]
+    word = body.split(" ", 1)[0]
+    if word in ("vma", "pmd", "vmstat"):
+        return word
+    return "data"
+
+
+def replay(programs: dict[str, str], answers: dict[str, str], kernel: str,
+           ) -> dict[str, Divergence | None]:
+    """Each program with an answer, on the model under ``KERNEL_PROFILES[kernel]``."""
+    profile, switches = KERNEL_PROFILES.get(kernel, ("mainline", {}))
+    out: dict[str, Divergence | None] = {}
+    for name in sorted(programs):
+        if name in answers:
+            out[name] = compare(answers[name], run_program(programs[name], profile,
+                                                           **switches))
+    return out
+
+
+def steps(text: str) -> list[list[str]]:
+    """The text cut into steps (each from its ``S<n>`` line to the next)."""
+    out: list[list[str]] = []
+    for line in text.splitlines():
+        if _STEP.match(line) or not out:
+            out.append([])
+        out[-1].append(line)
+    return out

@@ -1,0 +1,737 @@
+/*
+ * mmprog: the guest-side interpreter of thpsim's memory-management programs.
+ *
+ * Usage: mmprog PROGRAM.mmp...    (each program runs in a fresh child process)
+ *
+ * The language and the observations are described in docs/oracle.md; the Python
+ * interpreter (src/thpsim/oracle/interp.py) runs the same programs on the model and
+ * must print the same text. Raw system calls only (no libnuma). Written for thpsim.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define HPAGE (2UL << 20)
+#define ARENA 0x7e0000000000UL
+#define ARENA_END (ARENA + (1UL << 30))
+#define MAXTOK 16
+#define MAXLINES 512
+#define LINELEN 256
+
+static const char *vmstat_names[] = {
+	"thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd", "thp_split_page",
+	"thp_deferred_split_page", "thp_migration_success", "thp_migration_fail",
+	"thp_migration_split", "pgmigrate_success", "pgmigrate_fail", NULL,
+};
+#define NVM 10
+static long vm_base[NVM];
+
+static uint64_t regs[26];
+static char lines[MAXLINES][LINELEN];
+static int nlines;
+static const char *who = "";
+
+/* ---------------------------------------------------------------- output */
+static char obuf[1 << 16];
+static size_t olen;
+/* a snapshot is built in snap[] and printed as its difference from prev[] */
+static char snap[1 << 16], prev[1 << 16];
+static size_t slen;
+static int to_snap;
+
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+	char *buf = to_snap ? snap : obuf;
+	size_t *len = to_snap ? &slen : &olen;
+	size_t size = to_snap ? sizeof(snap) : sizeof(obuf);
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len += (size_t)n < size - *len ? (size_t)n : size - *len - 1;
+}
+
+/* is the line at l (up to its newline) one of the lines of text? */
+static int has_line(const char *text, const char *l)
+{
+	size_t n = strcspn(l, "\n");
+	for (const char *p = text; *p;) {
+		size_t m = strcspn(p, "\n");
+		if (m == n && !strncmp(p, l, n))
+			return 1;
+		p += m;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+static void print_diff(void)
+{
+	for (const char *p = prev; *p;) {
+		size_t m = strcspn(p, "\n");
+		if (!has_line(snap, p))
+			out("%s  - %.*s\n", who, (int)m, p);
+		p += m;
+		if (*p)
+			p++;
+	}
+	for (const char *p = snap; *p;) {
+		size_t m = strcspn(p, "\n");
+		if (!has_line(prev, p))
+			out("%s  + %.*s\n", who, (int)m, p);
+		p += m;
+		if (*p)
+			p++;
+	}
+	memcpy(prev, snap, slen + 1);
+}
+
+static void flush_out(void)
+{
+	fwrite(obuf, 1, olen, stdout);
+	fflush(stdout);
+	olen = 0;
+}
+
+/* ---------------------------------------------------------------- parsing */
+struct name { const char *s; long v; };
+
+static const struct name prot_names[] = {
+	{"none", 0}, {"r", 1}, {"w", 2}, {"x", 4}, {NULL, 0},
+};
+static const struct name mmap_flag_names[] = {
+	{"private", 0x02}, {"anon", 0x20}, {"fixed", 0x10}, {"noreplace", 0x100000},
+	{"populate", 0x8000}, {"locked", 0x2000}, {"noreserve", 0x4000}, {NULL, 0},
+};
+static const struct name advice_names[] = {
+	{"normal", 0}, {"random", 1}, {"sequential", 2}, {"willneed", 3}, {"dontneed", 4},
+	{"free", 8}, {"remove", 9}, {"dontfork", 10}, {"dofork", 11}, {"mergeable", 12},
+	{"unmergeable", 13}, {"hugepage", 14}, {"nohugepage", 15}, {"dontdump", 16},
+	{"dodump", 17}, {"wipeonfork", 18}, {"keeponfork", 19}, {"cold", 20}, {"pageout", 21},
+	{"populate_read", 22}, {"populate_write", 23}, {"collapse", 25},
+	{"hwpoison", 100}, {"soft_offline", 101}, {NULL, 0},
+};
+static const struct name mremap_flag_names[] = {
+	{"maymove", 1}, {"fixed", 2}, {"dontunmap", 4}, {NULL, 0},
+};
+static const struct name mpol_names[] = {
+	{"default", 0}, {"preferred", 1}, {"bind", 2}, {"interleave", 3}, {"local", 4},
+	{"preferred_many", 5}, {"weighted_interleave", 6},
+	{"static", 1 << 15}, {"relative", 1 << 14}, {"numa_balancing", 1 << 13}, {NULL, 0},
+};
+static const struct name mbind_flag_names[] = {
+	{"strict", 1}, {"move", 2}, {"moveall", 4}, {NULL, 0},
+};
+static const struct name mlock_flag_names[] = {
+	{"onfault", 1}, {NULL, 0},
+};
+
+static int parse_num(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-') {
+		long long x = strtoll(s, &end, 0);
+		*v = (uint64_t)x;
+	} else {
+		*v = strtoull(s, &end, 0);
+	}
+	return *end == 0 && end != s;
+}
+
+/* "a|b|c" of names, or a number; "0" is 0 */
+static uint64_t parse_names(const char *s, const struct name *tbl, int chars)
+{
+	uint64_t v = 0;
+	if (parse_num(s, &v))
+		return v;
+	if (chars) { /* prot: "rw", "rwx", "none" */
+		if (!strcmp(s, "none"))
+			return 0;
+		for (const char *p = s; *p; p++)
+			for (const struct name *n = tbl; n->s; n++)
+				if (n->s[0] == *p && !n->s[1])
+					v |= n->v;
+		return v;
+	}
+	char buf[LINELEN];
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *tok = strtok(buf, "|"); tok; tok = strtok(NULL, "|")) {
+		uint64_t x;
+		if (parse_num(tok, &x)) {
+			v |= x;
+			continue;
+		}
+		for (const struct name *n = tbl; n->s; n++)
+			if (!strcmp(n->s, tok))
+				v |= n->v;
+	}
+	return v;
+}
+
+/* A, A+0x1000, A-0x1000, or a number */
+static uint64_t parse_addr(const char *s)
+{
+	uint64_t v = 0, off = 0;
+	if (s[0] >= 'A' && s[0] <= 'Z' && (s[1] == 0 || s[1] == '+' || s[1] == '-')) {
+		v = regs[s[0] - 'A'];
+		if (s[1] == '+')
+			parse_num(s + 2, &off);
+		else if (s[1] == '-') {
+			parse_num(s + 2, &off);
+			off = -off;
+		}
+		return v + off;
+	}
+	parse_num(s, &v);
+	return v;
+}
+
+/* ---------------------------------------------------------------- observations */
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	ssize_t r;
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	return (int)n;
+}
+
+static void vmstat_read(long *vals)
+{
+	static char buf[1 << 16];
+	read_file("/proc/vmstat", buf, sizeof(buf));
+	for (int i = 0; i < NVM; i++) {
+		vals[i] = 0;
+		size_t l = strlen(vmstat_names[i]);
+		for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			if (!strncmp(p, vmstat_names[i], l) && p[l] == ' ') {
+				vals[i] = strtol(p + l + 1, NULL, 10);
+				break;
+			}
+		}
+	}
+}
+
+struct vma { uint64_t start, end; char perms[5]; long rss, anon_huge, locked; };
+static struct vma vmas[256];
+static int nvmas;
+
+static void read_vmas(void)
+{
+	static char buf[1 << 18];
+	nvmas = 0;
+	if (read_file("/proc/self/smaps", buf, sizeof(buf)) < 0)
+		return;
+	struct vma *cur = NULL;
+	for (char *p = buf; *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = 0;
+		unsigned long s, e;
+		char perms[8];
+		if (sscanf(p, "%lx-%lx %7s", &s, &e, perms) == 3 && strchr(p, '-') < strchr(p, ' ')) {
+			cur = NULL;
+			if (e > ARENA && s < ARENA_END && nvmas < 256) {
+				cur = &vmas[nvmas++];
+				memset(cur, 0, sizeof(*cur));
+				cur->start = s;
+				cur->end = e;
+				memcpy(cur->perms, perms, 4);
+			}
+		} else if (cur) {
+			long v;
+			if (sscanf(p, "Rss: %ld kB", &v) == 1)
+				cur->rss = v;
+			else if (sscanf(p, "AnonHugePages: %ld kB", &v) == 1)
+				cur->anon_huge = v;
+			else if (sscanf(p, "Locked: %ld kB", &v) == 1)
+				cur->locked = v;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+static void rle_out(const int *st, int n)
+{
+	int i = 0;
+	const char *sep = "";
+	while (i < n) {
+		int j = i;
+		while (j < n && st[j] == st[i])
+			j++;
+		out("%s%d*%d", sep, st[i], j - i);
+		sep = ",";
+		i = j;
+	}
+}
+
+static void snapshot(void)
+{
+	to_snap = 1;
+	slen = 0;
+	snap[0] = 0;
+	read_vmas();
+	for (int i = 0; i < nvmas; i++)
+		out("vma %lx-%lx %s rss=%ld anon_huge=%ld locked=%ld\n",
+		    vmas[i].start, vmas[i].end, vmas[i].perms, vmas[i].rss, vmas[i].anon_huge,
+		    vmas[i].locked);
+	/* per 2 MiB chunk that a VMA covers: pagemap, kpageflags, move_pages */
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	uint64_t last = 0;
+	for (int i = 0; i < nvmas; i++) {
+		uint64_t c = vmas[i].start & ~(HPAGE - 1);
+		if (c < last)
+			c = last;
+		for (; c < vmas[i].end; c += HPAGE) {
+			static uint64_t ent[512];
+			static void *pages[512];
+			static int status[512];
+			static uint64_t pfns[512];
+			int npfn = 0;
+			int present = 0, sd = 0, excl = 0, thp = 0, head = 0, mapped = 0;
+			int contig = 1;
+			uint64_t first = 0;
+			pread(pm, ent, sizeof(ent), (c / PAGE) * 8);
+			for (int k = 0; k < 512; k++) {
+				uint64_t a = c + k * PAGE;
+				int in = 0;
+				for (int j = 0; j < nvmas; j++)
+					if (a >= vmas[j].start && a < vmas[j].end)
+						in = 1;
+				pages[k] = (void *)a;
+				if (!in) {
+					contig = 0;
+					continue;
+				}
+				mapped++;
+				uint64_t e = ent[k];
+				if (e >> 55 & 1)
+					sd++;
+				if (e >> 56 & 1)
+					excl++;
+				if (!(e >> 63 & 1)) {
+					contig = 0;
+					continue;
+				}
+				present++;
+				uint64_t pfn = e & ((1UL << 55) - 1);
+				if (k == 0) {
+					first = pfn;
+					if (pfn & 511)
+						contig = 0;
+				} else if (pfn != first + k) {
+					contig = 0;
+				}
+				pfns[npfn++] = pfn;
+			}
+			/* kpageflags of the present pages, one read per run of frames */
+			for (int k = 0; k < npfn;) {
+				int j = k + 1;
+				while (j < npfn && pfns[j] == pfns[j - 1] + 1)
+					j++;
+				static uint64_t fl[512];
+				ssize_t got = kpf >= 0 ? pread(kpf, fl, (j - k) * 8, pfns[k] * 8) : -1;
+				for (int q = 0; q < j - k && (q + 1) * 8 <= got; q++) {
+					if (fl[q] >> 22 & 1)
+						thp++;
+					if (fl[q] >> 15 & 1)
+						head++;
+				}
+				k = j;
+			}
+			syscall(SYS_move_pages, 0, 512UL, pages, NULL, status, 0);
+			for (int k = 0; k < 512; k++) {
+				int in = 0;
+				for (int j = 0; j < nvmas; j++)
+					if (c + k * PAGE >= vmas[j].start && c + k * PAGE < vmas[j].end)
+						in = 1;
+				if (!in)
+					status[k] = 1000; /* outside every VMA: not reported */
+			}
+			out("pmd %lx mapped=%d present=%d sd=%d excl=%d huge=%d thp=%d head=%d "
+			    "nodes=", c, mapped, present, sd, excl, present == 512 && contig,
+			    thp, head);
+			rle_out(status, 512);
+			out("\n");
+			last = c + HPAGE;
+		}
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	long now[NVM];
+	vmstat_read(now);
+	out("vmstat");
+	for (int i = 0; i < NVM; i++)
+		if (now[i] != vm_base[i])
+			out(" %s=%ld", vmstat_names[i], now[i] - vm_base[i]);
+	out("\n");
+	to_snap = 0;
+	print_diff();
+}
+
+/*
+ * The interpreter's own private pages (outside the arena): migrate_pages(2) moves
+ * them with the program's, and pgmigrate_success counts them. They are found before
+ * and after the call and what moved is taken out of the counter's delta; the model
+ * side has no such pages.
+ */
+#define MAXOWN 8192
+#define PGMIGRATE_SUCCESS 8 /* index in vmstat_names */
+static void *own[MAXOWN];
+static int own_st[MAXOWN];
+static int nown;
+
+static void own_pages_again(void)
+{
+	for (int k = 0; k < nown; k++)
+		own_st[k] = -1000;
+	if (nown)
+		syscall(SYS_move_pages, 0, (unsigned long)nown, own, NULL, own_st, 0);
+}
+
+static void own_pages(void)
+{
+	static char buf[1 << 16];
+	nown = 0;
+	if (read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
+		return;
+	for (char *p = buf; *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = 0;
+		unsigned long s, e;
+		char perms[8];
+		if (sscanf(p, "%lx-%lx %7s", &s, &e, perms) == 3 && perms[3] == 'p' &&
+		    (e <= ARENA || s >= ARENA_END) && s < (1UL << 47) && !strstr(p, "[v"))
+			for (unsigned long a = s; a < e && nown < MAXOWN; a += PAGE)
+				own[nown++] = (void *)a;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	own_pages_again();
+}
+
+/* ---------------------------------------------------------------- user accesses */
+static sigjmp_buf fault_jmp;
+static volatile uint64_t fault_at;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	fault_at = (uint64_t)si->si_addr;
+	siglongjmp(fault_jmp, sig);
+}
+
+static uint64_t pattern(uint64_t addr, uint64_t seed)
+{
+	return ((addr >> 12) * 0x9E3779B97F4A7C15UL) ^ (seed * 0xBF58476D1CE4E5B9UL) ^ 1;
+}
+
+/* write one word at the start of every page of [a, a+len) */
+static void do_write(uint64_t a, uint64_t len, uint64_t seed)
+{
+	static volatile uint64_t p;
+	p = a;
+	int sig = sigsetjmp(fault_jmp, 1);
+	if (sig) {
+		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", p - a);
+		return;
+	}
+	for (; p < a + len; p += PAGE)
+		*(volatile uint64_t *)p = pattern(p, seed);
+	out("%s  wrote %lu pages\n", who, len / PAGE);
+}
+
+static void do_read(uint64_t a, uint64_t len)
+{
+	static volatile uint64_t p, nonzero, hash;
+	p = a;
+	nonzero = 0;
+	hash = 0;
+	int sig = sigsetjmp(fault_jmp, 1);
+	if (sig) {
+		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", p - a);
+		return;
+	}
+	for (; p < a + len; p += PAGE) {
+		uint64_t v = *(volatile uint64_t *)p;
+		if (v)
+			nonzero++;
+		hash = (hash ^ v) * 0x100000001B3UL;
+		hash ^= (p - a) >> 12;
+	}
+	out("%s  read %lu pages nonzero=%lu hash=%016lx\n", who, len / PAGE, nonzero, hash);
+}
+
+/* ---------------------------------------------------------------- steps */
+static void result(long ret, int err)
+{
+	if (ret < 0 && err)
+		out(" = -1 %d\n", err);
+	else
+		out(" = %#lx\n", (unsigned long)ret);
+}
+
+static int run_lines(int from, int to, int depth);
+
+static int run_step(int i, int depth)
+{
+	char buf[LINELEN];
+	char *tok[MAXTOK];
+	int nt = 0;
+	snprintf(buf, sizeof(buf), "%s", lines[i]);
+	for (char *t = strtok(buf, " \t"); t && nt < MAXTOK; t = strtok(NULL, " \t"))
+		tok[nt++] = t;
+	if (nt == 0)
+		return i + 1;
+	const char *op = tok[0];
+	long ret = 0;
+	int err = 0;
+	out("%sS%d %s", who, i, lines[i]);
+#define ARG(k) (k < nt ? tok[k] : "0")
+	errno = 0;
+	if (!strcmp(op, "fork")) {
+		/* the child runs up to the matching endfork, then exits; the parent waits */
+		int end = i + 1, lvl = 1;
+		for (; end < nlines; end++) {
+			if (!strncmp(lines[end], "fork", 4) && (lines[end][4] == 0 || lines[end][4] == ' '))
+				lvl++;
+			if (!strncmp(lines[end], "endfork", 7) && --lvl == 0)
+				break;
+		}
+		out("\n");
+		flush_out();
+		pid_t pid = fork();
+		if (pid == 0) {
+			who = "child ";
+			run_lines(i + 1, end, depth + 1);
+			flush_out();
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		out("%s  child exited %d\n", who, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		snapshot();
+		return end + 1;
+	} else if (!strcmp(op, "mmap")) {
+		int r = tok[1][0] - 'A';
+		void *p = mmap((void *)parse_addr(ARG(2)), parse_addr(ARG(3)),
+			       (int)parse_names(ARG(4), prot_names, 1),
+			       (int)parse_names(ARG(5), mmap_flag_names, 0), -1, 0);
+		ret = p == MAP_FAILED ? -1 : (long)p;
+		err = errno;
+		if (p != MAP_FAILED && r >= 0 && r < 26)
+			regs[r] = (uint64_t)p;
+	} else if (!strcmp(op, "munmap")) {
+		ret = munmap((void *)parse_addr(ARG(1)), parse_addr(ARG(2)));
+		err = errno;
+	} else if (!strcmp(op, "mprotect")) {
+		ret = mprotect((void *)parse_addr(ARG(1)), parse_addr(ARG(2)),
+			       (int)parse_names(ARG(3), prot_names, 1));
+		err = errno;
+	} else if (!strcmp(op, "madvise")) {
+		ret = madvise((void *)parse_addr(ARG(1)), parse_addr(ARG(2)),
+			      (int)parse_names(ARG(3), advice_names, 0));
+		err = errno;
+	} else if (!strcmp(op, "mremap")) {
+		int r = tok[1][0] - 'A';
+		ret = syscall(SYS_mremap, parse_addr(ARG(2)), parse_addr(ARG(3)), parse_addr(ARG(4)),
+			      parse_names(ARG(5), mremap_flag_names, 0), parse_addr(ARG(6)));
+		err = errno;
+		if (ret != -1 && r >= 0 && r < 26)
+			regs[r] = (uint64_t)ret;
+	} else if (!strcmp(op, "mlock")) {
+		ret = syscall(SYS_mlock, parse_addr(ARG(1)), parse_addr(ARG(2)));
+		err = errno;
+	} else if (!strcmp(op, "mlock2")) {
+		ret = syscall(SYS_mlock2, parse_addr(ARG(1)), parse_addr(ARG(2)),
+			      parse_names(ARG(3), mlock_flag_names, 0));
+		err = errno;
+	} else if (!strcmp(op, "munlock")) {
+		ret = syscall(SYS_munlock, parse_addr(ARG(1)), parse_addr(ARG(2)));
+		err = errno;
+	} else if (!strcmp(op, "mbind")) {
+		unsigned long mask = parse_addr(ARG(4));
+		ret = syscall(SYS_mbind, parse_addr(ARG(1)), parse_addr(ARG(2)),
+			      parse_names(ARG(3), mpol_names, 0), mask ? &mask : NULL, 64UL,
+			      parse_names(ARG(5), mbind_flag_names, 0));
+		err = errno;
+	} else if (!strcmp(op, "set_mempolicy")) {
+		unsigned long mask = parse_addr(ARG(2));
+		ret = syscall(SYS_set_mempolicy, parse_names(ARG(1), mpol_names, 0),
+			      mask ? &mask : NULL, 64UL);
+		err = errno;
+	} else if (!strcmp(op, "get_mempolicy")) {
+		int mode = -1;
+		unsigned long mask = 0;
+		ret = syscall(SYS_get_mempolicy, &mode, &mask, 64UL, 0UL, 0UL);
+		err = errno;
+		if (ret == 0) {
+			out(" = 0 mode=%d mask=%#lx\n", mode, mask);
+			snapshot();
+			return i + 1;
+		}
+	} else if (!strcmp(op, "move_pages")) {
+		/* move_pages ADDR LEN NODE FLAGS: every page of the range to NODE */
+		static void *pages[4096];
+		static int nodes[4096], status[4096];
+		uint64_t a = parse_addr(ARG(1)), n = parse_addr(ARG(2)) / PAGE;
+		if (n > 4096)
+			n = 4096;
+		for (uint64_t k = 0; k < n; k++) {
+			pages[k] = (void *)(a + k * PAGE);
+			nodes[k] = (int)parse_addr(ARG(3));
+			status[k] = -1000;
+		}
+		ret = syscall(SYS_move_pages, 0, n, pages, nodes, status,
+			      (int)parse_names(ARG(4), mbind_flag_names, 0));
+		err = errno;
+		if (ret < 0 && err)
+			out(" = -1 %d status=", err);
+		else
+			out(" = %ld status=", ret);
+		rle_out(status, (int)n);
+		out("\n");
+		snapshot();
+		return i + 1;
+	} else if (!strcmp(op, "migrate_pages")) {
+		unsigned long from = parse_addr(ARG(1)), to = parse_addr(ARG(2));
+		static int before[MAXOWN];
+		own_pages();
+		memcpy(before, own_st, sizeof(before));
+		ret = syscall(SYS_migrate_pages, 0, 64UL, &from, &to);
+		err = errno;
+		own_pages_again();
+		/* the interpreter's own pages moved too: not the program's migrations */
+		for (int k = 0; k < nown; k++)
+			if (before[k] >= 0 && own_st[k] >= 0 && before[k] != own_st[k])
+				vm_base[PGMIGRATE_SUCCESS]++;
+	} else if (!strcmp(op, "clear_refs")) {
+		int fd = open("/proc/self/clear_refs", O_WRONLY);
+		ret = write(fd, ARG(1), strlen(ARG(1)));
+		err = errno;
+		close(fd);
+	} else if (!strcmp(op, "write")) {
+		out("\n");
+		do_write(parse_addr(ARG(1)), parse_addr(ARG(2)), parse_addr(ARG(3)));
+		snapshot();
+		return i + 1;
+	} else if (!strcmp(op, "read")) {
+		out("\n");
+		do_read(parse_addr(ARG(1)), parse_addr(ARG(2)));
+		snapshot();
+		return i + 1;
+	} else {
+		out(" = unknown step\n");
+		return i + 1;
+	}
+	result(ret, err);
+	snapshot();
+	return i + 1;
+}
+
+static int run_lines(int from, int to, int depth)
+{
+	int i = from;
+	while (i < to)
+		i = run_step(i, depth);
+	return i;
+}
+
+static int load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	nlines = 0;
+	char buf[LINELEN];
+	while (nlines < MAXLINES && fgets(buf, sizeof(buf), f)) {
+		char *h = strchr(buf, '#');
+		if (h)
+			*h = 0;
+		size_t l = strlen(buf);
+		while (l && (buf[l - 1] == '\n' || buf[l - 1] == ' ' || buf[l - 1] == '\t'))
+			buf[--l] = 0;
+		char *s = buf;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s)
+			snprintf(lines[nlines++], LINELEN, "%s", s);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void run_program(const char *path)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	if (load(path) < 0) {
+		printf("cannot read %s\n", path);
+		return;
+	}
+	vmstat_read(vm_base);
+	run_lines(0, nlines, 0);
+	flush_out();
+}
+
+int main(int argc, char **argv)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set); /* every page of ours on node 0 */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	for (int k = 1; k < argc; k++) {
+		const char *name = strrchr(argv[k], '/') ? strrchr(argv[k], '/') + 1 : argv[k];
+		printf("=== program %s\n", name);
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			run_program(argv[k]);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		printf("=== end %s status=%d\n", name,
+		       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		fflush(stdout);
+	}
+	return 0;
+}
