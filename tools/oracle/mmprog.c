@@ -27,10 +27,12 @@
 #define PAGE 4096UL
 #define HPAGE (2UL << 20)
 #define ARENA 0x7e0000000000UL
-#define ARENA_END (ARENA + (1UL << 30))
+#define SLOT (64UL << 20) /* register R starts at ARENA + R * SLOT */
+#define ARENA_END (ARENA + 26 * SLOT)
 #define MAXTOK 16
 #define MAXLINES 512
 #define LINELEN 256
+#define PROGRAM_SECONDS 120
 
 static const char *vmstat_names[] = {
 	"thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd", "thp_split_page",
@@ -531,6 +533,7 @@ static int run_step(int i, int depth)
 		flush_out();
 		pid_t pid = fork();
 		if (pid == 0) {
+			alarm(PROGRAM_SECONDS);
 			who = "child ";
 			run_lines(i + 1, end, depth + 1);
 			flush_out();
@@ -706,6 +709,8 @@ static void run_program(const char *path)
 		printf("cannot read %s\n", path);
 		return;
 	}
+	for (int r = 0; r < 26; r++) /* never 0: a step on an unset register stays in the arena */
+		regs[r] = ARENA + r * SLOT;
 	vmstat_read(vm_base);
 	run_lines(0, nlines, 0);
 	flush_out();
@@ -724,6 +729,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		pid_t pid = fork();
 		if (pid == 0) {
+			alarm(PROGRAM_SECONDS); /* a program that hangs ends as SIGALRM (142) */
 			run_program(argv[k]);
 			_exit(0);
 		}

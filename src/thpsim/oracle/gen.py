@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import random
 
-from thpsim.oracle.interp import ARENA
+from thpsim.oracle.interp import ARENA, SLOT
 
 __all__ = ["program", "programs", "GEN_VERSION"]
 
 GEN_VERSION = 1
 PAGE = 4096
 HPAGE = 2 << 20
-SLOT = 64 << 20  #: arena address space per region register
 
 ADVICE = ["hugepage", "nohugepage", "dontneed", "free", "cold", "pageout", "willneed",
           "populate_read", "populate_write", "dontfork", "dofork", "wipeonfork", "keeponfork",

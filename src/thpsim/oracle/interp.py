@@ -25,7 +25,8 @@ __all__ = ["ARENA", "ARENA_END", "VMSTAT_NAMES", "run_program", "guest_machine"]
 PAGE = 4096
 HPAGE = 2 << 20
 ARENA = 0x7E00_0000_0000
-ARENA_END = ARENA + (1 << 30)
+SLOT = 64 << 20  #: register R starts at ARENA + R * SLOT (mmprog.c SLOT)
+ARENA_END = ARENA + 26 * SLOT
 U64 = (1 << 64) - 1
 
 #: the /proc/vmstat counters whose deltas are observed (mmprog.c vmstat_names)
@@ -128,7 +129,9 @@ class _Task:
 
     p: Process
     who: str
-    regs: list[int] = field(default_factory=lambda: [0] * 26)
+    #: before an mmap sets it, a register holds its slot (never 0: a step on an unset
+    #: register must not reach the C interpreter's own pages)
+    regs: list[int] = field(default_factory=lambda: [ARENA + r * SLOT for r in range(26)])
     prev: list[str] = field(default_factory=list)
 
 

@@ -227,12 +227,16 @@ def boot(kernel: Path, programs: dict[str, str], nodes: int = 2, mem_mib: int = 
                           "transparent_hugepage=always thpsim.thp=always thpsim.defrag=madvise",
                "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio"]
         t0 = time.monotonic()
+        serial = cache_dir() / f"serial-{os.getpid()}.log"  # tail -f it during a long boot
+        log(f"serial console: {serial}")
         try:
-            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            with serial.open("wb") as f:
+                subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                stderr=subprocess.STDOUT, timeout=timeout)
         except subprocess.TimeoutExpired as e:
-            raise OracleError(f"guest timed out after {timeout:.0f} s") from e
-        text = r.stdout.decode(errors="replace").replace("\r", "")
+            raise OracleError(f"guest timed out after {timeout:.0f} s (serial console "
+                              f"in {serial})") from e
+        text = serial.read_bytes().decode(errors="replace").replace("\r", "")
         log(f"{kernel.name}: {len(programs)} programs, {time.monotonic() - t0:.1f} s")
     m = re.search(r"===THPSIM-BEGIN===\n(.*?)===THPSIM-END===", text, re.S)
     if m is None:
