@@ -188,6 +188,14 @@ class Profile:
     #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
     #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
     madvise_populate: bool
+    #: 5.4 (Minchan Kim, "introduce MADV_COLD" / "introduce MADV_PAGEOUT"):
+    #: madvise_behavior_valid() accepts MADV_COLD (20) and MADV_PAGEOUT (21), which
+    #: deactivate the range's pages or hand them to reclaim. 4.14: EINVAL.
+    madvise_cold_pageout: bool
+    #: 6.1 (Z. O'Keefe, "mm/madvise: introduce MADV_COLLAPSE sync hugepage
+    #: collapse"): MADV_COLLAPSE (25) is valid (mm/madvise.py madvise_collapse():
+    #: the scan's answers, no collapse). 4.14: EINVAL.
+    madvise_collapse: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -359,6 +367,8 @@ PROFILES: dict[str, Profile] = {
         madvise_hwpoison_action_required=False,
         mremap_new_len_task_size_einval=False,
         madvise_populate=False,
+        madvise_cold_pageout=False,
+        madvise_collapse=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -437,6 +447,8 @@ PROFILES: dict[str, Profile] = {
         madvise_hwpoison_action_required=True,
         mremap_new_len_task_size_einval=True,
         madvise_populate=True,
+        madvise_cold_pageout=True,
+        madvise_collapse=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,

@@ -1,0 +1,276 @@
+"""MADV_COLD and MADV_PAGEOUT (5.4, profile switch ``madvise_cold_pageout``).
+
+Models tested: mm/madvise.c madvise_cold() / madvise_pageout(), can_madv_lru_vma(),
+madvise_cold_or_pageout_pte_range() (6.9+: a PTE-mapped THP the range covers whole is
+not split), mm/swap.c deactivate_page(), and mm/vmscan.c reclaim_pages() on a machine
+without swap (nothing is paged out: a THP is split in the fallback to base pages, every
+page goes back active). What a kernel test sees: smaps' Referenced, meminfo's
+Active(anon)/Inactive(anon), pagemap (the same frames stay present), vmstat
+(pgdeactivate, pgactivate, thp_split_page, thp_split_pmd), the data, and the errnos.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from fs_helpers import key_values, pagemap, smaps_of
+from mm_helpers import (
+    ANON,
+    RW,
+    check_data,
+    delta,
+    errno_of,
+    is_pmd_mapped,
+    numa_machine,
+    thp_region,
+)
+
+from thpsim import MADV_COLD, MADV_COLLAPSE, MADV_NOHUGEPAGE, MADV_PAGEOUT, PROT_READ
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.profiles import make_profile
+
+PROFILES = ("seed", "mainline")
+THP = HPAGE_PMD_SIZE
+NR = THP // PAGE_SIZE
+
+
+def meminfo(m):
+    kv = key_values(m.fs.read("/proc/meminfo"))
+    return kv["Active(anon)"], kv["Inactive(anon)"]
+
+
+def referenced_kb(p, a):
+    return int(smaps_of(p.fs, a)["Referenced"])
+
+
+def small(p, npages):
+    """``npages`` 4 KiB pages (no THP), page i holding its address."""
+    a = p.mmap(0, npages * PAGE_SIZE, RW, ANON)
+    p.madvise(a, npages * PAGE_SIZE, MADV_NOHUGEPAGE)
+    for i in range(npages):
+        p.threads[0].write(a + i * PAGE_SIZE, a + i * PAGE_SIZE)
+    return a
+
+
+def pte_mapped_thp(p):
+    """One THP, filled, mapped by 512 PTEs in one VMA (an mprotect of its first page
+    split the PMD; the second mprotect merged the VMAs back)."""
+    a = thp_region(p, 1)
+    p.mprotect(a, PAGE_SIZE, PROT_READ)
+    p.mprotect(a, PAGE_SIZE, RW)
+    assert not is_pmd_mapped(p, a)
+    return a
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+@pytest.mark.parametrize("profile", PROFILES)
+def test_validity_follows_the_switch(profile, advice):
+    """madvise_behavior_valid(): EINVAL with the switch off (4.14), and nothing changes;
+    0 with it on. The switch's other value is tested by overriding it."""
+    for on in (False, True):
+        m = numa_machine(make_profile(profile, madvise_cold_pageout=on))
+        p = m.spawn()
+        a = small(p, 4)
+        pm = pagemap(p.fs, a, 4)
+        before = dict(m.kernel.vmstat.events)
+        if on:
+            assert p.madvise(a, 4 * PAGE_SIZE, advice) == 0
+        else:
+            assert errno_of(p.madvise, a, 4 * PAGE_SIZE, advice) == errno.EINVAL
+            assert delta(m, before) == {}
+        assert pagemap(p.fs, a, 4) == pm
+        check_data(p, a, 4 * PAGE_SIZE)
+
+
+def test_cold_small_pages_clears_referenced_and_deactivates():
+    """COLD: the PTEs' accessed bits and PG_referenced are cleared (smaps Referenced 0),
+    the pages move to the inactive list (pgdeactivate per page); frames and data stay."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 8)
+    pm = pagemap(p.fs, a, 8)
+    assert referenced_kb(p, a) == 32
+    act, inact = meminfo(m)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a + 2 * PAGE_SIZE, 4 * PAGE_SIZE, MADV_COLD) == 0
+    assert delta(m, before) == {"pgdeactivate": 4}
+    assert referenced_kb(p, a) == 16
+    assert meminfo(m) == (act - 16, inact + 16)
+    assert pagemap(p.fs, a, 8) == pm
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, 8 * PAGE_SIZE, MADV_COLD) == 0  # again: only the 4 still active
+    assert delta(m, before) == {"pgdeactivate": 4}
+    assert referenced_kb(p, a) == 0
+    check_data(p, a, 8 * PAGE_SIZE)
+
+
+def test_pageout_small_pages_without_swap_keeps_them():
+    """PAGEOUT with no swap: every page is isolated, fails to get a swap slot and goes
+    back active (pgactivate per page); the accessed bits stay (PAGEOUT does not clear
+    them), the frames stay mapped, the data is intact."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 8)
+    pm = pagemap(p.fs, a, 8)
+    act, inact = meminfo(m)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, 8 * PAGE_SIZE, MADV_PAGEOUT) == 0
+    assert delta(m, before) == {"pgactivate": 8}
+    assert meminfo(m) == (act, inact)
+    assert referenced_kb(p, a) == 32
+    assert pagemap(p.fs, a, 8) == pm
+    check_data(p, a, 8 * PAGE_SIZE)
+
+
+def test_cold_whole_pmd_thp_stays_huge():
+    """COLD over a whole PMD-mapped THP: the PMD's accessed bit is cleared, the THP
+    deactivated whole (pgdeactivate 512), no split."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 2)
+    pm = pagemap(p.fs, a, 2 * NR)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, THP, MADV_COLD) == 0
+    assert delta(m, before) == {"pgdeactivate": NR}
+    assert is_pmd_mapped(p, a) and is_pmd_mapped(p, a + THP)
+    assert referenced_kb(p, a) == 2048  # only the second THP
+    assert pagemap(p.fs, a, 2 * NR) == pm
+    check_data(p, a, 2 * THP)
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+def test_partial_pmd_thp_is_split(advice):
+    """A PMD-mapped THP the range covers in part is split first (split_folio()), then
+    the covered pages are handled at PTE level; the data stays."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 1)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a + THP // 2, THP // 4, advice) == 0
+    d = delta(m, before)
+    assert d["thp_split_page"] == 1 and d["thp_split_pmd"] == 1
+    assert not is_pmd_mapped(p, a)
+    assert d.get("pgdeactivate" if advice == MADV_COLD else "pgactivate") == NR // 4
+    check_data(p, a, THP)
+
+
+def test_pageout_whole_thp_falls_back_to_base_pages():
+    """PAGEOUT over a whole THP with no swap: reclaim cannot get it a swap slot, splits
+    it (the fallback to base pages), and every base page goes back active."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 1)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, THP, MADV_PAGEOUT) == 0
+    d = delta(m, before)
+    assert d == {"pgactivate": NR, "thp_split_page": 1, "thp_split_pmd": 1}
+    assert not is_pmd_mapped(p, a)
+    check_data(p, a, THP)
+
+
+def test_cold_pte_mapped_thp_covered_whole_is_not_split():
+    """6.9+: a PTE-mapped THP the range covers whole is deactivated as one folio (its
+    512 PTEs made old), not split; covered in part, it is split."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = pte_mapped_thp(p)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, THP, MADV_COLD) == 0
+    assert delta(m, before) == {"pgdeactivate": NR}
+    assert referenced_kb(p, a) == 0
+    assert m.kernel.pages.flags[m.kernel.pages.compound_head(
+        pagemap(p.fs, a)[0] & ((1 << 55) - 1))] & 1 << 15  # still PG_head
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, PAGE_SIZE, MADV_COLD) == 0
+    assert delta(m, before)["thp_split_page"] == 1
+    check_data(p, a, THP)
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+def test_shared_pages_are_left_alone(advice):
+    """Pages mapped by a child too ("do not interfere with other mappings") are neither
+    deactivated nor isolated, nor a shared THP split."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 4)
+    b = thp_region(p, 1)
+    child = p.fork()
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, 4 * PAGE_SIZE, advice) == 0
+    assert p.madvise(b + PAGE_SIZE, PAGE_SIZE, advice) == 0
+    assert delta(m, before) == {}
+    assert referenced_kb(p, a) == 16
+    check_data(child, a, 4 * PAGE_SIZE)
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+def test_locked_vma_is_einval(advice):
+    """can_madv_lru_vma(): a VM_LOCKED VMA is EINVAL; the pages before it in the range
+    have been handled already (the call stops at the first error)."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 4)
+    p.mlock(a + 2 * PAGE_SIZE, 2 * PAGE_SIZE)
+    before = dict(m.kernel.vmstat.events)
+    assert errno_of(p.madvise, a, 4 * PAGE_SIZE, advice) == errno.EINVAL
+    assert delta(m, before) == ({"pgdeactivate": 2} if advice == MADV_COLD
+                                else {"pgactivate": 2})
+    check_data(p, a, 4 * PAGE_SIZE)
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+def test_hole_is_enomem_after_the_mapped_part(advice):
+    """A hole in the range: the mapped parts are advised, then ENOMEM."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 4)
+    p.munmap(a + PAGE_SIZE, PAGE_SIZE)
+    before = dict(m.kernel.vmstat.events)
+    assert errno_of(p.madvise, a, 4 * PAGE_SIZE, advice) == errno.ENOMEM
+    assert sum(delta(m, before).values()) == 3
+    check_data(p, a, PAGE_SIZE)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_collapse_errno_per_profile(profile):
+    """MADV_COLLAPSE (6.1): EINVAL in 4.14. Mainline: an anonymous range whose THPs are
+    PMD-mapped already succeeds; a 2 MiB block never touched (no page table:
+    SCAN_PMD_NULL) is EINVAL; a range holding no whole aligned 2 MiB block is 0."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = thp_region(p, 1)
+    fresh = p.mmap(0, 2 * THP, RW, ANON)
+    fresh = (fresh + THP - 1) & ~(THP - 1)
+    if profile == "seed":
+        assert errno_of(p.madvise, a, THP, MADV_COLLAPSE) == errno.EINVAL
+        return
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, THP, MADV_COLLAPSE) == 0
+    assert p.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_COLLAPSE) == 0
+    assert errno_of(p.madvise, fresh, THP, MADV_COLLAPSE) == errno.EINVAL
+    assert delta(m, before) == {}
+    check_data(p, a, THP)
+
+
+def test_collapse_of_small_pages_is_eagain_and_changes_nothing():
+    """Mainline MADV_COLLAPSE of a block of writable 4 KiB pages: the collapse itself
+    is not modelled; the answer is EAGAIN (what the kernel says for a page it cannot
+    isolate), nothing changes. A VM_NOHUGEPAGE VMA is EINVAL (thp_vma_allowable_order
+    fails); a read-only block is EINVAL (SCAN_PAGE_RO). THP "never": COLLAPSE ignores
+    the knob, the faults map 4 KiB pages."""
+    m = numa_machine("mainline", thp="never")
+    p = m.spawn()
+    a = thp_region(p, 1, fill=False)
+    p.madvise(a, THP, MADV_NOHUGEPAGE)
+    p.threads[0].write(a, a)
+    assert errno_of(p.madvise, a, THP, MADV_COLLAPSE) == errno.EINVAL
+    b = thp_region(p, 2, fill=False)
+    for i in range(0, THP, 64 * PAGE_SIZE):
+        p.threads[0].write(b + i, b + i)
+    p.threads[0].read(b + THP)  # the zero page: nothing writable
+    pm = pagemap(p.fs, b, 2 * NR)
+    before = dict(m.kernel.vmstat.events)
+    assert errno_of(p.madvise, b, THP, MADV_COLLAPSE) == errno.EAGAIN
+    assert errno_of(p.madvise, b + THP, THP, MADV_COLLAPSE) == errno.EINVAL
+    assert delta(m, before) == {} and pagemap(p.fs, b, 2 * NR) == pm
