@@ -184,6 +184,16 @@ class Profile:
     #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
     #: 6.1): only with MREMAP_FIXED; otherwise the grow fails later (ENOMEM).
     mremap_new_len_task_size_einval: bool
+    #: 5.7 (B. Geffon, "mm: Add MREMAP_DONTUNMAP to mremap()"), relaxed in 5.13 to
+    #: any VMA but VM_DONTEXPAND/VM_PFNMAP: MREMAP_DONTUNMAP (4) moves the pages and
+    #: leaves the old VMA mapped and empty; it needs MREMAP_MAYMOVE and old_len ==
+    #: new_len (6.17: compared page-aligned). 4.14: an unknown flag, EINVAL.
+    mremap_dontunmap: bool
+    #: 5.16 (C:550a7d60bd5e, hugetlb mremap support): mremap looks up the VMA at
+    #: ``addr`` (EFAULT) before the shrink and before mremap_to()'s unmaps. 4.14: a
+    #: shrink of an unmapped range returns addr; MREMAP_FIXED unmaps the destination
+    #: first, then vma_to_resize() fails (EFAULT).
+    mremap_vma_lookup_first: bool
     #: 5.14 (D. Hildenbrand, "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to
     #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
     #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
@@ -366,6 +376,8 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
         mremap_new_len_task_size_einval=False,
+        mremap_dontunmap=False,
+        mremap_vma_lookup_first=False,
         madvise_populate=False,
         madvise_cold_pageout=False,
         madvise_collapse=False,
@@ -446,6 +458,8 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
         mremap_new_len_task_size_einval=True,
+        mremap_dontunmap=True,
+        mremap_vma_lookup_first=True,
         madvise_populate=True,
         madvise_cold_pageout=True,
         madvise_collapse=True,

@@ -1,8 +1,10 @@
 """mremap: shrink, grow in place, or move a mapping with its page tables.
 
 Models: mm/mremap.c, v4.14 (SYSCALL mremap, vma_to_resize, move_vma,
-move_page_tables -> move_huge_pmd / move_ptes). The rmap lock (anon_vma) is
-always taken around the page-table move (a superset of need_rmap_locks).
+move_page_tables -> move_huge_pmd / move_ptes), 5.7's MREMAP_DONTUNMAP
+(``mremap_dontunmap``) and 5.16's early VMA lookup (``mremap_vma_lookup_first``).
+The rmap lock (anon_vma) is always taken around the page-table move (a superset of
+need_rmap_locks).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
 from thpsim.mm.memory import _addr_end
-from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
+from thpsim.mm.mm_types import (
+    VM_DONTEXPAND,
+    VM_LOCKED,
+    VM_LOCKED_CLEAR_MASK,
+    VM_PFNMAP,
+    mm_struct,
+    vm_area_struct,
+)
 from thpsim.mm.mmap import (
     PAGE_ALIGN,
     do_munmap,
@@ -121,8 +130,16 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
 
 
 def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
-             new_len: int, new_addr: int) -> KernelPath[int]:
-    """Models: mm/mremap.c move_vma() (copy_vma, move_page_tables, unmap the old range)."""
+             new_len: int, new_addr: int, flags: int = 0) -> KernelPath[int]:
+    """Models: mm/mremap.c move_vma() (copy_vma, move_page_tables, unmap the old range).
+
+    MREMAP_DONTUNMAP (5.7+): the old range is not unmapped; its VMA stays, empty
+    (every page table entry moved), with VM_LOCKED/VM_LOCKONFAULT cleared, and
+    locked_vm is left as it was (the lock moved with the pages); total_vm grows by
+    the new length. Simplified: no VM_ACCOUNT (the model does no overcommit
+    accounting), and the old VMA keeps its anon_vma (6.x unlinks it when the old
+    VMA was the whole range: rmap walks of the moved pages find no PTE there).
+    """
 
     parts = yield from split_vma_range(mm, old_addr, old_addr + old_len)
     vma = parts[0]
@@ -142,6 +159,13 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
         return moved
     locked = vma.vm_flags & VM_LOCKED
     mm.total_vm += new_len >> PAGE_SHIFT
+    if flags & MREMAP_DONTUNMAP:
+        # "We always clear VM_LOCKED[ONFAULT] on the old vma"; no munmap, so
+        # locked_vm stays as it is
+        for part in parts:
+            part.vm_flags &= VM_LOCKED_CLEAR_MASK
+        yield from vma_merge_around(mm, new_vma)
+        return new_addr
     if locked:
         mm.locked_vm += new_len >> PAGE_SHIFT
     # The old range is empty now; unmapping it only removes the VMA (and accounting).
@@ -152,24 +176,41 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
 
 def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
               new_addr: int) -> KernelPath[int]:
-    """Models: mm/mremap.c SYSCALL mremap, v4.14 (MREMAP_DONTUNMAP is 5.7+: EINVAL here).
+    """Models: mm/mremap.c SYSCALL mremap, v4.14, with mainline's differences behind
+    switches: MREMAP_DONTUNMAP (``mremap_dontunmap``, 5.7; the 5.13+ VMA rule and
+    6.17's check_mremap_params() comparing the page-aligned lengths), the VMA looked
+    up first (``mremap_vma_lookup_first``, 5.16) and 6.17's new_len check
+    (``mremap_new_len_task_size_einval``).
+
+    4.14 looks the VMA up only where it needs it: a shrink of an unmapped range
+    unmaps nothing and returns ``addr``; MREMAP_FIXED unmaps the destination before
+    vma_to_resize() finds no VMA (EFAULT). 5.16+ looks it up before either (EFAULT,
+    nothing changed).
 
     Returns the new address or -errno.
     """
-
-    if flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE):
+    profile = mm.kernel.profile
+    allowed = MREMAP_FIXED | MREMAP_MAYMOVE
+    if profile.mremap_dontunmap:
+        allowed |= MREMAP_DONTUNMAP
+    if flags & ~allowed:
         return -errno.EINVAL
     if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
         return -errno.EINVAL
+    if flags & MREMAP_DONTUNMAP and not flags & MREMAP_MAYMOVE:
+        return -errno.EINVAL  # "MREMAP_DONTUNMAP is always a move"
     if addr & (PAGE_SIZE - 1):
         return -errno.EINVAL
     old_len = PAGE_ALIGN(old_len)
     new_len = PAGE_ALIGN(new_len)
     if not new_len:
         return -errno.EINVAL
-    if new_len > TASK_SIZE and mm.kernel.profile.mremap_new_len_task_size_einval:
+    if flags & MREMAP_DONTUNMAP and old_len != new_len:
+        return -errno.EINVAL  # "does not allow resizing in the process"
+    if new_len > TASK_SIZE and profile.mremap_new_len_task_size_einval:
         return -errno.EINVAL  # check_mremap_params(): "Is the new length silly?"
-    if flags & MREMAP_FIXED:
+    to = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)
+    if to:  # mremap_to()'s checks of the new range (a hint without MREMAP_FIXED)
         if new_addr & (PAGE_SIZE - 1):
             return -errno.EINVAL
         if new_len > TASK_SIZE or new_addr > TASK_SIZE - new_len:
@@ -177,10 +218,12 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         # overlapping ranges, in unsigned long arithmetic as mremap_to() tests them
         if (addr + old_len) & ULONG_MAX > new_addr and new_addr + new_len > addr:
             return -errno.EINVAL
-    vma = mm.find_vma(addr)
-    if vma is None or vma.vm_start > addr:
-        return -errno.EFAULT
-    if not flags & MREMAP_FIXED and old_len >= new_len:
+    vma = None
+    if profile.mremap_vma_lookup_first:
+        vma = mm.find_vma(addr)
+        if vma is None or vma.vm_start > addr:
+            return -errno.EFAULT
+    if not to and old_len >= new_len:
         # a shrink unmaps the tail before any check of the VMA's size (mremap(), both
         # eras): do_munmap() refuses a tail that runs past TASK_SIZE (EINVAL)
         if old_len > new_len:
@@ -188,27 +231,34 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
             if ret < 0:
                 return ret
         return addr
-    if flags & MREMAP_FIXED:
+    if to:
         # mremap_to(): the destination, then the tail past new_len, are unmapped
         # before vma_to_resize() looks at the old range again; they stay unmapped
         # when a later check fails (as in Linux, both eras)
-        ret = yield from do_munmap(mm, new_addr, new_len)
-        if ret < 0:
-            return ret
+        if flags & MREMAP_FIXED:
+            ret = yield from do_munmap(mm, new_addr, new_len)
+            if ret < 0:
+                return ret
         if old_len > new_len:
             ret = yield from do_munmap(mm, addr + new_len, old_len - new_len)
             if ret < 0:
                 return ret
             old_len = new_len
-        vma = mm.find_vma(addr)
-        if vma is None or vma.vm_start > addr:
-            return -errno.EFAULT
+    vma = mm.find_vma(addr)  # vma_to_resize()
+    if vma is None or vma.vm_start > addr:
+        return -errno.EFAULT
     if old_len == 0:
         return -errno.EINVAL  # only shared mappings may be duplicated
+    if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+        return -errno.EINVAL  # 5.13+ (5.7..5.12: anonymous private VMAs only)
     if old_len > vma.vm_end - addr:
         return -errno.EFAULT
-    if flags & MREMAP_FIXED:
-        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr))
+    if to:
+        if not flags & MREMAP_FIXED:  # DONTUNMAP alone: new_addr is a hint
+            new_addr = get_unmapped_area(mm, new_addr, new_len, 0)
+            if new_addr < 0:
+                return new_addr
+        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr, flags))
     # grow: in place when the VMA ends here and the space after it is free
     if vma.vm_end == addr + old_len:
         i = mm.vma_index(vma)
