@@ -80,6 +80,10 @@ class Profile:
     #: 5.12 (Huang Ying's series): MPOL_F_NUMA_BALANCING is a mode flag (BIND; 6.x also
     #: PREFERRED_MANY). 4.14: not a mode flag, so the mode is out of range: EINVAL.
     mpol_numa_balancing: bool
+    #: 5.12 (the same series, sanitize_mpol_flags(): ``int lmode = mode``): mbind(2)
+    #: takes its unsigned long mode as an int, so 2**32 + MPOL_BIND is MPOL_BIND.
+    #: 4.14 compares the whole unsigned long with MPOL_MAX: EINVAL.
+    mbind_mode_c_int: bool
     #: 5.15 (C:b27abaccf8e8): MPOL_PREFERRED_MANY (5). 4.14: EINVAL.
     mpol_preferred_many: bool
     #: 6.9: MPOL_WEIGHTED_INTERLEAVE (6), every weight 1 here. 4.14: EINVAL.
@@ -352,6 +356,7 @@ PROFILES: dict[str, Profile] = {
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
+        mbind_mode_c_int=False,
         mpol_preferred_many=False,
         mpol_weighted_interleave=False,
         get_nodes_checks_whole_top_word=False,
@@ -434,6 +439,7 @@ PROFILES: dict[str, Profile] = {
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
+        mbind_mode_c_int=True,
         mpol_preferred_many=True,
         mpol_weighted_interleave=True,
         get_nodes_checks_whole_top_word=True,
