@@ -112,7 +112,7 @@ from thpsim.mm.mm_types import (
 from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_lru, F_referenced, F_tail, F_young
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
-from thpsim.mm.pgtable_generic import Ptr, lookup_pmd, pmdp_get, pmdp_invalidate, set_pmd_at
+from thpsim.mm.pgtable_generic import Ptr, lookup_pmd_range, pmdp_get, pmdp_invalidate, set_pmd_at
 from thpsim.mm.swap import deactivate_page, get_page, isolate_lru_page, put_page
 from thpsim.mm.swapfile import page_trans_huge_map_swapcount
 from thpsim.mm.vmscan import reclaim_pages
@@ -485,9 +485,15 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
     ctx = vma.vm_mm.kernel
     thps = 0
     last_fail = 0
-    for addr in range(hstart, hend, HPAGE_PMD_SIZE):
-        pmd = lookup_pmd(vma.vm_mm, addr)
-        v = 0 if pmd is None else pmdp_get(pmd)
+    addr = hstart
+    while addr < hend:
+        pmd, nxt = lookup_pmd_range(vma.vm_mm, addr, hend)
+        if pmd is None:  # no table over [addr, nxt): SCAN_PMD_NULL for each block
+            last_fail = -errno.EINVAL
+            addr = nxt
+            continue
+        addr = nxt
+        v = pmdp_get(pmd)
         if pmd_trans_huge(v) and pmd_present(v):
             thps += 1  # SCAN_PMD_MAPPED
             continue

@@ -29,7 +29,6 @@ from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
-from thpsim.mm.memory import _addr_end
 from thpsim.mm.mm_types import (
     VM_DONTEXPAND,
     VM_LOCKED,
@@ -46,7 +45,7 @@ from thpsim.mm.mmap import (
     split_vma_range,
     vma_merge_around,
 )
-from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd, pmdp_get, walk_to_pmd
+from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd_range, pmdp_get, walk_to_pmd
 from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
 
 MREMAP_MAYMOVE = 1
@@ -96,11 +95,19 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
     old_end = old_addr + length
     moved = 0
     while old_addr < old_end:
-        extent = _addr_end(old_addr, old_end, PMD_SIZE) - old_addr
+        old_pmd, next_ = lookup_pmd_range(mm, old_addr, old_end)
+        if old_pmd is None:
+            # no PUD table there (6.x get_old_pud()/move_pgt_entry() move whole
+            # upper levels; 4.14 steps per PMD): nothing to move in the whole span
+            extent = next_ - old_addr
+            old_addr += extent
+            new_addr += extent
+            moved += extent
+            continue
+        extent = next_ - old_addr
         nxt = ((new_addr + PMD_SIZE) & ~(PMD_SIZE - 1)) - new_addr
         extent = min(extent, nxt)
-        old_pmd = lookup_pmd(mm, old_addr)
-        if old_pmd is None or pmd_none(pmdp_get(old_pmd)):
+        if pmd_none(pmdp_get(old_pmd)):
             old_addr += extent
             new_addr += extent
             moved += extent
