@@ -26,13 +26,29 @@ from mm_helpers import (
     thp_region,
 )
 
-from thpsim import MADV_COLD, MADV_COLLAPSE, MADV_NOHUGEPAGE, MADV_PAGEOUT, PROT_READ
+from thpsim import (
+    MADV_COLD,
+    MADV_COLLAPSE,
+    MADV_NOHUGEPAGE,
+    MADV_PAGEOUT,
+    MPOL_MF_MOVE,
+    PROT_READ,
+)
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.profiles import make_profile
+from thpsim.testing import Race
 
 PROFILES = ("seed", "mainline")
 THP = HPAGE_PMD_SIZE
 NR = THP // PAGE_SIZE
+
+
+PFN = (1 << 55) - 1
+KPF_REFERENCED, KPF_LRU, KPF_ACTIVE = 1 << 2, 1 << 5, 1 << 6
+
+
+def kpageflags(m, pfn):
+    return int.from_bytes(m.fs.read("/proc/kpageflags", offset=8 * pfn, length=8), "little")
 
 
 def meminfo(m):
@@ -102,6 +118,10 @@ def test_cold_small_pages_clears_referenced_and_deactivates():
     assert p.madvise(a, 8 * PAGE_SIZE, MADV_COLD) == 0  # again: only the 4 still active
     assert delta(m, before) == {"pgdeactivate": 4}
     assert referenced_kb(p, a) == 0
+    for pfn in (e & PFN for e in pagemap(m.fs, a, 8, pid=p.pid)):
+        assert pfn  # the machine's view shows PFNs
+        assert not kpageflags(m, pfn) & (KPF_ACTIVE | KPF_REFERENCED)
+        assert kpageflags(m, pfn) & KPF_LRU
     check_data(p, a, 8 * PAGE_SIZE)
 
 
@@ -274,3 +294,23 @@ def test_collapse_of_small_pages_is_eagain_and_changes_nothing():
     assert errno_of(p.madvise, b, THP, MADV_COLLAPSE) == errno.EAGAIN
     assert errno_of(p.madvise, b + THP, THP, MADV_COLLAPSE) == errno.EINVAL
     assert delta(m, before) == {} and pagemap(p.fs, b, 2 * NR) == pm
+
+
+@pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])
+@pytest.mark.parametrize("seed", range(6))
+def test_cold_pageout_race_migration_and_stores(advice, seed):
+    """COLD/PAGEOUT over part of a THP (a split) and a whole one, interleaved with
+    move_pages of both THPs and a store/load on a third CPU: every schedule ends with
+    the invariants holding (the checker after each step) and the stored value read."""
+    m = numa_machine("mainline", cpus=4)
+    p = m.spawn(cpu=0)
+    a = thp_region(p, 2)
+    t1, t2 = p.clone(cpu=1), p.clone(cpu=2)
+    race = Race(m)
+    race.on(0, p.threads[0]).syscall("madvise", a + THP // 2, 3 * THP // 2, advice)
+    race.on(1, t1).move_pages([a, a + THP + PAGE_SIZE], [1, 1], MPOL_MF_MOVE)
+    race.on(2, t2).store(a + THP // 2, 77).load(a + THP // 2)
+    ex = race.run(policy="random", seed=seed)
+    assert ex.failure is None, ex.failure
+    assert ex.result(0, 0) == 0 and ex.result(2, 1) == 77
+    m.check_integrity()
