@@ -256,19 +256,26 @@ def test_hole_is_enomem_after_the_mapped_part(advice):
 def test_collapse_errno_per_profile(profile):
     """MADV_COLLAPSE (6.1): EINVAL in 4.14. Mainline: an anonymous range whose THPs are
     PMD-mapped already succeeds; a 2 MiB block never touched (no page table:
-    SCAN_PMD_NULL) is EINVAL; a range holding no whole aligned 2 MiB block is 0."""
+    SCAN_PMD_NULL) is EINVAL; a range inside one block is EINVAL (madvise_collapse()
+    compares the blocks done with hend - hstart in unsigned arithmetic: SCAN_FAIL); a
+    VMA never faulted (no anon_vma) is EINVAL."""
     m = numa_machine(profile)
     p = m.spawn()
     a = thp_region(p, 1)
-    fresh = p.mmap(0, 2 * THP, RW, ANON)
+    fresh = p.mmap(0, 3 * THP, RW, ANON)
     fresh = (fresh + THP - 1) & ~(THP - 1)
     if profile == "seed":
         assert errno_of(p.madvise, a, THP, MADV_COLLAPSE) == errno.EINVAL
         return
     before = dict(m.kernel.vmstat.events)
     assert p.madvise(a, THP, MADV_COLLAPSE) == 0
-    assert p.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_COLLAPSE) == 0
+    assert errno_of(p.madvise, a + PAGE_SIZE, PAGE_SIZE, MADV_COLLAPSE) == errno.EINVAL
     assert errno_of(p.madvise, fresh, THP, MADV_COLLAPSE) == errno.EINVAL
+    assert delta(m, before) == {}
+    p.write(fresh + THP, 1)  # now the VMA has an anon_vma: the untouched block fails
+    before = dict(m.kernel.vmstat.events)
+    assert errno_of(p.madvise, fresh, THP, MADV_COLLAPSE) == errno.EINVAL
+    assert p.madvise(fresh + THP, THP, MADV_COLLAPSE) == 0  # the fault made a THP
     assert delta(m, before) == {}
     check_data(p, a, THP)
 

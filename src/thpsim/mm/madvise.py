@@ -52,6 +52,7 @@ import errno
 import signal
 
 from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_SHIFT,
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -463,28 +464,33 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
 
     Models: mm/khugepaged.c madvise_collapse(), 6.1+: -EINVAL for a VMA no THP may
     back (thp_vma_allowable_order() with the sysfs knob ignored: VM_NOHUGEPAGE,
-    VM_HUGETLB, VM_SPECIAL, or no whole aligned 2 MiB block); then each whole
+    VM_HUGETLB, VM_SPECIAL, no whole aligned 2 MiB block at the VMA's end, no
+    anon_vma yet); then each whole
     aligned 2 MiB block of the range is scanned (hpage_collapse_scan_pmd(),
     find_pmd_or_thp_or_none()): already PMD-mapped counts as done (SCAN_PMD_MAPPED),
     no page table (SCAN_PMD_NULL) and no writable page (SCAN_PAGE_RO) are failures
     that let the scan go on. The result is 0 when every block is done, else
-    madvise_collapse_errno() of the last failure (-EINVAL for both).
+    madvise_collapse_errno() of the last failure (-EINVAL for both, and for
+    SCAN_FAIL: a range inside one block asks, in unsigned arithmetic, for 2**43 - 1
+    blocks, so it is EINVAL; an empty aligned range is 0).
     Not modelled: the collapse itself (collapse_huge_page(): a new THP, the 512
     pages copied and freed). A block that would be collapsed is a failure the
     kernel reports as -EAGAIN (SCAN_PAGE_COUNT/SCAN_PAGE_LRU: a page it could not
     isolate); nothing changes. Context: mmap_lock held for read (the kernel drops
     it to allocate; the model never gets that far).
     """
-    if vma.vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_SPECIAL):
+    # thp_vma_allowable_order(vma, vm_flags, 0, PMD_ORDER): no sysfs knob, the VMA's
+    # last aligned 2 MiB block must fit (thp_vma_suitable_order()), an anon_vma
+    # must exist (a VMA never faulted is refused)
+    last_block = (vma.vm_end - HPAGE_PMD_SIZE) & ~(HPAGE_PMD_SIZE - 1)
+    if (vma.vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_SPECIAL)
+            or last_block < vma.vm_start or vma.anon_vma is None):
         return -errno.EINVAL
     hstart = (start + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
     hend = end & ~(HPAGE_PMD_SIZE - 1)
-    first = max(hstart, (vma.vm_start + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1))
-    if first + HPAGE_PMD_SIZE > vma.vm_end:  # thp_vma_suitable_order() nowhere
-        return -errno.EINVAL
     ctx = vma.vm_mm.kernel
     thps = 0
-    last_fail = 0
+    last_fail = -errno.EINVAL  # SCAN_FAIL
     addr = hstart
     while addr < hend:
         pmd, nxt = lookup_pmd_range(vma.vm_mm, addr, hend)
@@ -505,7 +511,8 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
                        for e in (t[i] for i in range(512)))
         last_fail = -errno.EAGAIN if writable else -errno.EINVAL  # (not modelled) / SCAN_PAGE_RO
         yield PREEMPT  # cond_resched() between blocks
-    return 0 if thps == (hend - hstart) // HPAGE_PMD_SIZE else last_fail
+    # unsigned: a range inside one block (hend < hstart) wants 2**43 - 1 blocks
+    return 0 if thps == ((hend - hstart) & ULONG_MAX) >> HPAGE_PMD_SHIFT else last_fail
 
 
 def ksm_madvise(vma: vm_area_struct, behavior: int, vm_flags: int) -> int:
