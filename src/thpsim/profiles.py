@@ -210,6 +210,11 @@ class Profile:
     #: collapse"): MADV_COLLAPSE (25) is valid (mm/madvise.py madvise_collapse():
     #: the scan's answers, no collapse). 4.14: EINVAL.
     madvise_collapse: bool
+    #: 6.9 (R. Roberts, "mm: madvise: avoid split during MADV_PAGEOUT and MADV_COLD"):
+    #: COLD/PAGEOUT handle a PTE-mapped THP the range covers whole as one folio and
+    #: split only one covered in part. 5.4..6.8: every PTE-mapped THP met is split
+    #: (one mapped elsewhere too, or locked, ends that PMD's part of the walk).
+    madvise_cold_pte_thp_batch: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -386,6 +391,7 @@ PROFILES: dict[str, Profile] = {
         madvise_populate=False,
         madvise_cold_pageout=False,
         madvise_collapse=False,
+        madvise_cold_pte_thp_batch=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -469,6 +475,7 @@ PROFILES: dict[str, Profile] = {
         madvise_populate=True,
         madvise_cold_pageout=True,
         madvise_collapse=True,
+        madvise_cold_pte_thp_batch=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,

@@ -31,6 +31,7 @@ from thpsim import (
     MADV_COLLAPSE,
     MADV_NOHUGEPAGE,
     MADV_PAGEOUT,
+    MAP_FIXED,
     MPOL_MF_MOVE,
     PROT_READ,
 )
@@ -205,6 +206,48 @@ def test_cold_pte_mapped_thp_covered_whole_is_not_split():
     assert p.madvise(a, PAGE_SIZE, MADV_COLD) == 0
     assert delta(m, before)["thp_split_page"] == 1
     check_data(p, a, THP)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_pte_mapped_thp_rule_per_switch(profile):
+    """``madvise_cold_pte_thp_batch``: on (6.9+), COLD over a whole PTE-mapped THP
+    keeps it whole; off (5.4..6.8), it is split first and its 512 pages deactivated
+    one by one. Both values on both profiles (COLD switched on)."""
+    for batch in (False, True):
+        m = numa_machine(make_profile(profile, madvise_cold_pageout=True,
+                                      madvise_cold_pte_thp_batch=batch))
+        p = m.spawn()
+        a = pte_mapped_thp(p)
+        before = dict(m.kernel.vmstat.events)
+        assert p.madvise(a, THP, MADV_COLD) == 0
+        d = delta(m, before)
+        assert d.get("thp_split_page", 0) == (0 if batch else 1)
+        assert d["pgdeactivate"] == NR
+        assert referenced_kb(p, a) == 0
+        check_data(p, a, THP)
+
+
+def test_pte_mapped_thp_shared_ends_the_pmd_before_6_9():
+    """One PMD holding 508 PTEs of a THP a child maps too, then 4 small pages of the
+    parent's own (one VMA). 5.4..6.8: the shared THP is met first and ends this PMD's
+    part of the walk ("break"): nothing is deactivated. 6.9+: the THP's batch is
+    skipped, the 4 small pages after it are deactivated."""
+    for batch in (False, True):
+        m = numa_machine(make_profile("mainline", madvise_cold_pte_thp_batch=batch))
+        p = m.spawn()
+        a = thp_region(p, 1)
+        tail = a + THP - 4 * PAGE_SIZE
+        p.munmap(tail, 4 * PAGE_SIZE)  # the PMD is split: 508 PTEs of the THP
+        assert p.mmap(tail, 4 * PAGE_SIZE, RW, ANON | MAP_FIXED) == tail
+        p.fork()
+        for i in range(4):  # faulted after the fork: the parent's own pages
+            p.write(tail + i * PAGE_SIZE, tail + i * PAGE_SIZE)
+        vma = p.mm.find_vma(a)
+        assert vma.vm_start <= a and vma.vm_end >= a + THP  # one VMA
+        before = dict(m.kernel.vmstat.events)
+        assert p.madvise(a, THP, MADV_COLD) == 0
+        assert delta(m, before) == ({"pgdeactivate": 4} if batch else {})
+        check_data(p, a, THP)
 
 
 @pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])

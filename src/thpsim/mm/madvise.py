@@ -359,14 +359,17 @@ def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
     PAGEOUT then hands what it isolated to mm/vmscan.py's reclaim_pages().
     Context: mmap_lock held for read; ``walk.private`` is (pageout, mmu_gather).
     Preempts: taking the locks, in the splits and reclaim, and at cond_resched().
-    Simplified: 5.4..6.8 split every PTE-mapped THP met (mapped once), even one the
-    range covers whole; no fatal_signal_pending() check, no SWAP_CLUSTER_MAX
-    resched points (the walk's cond_resched() at the end only); PAGEOUT clears no
-    accessed bit itself (as in the kernel: only the swap-out would unmap).
+    5.4..6.8 (``madvise_cold_pte_thp_batch`` off) split every PTE-mapped THP met
+    when mapped once and trylocked, even one the range covers whole, and leave the
+    rest of the PMD when they cannot. Simplified: no fatal_signal_pending() check,
+    no SWAP_CLUSTER_MAX resched points (the walk's cond_resched() at the end only);
+    PAGEOUT clears no accessed bit itself (as in the kernel: only the swap-out would
+    unmap).
     """
     pageout, tlb = walk.private
     ctx = walk.mm.kernel
     pages = ctx.pages
+    batch = ctx.profile.madvise_cold_pte_thp_batch
     folio_list: list[int] = []
     v = pmdp_get(pmd)
     if pmd_trans_huge(v) or is_swap_pmd(v):
@@ -380,7 +383,7 @@ def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
             break  # pte_offset_map_lock() fails
         t = ctx.mem.tables[table_entry_pfn(v)]
         yield from spin_lock(t.ptl)
-        retry = False
+        retry = stop = unlocked = False
         a = addr
         i = (addr >> PAGE_SHIFT) & 511
         while a < end:
@@ -392,6 +395,21 @@ def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
                 continue
             pfn = pte_pfn(e)
             head = pages.compound_head(pfn)
+            if pages.flags[head] & F_head and not batch:
+                # 5.4..6.8: any PTE-mapped THP is split; a shared or locked one, or
+                # a failed split, ends this PMD's part ("break")
+                if pages.page_mapcount(pfn) != 1 or not folio_trylock(ctx, head):
+                    stop = True
+                    break
+                get_page(ctx, head)
+                spin_unlock(t.ptl)
+                unlocked = True
+                err = yield from huge_memory.split_huge_page(ctx, head)
+                folio_unlock(ctx, head)
+                put_page(ctx, head)
+                retry, stop = not err, bool(err)
+                addr = a
+                break
             if pages.flags[head] & F_head:
                 # madvise_folio_pte_batch(): consecutive PTEs of consecutive pages
                 last = head + (1 << pages.order[head])
@@ -431,7 +449,8 @@ def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
             a += nr * PAGE_SIZE
             i += nr
         if not retry:
-            spin_unlock(t.ptl)
+            if not (stop and unlocked):  # a failed split left the PTE lock dropped
+                spin_unlock(t.ptl)
             break
     if pageout:
         yield from reclaim_pages(ctx, folio_list)
