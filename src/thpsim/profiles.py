@@ -198,6 +198,15 @@ class Profile:
     #: shrink of an unmapped range returns addr; MREMAP_FIXED unmaps the destination
     #: first, then vma_to_resize() fails (EFAULT).
     mremap_vma_lookup_first: bool
+    #: 6.17 (L. Stoakes, "mm/mremap: permit mremap() move of multiple VMAs"):
+    #: MREMAP_FIXED with old_len == new_len moves every VMA of the range (gaps kept;
+    #: the range must start in a VMA). Before: the range must lie in one VMA (EFAULT).
+    mremap_move_multiple_vmas: bool
+    #: 6.17 (check_prep_vma(), L. Stoakes' mremap rework): with MREMAP_FIXED the VMA
+    #: is checked (old_len 0, DONTUNMAP's VMA rule, the range inside the VMA) before
+    #: the destination and the tail are unmapped, and a shrink's tail may cross VMAs.
+    #: 4.14..6.16 mremap_to(): unmaps first, then vma_to_resize() may fail.
+    mremap_check_vma_before_unmap: bool
     #: 5.14 (D. Hildenbrand, "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to
     #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
     #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
@@ -388,6 +397,8 @@ PROFILES: dict[str, Profile] = {
         mremap_new_len_task_size_einval=False,
         mremap_dontunmap=False,
         mremap_vma_lookup_first=False,
+        mremap_move_multiple_vmas=False,
+        mremap_check_vma_before_unmap=False,
         madvise_populate=False,
         madvise_cold_pageout=False,
         madvise_collapse=False,
@@ -472,6 +483,8 @@ PROFILES: dict[str, Profile] = {
         mremap_new_len_task_size_einval=True,
         mremap_dontunmap=True,
         mremap_vma_lookup_first=True,
+        mremap_move_multiple_vmas=True,
+        mremap_check_vma_before_unmap=True,
         madvise_populate=True,
         madvise_cold_pageout=True,
         madvise_collapse=True,

@@ -15,7 +15,14 @@ import pytest
 from fs_helpers import pagemap, smaps_of
 from mm_helpers import ANON, RW, errno_of, is_pmd_mapped, numa_machine, thp_region
 
-from thpsim import MADV_NOHUGEPAGE, MAP_FIXED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE
+from thpsim import (
+    MADV_NOHUGEPAGE,
+    MAP_FIXED,
+    MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PROT_READ,
+)
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.profiles import make_profile
 
@@ -169,3 +176,74 @@ def test_fixed_from_an_unmapped_range(profile):
         assert p.read(dst) == 0
     else:
         assert p.read(dst) == dst + 1
+
+
+def two_vmas_and_dest(p):
+    """[a, a + 4p) RW and [a + 5p, a + 8p) read-only (a one-page gap between), every
+    page holding its address + 1; a destination of 8 RW pages, each holding its
+    address + 1. Returns (a, dst)."""
+    a = filled(p)
+    p.munmap(a + 4 * PAGE_SIZE, PAGE_SIZE)
+    p.mprotect(a + 5 * PAGE_SIZE, 3 * PAGE_SIZE, PROT_READ)
+    dst = filled(p)
+    return a, dst
+
+
+def present(p, addr):
+    return bool(pagemap(p.fs, addr)[0] & PM_PRESENT)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fixed_same_size_move_of_several_vmas(profile):
+    """``mremap_move_multiple_vmas`` (6.17): MREMAP_FIXED with old_len == new_len over
+    two VMAs and the gap between them moves both, each to its offset; the destination
+    page across from the gap is not unmapped. Off: the range must lie in one VMA,
+    EFAULT; 4.14..6.16 (``mremap_check_vma_before_unmap`` off) unmapped the
+    destination first, 6.17 checks first and leaves it."""
+    for multi in (False, True):
+        m = numa_machine(make_profile(profile, mremap_move_multiple_vmas=multi))
+        p = m.spawn()
+        a, dst = two_vmas_and_dest(p)
+        across = pagemap(p.fs, dst + 4 * PAGE_SIZE)[0]
+        flags = MREMAP_FIXED | MREMAP_MAYMOVE
+        if multi:
+            assert p.mremap(a, LEN, LEN, flags, dst) == dst
+            for i in (0, 3, 5, 7):
+                assert p.read(dst + i * PAGE_SIZE) == a + i * PAGE_SIZE + 1
+            assert pagemap(p.fs, dst + 4 * PAGE_SIZE)[0] == across  # still mapped
+            assert any(line.startswith(f"{dst + 5 * PAGE_SIZE:x}-") and " r--p " in line
+                       for line in p.fs.read("/proc/self/maps").splitlines())
+            assert not any(line.startswith(f"{a:x}-")
+                           for line in p.fs.read("/proc/self/maps").splitlines())
+            continue
+        assert errno_of(p.mremap, a, LEN, LEN, flags, dst) == errno.EFAULT
+        before_6_17 = not m.profile.mremap_check_vma_before_unmap
+        assert present(p, dst) != before_6_17
+        assert p.read(a + 5 * PAGE_SIZE) == a + 5 * PAGE_SIZE + 1
+
+
+def test_move_of_several_vmas_needs_a_vma_at_the_start():
+    """remap_move(): a gap at the start of the range is EFAULT, nothing moved."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a, dst = two_vmas_and_dest(p)
+    maps = p.fs.read("/proc/self/maps")
+    assert errno_of(p.mremap, a + 4 * PAGE_SIZE, 4 * PAGE_SIZE, 4 * PAGE_SIZE,
+                    MREMAP_FIXED | MREMAP_MAYMOVE, dst) == errno.EFAULT
+    assert p.fs.read("/proc/self/maps") == maps
+    assert p.read(dst) == dst + 1
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fixed_grow_past_the_vma_checks_before_unmapping(profile):
+    """MREMAP_FIXED growing a range that runs past its VMA: EFAULT. 6.17
+    (``mremap_check_vma_before_unmap``) finds it before unmapping anything; 4.14..6.16
+    unmapped the destination first. Both switch values on both profiles."""
+    for first in (False, True):
+        m = numa_machine(make_profile(profile, mremap_check_vma_before_unmap=first))
+        p = m.spawn()
+        a, dst = two_vmas_and_dest(p)
+        assert errno_of(p.mremap, a, 6 * PAGE_SIZE, LEN, MREMAP_FIXED | MREMAP_MAYMOVE,
+                        dst) == errno.EFAULT
+        assert present(p, dst) == first
+        assert p.read(a) == a + 1

@@ -181,13 +181,52 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
     return new_addr
 
 
+def remap_move(mm: mm_struct, addr: int, length: int, new_addr: int,
+               flags: int) -> KernelPath[int]:
+    """MREMAP_FIXED with old_len == new_len: every VMA of [addr, addr + length) moves.
+
+    Models: mm/mremap.c remap_move(), 6.17 (``mremap_move_multiple_vmas``): the range
+    must start in a VMA (EFAULT); each VMA's part of it moves to ``new_addr`` plus its
+    offset in the range (the gaps between them kept: what lies in the destination
+    across from a gap stays mapped), one after the other, each through
+    check_prep_vma() and mremap_to() (its part of the destination unmapped first).
+    The first error ends the call; the parts moved before it stay moved.
+    Returns ``new_addr`` or -errno.
+    """
+    end = addr + length
+    pieces: list[tuple[int, int]] = []
+    vma = mm.find_vma(addr)
+    i = mm.vma_index(vma) if vma is not None else len(mm.mmap)
+    while i < len(mm.mmap) and mm.mmap[i].vm_start < end:
+        v = mm.mmap[i]
+        pieces.append((max(v.vm_start, addr), min(end, v.vm_end)))
+        i += 1
+    if not pieces or pieces[0][0] > addr:
+        return -errno.EFAULT  # "No gap permitted at the start of the range"
+    for start, stop in pieces:
+        target = new_addr + (start - addr)
+        vma = mm.find_vma(start)  # the earlier moves left this part where it was
+        if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+            return -errno.EINVAL
+        ret = yield from do_munmap(mm, target, stop - start)
+        if ret < 0:
+            return ret
+        ret = yield from move_vma(mm, mm.find_vma(start), start, stop - start, stop - start,
+                                  target, flags)
+        if ret < 0:
+            return ret
+    return new_addr
+
+
 def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
               new_addr: int) -> KernelPath[int]:
     """Models: mm/mremap.c SYSCALL mremap, v4.14, with mainline's differences behind
     switches: MREMAP_DONTUNMAP (``mremap_dontunmap``, 5.7; the 5.13+ VMA rule and
     6.17's check_mremap_params() comparing the page-aligned lengths), the VMA looked
-    up first (``mremap_vma_lookup_first``, 5.16) and 6.17's new_len check
-    (``mremap_new_len_task_size_einval``).
+    up first (``mremap_vma_lookup_first``, 5.16), and 6.17's rework: the new_len
+    check (``mremap_new_len_task_size_einval``), a same-size MREMAP_FIXED move of
+    several VMAs (``mremap_move_multiple_vmas``, remap_move()) and the VMA checked
+    before MREMAP_FIXED unmaps anything (``mremap_check_vma_before_unmap``).
 
     4.14 looks the VMA up only where it needs it: a shrink of an unmapped range
     unmaps nothing and returns ``addr``; MREMAP_FIXED unmaps the destination before
@@ -225,10 +264,25 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         # overlapping ranges, in unsigned long arithmetic as mremap_to() tests them
         if (addr + old_len) & ULONG_MAX > new_addr and new_addr + new_len > addr:
             return -errno.EINVAL
+    if flags & MREMAP_FIXED and old_len == new_len and profile.mremap_move_multiple_vmas:
+        return (yield from remap_move(mm, addr, old_len, new_addr, flags))
     vma = None
     if profile.mremap_vma_lookup_first:
         vma = mm.find_vma(addr)
         if vma is None or vma.vm_start > addr:
+            return -errno.EFAULT
+    if flags & MREMAP_FIXED and profile.mremap_check_vma_before_unmap:
+        # 6.17 check_prep_vma(), before mremap_to() unmaps anything: a shrink may
+        # cross VMAs in its unmapped tail, so only new_len must fit
+        if vma is None:  # (the lookup comes first in every kernel that checks here)
+            vma = mm.find_vma(addr)
+            if vma is None or vma.vm_start > addr:
+                return -errno.EFAULT
+        if old_len == 0:
+            return -errno.EINVAL
+        if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+            return -errno.EINVAL
+        if min(old_len, new_len) > vma.vm_end - addr:
             return -errno.EFAULT
     if not to and old_len >= new_len:
         # a shrink unmaps the tail before any check of the VMA's size (mremap(), both
