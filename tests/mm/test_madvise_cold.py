@@ -36,6 +36,7 @@ from thpsim import (
     PROT_READ,
 )
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
+from thpsim.mm.mm_types import VM_HUGETLB, VM_PFNMAP
 from thpsim.profiles import make_profile
 from thpsim.testing import Race
 
@@ -280,6 +281,20 @@ def test_locked_vma_is_einval(advice):
     assert delta(m, before) == ({"pgdeactivate": 2} if advice == MADV_COLD
                                 else {"pgactivate": 2})
     check_data(p, a, 4 * PAGE_SIZE)
+
+
+@pytest.mark.parametrize("flag", [VM_PFNMAP, VM_HUGETLB])
+def test_pfnmap_and_hugetlb_vmas_are_einval(flag):
+    """can_madv_lru_vma(): VM_PFNMAP and VM_HUGETLB VMAs are refused (the flag set by
+    hand: the model maps neither); nothing is deactivated."""
+    m = numa_machine("mainline", check=False)
+    p = m.spawn()
+    a = small(p, 2)
+    p.mm.find_vma(a).vm_flags |= flag
+    before = dict(m.kernel.vmstat.events)
+    for advice in (MADV_COLD, MADV_PAGEOUT):
+        assert errno_of(p.madvise, a, 2 * PAGE_SIZE, advice) == errno.EINVAL
+    assert delta(m, before) == {}
 
 
 @pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])

@@ -355,3 +355,17 @@ def test_migrate_pages_pid_is_pid_t(profile):
     assert p.move_pages(0, [a], None)[1] == [1]
     assert errno_of(p.migrate_pages, 2**32 - 1, 3, 0b10, 0b01) == errno.ESRCH
     assert p.read(a) == 5
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_get_mempolicy_maxnode_is_unsigned_long(profile):
+    """get_mempolicy(2): maxnode 2**64 + 1024 is 1024; -1 is 2**64 - 1, whose copy
+    length (ALIGN(maxnode - 1, 64) / 8) is past PAGE_SIZE: EINVAL; addr and flags are
+    unsigned longs (2**32 + MPOL_F_ADDR is an unknown flag: EINVAL)."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, LEN, RW, ANON)
+    p.mbind(a, LEN, MPOL_BIND, 0b10, 3)
+    assert p.get_mempolicy(U64 + 1024, a + U64, MPOL_F_ADDR) == (MPOL_BIND, 0b10)
+    assert errno_of(p.get_mempolicy, -1, a, MPOL_F_ADDR) == errno.EINVAL
+    assert errno_of(p.get_mempolicy, 1024, a, 2**32 + MPOL_F_ADDR) == errno.EINVAL
