@@ -216,8 +216,8 @@ class Profile:
     #: deactivate the range's pages or hand them to reclaim. 4.14: EINVAL.
     madvise_cold_pageout: bool
     #: 6.1 (Z. O'Keefe, "mm/madvise: introduce MADV_COLLAPSE sync hugepage
-    #: collapse"): MADV_COLLAPSE (25) is valid (mm/madvise.py madvise_collapse():
-    #: the scan's answers, no collapse). 4.14: EINVAL.
+    #: collapse"): MADV_COLLAPSE (25) is valid (mm/khugepaged.py madvise_collapse()).
+    #: 4.14: EINVAL.
     madvise_collapse: bool
     #: 6.9 (R. Roberts, "mm: madvise: avoid split during MADV_PAGEOUT and MADV_COLD"):
     #: COLD/PAGEOUT handle a PTE-mapped THP the range covers whole as one folio and

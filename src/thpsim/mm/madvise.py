@@ -7,8 +7,7 @@ madvise_free_pte_range, hugepage_madvise in mm/khugepaged.c, ksm_madvise in
 mm/ksm.c), 5.14's madvise_populate() (profile switch ``madvise_populate``), 5.4's
 MADV_COLD / MADV_PAGEOUT (``madvise_cold_pageout``: madvise_cold(),
 madvise_pageout(), madvise_cold_or_pageout_pte_range() in its 6.9+ form), 6.1's
-MADV_COLLAPSE (``madvise_collapse``: mm/khugepaged.c madvise_collapse()'s scan
-only), and 6.x's madvise_inject_error().
+MADV_COLLAPSE (``madvise_collapse``: mm/khugepaged.py), and 6.x's madvise_inject_error().
 
 The flag advice (NORMAL, RANDOM, SEQUENTIAL, DONTFORK, DOFORK, WIPEONFORK,
 KEEPONFORK, DONTDUMP, DODUMP, MERGEABLE, UNMERGEABLE, HUGEPAGE, NOHUGEPAGE) changes
@@ -28,9 +27,8 @@ PG_young and hands the pages to mm/vmscan.py's reclaim_pages(); the model has no
 swap, so reclaim fails for every anonymous page as it does on a swapless kernel:
 nothing is unmapped, the data stays, each page goes back active (pgactivate) and
 a THP is split on the way (the fallback to base pages). Both split a THP the
-range covers only in part. MADV_COLLAPSE answers what the kernel's scan answers
-(done for a PMD-mapped THP, EINVAL for an untouched or read-only block) but does
-not collapse: where a kernel would, it returns EAGAIN (madvise_collapse()).
+range covers only in part. MADV_COLLAPSE is mm/khugepaged.py's madvise_collapse():
+the range's 4 KiB pages collapsed into THPs as khugepaged would, synchronously.
 Not modelled, EINVAL in every profile although mainline has them:
 MADV_DONTNEED_LOCKED (5.18), MADV_GUARD_INSTALL/REMOVE (6.13).
 
@@ -52,7 +50,6 @@ import errno
 import signal
 
 from thpsim.arch.x86_64.pgtable import (
-    HPAGE_PMD_SHIFT,
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -68,7 +65,6 @@ from thpsim.arch.x86_64.pgtable import (
     pte_pfn,
     pte_present,
     pte_special,
-    pte_write,
     pte_young,
     table_entry_pfn,
 )
@@ -81,6 +77,7 @@ from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gup import faultin_vma_page_range, get_user_pages_fast
+from thpsim.mm.khugepaged import madvise_collapse
 from thpsim.mm.memory import mmu_gather, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
 from thpsim.mm.memory_failure import (
     MF_ACTION_REQUIRED,
@@ -113,7 +110,7 @@ from thpsim.mm.mm_types import (
 from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_lru, F_referenced, F_tail, F_young
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
-from thpsim.mm.pgtable_generic import Ptr, lookup_pmd_range, pmdp_get, pmdp_invalidate, set_pmd_at
+from thpsim.mm.pgtable_generic import Ptr, pmdp_get, pmdp_invalidate, set_pmd_at
 from thpsim.mm.swap import deactivate_page, get_page, isolate_lru_page, put_page
 from thpsim.mm.swapfile import page_trans_huge_map_swapcount
 from thpsim.mm.vmscan import reclaim_pages
@@ -476,62 +473,6 @@ def madvise_cold_or_pageout(vma: vm_area_struct, start: int, end: int,
                                (behavior == MADV_PAGEOUT, tlb))
     yield from tlb_finish_mmu(tlb)
     return 0
-
-
-def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[int]:
-    """MADV_COLLAPSE over one VMA's part [start, end): what the model can answer.
-
-    Models: mm/khugepaged.c madvise_collapse(), 6.1+: -EINVAL for a VMA no THP may
-    back (thp_vma_allowable_order() with the sysfs knob ignored: VM_NOHUGEPAGE,
-    VM_HUGETLB, VM_SPECIAL, no whole aligned 2 MiB block at the VMA's end, no
-    anon_vma yet); then each whole
-    aligned 2 MiB block of the range is scanned (hpage_collapse_scan_pmd(),
-    find_pmd_or_thp_or_none()): already PMD-mapped counts as done (SCAN_PMD_MAPPED),
-    no page table (SCAN_PMD_NULL) and no writable page (SCAN_PAGE_RO) are failures
-    that let the scan go on. The result is 0 when every block is done, else
-    madvise_collapse_errno() of the last failure (-EINVAL for both, and for
-    SCAN_FAIL: a range inside one block asks, in unsigned arithmetic, for 2**43 - 1
-    blocks, so it is EINVAL; an empty aligned range is 0).
-    Not modelled: the collapse itself (collapse_huge_page(): a new THP, the 512
-    pages copied and freed). A block that would be collapsed is a failure the
-    kernel reports as -EAGAIN (SCAN_PAGE_COUNT/SCAN_PAGE_LRU: a page it could not
-    isolate); nothing changes. Context: mmap_lock held for read (the kernel drops
-    it to allocate; the model never gets that far).
-    """
-    # thp_vma_allowable_order(vma, vm_flags, 0, PMD_ORDER): no sysfs knob, the VMA's
-    # last aligned 2 MiB block must fit (thp_vma_suitable_order()), an anon_vma
-    # must exist (a VMA never faulted is refused)
-    last_block = (vma.vm_end - HPAGE_PMD_SIZE) & ~(HPAGE_PMD_SIZE - 1)
-    if (vma.vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_SPECIAL)
-            or last_block < vma.vm_start or vma.anon_vma is None):
-        return -errno.EINVAL
-    hstart = (start + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
-    hend = end & ~(HPAGE_PMD_SIZE - 1)
-    ctx = vma.vm_mm.kernel
-    thps = 0
-    last_fail = -errno.EINVAL  # SCAN_FAIL
-    addr = hstart
-    while addr < hend:
-        pmd, nxt = lookup_pmd_range(vma.vm_mm, addr, hend)
-        if pmd is None:  # no table over [addr, nxt): SCAN_PMD_NULL for each block
-            last_fail = -errno.EINVAL
-            addr = nxt
-            continue
-        addr = nxt
-        v = pmdp_get(pmd)
-        if pmd_trans_huge(v) and pmd_present(v):
-            thps += 1  # SCAN_PMD_MAPPED
-            continue
-        if pmd_none(v) or not pmd_present(v):
-            last_fail = -errno.EINVAL  # SCAN_PMD_NULL
-            continue
-        t = ctx.mem.tables[table_entry_pfn(v)]
-        writable = any(pte_present(e) and pte_write(e) and not pte_special(e)
-                       for e in (t[i] for i in range(512)))
-        last_fail = -errno.EAGAIN if writable else -errno.EINVAL  # (not modelled) / SCAN_PAGE_RO
-        yield PREEMPT  # cond_resched() between blocks
-    # unsigned: a range inside one block (hend < hstart) wants 2**43 - 1 blocks
-    return 0 if thps == ((hend - hstart) & ULONG_MAX) >> HPAGE_PMD_SHIFT else last_fail
 
 
 def ksm_madvise(vma: vm_area_struct, behavior: int, vm_flags: int) -> int:
