@@ -335,6 +335,7 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
                 last_fail = SCAN_VMA_CHECK
                 break
             vma = v
+            hend = min(hend, v.vm_end & ~(HPAGE_PMD_SIZE - 1))
         pmd, nxt = lookup_pmd_range(mm, addr, hend)
         if pmd is None:  # no table over [addr, nxt): SCAN_PMD_NULL for each block
             last_fail = SCAN_PMD_NULL
