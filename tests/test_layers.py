@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from thpsim.api import Machine
+from thpsim.errors import DeliveredSignal
 from thpsim.fs.vfs import VFSView
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -227,6 +228,8 @@ TOOL_API: dict[str, set[str]] = {
     "Syscalls": _SYSCALLS | {"fork", "exit", "store", "load", "read_file", "write_file",
                              "pid", "tid", "cpu", "machine"},
     "VFSView": {"read", "write", "mkdir", "rmdir", "listdir", "exists"},
+    # thpsim.errors: what siginfo carries when a user access takes a signal
+    "DeliveredSignal": {"si_signo", "si_code", "si_addr"},
 }
 
 #: ... and on thpsim.testing's objects (Race and its per-CPU builder, Execution, Failure,
@@ -357,7 +360,7 @@ def test_the_tool_api_names_exist() -> None:
     m = Machine(nodes={0: 128 << 20}, block_size=128 << 20, cpus=1)
     p = m.spawn()
     objs = {"Machine": m, "Process": p, "Thread": p.threads[0], "Syscalls": p.sys,
-            "VFSView": m.fs}
+            "VFSView": m.fs, "DeliveredSignal": DeliveredSignal(11, 1, 0)}
     assert isinstance(objs["VFSView"], VFSView)
     missing = [f"{cls}.{n}" for cls, names in TOOL_API.items() for n in sorted(names)
                if not hasattr(objs[cls], n)]

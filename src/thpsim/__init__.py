@@ -41,6 +41,7 @@ from thpsim.include.uapi.linux.mempolicy import (
 from thpsim.kernel.task import CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE
 from thpsim.mm.madvise import (
     MADV_COLD,
+    MADV_COLLAPSE,
     MADV_DODUMP,
     MADV_DOFORK,
     MADV_DONTDUMP,

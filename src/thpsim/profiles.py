@@ -85,6 +85,10 @@ class Profile:
     #: 5.12 (Huang Ying's series): MPOL_F_NUMA_BALANCING is a mode flag (BIND; 6.x also
     #: PREFERRED_MANY). 4.14: not a mode flag, so the mode is out of range: EINVAL.
     mpol_numa_balancing: bool
+    #: 5.12 (the same series, sanitize_mpol_flags(): ``int lmode = mode``): mbind(2)
+    #: takes its unsigned long mode as an int, so 2**32 + MPOL_BIND is MPOL_BIND.
+    #: 4.14 compares the whole unsigned long with MPOL_MAX: EINVAL.
+    mbind_mode_c_int: bool
     #: 5.15 (C:b27abaccf8e8): MPOL_PREFERRED_MANY (5). 4.14: EINVAL.
     mpol_preferred_many: bool
     #: 6.9: MPOL_WEIGHTED_INTERLEAVE (6), every weight 1 here. 4.14: EINVAL.
@@ -189,10 +193,42 @@ class Profile:
     #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
     #: 6.1): only with MREMAP_FIXED; otherwise the grow fails later (ENOMEM).
     mremap_new_len_task_size_einval: bool
+    #: 5.7 (B. Geffon, "mm: Add MREMAP_DONTUNMAP to mremap()"), relaxed in 5.13 to
+    #: any VMA but VM_DONTEXPAND/VM_PFNMAP: MREMAP_DONTUNMAP (4) moves the pages and
+    #: leaves the old VMA mapped and empty; it needs MREMAP_MAYMOVE and old_len ==
+    #: new_len (6.17: compared page-aligned). 4.14: an unknown flag, EINVAL.
+    mremap_dontunmap: bool
+    #: 5.16 (C:550a7d60bd5e, hugetlb mremap support): mremap looks up the VMA at
+    #: ``addr`` (EFAULT) before the shrink and before mremap_to()'s unmaps. 4.14: a
+    #: shrink of an unmapped range returns addr; MREMAP_FIXED unmaps the destination
+    #: first, then vma_to_resize() fails (EFAULT).
+    mremap_vma_lookup_first: bool
+    #: 6.17 (L. Stoakes, "mm/mremap: permit mremap() move of multiple VMAs"):
+    #: MREMAP_FIXED with old_len == new_len moves every VMA of the range (gaps kept;
+    #: the range must start in a VMA). Before: the range must lie in one VMA (EFAULT).
+    mremap_move_multiple_vmas: bool
+    #: 6.17 (check_prep_vma(), L. Stoakes' mremap rework): with MREMAP_FIXED the VMA
+    #: is checked (old_len 0, DONTUNMAP's VMA rule, the range inside the VMA) before
+    #: the destination and the tail are unmapped, and a shrink's tail may cross VMAs.
+    #: 4.14..6.16 mremap_to(): unmaps first, then vma_to_resize() may fail.
+    mremap_check_vma_before_unmap: bool
     #: 5.14 (D. Hildenbrand, "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to
     #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
     #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
     madvise_populate: bool
+    #: 5.4 (Minchan Kim, "introduce MADV_COLD" / "introduce MADV_PAGEOUT"):
+    #: madvise_behavior_valid() accepts MADV_COLD (20) and MADV_PAGEOUT (21), which
+    #: deactivate the range's pages or hand them to reclaim. 4.14: EINVAL.
+    madvise_cold_pageout: bool
+    #: 6.1 (Z. O'Keefe, "mm/madvise: introduce MADV_COLLAPSE sync hugepage
+    #: collapse"): MADV_COLLAPSE (25) is valid (mm/khugepaged.py madvise_collapse()).
+    #: 4.14: EINVAL.
+    madvise_collapse: bool
+    #: 6.9 (R. Roberts, "mm: madvise: avoid split during MADV_PAGEOUT and MADV_COLD"):
+    #: COLD/PAGEOUT handle a PTE-mapped THP the range covers whole as one folio and
+    #: split only one covered in part. 5.4..6.8: every PTE-mapped THP met is split
+    #: (one mapped elsewhere too, or locked, ends that PMD's part of the walk).
+    madvise_cold_pte_thp_batch: bool
     # ---- fs/proc/task_mmu.c: smaps, smaps_rollup, pagemap, clear_refs, status's Vm* lines
     #: 5.16 (C:24d7275ce279, "don't read mapcount for migration entry") and 6.10
     #: (D. Hildenbrand, "account non-present entries as 'maybe shared, though no
@@ -340,6 +376,7 @@ PROFILES: dict[str, Profile] = {
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
+        mbind_mode_c_int=False,
         mpol_preferred_many=False,
         mpol_weighted_interleave=False,
         get_nodes_checks_whole_top_word=False,
@@ -364,7 +401,14 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
         mremap_new_len_task_size_einval=False,
+        mremap_dontunmap=False,
+        mremap_vma_lookup_first=False,
+        mremap_move_multiple_vmas=False,
+        mremap_check_vma_before_unmap=False,
         madvise_populate=False,
+        madvise_cold_pageout=False,
+        madvise_collapse=False,
+        madvise_cold_pte_thp_batch=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
         pfn_swap_entry_hwpoison=False,
@@ -419,6 +463,7 @@ PROFILES: dict[str, Profile] = {
         bug_b3_pmd_migration_no_flush=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
+        mbind_mode_c_int=True,
         mpol_preferred_many=True,
         mpol_weighted_interleave=True,
         get_nodes_checks_whole_top_word=True,
@@ -443,7 +488,14 @@ PROFILES: dict[str, Profile] = {
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
         mremap_new_len_task_size_einval=True,
+        mremap_dontunmap=True,
+        mremap_vma_lookup_first=True,
+        mremap_move_multiple_vmas=True,
+        mremap_check_vma_before_unmap=True,
         madvise_populate=True,
+        madvise_cold_pageout=True,
+        madvise_collapse=True,
+        madvise_cold_pte_thp_batch=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,
         pfn_swap_entry_hwpoison=True,

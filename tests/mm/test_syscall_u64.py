@@ -6,6 +6,8 @@ PAGE_ALIGN() and every ``start + len`` wrap as they do in C. Each test checks th
 errno Linux gives and that a failing call left the machine as it was: the VMA list
 (/proc/self/maps), the pagemap of the range, VmLck, the vmstat events and every
 page's data (each read is also checked against the machine's shadow).
+The mempolicy and migration calls (mbind, set/get_mempolicy, migrate_pages,
+move_pages) also take ``int`` and ``pid_t`` arguments: the low 32 bits, signed.
 """
 
 import errno
@@ -18,11 +20,18 @@ from thpsim import (
     MADV_HWPOISON,
     MADV_SOFT_OFFLINE,
     MAP_FIXED,
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_ADDR,
+    MPOL_MF_MOVE,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
     PROT_READ,
 )
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
+from thpsim.profiles import make_profile
 
 U64 = 1 << 64
 NPAGES = 32
@@ -257,3 +266,106 @@ def test_mmap_fixed_check_order():
     fails_unchanged(m, p, a, errno.ENOMEM, p.mmap, top + 1, PAGE_SIZE, RW,
                     0x0F | 0x20 | MAP_FIXED)
     fails_unchanged(m, p, a, errno.EINVAL, p.mmap, 0, PAGE_SIZE, RW, 0x0F | 0x20)
+
+
+# ---- mempolicy and migration: unsigned longs, ints and pid_t (issue 11, item 3)
+def pol_of(p, a):
+    """get_mempolicy(MPOL_F_ADDR) of ``a``: (mode, nodemask)."""
+    return p.get_mempolicy(1024, a, MPOL_F_ADDR)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_mbind_mode_above_32_bits_per_switch(profile):
+    """mbind's mode is an unsigned long. 5.12+ (``mbind_mode_c_int``): kernel_mbind()
+    takes it as an int, so 2**32 + MPOL_BIND binds. 4.14: compared whole with MPOL_MAX,
+    EINVAL and nothing changes. Both switch values on both profiles."""
+    for on in (False, True):
+        m = numa_machine(make_profile(profile, mbind_mode_c_int=on))
+        p = m.spawn()
+        a = p.mmap(0, LEN, RW, ANON)
+        if on:
+            assert p.mbind(a, LEN, U64 // 2 + 2**32 + MPOL_BIND, 0b10, 3) == 0
+            assert pol_of(p, a)[0] == MPOL_BIND
+        else:
+            assert errno_of(p.mbind, a, LEN, 2**32 + MPOL_BIND, 0b10, 3) == errno.EINVAL
+            assert pol_of(p, a)[0] == MPOL_DEFAULT
+        # the mode flags stay in the low bits either way
+        assert p.mbind(a, LEN, -(2**64) + MPOL_BIND, 0b01, 3) == 0
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_set_mempolicy_mode_is_an_int(profile):
+    """set_mempolicy's mode is an int in both eras: 2**32 + MPOL_BIND is MPOL_BIND."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    assert p.set_mempolicy(2**32 + MPOL_BIND, 0b10, 3) == 0
+    assert p.get_mempolicy(1024) == (MPOL_BIND, 0b10)
+    assert errno_of(p.set_mempolicy, 2**31 + MPOL_BIND, 0b10, 3) == errno.EINVAL
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_mbind_lengths_and_flags(profile):
+    """start + PAGE_ALIGN(len) past 2**64: EINVAL; a len rounding up to 2**64 is 0
+    bytes (mbind has no madvise-like check: 0, nothing bound); flags is an unsigned
+    int (2**32 + MPOL_MF_STRICT is STRICT); maxnode 0 with a mask wraps past
+    8 * PAGE_SIZE bits: EINVAL; maxnode 2**64 + 3 is 3."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, LEN, RW, ANON)
+    assert errno_of(p.mbind, a, -PAGE_SIZE, MPOL_BIND, 0b10, 3) == errno.EINVAL
+    assert p.mbind(a, -1, MPOL_BIND, 0b10, 3) == 0
+    assert pol_of(p, a)[0] == MPOL_DEFAULT
+    assert errno_of(p.mbind, a, LEN, MPOL_BIND, 0b10, 0) == errno.EINVAL
+    assert errno_of(p.mbind, a, LEN, MPOL_BIND, 0b10, 8 * PAGE_SIZE + 2) == errno.EINVAL
+    assert errno_of(p.mbind, a, LEN, MPOL_BIND, 0b10, 3, 2**32 + 0x40) == errno.EINVAL
+    assert p.mbind(a, LEN, MPOL_BIND, 0b10, U64 + 3, 2**32 + MPOL_MF_STRICT) == 0
+    assert pol_of(p, a) == (MPOL_BIND, 0b10)
+    assert p.mbind(a - U64, LEN + U64, MPOL_PREFERRED, 0b01, 3) == 0
+    assert pol_of(p, a) == (MPOL_PREFERRED, 0b01)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_move_pages_pid_flags_nodes_are_ints(profile):
+    """move_pages(2): pid is a pid_t (2**32 is 0: the caller), flags an int
+    (2**32 + MPOL_MF_MOVE is MOVE), each node an int read from the array (2**32 + 1
+    is node 1), each page a user pointer (2**64 + a is a). Before: ESRCH, EINVAL,
+    ENODEV."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, LEN, RW, ANON)
+    p.write(a, 5)
+    p.write(a + PAGE_SIZE, 6)
+    assert p.move_pages(2**32, [a], [1])[1] == [1]
+    assert p.move_pages(0, [a], [0], 2**32 + MPOL_MF_MOVE)[1] == [0]
+    assert p.move_pages(0, [a + U64], [2**32 + 1])[1] == [1]
+    assert p.move_pages(0, [a, a + PAGE_SIZE], None)[1] == [1, 0]
+    assert errno_of(p.move_pages, 2**31, [a], [0]) == errno.ESRCH  # pid -2**31
+    assert p.read(a) == 5 and p.read(a + PAGE_SIZE) == 6
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_migrate_pages_pid_is_pid_t(profile):
+    """migrate_pages(2): 2**32 is pid 0, the caller; 2**32 - 1 is -1: ESRCH; maxnode
+    is an unsigned long (2**64 + 3 is 3)."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, LEN, RW, ANON)
+    p.write(a, 5)
+    assert p.migrate_pages(2**32, U64 + 3, 0b01, 0b10) == 0
+    assert p.move_pages(0, [a], None)[1] == [1]
+    assert errno_of(p.migrate_pages, 2**32 - 1, 3, 0b10, 0b01) == errno.ESRCH
+    assert p.read(a) == 5
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_get_mempolicy_maxnode_is_unsigned_long(profile):
+    """get_mempolicy(2): maxnode 2**64 + 1024 is 1024; -1 is 2**64 - 1, whose copy
+    length (ALIGN(maxnode - 1, 64) / 8) is past PAGE_SIZE: EINVAL; addr and flags are
+    unsigned longs (2**32 + MPOL_F_ADDR is an unknown flag: EINVAL)."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, LEN, RW, ANON)
+    p.mbind(a, LEN, MPOL_BIND, 0b10, 3)
+    assert p.get_mempolicy(U64 + 1024, a + U64, MPOL_F_ADDR) == (MPOL_BIND, 0b10)
+    assert errno_of(p.get_mempolicy, -1, a, MPOL_F_ADDR) == errno.EINVAL
+    assert errno_of(p.get_mempolicy, 1024, a, 2**32 + MPOL_F_ADDR) == errno.EINVAL

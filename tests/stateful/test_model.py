@@ -45,10 +45,12 @@ from hypothesis.stateful import (
 
 import thpsim
 from thpsim import (
+    MADV_COLD,
     MADV_DONTNEED,
     MADV_FREE,
     MADV_HUGEPAGE,
     MADV_NOHUGEPAGE,
+    MADV_PAGEOUT,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_LOCKED,
@@ -395,7 +397,8 @@ class ThpModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ madvise
     @rule(p=sels, sel=sels, where=wheres, kind=kinds, n=small,
-          advice=st.sampled_from((MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE)))
+          advice=st.sampled_from((MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE,
+                                  MADV_COLD, MADV_PAGEOUT)))
     def madvise(self, p, sel, where, kind, n, advice):
         pr, start, length = self._target(p, sel, where, kind, n)
         end = start + _page_up(length)
@@ -412,6 +415,8 @@ class ThpModel(RuleBasedStateMachine):
             pieces = pieces[: i + 1]
         covered = sum(e - s for s, e, _, _ in pieces) == end - start
         refuses = advice in (MADV_DONTNEED, MADV_FREE) and any(pc[3] for pc in pieces)
+        if advice in (MADV_COLD, MADV_PAGEOUT):  # 5.4+; can_madv_lru_vma() refuses locked
+            refuses = not self.m.profile.madvise_cold_pageout or any(pc[3] for pc in pieces)
         try:
             self._caller(pr, sel).madvise(start, length, advice)
         except OSError as e:

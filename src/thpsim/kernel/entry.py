@@ -46,6 +46,7 @@ __all__ = [
     "call_syscall",
     "ULONG_MAX",
     "ulong",
+    "c_int",
 ]
 
 T = TypeVar("T")
@@ -62,6 +63,17 @@ def ulong(x: int) -> int:
     outside [0, 2**64) is taken modulo 2**64, so -4096 is 2**64 - 4096 as in C.
     """
     return x & ULONG_MAX
+
+
+def c_int(x: int) -> int:
+    """A system-call argument as the kernel receives an ``int`` (``pid_t`` too).
+
+    Models: the SYSCALL_DEFINEx wrapper's cast of the 64-bit register to a 32-bit
+    signed int: the low 32 bits, two's complement (2**32 + 1 is 1, 2**31 is
+    -2**31). Also an ``int`` read from a user array (get_user() of an int).
+    """
+    x &= 0xFFFF_FFFF
+    return x - (1 << 32) if x >> 31 else x
 
 
 def lockdep_sys_exit(ctx: Any, task: Any) -> None:

@@ -4,8 +4,10 @@ Models: mm/madvise.c, v4.14 (madvise_behavior_valid, madvise_need_mmap_write,
 madvise_vma, madvise_behavior, madvise_willneed, madvise_remove,
 madvise_dontneed_single_vma, madvise_free_single_vma / madvise_free_page_range /
 madvise_free_pte_range, hugepage_madvise in mm/khugepaged.c, ksm_madvise in
-mm/ksm.c), 5.14's madvise_populate() (profile switch ``madvise_populate``), and
-6.x's madvise_inject_error().
+mm/ksm.c), 5.14's madvise_populate() (profile switch ``madvise_populate``), 5.4's
+MADV_COLD / MADV_PAGEOUT (``madvise_cold_pageout``: madvise_cold(),
+madvise_pageout(), madvise_cold_or_pageout_pte_range() in its 6.9+ form), 6.1's
+MADV_COLLAPSE (``madvise_collapse``: mm/khugepaged.py), and 6.x's madvise_inject_error().
 
 The flag advice (NORMAL, RANDOM, SEQUENTIAL, DONTFORK, DOFORK, WIPEONFORK,
 KEEPONFORK, DONTDUMP, DODUMP, MERGEABLE, UNMERGEABLE, HUGEPAGE, NOHUGEPAGE) changes
@@ -18,9 +20,16 @@ ksmd is not modelled (as on a machine with /sys/kernel/mm/ksm/run at its default
 MADV_WILLNEED is 0 with nothing done (CONFIG_SWAP: force_swapin_readahead() finds
 no swap entries; the model swaps nothing out). MADV_REMOVE is EINVAL (private
 anonymous memory has no file to punch a hole in).
-Not modelled, EINVAL in every profile although mainline has them: MADV_COLD and
-MADV_PAGEOUT (5.4: they deactivate pages and reclaim them; the model has no LRU
-lists and no reclaim), MADV_COLLAPSE (6.1: a synchronous khugepaged collapse),
+MADV_COLD clears the accessed bits of the range's exclusively mapped pages (PTE
+and PMD), their PG_referenced and PG_young (smaps' Referenced drops), and moves
+them to the inactive list (pgdeactivate). MADV_PAGEOUT clears PG_referenced and
+PG_young and hands the pages to mm/vmscan.py's reclaim_pages(); the model has no
+swap, so reclaim fails for every anonymous page as it does on a swapless kernel:
+nothing is unmapped, the data stays, each page goes back active (pgactivate) and
+a THP is split on the way (the fallback to base pages). Both split a THP the
+range covers only in part. MADV_COLLAPSE is mm/khugepaged.py's madvise_collapse():
+the range's 4 KiB pages collapsed into THPs as khugepaged would, synchronously.
+Not modelled, EINVAL in every profile although mainline has them:
 MADV_DONTNEED_LOCKED (5.18), MADV_GUARD_INSTALL/REMOVE (6.13).
 
 MADV_FREE walks its range with mm/pagewalk.py's walk_page_range(), its
@@ -41,10 +50,15 @@ import errno
 import signal
 
 from thpsim.arch.x86_64.pgtable import (
+    HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
+    pmd_mkold,
     pmd_none,
+    pmd_pfn,
+    pmd_present,
     pmd_trans_huge,
+    pmd_young,
     pte_dirty,
     pte_mkclean,
     pte_mkold,
@@ -61,8 +75,9 @@ from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock,
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
-from thpsim.mm.filemap import folio_trylock, folio_unlock
+from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gup import faultin_vma_page_range, get_user_pages_fast
+from thpsim.mm.khugepaged import madvise_collapse
 from thpsim.mm.memory import mmu_gather, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
 from thpsim.mm.memory_failure import (
     MF_ACTION_REQUIRED,
@@ -93,10 +108,12 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
 )
 from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
-from thpsim.mm.page_flags import F_dirty, F_head, F_tail
+from thpsim.mm.page_flags import F_dirty, F_head, F_lru, F_referenced, F_tail, F_young
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
-from thpsim.mm.pgtable_generic import Ptr, pmdp_get
-from thpsim.mm.swap import get_page, put_page
+from thpsim.mm.pgtable_generic import Ptr, pmdp_get, pmdp_invalidate, set_pmd_at
+from thpsim.mm.swap import deactivate_page, get_page, isolate_lru_page, put_page
+from thpsim.mm.swapfile import page_trans_huge_map_swapcount
+from thpsim.mm.vmscan import reclaim_pages
 from thpsim.mm.vmstat import PGLAZYFREE
 from thpsim.profiles import Profile
 
@@ -122,6 +139,7 @@ MADV_COLD = 20
 MADV_PAGEOUT = 21
 MADV_POPULATE_READ = 22
 MADV_POPULATE_WRITE = 23
+MADV_COLLAPSE = 25
 MADV_HWPOISON = 100
 MADV_SOFT_OFFLINE = 101
 
@@ -140,19 +158,26 @@ _VALID_4_14 = frozenset((
 
 
 def madvise_behavior_valid(behavior: int, profile: Profile) -> bool:
-    """Models: madvise_behavior_valid(), v4.14, and 5.14's MADV_POPULATE_READ/WRITE
-    (``madvise_populate``). Not modelled (EINVAL here, valid in mainline):
-    MADV_COLD/MADV_PAGEOUT, MADV_COLLAPSE and the later advice (module docstring)."""
+    """Models: madvise_behavior_valid(), v4.14, 5.4's MADV_COLD/MADV_PAGEOUT
+    (``madvise_cold_pageout``), 5.14's MADV_POPULATE_READ/WRITE
+    (``madvise_populate``) and 6.1's MADV_COLLAPSE (``madvise_collapse``). Not
+    modelled (EINVAL here, valid in mainline): the later advice (module docstring)."""
     if behavior in _VALID_4_14:
         return True
+    if behavior in (MADV_COLD, MADV_PAGEOUT):
+        return profile.madvise_cold_pageout
+    if behavior == MADV_COLLAPSE:
+        return profile.madvise_collapse
     return profile.madvise_populate and behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE)
 
 
 def madvise_need_mmap_write(behavior: int) -> bool:
     """Models: madvise_need_mmap_write(): mmap_lock for read for the advice that only
-    reads or zaps the range (REMOVE, WILLNEED, DONTNEED, FREE; 5.14+ the POPULATE
-    advice), for write for the advice that changes vm_flags."""
+    reads or zaps the range (REMOVE, WILLNEED, DONTNEED, FREE; 5.4+ COLD, PAGEOUT;
+    5.14+ the POPULATE advice; 6.1+ COLLAPSE), for write for the advice that changes
+    vm_flags."""
     return behavior not in (MADV_REMOVE, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
+                            MADV_COLD, MADV_PAGEOUT, MADV_COLLAPSE,
                             MADV_POPULATE_READ, MADV_POPULATE_WRITE)
 
 
@@ -246,6 +271,206 @@ def madvise_free_single_vma(vma: vm_area_struct, start: int, end: int) -> Kernel
         return -errno.EINVAL
     tlb = tlb_gather_mmu(vma.vm_mm, start, end)
     yield from madvise_free_page_range(tlb, vma, start, end)
+    yield from tlb_finish_mmu(tlb)
+    return 0
+
+
+def can_madv_lru_vma(vma: vm_area_struct) -> bool:
+    """Models: can_madv_lru_vma() (5.4): COLD and PAGEOUT refuse locked, hugetlb and
+    PFN-mapped VMAs."""
+    return not vma.vm_flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP)
+
+
+def _cold_or_pageout_folio(ctx, head: int, pageout: bool, folio_list: list[int]) -> None:
+    """The tail of both loops of madvise_cold_or_pageout_pte_range(): PG_referenced and
+    PG_young cleared; PAGEOUT isolates the folio for reclaim_pages(), COLD moves it to
+    the inactive list (deactivate_page()). Simplified: no PG_workingset (the model
+    has none; the kernel sets it on an active folio here)."""
+    pages = ctx.pages
+    pages.flags[head] &= ~(F_referenced | F_young) & _M32
+    if pageout:
+        if isolate_lru_page(ctx, head) == 0:
+            folio_list.append(head)
+    else:
+        deactivate_page(ctx, head)
+
+
+def madvise_cold_or_pageout_huge_pmd(pmd: Ptr, addr: int, end: int, walk: mm_walk,
+                                     folio_list: list[int]) -> KernelPath[bool]:
+    """The huge-PMD branch of madvise_cold_or_pageout_pte_range() (5.4, 6.x):
+    returns True when the PMD was dealt with here, False when the THP was split
+    and the PTE loop goes on over it (``regular_folio``).
+
+    A huge zero PMD, a PMD migration entry and a THP mapped more than once are left
+    alone. A THP the range covers only in part is split (split_huge_page(), the
+    folio locked, the PMD lock dropped); if the split fails nothing more is done.
+    A whole one: COLD clears the PMD's accessed bit (pmdp_invalidate, flushed),
+    then _cold_or_pageout_folio().
+    """
+    pageout, tlb = walk.private
+    vma = walk.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    ptl = yield from huge_memory.pmd_trans_huge_lock(pmd, vma)
+    if ptl is None:
+        return True  # no longer huge: return 0
+    orig = pmdp_get(pmd)
+    if huge_memory.is_huge_zero_pmd(ctx, orig) or not pmd_present(orig):
+        spin_unlock(ptl)
+        return True
+    head = pmd_pfn(orig)
+    pages = ctx.pages
+    if pages.total_mapcount(head) != 1:  # "do not interfere with other mappings"
+        spin_unlock(ptl)
+        return True
+    if end - addr != HPAGE_PMD_SIZE:
+        get_page(ctx, head)
+        spin_unlock(ptl)
+        yield from folio_lock(ctx, head)
+        err = yield from huge_memory.split_huge_page(ctx, head)
+        folio_unlock(ctx, head)
+        put_page(ctx, head)
+        return bool(err)  # split: on to the PTE loop; not split: return 0
+    if not pageout and pmd_young(orig):
+        old = yield from pmdp_invalidate(vma, addr, pmd)
+        set_pmd_at(mm, addr, pmd, pmd_mkold(old))
+        tlb.track(addr, addr + HPAGE_PMD_SIZE)
+    _cold_or_pageout_folio(ctx, head, pageout, folio_list)
+    spin_unlock(ptl)
+    return True
+
+
+def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
+                                      walk: mm_walk) -> KernelPath[int]:
+    """MADV_COLD's and MADV_PAGEOUT's ``pmd_entry``: one PMD's part [addr, end).
+
+    Models: madvise_cold_or_pageout_pte_range(), 6.9+ (Ryan Roberts' "avoid split
+    during MADV_PAGEOUT and MADV_COLD"): a huge PMD goes to
+    madvise_cold_or_pageout_huge_pmd(). Under the PTE lock each normal page (not
+    the zero page) is looked at: a large folio the range maps only in part
+    (madvise_folio_pte_batch(): consecutive PTEs of consecutive pages) is split
+    when mapped once and trylocked, the PTE lock dropped meanwhile, then the same
+    address is looked at again; a folio not on the LRU or mapped more times than it
+    has pages is left alone; otherwise COLD clears the accessed bit of its PTEs
+    (flushed with the mmu_gather) and both go on in _cold_or_pageout_folio().
+    PAGEOUT then hands what it isolated to mm/vmscan.py's reclaim_pages().
+    Context: mmap_lock held for read; ``walk.private`` is (pageout, mmu_gather).
+    Preempts: taking the locks, in the splits and reclaim, and at cond_resched().
+    5.4..6.8 (``madvise_cold_pte_thp_batch`` off) split every PTE-mapped THP met
+    when mapped once and trylocked, even one the range covers whole, and leave the
+    rest of the PMD when they cannot. Simplified: no fatal_signal_pending() check,
+    no SWAP_CLUSTER_MAX resched points (the walk's cond_resched() at the end only);
+    PAGEOUT clears no accessed bit itself (as in the kernel: only the swap-out would
+    unmap).
+    """
+    pageout, tlb = walk.private
+    ctx = walk.mm.kernel
+    pages = ctx.pages
+    batch = ctx.profile.madvise_cold_pte_thp_batch
+    folio_list: list[int] = []
+    v = pmdp_get(pmd)
+    if pmd_trans_huge(v) or is_swap_pmd(v):
+        if (yield from madvise_cold_or_pageout_huge_pmd(pmd, addr, end, walk, folio_list)):
+            if pageout:
+                yield from reclaim_pages(ctx, folio_list)
+            return 0
+    while True:
+        v = pmdp_get(pmd)
+        if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
+            break  # pte_offset_map_lock() fails
+        t = ctx.mem.tables[table_entry_pfn(v)]
+        yield from spin_lock(t.ptl)
+        retry = stop = unlocked = False
+        a = addr
+        i = (addr >> PAGE_SHIFT) & 511
+        while a < end:
+            e = t[i]
+            nr = 1
+            if not pte_present(e) or pte_special(e):
+                a += PAGE_SIZE
+                i += 1
+                continue
+            pfn = pte_pfn(e)
+            head = pages.compound_head(pfn)
+            if pages.flags[head] & F_head and not batch:
+                # 5.4..6.8: any PTE-mapped THP is split; a shared or locked one, or
+                # a failed split, ends this PMD's part ("break")
+                if pages.page_mapcount(pfn) != 1 or not folio_trylock(ctx, head):
+                    stop = True
+                    break
+                get_page(ctx, head)
+                spin_unlock(t.ptl)
+                unlocked = True
+                err = yield from huge_memory.split_huge_page(ctx, head)
+                folio_unlock(ctx, head)
+                put_page(ctx, head)
+                retry, stop = not err, bool(err)
+                addr = a
+                break
+            if pages.flags[head] & F_head:
+                # madvise_folio_pte_batch(): consecutive PTEs of consecutive pages
+                last = head + (1 << pages.order[head])
+                while (a + nr * PAGE_SIZE < end and pfn + nr < last
+                       and pte_present(t[i + nr]) and pte_pfn(t[i + nr]) == pfn + nr):
+                    nr += 1
+                if nr < 1 << pages.order[head]:
+                    # folio_maybe_mapped_shared(): some page of it mapped twice
+                    if (page_trans_huge_map_swapcount(ctx, head) > 1
+                            or not folio_trylock(ctx, head)):
+                        a += nr * PAGE_SIZE  # shared, or locked: skip the batch
+                        i += nr
+                        continue
+                    get_page(ctx, head)
+                    spin_unlock(t.ptl)
+                    err = yield from huge_memory.split_huge_page(ctx, head)
+                    folio_unlock(ctx, head)
+                    put_page(ctx, head)
+                    retry = True
+                    # split: look at the same PTE again; not split: past the batch
+                    addr = a + (nr * PAGE_SIZE if err else 0)
+                    break
+            if (not pages.flags[head] & F_lru
+                    or pages.total_mapcount(head) != 1 << pages.compound_order(head)):
+                a += nr * PAGE_SIZE
+                i += nr
+                continue
+            if not pageout:
+                young = False
+                for k in range(i, i + nr):
+                    if pte_young(t[k]):
+                        young = True
+                        t[k] = pte_mkold(t[k])
+                if young:
+                    tlb.track(a, a + nr * PAGE_SIZE)
+            _cold_or_pageout_folio(ctx, head, pageout, folio_list)
+            a += nr * PAGE_SIZE
+            i += nr
+        if not retry:
+            if not (stop and unlocked):  # a failed split left the PTE lock dropped
+                spin_unlock(t.ptl)
+            break
+    if pageout:
+        yield from reclaim_pages(ctx, folio_list)
+    yield PREEMPT  # cond_resched()
+    return 0
+
+
+#: Models: cold_walk_ops and pageout_walk_ops (5.4; one ``pmd_entry`` for both).
+cold_walk_ops = mm_walk_ops(pmd_entry=madvise_cold_or_pageout_pte_range)
+
+
+def madvise_cold_or_pageout(vma: vm_area_struct, start: int, end: int,
+                            behavior: int) -> KernelPath[int]:
+    """Models: madvise_cold() and madvise_pageout() (5.4, 6.x): -EINVAL unless
+    can_madv_lru_vma(); then, under an mmu_gather, walk_page_range() over [start,
+    end) with cold_walk_ops. Context: mmap_lock held for read.
+    Simplified: no lru_add_drain() (no pagevecs); PAGEOUT's file-VMA rule
+    (can_do_file_pageout()) is moot: only anonymous memory is modelled."""
+    if not can_madv_lru_vma(vma):
+        return -errno.EINVAL
+    tlb = tlb_gather_mmu(vma.vm_mm, start, end)
+    yield from walk_page_range(vma.vm_mm, start, end, cold_walk_ops,
+                               (behavior == MADV_PAGEOUT, tlb))
     yield from tlb_finish_mmu(tlb)
     return 0
 
@@ -354,7 +579,8 @@ def madvise_populate(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
 
 
 def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> KernelPath[int]:
-    """Models: madvise_vma(), v4.14 (5.14: + MADV_POPULATE_*): one VMA's part of the range."""
+    """Models: madvise_vma(), v4.14 (5.4: + COLD, PAGEOUT; 5.14: + POPULATE_*; 6.1:
+    + COLLAPSE): one VMA's part of the range."""
     if behavior == MADV_REMOVE:
         # madvise_remove(): VM_LOCKED, then no vm_file: -EINVAL either way here
         return -errno.EINVAL
@@ -369,6 +595,10 @@ def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Kern
             return -errno.EINVAL
         yield from zap_page_range(vma, start, end - start)
         return 0
+    if behavior in (MADV_COLD, MADV_PAGEOUT):
+        return (yield from madvise_cold_or_pageout(vma, start, end, behavior))
+    if behavior == MADV_COLLAPSE:
+        return (yield from madvise_collapse(vma, start, end))
     if behavior == MADV_FREE:
         if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
             return -errno.EINVAL

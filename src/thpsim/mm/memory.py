@@ -77,7 +77,7 @@ from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
     __pte_alloc,
-    lookup_pmd,
+    lookup_pmd_range,
     pgtable_free,
     pmd_none_or_clear_bad,
     pmd_none_or_trans_huge_or_clear_bad,
@@ -682,9 +682,8 @@ def copy_page_range(dst_mm: mm_struct, src_mm: mm_struct, dst_vma: vm_area_struc
         return 0
     addr, end = vma.vm_start, vma.vm_end
     while addr < end:
-        next_ = _addr_end(addr, end, PMD_SIZE)
-        src_pmd = lookup_pmd(src_mm, addr)
-        if src_pmd is None:
+        src_pmd, next_ = lookup_pmd_range(src_mm, addr, end)
+        if src_pmd is None:  # an empty PGD or PUD entry: skipped whole
             addr = next_
             continue
         v = pmdp_get(src_pmd)

@@ -101,7 +101,7 @@ from thpsim.include.uapi.linux.mempolicy import (
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
 )
-from thpsim.kernel.entry import ULONG_MAX
+from thpsim.kernel.entry import ULONG_MAX, c_int, ulong
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -1165,7 +1165,13 @@ def do_mbind(ctx, task, start: int, length: int, mode: int, mode_flags: int, nma
 def kernel_mbind(ctx, task, start: int, length: int, mode: int, nmask: int | None,
                  maxnode: int, flags: int) -> KernelPath[int]:
     """mbind(2). Models: kernel_mbind() (SYSCALL mbind in 4.14): the mode, then the
-    mask, then do_mbind(). Returns 0 or -errno."""
+    mask, then do_mbind(). ``start``, ``length``, ``mode`` and ``maxnode`` are
+    unsigned longs, ``flags`` an unsigned int; 5.12+ (``mbind_mode_c_int``) takes
+    the mode as an int (``int lmode = mode``: 2**32 + MPOL_BIND is MPOL_BIND), 4.14
+    compares the whole unsigned long with MPOL_MAX (EINVAL). Returns 0 or -errno."""
+    mode = ulong(mode)
+    if not ctx.profile.mbind_mode_c_int and (mode & ~mpol_mode_flags(ctx)) >> 32:
+        return -errno.EINVAL  # 4.14: "if (mode >= MPOL_MAX)" on the unsigned long
     err, lmode, mode_flags = sanitize_mpol_flags(ctx, mode)
     if err:
         return err
@@ -1196,7 +1202,7 @@ def kernel_set_mempolicy(ctx, task, mode: int, nmask: int | None,
                          maxnode: int) -> KernelPath[int]:
     """set_mempolicy(2). Models: kernel_set_mempolicy(). Preempts: never (a generator
     so the driver runs it like every other system call)."""
-    err, lmode, mode_flags = sanitize_mpol_flags(ctx, mode)
+    err, lmode, mode_flags = sanitize_mpol_flags(ctx, c_int(mode))
     if err:
         return err
     err, nodes = get_nodes(ctx, nmask, maxnode)
@@ -1444,6 +1450,7 @@ def kernel_migrate_pages(ctx, caller, pid: int, maxnode: int, old_nodes: int | N
     err, new = get_nodes(ctx, new_nodes, maxnode)
     if err:
         return err
+    pid = c_int(pid)  # pid_t
     task = caller if pid == 0 else ctx.tasks.get(pid)
     if task is None:
         return -errno.ESRCH

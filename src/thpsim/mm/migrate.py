@@ -42,6 +42,7 @@ from thpsim.include.linux.cpuset import cpuset_mems_allowed
 from thpsim.include.linux.mempolicy import vma_migratable
 from thpsim.include.linux.nodemask import node_states_memory
 from thpsim.include.uapi.linux.mempolicy import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
+from thpsim.kernel.entry import c_int, ulong
 from thpsim.kernel.locking import down_read, spin_lock, spin_unlock, up_read
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import KernelPath, WaitOn
@@ -735,8 +736,14 @@ def do_pages_move(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
 def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int] | None,
                       status: list[int | None], flags: int) -> KernelPath[int]:
     """Models: mm/migrate.c kernel_move_pages() (SYSCALL move_pages): the checks in
-    the kernel's order, then query or move."""
+    the kernel's order, then query or move. ``pid`` is a pid_t and ``flags`` an
+    int (the low 32 bits); each entry of ``pages_`` is a user pointer (an unsigned
+    long) and each of ``nodes`` an int, as get_user() reads them."""
 
+    pid, flags = c_int(pid), c_int(flags)
+    pages_ = [ulong(a) for a in pages_]
+    if nodes is not None:
+        nodes = [c_int(n) for n in nodes]
     if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
         return -errno.EINVAL
     if flags & MPOL_MF_MOVE_ALL and not caller.cred.capable(CAP_SYS_NICE):

@@ -12,6 +12,7 @@ EOPNOTSUPP (see the README).
 
 from __future__ import annotations
 
+import bisect
 import errno
 
 from thpsim.arch.x86_64.pgtable import (
@@ -116,9 +117,18 @@ def calc_vm_prot_bits(prot: int) -> int:
 
 # ---------------------------------------------------------------- unmapped area
 def unmapped_area_topdown(mm: mm_struct, length: int, align: int = PAGE_SIZE) -> int:
-    """Models: mm/mmap.c unmapped_area_topdown(): the highest gap below MMAP_BASE."""
+    """Models: mm/mmap.c unmapped_area_topdown(): the highest gap below MMAP_BASE.
+
+    Costs by the VMAs below MMAP_BASE it passes (the kernel's augmented tree,
+    rb_subtree_gap, is O(log n); here a bisection finds the first VMA below
+    MMAP_BASE, then the gaps are tried from the top down)."""
     high = MMAP_BASE
-    for vma in reversed(mm.mmap):
+    vmas = mm.mmap
+    # the VMAs at or above mmap_base are skipped by one search, not one by one
+    i = bisect.bisect_left(vmas, high, key=_vm_start_of)
+    while i > 0:
+        i -= 1
+        vma = vmas[i]
         if vma.vm_start >= high:
             continue
         gap_start = vma.vm_end
@@ -158,6 +168,10 @@ def get_unmapped_area(mm: mm_struct, addr: int, length: int, flags: int) -> int:
     if mm.kernel.profile.thp_align_anon_mappings and length % HPAGE_PMD_SIZE == 0:
         return unmapped_area_topdown(mm, length, HPAGE_PMD_SIZE)
     return unmapped_area_topdown(mm, length)
+
+
+def _vm_start_of(vma: vm_area_struct) -> int:
+    return vma.vm_start
 
 
 # ---------------------------------------------------------------- merge / split

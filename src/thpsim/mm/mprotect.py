@@ -15,7 +15,6 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PMD_SIZE,
     pmd_devmap,
     pmd_trans_huge,
     pte_mkwrite,
@@ -32,7 +31,6 @@ from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
-from thpsim.mm.memory import _addr_end
 from thpsim.mm.mm_types import (
     VM_ACCESS_FLAGS,
     VM_EXEC,
@@ -56,7 +54,7 @@ from thpsim.mm.mmap import (
 )
 from thpsim.mm.page_flags import F_anon_exclusive
 from thpsim.mm.pgtable_generic import (
-    lookup_pmd,
+    lookup_pmd_range,
     pmd_none_or_clear_bad,
     pmd_trans_unstable,
     pmdp_get,
@@ -114,9 +112,8 @@ def change_protection(vma: vm_area_struct, start: int, end: int,
     pages = 0
     addr = start
     while addr < end:
-        next_ = _addr_end(addr, end, PMD_SIZE)
-        pmd = lookup_pmd(mm, addr)
-        if pmd is None:
+        pmd, next_ = lookup_pmd_range(mm, addr, end)
+        if pmd is None:  # an empty PGD or PUD entry: skipped whole
             addr = next_
             continue
         v = pmdp_get(pmd)

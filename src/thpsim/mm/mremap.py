@@ -1,8 +1,10 @@
 """mremap: shrink, grow in place, or move a mapping with its page tables.
 
 Models: mm/mremap.c, v4.14 (SYSCALL mremap, vma_to_resize, move_vma,
-move_page_tables -> move_huge_pmd / move_ptes). The rmap lock (anon_vma) is
-always taken around the page-table move (a superset of need_rmap_locks).
+move_page_tables -> move_huge_pmd / move_ptes), 5.7's MREMAP_DONTUNMAP
+(``mremap_dontunmap``) and 5.16's early VMA lookup (``mremap_vma_lookup_first``).
+The rmap lock (anon_vma) is always taken around the page-table move (a superset of
+need_rmap_locks).
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
-from thpsim.mm.memory import _addr_end
-from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
+from thpsim.mm.mm_types import (
+    VM_DONTEXPAND,
+    VM_LOCKED,
+    VM_LOCKED_CLEAR_MASK,
+    VM_PFNMAP,
+    mm_struct,
+    vm_area_struct,
+)
 from thpsim.mm.mmap import (
     PAGE_ALIGN,
     do_munmap,
@@ -38,7 +46,7 @@ from thpsim.mm.mmap import (
     vma_merge_around,
 )
 from thpsim.mm.mmu_notifier import mmu_notifier_move_range
-from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd, pmdp_get, walk_to_pmd
+from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd_range, pmdp_get, walk_to_pmd
 from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
 
 MREMAP_MAYMOVE = 1
@@ -89,11 +97,21 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
     old_end = old_addr + length
     moved = 0
     while old_addr < old_end:
-        extent = _addr_end(old_addr, old_end, PMD_SIZE) - old_addr
+        old_pmd, next_ = lookup_pmd_range(mm, old_addr, old_end)
+        if old_pmd is None:
+            # no PUD table there (6.x get_old_pud()/move_pgt_entry() move whole
+            # upper levels; 4.14 steps per PMD): nothing to move in the whole span
+            extent = next_ - old_addr
+            if notify:  # nothing mapped: whatever the shadow holds moves too
+                mmu_notifier_move_range(mm, old_addr, new_addr, extent)
+            old_addr += extent
+            new_addr += extent
+            moved += extent
+            continue
+        extent = next_ - old_addr
         nxt = ((new_addr + PMD_SIZE) & ~(PMD_SIZE - 1)) - new_addr
         extent = min(extent, nxt)
-        old_pmd = lookup_pmd(mm, old_addr)
-        if old_pmd is None or pmd_none(pmdp_get(old_pmd)):
+        if pmd_none(pmdp_get(old_pmd)):
             if notify:  # nothing mapped: whatever the shadow holds moves too
                 mmu_notifier_move_range(mm, old_addr, new_addr, extent)
             old_addr += extent
@@ -129,8 +147,16 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
 
 
 def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
-             new_len: int, new_addr: int) -> KernelPath[int]:
-    """Models: mm/mremap.c move_vma() (copy_vma, move_page_tables, unmap the old range)."""
+             new_len: int, new_addr: int, flags: int = 0) -> KernelPath[int]:
+    """Models: mm/mremap.c move_vma() (copy_vma, move_page_tables, unmap the old range).
+
+    MREMAP_DONTUNMAP (5.7+): the old range is not unmapped; its VMA stays, empty
+    (every page table entry moved), with VM_LOCKED/VM_LOCKONFAULT cleared, and
+    locked_vm is left as it was (the lock moved with the pages); total_vm grows by
+    the new length. Simplified: no VM_ACCOUNT (the model does no overcommit
+    accounting), and the old VMA keeps its anon_vma (6.x unlinks it when the old
+    VMA was the whole range: rmap walks of the moved pages find no PTE there).
+    """
 
     parts = yield from split_vma_range(mm, old_addr, old_addr + old_len)
     vma = parts[0]
@@ -150,6 +176,13 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
         return moved
     locked = vma.vm_flags & VM_LOCKED
     mm.total_vm += new_len >> PAGE_SHIFT
+    if flags & MREMAP_DONTUNMAP:
+        # "We always clear VM_LOCKED[ONFAULT] on the old vma"; no munmap, so
+        # locked_vm stays as it is
+        for part in parts:
+            part.vm_flags &= VM_LOCKED_CLEAR_MASK
+        yield from vma_merge_around(mm, new_vma)
+        return new_addr
     if locked:
         mm.locked_vm += new_len >> PAGE_SHIFT
     # The old range is empty now; unmapping it only removes the VMA (and accounting).
@@ -158,26 +191,82 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
     return new_addr
 
 
+def remap_move(mm: mm_struct, addr: int, length: int, new_addr: int,
+               flags: int) -> KernelPath[int]:
+    """MREMAP_FIXED with old_len == new_len: every VMA of [addr, addr + length) moves.
+
+    Models: mm/mremap.c remap_move(), 6.17 (``mremap_move_multiple_vmas``): the range
+    must start in a VMA (EFAULT); each VMA's part of it moves to ``new_addr`` plus its
+    offset in the range (the gaps between them kept: what lies in the destination
+    across from a gap stays mapped), one after the other, each through
+    check_prep_vma() and mremap_to() (its part of the destination unmapped first).
+    The first error ends the call; the parts moved before it stay moved.
+    Returns ``new_addr`` or -errno.
+    """
+    end = addr + length
+    pieces: list[tuple[int, int]] = []
+    vma = mm.find_vma(addr)
+    i = mm.vma_index(vma) if vma is not None else len(mm.mmap)
+    while i < len(mm.mmap) and mm.mmap[i].vm_start < end:
+        v = mm.mmap[i]
+        pieces.append((max(v.vm_start, addr), min(end, v.vm_end)))
+        i += 1
+    if not pieces or pieces[0][0] > addr:
+        return -errno.EFAULT  # "No gap permitted at the start of the range"
+    for start, stop in pieces:
+        target = new_addr + (start - addr)
+        vma = mm.find_vma(start)  # the earlier moves left this part where it was
+        if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+            return -errno.EINVAL
+        ret = yield from do_munmap(mm, target, stop - start)
+        if ret < 0:
+            return ret
+        ret = yield from move_vma(mm, mm.find_vma(start), start, stop - start, stop - start,
+                                  target, flags)
+        if ret < 0:
+            return ret
+    return new_addr
+
+
 def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
               new_addr: int) -> KernelPath[int]:
-    """Models: mm/mremap.c SYSCALL mremap, v4.14 (MREMAP_DONTUNMAP is 5.7+: EINVAL here).
+    """Models: mm/mremap.c SYSCALL mremap, v4.14, with mainline's differences behind
+    switches: MREMAP_DONTUNMAP (``mremap_dontunmap``, 5.7; the 5.13+ VMA rule and
+    6.17's check_mremap_params() comparing the page-aligned lengths), the VMA looked
+    up first (``mremap_vma_lookup_first``, 5.16), and 6.17's rework: the new_len
+    check (``mremap_new_len_task_size_einval``), a same-size MREMAP_FIXED move of
+    several VMAs (``mremap_move_multiple_vmas``, remap_move()) and the VMA checked
+    before MREMAP_FIXED unmaps anything (``mremap_check_vma_before_unmap``).
+
+    4.14 looks the VMA up only where it needs it: a shrink of an unmapped range
+    unmaps nothing and returns ``addr``; MREMAP_FIXED unmaps the destination before
+    vma_to_resize() finds no VMA (EFAULT). 5.16+ looks it up before either (EFAULT,
+    nothing changed).
 
     Returns the new address or -errno.
     """
-
-    if flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE):
+    profile = mm.kernel.profile
+    allowed = MREMAP_FIXED | MREMAP_MAYMOVE
+    if profile.mremap_dontunmap:
+        allowed |= MREMAP_DONTUNMAP
+    if flags & ~allowed:
         return -errno.EINVAL
     if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
         return -errno.EINVAL
+    if flags & MREMAP_DONTUNMAP and not flags & MREMAP_MAYMOVE:
+        return -errno.EINVAL  # "MREMAP_DONTUNMAP is always a move"
     if addr & (PAGE_SIZE - 1):
         return -errno.EINVAL
     old_len = PAGE_ALIGN(old_len)
     new_len = PAGE_ALIGN(new_len)
     if not new_len:
         return -errno.EINVAL
-    if new_len > TASK_SIZE and mm.kernel.profile.mremap_new_len_task_size_einval:
+    if flags & MREMAP_DONTUNMAP and old_len != new_len:
+        return -errno.EINVAL  # "does not allow resizing in the process"
+    if new_len > TASK_SIZE and profile.mremap_new_len_task_size_einval:
         return -errno.EINVAL  # check_mremap_params(): "Is the new length silly?"
-    if flags & MREMAP_FIXED:
+    to = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)
+    if to:  # mremap_to()'s checks of the new range (a hint without MREMAP_FIXED)
         if new_addr & (PAGE_SIZE - 1):
             return -errno.EINVAL
         if new_len > TASK_SIZE or new_addr > TASK_SIZE - new_len:
@@ -185,10 +274,27 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         # overlapping ranges, in unsigned long arithmetic as mremap_to() tests them
         if (addr + old_len) & ULONG_MAX > new_addr and new_addr + new_len > addr:
             return -errno.EINVAL
-    vma = mm.find_vma(addr)
-    if vma is None or vma.vm_start > addr:
-        return -errno.EFAULT
-    if not flags & MREMAP_FIXED and old_len >= new_len:
+    if flags & MREMAP_FIXED and old_len == new_len and profile.mremap_move_multiple_vmas:
+        return (yield from remap_move(mm, addr, old_len, new_addr, flags))
+    vma = None
+    if profile.mremap_vma_lookup_first:
+        vma = mm.find_vma(addr)
+        if vma is None or vma.vm_start > addr:
+            return -errno.EFAULT
+    if flags & MREMAP_FIXED and profile.mremap_check_vma_before_unmap:
+        # 6.17 check_prep_vma(), before mremap_to() unmaps anything: a shrink may
+        # cross VMAs in its unmapped tail, so only new_len must fit
+        if vma is None:  # (the lookup comes first in every kernel that checks here)
+            vma = mm.find_vma(addr)
+            if vma is None or vma.vm_start > addr:
+                return -errno.EFAULT
+        if old_len == 0:
+            return -errno.EINVAL
+        if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+            return -errno.EINVAL
+        if min(old_len, new_len) > vma.vm_end - addr:
+            return -errno.EFAULT
+    if not to and old_len >= new_len:
         # a shrink unmaps the tail before any check of the VMA's size (mremap(), both
         # eras): do_munmap() refuses a tail that runs past TASK_SIZE (EINVAL)
         if old_len > new_len:
@@ -196,27 +302,34 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
             if ret < 0:
                 return ret
         return addr
-    if flags & MREMAP_FIXED:
+    if to:
         # mremap_to(): the destination, then the tail past new_len, are unmapped
         # before vma_to_resize() looks at the old range again; they stay unmapped
         # when a later check fails (as in Linux, both eras)
-        ret = yield from do_munmap(mm, new_addr, new_len)
-        if ret < 0:
-            return ret
+        if flags & MREMAP_FIXED:
+            ret = yield from do_munmap(mm, new_addr, new_len)
+            if ret < 0:
+                return ret
         if old_len > new_len:
             ret = yield from do_munmap(mm, addr + new_len, old_len - new_len)
             if ret < 0:
                 return ret
             old_len = new_len
-        vma = mm.find_vma(addr)
-        if vma is None or vma.vm_start > addr:
-            return -errno.EFAULT
+    vma = mm.find_vma(addr)  # vma_to_resize()
+    if vma is None or vma.vm_start > addr:
+        return -errno.EFAULT
     if old_len == 0:
         return -errno.EINVAL  # only shared mappings may be duplicated
+    if flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
+        return -errno.EINVAL  # 5.13+ (5.7..5.12: anonymous private VMAs only)
     if old_len > vma.vm_end - addr:
         return -errno.EFAULT
-    if flags & MREMAP_FIXED:
-        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr))
+    if to:
+        if not flags & MREMAP_FIXED:  # DONTUNMAP alone: new_addr is a hint
+            new_addr = get_unmapped_area(mm, new_addr, new_len, 0)
+            if new_addr < 0:
+                return new_addr
+        return (yield from move_vma(mm, vma, addr, old_len, new_len, new_addr, flags))
     # grow: in place when the VMA ends here and the space after it is free
     if vma.vm_end == addr + old_len:
         i = mm.vma_index(vma)

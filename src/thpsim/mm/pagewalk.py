@@ -35,10 +35,6 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PMD_MASK,
-    PMD_SIZE,
-    PUD_MASK,
-    PUD_SIZE,
     pmd_none,
     pmd_pfn,
     pmd_trans_huge,
@@ -56,6 +52,7 @@ from thpsim.mm.mm_types import VM_PFNMAP, mm_struct, vm_area_struct
 from thpsim.mm.pgtable_generic import (
     Ptr,
     lookup_pmd,
+    lookup_pmd_range,
     pmd_trans_unstable,
     pmdp_get,
     pte_offset_map_lock,
@@ -151,13 +148,11 @@ def walk_pmd_range(start: int, end: int, walk: mm_walk) -> KernelPath[int]:
     addr = start
     err = 0
     while addr < end:
-        nxt = min((addr + PMD_SIZE) & PMD_MASK, end)
-        pmd = lookup_pmd(mm, addr) if walk.vma is not None else None
+        if walk.vma is not None:
+            pmd, nxt = lookup_pmd_range(mm, addr, end)  # an empty PGD/PUD entry: whole
+        else:
+            pmd, nxt = None, end
         if pmd is None:
-            if walk.vma is not None:
-                nxt = min((addr + PUD_SIZE) & PUD_MASK, end)
-            else:
-                nxt = end
             if ops.pte_hole is not None:
                 err = ops.pte_hole(addr, nxt, walk)
         elif pmd_none(pmdp_get(pmd)):

@@ -322,6 +322,32 @@ def lookup_pmd(mm: mm_struct, addr: int) -> Ptr | None:
     return (ctx.mem.tables[table_entry_pfn(e)], (addr >> PMD_SHIFT) & _IDX)
 
 
+def lookup_pmd_range(mm: mm_struct, addr: int, end: int) -> tuple[Ptr | None, int]:
+    """A range walk's step at ``addr`` (below ``end``): ``(pmd, next)``.
+
+    With the PMD slot found, ``next`` is the end of that PMD's part of the range
+    (pmd_addr_end()); with an upper-level entry empty, ``pmd`` is None and ``next``
+    is where that empty entry's span ends (pgd_addr_end() / pud_addr_end()), as the
+    kernel's pgd/p4d/pud loops skip it (``pgd_none_or_clear_bad(): continue``), so a
+    walk costs by the tables present, not by the span.
+    """
+    ctx = mm.kernel
+    e = mm.pgd[(addr >> PGDIR_SHIFT) & _IDX]
+    if e == 0:
+        return None, _range_end(addr, end, PGDIR_SHIFT)
+    e = ctx.mem.tables[table_entry_pfn(e)][(addr >> PUD_SHIFT) & _IDX]
+    if pud_none(e):
+        return None, _range_end(addr, end, PUD_SHIFT)
+    return ((ctx.mem.tables[table_entry_pfn(e)], (addr >> PMD_SHIFT) & _IDX),
+            _range_end(addr, end, PMD_SHIFT))
+
+
+def _range_end(addr: int, end: int, shift: int) -> int:
+    """Models: pgd_addr_end() and friends: the next 2**shift boundary, or ``end``."""
+    boundary = ((addr >> shift) + 1) << shift
+    return boundary if boundary - 1 < end - 1 else end
+
+
 # ---------------------------------------------------------------- deposits
 def pgtable_trans_huge_deposit(mm: mm_struct, pmd: Ptr, pgtable: int) -> None:
     """Models: pgtable-generic.c pgtable_trans_huge_deposit(). Context: PMD lock held."""

@@ -1,7 +1,7 @@
 """Page references and the LRU: get_page, put_page, lru_cache_add.
 
 Models: mm/swap.c (put_page, __put_page, __page_cache_release,
-lru_cache_add_active_or_unevictable), include/linux/mm.h (get_page,
+lru_cache_add_active_or_unevictable, 5.4's deactivate_page), include/linux/mm.h (get_page,
 get_page_unless_zero), mm/huge_memory.c free_transhuge_page; v4.14.
 
 Simplified: the LRU lists are flags and counters only (PG_lru, PG_active,
@@ -22,6 +22,7 @@ from thpsim.mm.page_flags import (
     F_head,
     F_lru,
     F_mlocked,
+    F_referenced,
     F_tail,
     F_unevictable,
 )
@@ -34,6 +35,7 @@ from thpsim.mm.vmstat import (
     NR_ZONE_ACTIVE_ANON,
     NR_ZONE_INACTIVE_ANON,
     NR_ZONE_UNEVICTABLE,
+    PGDEACTIVATE,
     PGFREE,
     UNEVICTABLE_PGMLOCKED,
     UNEVICTABLE_PGMUNLOCKED,
@@ -204,3 +206,21 @@ def putback_lru_page(ctx: KernelContext, head: int) -> None:
     """Models: mm/vmscan.c putback_lru_page(): back on the LRU, drop the isolation ref."""
     add_page_to_lru(ctx, head)
     put_page(ctx, head)
+
+
+def deactivate_page(ctx: KernelContext, head: int) -> None:
+    """Move an active page to the inactive list.
+
+    Models: mm/swap.c deactivate_page() + lru_deactivate_fn(), 5.4 (folio_deactivate()
+    in 6.x): only a page on the LRU, active and evictable; PG_active and
+    PG_referenced are cleared and pgdeactivate counts its base pages.
+    Simplified: no pagevec, the move happens at once.
+    """
+    pages = ctx.pages
+    f = pages.flags[head]
+    if not f & F_lru or not f & F_active or f & F_unevictable:
+        return
+    del_page_from_lru(ctx, head)
+    pages.flags[head] &= ~(F_active | F_referenced) & _M32
+    add_page_to_lru(ctx, head)
+    ctx.vmstat.count_vm_events(PGDEACTIVATE, hpage_nr_pages(ctx, head))

@@ -23,7 +23,7 @@ __all__ = ["main"]
 
 
 def _kernels(args) -> list[str]:
-    return args.kernel or list(runner.KERNELS)
+    return args.kernels or list(runner.KERNELS)
 
 
 def _programs_from(paths: list[str]) -> dict[str, str]:
@@ -39,7 +39,7 @@ def cmd_setup(args) -> int:
 
 
 def cmd_run(args) -> int:
-    out = runner.run_programs(args.kernel[0] if args.kernel else "7.2",
+    out = runner.run_programs(args.kernels[0] if args.kernels else "7.2",
                               _programs_from(args.programs))
     for name, text in out.items():
         print(f"=== {name}\n{text}", end="")
@@ -103,7 +103,7 @@ def cmd_replay(args) -> int:
             if div is None:
                 print(f"  {name}: agrees now (known.json lists a divergence)")
             else:
-                print(f"  {name}: line {div.line}\n    kernel: {div.kernel}\n"
+                print(f"  {name}: line {div.line}\n    kernel: {div.real}\n"
                       f"    model:  {div.model}")
         if args.write_known:
             known[k] = {n: v.as_json() for n, v in sorted(res.items()) if v is not None}
@@ -143,9 +143,9 @@ def cmd_report(args) -> int:
                         seen[kind] += 1
                         agreed[kind] += a == b
             if div is not None:
-                kind = record.kind_of(div.kernel if div.kernel != "<end>" else div.model)
+                kind = record.kind_of(div.real if div.real != "<end>" else div.model)
                 firsts[kind] += 1
-                lines.append(f"  {name} line {div.line} [{kind}]\n    kernel: {div.kernel}\n"
+                lines.append(f"  {name} line {div.line} [{kind}]\n    kernel: {div.real}\n"
                              f"    model:  {div.model}")
         n = len(lines) + prog_agree
         print(f"kernel {k} (model: {profile}{' ' + str(switches) if switches else ''}): "
@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help)
         p.set_defaults(fn=fn)
         if kernels:
-            p.add_argument("--kernel", action="append", choices=list(runner.KERNELS),
+            p.add_argument("--kernel", dest="kernels", action="append",
+                           choices=list(runner.KERNELS),
                            help="kernel version (repeatable; default: all)")
         if dir_arg:
             p.add_argument("dir", nargs="?", default=str(record.DEFAULT_DIR))

@@ -45,11 +45,11 @@ class Divergence:
     """The first line where the model's text differs from the kernel's."""
 
     line: int
-    kernel: str
+    real: str  #: the kernel's line
     model: str
 
     def as_json(self) -> dict:
-        return {"line": self.line, "kernel": self.kernel, "model": self.model}
+        return {"line": self.line, "kernel": self.real, "model": self.model}
 
 
 def load_programs(d: Path = DEFAULT_DIR) -> dict[str, str]:
@@ -64,8 +64,8 @@ def load_answers(kernel: str, d: Path = DEFAULT_DIR) -> dict[str, str]:
 
 
 def save_answers(kernel: str, answers: dict[str, str], d: Path = DEFAULT_DIR) -> Path:
+    (d / "answers").mkdir(parents=True, exist_ok=True)
     f = d / "answers" / f"{kernel}.json.gz"
-    f.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(dict(sorted(answers.items())), indent=0, sort_keys=True).encode()
     f.write_bytes(gzip.compress(data, 9, mtime=0))
     return f

@@ -115,7 +115,7 @@ def _depends(suite: str, pkg: str, prefixes: tuple[str, ...]) -> list[str]:
     text = _apt(suite, "depends", pkg, capture=True)
     out = []
     for m in re.finditer(r"^\s*Depends: (\S+)", text, re.M):
-        name = m.group(1)
+        name = m[1]
         if name.startswith(prefixes) and "-dbg" not in name and name not in out:
             out.append(name)
     return out
@@ -169,8 +169,8 @@ def fetch_kernel(version: str, update: bool = False) -> Path:
 # ---------------------------------------------------------------- guest
 def build_mmprog() -> Path:
     src = TOOLS / "mmprog.c"
+    (cache_dir() / "build").mkdir(exist_ok=True)
     out = cache_dir() / "build" / "mmprog"
-    out.parent.mkdir(exist_ok=True)
     if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
         log("gcc -static mmprog.c")
         _run(["gcc", "-O2", "-static", "-Wall", "-o", str(out), str(src)])
@@ -230,7 +230,7 @@ def boot(kernel: Path, programs: dict[str, str], nodes: int = 2, mem_mib: int = 
         serial = cache_dir() / f"serial-{os.getpid()}.log"  # tail -f it during a long boot
         log(f"serial console: {serial}")
         try:
-            with serial.open("wb") as f:
+            with open(serial, "wb") as f:
                 subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                stderr=subprocess.STDOUT, timeout=timeout)
         except subprocess.TimeoutExpired as e:
@@ -241,7 +241,7 @@ def boot(kernel: Path, programs: dict[str, str], nodes: int = 2, mem_mib: int = 
     m = re.search(r"===THPSIM-BEGIN===\n(.*?)===THPSIM-END===", text, re.S)
     if m is None:
         raise OracleError("no end marker; last lines:\n" + "\n".join(text.splitlines()[-30:]))
-    return m.group(1)
+    return m[1]
 
 
 def split_outputs(text: str) -> dict[str, str]:

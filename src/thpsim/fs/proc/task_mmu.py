@@ -661,15 +661,15 @@ def pagemap_pte_hole(start: int, end: int, walk: mm_walk) -> int:
     while addr < end:
         vma = mm.find_vma(addr)
         hole_end = min(end, vma.vm_start) if vma is not None else end
-        if hole_end > addr:
-            pm.buffer.extend([0] * ((hole_end - addr) >> PAGE_SHIFT))
+        if hole_end > addr:  # in bulk: zeroed bytes, no per-entry objects
+            pm.buffer.frombytes(bytes(((hole_end - addr) >> PAGE_SHIFT) * PM_ENTRY_BYTES))
             addr = hole_end
         if vma is None:
             break
         pme = make_pme(0, PM_SOFT_DIRTY) if vma.vm_flags & VM_SOFTDIRTY else 0
         stop = min(end, vma.vm_end)
         if stop > addr:
-            pm.buffer.extend([pme] * ((stop - addr) >> PAGE_SHIFT))
+            pm.buffer.extend(array("Q", (pme,)) * ((stop - addr) >> PAGE_SHIFT))
             addr = stop
     return 0
 

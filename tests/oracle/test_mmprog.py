@@ -1,0 +1,123 @@
+"""The model against real kernels on mmprog programs (docs/oracle.md, issue 16).
+
+``tests/oracle/mmprog`` holds random programs (``thpsim oracle gen``) and what Debian's
+6.1, 6.12 and 7.2 kernels printed for them under QEMU (``thpsim oracle record``). This
+test replays a fixed share of them on the model without booting anything. Each
+program must agree line for line, or diverge exactly where ``known.json`` says: the
+list of disagreements the model still has. Fixing one (or breaking another) fails
+here until ``thpsim oracle replay --write-known`` rewrites the list, so the list only
+shrinks on purpose. ``thpsim oracle replay`` replays all of them; ``thpsim oracle
+report`` prints agreement per kernel and per kind of observation.
+"""
+
+import shutil
+import subprocess
+
+import pytest
+
+from thpsim.oracle import gen, record, runner
+from thpsim.oracle.interp import _num, load, pattern, run_program
+
+PROGRAMS = record.load_programs()
+KNOWN = record.load_known()
+#: every SHARE-th program of each kernel's answers runs in the default suite
+SHARE = {"7.2": 8, "6.12": 25, "6.1": 25}
+
+
+def _cases():
+    for kernel in record.KERNEL_PROFILES:
+        answers = record.load_answers(kernel)
+        for i, name in enumerate(sorted(n for n in PROGRAMS if n in answers)):
+            if i % SHARE[kernel] == 0:
+                yield pytest.param(kernel, name, answers[name], id=f"{kernel}-{name}")
+
+
+CASES = list(_cases())
+
+
+def test_recordings_exist():
+    """Every kernel has answers for every program (a failed boot or a half-finished
+    recording would otherwise shrink what is compared without anyone noticing)."""
+    for kernel in record.KERNEL_PROFILES:
+        answers = record.load_answers(kernel)
+        assert set(answers) == set(PROGRAMS), kernel
+
+
+@pytest.mark.parametrize("kernel,name,answer", CASES)
+def test_model_agrees_or_diverges_where_known(kernel, name, answer):
+    profile, switches = record.KERNEL_PROFILES[kernel]
+    div = record.compare(answer, run_program(PROGRAMS[name], profile, **switches))
+    want = KNOWN.get(kernel, {}).get(name)
+    if div is None:
+        assert want is None, f"{name} agrees with {kernel} now: rewrite known.json"
+    else:
+        assert want == div.as_json(), (
+            f"{name} on {kernel}: line {div.line}\n  kernel: {div.real}\n"
+            f"  model:  {div.model}\n(known: {want})")
+
+
+def test_generated_programs_are_what_the_generator_writes():
+    """The recorded programs of the generator are its output today (a change to
+    gen.py must bump GEN_VERSION and record new programs, not silently differ)."""
+    for name, text in PROGRAMS.items():
+        if name.startswith(f"g{gen.GEN_VERSION}-s"):
+            seed, index = name[len(f"g{gen.GEN_VERSION}-s"):-4].split("-")
+            assert gen.program(int(seed), int(index)) == text, name
+
+
+def test_parsing_follows_mmprog_c():
+    """strtoull base 0 (octal after a leading 0, saturation), strtoll for '-'."""
+    assert _num("0x10") == 16 and _num("010") == 8 and _num("10") == 10
+    assert _num("-1") == (1 << 64) - 1 and _num("99999999999999999999999") == (1 << 64) - 1
+    assert _num("rw") is None
+    assert load("# c\n  mmap A 0 1 r anon  # x\n\n") == ["mmap A 0 1 r anon"]
+    assert pattern(0x7E00_0000_1000, 7) == pattern(0x7E00_0000_1000, 7) != pattern(
+        0x7E00_0000_2000, 7)
+
+
+def test_a_model_change_shows_as_a_divergence():
+    """The comparison can fail: an observation the model gets wrong is reported at
+    its first line."""
+    text = "mmap A 0x7e0000000000 0x200000 rw private|anon\nwrite A 0x200000 3\n"
+    out = run_program(text)
+    assert record.compare(out, out) is None
+    wrong = out.replace("anon_huge=2048", "anon_huge=0", 1)
+    div = record.compare(wrong, out)
+    assert div is not None and "anon_huge" in div.real and record.kind_of(div.real) == "vma"
+
+
+def test_split_outputs():
+    text = ("kernel 7.2\n=== program a.mmp\nS0 x = 0\n=== end a.mmp status=0\n"
+            "=== program b.mmp\nS0 y = 0\n=== end b.mmp status=139\n")
+    assert runner.split_outputs(text) == {"a.mmp": "S0 x = 0\n",
+                                          "b.mmp": "S0 y = 0\ninterpreter exited 139\n"}
+
+
+def test_boot_without_qemu_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(runner.OracleError, match="oracle setup"):
+        runner.boot(tmp_path / "vmlinuz", {})
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler")
+def test_mmprog_builds_and_runs_on_the_host(tmp_path):
+    """The guest interpreter compiles (static) and runs a program on the host kernel,
+    printing the same shape of text as the model side."""
+    exe = tmp_path / "mmprog"
+    r = subprocess.run(["gcc", "-O2", "-static", "-o", str(exe), str(runner.TOOLS / "mmprog.c")],
+                       capture_output=True, text=True)
+    if r.returncode != 0 and "cannot find -lc" in r.stderr:
+        pytest.skip("no static libc")
+    assert r.returncode == 0, r.stderr
+    prog = tmp_path / "p.mmp"
+    prog.write_text("mmap A 0x7e0000000000 0x200000 rw private|anon\n"
+                    "write A 0x3000 5\nread A 0x3000\nmunmap A 0x200000\nread A 0x1000\n")
+    out = subprocess.run([str(exe), str(prog)], capture_output=True, text=True,
+                         timeout=60).stdout
+    got = runner.split_outputs(out)["p.mmp"].splitlines()
+    model = run_program(prog.read_text()).splitlines()
+    steps = [x for x in got if x.startswith("S")]
+    assert steps == [x for x in model if x.startswith("S")]
+    assert "  wrote 3 pages" in got and "  fault SIGSEGV at +0" in got
+    assert [x for x in got if x.startswith("  read")] == [x for x in model
+                                                          if x.startswith("  read")]
