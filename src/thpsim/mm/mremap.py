@@ -188,6 +188,12 @@ def move_vma(mm: mm_struct, vma: vm_area_struct, old_addr: int, old_len: int,
     # The old range is empty now; unmapping it only removes the VMA (and accounting).
     yield from do_munmap(mm, old_addr, old_len)
     yield from vma_merge_around(mm, new_vma)
+    if locked and new_len > old_len:
+        # SYSCALL mremap: "if (locked && new_len > old_len) mm_populate(new_addr +
+        # old_len, new_len - old_len)": the grown part of a locked VMA is faulted in,
+        # moved or not (the in-place growth below does the same)
+        tail = mm.find_vma(new_addr + old_len)
+        yield from populate_vma_page_range(tail, new_addr + old_len, new_addr + new_len)
     return new_addr
 
 
