@@ -1176,6 +1176,7 @@ def machine_config_strategy() -> st.SearchStrategy[dict[str, Any]]:
         "movable_align": st.sampled_from((None, 4 * MiB, 0, -1, 4097, 128 * MiB, 1 << 40)),
         "tlb_entries": st.sampled_from(((1536, 1024), (1, 1), (0, 1), (1,), (1, 2, 3),
                                         (-1, 5), None, "ab")),
+        "host_memory": st.sampled_from((None, 1 << 40, "x", 1.5, -1)),
         "switches": st.dictionaries(st.sampled_from(("no_such_switch", "thp_cow_copies_huge")),
                                     st.sampled_from((True, False, 1, "x")), max_size=1),
     })
