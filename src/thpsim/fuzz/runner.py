@@ -141,12 +141,12 @@ def _commands(record: dict[str, Any], path: Path) -> list[str]:
 def run(machine_names: list[str], minutes: float, seed: int = 0,
         profiles: tuple[str, ...] = PROFILES, out_dir: str | Path = "fuzz-findings", *,
         examples: int | None = None, steps: int = DEFAULT_STEPS,
-        out: TextIO | None = None) -> int:
+        per_run: int = DEFAULT_EXAMPLES, out: TextIO | None = None) -> int:
     """Fuzz ``machine_names`` in ``profiles`` for ``minutes``; returns the number of
     findings (each saved in ``out_dir``). ``examples`` given: exactly one run per
     machine and profile, of that many examples, under ``seed`` itself (what a
-    reproducer's second command does); else runs of DEFAULT_EXAMPLES examples under
-    derived seeds until the time is up (at least one run)."""
+    reproducer's second command does); else runs of ``per_run`` examples under
+    derived seeds until the time is up (at least one run per machine and profile)."""
     out = sys.stdout if out is None else out
     out_dir = Path(out_dir)
     classes = {n: c for n in machine_names if (c := _load(n, out)) is not None}
@@ -162,7 +162,7 @@ def run(machine_names: list[str], minutes: float, seed: int = 0,
     while jobs:
         name, profile = jobs[index % len(jobs)]
         run_seed = seed if examples is not None else derive_seed(seed, index)
-        n = examples if examples is not None else DEFAULT_EXAMPLES
+        n = examples if examples is not None else per_run
         err = run_one(classes[name], profile, run_seed, n, steps)
         runs[f"{name}/{profile}"] += 1
         index += 1

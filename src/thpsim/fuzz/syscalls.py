@@ -118,10 +118,18 @@ ANON = MAP_PRIVATE | MAP_ANONYMOUS
 #: x86-64's TASK_SIZE (47-bit user space, one guard page below it)
 TASK_SIZE = (1 << 47) - PAGE_SIZE
 #: include/linux/mm.h VM_* bits, as /proc/PID/smaps' VmFlags read them
-VM_READ, VM_WRITE = 0x1, 0x2
+VM_READ, VM_WRITE, VM_EXEC = 0x1, 0x2, 0x4
 VM_LOCKED = 0x2000
 VM_DONTCOPY = 0x20000
+VM_LOCKONFAULT = 0x80000
 VM_WIPEONFORK = 0x2000000
+VM_HUGEPAGE = 0x20000000
+VM_NOHUGEPAGE = 0x40000000
+#: madvise advice -> (VM flags it sets, VM flags it clears) on success
+ADVICE_FLAGS = {MADV_HUGEPAGE: (VM_HUGEPAGE, VM_NOHUGEPAGE),
+                MADV_NOHUGEPAGE: (VM_NOHUGEPAGE, VM_HUGEPAGE),
+                MADV_DONTFORK: (VM_DONTCOPY, 0), MADV_DOFORK: (0, VM_DONTCOPY),
+                MADV_WIPEONFORK: (VM_WIPEONFORK, 0), MADV_KEEPONFORK: (0, VM_WIPEONFORK)}
 #: CONFIG_NODES_SHIFT=10, x86-64's default: MAX_NUMNODES
 MAX_NUMNODES = 1 << 10
 
@@ -285,12 +293,12 @@ class _Proc:
 # ------------------------------------------------------------------ strategies
 sels = st.integers(0, 1 << 16)
 #: where a range-taking call starts
-ADDR_KINDS = ("vma_start", "vma_start", "vma_inner", "vma_inner", "vma_thp", "vma_end",
-              "arena", "hostile", "unaligned", "hole")
+ADDR_KINDS = ("vma_start",) * 4 + ("vma_inner",) * 4 + ("vma_thp",) * 3 + (
+    "arena", "arena", "vma_end", "hostile", "unaligned", "hole")
 addr_kinds = st.sampled_from(ADDR_KINDS)
 #: how long it is
-LEN_KINDS = ("to_end", "to_end", "pages", "pages", "thp", "zero", "hostile", "unaligned",
-             "beyond")
+LEN_KINDS = ("to_end",) * 4 + ("pages",) * 4 + ("thp", "thp", "zero", "hostile", "unaligned",
+                                                 "beyond")
 len_kinds = st.sampled_from(LEN_KINDS)
 hostile_u64 = st.sampled_from(HOSTILE_U64)
 int_args = st.one_of(st.sampled_from(HOSTILE_INT), st.integers(-(1 << 31), (1 << 31) - 1))
@@ -305,19 +313,20 @@ ADVICES = (MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNE
 MAP_EXTRAS = (0, 0, 0, MAP_POPULATE, MAP_LOCKED, MAP_NORESERVE, MAP_FIXED_NOREPLACE,
               MAP_GROWSDOWN, MAP_STACK, MAP_HUGETLB, MAP_SHARED, MAP_SHARED | MAP_FIXED,
               0x40000000, 1 << 40)
-MODES = (MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL,
+MODES = (MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL) * 3 + (
          MPOL_PREFERRED_MANY, MPOL_WEIGHTED_INTERLEAVE, 7, -1, 1 << 16,
          MPOL_BIND | MPOL_F_STATIC_NODES, MPOL_INTERLEAVE | MPOL_F_RELATIVE_NODES,
          MPOL_PREFERRED | MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES, MPOL_DEFAULT | 1 << 15)
 #: maxnode: 0, 1, a sane 1025, values not a multiple of 64, MAX_NUMNODES + 1, huge
-MAXNODES = (0, 1, 2, 3, 64, 65, 1025, 1025, 1025, 1024, 1026, 4097, 1 << 20, (1 << 32) + 1,
-            U64, -1)
+MAXNODES = (1025,) * 8 + (64, 65, 1024, 1026, 4097) * 2 + (0, 1, 2, 3, 1 << 20,
+                                                         (1 << 32) + 1, U64, -1)
 #: node masks: None (NULL), 0 (an empty mask), bit pickers (see _mask), hostile bits
-MASK_KINDS = ("null", "empty", "nodes", "nodes", "nodes", "missing", "high", "huge")
+MASK_KINDS = ("nodes",) * 8 + ("null", "empty", "missing", "high", "huge")
 mask_kinds = st.sampled_from(MASK_KINDS)
-PID_KINDS = ("self", "zero", "other", "other", "dead", "none", "negative", "huge")
+PID_KINDS = ("self", "zero", "zero", "zero", "other", "other", "other", "dead", "none",
+             "negative", "huge")
 pid_kinds = st.sampled_from(PID_KINDS)
-NODE_IDS = ("valid", "valid", "valid", "missing", "negative", "max", "huge")
+NODE_IDS = ("valid",) * 6 + ("missing", "negative", "max", "huge")
 
 #: machines: node id -> bytes (ids need not be 0..n-1); the last node's top block is
 #: ZONE_MOVABLE so it can go offline
@@ -435,6 +444,24 @@ class ApiFuzzer(RuleBasedStateMachine):
         start &= U64
         end = min(start + _page_align(length), 1 << 64)
         return sum(max(0, min(e, end) - max(s, start)) for s, e, _ in self._vmas(pr))
+
+    def _flags_in(self, pr: _Proc, start: int, length: int) -> list[tuple[int, int, int]]:
+        """The VMAs (start, end, vm_flags) that [start, start + PAGE_ALIGN(length))
+        meets, clipped to it."""
+        start &= U64
+        end = start + _page_align(length)
+        return [(max(s, start), min(e, end), fl) for s, e, fl in self._vmas(pr)
+                if s < end and e > start and start < end]
+
+    def _expect_flags(self, desc: str, pr: _Proc, start: int, length: int, on: int,
+                      off: int, mask: int = 0, value: int = 0) -> None:
+        """After a successful call: every VMA in the range has ``on`` set, ``off``
+        clear, and ``flags & mask == value``."""
+        for s, e, fl in self._flags_in(pr, start, length):
+            if fl & on != on or fl & off or fl & mask != value:
+                raise Finding(f"{desc} succeeded but [{s:#x}, {e:#x}) has vm_flags "
+                              f"{fl:#x} (want {on:#x} set, {off:#x} clear, "
+                              f"{mask:#x} == {value:#x})")
 
     def _mapped_total(self, pr: _Proc) -> int:
         return sum(e - s for s, e, _ in self._vmas(pr))
@@ -665,6 +692,11 @@ class ApiFuzzer(RuleBasedStateMachine):
                              [(pr.api, addr, length)])
         if ok:
             self._int(desc, ret)
+            if self._mapped_overlap(pr, addr, length) != _page_align(length):
+                raise Finding(f"{desc} succeeded over a hole")
+            # PROT_READ/WRITE/EXEC are VM_READ/WRITE/EXEC (calc_vm_prot_bits())
+            self._expect_flags(desc, pr, addr, length, 0, 0, VM_READ | VM_WRITE | VM_EXEC,
+                               prot & (VM_READ | VM_WRITE | VM_EXEC))
 
     @rule(p=sels, sel=sels, ak=addr_kinds, lk=len_kinds, nk=len_kinds,
           flags=st.sampled_from((0, 0, MREMAP_MAYMOVE, MREMAP_MAYMOVE,
@@ -697,6 +729,9 @@ class ApiFuzzer(RuleBasedStateMachine):
             raise Finding(f"{desc} returned an unaligned address {ret:#x}")
         if flags & MREMAP_FIXED and ret != new_addr & U64:
             raise Finding(f"{desc}: MREMAP_FIXED returned {ret:#x}")
+        if new_size and self._mapped_overlap(pr, ret, new_size) != _page_align(new_size):
+            raise Finding(f"{desc}: [{ret:#x}, +{new_size:#x}) is not all mapped after "
+                          f"success")
         # the pages moved with the mapping; what was at the destination is gone
         old &= U64
         keep = min(_page_align(old_size), _page_align(new_size)) if old_size else 0
@@ -733,6 +768,8 @@ class ApiFuzzer(RuleBasedStateMachine):
             self._forget(addr, length, [pr])
         if ok:
             self._int(desc, ret)
+            on, off = ADVICE_FLAGS.get(advice, (0, 0))
+            self._expect_flags(desc, pr, addr, length, on, off)
 
     def _mlock(self, kind: str, p: int, sel: int, ak: str, lk: str, flags: int) -> None:
         pr = self._proc(p)
@@ -753,6 +790,12 @@ class ApiFuzzer(RuleBasedStateMachine):
         ok, ret = self._call(kind, desc, fn, [(pr.api, addr, length)])
         if ok:
             self._int(desc, ret)
+            if kind == "munlock":
+                self._expect_flags(desc, pr, addr, length, 0, VM_LOCKED | VM_LOCKONFAULT)
+            else:
+                onfault = VM_LOCKONFAULT if kind == "mlock2" and flags & 1 else 0
+                self._expect_flags(desc, pr, addr, length, VM_LOCKED | onfault,
+                                   VM_LOCKONFAULT & ~onfault)
 
     @rule(p=sels, sel=sels, ak=addr_kinds, lk=len_kinds)
     def mlock(self, p, sel, ak, lk):
@@ -800,6 +843,10 @@ class ApiFuzzer(RuleBasedStateMachine):
             if type(s) is not int or not (s in self.nids or s in ok_status):
                 raise Finding(f"{desc}: status[{i}] = {s!r} is neither a node nor an "
                               f"errno move_pages gives")
+            if nodes is None and not self.hwpoisoned and s not in self.nids and (
+                    pages[i] & U64) & ~(PAGE_SIZE - 1) in src.known:
+                raise Finding(f"{desc}: status[{i}] = {s} for a page that holds a "
+                              f"written value (present, so on a node)")
 
     @rule(p=sels, sel=sels, pk=pid_kinds, maxnode=st.sampled_from(MAXNODES),
           ok_=mask_kinds, nk=mask_kinds, osel=sels, nsel=sels)
@@ -816,8 +863,9 @@ class ApiFuzzer(RuleBasedStateMachine):
 
     @rule(p=sels, sel=sels, ak=addr_kinds, lk=len_kinds, mode=st.sampled_from(MODES),
           mk=mask_kinds, msel=sels, maxnode=st.sampled_from(MAXNODES),
-          flags=st.sampled_from((0, 0, MPOL_MF_MOVE, MPOL_MF_MOVE | MPOL_MF_STRICT,
-                                 MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, 1 << 3, 1 << 4, -1)))
+          flags=st.sampled_from((0, 0, 0, MPOL_MF_MOVE, MPOL_MF_MOVE, MPOL_MF_MOVE,
+                                 MPOL_MF_MOVE | MPOL_MF_STRICT, MPOL_MF_MOVE_ALL,
+                                 MPOL_MF_STRICT, 1 << 3, 1 << 4, -1)))
     def mbind(self, p, sel, ak, lk, mode, mk, msel, maxnode, flags):
         pr = self._proc(p)
         addr = self._addr(pr, sel, ak)
@@ -881,6 +929,11 @@ class ApiFuzzer(RuleBasedStateMachine):
         ok, child = self._call("fork", desc, lambda: pr.api.fork(cpu))
         if not ok:
             return
+        want = [(s, e) for s, e, fl in self._vmas(pr) if not fl & VM_DONTCOPY]
+        got = [(s, e) for s, e, _ in vmas(child)]
+        if got != want:
+            raise Finding(f"{desc}: the child's VMAs {got} are not the parent's {want} "
+                          f"without VM_DONTCOPY")
         kept = {}
         for s, e, fl in vmas(child):
             if fl & VM_WIPEONFORK:
@@ -1072,7 +1125,10 @@ class ApiFuzzer(RuleBasedStateMachine):
                                        "online_kernel", "garbage", "missing", "online0")))
     def block_state(self, b, how):
         """Memory hot-remove and online through /sys/devices/system/memory."""
-        blk = self.blocks[b % len(self.blocks)] if how != "missing" else 10000 + b % 7
+        # mostly the movable block (the last), which can go offline
+        blk = self.blocks[-1 if b % 4 else b % len(self.blocks)]
+        if how == "missing":
+            blk = 10000 + b % 7
         path = f"/sys/devices/system/memory/memory{blk}/"
         if how == "online0":
             path, data = path + "online", ("0", "1", "2", "")[b % 4]
