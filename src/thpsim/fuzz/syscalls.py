@@ -531,6 +531,14 @@ class ApiFuzzer(RuleBasedStateMachine):
         the machine's vmstat, free pages per node, poisoned frames, memory-block states
         and the cpuset's tasks and mems."""
         m = self.m
+        check, m.check = m.check, False  # the views' own calls need no invariant check
+        try:
+            return self._snapshot_views(touched)
+        finally:
+            m.check = check
+
+    def _snapshot_views(self, touched: list[tuple[Any, int, int]]) -> dict[str, Any]:
+        m = self.m
         fs = m.fs
         snap: dict[str, Any] = {"pids": sorted(m.processes)}
         for pr in self._live():
@@ -541,7 +549,7 @@ class ApiFuzzer(RuleBasedStateMachine):
             snap[f"counters {pid}"] = mm_counters(api)
             for th in api.threads:
                 snap[f"policy {th.tid}"] = self._policy(th)
-            pages = set(pr.known)
+            pages = set(sorted(pr.known)[::max(1, len(pr.known) // 4)][:4])
             for owner, start, length in touched:
                 if owner is api:
                     s = _page_down(start & U64)
@@ -586,7 +594,8 @@ class ApiFuzzer(RuleBasedStateMachine):
         """Run one call and check (a) and (d). Returns (True, result) or (False, the
         OSError / DeliveredSignal / ConfigError it raised)."""
         STATS.calls[kind] += 1
-        before = self._snapshot(list(touched))
+        # a user access fails only with a signal, never half-done: no snapshot
+        before = None if kind in ("read", "write") else self._snapshot(list(touched))
         try:
             ret = fn()
         except OSError as e:
@@ -729,7 +738,10 @@ class ApiFuzzer(RuleBasedStateMachine):
             raise Finding(f"{desc} returned an unaligned address {ret:#x}")
         if flags & MREMAP_FIXED and ret != new_addr & U64:
             raise Finding(f"{desc}: MREMAP_FIXED returned {ret:#x}")
-        if new_size and self._mapped_overlap(pr, ret, new_size) != _page_align(new_size):
+        # a shrink in place needs no mapping past addr (4.14 looks no VMA up for it;
+        # mainline only the one at addr): check what grew or moved
+        grew = _page_align(new_size) > _page_align(old_size) or ret != old & U64
+        if grew and self._mapped_overlap(pr, ret, new_size) != _page_align(new_size):
             raise Finding(f"{desc}: [{ret:#x}, +{new_size:#x}) is not all mapped after "
                           f"success")
         # the pages moved with the mapping; what was at the destination is gone
