@@ -120,14 +120,14 @@ def _record(name: str, profile: str, seed: int, examples: int, steps: int,
             err: BaseException) -> dict[str, Any]:
     notes = [str(n) for n in getattr(err, "__notes__", ())]
     text = "\n".join(notes)
-    m = _BLOB.search(text)
+    blob = _BLOB.search(text)
     return {
         "machine": name, "profile": profile, "seed": seed, "examples": examples,
         "steps": steps, "error": f"{type(err).__name__}: {err}",
         "traceback": "".join(traceback.format_exception(type(err), err, err.__traceback__,
                                                         limit=-8)),
         "falsifying_example": text,
-        "reproduce_failure": [m.group(1), m.group(2)] if m else None,
+        "reproduce_failure": [blob[1], blob[2]] if blob else None,
     }
 
 

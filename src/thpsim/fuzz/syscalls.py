@@ -122,6 +122,8 @@ VM_READ, VM_WRITE, VM_EXEC = 0x1, 0x2, 0x4
 VM_LOCKED = 0x2000
 VM_DONTCOPY = 0x20000
 VM_LOCKONFAULT = 0x80000
+VM_ACCOUNT = 0x100000
+VM_NORESERVE = 0x200000
 VM_WIPEONFORK = 0x2000000
 VM_HUGEPAGE = 0x20000000
 VM_NOHUGEPAGE = 0x40000000
@@ -206,32 +208,30 @@ ARG_ERRNOS = frozenset({errno.EINVAL, errno.EFAULT, errno.ESRCH, errno.EPERM, er
                         errno.EOVERFLOW, errno.ENOENT, errno.ERANGE, errno.ENXIO})
 
 #: (call, errno) -> why Linux may leave part of the work done when the call fails with
-#: that errno; the "a failed call changed nothing" check is skipped for these.
+#: that errno, and when: the "a failed call changed nothing" check is skipped for these
+#: only where the rule's condition (the ``partial_ok`` it passes to _call) holds.
 PARTIAL: dict[tuple[str, int], str] = {
-    ("mmap", errno.EINVAL): "MAP_FIXED: 4.14's mmap_region() unmaps the target range "
-                            "(do_munmap()) before a later step can fail",
-    ("mremap", errno.EINVAL): "MREMAP_FIXED: mremap_to() unmaps [new_addr, new_addr + "
-                              "new_len) and the old tail before vma_to_resize() checks",
+    ("mmap", errno.EINVAL): "MAP_FIXED only: 4.14's mmap_region() unmaps the target "
+                            "range (do_munmap()) before a later step can fail",
+    ("mremap", errno.EINVAL): "MREMAP_FIXED only: mremap_to() unmaps [new_addr, new_addr "
+                              "+ new_len) and the old tail before vma_to_resize() checks",
     ("mremap", errno.EFAULT): "as EINVAL: vma_to_resize() runs after mremap_to()'s munmaps",
-    ("madvise", errno.EINVAL): "madvise_walk_vmas() acts on the VMAs before the one whose "
+    ("madvise", errno.EINVAL): "a known advice on an aligned start only: "
+                               "madvise_walk_vmas() acts on the VMAs before the one whose "
                                "check fails (DONTNEED on VM_LOCKED, FREE on a non-anon VMA)",
-    ("madvise", errno.EFAULT): "madvise_inject_error() offlines page by page; the first "
-                               "GUP failure ends the call after earlier pages were done",
-    ("madvise", errno.EPERM): "as EFAULT: memory_failure() refusing a later page",
-    ("madvise", errno.EACCES): "madvise_walk_vmas(): an earlier VMA was acted upon",
-    ("mbind", errno.EINVAL): "mbind_range() splits and sets the policy VMA by VMA; a "
-                             "later VMA's vma_replace_policy() failure keeps the earlier",
-    ("mbind", errno.EFAULT): "4.14: queue_pages_range() may have isolated and then put "
-                             "back pages, and the MPOL_MF_MOVE migration of an earlier "
-                             "range ran; the policy is unchanged",
-    ("move_pages", errno.ENODEV): "do_pages_move() migrates the pages queued before the "
-                                  "bad node entry (goto out_flush)",
-    ("move_pages", errno.EACCES): "as ENODEV: node not in the task's cpuset mems",
-    ("move_pages", errno.EFAULT): "as ENODEV: store_status() or get_user() failed later",
+    ("madvise", errno.EFAULT): "MADV_HWPOISON/SOFT_OFFLINE only: madvise_inject_error() "
+                               "offlines page by page; a later GUP failure ends the call",
+    ("madvise", errno.EPERM): "MADV_HWPOISON/SOFT_OFFLINE only, as EFAULT",
+    ("mbind", errno.EINVAL): "a range over two or more VMAs only: mbind_range() sets the "
+                             "policy VMA by VMA and a later VMA's failure keeps the earlier",
+    ("move_pages", errno.ENODEV): "two or more pages only: do_pages_move() migrates the "
+                                  "pages queued before the bad node entry (out_flush)",
+    ("move_pages", errno.EACCES): "as ENODEV: a node outside the task's cpuset mems",
+    ("move_pages", errno.EFAULT): "as ENODEV",
     ("move_pages", errno.EINVAL): "as ENODEV (4.14 do_pages_move(): node >= MAX_NUMNODES)",
-    ("block_state", errno.EINVAL): "offline_pages() migrated pages before it gave up",
-    ("soft_offline_page", errno.EINVAL): "never partial; listed for documentation only",
-    ("cpuset_mems", errno.EINVAL): "never partial; listed for documentation only",
+    ("get_mempolicy", errno.EINVAL): "MPOL_F_NODE|MPOL_F_ADDR only: do_get_mempolicy() "
+                                     "faults the page in (lookup_node()'s GUP) before "
+                                     "copy_nodes_to_user() refuses a mask larger than a page",
 }
 
 #: Findings of this fuzzer that are not fixed (their area was being changed by someone
@@ -310,6 +310,8 @@ ADVICES = (MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNE
            MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_READ,
            MADV_POPULATE_WRITE, MADV_HWPOISON, MADV_SOFT_OFFLINE, MADV_HUGEPAGE,
            MADV_DONTNEED, 5, 6, 7, 24, 25, 99, 102, -1, (1 << 31) - 1)
+ADVICE_KNOWN = frozenset(a for a in ADVICES if 0 <= a < 200 and a not in (5, 6, 7, 24, 25,
+                                                                          99, 102))
 MAP_EXTRAS = (0, 0, 0, MAP_POPULATE, MAP_LOCKED, MAP_NORESERVE, MAP_FIXED_NOREPLACE,
               MAP_GROWSDOWN, MAP_STACK, MAP_HUGETLB, MAP_SHARED, MAP_SHARED | MAP_FIXED,
               0x40000000, 1 << 40)
@@ -361,6 +363,7 @@ class ApiFuzzer(RuleBasedStateMachine):
         self.m = Machine(nodes=layout, block_size=128 * MiB, cpus=4, thp=thp,
                          profile=profile, seed=0, check=True, movable={last: 128 * MiB})
         self.nids = sorted(self.m.nodes)
+        self.ram = sum(self.m.nodes.values())
         self.profile = profile
         p = self.m.spawn(cpu=0)
         self.procs = [_Proc(p, {})]
@@ -370,12 +373,13 @@ class ApiFuzzer(RuleBasedStateMachine):
         self.hwpoisoned = False
         self.offline_blocks: set[int] = set()
         self.blocks = [b for b in self._block_names()]
-        self.cs_root = "/sys/fs/cgroup" if profile == "mainline" else "/sys/fs/cgroup/cpuset"
+        v2 = self.m.profile.cpuset_cgroup_v2
+        self.cs_root = "/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/cpuset"
         fs = self.m.fs
-        if profile == "mainline":
+        if v2:
             fs.write(f"{self.cs_root}/cgroup.subtree_control", "+cpuset")
         fs.mkdir(f"{self.cs_root}/fz")
-        if profile == "seed":
+        if not v2:
             fs.write(f"{self.cs_root}/fz/cpuset.cpus", "0-3")
             fs.write(f"{self.cs_root}/fz/cpuset.memory_migrate", "1")
         fs.write(f"{self.cs_root}/fz/cpuset.mems", ",".join(map(str, self.nids)))
@@ -604,8 +608,8 @@ class ApiFuzzer(RuleBasedStateMachine):
             if e.errno not in ERRNOS[kind]:
                 raise Finding(f"{desc}: errno {name} is not one Linux gives for {kind}") \
                     from e
-            if e.errno in ARG_ERRNOS and (kind, e.errno) not in PARTIAL and not (
-                    partial_ok and partial_ok(e.errno)):
+            if e.errno in ARG_ERRNOS and not ((kind, e.errno) in PARTIAL and partial_ok
+                                              and partial_ok(e.errno)):
                 self._unchanged(desc, name, before, touched)
             return False, e
         except DeliveredSignal as sig:
@@ -650,6 +654,8 @@ class ApiFuzzer(RuleBasedStateMachine):
         if _page_align(length) <= MAX_MAPPED < self._mapped_total(pr) + _page_align(length):
             return  # keep sane mappings small (hostile sizes are refused or left unused)
         th = self._thread(pr, sel)
+        before_acct = sum(e - s for s, e, fl in self._flags_in(pr, addr, length)
+                          if fl & VM_ACCOUNT) if flags & MAP_FIXED else 0
         desc = (f"pid {pr.api.pid}: mmap({addr:#x}, {length:#x}, {prot:#x}, {flags:#x}, "
                 f"{fd}, {offset:#x})")
         ok, ret = self._call("mmap", desc, lambda: th.mmap(addr, length, prot, flags, fd,
@@ -666,6 +672,13 @@ class ApiFuzzer(RuleBasedStateMachine):
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) and ret != addr & U64:
             raise Finding(f"{desc}: MAP_FIXED at {addr:#x} returned {ret:#x}")
         end = ret + _page_align(length)
+        # OVERCOMMIT_GUESS (the default): a private writable mapping is charged, and a
+        # charge larger than all RAM (no swap here) is refused in every era
+        # (__vm_enough_memory(); 4.14 compares with even less, the free pages)
+        if prot & PROT_WRITE and not flags & MAP_NORESERVE and \
+                end - ret - before_acct > self.ram:
+            raise Finding(f"{desc}: {end - ret:#x} bytes charged on a machine of "
+                          f"{self.ram:#x} bytes (OVERCOMMIT_GUESS refuses it: ENOMEM)")
         if end > TASK_SIZE + PAGE_SIZE:
             raise Finding(f"{desc}: mapping [{ret:#x}, {end:#x}) ends past TASK_SIZE")
         if self._mapped_overlap(pr, ret, length) != end - ret:
@@ -697,12 +710,18 @@ class ApiFuzzer(RuleBasedStateMachine):
         length = self._length(pr, addr, sel, lk)
         th = self._thread(pr, sel)
         desc = f"pid {pr.api.pid}: mprotect({addr:#x}, {length:#x}, {prot:#x})"
+        # what mprotect_fixup() must charge, VMA by VMA: unaccounted ones turning writable
+        charge = max((e - s for s, e, fl in self._flags_in(pr, addr, length)
+                      if not fl & (VM_ACCOUNT | VM_WRITE | VM_NORESERVE)), default=0)
         ok, ret = self._call("mprotect", desc, lambda: th.mprotect(addr, length, prot),
                              [(pr.api, addr, length)])
         if ok:
             self._int(desc, ret)
             if self._mapped_overlap(pr, addr, length) != _page_align(length):
                 raise Finding(f"{desc} succeeded over a hole")
+            if prot & PROT_WRITE and charge > self.ram:
+                raise Finding(f"{desc}: {charge:#x} bytes charged on a machine of "
+                              f"{self.ram:#x} bytes (OVERCOMMIT_GUESS refuses it: ENOMEM)")
             # PROT_READ/WRITE/EXEC are VM_READ/WRITE/EXEC (calc_vm_prot_bits())
             self._expect_flags(desc, pr, addr, length, 0, 0, VM_READ | VM_WRITE | VM_EXEC,
                                prot & (VM_READ | VM_WRITE | VM_EXEC))
@@ -727,7 +746,7 @@ class ApiFuzzer(RuleBasedStateMachine):
         touched = [(pr.api, old, old_size), (pr.api, new_addr, new_size)]
         ok, ret = self._call("mremap", desc,
                              lambda: th.mremap(old, old_size, new_size, flags, new_addr),
-                             touched)
+                             touched, partial_ok=lambda e: bool(flags & MREMAP_FIXED))
         if not ok:
             self._forget(old, old_size, [pr])
             if flags & MREMAP_FIXED:
@@ -767,8 +786,11 @@ class ApiFuzzer(RuleBasedStateMachine):
             return
         th = self._thread(pr, sel)
         desc = f"pid {pr.api.pid}: madvise({addr:#x}, {length:#x}, {advice})"
+        inject = advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE)
         ok, ret = self._call("madvise", desc, lambda: th.madvise(addr, length, advice),
-                             [(pr.api, addr, length)])
+                             [(pr.api, addr, length)],
+                             partial_ok=lambda e: inject or e == errno.EINVAL and (
+                                 advice in ADVICE_KNOWN and not addr % PAGE_SIZE))
         if advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE):
             self.poison += 1
         if advice == MADV_HWPOISON:
@@ -841,7 +863,8 @@ class ApiFuzzer(RuleBasedStateMachine):
                f"{flags:#x})"
         touched = [(src.api, a, PAGE_SIZE) for a in pages]
         ok, ret = self._call("move_pages", desc,
-                             lambda: th.move_pages(pid, pages, nodes, flags), touched)
+                             lambda: th.move_pages(pid, pages, nodes, flags), touched,
+                             partial_ok=lambda e: n >= 2)
         if not ok:
             return
         rv, status = ret
@@ -888,7 +911,8 @@ class ApiFuzzer(RuleBasedStateMachine):
                 f"{maxnode:#x}, {flags:#x})")
         ok, ret = self._call("mbind", desc,
                              lambda: th.mbind(addr, length, mode, mask, maxnode, flags),
-                             [(pr.api, addr, length)])
+                             [(pr.api, addr, length)],
+                             partial_ok=lambda e: len(self._flags_in(pr, addr, length)) >= 2)
         if ok:
             self._int(desc, ret)
 
@@ -915,7 +939,9 @@ class ApiFuzzer(RuleBasedStateMachine):
         desc = f"tid {th.tid}: get_mempolicy({maxnode:#x}, {addr:#x}, {flags:#x})"
         ok, ret = self._call("get_mempolicy", desc,
                              lambda: th.get_mempolicy(maxnode, addr, flags),
-                             [(pr.api, addr, PAGE_SIZE)])
+                             [(pr.api, addr, PAGE_SIZE)],
+                             partial_ok=lambda e: flags & (MPOL_F_NODE | MPOL_F_ADDR) == (
+                                 MPOL_F_NODE | MPOL_F_ADDR))
         if not ok:
             return
         if not (isinstance(ret, tuple) and len(ret) == 2):
@@ -1126,7 +1152,8 @@ class ApiFuzzer(RuleBasedStateMachine):
         desc = f"pid {pr.api.pid}: move_pages(0, {[hex(a) for a in pages]}, {target})"
         ok, ret = self._call("move_pages", desc,
                              lambda: th.move_pages(0, pages, [target] * n, flags),
-                             [(pr.api, a, PAGE_SIZE) for a in pages])
+                             [(pr.api, a, PAGE_SIZE) for a in pages],
+                             partial_ok=lambda e: n >= 2)
         if ok:
             STATS.calls["move_pages moved"] += sum(s == target for s in ret[1])
         for a in pages:
