@@ -40,9 +40,9 @@ def test_api_fuzzer(profile):
     return what was written, failed argument checks change nothing."""
     cls = ApiFuzzer.for_profile(profile)
     STATS.reset()
-    cls.TestCase.settings = settings(settings.default, max_examples=4, stateful_step_count=20)
+    cls.TestCase.settings = settings(settings.default, max_examples=12, stateful_step_count=30)
     cls.TestCase().runTest()
-    assert STATS.examples >= 4 and STATS.steps > 0
+    assert STATS.examples >= 12 and STATS.steps > 12
     assert sum(STATS.calls.values()) > 0
 
 
