@@ -214,14 +214,20 @@ def replay(path: str | Path, out: TextIO | None = None) -> int:
     if cls is None:
         return 2
     import hypothesis  # optional dependency: loaded on use
+    import hypothesis.errors  # optional dependency: loaded on use
 
     blob = rec.get("reproduce_failure")
     if blob and blob[0] != hypothesis.__version__:
         print(f"blob from Hypothesis {blob[0]}, this is {hypothesis.__version__}: "
               f"replaying the search instead", file=out)
         blob = None
-    err = run_one(cls, rec["profile"], rec["seed"], rec["examples"],
-                  rec.get("steps", DEFAULT_STEPS), tuple(blob) if blob else None)
+    steps = rec.get("steps", DEFAULT_STEPS)
+    err = run_one(cls, rec["profile"], rec["seed"], rec["examples"], steps,
+                  tuple(blob) if blob else None)
+    if isinstance(err, hypothesis.errors.DidNotReproduce):
+        print("the blob no longer fits the machine (its rules changed): replaying the "
+              "search instead", file=out)
+        err = run_one(cls, rec["profile"], rec["seed"], rec["examples"], steps)
     if err is None:
         print(f"{path}: did not reproduce", file=out)
         return 0

@@ -675,7 +675,8 @@ class ApiFuzzer(RuleBasedStateMachine):
             if flags & MAP_FIXED:
                 self._forget(addr, length, [pr])
             return
-        self._int(desc, ret, PAGE_SIZE, TASK_SIZE)
+        # below mmap_min_addr only with CAP_SYS_RAWIO (cap_mmap_addr()): root may map 0
+        self._int(desc, ret, 0 if pr.uid == 0 else PAGE_SIZE, TASK_SIZE)
         if ret % PAGE_SIZE:
             raise Finding(f"{desc} returned an unaligned address {ret:#x}")
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) and ret != addr & U64:
@@ -762,7 +763,8 @@ class ApiFuzzer(RuleBasedStateMachine):
             if flags & MREMAP_FIXED:
                 self._forget(new_addr, new_size, [pr])
             return
-        self._int(desc, ret, PAGE_SIZE, TASK_SIZE)
+        # below mmap_min_addr only with CAP_SYS_RAWIO (cap_mmap_addr()): root may map 0
+        self._int(desc, ret, 0 if pr.uid == 0 else PAGE_SIZE, TASK_SIZE)
         if ret % PAGE_SIZE:
             raise Finding(f"{desc} returned an unaligned address {ret:#x}")
         if flags & MREMAP_FIXED and ret != new_addr & U64:
