@@ -175,6 +175,13 @@ def test_a_finding_is_saved_and_both_replay_commands_reproduce_it(tiny, tmp_path
     assert main(again.split()[1:] + ["--out", str(tmp_path / "again")]) == 1  # the search
     (again_path,) = (tmp_path / "again").iterdir()
     assert json.loads(again_path.read_text())["error"] == rec["error"]
+    # a blob that no longer fits the machine (its rules changed): the search replays it
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(rec | {"reproduce_failure": [rec["reproduce_failure"][0],
+                                                             "b'AAAA'"]}))
+    out = io.StringIO()
+    assert runner.replay(stale, out=out) == 1
+    assert "replaying the search instead" in out.getvalue()
 
 
 def test_a_missing_machine_module_is_skipped(monkeypatch, tmp_path):
