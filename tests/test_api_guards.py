@@ -134,3 +134,18 @@ def test_reaped_pids_are_esrch():
         with pytest.raises(OSError) as ei:
             call()
         assert ei.value.errno == errno.ESRCH
+
+
+@pytest.mark.parametrize("kw", [
+    {"tlb_entries": None}, {"tlb_entries": "ab"}, {"seed": ()}, {"seed": 1.5},
+    {"seed": "7"}, {"cpus": "x"}, {"cpus": 2.0}, {"movable": "x"}, {"movable": object()},
+    {"movable": [(1, 128 << 20)]}, {"nodes": "x"}, {"nodes": [(0, 1 << 30)]},
+    {"distance": 5}, {"distance": "ab"}, {"host_memory": "x"}, {"host_memory": 1.5},
+])
+def test_arguments_of_the_wrong_type_are_config_errors(kw):
+    """Regression (found by thpsim fuzz's Machine property): arguments of the wrong type
+    raised TypeError or ValueError from deep inside the build (``dict("x")``,
+    ``tuple(None)``, random.Random(())); every one is a ConfigError now, before anything
+    is built."""
+    with pytest.raises(ConfigError):
+        Machine(**kw)

@@ -239,6 +239,10 @@ TESTING_API = {"on", "run", "machine", "programs_list", "store", "load", "move_p
                "events", "kind", "message", "seed", "encode", "decode", "name", "start",
                "cpu", "ops", "new_execution", "executions"}
 
+#: ... and the fields of thpsim.errors' exceptions (a DeliveredSignal's siginfo, an
+#: IntegrityError's replay command).
+ERRORS_API = {"si_signo", "si_code", "si_addr", "replay"}
+
 #: Never named in a tool, whatever the receiver: the ways from the API's objects into
 #: the kernel's structures.
 TOOL_FORBIDDEN = {"kernel", "task", "mm", "vfs", "live_mms", "shadow"}
@@ -307,8 +311,8 @@ def tool_reach(sources: dict[str, str], kernel_names: set[str]) -> list[str]:
     own = set().union(*(_defined_attr_names(t) | _option_dests(t)
                         for t in trees.values())) - TOOL_FORBIDDEN
     switches = _defined_attr_names(ast.parse((PKG / "profiles.py").read_text()))
-    allowed = (set().union(*TOOL_API.values()) | TESTING_API | switches | _BUILTIN_ATTRS
-               | own)
+    allowed = (set().union(*TOOL_API.values()) | TESTING_API | ERRORS_API | switches
+               | _BUILTIN_ATTRS | own)
     bad = []
     for mod, tree in trees.items():
         modules = {a.asname or a.name.split(".")[0] for n in ast.walk(tree)

@@ -88,6 +88,13 @@ def host_mem_available() -> int | None:
     return None
 
 
+def _mapping(name: str, value: Any) -> dict:
+    """A Machine argument that must be a mapping, as a dict (ConfigError if it is not)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a mapping, not {value!r}")
+    return dict(value)
+
+
 def _check(ret: int) -> int:
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret))
@@ -129,7 +136,7 @@ class Machine:
             name is a ConfigError.
 
     Raises:
-        ConfigError: a bad argument (unknown mode, node id or size, SLIT distance,
+        ConfigError: a bad argument (a wrong type, unknown mode, node id or size, SLIT distance,
             CPU count, TLB size, switch), or a machine too big for the host.
     """
 
@@ -155,10 +162,21 @@ class Machine:
     ):
         if nodes is None:
             nodes = {0: 1 << 30, 1: 1 << 30}
+        nodes = _mapping("nodes", nodes)
+        distance = None if distance is None else _mapping("distance", distance)
+        movable = {} if movable is None else _mapping("movable", movable)
+        if not is_int(cpus) and not isinstance(cpus, Mapping):
+            raise ConfigError(f"cpus must be an int or a mapping node id -> count, "
+                              f"not {cpus!r}")
+        if not is_int(seed):
+            raise ConfigError(f"seed must be an int, not {seed!r}")
         if thp not in THP_ENABLED_MODES:
             raise ConfigError(f"thp must be one of {THP_ENABLED_MODES}")
         if defrag not in THP_DEFRAG_MODES:
             raise ConfigError(f"defrag must be one of {THP_DEFRAG_MODES}")
+        if not isinstance(tlb_entries, tuple | list):
+            raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), "
+                              f"not {tlb_entries!r}")
         tlb_entries = tuple(tlb_entries)
         if len(tlb_entries) != 2 or not all(is_int(n) and n >= 1 for n in tlb_entries):
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), each "
@@ -166,16 +184,17 @@ class Machine:
         self.profile = make_profile(profile, **switches)
         self.seed = seed
         self.rng = random.Random(seed)
-        nodes = dict(nodes)
         frames = PhysicalMemory.layout(nodes, block_size)
         need = frames * HOST_BYTES_PER_FRAME
+        if host_memory is not None and not is_int(host_memory):
+            raise ConfigError(f"host_memory must be an int, not {host_memory!r}")
         budget = host_mem_available() if host_memory is None else host_memory
         if budget is not None and need > budget:
             raise ConfigError(
                 f"this machine would take about {need >> 20} MiB of host memory "
                 f"({frames} frames x {HOST_BYTES_PER_FRAME} bytes); "
                 f"{budget >> 20} MiB is available (host_memory= overrides)")
-        mem = PhysicalMemory(nodes, block_size, dict(distance) if distance else None)
+        mem = PhysicalMemory(nodes, block_size, distance or None)
         nids = sorted(mem.nodes)
         if isinstance(cpus, int):
             if not is_int(cpus) or cpus < 1:
@@ -198,7 +217,7 @@ class Machine:
         if not cpu_list:
             raise ConfigError("a machine needs at least one CPU")
         self.kernel = mm_core_init(self.profile, mem, cpu_list,
-                                   ThpSettings(thp, defrag, use_zero_page), movable or {},
+                                   ThpSettings(thp, defrag, use_zero_page), movable,
                                    movable_align)
         self.check = check
         self._faults_checked = 0

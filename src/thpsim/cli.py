@@ -5,6 +5,7 @@
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
     thpsim stress ...                the stress harness (see thpsim.stress)
     thpsim oracle ...                real kernels against the model (docs/oracle.md)
+    thpsim fuzz ...                  the hostile-input fuzzer (see thpsim.fuzz)
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
 child, splits a PMD with a partial munmap, and shows what /proc and /sys report
@@ -32,6 +33,7 @@ from thpsim import (
     Machine,
     Process,
 )
+from thpsim.fuzz import MACHINES, runner
 from thpsim.oracle.cli import main as oracle_main
 from thpsim.scenarios import cli_explore, cli_replay, cli_run
 from thpsim.stress.cli import main as stress_main
@@ -188,9 +190,46 @@ def _stress(argv: list[str]) -> int:
     return stress_main(argv)
 
 
-#: Tools with their own options: thpsim replay|explore|race|stress --help
+FUZZ_MISSING = ("thpsim fuzz needs Hypothesis, which is not installed: "
+                "pip install 'thpsim[fuzz]'")
+
+
+def _fuzz(argv: list[str]) -> int:
+    """``thpsim fuzz``: the state machines of thpsim.fuzz for a time budget
+    (thpsim/fuzz/runner.py); ``--replay FILE`` replays a saved finding."""
+    ap = argparse.ArgumentParser(prog="thpsim fuzz",
+                                 description="run the hostile-input fuzzer (issue 11)")
+    ap.add_argument("--minutes", type=float, default=1.0, help="time budget (default 1)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the run (each Hypothesis run's seed derives from it; "
+                         "with --examples, the seed of the one run)")
+    ap.add_argument("--profile", choices=("seed", "mainline", "both"), default="both")
+    ap.add_argument("--machine", choices=(*MACHINES, "all"), default="all")
+    ap.add_argument("--out", default="fuzz-findings",
+                    help="directory for reproducer files (default ./fuzz-findings)")
+    ap.add_argument("--examples", type=int, default=None,
+                    help="one run of this many examples per machine and profile under "
+                         "--seed itself (what a reproducer's command uses)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per example (default 30)")
+    ap.add_argument("--replay", metavar="FILE", default=None,
+                    help="replay a reproducer file written by an earlier run")
+    args = ap.parse_args(argv)
+    if importlib.util.find_spec("hypothesis") is None:
+        print(FUZZ_MISSING, file=sys.stderr)
+        return 2
+    if args.replay is not None:
+        return 1 if runner.replay(args.replay) else 0
+    machines = list(MACHINES) if args.machine == "all" else [args.machine]
+    profiles = runner.PROFILES if args.profile == "both" else (args.profile,)
+    found = runner.run(machines, args.minutes, args.seed, profiles, args.out,
+                       examples=args.examples,
+                       steps=args.steps if args.steps is not None else runner.DEFAULT_STEPS)
+    return 1 if found else 0
+
+
+#: Tools with their own options: thpsim replay|explore|race|stress|fuzz|oracle --help
 _TOOLS = {"replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
-          "oracle": oracle_main}
+          "fuzz": _fuzz, "oracle": oracle_main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                        ("explore", "search the interleavings of the race scenarios"),
                        ("race", "run one race scenario under a scheduling policy"),
                        ("replay", "replay a scenario's schedule"),
+                       ("fuzz", "the hostile-input fuzzer: thpsim fuzz --minutes N"),
                        ("oracle", "real kernels under QEMU against the model (docs/oracle.md)")):
         sub.add_parser(name, help=text, add_help=False)
     args = ap.parse_args(argv)

@@ -43,6 +43,12 @@ class Profile:
     #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
     #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
     thp_align_anon_mappings: bool
+    #: 5.8+ (mm/util.c __vm_enough_memory(), "mm: remove the free-memory heuristic of
+    #: OVERCOMMIT_GUESS"): the default overcommit mode refuses only a charge larger than
+    #: totalram_pages() + total_swap_pages. 4.14: a charge must be below the free pages
+    #: (+ page cache, swap, reclaimable slab) minus totalreserve_pages and, without
+    #: CAP_SYS_ADMIN, admin_reserve_kbytes.
+    overcommit_guess_totalram: bool
     #: 6.x: a THP fault that may reclaim (defrag, MADV_HUGEPAGE) retries on remote nodes
     #: after the local __GFP_THISNODE attempt fails (alloc_pages_mpol). 4.14: local only.
     thp_alloc_remote_fallback: bool
@@ -364,6 +370,7 @@ PROFILES: dict[str, Profile] = {
         thp_cow_copies_huge=True,
         thp_wp_huge_zero_alloc=False,
         thp_align_anon_mappings=False,
+        overcommit_guess_totalram=False,
         thp_alloc_remote_fallback=False,
         mprotect_try_change_writable=False,
         pmd_bad_ignores_accessed=False,
@@ -451,6 +458,7 @@ PROFILES: dict[str, Profile] = {
         thp_cow_copies_huge=False,
         thp_wp_huge_zero_alloc=True,
         thp_align_anon_mappings=True,
+        overcommit_guess_totalram=True,
         thp_alloc_remote_fallback=True,
         mprotect_try_change_writable=True,
         pmd_bad_ignores_accessed=True,

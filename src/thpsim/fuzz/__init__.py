@@ -9,7 +9,12 @@ every page reads what was last written to it, and the invariant checker passes.
 
 ``MACHINES`` names the state machines ``thpsim fuzz --machine`` can run; each entry is
 ``"module:Class"`` under this package, imported on use (Hypothesis is needed only here:
-``pip install 'thpsim[fuzz]'``).
+``pip install 'thpsim[fuzz]'``). A machine boots the profile named by its class attribute
+``PROFILE`` ("seed" or "mainline"); the runner (:mod:`thpsim.fuzz.runner`) makes one
+subclass per profile (the class's ``for_profile(name)`` if it has one, else a subclass
+setting ``PROFILE``). A machine module may keep a ``STATS`` object (``reset()``,
+``examples``, ``steps``, ``calls`` and ``errnos`` counters, see
+:class:`thpsim.fuzz.syscalls.FuzzStats`) for the run's summary.
 """
 
 from __future__ import annotations

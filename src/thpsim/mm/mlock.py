@@ -124,7 +124,10 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
         if lock:
             if not v.vm_flags & VM_LOCKED:
                 mm.locked_vm += npages
-            v.vm_flags |= VM_LOCKED | (VM_LOCKONFAULT if onfault else 0)
+            # newflags = vm_flags & VM_LOCKED_CLEAR_MASK | flags: locking again without
+            # MLOCK_ONFAULT drops VM_LOCKONFAULT (and __mm_populate() faults the range in)
+            v.vm_flags = (v.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT)) | VM_LOCKED | (
+                VM_LOCKONFAULT if onfault else 0)
         else:
             if v.vm_flags & VM_LOCKED:
                 mm.locked_vm -= npages

@@ -65,6 +65,7 @@ from thpsim.mm.rmap import (
     anon_vma_unlock_write,
     unlink_anon_vmas,
 )
+from thpsim.mm.util import security_vm_enough_memory_mm
 
 # include/uapi/asm-generic/mman-common.h, x86-64 values
 PROT_NONE = 0x0
@@ -349,6 +350,11 @@ def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
     if flags & MAP_NORESERVE:
         vm_flags |= VM_NORESERVE
     elif vm_flags & VM_WRITE:
+        # accountable_mapping(): a private writable mapping is charged (mm/util.py);
+        # what it replaces gives its own charge back (6.x: charged -= nr_accounted)
+        charged = (length >> PAGE_SHIFT) - accounted_pages(mm, addr, addr + length)
+        if charged > 0 and security_vm_enough_memory_mm(mm, charged) < 0:
+            return -errno.ENOMEM
         vm_flags |= VM_ACCOUNT
     # mmap_region(): clear old maps, then a new VMA (merged with neighbours if possible)
     if (yield from do_munmap(mm, addr, length)) < 0:
@@ -362,6 +368,16 @@ def do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int,
     if vm_flags & VM_LOCKED or flags & MAP_POPULATE:
         yield from populate_vma_page_range(vma, addr, addr + length)
     return addr
+
+
+def accounted_pages(mm: mm_struct, start: int, end: int) -> int:
+    """Pages of VM_ACCOUNT VMAs in [start, end) (what vms_gather_munmap_vmas() counts as
+    ``nr_accounted`` for the range a new mapping replaces)."""
+    n = 0
+    for v in mm.mmap:
+        if v.vm_start < end and v.vm_end > start and v.vm_flags & VM_ACCOUNT:
+            n += (min(end, v.vm_end) - max(start, v.vm_start)) >> PAGE_SHIFT
+    return n
 
 
 def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[int]:

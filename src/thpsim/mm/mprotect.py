@@ -33,8 +33,12 @@ from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
 from thpsim.mm.mm_types import (
     VM_ACCESS_FLAGS,
+    VM_ACCOUNT,
     VM_EXEC,
+    VM_HUGETLB,
+    VM_NORESERVE,
     VM_READ,
+    VM_SHARED,
     VM_WRITE,
     mm_struct,
     vm_area_struct,
@@ -59,6 +63,7 @@ from thpsim.mm.pgtable_generic import (
     pmd_trans_unstable,
     pmdp_get,
 )
+from thpsim.mm.util import security_vm_enough_memory_mm
 
 
 def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int,
@@ -198,6 +203,13 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
         err = -errno.ENOMEM
     for v, newflags in vmas:
         s, e = max(start, v.vm_start), min(end, v.vm_end)
+        # mprotect_fixup(): a private mapping turning writable is charged now (mmap did
+        # not: it was not writable then); refused, this VMA and the rest stay as they are
+        if newflags & VM_WRITE and not v.vm_flags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB
+                                                     | VM_SHARED | VM_NORESERVE):
+            if security_vm_enough_memory_mm(mm, (e - s) >> PAGE_SHIFT) < 0:
+                return -errno.ENOMEM
+            newflags |= VM_ACCOUNT
         parts = yield from split_vma_range(mm, s, e)
         for part in parts:
             part.vm_flags = newflags

@@ -1,0 +1,87 @@
+"""mm/util.py: the OVERCOMMIT_GUESS check of accountable mappings (mmap, mprotect), as
+user space sees it (ENOMEM, Committed_AS), in both eras."""
+
+import errno
+
+import pytest
+from mm_helpers import ANON, MB, RW, errno_of, numa_machine
+
+from thpsim import MAP_FIXED, MAP_NORESERVE, MAP_POPULATE, PAGE_SIZE, PROT_NONE, PROT_READ
+
+
+def _errno(fn):
+    """The errno ``fn()`` failed with, or None when it succeeded."""
+    try:
+        fn()
+    except OSError as e:
+        return e.errno
+    return None
+
+
+def _committed_kb(m):
+    for line in m.fs.read("/proc/meminfo").splitlines():
+        if line.startswith("Committed_AS:"):
+            return int(line.split()[1])
+    raise AssertionError("no Committed_AS")
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_a_private_writable_mapping_larger_than_ram_is_enomem(profile):
+    """Regression (found by thpsim fuzz): mmap of 1 TiB of private writable memory on a
+    512 MiB machine succeeded. Under the default OVERCOMMIT_GUESS, mmap_region() charges
+    it (accountable_mapping()) and __vm_enough_memory() refuses a charge above all RAM
+    (mainline) or above the free pages (4.14): ENOMEM, nothing mapped. MAP_NORESERVE and
+    read-only mappings are not charged."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    before = _committed_kb(m)
+    assert errno_of(lambda: p.mmap(0, 1 << 40, RW, ANON)) == errno.ENOMEM
+    assert errno_of(lambda: p.mmap(0, 600 * MB, RW, ANON)) == errno.ENOMEM
+    assert _committed_kb(m) == before
+    assert p.mmap(0, 1 << 40, RW, ANON | MAP_NORESERVE)
+    assert p.mmap(0, 1 << 40, PROT_READ, ANON)
+    assert _committed_kb(m) == before
+    a = p.mmap(0, 64 * MB, RW, ANON)
+    assert _committed_kb(m) == before + 64 * 1024
+    # MAP_FIXED over an accounted mapping: what it replaces gives its charge back
+    assert p.mmap(a, 64 * MB, RW, ANON | MAP_FIXED) == a
+    assert _committed_kb(m) == before + 64 * 1024
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_mprotect_charges_a_mapping_that_becomes_writable(profile):
+    """mprotect_fixup(): a private mapping made writable is charged then (VM_ACCOUNT,
+    Committed_AS grows); one larger than RAM is refused with ENOMEM and keeps its
+    protection."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    before = _committed_kb(m)
+    a = p.mmap(0, 16 * PAGE_SIZE, PROT_NONE, ANON)
+    assert _committed_kb(m) == before
+    p.mprotect(a, 16 * PAGE_SIZE, RW)
+    assert _committed_kb(m) == before + 64
+    p.mprotect(a, 16 * PAGE_SIZE, PROT_NONE)  # the charge stays with the VMA
+    assert _committed_kb(m) == before + 64
+    big = p.mmap(0, 1 << 40, PROT_NONE, ANON)
+    assert errno_of(lambda: p.mprotect(big, 1 << 40, RW)) == errno.ENOMEM
+    assert _committed_kb(m) == before + 64
+    assert "---p" in next(line for line in p.fs.read(f"/proc/{p.pid}/maps").splitlines()
+                          if line.startswith(f"{big:x}-"))
+
+
+def test_the_4_14_heuristic_counts_free_pages_and_the_admin_reserve():
+    """4.14: a charge must be below the free pages; without CAP_SYS_ADMIN, less the
+    admin reserve (min(3% of RAM, 8 MiB)). Mainline compares with all RAM."""
+    for profile, fits in (("seed", False), ("mainline", True)):
+        m = numa_machine(profile)
+        p = m.spawn()
+        p.mmap(0, 256 * MB, RW, ANON | MAP_POPULATE)  # 256 MiB no longer free
+        ok = _errno(lambda p=p: p.mmap(0, 300 * MB, RW, ANON)) is None
+        assert ok == fits, profile
+    m = numa_machine("seed")
+    root, user = m.spawn(), m.spawn(uid=1000)
+    free_mb = int(next(line for line in m.fs.read("/proc/meminfo").splitlines()
+                       if line.startswith("MemFree:")).split()[1]) // 1024
+    size = (free_mb - 4) * MB  # fits for root, not within the 8 MiB reserve for a user
+    assert _errno(lambda: root.mmap(0, size, RW, ANON)) is None
+    assert _errno(lambda: user.mmap(0, size, RW, ANON)) == errno.ENOMEM
