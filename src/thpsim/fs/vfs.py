@@ -34,7 +34,8 @@ Simplified:
       one ``pread`` and a close; each :meth:`VFS.write` an open, one write, a close;
     * no group ids: a file's group bits are never consulted (owner or other);
     * no symlinks: ``/proc/self`` is resolved during the walk, as a name of the
-      ``/proc/PID`` template.
+      ``/proc/PID`` template; ".." goes back up the path walked (no mount points);
+    * relative paths are ENOENT (there is no working directory).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 # include/linux/fs.h
 #: include/uapi/linux/limits.h: the longest path component, in bytes
 NAME_MAX = 255
+#: include/uapi/linux/limits.h: the longest path, with its NUL
+PATH_MAX = 4096
 #: include/linux/fs.h: the most one read(2) or write(2) transfers (INT_MAX & PAGE_MASK)
 MAX_RW_COUNT = 0x7FFF_FFFF & ~0xFFF
 #: LLONG_MAX: the largest loff_t (and ssize_t)
@@ -193,6 +196,27 @@ def _split(path: str) -> list[str]:
             continue
         parts.append(c)
     return parts
+
+
+def _getname(path: str) -> str:
+    """Models: fs/namei.c getname(): the user's string up to its NUL; empty ENOENT,
+    PATH_MAX bytes or more (with the NUL) ENAMETOOLONG."""
+    path = path.split("\x00", 1)[0]
+    if not path:
+        raise _err(errno.ENOENT, path)
+    if len(path.encode()) >= PATH_MAX:
+        raise _err(errno.ENAMETOOLONG, path[:64] + "...")
+    return path
+
+
+def _last_component(path: str) -> tuple[str, str]:
+    """The parent path and the last component of a (getname'd) path, as
+    filename_parentat() splits them (trailing slashes dropped)."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/", ""
+    parent, _, last = stripped.rpartition("/")
+    return parent or "/", last
 
 
 def _fs_kind(parts: list[str]) -> str:
@@ -340,28 +364,50 @@ class VFS:
 
     # ------------------------------------------------------------------ path walk
     def _walk(self, path: str, task: Any) -> tuple[_Node, dict[str, Any], list[str]]:
-        """Models: link_path_walk() + lookup: the node and the template bindings."""
-        parts = _split(path)
+        """Models: getname() + link_path_walk() + lookup: the node, the template
+        bindings and the canonical components of ``path``.
+
+        getname(): the name ends at the first NUL (what strncpy_from_user() copies), an
+        empty one is ENOENT, one of PATH_MAX bytes or more ENAMETOOLONG. The walk: every
+        component but the last must be a directory (ENOTDIR), "." stays, ".." goes to
+        the parent (the root's is the root) -- in the walk, so ``file/.`` is ENOTDIR and
+        ``missing/..`` ENOENT, as on Linux; a trailing "/" needs a directory.
+        """
+        path = _getname(path)
+        if not path.startswith("/"):
+            raise _err(errno.ENOENT, path)
         params: dict[str, Any] = {}
         node: _Node = self.root
-        for c in parts:
+        stack: list[tuple[_Node, dict[str, Any], str]] = []
+        for c in path.split("/"):
+            if c == "":
+                continue
             if not isinstance(node, _Dir):
                 raise _err(errno.ENOTDIR, path)
+            if c == ".":
+                continue
+            if c == "..":
+                if stack:
+                    node, params, _ = stack.pop()
+                continue
             nxt = node.children.get(c)
+            bound = params
             if nxt is None and node.template is not None:
                 tmpl = node.children[node.template]
                 lk = tmpl.lookup if isinstance(tmpl, _Dir) else None
                 value = None if lk is None else lk(File(self, path, task, params), c)
                 if value is None:
                     raise _err(errno.ENOENT, path)
-                params[_template_param(node.template) or node.template] = value
+                bound = dict(params)
+                bound[_template_param(node.template) or node.template] = value
                 nxt = tmpl
             if nxt is None:
                 raise _err(errno.ENOENT, path)
-            node = nxt
+            stack.append((node, params, c))
+            node, params = nxt, bound
         if path.endswith("/") and not isinstance(node, _Dir):
             raise _err(errno.ENOTDIR, path)
-        return node, params, parts
+        return node, params, [c for _, _, c in stack]
 
     def _owner(self, node: _Node, f: File) -> int:
         return node.owner(f) if callable(node.owner) else node.owner
@@ -385,11 +431,11 @@ class VFS:
 
     def _open(self, path: str, task: Any, mask: int) -> tuple[_File, File]:
         """Walk, check permission, call the file's open. Returns the node and the File."""
-        node, params, _ = self._walk(path, task)
+        node, params, parts = self._walk(path, task)
         if isinstance(node, _Dir):
             raise _err(errno.EISDIR, path)
         assert isinstance(node, _File)
-        f = File(self, path, task, params)
+        f = File(self, "/" + "/".join(parts), task, params)
         self._permission(node, f, mask)
         if node.fs == FS_KERNFS:
             # kernfs_fop_open(): the attribute must allow the access and have the op
@@ -492,48 +538,60 @@ class VFS:
         return f, node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
-        """Models: mkdirat() -> filename_create(): a last component "." or ".." or one
-        that exists is EEXIST, one over NAME_MAX bytes ENAMETOOLONG (the lookup of the
-        new name); then vfs_mkdir(): may_create() (EACCES), then the parent's op
-        (EPERM when it has none; the op checks the name itself: cgroup_mkdir())."""
+        """Models: mkdirat() -> filename_create(): the parent's walk (ENOENT,
+        ENOTDIR), a last component "." or ".." or one that exists is EEXIST, one over
+        NAME_MAX bytes ENAMETOOLONG (the lookup of the new name); then vfs_mkdir():
+        may_create() (EACCES), then the parent's op (EPERM when it has none; the op
+        checks the name itself: cgroup_mkdir()). Trailing slashes are allowed."""
         call_syscall(self.ctx, as_task, self._mkdir, path, as_task)
 
     def _mkdir(self, path: str, as_task: Any) -> None:
-        parts = _split(path)
-        if not parts:
+        path = _getname(path)
+        parent_path, name = _last_component(path)
+        if name in ("", ".", ".."):  # filename_create(): LAST_ROOT/DOT/DOTDOT
+            self._walk(parent_path, as_task)
             raise _err(errno.EEXIST, path)
-        if len(parts[-1].encode()) > NAME_MAX:  # the lookup of the new name
-            raise _err(errno.ENAMETOOLONG, path)
-        parent, params, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
+        parent, params, parts = self._walk(parent_path, as_task)
         if not isinstance(parent, _Dir):
             raise _err(errno.ENOTDIR, path)
-        if self._exists_in(parent, parts[-1], as_task, params):
+        if len(name.encode()) > NAME_MAX:  # the lookup of the new name
+            raise _err(errno.ENAMETOOLONG, path)
+        if self._exists_in(parent, name, as_task, params):
             raise _err(errno.EEXIST, path)
         f = File(self, path, as_task, params)
         self._permission(parent, f, MAY_WRITE | MAY_EXEC)
         if parent.mkdir is None:
             raise _err(errno.EPERM, path)
-        parent.mkdir(f, "/" + "/".join(parts))
+        parent.mkdir(f, "/" + "/".join(parts + [name]))
 
     def rmdir(self, path: str, *, as_task: Any = None) -> None:
-        """Models: vfs_rmdir(): ENOENT/ENOTDIR, may_delete() (EACCES), then the parent's
-        op (EPERM when it has none; the op may refuse with EBUSY or ENOTEMPTY)."""
+        """Models: do_rmdir(): the parent's walk, a last component "." EINVAL, ".."
+        ENOTEMPTY, the root EBUSY; then vfs_rmdir(): ENOENT/ENOTDIR, may_delete()
+        (EACCES), then the parent's op (EPERM when it has none; the op may refuse with
+        EBUSY or ENOTEMPTY)."""
         call_syscall(self.ctx, as_task, self._rmdir, path, as_task)
 
     def _rmdir(self, path: str, as_task: Any) -> None:
-        parts = _split(path)
-        if not parts:
+        path = _getname(path)
+        parent_path, name = _last_component(path)
+        parent, params, parts = self._walk(parent_path, as_task)
+        if not isinstance(parent, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        # do_rmdir(): LAST_ROOT EBUSY, LAST_DOT EINVAL, LAST_DOTDOT ENOTEMPTY
+        if name == "":
             raise _err(errno.EBUSY, path)
+        if name == ".":
+            raise _err(errno.EINVAL, path)
+        if name == "..":
+            raise _err(errno.ENOTEMPTY, path)
         node, params, _ = self._walk(path, as_task)
         if not isinstance(node, _Dir):
             raise _err(errno.ENOTDIR, path)
-        parent, _, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
-        assert isinstance(parent, _Dir)
         f = File(self, path, as_task, params)
         self._permission(parent, f, MAY_WRITE | MAY_EXEC)
         if parent.rmdir is None:
             raise _err(errno.EPERM, path)
-        parent.rmdir(f, "/" + "/".join(parts))
+        parent.rmdir(f, "/" + "/".join(parts + [name]))
 
     def listdir(self, path: str, *, as_task: Any = None) -> list[str]:
         """open(path, O_DIRECTORY) + getdents64(): registered names in registration order,
