@@ -363,13 +363,17 @@ class FilesFuzzer(RuleBasedStateMachine):
     # ------------------------------------------------------------ reads
     @rule(data=st.data(), offset=OFFSETS, length=LENGTHS)
     def read_any(self, data, offset, length) -> None:
-        """pread of any file at a hostile position and count; then the same read again
-        (nothing ran in between: the same answer)."""
+        """pread of any file at a hostile position and count."""
         self._discover()
         path = data.draw(st.sampled_from(self.files), label="path")
         who, fs = self._opener(data)
         if path.endswith("pagemap") and length is not None and length > BINARY_COUNT_MAX:
             length = BINARY_COUNT_MAX + (length & 7)  # see BINARY_COUNT_MAX
+        self.read_checked(who, fs, path, offset, length)
+
+    def read_checked(self, who: str, fs, path: str, offset: int, length: int | None) -> None:
+        """One read and its checks: an errno of READ_ERRNOS, pread's contract on binary
+        files, and the same answer from the same read again (nothing ran in between)."""
         what = f"read({path!r}, offset={offset}, length={length}) as {who}"
         ret, err = self._call(what, lambda: fs.read(path, offset=offset, length=length),
                               READ_ERRNOS)
@@ -392,6 +396,12 @@ class FilesFuzzer(RuleBasedStateMachine):
     # ------------------------------------------------------------ writes
     def _write(self, data, path: str, buf: bytes) -> None:
         who, fs = self._opener(data)
+        self.write_checked(who, fs, path, buf)
+
+    def write_checked(self, who: str, fs, path: str, buf: bytes) -> None:
+        """One write and its checks: an errno of :func:`write_errnos`, the whole buffer
+        consumed on success, and on failure nothing changed where the store validates
+        before it acts (or the errno says it refused the buffer or the caller)."""
         allowed, atomic = write_errnos(path)
         what = f"write({path!r}, {buf[:80]!r}{'...' if len(buf) > 80 else ''}) as {who}"
         before = self._snapshot()
@@ -399,8 +409,6 @@ class FilesFuzzer(RuleBasedStateMachine):
         if err is None:
             assert ret == len(buf), f"{what} returned {ret}, not {len(buf)}"
             return
-        # a store that validates first changes nothing when it fails; one that does
-        # work (offlining, poisoning) may have done some, but a refused parse nothing
         if atomic or err.errno in (E.EINVAL, E.ERANGE, E.EACCES, E.EPERM, E.ENOENT):
             self._check_unchanged(what, before)
 
