@@ -53,3 +53,23 @@ def test_bad_names_are_refused_and_leave_nothing(profile):
     assert (m.fs.listdir(root), dict(h.top.children)) == before
     m.fs.mkdir(f"{root}/" + "x" * 255)
     assert "x" * 255 in h.top.children
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_procs_write_refuses_a_negative_pid_in_both_hierarchies(profile):
+    """cgroup_procs_write_start() (mainline, v2) and 4.14's __cgroup_procs_write() (v1)
+    both test ``kstrtoint(...) || pid < 0`` -> EINVAL; v2 said ESRCH. An unknown
+    positive pid is ESRCH; junk after a NUL is not read (a C string)."""
+    m = Machine(profile=profile)
+    root = _root(m)
+    p = m.spawn()
+    m.fs.mkdir(f"{root}/g")
+    if not m.profile.cpuset_cgroup_v2:
+        m.fs.write(f"{root}/g/cpuset.cpus", "0")
+        m.fs.write(f"{root}/g/cpuset.mems", "0")
+    for bad in ("-1", "-2147483648", f"-{p.pid}"):
+        assert _errno(m.fs.write, f"{root}/g/cgroup.procs", bad) == errno.EINVAL
+    assert _errno(m.fs.write, f"{root}/g/cgroup.procs", "99999") == errno.ESRCH
+    assert m.fs.read(f"{root}/g/cgroup.procs") == ""
+    assert m.fs.write(f"{root}/g/cgroup.procs", f"{p.pid}\x00junk") == len(f"{p.pid}") + 5
+    assert m.fs.read(f"{root}/g/cgroup.procs") == f"{p.pid}\n"

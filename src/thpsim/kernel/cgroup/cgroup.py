@@ -505,13 +505,13 @@ def cgroup_procs_write(f, h: cgroup_root, cg: cgroup, buf: bytes,
     """A write to cgroup.procs (``threadgroup``) or v1's tasks.
 
     Models: __cgroup_procs_write() / __cgroup1_procs_write() ->
-    cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) (EINVAL; v1 also for a
-    negative pid), 0 for the writer itself, an unknown pid ESRCH, the whole thread
-    group for cgroup.procs; then cgroup_attach_task().
+    cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) or a negative pid EINVAL
+    (both hierarchies), 0 for the writer itself, an unknown pid ESRCH, the whole
+    thread group for cgroup.procs; then cgroup_attach_task().
     Returns: the byte count. Raises: OSError.
     """
     err, pid = kstrtoint(strstrip(buf.decode("latin-1")), 0)
-    if err or (not h.v2 and pid < 0):
+    if err or pid < 0:
         raise _err(errno.EINVAL, f)
     if pid == 0:
         task = f.task
