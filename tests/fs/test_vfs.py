@@ -277,3 +277,28 @@ def test_getname_nul_and_path_max():
     assert fs.read("/proc/" + "/" * 4080 + "meminfo") == fs.read("/proc/meminfo")
     assert err(fs.read, "") == errno.ENOENT
     assert err(fs.read, "\x00/proc/meminfo") == errno.ENOENT
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_kernfs_write_length(profile):
+    """kernfs_fop_write_iter(): a sysfs store sees at most one page and write(2) returns
+    what it consumed (a 5000-byte write of white space after "never" sets the knob,
+    returns 4096); a cgroup file (atomic_write_len = PAGE_SIZE) refuses a longer write
+    with E2BIG and nothing moves; a proc file gets the whole buffer."""
+    m = boot(profile)
+    thp = "/sys/kernel/mm/transparent_hugepage/enabled"
+    buf = "never" + "\n" * 4995 if profile == "seed" else "never\n"
+    n = m.fs.write(thp, buf)
+    assert (n, m.fs.read(thp)) == (len(buf[:4096]), "always madvise [never]\n")
+    cg = "/sys/fs/cgroup" if m.profile.cpuset_cgroup_v2 else "/sys/fs/cgroup/cpuset"
+    m.fs.mkdir(f"{cg}/g")
+    p = m.spawn()
+    pad = " " * 4096
+    assert err(m.fs.write, f"{cg}/g/cgroup.procs", f"{p.pid}{pad}") == errno.E2BIG
+    assert m.fs.read(f"{cg}/g/cgroup.procs") == ""
+    if not m.profile.cpuset_cgroup_v2:
+        assert err(m.fs.write, f"{cg}/g/cpuset.mems", "0" + pad) == errno.E2BIG
+        assert m.fs.read(f"{cg}/g/cpuset.mems") == "\n"
+        m.fs.write(f"{cg}/g/cpuset.mems", "0" + " " * 4095)  # one page: fine
+        assert m.fs.read(f"{cg}/g/cpuset.mems") == "0\n"
+    assert m.fs.write("/proc/sys/vm/drop_caches", "1" + " " * 5000) == 5001

@@ -63,6 +63,11 @@ MAX_RW_COUNT = 0x7FFF_FFFF & ~0xFFF
 #: LLONG_MAX: the largest loff_t (and ssize_t)
 LLONG_MAX = (1 << 63) - 1
 
+#: the page size: what one kernfs write passes to its store at most
+PAGE_SIZE = 4096
+#: where debugfs is mounted: its files are not kernfs ones (simple_attr_write())
+DEBUGFS = "/sys/kernel/debug/"
+
 MAY_EXEC = 0x1
 MAY_WRITE = 0x2
 MAY_READ = 0x4
@@ -142,15 +147,17 @@ class _Dir(_Node):
 
 
 class _File(_Node):
-    __slots__ = ("reader", "writer", "binary", "open")
+    __slots__ = ("reader", "writer", "binary", "open", "atomic_write_len")
 
     def __init__(self, name: str, mode: int, owner, fs: str, reader, writer, binary: bool,
-                 open_: Callable[[File], None] | None):
+                 open_: Callable[[File], None] | None, atomic_write_len: int = 0):
         super().__init__(name, mode, owner, fs)
         self.reader = reader
         self.writer = writer
         self.binary = binary
         self.open = open_
+        #: kernfs_ops.atomic_write_len (cgroup files: PAGE_SIZE); 0 for sysfs
+        self.atomic_write_len = atomic_write_len
 
 
 def _err(code: int, path: str) -> OSError:
@@ -313,12 +320,16 @@ class VFS:
         owner: int | Callable[[File], int] = 0,
         binary: bool = False,
         open: Callable[[File], None] | None = None,  # noqa: A002 - the file operation's name
+        atomic_write_len: int = 0,
     ) -> None:
         """Register a file. ``mode`` defaults to 0444, 0644 or 0200 by the methods given.
 
         ``reader(file) -> str`` (text) or ``reader(file, offset, length) -> bytes``
         (``binary``); ``writer(file, data: bytes) -> int`` (bytes consumed);
         ``open(file)`` may refuse the open by raising OSError (ptrace checks).
+        ``atomic_write_len`` (kernfs files: kernfs_ops.atomic_write_len): a longer
+        write is E2BIG; 0 (sysfs): a write is cut to PAGE_SIZE bytes (see
+        :meth:`VFS.write`).
         """
         parts = _split(path)
         if not parts:
@@ -330,7 +341,7 @@ class VFS:
         if isinstance(d.children.get(name), _Dir):
             raise _err(errno.EISDIR, path)
         d.children[name] = _File(name, mode, owner, _fs_kind(parts), reader, writer, binary,
-                                 open)
+                                 open, atomic_write_len)
 
     def unregister(self, path: str) -> None:
         """Remove a file or a directory with everything under it (a template path too)."""
@@ -503,8 +514,13 @@ class VFS:
     def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
         """open(path, O_WRONLY) + write(data). Returns the bytes written.
 
-        A zero-length write to a kernfs file (sysfs, cgroup) returns 0 without calling
-        the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
+        A kernfs file's store sees at most PAGE_SIZE bytes (kernfs_fop_write_iter():
+        a sysfs write is cut to a page, and the store's count is what write(2)
+        returns; a file with an atomic_write_len -- every cgroup file -- refuses a
+        longer write with E2BIG); debugfs (/sys/kernel/debug) passes the whole buffer
+        (simple_attr_write() cuts it itself). A zero-length write to a kernfs file
+        (sysfs, cgroup) returns 0 without calling the file's store
+        (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
         A method that is a kernel path runs to completion inside the system call.
         """
@@ -533,6 +549,13 @@ class VFS:
             raise self._no_method(node, path)
         if isinstance(data, str):
             data = data.encode()
+        if node.fs == FS_KERNFS and not f.path.startswith(DEBUGFS):
+            # kernfs_fop_write_iter(): atomic_write_len or at most a page
+            if node.atomic_write_len:
+                if len(data) > node.atomic_write_len:
+                    raise _err(errno.E2BIG, path)
+            else:
+                data = data[:PAGE_SIZE]
         if not data and node.fs == FS_KERNFS:
             return f, 0
         return f, node.writer(f, bytes(data))

@@ -103,24 +103,25 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     (r"/sys/kernel/debug/hwpoison/",
      frozenset({E.EPERM, E.EINVAL, E.ERANGE, E.ENXIO, E.EIO, E.EBUSY, EHWPOISON,
                 E.EFAULT}), False),
+    # (every cgroup file: kernfs_fop_write_iter() E2BIG over atomic_write_len, a page)
     # kernel/cgroup/cgroup.c __cgroup_procs_write()/cgroup_procs_write_start():
     # kstrtoint() or a negative pid EINVAL, no such task ESRCH, a kernel thread
     # EINVAL; cgroup_attach_permissions(): EACCES/ENOENT; cgroup_migrate_vet_dst()
     # EBUSY/EOPNOTSUPP; cpuset_can_attach() ENOSPC (empty cpus or mems), EINVAL
     (r"/(cgroup\.procs|tasks)$",
      frozenset({E.EINVAL, E.ESRCH, E.EACCES, E.ENOENT, E.EBUSY, E.EOPNOTSUPP, E.ENOSPC,
-                E.EPERM}), True),
+                E.EPERM, E.E2BIG}), True),
     # cgroup_subtree_control_write(): an unknown token EINVAL, the controller not
     # available ENOENT, a child still using it EBUSY, cgroup_vet_subtree_control_enable()
     (r"/cgroup\.subtree_control$", frozenset({E.EINVAL, E.ENOENT, E.EBUSY,
-                                              E.EOPNOTSUPP}), True),
+                                              E.EOPNOTSUPP, E.E2BIG}), True),
     # kernel/cgroup/cpuset.c cpuset_write_resmask() -> update_cpumask()/update_nodemask():
     # cpulist_parse()/nodelist_parse() (EINVAL, ERANGE), not a subset of the parent /
     # not online EINVAL, the root EACCES, validate_change() EBUSY/ENOSPC/EACCES
     (r"/cpuset\.(cpus|mems)$", frozenset({E.EINVAL, E.ERANGE, E.EACCES, E.EBUSY,
-                                          E.ENOSPC}), True),
+                                          E.ENOSPC, E.E2BIG}), True),
     # cgroup_file_write() for a write_u64 file: kstrtoull() (EINVAL, ERANGE)
-    (r"/cpuset\.memory_migrate$", frozenset({E.EINVAL, E.ERANGE}), True),
+    (r"/cpuset\.memory_migrate$", frozenset({E.EINVAL, E.ERANGE, E.E2BIG}), True),
 ]
 
 #: cgroup_mkdir(): the lookup of the new name (EEXIST for ".", "..", an existing name;
@@ -140,6 +141,10 @@ _PATH_ERRNOS = {E.ENAMETOOLONG}
 
 #: files whose write may consume less than it was given (__do_proc_dointvec())
 SHORT_WRITES = re.compile(r"^/proc/sys/")
+
+#: sysfs files (kernfs without an atomic_write_len): a write is cut to PAGE_SIZE bytes
+SYSFS = re.compile(r"^/sys/(?!kernel/debug/|fs/cgroup/)")
+PAGE_SIZE = 4096
 
 #: file names a write is aimed at most of the time (the others: EACCES/EIO/EINVAL)
 WRITABLE = re.compile(
@@ -412,6 +417,8 @@ class FilesFuzzer(RuleBasedStateMachine):
         if err is None:
             if SHORT_WRITES.search(path):  # a sysctl consumes up to what follows its value
                 assert 0 <= ret <= len(buf), f"{what} returned {ret} of {len(buf)}"
+            elif SYSFS.search(path):  # kernfs_fop_write_iter(): a store sees one page
+                assert ret == min(len(buf), PAGE_SIZE), f"{what} returned {ret}"
             else:
                 assert ret == len(buf), f"{what} returned {ret}, not {len(buf)}"
             return

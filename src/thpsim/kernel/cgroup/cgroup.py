@@ -63,6 +63,9 @@ __all__ = ["cgroup", "cgroup_root", "cgroup_subsys", "cftype", "cgroup_attach_ta
 V2_ROOT = "/sys/fs/cgroup"
 V1_ROOT = "/sys/fs/cgroup/cpuset"
 
+#: cgroup_kf_ops.atomic_write_len (PAGE_SIZE): a longer write to a cgroup file is E2BIG
+CGROUP_ATOMIC_WRITE_LEN = 4096
+
 #: include/linux/cgroup-defs.h cftype flags
 CFTYPE_ONLY_ON_ROOT = 1 << 0
 CFTYPE_NOT_ON_ROOT = 1 << 1
@@ -607,7 +610,8 @@ def register(vfs, ss: cgroup_subsys) -> None:
         """The controller's files of an online css (css_populate_dir())."""
         for cft in _css_cftypes(h, cg):
             show, store, mode = css_file(cft)
-            vfs.register_file(f"{cg.path}/{ss.name}.{cft.name}", show, store, mode=mode)
+            vfs.register_file(f"{cg.path}/{ss.name}.{cft.name}", show, store, mode=mode,
+                              atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
 
     def unregister_css_files(cg: cgroup) -> None:
         """v2 only (css_clear_dir()): a v1 css lives as long as its directory."""
@@ -619,7 +623,7 @@ def register(vfs, ss: cgroup_subsys) -> None:
         path = cg.path
         vfs.register_file(f"{path}/cgroup.procs", lambda f: cgroup_procs_show(h, cg_of(f)),
                           lambda f, buf: cgroup_procs_write(f, h, cg_of(f), buf, True),
-                          mode=0o644)
+                          mode=0o644, atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         if v2:
             vfs.register_file(f"{path}/cgroup.controllers",
                               lambda f: cgroup_controllers_show(h, cg_of(f)), mode=0o444)
@@ -628,11 +632,12 @@ def register(vfs, ss: cgroup_subsys) -> None:
                                   lambda f: cgroup_type_show(h, cg_of(f)), mode=0o444)
             vfs.register_file(f"{path}/cgroup.subtree_control",
                               lambda f: cgroup_subtree_control_show(h, cg_of(f)),
-                              subtree_store, mode=0o644)
+                              subtree_store, mode=0o644,
+                              atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         else:
             vfs.register_file(f"{path}/tasks", lambda f: cgroup1_tasks_show(h, cg_of(f)),
                               lambda f, buf: cgroup_procs_write(f, h, cg_of(f), buf, False),
-                              mode=0o644)
+                              mode=0o644, atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         if cg.online:
             register_css_files(cg)
 
