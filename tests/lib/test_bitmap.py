@@ -42,3 +42,12 @@ def test_bitmap_string(ids, nbits, text):
 ])
 def test_bitmap_parselist(text, nbits, expected):
     assert bitmap_parselist(text, nbits) == expected
+
+
+def test_parselist_a_number_beyond_unsigned_int_overflows():
+    """bitmap_getnum(): a number that does not fit an unsigned int is -EOVERFLOW (the
+    fuzzer's 5000-digit cpuset.cpus raised ValueError: Python's int() digit limit)."""
+    assert bitmap_parselist("1" * 5000, 64) == -errno.EOVERFLOW
+    assert bitmap_parselist("0-4294967296", 64) == -errno.EOVERFLOW
+    assert bitmap_parselist("4294967295", 64) == -errno.ERANGE
+    assert bitmap_parselist("0" * 40 + "3", 64) == 1 << 3

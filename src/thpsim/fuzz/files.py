@@ -116,10 +116,11 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     (r"/cgroup\.subtree_control$", frozenset({E.EINVAL, E.ENOENT, E.EBUSY,
                                               E.EOPNOTSUPP, E.E2BIG}), True),
     # kernel/cgroup/cpuset.c cpuset_write_resmask() -> update_cpumask()/update_nodemask():
-    # cpulist_parse()/nodelist_parse() (EINVAL, ERANGE), not a subset of the parent /
+    # cpulist_parse()/nodelist_parse() (EINVAL, ERANGE; EOVERFLOW: bitmap_getnum()
+    # beyond unsigned int), not a subset of the parent /
     # not online EINVAL, the root EACCES, validate_change() EBUSY/ENOSPC/EACCES
-    (r"/cpuset\.(cpus|mems)$", frozenset({E.EINVAL, E.ERANGE, E.EACCES, E.EBUSY,
-                                          E.ENOSPC, E.E2BIG}), True),
+    (r"/cpuset\.(cpus|mems)$", frozenset({E.EINVAL, E.ERANGE, E.EOVERFLOW, E.EACCES,
+                                          E.EBUSY, E.ENOSPC, E.E2BIG}), True),
     # cgroup_file_write() for a write_u64 file: kstrtoull() (EINVAL, ERANGE)
     (r"/cpuset\.memory_migrate$", frozenset({E.EINVAL, E.ERANGE, E.E2BIG}), True),
 ]
@@ -166,6 +167,7 @@ _LOUD = {"hard_offline_page", "corrupt-pfn", "soft_offline_page", "unpoison-pfn"
 def write_errnos(path: str) -> tuple[frozenset[int], bool]:
     """The errnos a write to ``path`` may fail with (open's and the store's), and
     whether a failed write must have changed nothing."""
+    path = path.split("\x00", 1)[0]  # getname(): the path ends at its NUL
     for pat, codes, atomic in WRITE_ERRNOS:
         if re.search(pat, path):
             return frozenset(codes | _OPEN_W | _PATH_ERRNOS), atomic

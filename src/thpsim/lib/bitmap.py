@@ -49,12 +49,15 @@ def bitmap_string(ids: Iterable[int], nbits: int) -> str:
 
 def bitmap_parselist(buf: str, nmaskbits: int) -> int:
     """Models: lib/bitmap.c bitmap_parselist(): ``0-2,5`` as a mask, or -EINVAL (not a
-    list) / -ERANGE (a number at or beyond ``nmaskbits``)."""
+    list) / -ERANGE (a number at or beyond ``nmaskbits``) / -EOVERFLOW (a number
+    beyond unsigned int: bitmap_getnum(), 5.x; 4.14 let it wrap, not modelled)."""
     mask = 0
     for part in buf.split(","):
         lo, sep, hi = part.partition("-")
         if not lo.isascii() or not lo.isdigit() or sep and not (hi.isascii() and hi.isdigit()):
             return -errno.EINVAL
+        if any(len(n.lstrip("0")) > 10 or int(n) >> 32 for n in (lo, hi) if n):
+            return -errno.EOVERFLOW  # bitmap_getnum(): n != (unsigned int)n
         a, b = int(lo), int(hi) if sep else int(lo)
         if b < a:
             return -errno.EINVAL
