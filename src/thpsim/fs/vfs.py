@@ -248,6 +248,8 @@ class VFS:
         self.root = _Dir("", 0o755, 0, FS_KERNFS)
         #: state the views keep between calls (sysctl values), by name
         self.state: dict[str, Any] = {}
+        #: where a file system is mounted (canonical paths): rmdir of one is EBUSY
+        self.mount_points: set[str] = {"/proc", "/sys", DEBUGFS.rstrip("/")}
         _register_builtin_views(self)
 
     def cred_of(self, task: Any) -> Any:
@@ -590,8 +592,10 @@ class VFS:
     def rmdir(self, path: str, *, as_task: Any = None) -> None:
         """Models: do_rmdir(): the parent's walk, a last component "." EINVAL, ".."
         ENOTEMPTY, the root EBUSY; then vfs_rmdir(): ENOENT/ENOTDIR, may_delete()
-        (EACCES), then the parent's op (EPERM when it has none; the op may refuse with
-        EBUSY or ENOTEMPTY)."""
+        (EACCES), a mount point EBUSY (/proc, /sys, debugfs, the cgroup hierarchy's
+        root: their parents all have an rmdir op), then the parent's op (EPERM when it
+        has none: kernfs_iop_rmdir() without a syscall op, proc; the op may refuse
+        with EBUSY or ENOTEMPTY)."""
         call_syscall(self.ctx, as_task, self._rmdir, path, as_task)
 
     def _rmdir(self, path: str, as_task: Any) -> None:
@@ -612,9 +616,12 @@ class VFS:
             raise _err(errno.ENOTDIR, path)
         f = File(self, path, as_task, params)
         self._permission(parent, f, MAY_WRITE | MAY_EXEC)
+        canonical = "/" + "/".join(parts + [name])
+        if canonical in self.mount_points:  # vfs_rmdir(): is_local_mountpoint()
+            raise _err(errno.EBUSY, path)
         if parent.rmdir is None:
             raise _err(errno.EPERM, path)
-        parent.rmdir(f, "/" + "/".join(parts + [name]))
+        parent.rmdir(f, canonical)
 
     def listdir(self, path: str, *, as_task: Any = None) -> list[str]:
         """open(path, O_DIRECTORY) + getdents64(): registered names in registration order,

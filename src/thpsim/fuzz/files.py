@@ -141,7 +141,8 @@ LISTDIR_ERRNOS = frozenset({E.ENOENT, E.ENOTDIR, E.EACCES, E.ENAMETOOLONG})
 _PATH_ERRNOS = {E.ENAMETOOLONG}
 
 #: files whose write may consume less than it was given (__do_proc_dointvec())
-SHORT_WRITES = re.compile(r"^/proc/sys/")
+#: and clear_refs_write(), which reads at most PROC_NUMBUF - 1 bytes and says so
+SHORT_WRITES = re.compile(r"^/proc/sys/|/clear_refs$")
 
 #: sysfs files (kernfs without an atomic_write_len): a write is cut to PAGE_SIZE bytes
 SYSFS = re.compile(r"^/sys/(?!kernel/debug/|fs/cgroup/)")

@@ -73,3 +73,18 @@ def test_procs_write_refuses_a_negative_pid_in_both_hierarchies(profile):
     assert m.fs.read(f"{root}/g/cgroup.procs") == ""
     assert m.fs.write(f"{root}/g/cgroup.procs", f"{p.pid}\x00junk") == len(f"{p.pid}") + 5
     assert m.fs.read(f"{root}/g/cgroup.procs") == f"{p.pid}\n"
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_rmdir_of_a_mount_point_is_ebusy(profile):
+    """vfs_rmdir(): the hierarchy's root, /proc, /sys and debugfs are mount points
+    (is_local_mountpoint(): EBUSY; their parents have an rmdir op); an ordinary sysfs
+    directory is EPERM (kernfs_iop_rmdir() without a syscall op); as uid 1000 the
+    parent's permission comes first (EACCES)."""
+    m = Machine(profile=profile)
+    for path in (_root(m), "/proc", "/sys", "/sys/kernel/debug", _root(m) + "/"):
+        assert _errno(m.fs.rmdir, path) == errno.EBUSY, path
+    assert _errno(m.fs.rmdir, "/sys/kernel/mm/transparent_hugepage") == errno.EPERM
+    u = m.spawn(uid=1000)
+    assert _errno(u.fs.rmdir, _root(m)) == errno.EACCES
+    assert m.fs.listdir(_root(m))

@@ -660,4 +660,5 @@ def register(vfs, ss: cgroup_subsys) -> None:
         vfs.unregister(path)
 
     vfs.register_dir(root, mode=0o755, mkdir=mkdir, rmdir=rmdir)
+    vfs.mount_points.add(root)  # cgroup_get_tree(): the hierarchy is mounted there
     register_cgroup_files(h.top)
