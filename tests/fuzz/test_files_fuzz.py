@@ -20,8 +20,8 @@ from thpsim.fs import drop_caches, sysfs
 from thpsim.fuzz import files as ff
 from thpsim.fuzz import load
 
-#: steps per example (the CI profile's 25 examples x 2 profiles: about 23 s on 2 cores)
-STEPS = 80
+#: steps per example (the CI profile's 25 examples x 2 profiles: about 28 s on 2 cores)
+STEPS = 60
 THP = "/sys/kernel/mm/transparent_hugepage"
 
 

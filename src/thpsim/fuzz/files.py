@@ -85,7 +85,8 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     (r"/proc/sys/vm/drop_caches$", frozenset({E.EINVAL}), True),
     # fs/proc/task_mmu.c clear_refs_write(): kstrtoint() (EINVAL, ERANGE), a type out
     # of 1..5 EINVAL; get_proc_task() ESRCH; a task without mm writes nothing
-    (r"/proc/\d+/(task/\d+/)?clear_refs$", frozenset({E.EINVAL, E.ERANGE, E.ESRCH}), True),
+    (r"/proc/(\d+|self)/(task/\d+/)?clear_refs$",
+     frozenset({E.EINVAL, E.ERANGE, E.ESRCH}), True),
     # drivers/base/memory.c state_store(): sysfs_streq() words else EINVAL;
     # device_online()/offline() in that state already EINVAL; offline_pages(): EBUSY
     # (unmovable or isolation failed), EINTR (signal), ENOMEM; online_pages(): EINVAL,
@@ -330,9 +331,20 @@ class FilesFuzzer(RuleBasedStateMachine):
         return self.procs
 
     def _opener(self, data) -> tuple[str, object]:
-        """Root without a task (Machine.fs), or a live process (root or uid 1000)."""
-        choices = [("machine", self.m.fs)] + [(f"pid {p.pid}", p.fs) for p in self._live()]
+        """Root without a task (Machine.fs), a live process (root or uid 1000) or one
+        of its other threads."""
+        choices = [("machine", self.m.fs)]
+        for p in self._live():
+            choices += [(f"pid {p.pid}", p.fs)] + [(f"tid {t.tid}", t.fs)
+                                                    for t in p.threads[1:2]]
         return data.draw(st.sampled_from(choices), label="opener")
+
+    def _maybe_self(self, data, who: str, path: str) -> str:
+        """/proc/PID/... as /proc/self/... now and then, for an opener with a task."""
+        if who != "machine" and re.match(r"^/proc/\d+/", path) and data.draw(
+                st.booleans(), label="self"):
+            return re.sub(r"^/proc/\d+/", "/proc/self/", path)
+        return path
 
     def _call(self, what: str, fn, allowed: frozenset[int]):
         """Run one call: its result, or the OSError it raised (errno in ``allowed``)."""
@@ -378,6 +390,7 @@ class FilesFuzzer(RuleBasedStateMachine):
         self._discover()
         path = data.draw(st.sampled_from(self.files), label="path")
         who, fs = self._opener(data)
+        path = self._maybe_self(data, who, path)
         if path.endswith("pagemap") and length is not None and length > BINARY_COUNT_MAX:
             length = BINARY_COUNT_MAX + (length & 7)  # see BINARY_COUNT_MAX
         self.read_checked(who, fs, path, offset, length)
@@ -407,7 +420,7 @@ class FilesFuzzer(RuleBasedStateMachine):
     # ------------------------------------------------------------ writes
     def _write(self, data, path: str, buf: bytes) -> None:
         who, fs = self._opener(data)
-        self.write_checked(who, fs, path, buf)
+        self.write_checked(who, fs, self._maybe_self(data, who, path), buf)
 
     def write_checked(self, who: str, fs, path: str, buf: bytes) -> None:
         """One write and its checks: an errno of :func:`write_errnos`, the whole buffer
@@ -536,6 +549,14 @@ class FilesFuzzer(RuleBasedStateMachine):
         if child is not None:
             self.procs.append(child)
             self.maps[child.pid] = list(self.maps.get(p.pid, []))
+
+    @precondition(lambda self: 0 < len(self._live()) < 6)
+    @rule(data=st.data())
+    def clone(self, data) -> None:
+        """A second thread (so /proc/PID/task/TID and thread openers exist)."""
+        p = data.draw(st.sampled_from(self._live()), label="proc")
+        if len(p.threads) < 3:
+            self._call(f"clone {p.pid}", p.clone, frozenset({E.ENOMEM, E.EAGAIN}))
 
     @precondition(lambda self: len(self._live()) > 1)
     @rule(data=st.data())
