@@ -51,3 +51,12 @@ def test_parselist_a_number_beyond_unsigned_int_overflows():
     assert bitmap_parselist("0-4294967296", 64) == -errno.EOVERFLOW
     assert bitmap_parselist("4294967295", 64) == -errno.ERANGE
     assert bitmap_parselist("0" * 40 + "3", 64) == 1 << 3
+
+
+def test_parselist_skips_white_space_around_regions():
+    """Both eras skip white space next to a comma: cpuset.cpus "0, 1" is CPUs 0 and 1
+    (4.14's __bitmap_parselist() skips isspace() before it looks at a character;
+    mainline's bitmap_find_region() skips spaces and commas); the model said EINVAL."""
+    assert bitmap_parselist("0, 1", 4) == 0b11
+    assert bitmap_parselist("0 ,2-3", 4) == 0b1101
+    assert bitmap_parselist("0 - 1", 4) == -errno.EINVAL
