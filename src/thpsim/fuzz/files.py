@@ -327,16 +327,30 @@ class FilesFuzzer(RuleBasedStateMachine):
         self.dirs = sorted(dirs)
 
     def _live(self) -> list[thpsim.Process]:
-        self.procs = [p for p in self.procs if not p.exited]
-        return self.procs
+        """The processes still running (a fatal signal may have ended one)."""
+        live = []
+        for p in self.procs:
+            if p.exited:
+                continue
+            try:
+                p.fs  # noqa: B018 - ESRCH once its task has exited
+            except OSError:
+                continue
+            live.append(p)
+        self.procs = live
+        return live
 
     def _opener(self, data) -> tuple[str, object]:
         """Root without a task (Machine.fs), a live process (root or uid 1000) or one
         of its other threads."""
         choices = [("machine", self.m.fs)]
         for p in self._live():
-            choices += [(f"pid {p.pid}", p.fs)] + [(f"tid {t.tid}", t.fs)
-                                                    for t in p.threads[1:2]]
+            choices.append((f"pid {p.pid}", p.fs))
+            for t in p.threads[1:2]:
+                try:
+                    choices.append((f"tid {t.tid}", t.fs))
+                except OSError:  # that thread has exited
+                    pass
         return data.draw(st.sampled_from(choices), label="opener")
 
     def _maybe_self(self, data, who: str, path: str) -> str:
@@ -562,7 +576,7 @@ class FilesFuzzer(RuleBasedStateMachine):
     @rule(data=st.data())
     def exit(self, data) -> None:
         p = data.draw(st.sampled_from(self._live()), label="proc")
-        p.exit()
+        self._call(f"exit {p.pid}", p.exit, frozenset({E.ESRCH}))
         self.maps.pop(p.pid, None)
 
     @precondition(lambda self: len(self._live()) > 0)
