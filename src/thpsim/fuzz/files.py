@@ -6,17 +6,18 @@ step lists the whole tree from ``/`` as root (processes come and go, cgroups are
 and removed, so the set of files changes), then does one of:
 
 * a read of any file with a hostile position and count (negative, zero, odd, near
-  2**63 and 2**64, past the end), as root, as a root process or as an unprivileged one;
+  2**63 and 2**64, past the end), as root, as a root process, as an unprivileged one
+  (uid 1000) or as a second thread, now and then through /proc/self;
 * a write of garbage to a writable file (sysfs knobs, drop_caches, clear_refs, memory
   block state, the offline-page and hwpoison files, the cgroup files): random bytes,
   numbers out of every range in decimal, octal and hex, white space and NULs around
-  valid words, empty and very long buffers;
+  valid words, empty and over-a-page buffers;
 * a mkdir or rmdir in the cgroup tree with hostile names (".", "..", slashes, a newline,
   a NUL, braces, over NAME_MAX bytes, an existing name, a populated or non-empty
   group);
 * hostile paths (trailing "/", "/.", "/..", "//", relative, over PATH_MAX);
-* real work so ``/proc/PID`` files have content: spawn, fork, exit, mmap and touch,
-  move_pages.
+* real work so ``/proc/PID`` files have content: spawn, fork, clone, exit, mmap and
+  touch, move_pages, moves between cgroups.
 
 After every call it checks what a kernel test would: the call returned, or raised an
 OSError whose errno Linux gives for that class of file (``WRITE_ERRNOS``: each set
@@ -24,10 +25,13 @@ names the kernel function it comes from); no other exception and no hang (a watc
 a failed write to a file whose store validates before it acts left every state file
 and /proc/vmstat as they were; a binary read honours pread's contract (multiples of 8,
 never more than asked); reading a file twice in a row gives the same text; the
-invariant checker passes (``check=True`` after every write, and in full between steps).
+invariant checker passes (``check=True`` after every write, and between steps: in full
+every 8th).
 
-A tool: it imports only ``thpsim``, ``thpsim.errors`` and uses the public API
-(``Machine.fs``, ``Process.fs``), as a user's program would.
+:func:`for_profile` gives the machine class of a profile ("seed": 4.14 with cgroup v1,
+"mainline": cgroup v2); :data:`STATS` counts the outcomes per operation and class of
+file. A tool: it imports only ``thpsim``, ``thpsim.errors`` and uses the public API
+(``Machine.fs``, ``Process.fs``, ``Thread.fs``), as a user's program would.
 """
 
 from __future__ import annotations
