@@ -20,7 +20,7 @@ from thpsim.fs import drop_caches, sysfs
 from thpsim.fuzz import files as ff
 from thpsim.fuzz import load
 
-#: steps per example (the CI profile's 25 examples x 2 profiles: about 20 s on 2 idle cores)
+#: steps per example (the CI profile's 25 examples x 2 profiles: about 10 s on 2 idle cores)
 STEPS = 60
 THP = "/sys/kernel/mm/transparent_hugepage"
 
