@@ -222,3 +222,83 @@ def test_read_counts_and_positions_as_rw_verify_area():
     assert n == m.kernel.mem.max_pfn * 8 < MAX_RW_COUNT
     assert len(m.fs.read(pm, offset=off, length=16)) == 16
     assert m.fs.read("/proc/meminfo", offset=1 << 40, length=1 << 62) == ""
+
+
+def test_dot_and_dotdot_are_walked_not_folded():
+    """link_path_walk() resolves "." and ".." as it goes: after a file either is ENOTDIR,
+    ".." after a missing name ENOENT (the fuzzer's ``cpuset.cpus/.`` reached the cgroup
+    store with a KeyError, ``memory0/online/.`` wrote the block's state)."""
+    m = boot()
+    fs = m.fs
+    assert err(fs.read, "/proc/meminfo/.") == errno.ENOTDIR
+    assert err(fs.read, "/proc/meminfo/..") == errno.ENOTDIR
+    assert err(fs.read, "/proc/nope/../meminfo") == errno.ENOENT
+    assert err(fs.write, "/sys/devices/system/memory/memory0/online/.", "0") == errno.ENOTDIR
+    assert fs.read("/sys/devices/system/memory/memory0/online") == "1\n"
+    assert err(fs.write, "/sys/fs/cgroup/cpuset/cpuset.cpus/.", "0") == errno.ENOTDIR
+    assert err(fs.listdir, "/proc/meminfo/..") == errno.ENOTDIR
+    assert fs.read("/proc/../../proc/./meminfo") == fs.read("/proc/meminfo")
+    assert fs.listdir("/sys/devices/system/../../..") == fs.listdir("/")
+    assert fs.listdir("/sys/devices/system/../..") == fs.listdir("/sys")
+
+
+def test_cgroup_mkdir_rmdir_dot_names():
+    """do_rmdir(): a last "." is EINVAL, ".." ENOTEMPTY, the root EBUSY; mkdir of "." or
+    ".." EEXIST (filename_create()), after the parent's walk (ENOENT first)."""
+    m = boot()
+    fs = m.fs
+    root = "/sys/fs/cgroup/cpuset"
+    fs.mkdir(f"{root}/a")
+    assert err(fs.rmdir, f"{root}/a/.") == errno.EINVAL
+    assert err(fs.rmdir, f"{root}/a/..") == errno.ENOTEMPTY
+    assert err(fs.rmdir, "/") == errno.EBUSY
+    assert err(fs.mkdir, f"{root}/a/.") == errno.EEXIST
+    assert err(fs.mkdir, f"{root}/nope/..") == errno.ENOENT
+    assert err(fs.mkdir, f"{root}/nope/x") == errno.ENOENT
+    assert "a" in fs.listdir(root)
+    fs.mkdir(f"{root}/./a/../b/")  # a trailing slash is fine for a directory
+    assert fs.listdir(f"{root}/b") == fs.listdir(f"{root}/a")
+    fs.rmdir(f"{root}/a/../b//")
+    fs.rmdir(f"{root}//a")
+    assert "a" not in fs.listdir(root) and "b" not in fs.listdir(root)
+
+
+def test_getname_nul_and_path_max():
+    """getname(): the path ends at its NUL (strncpy_from_user()); a path of PATH_MAX
+    bytes or more is ENAMETOOLONG; an empty one ENOENT."""
+    m = boot()
+    fs = m.fs
+    assert fs.read("/proc/meminfo\x00junk") == fs.read("/proc/meminfo")
+    fs.mkdir("/sys/fs/cgroup/cpuset/a\x00b")
+    assert "a" in fs.listdir("/sys/fs/cgroup/cpuset")
+    assert not any("\x00" in n for n in fs.listdir("/sys/fs/cgroup/cpuset"))
+    assert err(fs.read, "/" + "x" * 4095) == errno.ENAMETOOLONG
+    assert err(fs.read, "/proc/" + "/" * 4089 + "meminfo") == errno.ENAMETOOLONG
+    assert fs.read("/proc/" + "/" * 4080 + "meminfo") == fs.read("/proc/meminfo")
+    assert err(fs.read, "") == errno.ENOENT
+    assert err(fs.read, "\x00/proc/meminfo") == errno.ENOENT
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_kernfs_write_length(profile):
+    """kernfs_fop_write_iter(): a sysfs store sees at most one page and write(2) returns
+    what it consumed (a 5000-byte write of white space after "never" sets the knob,
+    returns 4096); a cgroup file (atomic_write_len = PAGE_SIZE) refuses a longer write
+    with E2BIG and nothing moves; a proc file gets the whole buffer."""
+    m = boot(profile)
+    thp = "/sys/kernel/mm/transparent_hugepage/enabled"
+    buf = "never" + "\n" * 4995 if profile == "seed" else "never\n"
+    n = m.fs.write(thp, buf)
+    assert (n, m.fs.read(thp)) == (len(buf[:4096]), "always madvise [never]\n")
+    cg = "/sys/fs/cgroup" if m.profile.cpuset_cgroup_v2 else "/sys/fs/cgroup/cpuset"
+    m.fs.mkdir(f"{cg}/g")
+    p = m.spawn()
+    pad = " " * 4096
+    assert err(m.fs.write, f"{cg}/g/cgroup.procs", f"{p.pid}{pad}") == errno.E2BIG
+    assert m.fs.read(f"{cg}/g/cgroup.procs") == ""
+    if not m.profile.cpuset_cgroup_v2:
+        assert err(m.fs.write, f"{cg}/g/cpuset.mems", "0" + pad) == errno.E2BIG
+        assert m.fs.read(f"{cg}/g/cpuset.mems") == "\n"
+        m.fs.write(f"{cg}/g/cpuset.mems", "0" + " " * 4095)  # one page: fine
+        assert m.fs.read(f"{cg}/g/cpuset.mems") == "0\n"
+    assert m.fs.write("/proc/sys/vm/drop_caches", "1" + " " * 5000) == 5001

@@ -42,3 +42,21 @@ def test_bitmap_string(ids, nbits, text):
 ])
 def test_bitmap_parselist(text, nbits, expected):
     assert bitmap_parselist(text, nbits) == expected
+
+
+def test_parselist_a_number_beyond_unsigned_int_overflows():
+    """bitmap_getnum(): a number that does not fit an unsigned int is -EOVERFLOW (the
+    fuzzer's 5000-digit cpuset.cpus raised ValueError: Python's int() digit limit)."""
+    assert bitmap_parselist("1" * 5000, 64) == -errno.EOVERFLOW
+    assert bitmap_parselist("0-4294967296", 64) == -errno.EOVERFLOW
+    assert bitmap_parselist("4294967295", 64) == -errno.ERANGE
+    assert bitmap_parselist("0" * 40 + "3", 64) == 1 << 3
+
+
+def test_parselist_skips_white_space_around_regions():
+    """Both eras skip white space next to a comma: cpuset.cpus "0, 1" is CPUs 0 and 1
+    (4.14's __bitmap_parselist() skips isspace() before it looks at a character;
+    mainline's bitmap_find_region() skips spaces and commas); the model said EINVAL."""
+    assert bitmap_parselist("0, 1", 4) == 0b11
+    assert bitmap_parselist("0 ,2-3", 4) == 0b1101
+    assert bitmap_parselist("0 - 1", 4) == -errno.EINVAL

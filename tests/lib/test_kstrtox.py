@@ -67,3 +67,36 @@ def test_kstrtoul_is_kstrtoull_on_64_bit():
 ])
 def test_kstrtobool(text, expected):
     assert kstrtobool(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1" * 5000, "0x" + "f" * 4400, "9" * 25 + "x", "9" * 21 + "\n\n"],
+                         ids=["5000-digits", "4400-hex-digits", "junk-after", "two-newlines"])
+def test_overflow_is_erange_before_the_rest_is_looked_at(text):
+    """_parse_integer() flags an overflow of 64 bits as it reads the digits and
+    _kstrtoull() reports it (-ERANGE) before it looks at what follows them; a number of
+    thousands of digits is no exception (the fuzzer's 5000-digit write raised
+    ValueError: Python's int() digit limit)."""
+    for fn in (kstrtoull, kstrtoll, kstrtoint, kstrtouint):
+        assert fn(text) == (-errno.ERANGE, 0)
+    assert kstrtoll("-" + text) == (-errno.ERANGE, 0)
+
+
+def test_leading_zeros_do_not_overflow():
+    assert kstrtoull("0" * 100 + "7") == (0, 7)
+    assert kstrtoull("0" * 30 + "18446744073709551615", 10) == (0, (1 << 64) - 1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1\x00junk", (0, 1)), ("1\n\x00\n", (0, 1)), ("\x001", (-errno.EINVAL, 0)),
+    ("0x10\x00zz", (0, 16)),
+])
+def test_a_nul_ends_the_string(text, expected):
+    """A store's buffer is a C string: the parser stops at the first NUL (what the user
+    wrote after it is never read)."""
+    assert kstrtoull(text) == expected
+    assert kstrtoint(text) == expected
+
+
+def test_kstrtobool_stops_at_nul():
+    assert kstrtobool("o\x00n") == (-errno.EINVAL, False)
+    assert kstrtobool("\x00y") == (-errno.EINVAL, False)

@@ -345,7 +345,9 @@ def test_hr3_hr4_hr11_state_errors():
 def test_online_attribute_takes_kstrtobool():
     """The device core's ``online`` file parses with kstrtobool(): off/0/n offline,
     on/1/y online (the zone ``online`` picks); anything else, or a leading space,
-    EINVAL; an already-online block EINVAL (device_online())."""
+    EINVAL. A block in that state already is success with nothing done
+    (drivers/base/core.c online_store(): ``ret < 0 ? ret : count`` on
+    device_online()'s 1), unlike ``state`` (EINVAL)."""
     m = machine()
     for data in ("2", " 1", "x"):
         with pytest.raises(OSError) as e:
@@ -355,9 +357,17 @@ def test_online_attribute_takes_kstrtobool():
     assert attr(m, 3, "online") == "0"
     assert m.fs.write(f"{MD}/memory3/online", "on\n") == 3
     assert attr(m, 3, "online") == "1"
+    before = m.vmstat()
+    assert m.fs.write(f"{MD}/memory3/online", "yes") == 3  # already online
+    assert attr(m, 3, "online") == "1" and attr(m, 3, "state") == "online"
+    assert m.fs.write(f"{MD}/memory3/online", "0") == 1
+    assert m.fs.write(f"{MD}/memory3/online", "n") == 1  # already offline
+    assert attr(m, 3, "state") == "offline"
     with pytest.raises(OSError) as e:
-        m.fs.write(f"{MD}/memory3/online", "yes")
+        m.fs.write(f"{MD}/memory3/state", "offline")  # the state file refuses it
     assert e.value.errno == errno.EINVAL
+    assert m.fs.write(f"{MD}/memory3/state", "online") == 6
+    assert m.vmstat()["nr_free_pages"] == before["nr_free_pages"]
 
 
 def test_hr5_unmovable_kernel_pages_ebusy():

@@ -34,7 +34,8 @@ Simplified:
       one ``pread`` and a close; each :meth:`VFS.write` an open, one write, a close;
     * no group ids: a file's group bits are never consulted (owner or other);
     * no symlinks: ``/proc/self`` is resolved during the walk, as a name of the
-      ``/proc/PID`` template.
+      ``/proc/PID`` template; ".." goes back up the path walked (no mount points);
+    * relative paths are ENOENT (there is no working directory).
 """
 
 from __future__ import annotations
@@ -55,10 +56,17 @@ __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 # include/linux/fs.h
 #: include/uapi/linux/limits.h: the longest path component, in bytes
 NAME_MAX = 255
+#: include/uapi/linux/limits.h: the longest path, with its NUL
+PATH_MAX = 4096
 #: include/linux/fs.h: the most one read(2) or write(2) transfers (INT_MAX & PAGE_MASK)
 MAX_RW_COUNT = 0x7FFF_FFFF & ~0xFFF
 #: LLONG_MAX: the largest loff_t (and ssize_t)
 LLONG_MAX = (1 << 63) - 1
+
+#: the page size: what one kernfs write passes to its store at most
+PAGE_SIZE = 4096
+#: where debugfs is mounted: its files are not kernfs ones (simple_attr_write())
+DEBUGFS = "/sys/kernel/debug/"
 
 MAY_EXEC = 0x1
 MAY_WRITE = 0x2
@@ -139,15 +147,17 @@ class _Dir(_Node):
 
 
 class _File(_Node):
-    __slots__ = ("reader", "writer", "binary", "open")
+    __slots__ = ("reader", "writer", "binary", "open", "atomic_write_len")
 
     def __init__(self, name: str, mode: int, owner, fs: str, reader, writer, binary: bool,
-                 open_: Callable[[File], None] | None):
+                 open_: Callable[[File], None] | None, atomic_write_len: int = 0):
         super().__init__(name, mode, owner, fs)
         self.reader = reader
         self.writer = writer
         self.binary = binary
         self.open = open_
+        #: kernfs_ops.atomic_write_len (cgroup files: PAGE_SIZE); 0 for sysfs
+        self.atomic_write_len = atomic_write_len
 
 
 def _err(code: int, path: str) -> OSError:
@@ -195,6 +205,27 @@ def _split(path: str) -> list[str]:
     return parts
 
 
+def _getname(path: str) -> str:
+    """Models: fs/namei.c getname(): the user's string up to its NUL; empty ENOENT,
+    PATH_MAX bytes or more (with the NUL) ENAMETOOLONG."""
+    path = path.split("\x00", 1)[0]
+    if not path:
+        raise _err(errno.ENOENT, path)
+    if len(path.encode()) >= PATH_MAX:
+        raise _err(errno.ENAMETOOLONG, path[:64] + "...")
+    return path
+
+
+def _last_component(path: str) -> tuple[str, str]:
+    """The parent path and the last component of a (getname'd) path, as
+    filename_parentat() splits them (trailing slashes dropped)."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/", ""
+    parent, _, last = stripped.rpartition("/")
+    return parent or "/", last
+
+
 def _fs_kind(parts: list[str]) -> str:
     if parts and parts[0] == "proc":
         if len(parts) > 1 and _template_param(parts[1]) is not None:
@@ -217,6 +248,8 @@ class VFS:
         self.root = _Dir("", 0o755, 0, FS_KERNFS)
         #: state the views keep between calls (sysctl values), by name
         self.state: dict[str, Any] = {}
+        #: where a file system is mounted (canonical paths): rmdir of one is EBUSY
+        self.mount_points: set[str] = {"/proc", "/sys", DEBUGFS.rstrip("/")}
         _register_builtin_views(self)
 
     def cred_of(self, task: Any) -> Any:
@@ -289,12 +322,16 @@ class VFS:
         owner: int | Callable[[File], int] = 0,
         binary: bool = False,
         open: Callable[[File], None] | None = None,  # noqa: A002 - the file operation's name
+        atomic_write_len: int = 0,
     ) -> None:
         """Register a file. ``mode`` defaults to 0444, 0644 or 0200 by the methods given.
 
         ``reader(file) -> str`` (text) or ``reader(file, offset, length) -> bytes``
         (``binary``); ``writer(file, data: bytes) -> int`` (bytes consumed);
         ``open(file)`` may refuse the open by raising OSError (ptrace checks).
+        ``atomic_write_len`` (kernfs files: kernfs_ops.atomic_write_len): a longer
+        write is E2BIG; 0 (sysfs): a write is cut to PAGE_SIZE bytes (see
+        :meth:`VFS.write`).
         """
         parts = _split(path)
         if not parts:
@@ -306,7 +343,7 @@ class VFS:
         if isinstance(d.children.get(name), _Dir):
             raise _err(errno.EISDIR, path)
         d.children[name] = _File(name, mode, owner, _fs_kind(parts), reader, writer, binary,
-                                 open)
+                                 open, atomic_write_len)
 
     def unregister(self, path: str) -> None:
         """Remove a file or a directory with everything under it (a template path too)."""
@@ -340,28 +377,50 @@ class VFS:
 
     # ------------------------------------------------------------------ path walk
     def _walk(self, path: str, task: Any) -> tuple[_Node, dict[str, Any], list[str]]:
-        """Models: link_path_walk() + lookup: the node and the template bindings."""
-        parts = _split(path)
+        """Models: getname() + link_path_walk() + lookup: the node, the template
+        bindings and the canonical components of ``path``.
+
+        getname(): the name ends at the first NUL (what strncpy_from_user() copies), an
+        empty one is ENOENT, one of PATH_MAX bytes or more ENAMETOOLONG. The walk: every
+        component but the last must be a directory (ENOTDIR), "." stays, ".." goes to
+        the parent (the root's is the root) -- in the walk, so ``file/.`` is ENOTDIR and
+        ``missing/..`` ENOENT, as on Linux; a trailing "/" needs a directory.
+        """
+        path = _getname(path)
+        if not path.startswith("/"):
+            raise _err(errno.ENOENT, path)
         params: dict[str, Any] = {}
         node: _Node = self.root
-        for c in parts:
+        stack: list[tuple[_Node, dict[str, Any], str]] = []
+        for c in path.split("/"):
+            if c == "":
+                continue
             if not isinstance(node, _Dir):
                 raise _err(errno.ENOTDIR, path)
+            if c == ".":
+                continue
+            if c == "..":
+                if stack:
+                    node, params, _ = stack.pop()
+                continue
             nxt = node.children.get(c)
+            bound = params
             if nxt is None and node.template is not None:
                 tmpl = node.children[node.template]
                 lk = tmpl.lookup if isinstance(tmpl, _Dir) else None
                 value = None if lk is None else lk(File(self, path, task, params), c)
                 if value is None:
                     raise _err(errno.ENOENT, path)
-                params[_template_param(node.template) or node.template] = value
+                bound = dict(params)
+                bound[_template_param(node.template) or node.template] = value
                 nxt = tmpl
             if nxt is None:
                 raise _err(errno.ENOENT, path)
-            node = nxt
+            stack.append((node, params, c))
+            node, params = nxt, bound
         if path.endswith("/") and not isinstance(node, _Dir):
             raise _err(errno.ENOTDIR, path)
-        return node, params, parts
+        return node, params, [c for _, _, c in stack]
 
     def _owner(self, node: _Node, f: File) -> int:
         return node.owner(f) if callable(node.owner) else node.owner
@@ -385,11 +444,11 @@ class VFS:
 
     def _open(self, path: str, task: Any, mask: int) -> tuple[_File, File]:
         """Walk, check permission, call the file's open. Returns the node and the File."""
-        node, params, _ = self._walk(path, task)
+        node, params, parts = self._walk(path, task)
         if isinstance(node, _Dir):
             raise _err(errno.EISDIR, path)
         assert isinstance(node, _File)
-        f = File(self, path, task, params)
+        f = File(self, "/" + "/".join(parts), task, params)
         self._permission(node, f, mask)
         if node.fs == FS_KERNFS:
             # kernfs_fop_open(): the attribute must allow the access and have the op
@@ -457,8 +516,13 @@ class VFS:
     def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
         """open(path, O_WRONLY) + write(data). Returns the bytes written.
 
-        A zero-length write to a kernfs file (sysfs, cgroup) returns 0 without calling
-        the file's store (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
+        A kernfs file's store sees at most PAGE_SIZE bytes (kernfs_fop_write_iter():
+        a sysfs write is cut to a page, and the store's count is what write(2)
+        returns; a file with an atomic_write_len -- every cgroup file -- refuses a
+        longer write with E2BIG); debugfs (/sys/kernel/debug) passes the whole buffer
+        (simple_attr_write() cuts it itself). A zero-length write to a kernfs file
+        (sysfs, cgroup) returns 0 without calling the file's store
+        (sysfs_kf_write(): ``if (!count) return 0``; the 7.2 oracle:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
         A method that is a kernel path runs to completion inside the system call.
         """
@@ -487,53 +551,77 @@ class VFS:
             raise self._no_method(node, path)
         if isinstance(data, str):
             data = data.encode()
+        if node.fs == FS_KERNFS and not f.path.startswith(DEBUGFS):
+            # kernfs_fop_write_iter(): atomic_write_len or at most a page
+            if node.atomic_write_len:
+                if len(data) > node.atomic_write_len:
+                    raise _err(errno.E2BIG, path)
+            else:
+                data = data[:PAGE_SIZE]
         if not data and node.fs == FS_KERNFS:
             return f, 0
         return f, node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
-        """Models: mkdirat() -> filename_create(): a last component "." or ".." or one
-        that exists is EEXIST, one over NAME_MAX bytes ENAMETOOLONG (the lookup of the
-        new name); then vfs_mkdir(): may_create() (EACCES), then the parent's op
-        (EPERM when it has none; the op checks the name itself: cgroup_mkdir())."""
+        """Models: mkdirat() -> filename_create(): the parent's walk (ENOENT,
+        ENOTDIR), a last component "." or ".." or one that exists is EEXIST, one over
+        NAME_MAX bytes ENAMETOOLONG (the lookup of the new name); then vfs_mkdir():
+        may_create() (EACCES), then the parent's op (EPERM when it has none; the op
+        checks the name itself: cgroup_mkdir()). Trailing slashes are allowed."""
         call_syscall(self.ctx, as_task, self._mkdir, path, as_task)
 
     def _mkdir(self, path: str, as_task: Any) -> None:
-        parts = _split(path)
-        if not parts:
+        path = _getname(path)
+        parent_path, name = _last_component(path)
+        if name in ("", ".", ".."):  # filename_create(): LAST_ROOT/DOT/DOTDOT
+            self._walk(parent_path, as_task)
             raise _err(errno.EEXIST, path)
-        if len(parts[-1].encode()) > NAME_MAX:  # the lookup of the new name
-            raise _err(errno.ENAMETOOLONG, path)
-        parent, params, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
+        parent, params, parts = self._walk(parent_path, as_task)
         if not isinstance(parent, _Dir):
             raise _err(errno.ENOTDIR, path)
-        if self._exists_in(parent, parts[-1], as_task, params):
+        if len(name.encode()) > NAME_MAX:  # the lookup of the new name
+            raise _err(errno.ENAMETOOLONG, path)
+        if self._exists_in(parent, name, as_task, params):
             raise _err(errno.EEXIST, path)
         f = File(self, path, as_task, params)
         self._permission(parent, f, MAY_WRITE | MAY_EXEC)
         if parent.mkdir is None:
             raise _err(errno.EPERM, path)
-        parent.mkdir(f, "/" + "/".join(parts))
+        parent.mkdir(f, "/" + "/".join(parts + [name]))
 
     def rmdir(self, path: str, *, as_task: Any = None) -> None:
-        """Models: vfs_rmdir(): ENOENT/ENOTDIR, may_delete() (EACCES), then the parent's
-        op (EPERM when it has none; the op may refuse with EBUSY or ENOTEMPTY)."""
+        """Models: do_rmdir(): the parent's walk, a last component "." EINVAL, ".."
+        ENOTEMPTY, the root EBUSY; then vfs_rmdir(): ENOENT/ENOTDIR, may_delete()
+        (EACCES), a mount point EBUSY (/proc, /sys, debugfs, the cgroup hierarchy's
+        root: their parents all have an rmdir op), then the parent's op (EPERM when it
+        has none: kernfs_iop_rmdir() without a syscall op, proc; the op may refuse
+        with EBUSY or ENOTEMPTY)."""
         call_syscall(self.ctx, as_task, self._rmdir, path, as_task)
 
     def _rmdir(self, path: str, as_task: Any) -> None:
-        parts = _split(path)
-        if not parts:
+        path = _getname(path)
+        parent_path, name = _last_component(path)
+        parent, params, parts = self._walk(parent_path, as_task)
+        if not isinstance(parent, _Dir):
+            raise _err(errno.ENOTDIR, path)
+        # do_rmdir(): LAST_ROOT EBUSY, LAST_DOT EINVAL, LAST_DOTDOT ENOTEMPTY
+        if name == "":
             raise _err(errno.EBUSY, path)
+        if name == ".":
+            raise _err(errno.EINVAL, path)
+        if name == "..":
+            raise _err(errno.ENOTEMPTY, path)
         node, params, _ = self._walk(path, as_task)
         if not isinstance(node, _Dir):
             raise _err(errno.ENOTDIR, path)
-        parent, _, _ = self._walk("/" + "/".join(parts[:-1]), as_task)
-        assert isinstance(parent, _Dir)
         f = File(self, path, as_task, params)
         self._permission(parent, f, MAY_WRITE | MAY_EXEC)
+        canonical = "/" + "/".join(parts + [name])
+        if canonical in self.mount_points:  # vfs_rmdir(): is_local_mountpoint()
+            raise _err(errno.EBUSY, path)
         if parent.rmdir is None:
             raise _err(errno.EPERM, path)
-        parent.rmdir(f, "/" + "/".join(parts))
+        parent.rmdir(f, canonical)
 
     def listdir(self, path: str, *, as_task: Any = None) -> list[str]:
         """open(path, O_DIRECTORY) + getdents64(): registered names in registration order,

@@ -49,12 +49,20 @@ def bitmap_string(ids: Iterable[int], nbits: int) -> str:
 
 def bitmap_parselist(buf: str, nmaskbits: int) -> int:
     """Models: lib/bitmap.c bitmap_parselist(): ``0-2,5`` as a mask, or -EINVAL (not a
-    list) / -ERANGE (a number at or beyond ``nmaskbits``)."""
+    list) / -ERANGE (a number at or beyond ``nmaskbits``) / -EOVERFLOW (a number
+    beyond unsigned int: bitmap_getnum(), 5.x; 4.14 let it wrap, not modelled).
+    White space next to a comma is skipped (both eras: 4.14's loop skips isspace()
+    outside a number, mainline's bitmap_find_region()); inside a region it is -EINVAL
+    (4.14; mainline ends the region there, not modelled), so is an empty region
+    (mainline skips it, not modelled)."""
     mask = 0
     for part in buf.split(","):
+        part = part.strip(" \t\n\v\f\r")  # white space around a region is skipped
         lo, sep, hi = part.partition("-")
         if not lo.isascii() or not lo.isdigit() or sep and not (hi.isascii() and hi.isdigit()):
             return -errno.EINVAL
+        if any(len(n.lstrip("0")) > 10 or int(n) >> 32 for n in (lo, hi) if n):
+            return -errno.EOVERFLOW  # bitmap_getnum(): n != (unsigned int)n
         a, b = int(lo), int(hi) if sep else int(lo)
         if b < a:
             return -errno.EINVAL

@@ -4,9 +4,12 @@ Models: lib/kstrtox.c kstrtoull() / kstrtoll() (and _parse_integer_fixup_radix()
 kstrtoul(), kstrtoint(), kstrtouint() (a 64-bit kernel: ``long`` is 64 bits,
 ``int`` 32) and kstrtobool(): base 0 picks ``0x`` hex, ``0`` octal or decimal; one
 leading ``+`` (``-`` for the signed forms); at most one trailing newline; nothing
-else. Each returns ``(0, value)`` or ``(-EINVAL | -ERANGE, 0)``; callers that want
-surrounding white space gone strip it first (lib/string.py strstrip()), as the
-kernel's do.
+else; a number too big for 64 bits is -ERANGE even with junk after its digits
+(_parse_integer() reports the overflow before the rest is looked at). Each sees a C
+string: a NUL ends it (a store's buffer is NUL-terminated; what follows a NUL the
+user wrote is never read). Each returns ``(0, value)`` or ``(-EINVAL | -ERANGE, 0)``;
+callers that want surrounding white space gone strip it first (lib/string.py
+strstrip()), as the kernel's do.
 """
 
 from __future__ import annotations
@@ -21,26 +24,59 @@ _INT_MAX = (1 << 31) - 1
 _UINT_MAX = (1 << 32) - 1
 
 
+def _cstr(s: str) -> str:
+    """The string as the C function sees it: up to its first NUL."""
+    return s.split("\x00", 1)[0]
+
+
+def _kstrtoull(s: str, base: int) -> tuple[int, int]:
+    """Models: _kstrtoull() = _parse_integer_fixup_radix() + _parse_integer(): the
+    digits of ``base`` are consumed; an overflow of 64 bits is -ERANGE (before anything
+    after the digits is looked at), no digit -EINVAL, then one newline may follow and
+    nothing else (-EINVAL)."""
+    if base == 0:
+        if s[:1] == "0":
+            base = 16 if s[1:2] in ("x", "X") and s[2:3] != "" and s[2:3] in _HEX_DIGITS else 8
+        else:
+            base = 10
+    if base == 16 and s[:1] == "0" and s[1:2] in ("x", "X"):
+        s = s[2:]
+    digits = _HEX_DIGITS if base == 16 else "0123456789"[:base]
+    n = 0
+    while n < len(s) and s[n] in digits:
+        n += 1
+    significant = s[:n].lstrip("0")  # 2**64 - 1 has at most 22 digits (octal)
+    if len(significant) > 22 or significant and int(significant, base) >> 64:
+        return -errno.ERANGE, 0
+    if n == 0:
+        return -errno.EINVAL, 0
+    rest = s[n:]
+    if rest[:1] == "\n":
+        rest = rest[1:]
+    if rest:
+        return -errno.EINVAL, 0
+    return 0, int(significant or "0", base)
+
+
 def _kstrtox(s: str, base: int, signed: bool) -> tuple[int, int]:
-    if s.endswith("\n"):
-        s = s[:-1]
-    neg = False
+    """kstrtoull() (one leading "+") or kstrtoll() ("-" then _kstrtoull(), else
+    kstrtoull(); -ERANGE outside long long), on the C string ``s``."""
+    s = _cstr(s)
+    if signed and s[:1] == "-":
+        err, v = _kstrtoull(s[1:], base)
+        if err:
+            return err, 0
+        if v > 1 << 63:
+            return -errno.ERANGE, 0
+        return 0, -v
     if s[:1] == "+":
         s = s[1:]
-    elif signed and s[:1] == "-":
-        neg, s = True, s[1:]
-    if base in (0, 16) and s[:1] == "0" and s[1:2] in ("x", "X") and s[2:3] and (
-            s[2:3] in _HEX_DIGITS):
-        base, s = 16, s[2:]
-    elif base == 0:
-        base = 8 if s[:1] == "0" else 10
-    digits = _HEX_DIGITS if base == 16 else "0123456789"[:base]
-    if not s or any(c not in digits for c in s):
-        return -errno.EINVAL, 0
-    v = int(s, base)
-    if v >> 64 or (signed and v > (1 << 63) - (0 if neg else 1)):
+    err, v = _kstrtoull(s, base)
+    if err:
+        return err, 0
+    if signed and v >> 63:
         return -errno.ERANGE, 0
-    return 0, -v if neg else v
+    return 0, v
 
 
 def kstrtoull(s: str, base: int = 0) -> tuple[int, int]:
@@ -83,6 +119,7 @@ def kstrtobool(s: str) -> tuple[int, bool]:
     character decides -- y/Y/t/T/1 true, n/N/f/F/0 false, o/O followed by n/N (on) or
     f/F (off); the rest of the string is not looked at. Anything else -EINVAL.
     Returns ``(0, value)`` or ``(-EINVAL, False)``."""
+    s = _cstr(s)
     c = s[:1]
     if c in ("y", "Y", "t", "T", "1"):
         return 0, True

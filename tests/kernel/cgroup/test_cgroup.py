@@ -53,3 +53,38 @@ def test_bad_names_are_refused_and_leave_nothing(profile):
     assert (m.fs.listdir(root), dict(h.top.children)) == before
     m.fs.mkdir(f"{root}/" + "x" * 255)
     assert "x" * 255 in h.top.children
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_procs_write_refuses_a_negative_pid_in_both_hierarchies(profile):
+    """cgroup_procs_write_start() (mainline, v2) and 4.14's __cgroup_procs_write() (v1)
+    both test ``kstrtoint(...) || pid < 0`` -> EINVAL; v2 said ESRCH. An unknown
+    positive pid is ESRCH; junk after a NUL is not read (a C string)."""
+    m = Machine(profile=profile)
+    root = _root(m)
+    p = m.spawn()
+    m.fs.mkdir(f"{root}/g")
+    if not m.profile.cpuset_cgroup_v2:
+        m.fs.write(f"{root}/g/cpuset.cpus", "0")
+        m.fs.write(f"{root}/g/cpuset.mems", "0")
+    for bad in ("-1", "-2147483648", f"-{p.pid}"):
+        assert _errno(m.fs.write, f"{root}/g/cgroup.procs", bad) == errno.EINVAL
+    assert _errno(m.fs.write, f"{root}/g/cgroup.procs", "99999") == errno.ESRCH
+    assert m.fs.read(f"{root}/g/cgroup.procs") == ""
+    assert m.fs.write(f"{root}/g/cgroup.procs", f"{p.pid}\x00junk") == len(f"{p.pid}") + 5
+    assert m.fs.read(f"{root}/g/cgroup.procs") == f"{p.pid}\n"
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_rmdir_of_a_mount_point_is_ebusy(profile):
+    """vfs_rmdir(): the hierarchy's root, /proc, /sys and debugfs are mount points
+    (is_local_mountpoint(): EBUSY; their parents have an rmdir op); an ordinary sysfs
+    directory is EPERM (kernfs_iop_rmdir() without a syscall op); as uid 1000 the
+    parent's permission comes first (EACCES)."""
+    m = Machine(profile=profile)
+    for path in (_root(m), "/proc", "/sys", "/sys/kernel/debug", _root(m) + "/"):
+        assert _errno(m.fs.rmdir, path) == errno.EBUSY, path
+    assert _errno(m.fs.rmdir, "/sys/kernel/mm/transparent_hugepage") == errno.EPERM
+    u = m.spawn(uid=1000)
+    assert _errno(u.fs.rmdir, _root(m)) == errno.EACCES
+    assert m.fs.listdir(_root(m))

@@ -430,7 +430,9 @@ def test_v2_no_internal_process_rule():
     assert fs.read(f"{V2}/x/y/cgroup.controllers") == "cpuset\n"
     assert errno_of(fs.rmdir, f"{V2}/x") == errno.EBUSY  # a child
     assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "abc") == errno.EINVAL
-    assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "-7") == errno.ESRCH
+    # cgroup_procs_write_start(): ``kstrtoint() || pid < 0`` -> EINVAL; unknown: ESRCH
+    assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "-7") == errno.EINVAL
+    assert errno_of(fs.write, f"{V2}/x/cgroup.procs", "99999") == errno.ESRCH
     # x has q and now +cpuset: a thread root, y cannot host tasks until q leaves
     assert errno_of(p.fs.write, f"{V2}/x/y/cgroup.procs", "0") == errno.EOPNOTSUPP
     fs.write(f"{V2}/cgroup.procs", str(q.pid))

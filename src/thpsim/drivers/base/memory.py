@@ -206,15 +206,17 @@ def memory_block_change_state(ctx, block_id: int, online: bool,
 
     Models: drivers/base/memory.c memory_block_change_state() under
     lock_device_hotplug_sysfs() (device_online()/device_offline()): a block already
-    in the requested state is -EINVAL; while offlining, the state reads
+    in the requested state is left alone and 1 returned (device_online() and
+    device_offline() return 1 there; state_store() makes that -EINVAL, the device
+    core's online_store() success); while offlining, the state reads
     ``going-offline``; memory_block_action() -> memory_block_online()/_offline().
-    Context: takes and releases device_hotplug_lock. Returns 0 or -errno.
+    Context: takes and releases device_hotplug_lock. Returns 0, 1 or -errno.
     Preempts: taking the lock, in offline_pages().
     """
     yield from mutex_lock(ctx.device_hotplug_lock)
     try:
         if _block_online(ctx, block_id) == online:
-            return -errno.EINVAL  # device_online/offline: "already in that state"
+            return 1  # device_online/offline: already in that state
         if online:
             return memory_block_online(ctx, block_id, online_type)
         ctx.memory_block_transition[block_id] = "going-offline"
@@ -227,29 +229,35 @@ def memory_block_change_state(ctx, block_id: int, online: bool,
 
 
 def _memory_block_change_state(f, online: bool, online_type: int) -> KernelPath[int]:
+    """memory_block_change_state() for a store: its -errno raised; 0, or 1 when the
+    block was in that state already."""
     ret = yield from memory_block_change_state(f.ctx, f.params["memory"], online,
                                                online_type)
     if ret < 0:
         raise _err(-ret, f)
-    return 0
+    return ret
 
 
 def state_store(f, buf: bytes) -> KernelPath[int]:
     """Models: drivers/base/memory.c state_store(): online, online_kernel,
-    online_movable, offline (sysfs_streq); anything else -EINVAL."""
+    online_movable, offline (sysfs_streq); anything else -EINVAL; a block in that
+    state already -EINVAL (``if (ret) return -EINVAL`` on device_online()'s 1)."""
     for word, online, typ in (("online", True, MMOP_ONLINE),
                               ("online_kernel", True, MMOP_ONLINE_KERNEL),
                               ("online_movable", True, MMOP_ONLINE_MOVABLE),
                               ("offline", False, MMOP_ONLINE)):
         if sysfs_streq(buf, word):
-            yield from _memory_block_change_state(f, online, typ)
+            if (yield from _memory_block_change_state(f, online, typ)):
+                raise _err(errno.EINVAL, f)
             return len(buf)
     raise _err(errno.EINVAL, f)
 
 
 def online_store(f, buf: bytes) -> KernelPath[int]:
     """Models: drivers/base/core.c online_store(): kstrtobool() (-EINVAL), then
-    device_online() (the zone picked as for ``online``) or device_offline()."""
+    device_online() (the zone picked as for ``online``) or device_offline(); their
+    error, else the byte count -- also when the block was in that state already
+    (``ret < 0 ? ret : count`` on their 1)."""
     err, val = kstrtobool(buf.decode("latin-1"))
     if err:
         raise _err(-err, f)

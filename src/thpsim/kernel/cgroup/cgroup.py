@@ -63,6 +63,9 @@ __all__ = ["cgroup", "cgroup_root", "cgroup_subsys", "cftype", "cgroup_attach_ta
 V2_ROOT = "/sys/fs/cgroup"
 V1_ROOT = "/sys/fs/cgroup/cpuset"
 
+#: cgroup_kf_ops.atomic_write_len (PAGE_SIZE): a longer write to a cgroup file is E2BIG
+CGROUP_ATOMIC_WRITE_LEN = 4096
+
 #: include/linux/cgroup-defs.h cftype flags
 CFTYPE_ONLY_ON_ROOT = 1 << 0
 CFTYPE_NOT_ON_ROOT = 1 << 1
@@ -505,13 +508,13 @@ def cgroup_procs_write(f, h: cgroup_root, cg: cgroup, buf: bytes,
     """A write to cgroup.procs (``threadgroup``) or v1's tasks.
 
     Models: __cgroup_procs_write() / __cgroup1_procs_write() ->
-    cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) (EINVAL; v1 also for a
-    negative pid), 0 for the writer itself, an unknown pid ESRCH, the whole thread
-    group for cgroup.procs; then cgroup_attach_task().
+    cgroup_procs_write_start(): kstrtoint(strstrip(buf), 0) or a negative pid EINVAL
+    (both hierarchies), 0 for the writer itself, an unknown pid ESRCH, the whole
+    thread group for cgroup.procs; then cgroup_attach_task().
     Returns: the byte count. Raises: OSError.
     """
     err, pid = kstrtoint(strstrip(buf.decode("latin-1")), 0)
-    if err or (not h.v2 and pid < 0):
+    if err or pid < 0:
         raise _err(errno.EINVAL, f)
     if pid == 0:
         task = f.task
@@ -607,7 +610,8 @@ def register(vfs, ss: cgroup_subsys) -> None:
         """The controller's files of an online css (css_populate_dir())."""
         for cft in _css_cftypes(h, cg):
             show, store, mode = css_file(cft)
-            vfs.register_file(f"{cg.path}/{ss.name}.{cft.name}", show, store, mode=mode)
+            vfs.register_file(f"{cg.path}/{ss.name}.{cft.name}", show, store, mode=mode,
+                              atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
 
     def unregister_css_files(cg: cgroup) -> None:
         """v2 only (css_clear_dir()): a v1 css lives as long as its directory."""
@@ -619,7 +623,7 @@ def register(vfs, ss: cgroup_subsys) -> None:
         path = cg.path
         vfs.register_file(f"{path}/cgroup.procs", lambda f: cgroup_procs_show(h, cg_of(f)),
                           lambda f, buf: cgroup_procs_write(f, h, cg_of(f), buf, True),
-                          mode=0o644)
+                          mode=0o644, atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         if v2:
             vfs.register_file(f"{path}/cgroup.controllers",
                               lambda f: cgroup_controllers_show(h, cg_of(f)), mode=0o444)
@@ -628,11 +632,12 @@ def register(vfs, ss: cgroup_subsys) -> None:
                                   lambda f: cgroup_type_show(h, cg_of(f)), mode=0o444)
             vfs.register_file(f"{path}/cgroup.subtree_control",
                               lambda f: cgroup_subtree_control_show(h, cg_of(f)),
-                              subtree_store, mode=0o644)
+                              subtree_store, mode=0o644,
+                              atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         else:
             vfs.register_file(f"{path}/tasks", lambda f: cgroup1_tasks_show(h, cg_of(f)),
                               lambda f, buf: cgroup_procs_write(f, h, cg_of(f), buf, False),
-                              mode=0o644)
+                              mode=0o644, atomic_write_len=CGROUP_ATOMIC_WRITE_LEN)
         if cg.online:
             register_css_files(cg)
 
@@ -655,4 +660,5 @@ def register(vfs, ss: cgroup_subsys) -> None:
         vfs.unregister(path)
 
     vfs.register_dir(root, mode=0o755, mkdir=mkdir, rmdir=rmdir)
+    vfs.mount_points.add(root)  # cgroup_get_tree(): the hierarchy is mounted there
     register_cgroup_files(h.top)
