@@ -236,9 +236,30 @@ PATH_MANGLES = ["", "/", "/.", "/..", "//", "/./", "/../..", "/nonexistent", "\x
                 "/" + "x" * 256, "/" + "x" * PATH_MAX]
 
 
-#: (operation, file class, outcome) -> how often: what a run exercised (``thpsim fuzz``
-#: and the tests may print it)
-STATS: Counter[tuple[str, str, str]] = Counter()
+class FilesStats:
+    """What a run exercised, in the runner's shape (examples, steps, calls by kind,
+    errnos by call; see syscalls.FuzzStats), plus ``outcomes``: (operation, file class,
+    outcome) -> how often."""
+
+    def __init__(self) -> None:
+        self.examples = 0
+        self.steps = 0
+        self.calls: Counter[str] = Counter()
+        self.errnos: Counter[str] = Counter()
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()
+
+    def reset(self) -> None:
+        self.__init__()
+
+    def count(self, op: str, cls: str, outcome: str) -> None:
+        self.outcomes[op, cls, outcome] += 1
+        kind = f"file {op.split()[0] if op.strip() else op}"  # "move 3 to /x" -> "move"
+        self.calls[kind] += 1
+        if outcome != "ok":
+            self.errnos[f"{kind} {outcome}"] += 1
+
+
+STATS = FilesStats()
 
 
 def file_class(path: str) -> str:
@@ -277,6 +298,7 @@ class FilesFuzzer(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        STATS.examples += 1
         self.m = thpsim.Machine(nodes={0: 128 * MB, 1: 128 * MB}, cpus=4,
                                 profile=self.profile, seed=0, block_size=32 * MB,
                                 check=True)
@@ -373,10 +395,10 @@ class FilesFuzzer(RuleBasedStateMachine):
         try:
             with _watchdog(what):
                 ret = fn()
-            STATS[op, cls, "ok"] += 1
+            STATS.count(op, cls, "ok")
             return ret, None
         except OSError as e:
-            STATS[op, cls, errno.errorcode.get(e.errno, str(e.errno))] += 1
+            STATS.count(op, cls, errno.errorcode.get(e.errno, str(e.errno)))
             assert e.errno in allowed, (
                 f"{what}: errno {e.errno} ({errno.errorcode.get(e.errno)}) is not one "
                 f"Linux gives here {sorted(errno.errorcode[c] for c in allowed)}")
@@ -629,6 +651,7 @@ class FilesFuzzer(RuleBasedStateMachine):
     @invariant()
     def integrity(self) -> None:
         self.steps += 1
+        STATS.steps += 1
         self.m.check_integrity(full=self.steps % 8 == 0)
 
 
