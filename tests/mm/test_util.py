@@ -85,3 +85,27 @@ def test_the_4_14_heuristic_counts_free_pages_and_the_admin_reserve():
     size = (free_mb - 4) * MB  # fits for root, not within the 8 MiB reserve for a user
     assert _errno(lambda: root.mmap(0, size, RW, ANON)) is None
     assert _errno(lambda: user.mmap(0, size, RW, ANON)) == errno.ENOMEM
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+@pytest.mark.parametrize("flags", [0, 1, 3])
+def test_mremap_charges_the_growth_of_an_accounted_mapping(profile, flags):
+    """Regression (found by thpsim fuzz): growing a private writable mapping by more
+    than RAM succeeded. vma_to_resize() charges new_len - old_len of a VM_ACCOUNT VMA
+    through security_vm_enough_memory_mm(): ENOMEM, nothing moved or grown; Committed_AS
+    counts the growth that succeeds."""
+    from thpsim import MREMAP_FIXED, MREMAP_MAYMOVE
+
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, 64 * MB, RW, ANON)
+    p.write(a, 7)
+    before = _committed_kb(m)
+    fl = {0: 0, 1: MREMAP_MAYMOVE, 3: MREMAP_MAYMOVE | MREMAP_FIXED}[flags]
+    dst = 0x1000_0000_0000 if flags == 3 else 0  # far below a: no overlap
+    assert errno_of(lambda: p.mremap(a, 64 * MB, 1 << 40, fl, dst)) == errno.ENOMEM
+    assert _committed_kb(m) == before and p.read(a) == 7
+    # read-only or MAP_NORESERVE mappings are not accounted: they may grow
+    b = p.mmap(0, 64 * MB, PROT_READ, ANON)
+    assert p.mremap(b, 64 * MB, 1 << 40, MREMAP_MAYMOVE)
+    assert _committed_kb(m) == before

@@ -236,16 +236,7 @@ PARTIAL: dict[tuple[str, int], str] = {
 
 #: Findings of this fuzzer that are not fixed (their area was being changed by someone
 #: else); the fuzzer steers around exactly the pattern each describes.
-KNOWN_FINDINGS: dict[str, str] = {
-    "mremap-growth-not-charged": (
-        "mm/mremap.py (being reworked elsewhere): growing a private writable (VM_ACCOUNT) "
-        "mapping is not charged; Linux's vma_to_resize() charges new_len - old_len "
-        "through security_vm_enough_memory_mm() and refuses more than RAM with ENOMEM. "
-        "Reproducer: a = p.mmap(0, 64 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | "
-        "MAP_ANONYMOUS); p.mremap(a, 64 << 20, 1 << 40, MREMAP_MAYMOVE) succeeds on a "
-        "512 MiB machine (both profiles). While listed, the mremap rule does not check "
-        "the charge of a growth."),
-}
+KNOWN_FINDINGS: dict[str, str] = {}  # mremap-growth-not-charged: fixed (mm/mremap.py)
 
 #: call -> the thpsim.errors exceptions the API documents for it (a fatal access)
 SIGNALS: dict[str, set[int]] = {

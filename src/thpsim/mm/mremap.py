@@ -30,6 +30,7 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
 from thpsim.mm.mm_types import (
+    VM_ACCOUNT,
     VM_DONTEXPAND,
     VM_LOCKED,
     VM_LOCKED_CLEAR_MASK,
@@ -48,6 +49,7 @@ from thpsim.mm.mmap import (
 from thpsim.mm.mmu_notifier import mmu_notifier_move_range
 from thpsim.mm.pgtable_generic import __pte_alloc, lookup_pmd_range, pmdp_get, walk_to_pmd
 from thpsim.mm.rmap import anon_vma_clone, anon_vma_lock_write, anon_vma_unlock_write
+from thpsim.mm.util import security_vm_enough_memory_mm
 
 MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
@@ -330,6 +332,11 @@ def do_mremap(mm: mm_struct, addr: int, old_len: int, new_len: int, flags: int,
         return -errno.EINVAL  # 5.13+ (5.7..5.12: anonymous private VMAs only)
     if old_len > vma.vm_end - addr:
         return -errno.EFAULT
+    if new_len > old_len and vma.vm_flags & VM_ACCOUNT:
+        # vma_to_resize() (resize_is_valid() + the charge in 6.x): the growth of an
+        # accountable mapping is charged before anything moves
+        if security_vm_enough_memory_mm(mm, (new_len - old_len) >> PAGE_SHIFT) < 0:
+            return -errno.ENOMEM
     if to:
         if not flags & MREMAP_FIXED:  # DONTUNMAP alone: new_addr is a hint
             new_addr = get_unmapped_area(mm, new_addr, new_len, 0)
