@@ -30,13 +30,43 @@ __all__ = ["DEFAULT_DIR", "KERNEL_PROFILES", "Divergence", "load_programs", "loa
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog"
 
+#: mainline's switches for changes merged after 6.12 (each switch's docstring in
+#: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
+AFTER_6_12: dict[str, bool] = {
+    "thp_wp_huge_zero_alloc": False,          # 6.13
+    "pmd_bad_ignores_accessed": False,        # 6.13
+    "meminfo_balloon": False,                 # 6.14
+    "mremap_new_len_task_size_einval": False,  # 6.17
+    "mremap_move_multiple_vmas": False,       # 6.17
+    "mremap_check_vma_before_unmap": False,   # 6.17
+}
+#: ... and after 6.1
+AFTER_6_1: dict[str, bool] = {
+    **AFTER_6_12,
+    "memory_failure_node_stats": False,       # 6.3
+    "status_kthread": False,                  # 6.4
+    "thp_align_anon_mappings": False,         # 6.7
+    "queue_pages_nr_failed": False,           # 6.7
+    "mbind_alloc_by_mpol": False,             # 6.7
+    "mpol_weighted_interleave": False,        # 6.9
+    "madvise_cold_pte_thp_batch": False,      # 6.9
+    "kpagecount_typed_zero": False,           # 6.9
+    "move_pages_folio_likely_mapped_shared": False,  # 6.10
+    "smaps_account_nonpresent_shared": False,  # 6.10
+    "pagemap_exclusive_present_only": False,  # 6.10
+    "pagemap_pmd_pm_file": False,             # 6.10
+    "kpageflags_folio_flags": False,          # 6.10
+    "move_pages_folio_walk": False,           # 6.12
+    "memory_failure_pfn_without_page_ebusy": False,  # between 6.1 and 7.2 (oracle)
+    "madvise_hwpoison_action_required": False,  # between 6.1 and 6.12 (oracle)
+}
+
 #: the model's settings a kernel's answers are replayed under: (profile, switches).
-#: mainline follows 7.2; 6.1 and 6.12 get the switch sets of their era as they are
-#: found (none yet: they replay as mainline and their differences are listed).
+#: mainline follows 7.2; 6.12 and 6.1 are mainline with the later changes turned off.
 KERNEL_PROFILES: dict[str, tuple[str, dict]] = {
     "7.2": ("mainline", {}),
-    "6.12": ("mainline", {}),
-    "6.1": ("mainline", {}),
+    "6.12": ("mainline", AFTER_6_12),
+    "6.1": ("mainline", AFTER_6_1),
 }
 
 
