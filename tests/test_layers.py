@@ -11,7 +11,7 @@ Layers, lowest first::
     drivers, fs                    drivers/base/*, the VFS, /proc and /sys files
     integrity                      the shadow and the invariant checker
     api                            thpsim, thpsim.api, thpsim.testing
-    tools                          stress/*, fuzz/*, scenarios, cli
+    tools                          stress/*, fuzz/*, oracle/*, scenarios, cli
 
 An import inside a function is allowed only with a ``# cycle:`` comment on its line or
 the line above saying which cycle of the kernel's own design forces it; module pairs that
