@@ -230,6 +230,11 @@ class Profile:
     #: collapse"): MADV_COLLAPSE (25) is valid (mm/khugepaged.py madvise_collapse()).
     #: 4.14: EINVAL.
     madvise_collapse: bool
+    #: between 6.12 and 7.2 (the kernel oracle: Debian's 7.2 returns 0, 6.1 and 6.12
+    #: EINVAL): MADV_COLLAPSE over a range that holds no whole aligned 2 MiB block
+    #: succeeds with nothing to do. Before, hend - hstart wrapped (unsigned) and the
+    #: count of blocks never matched: madvise_collapse_errno(SCAN_FAIL), EINVAL.
+    madvise_collapse_no_block_ok: bool
     #: 6.9 (R. Roberts, "mm: madvise: avoid split during MADV_PAGEOUT and MADV_COLD"):
     #: COLD/PAGEOUT handle a PTE-mapped THP the range covers whole as one folio and
     #: split only one covered in part. 5.4..6.8: every PTE-mapped THP met is split
@@ -415,6 +420,7 @@ PROFILES: dict[str, Profile] = {
         madvise_populate=False,
         madvise_cold_pageout=False,
         madvise_collapse=False,
+        madvise_collapse_no_block_ok=False,
         madvise_cold_pte_thp_batch=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
@@ -503,6 +509,7 @@ PROFILES: dict[str, Profile] = {
         madvise_populate=True,
         madvise_cold_pageout=True,
         madvise_collapse=True,
+        madvise_collapse_no_block_ok=True,
         madvise_cold_pte_thp_batch=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,

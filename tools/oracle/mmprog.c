@@ -457,30 +457,35 @@ static uint64_t pattern(uint64_t addr, uint64_t seed)
 	return ((addr >> 12) * 0x9E3779B97F4A7C15UL) ^ (seed * 0xBF58476D1CE4E5B9UL) ^ 1;
 }
 
-/* write one word at the start of every page of [a, a+len) */
+/*
+ * write one word at the start of every page [a, a+len) meets: the model keeps one
+ * word per page, so accesses are at page starts (offsets from a's page)
+ */
 static void do_write(uint64_t a, uint64_t len, uint64_t seed)
 {
-	static volatile uint64_t p;
-	p = a;
+	static volatile uint64_t p, base;
+	base = p = a & ~(PAGE - 1);
 	int sig = sigsetjmp(fault_jmp, 1);
 	if (sig) {
-		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", p - a);
+		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+		    p - base);
 		return;
 	}
 	for (; p < a + len; p += PAGE)
 		*(volatile uint64_t *)p = pattern(p, seed);
-	out("%s  wrote %lu pages\n", who, len / PAGE);
+	out("%s  wrote %lu pages\n", who, (p - base) / PAGE);
 }
 
 static void do_read(uint64_t a, uint64_t len)
 {
-	static volatile uint64_t p, nonzero, hash;
-	p = a;
+	static volatile uint64_t p, base, nonzero, hash;
+	base = p = a & ~(PAGE - 1);
 	nonzero = 0;
 	hash = 0;
 	int sig = sigsetjmp(fault_jmp, 1);
 	if (sig) {
-		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", p - a);
+		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+		    p - base);
 		return;
 	}
 	for (; p < a + len; p += PAGE) {
@@ -488,9 +493,10 @@ static void do_read(uint64_t a, uint64_t len)
 		if (v)
 			nonzero++;
 		hash = (hash ^ v) * 0x100000001B3UL;
-		hash ^= (p - a) >> 12;
+		hash ^= (p - base) >> 12;
 	}
-	out("%s  read %lu pages nonzero=%lu hash=%016lx\n", who, len / PAGE, nonzero, hash);
+	out("%s  read %lu pages nonzero=%lu hash=%016lx\n", who, (p - base) / PAGE, nonzero,
+	    hash);
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -498,6 +504,20 @@ static void result(long ret, int err)
 {
 	if (ret < 0 && err)
 		out(" = -1 %d\n", err);
+	else
+		out(" = %#lx\n", (unsigned long)ret);
+}
+
+/*
+ * mmap and mremap: an address the kernel chose outside the arena depends on the
+ * interpreter's own mappings (the model has none), so only "outside" is printed
+ */
+static void addr_result(long ret, int err)
+{
+	if (ret == -1 && err)
+		out(" = -1 %d\n", err);
+	else if ((uint64_t)ret < ARENA || (uint64_t)ret >= ARENA_END)
+		out(" = outside-arena\n");
 	else
 		out(" = %#lx\n", (unsigned long)ret);
 }
@@ -553,6 +573,9 @@ static int run_step(int i, int depth)
 		err = errno;
 		if (p != MAP_FAILED && r >= 0 && r < 26)
 			regs[r] = (uint64_t)p;
+		addr_result(ret, err);
+		snapshot();
+		return i + 1;
 	} else if (!strcmp(op, "munmap")) {
 		ret = munmap((void *)parse_addr(ARG(1)), parse_addr(ARG(2)));
 		err = errno;
@@ -571,6 +594,9 @@ static int run_step(int i, int depth)
 		err = errno;
 		if (ret != -1 && r >= 0 && r < 26)
 			regs[r] = (uint64_t)ret;
+		addr_result(ret, err);
+		snapshot();
+		return i + 1;
 	} else if (!strcmp(op, "mlock")) {
 		ret = syscall(SYS_mlock, parse_addr(ARG(1)), parse_addr(ARG(2)));
 		err = errno;

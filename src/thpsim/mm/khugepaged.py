@@ -313,7 +313,8 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
     go on with the next block, any other ends the loop. The result is 0 when every
     block is done, else madvise_collapse_errno() of the last failure (a range
     inside one block asks, in unsigned arithmetic, for 2**43 - 1 blocks: SCAN_FAIL,
-    EINVAL; an empty aligned range is 0). Context: mmap_lock held for read, held
+    EINVAL, until ``madvise_collapse_no_block_ok`` (7.x: 0); an empty aligned range
+    is 0). Context: mmap_lock held for read, held
     again on return. Preempts: in the collapses, between blocks.
     """
     if not thp_vma_collapse_allowed(vma):
@@ -321,6 +322,8 @@ def madvise_collapse(vma: vm_area_struct, start: int, end: int) -> KernelPath[in
     mm = vma.vm_mm
     hstart = (start + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
     hend = end & ~(HPAGE_PMD_SIZE - 1)
+    if hstart >= hend and mm.kernel.profile.madvise_collapse_no_block_ok:
+        return 0  # no whole block in the range: nothing to collapse (7.x)
     thps = 0
     last_fail = SCAN_FAIL
     locked = [True]

@@ -258,31 +258,35 @@ class Interp:
         return thp, head
 
     # ---- user accesses (do_write / do_read)
+    # one word per page: the model keeps one, so both interpreters access page starts
     def write(self, t: _Task, a: int, length: int, seed: int) -> None:
-        q = a
+        base = q = a & ~(PAGE - 1)
+        end = (a + length) & U64
         try:
-            while q < a + length:
+            while q < end:
                 t.p.write(q, pattern(q, seed))
                 q += PAGE
         except DeliveredSignal as sig:
-            self.out.append(f"{t.who}  fault {_signame(sig)} at +{_hex(q - a)}")
+            self.out.append(f"{t.who}  fault {_signame(sig)} at +{_hex(q - base)}")
             return
-        self.out.append(f"{t.who}  wrote {length // PAGE} pages")
+        self.out.append(f"{t.who}  wrote {(q - base) // PAGE} pages")
 
     def read(self, t: _Task, a: int, length: int) -> None:
-        q = a
+        base = q = a & ~(PAGE - 1)
+        end = (a + length) & U64
         nonzero = h = 0
         try:
-            while q < a + length:
+            while q < end:
                 v = t.p.read(q)
                 nonzero += v != 0
                 h = ((h ^ v) * 0x100000001B3) & U64
-                h ^= (q - a) >> 12
+                h ^= (q - base) >> 12
                 q += PAGE
         except DeliveredSignal as sig:
-            self.out.append(f"{t.who}  fault {_signame(sig)} at +{_hex(q - a)}")
+            self.out.append(f"{t.who}  fault {_signame(sig)} at +{_hex(q - base)}")
             return
-        self.out.append(f"{t.who}  read {length // PAGE} pages nonzero={nonzero} hash={h:016x}")
+        self.out.append(f"{t.who}  read {(q - base) // PAGE} pages nonzero={nonzero} "
+                        f"hash={h:016x}")
 
     # ---- steps (run_step)
     def run_lines(self, t: _Task, lo: int, hi: int) -> None:
@@ -357,6 +361,8 @@ class Interp:
         try:
             ret = call()
             res = f" = {_hex(ret)}"
+            if op in ("mmap", "mremap") and not ARENA <= ret < ARENA_END:
+                res = " = outside-arena"  # mmprog.c addr_result()
         except OSError as err:
             res = f" = -1 {err.errno}"
         self.out.append(head + res)

@@ -33,6 +33,7 @@ DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog
 #: mainline's switches for changes merged after 6.12 (each switch's docstring in
 #: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
 AFTER_6_12: dict[str, bool] = {
+    "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
     "thp_wp_huge_zero_alloc": False,          # 6.13
     "pmd_bad_ignores_accessed": False,        # 6.13
     "meminfo_balloon": False,                 # 6.14
