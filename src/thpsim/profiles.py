@@ -40,6 +40,11 @@ class Profile:
     #: 6.12 split the zero PMD and fault 4 KiB; 4.14 allocated too, by its own path
     #: (the THP copy of ``thp_cow_copies_huge``, which also asks the VMA's THP flags).
     thp_wp_huge_zero_alloc: bool
+    #: 6.12 (Yu Zhao, U. Arif, "mm: remap unused subpages to shared zeropage when
+    #: splitting isolated thp"): splitting an anon THP maps each subpage that holds
+    #: only zeros to the shared zero page and frees it (RSS drops; move_pages says
+    #: EFAULT there). 4.14 and 6.1: every subpage stays mapped.
+    thp_split_remap_zero_subpages: bool
     #: 6.7+ (C:efa7df3e3bb5, limited in 6.12 to PMD-multiple lengths): anonymous
     #: mappings whose length is a multiple of 2 MiB get a 2 MiB-aligned address.
     thp_align_anon_mappings: bool
@@ -374,6 +379,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=False,
         thp_cow_copies_huge=True,
         thp_wp_huge_zero_alloc=False,
+        thp_split_remap_zero_subpages=False,
         thp_align_anon_mappings=False,
         overcommit_guess_totalram=False,
         thp_alloc_remote_fallback=False,
@@ -463,6 +469,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=True,
         thp_cow_copies_huge=False,
         thp_wp_huge_zero_alloc=True,
+        thp_split_remap_zero_subpages=True,
         thp_align_anon_mappings=True,
         overcommit_guess_totalram=True,
         thp_alloc_remote_fallback=True,

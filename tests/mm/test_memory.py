@@ -484,3 +484,30 @@ def test_write_to_huge_zero_page_by_era(alloc, nohugepage):
     assert ev(m, "thp_split_pmd") - before["thp_split_pmd"] == int(not alloc)
     assert p.mm.rss_stat[1] == (512 if alloc else 1)
     assert t.read(base + PAGE_SIZE) == 3 and t.read(base) == 0
+
+
+@pytest.mark.parametrize("remap", [True, False])
+def test_split_maps_zero_filled_subpages_to_the_zero_page_by_era(remap):
+    """6.12+ (thp_split_remap_zero_subpages): splitting an anon THP maps every subpage
+    that holds only zeros to the shared zero page and frees it; written subpages stay.
+    Debian's 6.12 and 7.2 show rss 0 after MADV_FREE split a populated, never written
+    THP (tests/oracle/mmprog g1-s1-0119); 6.1 keeps all 512 mapped."""
+    from thpsim import MADV_FREE, MAP_POPULATE
+
+    m = numa_machine("mainline", thp_split_remap_zero_subpages=remap)
+    p = m.spawn()
+    a = p.mmap(0, 4 * MB, RW, ANON | MAP_POPULATE)
+    base = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    t = p.threads[0]
+    t.write(base + 3 * PAGE_SIZE, 33)
+    before = p.mm.rss_stat[1]
+    free_before = node_free_pages(m.kernel, 0)
+    p.madvise(base + 100 * PAGE_SIZE, PAGE_SIZE, MADV_FREE)  # splits the THP
+    dropped = before - p.mm.rss_stat[1]
+    assert dropped == (511 if remap else 0)
+    assert node_free_pages(m.kernel, 0) - free_before == (511 if remap else 0)
+    _, status = p.move_pages(0, [base, base + 3 * PAGE_SIZE], None)
+    assert status == ([-errno.EFAULT, 0] if remap else [0, 0])
+    assert t.read(base + 3 * PAGE_SIZE) == 33 and t.read(base) == 0
+    t.write(base, 5)  # the zero page is COWed as usual
+    assert t.read(base) == 5

@@ -647,8 +647,11 @@ def split_huge_page(ctx: KernelContext, head: int,
             return -16
         ctx.deferred_split_queue.pop(head, None)
         __split_huge_page(ctx, head)
+        # 6.12+ remap_page(..., RMP_USE_SHARED_ZEROPAGE) for an anon folio: a subpage
+        # holding only zeros is mapped to the shared zero page and freed
+        zero = ctx.profile.thp_split_remap_zero_subpages
         for i in range(HPAGE_PMD_NR):
-            yield from _remap_page(ctx, head + i, head + i)
+            yield from _remap_page(ctx, head + i, head + i, zero)
         if page < 0:
             page = head
         for i in range(1, HPAGE_PMD_NR):
@@ -713,12 +716,15 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
     yield from try_to_migrate(ctx, head, locked=True)
 
 
-def _remap_page(ctx: KernelContext, old: int, new: int) -> KernelPath[None]:
-    """Models: remap_page() -> remove_migration_ptes(old, new, locked=true)."""
+def _remap_page(ctx: KernelContext, old: int, new: int,
+                zeropage: bool = False) -> KernelPath[None]:
+    """Models: remap_page() -> remove_migration_ptes(old, new, locked=true), with
+    RMP_USE_SHARED_ZEROPAGE when ``zeropage``."""
     # cycle: mm.migrate -> mm.huge_memory imports this module
     from thpsim.mm.migrate import remove_migration_ptes
 
-    yield from remove_migration_ptes(ctx, old, new, locked=True)
+    yield from remove_migration_ptes(ctx, old, new, locked=True,
+                                     map_unused_to_zeropage=zeropage)
 
 
 def deferred_split_scan(ctx: KernelContext) -> KernelPath[int]:

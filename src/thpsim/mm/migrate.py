@@ -33,9 +33,12 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_none,
     pmd_trans_huge,
     pte_mkold,
+    pte_mksoft_dirty,
+    pte_mkspecial,
 )
 from thpsim.arch.x86_64.swapops import (
     is_swap_pmd,
+    pte_swp_soft_dirty,
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.include.linux.cpuset import cpuset_mems_allowed
@@ -58,15 +61,17 @@ from thpsim.mm.gfp import (
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import migration_entry_restore, remove_migration_pmd, split_huge_page
 from thpsim.mm.mlock import mlock_vma_page
-from thpsim.mm.mm_types import VM_LOCKED, mm_struct, vm_area_struct
+from thpsim.mm.mm_types import MM_ANONPAGES, VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
     F_dirty,
     F_head,
+    F_hwpoison,
     F_locked,
     F_lru,
+    F_mlocked,
     F_referenced,
     F_swapbacked,
     F_unevictable,
@@ -169,14 +174,38 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     put_page(ctx, head)
 
 
+def try_to_map_unused_to_zeropage(ctx, vma: vm_area_struct, t, i: int, e: int,
+                                  sub: int) -> bool:
+    """A subpage of a split anon THP that holds only zeros is mapped to the shared
+    zero page instead (its frame is freed when the split drops its reference).
+
+    Models: mm/migrate.c try_to_map_unused_to_zeropage(), 6.12+ (remap_page() with
+    RMP_USE_SHARED_ZEROPAGE): not for a hwpoisoned or mlocked page or a VM_LOCKED
+    VMA; the zero-page PTE keeps the entry's soft-dirty bit; MM_ANONPAGES drops.
+    The model's frame holds one word: "only zeros" is that word being 0.
+    """
+    pages = ctx.pages
+    if pages.flags[sub] & (F_hwpoison | F_mlocked) or vma.vm_flags & VM_LOCKED:
+        return False
+    if ctx.mem.contents[sub]:
+        return False
+    pte = pte_mkspecial(pfn_pte(ctx.zero_pfn, vma.vm_page_prot))
+    if pte_swp_soft_dirty(e):
+        pte = pte_mksoft_dirty(pte)
+    t[i] = pte
+    vma.vm_mm.add_mm_counter(MM_ANONPAGES, -1)
+    return True
+
+
 def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
-                         old: int) -> KernelPath[bool]:
+                         old: int, map_unused_to_zeropage: bool = False) -> KernelPath[bool]:
     """Replace this VMA's migration entries for ``old`` with mappings of ``new``.
 
     Models: mm/migrate.c remove_migration_pte(), v4.14 (PTE entries: old and
     clean, soft-dirty and write from the entry, mlock for a base page under
     VM_LOCKED; 6.1+ restores young/dirty from the entry) and
-    remove_migration_pmd() for a PMD entry.
+    remove_migration_pmd() for a PMD entry; ``map_unused_to_zeropage`` (a split's
+    remap, 6.12+): try_to_map_unused_to_zeropage() first.
     """
     swp = ctx.swp
     pages = ctx.pages
@@ -191,6 +220,8 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         e = t[i]
         entry = swp.pte_to_swp_entry(e)
         sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+        if map_unused_to_zeropage and try_to_map_unused_to_zeropage(ctx, vma, t, i, e, sub):
+            continue
         get_page(ctx, new)
         pte, exclusive = migration_entry_restore(
             ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
@@ -204,11 +235,14 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
     return True
 
 
-def remove_migration_ptes(ctx, old: int, new: int, locked: bool = False) -> KernelPath[None]:
-    """Models: remove_migration_ptes(): an rmap walk over ``new`` (same anon_vma as ``old``)."""
+def remove_migration_ptes(ctx, old: int, new: int, locked: bool = False,
+                          map_unused_to_zeropage: bool = False) -> KernelPath[None]:
+    """Models: remove_migration_ptes(): an rmap walk over ``new`` (same anon_vma as
+    ``old``); ``map_unused_to_zeropage`` is RMP_USE_SHARED_ZEROPAGE (6.12+)."""
 
     def one(head: int, vma: vm_area_struct, address: int) -> KernelPath[bool]:
-        return (yield from remove_migration_pte(ctx, new, vma, address, old))
+        return (yield from remove_migration_pte(ctx, new, vma, address, old,
+                                                map_unused_to_zeropage))
 
     yield from rmap_walk_anon(ctx, new, one, None, locked)
 
