@@ -40,6 +40,11 @@ class Profile:
     #: 6.12 split the zero PMD and fault 4 KiB; 4.14 allocated too, by its own path
     #: (the THP copy of ``thp_cow_copies_huge``, which also asks the VMA's THP flags).
     thp_wp_huge_zero_alloc: bool
+    #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
+    #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by
+    #: kstrtoull(): junk is EINVAL. 4.14: simple_strtoll(), no error (junk is 0, a
+    #: negative number wraps). Both read only the first 23 bytes.
+    simple_attr_write_kstrtoull: bool
     #: 6.12 (Yu Zhao, U. Arif, "mm: remap unused subpages to shared zeropage when
     #: splitting isolated thp"): splitting an anon THP maps each subpage that holds
     #: only zeros to the shared zero page and frees it (RSS drops; move_pages says
@@ -379,6 +384,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=False,
         thp_cow_copies_huge=True,
         thp_wp_huge_zero_alloc=False,
+        simple_attr_write_kstrtoull=False,
         thp_split_remap_zero_subpages=False,
         thp_align_anon_mappings=False,
         overcommit_guess_totalram=False,
@@ -469,6 +475,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=True,
         thp_cow_copies_huge=False,
         thp_wp_huge_zero_alloc=True,
+        simple_attr_write_kstrtoull=True,
         thp_split_remap_zero_subpages=True,
         thp_align_anon_mappings=True,
         overcommit_guess_totalram=True,

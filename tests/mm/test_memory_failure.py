@@ -785,3 +785,32 @@ def test_unpoison_of_a_frame_in_offline_memory(profile):
         m.fs.write(state, "online_movable")
     assert hw_corrupted_kb(m) == 0 and is_free_buddy_page(m.kernel, pfn)
     m.check_integrity()
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_debugfs_pfn_writes_parse_as_simple_attr_write_did(profile):
+    """fs/libfs.c simple_attr_write() reads only the first 23 bytes of a write; 5.8+
+    (simple_attr_write_kstrtoull) parses them with kstrtoull (junk: EINVAL), 4.14 with
+    simple_strtoll (no error: junk is 0, "0x10zz" is 16). Found by the files fuzzer's
+    review: the model parsed the whole write with kstrtoull in both eras, so 24 zeros
+    and a 1 poisoned PFN 1 where every kernel reads PFN 0."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = p.mmap(0, 4 * PAGE_SIZE, RW, ANON)
+    p.write(a, 1)
+    pfn = struct.unpack("<Q", p.fs.read("/proc/self/pagemap", offset=(a >> 12) * 8,
+                                        length=8))[0] & ((1 << 55) - 1)
+    # 23 bytes are read: the trailing digits of a long write are never seen
+    long = "0x" + f"{pfn:021x}" + "999"  # 23 bytes hold the PFN; "999" is not read
+    if profile == "seed":  # unpoison of a page that is not poisoned: 0 (only logged)
+        assert m.fs.write(UNPOISON_FILE, long) == len(long)
+    else:  # ... -EBUSY: the PFN was parsed (all 26 bytes would name another PFN: EIO)
+        assert errno_of(m.fs.write, UNPOISON_FILE, long) == errno.EBUSY
+    if profile == "seed":
+        assert m.fs.write(UNPOISON_FILE, "xyz") == 3  # simple_strtoll: PFN 0, no error
+    else:
+        assert errno_of(m.fs.write, UNPOISON_FILE, "xyz") == errno.EINVAL
+    zeros = "0" * 24 + "1"  # the 23 bytes are all zeros: PFN 0 in both eras
+    assert errno_of(m.fs.write, CORRUPT_FILE, zeros) == errno.EBUSY  # reserved frame
+    assert kpageflags(m, 0) >> KPF_HWPOISON & 1
+    assert not kpageflags(m, 1) >> KPF_HWPOISON & 1

@@ -131,3 +131,35 @@ def kstrtobool(s: str) -> tuple[int, bool]:
         if s[1:2] in ("f", "F"):
             return 0, False
     return -errno.EINVAL, False
+
+
+def simple_strtoull(s: str, base: int = 0) -> int:
+    """Models: lib/vsprintf.c simple_strtoull(): the radix prefix as kstrtoull takes it,
+    then every digit of that base up to the first other character (none is 0), no
+    error and no range check (the value wraps at 64 bits, as the C loop does)."""
+    s = _cstr(s)
+    if base == 0:
+        if s[:1] == "0":
+            base = 16 if s[1:2] in ("x", "X") and s[2:3] != "" and s[2:3] in _HEX_DIGITS else 8
+        else:
+            base = 10
+    if base == 16 and s[:1] == "0" and s[1:2] in ("x", "X"):
+        s = s[2:]
+    digits = _HEX_DIGITS if base == 16 else "0123456789"[:base]
+    val = 0
+    for c in s:
+        if c not in digits:
+            break
+        val = (val * base + int(c, 16)) & ((1 << 64) - 1)
+    return val
+
+
+def simple_strtoll(s: str, base: int = 0) -> int:
+    """Models: simple_strtoll(): a leading '-' negates simple_strtoull() of the rest
+    (returned as a Python int, negative when it is)."""
+    s = _cstr(s)
+    if s[:1] == "-":
+        v = simple_strtoull(s[1:], base)
+        return -(v - (1 << 64) if v >> 63 else v)
+    v = simple_strtoull(s, base)
+    return v - (1 << 64) if v >> 63 else v

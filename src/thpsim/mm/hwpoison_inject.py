@@ -13,7 +13,7 @@ import os
 
 from thpsim.kernel.sched import run_to_completion
 from thpsim.kernel.task import CAP_SYS_ADMIN
-from thpsim.lib.kstrtox import kstrtoull
+from thpsim.lib.kstrtox import kstrtoull, simple_strtoll
 from thpsim.mm.memory_failure import MF_SW_SIMULATED, memory_failure, unpoison_memory
 
 __all__ = ["hwpoison_inject_store", "hwpoison_unpoison_store", "register"]
@@ -21,13 +21,29 @@ __all__ = ["hwpoison_inject_store", "hwpoison_unpoison_store", "register"]
 HWPOISON_DIR = "/sys/kernel/debug/hwpoison"
 
 
-def _debugfs_pfn_store(f, buf: bytes, action) -> int:
-    """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses an unsigned number
-    (kstrtoull base 0; EINVAL), then the handler: CAP_SYS_ADMIN (EPERM) and
-    ``action(ctx, pfn)``'s error, else the count."""
-    err, pfn = kstrtoull(buf.decode("latin-1"))
+#: fs/libfs.c struct simple_attr: char set_buf[24] (one byte for the NUL)
+SIMPLE_ATTR_SET_BUF = 24
+
+
+def simple_attr_write(f, buf: bytes) -> int:
+    """The value a DEFINE_DEBUGFS_ATTRIBUTE write carries (fs/libfs.c
+    simple_attr_write()): its first 23 bytes only, parsed by kstrtoull() base 0 (5.8+,
+    ``simple_attr_write_kstrtoull``: EINVAL or ERANGE, raised here) or, before,
+    simple_strtoll() (no error: junk is 0, a negative number wraps to u64)."""
+    s = buf[:SIMPLE_ATTR_SET_BUF - 1].decode("latin-1")
+    if not f.ctx.profile.simple_attr_write_kstrtoull:
+        return simple_strtoll(s) & ((1 << 64) - 1)
+    err, val = kstrtoull(s)
     if err:
         raise OSError(-err, os.strerror(-err), f.path)
+    return val
+
+
+def _debugfs_pfn_store(f, buf: bytes, action) -> int:
+    """A DEFINE_DEBUGFS_ATTRIBUTE write: simple_attr_write() parses the number, then
+    the handler: CAP_SYS_ADMIN (EPERM) and ``action(ctx, pfn)``'s error, else the
+    count (the whole write, though only 23 bytes were read)."""
+    pfn = simple_attr_write(f, buf)
     if not f.capable(CAP_SYS_ADMIN):
         raise OSError(errno.EPERM, os.strerror(errno.EPERM), f.path)
     ret = action(f.ctx, pfn)
