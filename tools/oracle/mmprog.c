@@ -376,8 +376,8 @@ static void snapshot(void)
 					status[k] = 1000; /* outside every VMA: not reported */
 			}
 			out("pmd %lx mapped=%d present=%d sd=%d excl=%d huge=%d thp=%d head=%d "
-			    "nodes=", c, mapped, present, sd, excl, present == 512 && contig,
-			    thp, head);
+			    "nodes=", c, mapped, present, sd, excl,
+			    present == 512 && contig && thp == 512 && head == 1, thp, head);
 			rle_out(status, 512);
 			out("\n");
 			last = c + HPAGE;

@@ -228,8 +228,9 @@ class Interp:
                     status = getattr(err, "status", None) or [None] * 512
                 st = [1000 if not ins[k] else (-1000 if status[k] is None else status[k])
                       for k in range(512)]
+                huge = present == 512 and contig and thp == 512 and head == 1
                 snap.append(f"pmd {c:x} mapped={mapped} present={present} sd={sd} "
-                            f"excl={excl} huge={int(present == 512 and contig)} thp={thp} "
+                            f"excl={excl} huge={int(huge)} thp={thp} "
                             f"head={head} nodes={_rle(st)}")
                 c += HPAGE
                 last = c
