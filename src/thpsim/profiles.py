@@ -40,6 +40,12 @@ class Profile:
     #: 6.12 split the zero PMD and fault 4 KiB; 4.14 allocated too, by its own path
     #: (the THP copy of ``thp_cow_copies_huge``, which also asks the VMA's THP flags).
     thp_wp_huge_zero_alloc: bool
+    #: 6.3 (H. Dickins, the _nr_pages_mapped rework of page_remove_rmap(); kept by
+    #: 6.8's __folio_remove_rmap()): removing a PTE mapping queues the THP for deferred
+    #: split (thp_deferred_split_page) only when no PMD maps it and some page of it is
+    #: still mapped. 4.14 and 6.1: whenever a subpage loses its last PTE mapping
+    #: (a child's COW of a page its parent maps by PMD counts there).
+    rmap_deferred_split_partially_mapped: bool
     #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
     #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by
     #: kstrtoull(): junk is EINVAL. 4.14: simple_strtoll(), no error (junk is 0, a
@@ -384,6 +390,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=False,
         thp_cow_copies_huge=True,
         thp_wp_huge_zero_alloc=False,
+        rmap_deferred_split_partially_mapped=False,
         simple_attr_write_kstrtoull=False,
         thp_split_remap_zero_subpages=False,
         thp_align_anon_mappings=False,
@@ -475,6 +482,7 @@ PROFILES: dict[str, Profile] = {
         swap_types_v6=True,
         thp_cow_copies_huge=False,
         thp_wp_huge_zero_alloc=True,
+        rmap_deferred_split_partially_mapped=True,
         simple_attr_write_kstrtoull=True,
         thp_split_remap_zero_subpages=True,
         thp_align_anon_mappings=True,

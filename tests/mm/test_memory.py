@@ -511,3 +511,25 @@ def test_split_maps_zero_filled_subpages_to_the_zero_page_by_era(remap):
     assert t.read(base + 3 * PAGE_SIZE) == 33 and t.read(base) == 0
     t.write(base, 5)  # the zero page is COWed as usual
     assert t.read(base) == 5
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_cow_in_child_of_a_thp_its_parent_maps_by_pmd_by_era(partial):
+    """6.3+ (rmap_deferred_split_partially_mapped): a child's COW of one page of a THP its
+    parent still maps by PMD does not queue the THP for deferred split (the folio is
+    entirely mapped); 4.14 and 6.1 queue it and count thp_deferred_split_page. Unmapping
+    half of a THP nobody maps by PMD queues it in every era. Debian 6.12 and 7.2 count
+    nothing in the first case, 6.1 counts it (tests/oracle/mmprog g1-s1-0007)."""
+    m = numa_machine("mainline", rmap_deferred_split_partially_mapped=partial)
+    p = m.spawn()
+    base = thp_aligned(p)
+    p.threads[0].write(base, 1)
+    assert thp_mapped(p, base)[1]
+    child = p.fork()
+    before = ev(m, "thp_deferred_split_page")
+    child.threads[0].write(base + PAGE_SIZE, 2)  # splits the child's PMD, COWs one page
+    assert ev(m, "thp_deferred_split_page") - before == (0 if partial else 1)
+    assert p.threads[0].read(base + PAGE_SIZE) == 0 and child.threads[0].read(base) == 1
+    child.exit()
+    p.munmap(base + HPAGE_PMD_SIZE // 2, HPAGE_PMD_SIZE // 2)  # PMD split, half unmapped
+    assert ev(m, "thp_deferred_split_page") - before == 1

@@ -230,8 +230,18 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
     if c >= 0:
         return
     if head != pfn or pages.flags[pfn] & F_head:
-        if pages.compound_mapcount[head] < 0:
+        pmd_mapped = pages.compound_mapcount[head] >= 0
+        if not pmd_mapped:
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+        if ctx.profile.rmap_deferred_split_partially_mapped:
+            # __folio_remove_rmap(): only a page that was the last mapping counts, and
+            # only while no PMD maps the folio (_nr_pages_mapped below ENTIRELY_MAPPED);
+            # queued if some page is still mapped ("partially_mapped")
+            if pmd_mapped:
+                return
+            nr = 1 << pages.order[head]
+            if not (pages.mapcount_np[head : head + nr] >= 0).any():
+                return
         deferred_split_huge_page(ctx, head)
     else:
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)

@@ -45,6 +45,7 @@ AFTER_6_12: dict[str, bool] = {
 AFTER_6_1: dict[str, bool] = {
     **AFTER_6_12,
     "memory_failure_node_stats": False,       # 6.3
+    "rmap_deferred_split_partially_mapped": False,  # 6.3
     "thp_split_remap_zero_subpages": False,   # 6.12
     "status_kthread": False,                  # 6.4
     "thp_align_anon_mappings": False,         # 6.7
