@@ -80,6 +80,30 @@ class Profile:
     #: split and its pages migrated (thp_migration_split, and 6.1+ thp_migration_fail).
     #: 4.14: -ENOMEM, and the rest of the list is abandoned (B18).
     migrate_thp_split_on_enomem: bool
+    #: 6.10 to 6.12 (C:6f7d760e86fa, "mm/migrate: split source folio if it is on deferred
+    #: split list"; 6.12 only a partially-mapped one): a THP on the deferred-split queue
+    #: is split before it is migrated (thp_migration_fail, thp_migration_split), and its
+    #: pages are migrated instead. Off in mainline: Debian's 7.2 migrates it whole (the
+    #: kernel oracle), and in 4.14 and 6.1.
+    migrate_split_deferred_folio: bool
+    #: between 6.1 and 6.12 (found by the kernel oracle; perhaps C:96a9c287e25d, 6.3,
+    #: which made remove_migration_pte()'s pte_mkdirty() depend on the folio being
+    #: dirty): a base page's PTE restored from a dirty migration entry is no longer made
+    #: soft-dirty (x86's pte_mkdirty() sets both bits), so a page migrated after
+    #: clear_refs 4 no longer reads as written. A PMD-mapped THP still is. 4.14 restores
+    #: old and clean.
+    migration_restore_dirty_keeps_soft_dirty: bool
+    #: 6.3+ (P. Xu, "mm/thp: re-apply mkdirty for small pages after split"; 6.0 had it
+    #: first, 6.1 took it back, C:624a2c94f5b7): splitting a dirty huge PMD makes every
+    #: PTE dirty, and so soft-dirty on x86. 4.14 and 6.1: only the page is marked
+    #: dirty, the PTEs are clean (the kernel oracle shows both).
+    split_huge_pmd_carries_dirty: bool
+    #: after 6.12 (migrate_folio_move() requeues the destination folio, "mm: migrate:
+    #: requeue destination folio on deferred split queue"): a THP that was on the
+    #: deferred-split queue is migrated whole and its copy queued with the source's
+    #: partially-mapped flag (thp_deferred_split_page counts it again). Before: the copy
+    #: is not queued.
+    migrate_requeue_deferred_split: bool
     #: 5.9+ (C:1a5bae25e3cf): pgmigrate_success/fail count base pages (a THP 512).
     #: 4.14: one per page or THP.
     pgmigrate_counts_base_pages: bool
@@ -400,6 +424,10 @@ PROFILES: dict[str, Profile] = {
         pmd_bad_ignores_accessed=False,
         rss_counter_names=False,
         migrate_thp_split_on_enomem=False,
+        migrate_split_deferred_folio=False,
+        migration_restore_dirty_keeps_soft_dirty=False,
+        split_huge_pmd_carries_dirty=False,
+        migrate_requeue_deferred_split=False,
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
@@ -492,6 +520,10 @@ PROFILES: dict[str, Profile] = {
         pmd_bad_ignores_accessed=True,
         rss_counter_names=True,
         migrate_thp_split_on_enomem=True,
+        migrate_split_deferred_folio=False,
+        migration_restore_dirty_keeps_soft_dirty=True,
+        split_huge_pmd_carries_dirty=True,
+        migrate_requeue_deferred_split=True,
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,

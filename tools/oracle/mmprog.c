@@ -39,6 +39,11 @@ static const char *vmstat_names[] = {
 	"thp_deferred_split_page", "thp_migration_success", "thp_migration_fail",
 	"thp_migration_split", "pgmigrate_success", "pgmigrate_fail", NULL,
 };
+#define PGMIGRATE_SUCCESS 8 /* index in vmstat_names */
+/* the interpreter's own pages that migrate_pages moved (see own_pages()), in a page
+ * shared by the interpreter's parent, the program and its children (mapped more than
+ * once, so migrate_pages never moves it): a child's count reaches its parent's delta */
+static long *own_moved;
 #define NVM 10
 static long vm_base[NVM];
 
@@ -390,6 +395,7 @@ static void snapshot(void)
 	long now[NVM];
 	vmstat_read(now);
 	out("vmstat");
+	now[PGMIGRATE_SUCCESS] -= *own_moved;
 	for (int i = 0; i < NVM; i++)
 		if (now[i] != vm_base[i])
 			out(" %s=%ld", vmstat_names[i], now[i] - vm_base[i]);
@@ -405,9 +411,9 @@ static void snapshot(void)
  * side has no such pages.
  */
 #define MAXOWN 8192
-#define PGMIGRATE_SUCCESS 8 /* index in vmstat_names */
 static void *own[MAXOWN];
 static int own_st[MAXOWN];
+static int own_before[MAXOWN];
 static int nown;
 
 static void own_pages_again(void)
@@ -422,6 +428,11 @@ static void own_pages(void)
 {
 	static char buf[1 << 16];
 	nown = 0;
+	/* fault the bookkeeping in first: a page it touches only after the first query
+	 * would move unseen */
+	memset(own, 0, sizeof(own));
+	memset(own_st, 0, sizeof(own_st));
+	memset(own_before, 0, sizeof(own_before));
 	if (read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
 		return;
 	for (char *p = buf; *p;) {
@@ -430,7 +441,7 @@ static void own_pages(void)
 			*nl = 0;
 		unsigned long s, e;
 		char perms[8];
-		if (sscanf(p, "%lx-%lx %7s", &s, &e, perms) == 3 && perms[3] == 'p' &&
+		if (sscanf(p, "%lx-%lx %7s", &s, &e, perms) == 3 &&
 		    (e <= ARENA || s >= ARENA_END) && s < (1UL << 47) && !strstr(p, "[v"))
 			for (unsigned long a = s; a < e && nown < MAXOWN; a += PAGE)
 				own[nown++] = (void *)a;
@@ -653,16 +664,15 @@ static int run_step(int i, int depth)
 		return i + 1;
 	} else if (!strcmp(op, "migrate_pages")) {
 		unsigned long from = parse_addr(ARG(1)), to = parse_addr(ARG(2));
-		static int before[MAXOWN];
 		own_pages();
-		memcpy(before, own_st, sizeof(before));
+		memcpy(own_before, own_st, sizeof(own_before));
 		ret = syscall(SYS_migrate_pages, 0, 64UL, &from, &to);
 		err = errno;
 		own_pages_again();
 		/* the interpreter's own pages moved too: not the program's migrations */
 		for (int k = 0; k < nown; k++)
-			if (before[k] >= 0 && own_st[k] >= 0 && before[k] != own_st[k])
-				vm_base[PGMIGRATE_SUCCESS]++;
+			if (own_before[k] >= 0 && own_st[k] >= 0 && own_before[k] != own_st[k])
+				(*own_moved)++;
 	} else if (!strcmp(op, "clear_refs")) {
 		int fd = open("/proc/self/clear_refs", O_WRONLY);
 		ret = write(fd, ARG(1), strlen(ARG(1)));
@@ -737,6 +747,7 @@ static void run_program(const char *path)
 	}
 	for (int r = 0; r < 26; r++) /* never 0: a step on an unset register stays in the arena */
 		regs[r] = ARENA + r * SLOT;
+	*own_moved = 0;
 	vmstat_read(vm_base);
 	run_lines(0, nlines, 0);
 	flush_out();
@@ -749,6 +760,9 @@ int main(int argc, char **argv)
 	CPU_SET(0, &set);
 	sched_setaffinity(0, sizeof(set), &set); /* every page of ours on node 0 */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	own_moved = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (own_moved == MAP_FAILED)
+		return 1;
 	for (int k = 1; k < argc; k++) {
 		const char *name = strrchr(argv[k], '/') ? strrchr(argv[k], '/') + 1 : argv[k];
 		printf("=== program %s\n", name);

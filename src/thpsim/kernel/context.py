@@ -85,7 +85,7 @@ class KernelContext:
         self.zero_pfn = -1
         self.huge_zero_pfn = -1
         #: Deferred-split queue (per node in Linux; one ordered set here): THP head PFNs.
-        self.deferred_split_queue: dict[int, None] = {}
+        self.deferred_split_queue: dict[int, bool] = {}  # head -> partially mapped
         self.dmesg: list[str] = []
         self.warnings: dict[str, int] = {}
         self.nr_tlb_flushes = 0

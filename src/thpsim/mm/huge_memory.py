@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import (
+    _PAGE_DIRTY,
     HPAGE_PMD_MASK,
     HPAGE_PMD_NR,
     HPAGE_PMD_ORDER,
@@ -535,7 +536,10 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
                 e = pte_mkold(e)
             else:
                 e |= 1 << 5
-            if dirty:
+            # 4.14 and 6.1: the PMD's dirty bit went to the page (SetPageDirty above),
+            # not to the PTEs; 6.3+ carries it over again (pte_mkdirty() sets
+            # soft-dirty too on x86)
+            if dirty and ctx.profile.split_huge_pmd_carries_dirty:
                 e = pte_mkdirty(e)
             if soft_dirty:
                 e = pte_mksoft_dirty(e)
@@ -986,7 +990,7 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
 
 
 def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
-                            mapping: int) -> tuple[int, bool]:
+                            mapping: int, pte: bool = False) -> tuple[int, bool]:
     """The bits a mapping restored from a migration entry carries, and whether the page
     is exclusive to this mapping; the same for a PTE and a PMD (the x86 bits match).
 
@@ -996,6 +1000,10 @@ def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
     writable only for a writable entry in a VM_WRITE VMA; 6.1+ young and dirty from
     the entry's SWP_MIG_YOUNG/DIRTY bits; 5.19+ exclusive unless the entry is a
     plain readable one (RMAP_EXCLUSIVE).
+
+    Soft-dirty from a dirty entry: x86's pte_mkdirty()/pmd_mkdirty() set both bits,
+    so a dirty page comes back soft-dirty; after 6.1
+    (``migration_restore_dirty_keeps_soft_dirty``) a PTE (``pte``) no longer does.
     """
     swp = ctx.swp
     if pte_swp_soft_dirty(swp_word):
@@ -1006,7 +1014,10 @@ def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
         if entry & SWP_MIG_YOUNG:
             mapping = pte_mkyoung(mapping)
         if entry & SWP_MIG_DIRTY:
-            mapping = pte_mkdirty(mapping)
+            if pte and ctx.profile.migration_restore_dirty_keeps_soft_dirty:
+                mapping |= _PAGE_DIRTY  # dirty again, soft-dirty only from the entry
+            else:
+                mapping = pte_mkdirty(mapping)  # x86: dirty and soft-dirty
     exclusive = swp.has_read_exclusive and (
         swp.is_writable_migration_entry(entry) or swp.is_readable_exclusive_migration_entry(entry))
     return mapping, exclusive

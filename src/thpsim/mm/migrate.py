@@ -80,7 +80,13 @@ from thpsim.mm.page_flags import (
 )
 from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
 from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
-from thpsim.mm.rmap import page_add_anon_rmap, page_anon_vma, rmap_walk_anon, try_to_migrate
+from thpsim.mm.rmap import (
+    deferred_split_huge_page,
+    page_add_anon_rmap,
+    page_anon_vma,
+    rmap_walk_anon,
+    try_to_migrate,
+)
 from thpsim.mm.swap import (
     get_page,
     hpage_nr_pages,
@@ -224,7 +230,7 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
             continue
         get_page(ctx, new)
         pte, exclusive = migration_entry_restore(
-            ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)))
+            ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)), pte=True)
         if exclusive:
             pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
         page_add_anon_rmap(ctx, sub, vma, a, False)
@@ -317,6 +323,8 @@ def __unmap_and_move(ctx, page: int, new: int, force: bool, mode: int) -> Kernel
                     page_was_mapped = True
                 if not pages.total_mapcount(page):
                     rc = move_to_new_page(ctx, new, page)
+                    if rc == MIGRATEPAGE_SUCCESS:
+                        requeue_deferred_split(ctx, page, new)
                 if page_was_mapped:
                     if rc == MIGRATEPAGE_SUCCESS:
                         yield from remove_migration_ptes(ctx, page, new)
@@ -330,6 +338,23 @@ def __unmap_and_move(ctx, page: int, new: int, force: bool, mode: int) -> Kernel
     finally:
         folio_unlock(ctx, page)
     return rc
+
+
+def requeue_deferred_split(ctx, page: int, new: int) -> None:
+    """A migrated THP that was on the deferred-split queue leaves it, and (after 6.12,
+    ``migrate_requeue_deferred_split``) its copy is queued with the same
+    partially-mapped flag.
+
+    Models: __folio_migrate_mapping() unqueueing the source, and migrate_folio_move()'s
+    deferred_split_folio(dst, src_partially_mapped). Before the requeue, the copy of a
+    partially mapped THP escapes the shrinker until it loses another mapping.
+    """
+    q = ctx.deferred_split_queue
+    if page not in q:
+        return
+    partially_mapped = q.pop(page)
+    if ctx.profile.migrate_requeue_deferred_split:
+        deferred_split_huge_page(ctx, new, partially_mapped)
 
 
 def unmap_and_move(ctx, get_new_page: NewPage, page: int, force: bool, mode: int,
@@ -365,6 +390,20 @@ def unmap_and_move(ctx, get_new_page: NewPage, page: int, force: bool, mode: int
     return rc
 
 
+def _try_split_folio(ctx, page: int) -> KernelPath[list[int] | None]:
+    """Split an isolated THP for migration; the tails, or None when it cannot be split.
+
+    Models: mm/migrate.c try_split_folio() (split_folio_to_list under the folio lock;
+    the isolation reference is the pin split_huge_page expects, and each tail joins
+    the list with a reference of its own).
+    """
+    yield from folio_lock(ctx, page)
+    tails: list[int] = []
+    rc = yield from split_huge_page(ctx, page, to_list=tails)
+    folio_unlock(ctx, page)
+    return tails if rc == 0 else None
+
+
 def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, reason: int,
                   results: dict[int, int] | None = None) -> KernelPath[int]:
     """Migrate a list of isolated pages (head PFNs); the list keeps what did not move.
@@ -394,17 +433,27 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
                 continue
             is_thp = bool(pages.flags[page] & F_head)
             nr = hpage_nr_pages(ctx, page)
+            if (is_thp and prof.migrate_split_deferred_folio
+                    and ctx.deferred_split_queue.get(page)):
+                # 6.10-6.12 migrate_pages_batch(): a partially mapped THP on the
+                # deferred-split queue is split first (try_split_folio) and its pages
+                # migrated instead; a THP that cannot be split is migrated whole
+                tails = yield from _try_split_folio(ctx, page)
+                if tails is not None:
+                    thp_split += 1
+                    thp_failed += 1
+                    idx = from_list.index(page)
+                    from_list[idx + 1 : idx + 1] = tails
+                    retry += 1  # the tails are tried in the next pass
+                    is_thp = False
+                    nr = 1
             rc = yield from unmap_and_move(ctx, get_new_page, page, pass_ > 2, mode, reason,
                                            results)
             if rc == -errno.ENOMEM:
                 if is_thp and prof.migrate_thp_split_on_enomem:
                     # 4.17+: split the THP and migrate its pages as base pages
-                    # (the isolation reference is the caller's pin split_huge_page expects)
-                    yield from folio_lock(ctx, page)
-                    tails: list[int] = []
-                    src = yield from split_huge_page(ctx, page, to_list=tails)
-                    folio_unlock(ctx, page)
-                    if src == 0:
+                    tails = yield from _try_split_folio(ctx, page)
+                    if tails is not None:
                         thp_split += 1
                         thp_failed += 1
                         idx = from_list.index(page)

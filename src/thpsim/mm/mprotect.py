@@ -202,6 +202,8 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
     if not err and addr < end:
         err = -errno.ENOMEM
     for v, newflags in vmas:
+        if newflags == v.vm_flags:
+            continue  # mprotect_fixup(): nothing changes, no split, no PMD touched
         s, e = max(start, v.vm_start), min(end, v.vm_end)
         # mprotect_fixup(): a private mapping turning writable is charged now (mmap did
         # not: it was not writable then); refused, this VMA and the rest stay as they are

@@ -247,11 +247,21 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
 
 
-def deferred_split_huge_page(ctx: KernelContext, head: int) -> None:
-    """Models: deferred_split_huge_page(): queue once, counting thp_deferred_split_page."""
-    if head not in ctx.deferred_split_queue:
+def deferred_split_huge_page(ctx: KernelContext, head: int,
+                             partially_mapped: bool = True) -> None:
+    """Queue a THP for deferred split, counting thp_deferred_split_page.
+
+    Models: deferred_split_huge_page() (4.14: counted when queued) and 6.12+
+    deferred_split_folio(folio, partially_mapped) (counted when the partially-mapped
+    flag is newly set; a folio queued without it, such as a migration's copy of an
+    unflagged folio, is queued silently). The queue maps each head to that flag.
+    """
+    q = ctx.deferred_split_queue
+    if partially_mapped and not q.get(head, False):
         ctx.vmstat.count_vm_event(THP_DEFERRED_SPLIT_PAGE)
-        ctx.deferred_split_queue[head] = None
+        q[head] = True
+    elif head not in q:
+        q[head] = partially_mapped
 
 
 def page_mapped(ctx: KernelContext, pfn: int) -> bool:

@@ -31,8 +31,11 @@ __all__ = ["DEFAULT_DIR", "KERNEL_PROFILES", "Divergence", "load_programs", "loa
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog"
 
 #: mainline's switches for changes merged after 6.12 (each switch's docstring in
-#: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
+#: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them;
+#: and a 6.10-6.12 behaviour that 7.2 no longer has, turned on
 AFTER_6_12: dict[str, bool] = {
+    "migrate_requeue_deferred_split": False,  # after 6.12 (oracle: 7.2 has it)
+    "migrate_split_deferred_folio": True,     # 6.10 to 6.12 (oracle: gone in 7.2)
     "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
     "thp_wp_huge_zero_alloc": False,          # 6.13
     "pmd_bad_ignores_accessed": False,        # 6.13
@@ -44,6 +47,7 @@ AFTER_6_12: dict[str, bool] = {
 #: ... and after 6.1
 AFTER_6_1: dict[str, bool] = {
     **AFTER_6_12,
+    "migrate_split_deferred_folio": False,    # 6.10
     "memory_failure_node_stats": False,       # 6.3
     "rmap_deferred_split_partially_mapped": False,  # 6.3
     "thp_split_remap_zero_subpages": False,   # 6.12
@@ -60,6 +64,8 @@ AFTER_6_1: dict[str, bool] = {
     "pagemap_pmd_pm_file": False,             # 6.10
     "kpageflags_folio_flags": False,          # 6.10
     "move_pages_folio_walk": False,           # 6.12
+    "migration_restore_dirty_keeps_soft_dirty": False,  # between 6.1 and 6.12 (oracle)
+    "split_huge_pmd_carries_dirty": False,    # 6.3
     "memory_failure_pfn_without_page_ebusy": False,  # between 6.1 and 7.2 (oracle)
     "madvise_hwpoison_action_required": False,  # between 6.1 and 6.12 (oracle)
 }
