@@ -390,18 +390,24 @@ def unmap_and_move(ctx, get_new_page: NewPage, page: int, force: bool, mode: int
     return rc
 
 
-def _try_split_folio(ctx, page: int) -> KernelPath[list[int] | None]:
-    """Split an isolated THP for migration; the tails, or None when it cannot be split.
+def try_split_folio(ctx, page: int, from_list: list[int]) -> KernelPath[bool]:
+    """Split an isolated THP for migration; its tails join ``from_list`` right after
+    it. Returns whether it was split.
 
     Models: mm/migrate.c try_split_folio() (split_folio_to_list under the folio lock;
     the isolation reference is the pin split_huge_page expects, and each tail joins
-    the list with a reference of its own).
+    the list with a reference of its own). The kernel migrates the split pages from a
+    list of their own after the rest; here they follow their head in the same list.
     """
     yield from folio_lock(ctx, page)
     tails: list[int] = []
     rc = yield from split_huge_page(ctx, page, to_list=tails)
     folio_unlock(ctx, page)
-    return tails if rc == 0 else None
+    if rc:
+        return False
+    idx = from_list.index(page)
+    from_list[idx + 1 : idx + 1] = tails
+    return True
 
 
 def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, reason: int,
@@ -410,7 +416,8 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
 
     Models: mm/migrate.c migrate_pages(), v4.14 (up to 10 passes, -EAGAIN retried,
     -ENOMEM aborts) with the 4.17+ THP split on -ENOMEM behind
-    ``migrate_thp_split_on_enomem``.
+    ``migrate_thp_split_on_enomem`` and 6.10-6.12 migrate_pages_batch()'s split of a
+    THP on the deferred-split queue behind ``migrate_split_deferred_folio``.
     Context: pages isolated (one reference each, off the LRU, NR_ISOLATED counted).
     Returns: the number of pages (a THP counts 1) not migrated, or -ENOMEM.
     The caller puts back what is left in ``from_list`` (putback_movable_pages).
@@ -438,12 +445,9 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
                 # 6.10-6.12 migrate_pages_batch(): a partially mapped THP on the
                 # deferred-split queue is split first (try_split_folio) and its pages
                 # migrated instead; a THP that cannot be split is migrated whole
-                tails = yield from _try_split_folio(ctx, page)
-                if tails is not None:
+                if (yield from try_split_folio(ctx, page, from_list)):
                     thp_split += 1
                     thp_failed += 1
-                    idx = from_list.index(page)
-                    from_list[idx + 1 : idx + 1] = tails
                     retry += 1  # the tails are tried in the next pass
                     is_thp = False
                     nr = 1
@@ -452,12 +456,9 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
             if rc == -errno.ENOMEM:
                 if is_thp and prof.migrate_thp_split_on_enomem:
                     # 4.17+: split the THP and migrate its pages as base pages
-                    tails = yield from _try_split_folio(ctx, page)
-                    if tails is not None:
+                    if (yield from try_split_folio(ctx, page, from_list)):
                         thp_split += 1
                         thp_failed += 1
-                        idx = from_list.index(page)
-                        from_list[idx + 1 : idx + 1] = tails
                         retry += 1  # the head is retried at once, as a base page
                         continue
                 nr_failed += 1

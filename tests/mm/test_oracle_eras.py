@@ -1,0 +1,118 @@
+"""Behaviours the kernel oracle found to differ between Debian's 6.1, 6.12 and 7.2
+(tests/oracle/mmprog), each asserted through what a test program reads (pagemap's
+soft-dirty bit, /proc/vmstat deltas, smaps) with its switch on and off, and one
+behaviour every era shares (mprotect to the same protection changes nothing).
+
+The programs that showed each one: g1-s1-0010 (mprotect, base-page soft-dirty),
+g1-s2-0001 and g1-s2-0005 (split dirty PMD), g1-s1-0008 (deferred split and migration).
+"""
+
+import struct
+
+import pytest
+from mm_helpers import ANON, RW, delta, is_pmd_mapped, node_at, numa_machine, thp_area
+
+from thpsim import MPOL_MF_MOVE, PROT_READ
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+
+PM_SOFT_DIRTY = 1 << 55
+
+
+def soft_dirty(p, a, n):
+    """How many of the ``n`` pages from ``a`` pagemap shows soft-dirty."""
+    raw = p.fs.read("/proc/self/pagemap", offset=(a >> PAGE_SHIFT) * 8, length=n * 8)
+    return sum(1 for (e,) in struct.iter_unpack("<Q", raw) if e & PM_SOFT_DIRTY)
+
+
+def machine(profile, **switches):
+    m = numa_machine(profile, **switches)
+    return m, m.spawn(cpu=0)
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_mprotect_to_the_same_protection_keeps_the_huge_pmd(profile):
+    """mprotect_fixup() returns at once when the flags do not change: no VMA split, no
+    PMD split (the model split both; every era)."""
+    m, p = machine(profile)
+    a = thp_area(p)
+    before = dict(m.kernel.vmstat.events)
+    assert p.mprotect(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE, RW) == 0
+    assert is_pmd_mapped(p, a)
+    assert "thp_split_pmd" not in delta(m, before)
+    assert len(p.mm.mmap) == 1
+    # a real change still splits
+    assert p.mprotect(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE, PROT_READ) == 0
+    assert not is_pmd_mapped(p, a) and delta(m, before)["thp_split_pmd"] == 1
+
+
+@pytest.mark.parametrize("carries", [False, True])
+def test_split_of_a_dirty_pmd(carries):
+    """A dirty THP after clear_refs 4, then a partial mprotect splits its PMD: 4.14 and
+    6.1 mark only the page dirty, so the PTEs stay clean and not soft-dirty; 6.3+
+    makes every PTE dirty, which on x86 sets soft-dirty too."""
+    m, p = machine("mainline", split_huge_pmd_carries_dirty=carries)
+    a = thp_area(p)
+    p.fs.write("/proc/self/clear_refs", "4")
+    assert soft_dirty(p, a, 512) == 0
+    assert p.mprotect(a, PAGE_SIZE, PROT_READ) == 0
+    assert not is_pmd_mapped(p, a)
+    assert soft_dirty(p, a, 512) == (512 if carries else 0)
+
+
+@pytest.mark.parametrize("keeps", [False, True])
+def test_base_page_restored_after_migration_soft_dirty_only_from_the_entry(keeps):
+    """Base pages written, then clear_refs 4, then move_pages: 6.1 restores each PTE
+    dirty from its migration entry, and x86's pte_mkdirty() sets soft-dirty, so the
+    pages read as written again; 6.12 and 7.2 do not."""
+    m, p = machine("mainline", migration_restore_dirty_keeps_soft_dirty=keeps)
+    a = p.mmap(0, 16 * PAGE_SIZE, RW, ANON)
+    for i in range(16):
+        p.write(a + i * PAGE_SIZE, i + 1)
+    p.fs.write("/proc/self/clear_refs", "4")
+    assert soft_dirty(p, a, 16) == 0
+    status = p.move_pages(0, [a + i * PAGE_SIZE for i in range(16)], [1] * 16, MPOL_MF_MOVE)
+    assert status == (0, [1] * 16)
+    assert soft_dirty(p, a, 16) == (0 if keeps else 16)
+    assert [p.read(a + i * PAGE_SIZE) for i in range(16)] == list(range(1, 17))
+
+
+def partially_mapped_thp(m, p):
+    """A THP whose second half is unmapped (queued for deferred split, counted once);
+    returns its address."""
+    a = thp_area(p)
+    for i in range(0, HPAGE_PMD_SIZE, PAGE_SIZE):
+        p.write(a + i, a + i)
+    assert p.munmap(a + HPAGE_PMD_SIZE // 2, HPAGE_PMD_SIZE // 2) == 0
+    return a
+
+
+# (migrate_split_deferred_folio, migrate_requeue_deferred_split): the 6.1, 6.12 and
+# 7.2 behaviour, and the /proc/vmstat events move_pages plus drop_caches add
+ERAS = {
+    "6.1": ((False, False), {"thp_migration_success": 1, "pgmigrate_success": 512}),
+    "6.12": ((True, False), {"thp_migration_fail": 1, "thp_migration_split": 1,
+                             "thp_split_page": 1, "pgmigrate_success": 512}),
+    "7.2": ((False, True), {"thp_migration_success": 1, "pgmigrate_success": 512,
+                            "thp_deferred_split_page": 1, "thp_split_page": 1}),
+}
+
+
+@pytest.mark.parametrize("era", sorted(ERAS))
+def test_migrating_a_thp_queued_for_deferred_split(era):
+    """6.10-6.12 split a THP on the deferred-split queue before migrating it; 7.2
+    migrates it whole and queues the copy again (counted), so the shrinker
+    (drop_caches) still splits the copy; 6.1 migrates it whole and forgets it."""
+    (split, requeue), want = ERAS[era]
+    m, p = machine("mainline", migrate_split_deferred_folio=split,
+                   migrate_requeue_deferred_split=requeue)
+    a = partially_mapped_thp(m, p)
+    before = dict(m.kernel.vmstat.events)
+    assert p.move_pages(0, [a], [1], MPOL_MF_MOVE) == (0, [1])  # the folio, or its page
+    m.fs.write("/proc/sys/vm/drop_caches", "2")
+    got = {k: v for k, v in delta(m, before).items()
+           if k.startswith(("thp_", "pgmigrate_")) and k != "thp_split_pmd"}
+    assert got == want
+    n = HPAGE_PMD_SIZE // 2 // PAGE_SIZE
+    assert [p.read(a + i * PAGE_SIZE) for i in range(n)] == [a + i * PAGE_SIZE
+                                                             for i in range(n)]
+    assert node_at(m, p, a) == 1
