@@ -12,7 +12,9 @@ The scenarios of the races the seed series fixed (kernel-semantics.md §4, §6):
 ``stale_tlb`` (a store through a stale huge TLB entry; B3 without the flush),
 ``munmap_vs_migration`` (no leaked deposited table), ``fork_vs_migration``
 (the child's copy stays isolated), ``mprotect_vs_migration`` (a read-only range
-never ends up writable).
+never ends up writable), ``dontneed_vs_migration`` (MADV_DONTNEED drops the THP
+whatever state its PMD is in), ``madvise_free_vs_migration`` (MADV_FREE meets the
+PMD migration entry; nothing leaks).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 from thpsim import (
     HPAGE_PMD_SIZE,
+    MADV_DONTNEED,
+    MADV_FREE,
     MAP_ANONYMOUS,
     MAP_PRIVATE,
     MPOL_MF_MOVE,
@@ -205,6 +209,47 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
             return "a store to the read-only range succeeded"
         except DeliveredSignal:
             pass
+        return integrity_failure(race.machine)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def dontneed_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 drops the THP with MADV_DONTNEED while CPU0 migrates it, then loads it: 0."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).syscall("madvise", a, HPAGE_PMD_SIZE, MADV_DONTNEED).load(a)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) != 0:
+            return f"madvise(MADV_DONTNEED) returned {ex.result(1, 0)!r}"
+        if ex.result(1, 1) != 0:
+            return (f"stale data after MADV_DONTNEED: CPU1 loaded {ex.result(1, 1)!r} at "
+                    f"{a:#x}, expected 0")
+        return integrity_failure(race.machine)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def madvise_free_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 marks the THP lazily free (MADV_FREE) while CPU0 migrates it; nothing reclaims,
+    so the data stays and nothing may leak."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).syscall("madvise", a, HPAGE_PMD_SIZE, MADV_FREE)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) != 0:
+            return f"madvise(MADV_FREE) returned {ex.result(1, 0)!r}"
+        got = memory_word(p, a)
+        if got != 1:
+            return f"lost write: memory at {a:#x} holds {got!r} after MADV_FREE, expected 1"
+        bad = integrity_failure(race.machine)
+        if bad:
+            return bad
+        leaks = p.exit()
+        if leaks:
+            return "; ".join(leaks)
         return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
