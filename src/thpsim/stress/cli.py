@@ -41,7 +41,8 @@ __all__ = ["main"]
 
 
 #: kernel activity that ``--without`` can leave out (StressConfig fields)
-_OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers", "unpoison"]
+_OPTIONAL_PATHS = ["fork", "hotplug", "cpusets", "clear-refs", "proc-readers", "unpoison",
+                   "whole-thp-ranges"]
 
 
 def _worker(job: dict[str, Any]) -> dict[str, Any]:

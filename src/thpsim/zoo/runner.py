@@ -315,7 +315,7 @@ class BugReport:
     switches: dict[str, Any]
     found: int                     # seeds on which some detector found it
     seeds: int
-    found_by: str                  # the detector that found it on the first seed it was found
+    found_by: str                  # the detectors that found it, with their seed counts
     symptom: str
     median_seconds: float | None   # over the seeds where it was found
     median_steps: int | None
@@ -336,9 +336,16 @@ def run_bug(bug: Bug, seeds: int = 1, scale: float = 1.0, out: str = DEFAULT_OUT
     found = [h for h in hunts if h.finding is not None]
     first = found[0].finding if found else None
     conf = confirm(bug, first, out, shrink) if first is not None else None
+    counts: dict[str, int] = {}
+    for h in found:
+        assert h.finding is not None
+        counts[h.finding.detector] = counts.get(h.finding.detector, 0) + 1
+    order = [detector_name(d) for d in bug.detectors]
+    by = ", ".join(f"{n} ({counts[n]})" if len(found) > 1 else n
+                   for n in order if n in counts)
     return BugReport(
         bug.id, bug.title, bug.profile, dict(bug.switches), len(found), seeds,
-        first.detector if first else "-",
+        by or "-",
         symptom_of(first.message) if first else "-",
         statistics.median(h.seconds for h in found) if found else None,
         int(statistics.median(h.steps for h in found)) if found else None,
