@@ -27,9 +27,9 @@ def test_catalog_entry():
 
 
 def test_the_default_stress_mix_finds_it(out):
-    """Seed 1: found in round 4 of the catalog's budget."""
+    """Seed 5: found in round 24 of the catalog's budget."""
     d = B2.detectors[STRESS]
-    fd = run_detector(d, B2.profile, B2.switches, seed=1, out=out)
+    fd = run_detector(d, B2.profile, B2.switches, seed=5, out=out)
     assert fd.found and fd.runs <= d.budget
     assert fd.kind == "invariant"
     assert "check_deposits" in fd.message and "check_rss_counters" in fd.message
