@@ -83,3 +83,21 @@ def test_all_off_reports_a_false_alarm(tmp_path, capsys, monkeypatch):
     rc = zoo_main(["--all-off", "--bug", "B3", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "4 false alarm(s) in 4 runs" in out and "planted: found" in out
+
+
+def test_random_and_pct_detectors(tmp_path):
+    """The scheduler detectors: runs of a scenario under random or PCT schedules, seeded
+    from the hunt's seed; B3's lost write on stale_tlb, nothing with the switch off."""
+    from thpsim.zoo.catalog import Detector
+    from thpsim.zoo.runner import confirm, run_detector
+
+    bug = CATALOG["B3"]
+    for kind in ("random", "pct"):
+        d = Detector(kind, scenario="stale_tlb", budget=60)
+        fd = run_detector(d, "seed", bug.switches, seed=0, out=str(tmp_path))
+        assert fd.found and fd.detector == f"{kind} stale_tlb" and fd.runs <= 60
+        assert "lost write" in fd.message and fd.replay.startswith("thpsim replay ")
+        c = confirm(bug, fd, str(tmp_path))
+        assert c.replays_same and c.passes_now
+        off = run_detector(d, "seed", {}, seed=0, out=str(tmp_path))
+        assert not off.found and off.runs == 60
