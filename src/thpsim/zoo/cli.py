@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="every switch off in both profiles: must find nothing")
     ap.add_argument("--out", default=DEFAULT_OUT, help="where stress reproducers go")
     ap.add_argument("--no-shrink", action="store_true", help="skip shrinking")
+    ap.add_argument("--shrink-seconds", type=float, default=60.0,
+                    help="time budget for shrinking a stress reproducer (default 60)")
     args = ap.parse_args(argv)
     unknown = [b for b in args.bug if b.upper() not in CATALOG]
     if unknown:
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {b} {p} {f.detector}: {f.message.splitlines()[0]}\n  replay: {f.replay}")
         return 1 if false else 0
 
-    reports = [run_bug(b, args.seeds, args.budget_scale, args.out, not args.no_shrink)
-               for b in bugs]
+    reports = [run_bug(b, args.seeds, args.budget_scale, args.out, not args.no_shrink,
+                       args.shrink_seconds) for b in bugs]
     if args.json:
         print(json.dumps([_report_json(r) for r in reports], indent=1))
     else:

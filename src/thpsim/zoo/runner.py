@@ -267,8 +267,10 @@ class Confirmation:
     reproducer: Any = None
 
 
-def confirm(bug: Bug, fd: Finding, out: str = DEFAULT_OUT, shrink: bool = True) -> Confirmation:
-    """Shrink the finding's reproducer, replay it, replay it with the switches off."""
+def confirm(bug: Bug, fd: Finding, out: str = DEFAULT_OUT, shrink: bool = True,
+            shrink_seconds: float | None = 60.0) -> Confirmation:
+    """Shrink the finding's reproducer (a stress one for at most ``shrink_seconds``),
+    replay it, replay it with the switches off."""
     off = _off(bug.switches)
     if fd.detector.startswith("stress"):
         path = fd.reproducer
@@ -276,7 +278,8 @@ def confirm(bug: Bug, fd: Finding, out: str = DEFAULT_OUT, shrink: bool = True) 
         before = cfg.size() + _runs(Schedule.decode(schedule).steps)
         if shrink:
             base, ext = os.path.splitext(path)
-            before, after, path = shrink_reproducer(path, f"{base}.min{ext}", extra_seeds=1)
+            before, after, path = shrink_reproducer(path, f"{base}.min{ext}", extra_seeds=1,
+                                                    seconds=shrink_seconds)
         else:
             after = before
         again, _ = replay_stress(path)
@@ -329,13 +332,13 @@ class BugReport:
 
 
 def run_bug(bug: Bug, seeds: int = 1, scale: float = 1.0, out: str = DEFAULT_OUT,
-            shrink: bool = True) -> BugReport:
+            shrink: bool = True, shrink_seconds: float | None = 60.0) -> BugReport:
     """Hunt ``bug`` on seeds 0..seeds-1; confirm the first finding (shrink, replay,
     passes now)."""
     hunts = [hunt(bug, s, scale, out) for s in range(seeds)]
     found = [h for h in hunts if h.finding is not None]
     first = found[0].finding if found else None
-    conf = confirm(bug, first, out, shrink) if first is not None else None
+    conf = confirm(bug, first, out, shrink, shrink_seconds) if first is not None else None
     counts: dict[str, int] = {}
     for h in found:
         assert h.finding is not None
