@@ -93,7 +93,8 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
         for cand in cands:
             if out_of_time():
                 break
-            got = _try(cand, [best_seed] + list(range(extra_seeds)), sig)
+            # the run's own seed first, then a few others (each once)
+            got = _try(cand, list(dict.fromkeys([best_seed, *range(extra_seeds)])), sig)
             if got is not None and got[0].complexity() < best_cfg.complexity():
                 best_cfg, best_seed, best = got
                 say(f"shrunk to {best_cfg.size()} operations (seed {best_seed})")
