@@ -319,7 +319,7 @@ class BugReport:
     found: int                     # seeds on which some detector found it
     seeds: int
     found_by: str                  # the detectors that found it, with their seed counts
-    symptom: str
+    symptom: str                   # of the finding confirmed (the shortest)
     median_seconds: float | None   # over the seeds where it was found
     median_steps: int | None
     hunts: list[Hunt]
@@ -333,11 +333,12 @@ class BugReport:
 
 def run_bug(bug: Bug, seeds: int = 1, scale: float = 1.0, out: str = DEFAULT_OUT,
             shrink: bool = True, shrink_seconds: float | None = 60.0) -> BugReport:
-    """Hunt ``bug`` on seeds 0..seeds-1; confirm the first finding (shrink, replay,
-    passes now)."""
+    """Hunt ``bug`` on seeds 0..seeds-1; confirm the shortest finding (the fewest
+    scheduling steps in the detector that found it): shrink, replay, passes now."""
     hunts = [hunt(bug, s, scale, out) for s in range(seeds)]
     found = [h for h in hunts if h.finding is not None]
-    first = found[0].finding if found else None
+    first = min((h.finding for h in found if h.finding is not None),
+                key=lambda f: (f.steps, f.seed), default=None)
     conf = confirm(bug, first, out, shrink, shrink_seconds) if first is not None else None
     counts: dict[str, int] = {}
     for h in found:
