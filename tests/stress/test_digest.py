@@ -37,6 +37,15 @@ carried the dirty bit, which 6.3+ does again: split_huge_pmd_carries_dirty); and
 mainline a base page's PTE restored after migration is soft-dirty only when its entry
 was (migration_restore_dirty_keeps_soft_dirty), a migrated THP that was queued for
 deferred split is requeued (migrate_requeue_deferred_split).
+Re-recorded (seed 2 only) for the bug zoo (issue 12): madvise_free_pte_range() hands
+only a trans-huge PMD to madvise_free_huge_pmd(), as 4.14 and mainline do; a PMD
+migration entry is left by pmd_trans_unstable() without taking the PMD lock (the
+model took it, one preemption point more), which is where B2's "bad pmd" happened.
+Re-recorded (all) for the zoo's default-mix change ``whole_thp_ranges``: a quarter of
+the range operations that land in the THP part (MADV_DONTNEED/FREE, mprotect, munmap,
+MAP_FIXED) now cover one whole 2 MiB THP (zap_huge_pmd(), change_huge_pmd(), no
+split), an allocator's purge; it draws one more random number per such operation, so
+every run's operations change. With it off the old digests came out unchanged.
 """
 
 from __future__ import annotations
