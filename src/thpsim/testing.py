@@ -57,7 +57,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_write,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
+from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
 from thpsim.kernel import interleave
 from thpsim.kernel.interleave import DONE, Execution, Failure, Op, Program, innermost_function
@@ -352,7 +352,7 @@ def describe_entry(machine: Any, level: int, v: int) -> str:
     if not present:
         swp = machine.kernel.swp
         entry = swp.pte_to_swp_entry(v)
-        sd = " soft-dirty" if pte_swp_soft_dirty(v) else ""
+        sd = " soft-dirty" if swp.pte_swp_soft_dirty(v) else ""
         if swp.is_migration_entry(entry):
             kind = ("write" if swp.is_writable_migration_entry(entry) else
                     "read-exclusive" if swp.is_readable_exclusive_migration_entry(entry)

@@ -63,6 +63,7 @@ class KernelContext:
         self.swp = SwapOps(
             inverted_offset=not profile.swap_layout_4_14_0,
             mainline_types=profile.swap_types_v6,
+            soft_dirty_bit=profile.bug_b5_swp_soft_dirty_bit,
         )
         self.mem = mem
         self.pages = pages

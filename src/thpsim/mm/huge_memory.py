@@ -56,10 +56,6 @@ from thpsim.arch.x86_64.swapops import (
     SWP_MIG_DIRTY,
     SWP_MIG_YOUNG,
     is_swap_pmd,
-    pmd_swp_mksoft_dirty,
-    pmd_swp_soft_dirty,
-    pte_swp_mksoft_dirty,
-    pte_swp_soft_dirty,
 )
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
@@ -498,12 +494,24 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
         yield from __split_huge_zero_page_pmd(vma, haddr, pmd)
         return
     pmd_migration = swp.is_pmd_migration_entry(old)
-    if pmd_migration:
+    if pmd_migration and ctx.profile.bug_b8_split_mig_uses_present_accessors:
+        # B8 (4.14 to 4.19): the flags of the entry read with the present-PMD accessors:
+        # write is bit 1 (the swap soft-dirty bit), young and dirty bits 5 and 6,
+        # soft-dirty bit 11 (a TYPE or OFFSET bit of the entry)
+        entry = swp.pmd_to_swp_entry(old)
+        page = swp.pfn_swap_entry_pfn(entry)
+        if pmd_dirty(old):
+            pages.flags[page] |= F_dirty
+        write = pmd_write(old)
+        young = pmd_young(old)
+        dirty = False
+        soft_dirty = pmd_soft_dirty(old)
+    elif pmd_migration:
         entry = swp.pmd_to_swp_entry(old)
         page = swp.pfn_swap_entry_pfn(entry)
         write = swp.is_writable_migration_entry(entry)
         young = dirty = False
-        soft_dirty = pmd_swp_soft_dirty(old)
+        soft_dirty = swp.pmd_swp_soft_dirty(old)
     else:
         # pmdp_invalidate(): keep the PMD non-none for lockless walkers, flush the TLB
         old = yield from pmdp_invalidate(vma, haddr, pmd)
@@ -524,7 +532,7 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
             sentry = swp.make_migration_entry(sub, write)
             e = swp.swp_entry_to_pte(sentry)
             if soft_dirty:
-                e = pte_swp_mksoft_dirty(e)
+                e = swp.pte_swp_mksoft_dirty(e)
         else:
             e = pfn_pte(sub, prot)
             if write:
@@ -695,8 +703,16 @@ def __split_huge_page(ctx: KernelContext, head: int) -> None:
 
 def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
     """Models: unmap_page()/freeze_page() (TTU_SPLIT_FREEZE): a PMD mapping is split
-    straight into PTE migration entries, then every PTE mapping is converted."""
+    straight into PTE migration entries, then every PTE mapping is converted.
+
+    ``bug_b7_freeze_uses_ttu_migration`` (B7, v1/v2 of the series): the freeze passes
+    TTU_MIGRATION, so the rmap walk meets the PMD mapping at PMD level and
+    try_to_unmap_one() installs a PMD migration entry (set_pmd_migration_entry)
+    instead of 512 PTE migration entries."""
     pages = ctx.pages
+    if ctx.profile.bug_b7_freeze_uses_ttu_migration:
+        yield from try_to_migrate(ctx, head, locked=True)
+        return
     for vma in list(av.vmas):
         addr = vma_address(vma, pages.index[head])
         if addr + HPAGE_PMD_SIZE <= vma.vm_start or addr >= vma.vm_end:
@@ -770,14 +786,16 @@ def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: P
         if is_swap_pmd(pmd):
             ctx.bug_on(not swp.is_pmd_migration_entry(pmd), "copy_huge_pmd: swap PMD")
             entry = swp.pmd_to_swp_entry(pmd)
-            if swp.is_writable_migration_entry(entry) or (
+            if (swp.is_writable_migration_entry(entry) or (
                 swp.is_readable_exclusive_migration_entry(entry)
-            ):
+            )) and not ctx.profile.bug_b10_migration_entry_keeps_write:
                 new = swp.swp_entry_to_pmd(
                     swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                 )
-                if pmd_swp_soft_dirty(pmd):
-                    new = pmd_swp_mksoft_dirty(new)
+                # B11 (v4 of the series): soft-dirty read from the new entry
+                sd_from = new if ctx.profile.bug_b11_swp_soft_dirty_lost else pmd
+                if swp.pmd_swp_soft_dirty(sd_from):
+                    new = swp.pmd_swp_mksoft_dirty(new)
                 set_pmd_at(src_mm, addr, src_pmd, new)
                 pmd = new
             dst_mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
@@ -826,12 +844,15 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
         v = pmdp_get(pmd)
         if is_swap_pmd(v):
             entry = swp.pmd_to_swp_entry(v)
-            if swp.is_writable_migration_entry(entry):
+            if swp.is_writable_migration_entry(entry) and (
+                not ctx.profile.bug_b10_migration_entry_keeps_write
+            ):
                 new = swp.swp_entry_to_pmd(
                     swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                 )
-                if pmd_swp_soft_dirty(v):
-                    new = pmd_swp_mksoft_dirty(new)
+                # B11 (v4 of the series): the soft-dirty bit not carried over
+                if swp.pmd_swp_soft_dirty(v) and not ctx.profile.bug_b11_swp_soft_dirty_lost:
+                    new = swp.pmd_swp_mksoft_dirty(new)
                 set_pmd_at(mm, addr, pmd, new)
             return 1
         if is_huge_zero_pmd(ctx, v):
@@ -883,7 +904,7 @@ def move_huge_pmd(vma: vm_area_struct, old_addr: int, new_addr: int, old_end: in
             pgtable_trans_huge_deposit(mm, new_pmd, pgtable)
         # move_soft_dirty_pmd()
         if is_swap_pmd(pmd):
-            pmd = pmd_swp_mksoft_dirty(pmd)
+            pmd = mm.kernel.swp.pmd_swp_mksoft_dirty(pmd)
         else:
             pmd = pmd_mksoft_dirty(pmd)
         set_pmd_at(mm, new_addr, new_pmd, pmd)
@@ -970,6 +991,12 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     address = pvmw.address & HPAGE_PMD_MASK
     if ctx.profile.bug_b3_pmd_migration_no_flush:
         pmdval = pmdp_huge_get_and_clear(mm, address, pvmw.pmd)  # B3: no TLB flush
+    elif ctx.profile.bug_b9_read_then_invalidate:
+        # B9 (4.14 to 5.5): ``pmdval = *pvmw->pmd; pmdp_invalidate(...)``: another CPU's
+        # store may set D in the PMD between the read and the invalidation
+        pmdval = pmdp_get(pvmw.pmd)
+        yield PREEMPT
+        yield from pmdp_invalidate(vma, address, pvmw.pmd)
     else:
         pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
     if pmd_dirty(pmdval):
@@ -979,7 +1006,7 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
                                          pmd_young(pmdval), pmd_dirty(pmdval))
     pmdswp = swp.swp_entry_to_pmd(entry)
     if pmd_soft_dirty(pmdval):
-        pmdswp = pmd_swp_mksoft_dirty(pmdswp)
+        pmdswp = swp.pmd_swp_mksoft_dirty(pmdswp)
     set_pmd_at(mm, address, pvmw.pmd, pmdswp)
     page_remove_rmap(ctx, page, True)
     put_page(ctx, page)
@@ -998,7 +1025,7 @@ def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
     plain readable one (RMAP_EXCLUSIVE).
     """
     swp = ctx.swp
-    if pte_swp_soft_dirty(swp_word):
+    if swp.pte_swp_soft_dirty(swp_word):
         mapping = pte_mksoft_dirty(mapping)
     if swp.is_writable_migration_entry(entry):
         mapping = maybe_mkwrite(mapping, vma)
