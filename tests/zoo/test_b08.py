@@ -25,4 +25,4 @@ def test_found_replays_and_passes_now():
 
 
 def test_switch_off_finds_nothing():
-    explore_finds_nothing(SCENARIO, 2)
+    explore_finds_nothing(SCENARIO, 1)
