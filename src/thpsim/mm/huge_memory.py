@@ -480,7 +480,8 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
 
     Models: mm/huge_memory.c __split_huge_pmd_locked(), v4.14 with the 4.20 fix
     for migration entries (B8: flags are read from the entry, not with present
-    accessors). ``freeze`` (split_huge_page) writes PTE migration entries instead
+    accessors; ``bug_b8_split_mig_uses_present_accessors`` brings the 4.14 reads
+    back). ``freeze`` (split_huge_page) writes PTE migration entries instead
     of PTEs and drops the mapping. Counts thp_split_pmd.
     Context: PMD lock held. Preempts: in the invalidating TLB flush.
     """
@@ -771,7 +772,9 @@ def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: P
 
     Models: mm/huge_memory.c copy_huge_pmd(), v4.14 with C:84c3fc4's migration
     branch: a write entry is downgraded to read in the parent (soft-dirty kept);
-    the child gets a copy; no page reference or rmap for an entry.
+    the child gets a copy; no page reference or rmap for an entry. Bug switches:
+    ``bug_b10_migration_entry_keeps_write`` (no downgrade), ``bug_b11_swp_soft_dirty_lost``
+    (soft-dirty read from the new entry).
     Context: dst PMD lock, then src PMD lock nested. Returns: 0, -ENOMEM, -EAGAIN.
     """
     ctx = src_mm.kernel
@@ -829,8 +832,9 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
                     prot_numa: bool) -> KernelPath[int]:
     """Models: mm/huge_memory.c change_huge_pmd(), v4.14.
 
-    A write migration entry becomes a read entry (soft-dirty kept); a huge PMD
-    is invalidated, flushed and rewritten with the new protection.
+    A write migration entry becomes a read entry (soft-dirty kept; bug switches
+    ``bug_b10_migration_entry_keeps_write``, ``bug_b11_swp_soft_dirty_lost`` undo
+    each); a huge PMD is invalidated, flushed and rewritten with the new protection.
     Returns: HPAGE_PMD_NR when a present PMD changed, 1 for a migration entry,
     0 when the PMD is no longer huge (the caller falls back to PTEs).
     """
@@ -977,7 +981,9 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     """Replace a huge PMD by a PMD migration entry.
 
     Models: mm/huge_memory.c set_pmd_migration_entry(), v4.14 with the 5.6 fix
-    (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost).
+    (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost;
+    ``bug_b9_read_then_invalidate`` brings back the read, a preemption point, then
+    the invalidation).
     6.x: an exclusive anon page gets a read-exclusive entry; young and dirty go
     into the entry (migration_entry_supports_ad).
     Context: PMD lock held (by the walk), page locked. Preempts: in the flush.

@@ -100,8 +100,7 @@ B10 = Bug(
     symptom="COW broken: after migration both processes map the THP writable; the "
             "child's store shows in the parent",
     fix="copy_huge_pmd()/change_huge_pmd() make a write entry a read entry: the THP "
-        "migration series, C:84c3fc4e9c56 \"mm: thp: check pmd migration entry in common "
-        "path\" (4.14)",
+        "migration series' patch 09, C:84c3fc4e9c56 (Zi Yan, 4.14)",
     detectors=(
         Detector("explore", scenario="fork_vs_migration", budget=1),
     ),
