@@ -43,6 +43,7 @@ B6 = Bug(
         "PTE to work around erratum\", 4.8) had left to the erratum",
     detectors=(
         Detector("explore", scenario="knl_softdirty_vs_migration", budget=1),
+        Detector("random", scenario="knl_softdirty_vs_migration", budget=400),
     ),
     doc="docs/zoo/b06.md",
 )
@@ -73,6 +74,8 @@ B8 = Bug(
         "(Peter Xu, 4.20)",
     detectors=(
         Detector("explore", scenario="fork_split_vs_migration", budget=1),
+        Detector("random", scenario="fork_split_vs_migration", budget=100),
+        Detector("pct", scenario="fork_split_vs_migration", budget=100),
     ),
     doc="docs/zoo/b08.md",
 )
@@ -88,6 +91,7 @@ B9 = Bug(
         "from pmdp_invalidate() (which returns it since C:d52605d7cb30, 4.16)",
     detectors=(
         Detector("explore", scenario="free_vs_migration", budget=1),
+        Detector("random", scenario="free_vs_migration", budget=400),
     ),
     doc="docs/zoo/b09.md",
 )
@@ -103,6 +107,9 @@ B10 = Bug(
         "migration series' patch 09, C:84c3fc4e9c56 (Zi Yan, 4.14)",
     detectors=(
         Detector("explore", scenario="fork_vs_migration", budget=1),
+        Detector("random", scenario="fork_vs_migration", budget=100),
+        Detector("pct", scenario="fork_vs_migration", budget=100),
+        Detector("stress", budget=400),
     ),
     doc="docs/zoo/b10.md",
 )
@@ -118,6 +125,8 @@ B11 = Bug(
         "(4.14)",
     detectors=(
         Detector("explore", scenario="softdirty_vs_migration", budget=1),
+        Detector("random", scenario="softdirty_vs_migration", budget=100),
+        Detector("pct", scenario="softdirty_vs_migration", budget=100),
     ),
     doc="docs/zoo/b11.md",
 )
