@@ -105,7 +105,7 @@ class Profile:
     #: kept it (C:179ef71cbc08): a soft-dirty PMD migration entry is pmd_present() and
     #: pmd_trans_huge(). 6 (B6): _PAGE_DIRTY, the series' v2 proposal, which the Knights
     #: Landing A/D erratum (Machine(knl_ad_erratum=True)) can set on a non-present
-    #: entry. An int, 1 in every profile.
+    #: entry. An int: 0 (off, the fixed bit 1) in every profile, else the bit.
     bug_b5_swp_soft_dirty_bit: int
     #: Bug B7 (v1/v2 of the series, fixed in v3 by C:b5ff8161e37c "mm: thp: introduce
     #: separate TTU flag for thp freezing", 4.14): split_huge_page() freezes with
@@ -130,6 +130,30 @@ class Profile:
     #: copy_huge_pmd() takes soft-dirty from the new read entry instead of the old
     #: entry, and change_huge_pmd() does not carry it over. Off in every profile.
     bug_b11_swp_soft_dirty_lost: bool
+    #: Bug B1 (the THP migration series before v3; the multi-read test 4.14's C still
+    #: spells): zap_pmd_range() classifies the PMD with three separate lockless reads
+    #: (is_swap_pmd, pmd_trans_huge, pmd_devmap), so a THP that becomes a migration
+    #: entry between them is taken for a PTE table, then skipped as unstable: the range
+    #: is not zapped. Fixed by reading the PMD once and, 6.5+ (H. Dickins, "mm/memory:
+    #: allow pte_offset_map[_lock]() to fail"), retrying the PMD. Off in every profile.
+    bug_b1_zap_lockless_multiread: bool
+    #: Bug B2 (before C:84c3fc4e9c56, "mm: thp: check pmd migration entry in common
+    #: path", 4.14): pmd_none_or_trans_huge_or_clear_bad() has no !pmd_present clause,
+    #: so a PMD migration entry is pmd_bad(): "bad pmd", cleared, its deposited table
+    #: and mapping lost. Off in every profile.
+    bug_b2_clear_bad_ignores_migration: bool
+    #: Bug B4 (v3 of the series, Feb 2017; the same pattern Kirill Shutemov's 4.11
+    #: "thp: fix few MADV_DONTNEED races" removed from other writers):
+    #: set_pmd_migration_entry() clears the PMD with pmdp_huge_clear_flush(), so it is
+    #: none through the TLB flush while readers holding only mmap_sem for read (MADV_DONTNEED)
+    #: skip it. Merged 4.14: pmdp_invalidate() (never none). Off in every profile.
+    bug_b4_transient_none_pmd: bool
+    #: Bug B15 (4.14 until C:8b272b3cbbb5, Mel Gorman, "mm, numa: fix bad pmd by
+    #: atomically check for pmd_trans_huge when marking page tables prot_numa", 5.6):
+    #: change_pmd_range() tests is_swap_pmd, pmd_trans_huge and pmd_devmap with separate
+    #: reads before pmd_none_or_clear_bad(), so a PMD that turns huge or into a migration
+    #: entry between them is cleared as "bad pmd". Off in every profile.
+    bug_b15_change_pmd_multiread: bool
     # ---- mm/mempolicy.c (mbind, set_mempolicy, get_mempolicy, migrate_pages)
     #: 5.14 (Feng Tang's MPOL_LOCAL series): MPOL_LOCAL is stored as itself and
     #: MPOL_PREFERRED with an empty mask becomes it (get_mempolicy reports 4). 4.14:
@@ -436,12 +460,16 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=False,
         move_pages_folio_likely_mapped_shared=False,
         bug_b3_pmd_migration_no_flush=False,
-        bug_b5_swp_soft_dirty_bit=1,
+        bug_b5_swp_soft_dirty_bit=0,
         bug_b7_freeze_uses_ttu_migration=False,
         bug_b8_split_mig_uses_present_accessors=False,
         bug_b9_read_then_invalidate=False,
         bug_b10_migration_entry_keeps_write=False,
         bug_b11_swp_soft_dirty_lost=False,
+        bug_b1_zap_lockless_multiread=False,
+        bug_b2_clear_bad_ignores_migration=False,
+        bug_b4_transient_none_pmd=False,
+        bug_b15_change_pmd_multiread=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
         mbind_mode_c_int=False,
@@ -534,12 +562,16 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=True,
         move_pages_folio_likely_mapped_shared=True,
         bug_b3_pmd_migration_no_flush=False,
-        bug_b5_swp_soft_dirty_bit=1,
+        bug_b5_swp_soft_dirty_bit=0,
         bug_b7_freeze_uses_ttu_migration=False,
         bug_b8_split_mig_uses_present_accessors=False,
         bug_b9_read_then_invalidate=False,
         bug_b10_migration_entry_keeps_write=False,
         bug_b11_swp_soft_dirty_lost=False,
+        bug_b1_zap_lockless_multiread=False,
+        bug_b2_clear_bad_ignores_migration=False,
+        bug_b4_transient_none_pmd=False,
+        bug_b15_change_pmd_multiread=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
         mbind_mode_c_int=True,
