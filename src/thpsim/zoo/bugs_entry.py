@@ -26,7 +26,7 @@ B5 = Bug(
         "(Naoya Horiguchi, patch 04 of the THP migration series, 4.14)",
     detectors=(
         Detector("stress", budget=20),
-        Detector("explore", scenario="fault_vs_migration", budget=0),
+        Detector("explore", scenario="fault_vs_migration", budget=1),
     ),
     doc="docs/zoo/b05.md",
 )
