@@ -182,6 +182,8 @@ class Machine:
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), "
                               f"not {tlb_entries!r}")
         tlb_entries = tuple(tlb_entries)
+        if not isinstance(knl_ad_erratum, bool):
+            raise ConfigError(f"knl_ad_erratum must be a bool, not {knl_ad_erratum!r}")
         if len(tlb_entries) != 2 or not all(is_int(n) and n >= 1 for n in tlb_entries):
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), each "
                               f"at least 1, not {tlb_entries!r}")
@@ -215,7 +217,7 @@ class Machine:
         cpu_list: list[CPU] = []
         for nid in nids:
             for _ in range(per.get(nid, 0)):
-                c = CPU(len(cpu_list), nid, *tlb_entries, knl_ad_erratum=bool(knl_ad_erratum))
+                c = CPU(len(cpu_list), nid, *tlb_entries, knl_ad_erratum=knl_ad_erratum)
                 mem.nodes[nid].cpus.append(c.cpu)
                 cpu_list.append(c)
         if not cpu_list:

@@ -73,3 +73,10 @@ def test_mmu_walk_sets_stray_bits_only_on_an_erratum_cpu(erratum, write):
     assert got == entry | stray
     assert mem.tables[3][pmd_index(va) + 1] == 0
     assert swp.pmd_to_swp_entry(got) == swp.pmd_to_swp_entry(entry)
+
+
+def test_the_machine_option_is_a_bool():
+    from thpsim import ConfigError, Machine
+
+    with pytest.raises(ConfigError):
+        Machine(nodes={0: 32 << 20}, block_size=32 << 20, cpus=1, knl_ad_erratum="yes")
