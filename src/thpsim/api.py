@@ -127,6 +127,9 @@ class Machine:
             ``CHECK_FULL_EVERY`` (16) times (default False; tests turn it on).
         shadow: keep the shadow of user writes and check every read (default True).
         tlb_entries: (4 KiB entries, 2 MiB entries) per CPU TLB, at least 1 each.
+        knl_ad_erratum: the CPUs have Knights Landing's A/D erratum (KNL4): a user
+            access that faults on a migration (swap-format) entry may leave stray A
+            and D bits in it (:mod:`thpsim.hw.cpu`). Default False.
         host_memory: bytes of host memory the machine may take (default: the host's
             MemAvailable from /proc/meminfo; no limit where that is unreadable). A
             machine whose estimated need (``HOST_BYTES_PER_FRAME`` per modelled 4 KiB
@@ -157,6 +160,7 @@ class Machine:
         check: bool = False,
         shadow: bool = True,
         tlb_entries: tuple[int, int] = (1536, 1024),
+        knl_ad_erratum: bool = False,
         host_memory: int | None = None,
         **switches: Any,
     ):
@@ -178,6 +182,8 @@ class Machine:
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), "
                               f"not {tlb_entries!r}")
         tlb_entries = tuple(tlb_entries)
+        if not isinstance(knl_ad_erratum, bool):
+            raise ConfigError(f"knl_ad_erratum must be a bool, not {knl_ad_erratum!r}")
         if len(tlb_entries) != 2 or not all(is_int(n) and n >= 1 for n in tlb_entries):
             raise ConfigError(f"tlb_entries must be (4 KiB entries, 2 MiB entries), each "
                               f"at least 1, not {tlb_entries!r}")
@@ -211,7 +217,7 @@ class Machine:
         cpu_list: list[CPU] = []
         for nid in nids:
             for _ in range(per.get(nid, 0)):
-                c = CPU(len(cpu_list), nid, *tlb_entries)
+                c = CPU(len(cpu_list), nid, *tlb_entries, knl_ad_erratum=knl_ad_erratum)
                 mem.nodes[nid].cpus.append(c.cpu)
                 cpu_list.append(c)
         if not cpu_list:

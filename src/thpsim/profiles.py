@@ -123,6 +123,37 @@ class Profile:
     #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
     #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
     bug_b3_pmd_migration_no_flush: bool
+    #: Bugs B5 and B6: the bit of a swap (and migration) entry that keeps soft-dirty,
+    #: _PAGE_SWP_SOFT_DIRTY. 1 since C:eee4818baac0 (4.14, "mm: x86: move
+    #: _PAGE_SWP_SOFT_DIRTY from bit 7 to bit 1"). 7 (B5): _PAGE_PSE, where 3.11 to 4.13
+    #: kept it (C:179ef71cbc08): a soft-dirty PMD migration entry is pmd_present() and
+    #: pmd_trans_huge(). 6 (B6): _PAGE_DIRTY, the series' v2 proposal, which the Knights
+    #: Landing A/D erratum (Machine(knl_ad_erratum=True)) can set on a non-present
+    #: entry. An int: 0 (off, the fixed bit 1) in every profile, else the bit.
+    bug_b5_swp_soft_dirty_bit: int
+    #: Bug B7 (v1/v2 of the series, fixed in v3 by C:b5ff8161e37c "mm: thp: introduce
+    #: separate TTU flag for thp freezing", 4.14): split_huge_page() freezes with
+    #: TTU_MIGRATION, so the rmap walk installs a PMD migration entry instead of
+    #: splitting the PMD into 512 PTE migration entries. Off in every profile.
+    bug_b7_freeze_uses_ttu_migration: bool
+    #: Bug B8 (4.14 to 4.19, fixed by C:2e83ee1d8694 "mm: thp: fix flags for pmd
+    #: migration when split", 4.20): __split_huge_pmd_locked() reads write, young,
+    #: dirty and soft-dirty of a PMD migration entry with the present-entry accessors
+    #: (bit 1 = the swap soft-dirty bit reads as write). Off in every profile.
+    bug_b8_split_mig_uses_present_accessors: bool
+    #: Bug B9 (4.14 to 5.5, fixed by C:8a8683ad9ba4, Huang Ying, 5.6, on top of 4.16's
+    #: C:d52605d7cb30 that made pmdp_invalidate() return the old PMD):
+    #: set_pmd_migration_entry() reads the PMD, then invalidates it, so a dirty bit
+    #: the hardware sets in between is lost. Off in every profile.
+    bug_b9_read_then_invalidate: bool
+    #: Bug B10 (guarded since the v3 series' patch 09, C:84c3fc4e9c56, 4.14): fork
+    #: (copy_huge_pmd) and mprotect (change_huge_pmd) keep a writable PMD migration
+    #: entry writable instead of making it a read entry. Off in every profile.
+    bug_b10_migration_entry_keeps_write: bool
+    #: Bug B11 (v4 of the series, fixed in v5 per C:ab6e3d0939bb's changelog):
+    #: copy_huge_pmd() takes soft-dirty from the new read entry instead of the old
+    #: entry, and change_huge_pmd() does not carry it over. Off in every profile.
+    bug_b11_swp_soft_dirty_lost: bool
     #: Bug B1 (the THP migration series before v3; the multi-read test 4.14's C still
     #: spells): zap_pmd_range() classifies the PMD with three separate lockless reads
     #: (is_swap_pmd, pmd_trans_huge, pmd_devmap), so a THP that becomes a migration
@@ -457,6 +488,12 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=False,
         move_pages_folio_likely_mapped_shared=False,
         bug_b3_pmd_migration_no_flush=False,
+        bug_b5_swp_soft_dirty_bit=0,
+        bug_b7_freeze_uses_ttu_migration=False,
+        bug_b8_split_mig_uses_present_accessors=False,
+        bug_b9_read_then_invalidate=False,
+        bug_b10_migration_entry_keeps_write=False,
+        bug_b11_swp_soft_dirty_lost=False,
         bug_b1_zap_lockless_multiread=False,
         bug_b2_clear_bad_ignores_migration=False,
         bug_b4_transient_none_pmd=False,
@@ -557,6 +594,12 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=True,
         move_pages_folio_likely_mapped_shared=True,
         bug_b3_pmd_migration_no_flush=False,
+        bug_b5_swp_soft_dirty_bit=0,
+        bug_b7_freeze_uses_ttu_migration=False,
+        bug_b8_split_mig_uses_present_accessors=False,
+        bug_b9_read_then_invalidate=False,
+        bug_b10_migration_entry_keeps_write=False,
+        bug_b11_swp_soft_dirty_lost=False,
         bug_b1_zap_lockless_multiread=False,
         bug_b2_clear_bad_ignores_migration=False,
         bug_b4_transient_none_pmd=False,

@@ -14,7 +14,12 @@ The scenarios of the races the seed series fixed (kernel-semantics.md §4, §6):
 (the child's copy stays isolated), ``mprotect_vs_migration`` (a read-only range
 never ends up writable), ``dontneed_vs_migration`` (MADV_DONTNEED drops the THP
 whatever state its PMD is in), ``madvise_free_vs_migration`` (MADV_FREE meets the
-PMD migration entry; nothing leaks).
+PMD migration entry; nothing leaks). And around the entry's bits (§2, §6 B6-B11):
+``fork_split_vs_migration`` (a forked THP's entry split by a partial mprotect stays
+copy-on-write), ``softdirty_vs_migration`` (a page written since clear_refs stays
+soft-dirty across fork and mprotect), ``knl_softdirty_vs_migration`` (on a machine
+with the Knights Landing A/D erratum, a store that faults adds no soft-dirty),
+``free_vs_migration`` (a store after MADV_FREE keeps the THP dirty).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from thpsim import (
     MAP_ANONYMOUS,
     MAP_PRIVATE,
     MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
     PAGE_SIZE,
     PROT_READ,
     PROT_WRITE,
@@ -52,6 +58,7 @@ from thpsim.testing import (
     make_scheduler,
     memory_word,
     writable_entries,
+    written_since_clean,
 )
 
 __all__ = ["SCENARIOS", "ScenarioRun", "run_scenario", "explore", "format_failure",
@@ -209,6 +216,135 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
             return "a store to the read-only range succeeded"
         except DeliveredSignal:
             pass
+        return integrity_failure(race.machine)
+
+    return ScenarioRun(race, check)
+
+
+#: pagemap's soft-dirty bit (Documentation/admin-guide/mm/soft-dirty.rst)
+PM_SOFT_DIRTY = 1 << 55
+
+
+def _soft_dirty(p: Any, addr: int) -> bool:
+    """Bit 55 of ``addr``'s /proc/PID/pagemap entry, as the process reads it."""
+    raw = p.fs.read("/proc/self/pagemap", offset=(addr // PAGE_SIZE) * 8, length=8)
+    return bool(int.from_bytes(raw, "little") & PM_SOFT_DIRTY)
+
+
+@scenario
+def fork_split_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """After a fork, CPU1 makes the first half of the shared THP read-only (splitting
+    its PMD, or the PMD migration entry) while CPU0 migrates it, then stores into the
+    second half: the child must still read the fork-time value there."""
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    b = a + HPAGE_PMD_SIZE // 2
+    p.threads[0].write(a, 1)
+    p.threads[0].write(b, 1)
+    child = p.fork()  # the THP is shared copy-on-write; its PMDs are read-only
+    t0 = p.clone(cpu=0)
+    race = Race(m)
+    # a page mapped by two processes moves only with MPOL_MF_MOVE_ALL (CAP_SYS_NICE)
+    race.on(0, t0).move_pages([a], [1], MPOL_MF_MOVE_ALL)
+    race.on(1, p.threads[0]).syscall("mprotect", a, HPAGE_PMD_SIZE // 2, PROT_READ).store(b, 5)
+
+    def check(ex: Execution) -> str | None:
+        if memory_word(child, b) != 1:
+            return (f"COW broken: the parent stored 5 at {b:#x} and the child reads "
+                    f"{memory_word(child, b)!r}, not the fork-time 1")
+        if memory_word(p, b) != 5:
+            return f"lost write: the parent's memory holds {memory_word(p, b)!r}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def softdirty_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """A THP written after clear_refs (4) is being migrated while CPU1 forks and then
+    makes it read-only: pagemap must still show it soft-dirty (CRIU's pre-dump)."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    m = race.machine
+    p.fs.write("/proc/self/clear_refs", "4")
+    p.threads[0].write(a, 2)  # written since clear_refs: soft-dirty
+    holder: dict[str, Any] = {}
+
+    def fork():
+        child = yield from p.threads[0].sys.fork(2)
+        if isinstance(child, int):
+            return child
+        holder["child"] = Syscalls(m, child)
+        return holder["child"].tid
+
+    race.on(1, p.threads[0]).call("fork", fork).syscall("mprotect", a, HPAGE_PMD_SIZE,
+                                                         PROT_READ)
+
+    def check(ex: Execution) -> str | None:
+        if not _soft_dirty(p, a):
+            return (f"soft-dirty lost: {a:#x} was written after clear_refs, pagemap "
+                    f"bit 55 reads 0")
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def knl_softdirty_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """On a machine with the Knights Landing A/D erratum (``knl_ad_erratum``), CPU1
+    stores into a clean read-only THP (a write barrier: SIGSEGV expected) while CPU0
+    migrates it: the page was not written since clear_refs (4), so pagemap must not
+    show it soft-dirty. (Clean, by MADV_FREE: 6.1+ remove_migration_pmd() restores a
+    dirty page's D with pmd_mkdirty(), which on x86 sets soft-dirty too.)"""
+    m = _machine(profile, {"knl_ad_erratum": True, **switches})
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    p.madvise(a, HPAGE_PMD_SIZE, MADV_FREE)
+    p.mprotect(a, HPAGE_PMD_SIZE, PROT_READ)
+    p.fs.write("/proc/self/clear_refs", "4")
+    t0 = p.clone(cpu=0)
+    race = Race(m)
+    race.on(0, t0).move_pages([a], [1], MPOL_MF_MOVE)
+    sys1 = p.threads[0].sys
+
+    def store_ro():
+        try:
+            yield from sys1.store(a, 2)
+        except DeliveredSignal as e:
+            return str(e)
+        return "stored"
+
+    race.on(1, p.threads[0]).call("store to read-only", store_ro)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) == "stored":
+            return f"a store to the read-only {a:#x} succeeded"
+        if _soft_dirty(p, a):
+            return (f"spurious soft-dirty: {a:#x} was not written since clear_refs, "
+                    f"pagemap bit 55 reads 1")
+        if memory_word(p, a) != 1:
+            return f"memory changed: {memory_word(p, a)!r}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def free_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """The owner lazily frees a THP (MADV_FREE), then CPU1 stores into it while CPU0
+    migrates it: the store must leave the THP dirty (PG_dirty or a dirty mapping), or
+    reclaim could discard it as clean and the store would read back as zero."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    p.madvise(a, HPAGE_PMD_SIZE, MADV_FREE)
+    race.on(1, p.threads[0]).store(a, 2)
+
+    def check(ex: Execution) -> str | None:
+        if memory_word(p, a) != 2:
+            return f"lost write: memory holds {memory_word(p, a)!r}"
+        if not written_since_clean(p, a):
+            return (f"dirty bit lost: {a:#x} was stored to after MADV_FREE, but neither "
+                    f"the page nor its mapping is dirty (reclaim would discard it)")
         return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)

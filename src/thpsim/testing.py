@@ -57,7 +57,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_write,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_soft_dirty
+from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
 from thpsim.kernel import interleave
 from thpsim.kernel.interleave import DONE, Execution, Failure, Op, Program, innermost_function
@@ -66,7 +66,7 @@ from thpsim.kernel.schedulers import DfsScheduler, ReplayScheduler, make_schedul
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import MM_COUNTER_NAMES
 from thpsim.mm.page_alloc import node_free_pages as _node_free_pages
-from thpsim.mm.page_flags import F_hwpoison, F_offline
+from thpsim.mm.page_flags import F_dirty, F_hwpoison, F_offline
 from thpsim.mm.pgtable_generic import lookup_pmd
 from thpsim.mm.vmstat import NODE_STAT_ITEMS
 
@@ -78,7 +78,8 @@ __all__ = [
     "Schedule", "Scheduler", "make_scheduler", "ReplayScheduler", "DfsScheduler",
     "PREEMPT", "KernelPath", "Syscalls",
     # reading the machine
-    "memory_word", "writable_entries", "page_tables", "describe_entry", "table_owners",
+    "memory_word", "writable_entries", "written_since_clean", "page_tables", "describe_entry",
+    "table_owners",
     "LEVEL_NAME", "LEVEL_SHIFT", "poisoned_frames", "vmas", "mm_counters", "node_stat",
     "node_free_pages", "integrity_failure",
 ]
@@ -329,6 +330,36 @@ def writable_entries(owner: Any, start: int, end: int) -> list[str]:
     return out
 
 
+def written_since_clean(owner: Any, addr: int) -> bool | None:
+    """Whether the kernel still knows that the page at ``addr`` was written since it
+    was last cleaned (MADV_FREE, writeback): PG_dirty on its folio, or D in the PMD or
+    PTE mapping it (what reclaim's try_to_unmap_one() moves to the page before it
+    decides whether a lazily freed page may be discarded). None if nothing maps it;
+    a migration entry counts as clean (4.14 keeps no D in it)."""
+    mm = _mm_of(owner)
+    ctx = mm.kernel
+    vma = mm.find_vma(addr)
+    if vma is None or vma.vm_start > addr:
+        return None
+    pmd = lookup_pmd(mm, addr)
+    if pmd is None:
+        return None
+    v = pmd[0][pmd[1]]
+    if pmd_trans_huge(v) and v & _PAGE_PRESENT:
+        leaf = v
+    elif v and not is_swap_pmd(v) and not pmd_trans_huge(v):
+        leaf = ctx.mem.tables[table_entry_pfn(v)][(addr >> PAGE_SHIFT) & 511]
+        if not pte_present(leaf):
+            leaf = 0
+    else:
+        leaf = 0
+    pfn = follow_page_info(vma, addr, False)[0]
+    if pfn < 0:
+        return None
+    head = ctx.pages.compound_head(pfn)
+    return bool(leaf & _PAGE_DIRTY) or bool(ctx.pages.flags[head] & F_dirty)
+
+
 #: page-table level (4 = PGD ... 1 = PTE) -> its name, and the shift of one entry's span
 LEVEL_NAME = {4: "pgd", 3: "pud", 2: "pmd", 1: "pte"}
 LEVEL_SHIFT = {4: PGDIR_SHIFT, 3: PUD_SHIFT, 2: PMD_SHIFT, 1: PAGE_SHIFT}
@@ -352,7 +383,7 @@ def describe_entry(machine: Any, level: int, v: int) -> str:
     if not present:
         swp = machine.kernel.swp
         entry = swp.pte_to_swp_entry(v)
-        sd = " soft-dirty" if pte_swp_soft_dirty(v) else ""
+        sd = " soft-dirty" if swp.pte_swp_soft_dirty(v) else ""
         if swp.is_migration_entry(entry):
             kind = ("write" if swp.is_writable_migration_entry(entry) else
                     "read-exclusive" if swp.is_readable_exclusive_migration_entry(entry)

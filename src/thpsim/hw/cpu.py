@@ -16,6 +16,15 @@ Model-only (the silicon), following the Intel SDM's 4-level paging:
   writes the frame that entry names: a missing flush loses data here as it did
   on real machines.
 * Capacity is bounded (FIFO eviction, deterministic).
+* ``knl_ad_erratum`` (a machine option, ``Machine(knl_ad_erratum=True)``): Knights
+  Landing's erratum KNL4, where a thread about to page fault may set A and/or D in
+  an entry whose P bit was just cleared (its A/D update is not atomic against its
+  P check). The model's walk is one step, so it cannot place another CPU's store
+  between the check and the update; it over-approximates: every user access that
+  faults on a swap-format leaf (a PMD or PTE neither none nor present to the
+  kernel: a migration or hwpoison entry) sets A in it, and D for a store, as if the
+  entry had been installed just after the thread checked P. This is why the
+  kernel's swap format keeps nothing in bits 5 and 6 (C:00839ee3b299, 4.8).
 
 Translation values are ints: ``pfn << PAGE_SHIFT | _PAGE_RW? | _PAGE_DIRTY? | _PAGE_USER``.
 """
@@ -25,6 +34,7 @@ from __future__ import annotations
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_ACCESSED,
     _PAGE_DIRTY,
+    _PAGE_GLOBAL,
     _PAGE_PRESENT,
     _PAGE_PSE,
     _PAGE_RW,
@@ -49,6 +59,10 @@ _TLB_FLAGS = _PAGE_RW | _PAGE_DIRTY | _PAGE_USER
 _HUGE_PFN_OFF = (1 << (PMD_SHIFT - PAGE_SHIFT)) - 1
 _IDX = 511
 _AD = _PAGE_ACCESSED | _PAGE_DIRTY
+_NOT_AD = ~_AD & 0xFFFF_FFFF_FFFF_FFFF
+#: What makes a non-present (P clear) PMD or PTE present to the kernel: PROTNONE, and
+#: PSE in a PMD (pmd_present()); such entries are not swap entries.
+_KERNEL_PRESENT = _PAGE_GLOBAL | _PAGE_PSE
 #: The levels the MMU walks, top down (4-level paging): each one's index shift and the
 #: entry bits that make it the leaf (PS in a PMD; every present PTE; none above).
 _LEVELS = ((PGDIR_SHIFT, 0), (PUD_SHIFT, 0), (PMD_SHIFT, _PAGE_PSE), (PAGE_SHIFT, -1))
@@ -60,7 +74,7 @@ DEFAULT_TLB_ENTRIES_2M = 1024
 class CPU:
     """One simulated CPU: its node and its TLB."""
 
-    __slots__ = ("cpu", "nid", "tlb", "cap4k", "cap2m", "online")
+    __slots__ = ("cpu", "nid", "tlb", "cap4k", "cap2m", "online", "knl_ad_erratum")
 
     def __init__(
         self,
@@ -68,8 +82,10 @@ class CPU:
         nid: int,
         cap4k: int = DEFAULT_TLB_ENTRIES_4K,
         cap2m: int = DEFAULT_TLB_ENTRIES_2M,
+        knl_ad_erratum: bool = False,
     ):
         self.cpu = cpu
+        self.knl_ad_erratum = knl_ad_erratum
         self.nid = nid
         #: asid -> (4 KiB entries by vpn, 2 MiB entries by vaddr >> PMD_SHIFT)
         self.tlb: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
@@ -137,12 +153,14 @@ class CPU:
         return t is not None and bool(t[0] or t[1])
 
 
-def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool) -> tuple[int, bool]:
+def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool,
+             knl_ad_erratum: bool = False) -> tuple[int, bool]:
     """Walk the page tables for a user access, as the MMU does.
 
     Returns ``(translation, huge)`` with translation >= 0 on success (A set in
     every entry used, D in the leaf on a write), or ``(WALK_NOT_PRESENT, False)``
-    / ``(WALK_PROTECTION, False)``.
+    / ``(WALK_PROTECTION, False)``. ``knl_ad_erratum``: a fault on a swap-format
+    PMD or PTE sets stray A (and D for a write) in it (see the module docstring).
     """
     tables = mem.tables
     t = tables[pgd_pfn]
@@ -151,6 +169,8 @@ def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool) -> tupl
         i = (vaddr >> shift) & _IDX
         e = t[i]
         if not e & _PAGE_PRESENT:
+            if knl_ad_erratum and shift <= PMD_SHIFT and e & _NOT_AD and not e & _KERNEL_PRESENT:
+                t[i] = e | (_AD if write else _PAGE_ACCESSED)  # KNL4: stray A/D
             return WALK_NOT_PRESENT, False
         if not e & _PAGE_USER:
             return WALK_PROTECTION, False

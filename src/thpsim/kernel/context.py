@@ -63,6 +63,8 @@ class KernelContext:
         self.swp = SwapOps(
             inverted_offset=not profile.swap_layout_4_14_0,
             mainline_types=profile.swap_types_v6,
+            # B5/B6: 0 is off (bit 1, C:eee4818baac0); 7 or 6 the earlier places
+            soft_dirty_bit=profile.bug_b5_swp_soft_dirty_bit or 1,
         )
         self.mem = mem
         self.pages = pages

@@ -57,10 +57,6 @@ from thpsim.arch.x86_64.swapops import (
     SWP_MIG_DIRTY,
     SWP_MIG_YOUNG,
     is_swap_pmd,
-    pmd_swp_mksoft_dirty,
-    pmd_swp_soft_dirty,
-    pte_swp_mksoft_dirty,
-    pte_swp_soft_dirty,
 )
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
@@ -485,7 +481,8 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
 
     Models: mm/huge_memory.c __split_huge_pmd_locked(), v4.14 with the 4.20 fix
     for migration entries (B8: flags are read from the entry, not with present
-    accessors). ``freeze`` (split_huge_page) writes PTE migration entries instead
+    accessors; ``bug_b8_split_mig_uses_present_accessors`` brings the 4.14 reads
+    back). ``freeze`` (split_huge_page) writes PTE migration entries instead
     of PTEs and drops the mapping. Counts thp_split_pmd.
     Context: PMD lock held. Preempts: in the invalidating TLB flush.
     """
@@ -499,12 +496,24 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
         yield from __split_huge_zero_page_pmd(vma, haddr, pmd)
         return
     pmd_migration = swp.is_pmd_migration_entry(old)
-    if pmd_migration:
+    if pmd_migration and ctx.profile.bug_b8_split_mig_uses_present_accessors:
+        # B8 (4.14 to 4.19): the flags of the entry read with the present-PMD accessors:
+        # write is bit 1 (the swap soft-dirty bit), young and dirty bits 5 and 6,
+        # soft-dirty bit 11 (a TYPE or OFFSET bit of the entry)
+        entry = swp.pmd_to_swp_entry(old)
+        page = swp.pfn_swap_entry_pfn(entry)
+        if pmd_dirty(old):
+            pages.flags[page] |= F_dirty
+        write = pmd_write(old)
+        young = pmd_young(old)
+        dirty = False
+        soft_dirty = pmd_soft_dirty(old)
+    elif pmd_migration:
         entry = swp.pmd_to_swp_entry(old)
         page = swp.pfn_swap_entry_pfn(entry)
         write = swp.is_writable_migration_entry(entry)
         young = dirty = False
-        soft_dirty = pmd_swp_soft_dirty(old)
+        soft_dirty = swp.pmd_swp_soft_dirty(old)
     else:
         # pmdp_invalidate(): keep the PMD non-none for lockless walkers, flush the TLB
         old = yield from pmdp_invalidate(vma, haddr, pmd)
@@ -525,7 +534,7 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
             sentry = swp.make_migration_entry(sub, write)
             e = swp.swp_entry_to_pte(sentry)
             if soft_dirty:
-                e = pte_swp_mksoft_dirty(e)
+                e = swp.pte_swp_mksoft_dirty(e)
         else:
             e = pfn_pte(sub, prot)
             if write:
@@ -699,8 +708,16 @@ def __split_huge_page(ctx: KernelContext, head: int) -> None:
 
 def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
     """Models: unmap_page()/freeze_page() (TTU_SPLIT_FREEZE): a PMD mapping is split
-    straight into PTE migration entries, then every PTE mapping is converted."""
+    straight into PTE migration entries, then every PTE mapping is converted.
+
+    ``bug_b7_freeze_uses_ttu_migration`` (B7, v1/v2 of the series): the freeze passes
+    TTU_MIGRATION, so the rmap walk meets the PMD mapping at PMD level and
+    try_to_unmap_one() installs a PMD migration entry (set_pmd_migration_entry)
+    instead of 512 PTE migration entries."""
     pages = ctx.pages
+    if ctx.profile.bug_b7_freeze_uses_ttu_migration:
+        yield from try_to_migrate(ctx, head, locked=True)
+        return
     for vma in list(av.vmas):
         addr = vma_address(vma, pages.index[head])
         if addr + HPAGE_PMD_SIZE <= vma.vm_start or addr >= vma.vm_end:
@@ -759,7 +776,9 @@ def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: P
 
     Models: mm/huge_memory.c copy_huge_pmd(), v4.14 with C:84c3fc4's migration
     branch: a write entry is downgraded to read in the parent (soft-dirty kept);
-    the child gets a copy; no page reference or rmap for an entry.
+    the child gets a copy; no page reference or rmap for an entry. Bug switches:
+    ``bug_b10_migration_entry_keeps_write`` (no downgrade), ``bug_b11_swp_soft_dirty_lost``
+    (soft-dirty read from the new entry).
     Context: dst PMD lock, then src PMD lock nested. Returns: 0, -ENOMEM, -EAGAIN.
     """
     ctx = src_mm.kernel
@@ -774,14 +793,16 @@ def copy_huge_pmd(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: P
         if is_swap_pmd(pmd):
             ctx.bug_on(not swp.is_pmd_migration_entry(pmd), "copy_huge_pmd: swap PMD")
             entry = swp.pmd_to_swp_entry(pmd)
-            if swp.is_writable_migration_entry(entry) or (
+            if (swp.is_writable_migration_entry(entry) or (
                 swp.is_readable_exclusive_migration_entry(entry)
-            ):
+            )) and not ctx.profile.bug_b10_migration_entry_keeps_write:
                 new = swp.swp_entry_to_pmd(
                     swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                 )
-                if pmd_swp_soft_dirty(pmd):
-                    new = pmd_swp_mksoft_dirty(new)
+                # B11 (v4 of the series): soft-dirty read from the new entry
+                sd_from = new if ctx.profile.bug_b11_swp_soft_dirty_lost else pmd
+                if swp.pmd_swp_soft_dirty(sd_from):
+                    new = swp.pmd_swp_mksoft_dirty(new)
                 set_pmd_at(src_mm, addr, src_pmd, new)
                 pmd = new
             dst_mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR)
@@ -815,8 +836,9 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
                     prot_numa: bool) -> KernelPath[int]:
     """Models: mm/huge_memory.c change_huge_pmd(), v4.14.
 
-    A write migration entry becomes a read entry (soft-dirty kept); a huge PMD
-    is invalidated, flushed and rewritten with the new protection.
+    A write migration entry becomes a read entry (soft-dirty kept; bug switches
+    ``bug_b10_migration_entry_keeps_write``, ``bug_b11_swp_soft_dirty_lost`` undo
+    each); a huge PMD is invalidated, flushed and rewritten with the new protection.
     Returns: HPAGE_PMD_NR when a present PMD changed, 1 for a migration entry,
     0 when the PMD is no longer huge (the caller falls back to PTEs).
     """
@@ -830,12 +852,15 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
         v = pmdp_get(pmd)
         if is_swap_pmd(v):
             entry = swp.pmd_to_swp_entry(v)
-            if swp.is_writable_migration_entry(entry):
+            if swp.is_writable_migration_entry(entry) and (
+                not ctx.profile.bug_b10_migration_entry_keeps_write
+            ):
                 new = swp.swp_entry_to_pmd(
                     swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                 )
-                if pmd_swp_soft_dirty(v):
-                    new = pmd_swp_mksoft_dirty(new)
+                # B11 (v4 of the series): the soft-dirty bit not carried over
+                if swp.pmd_swp_soft_dirty(v) and not ctx.profile.bug_b11_swp_soft_dirty_lost:
+                    new = swp.pmd_swp_mksoft_dirty(new)
                 set_pmd_at(mm, addr, pmd, new)
             return 1
         if is_huge_zero_pmd(ctx, v):
@@ -887,7 +912,7 @@ def move_huge_pmd(vma: vm_area_struct, old_addr: int, new_addr: int, old_end: in
             pgtable_trans_huge_deposit(mm, new_pmd, pgtable)
         # move_soft_dirty_pmd()
         if is_swap_pmd(pmd):
-            pmd = pmd_swp_mksoft_dirty(pmd)
+            pmd = mm.kernel.swp.pmd_swp_mksoft_dirty(pmd)
         else:
             pmd = pmd_mksoft_dirty(pmd)
         set_pmd_at(mm, new_addr, new_pmd, pmd)
@@ -960,7 +985,9 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     """Replace a huge PMD by a PMD migration entry.
 
     Models: mm/huge_memory.c set_pmd_migration_entry(), v4.14 with the 5.6 fix
-    (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost).
+    (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost;
+    ``bug_b9_read_then_invalidate`` brings back the read, a preemption point, then
+    the invalidation).
     6.x: an exclusive anon page gets a read-exclusive entry; young and dirty go
     into the entry (migration_entry_supports_ad). The series' earlier versions, as
     bug switches: v2 cleared the PMD without a flush (B3), v3 with
@@ -980,6 +1007,12 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     elif ctx.profile.bug_b4_transient_none_pmd:
         # B4 (v3): flushed, but none until set_pmd_at() below
         pmdval = yield from pmdp_huge_clear_flush(vma, address, pvmw.pmd)
+    elif ctx.profile.bug_b9_read_then_invalidate:
+        # B9 (4.14 to 5.5): ``pmdval = *pvmw->pmd; pmdp_invalidate(...)``: another CPU's
+        # store may set D in the PMD between the read and the invalidation
+        pmdval = pmdp_get(pvmw.pmd)
+        yield PREEMPT
+        yield from pmdp_invalidate(vma, address, pvmw.pmd)
     else:
         pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
     if pmd_dirty(pmdval):
@@ -989,7 +1022,7 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
                                          pmd_young(pmdval), pmd_dirty(pmdval))
     pmdswp = swp.swp_entry_to_pmd(entry)
     if pmd_soft_dirty(pmdval):
-        pmdswp = pmd_swp_mksoft_dirty(pmdswp)
+        pmdswp = swp.pmd_swp_mksoft_dirty(pmdswp)
     set_pmd_at(mm, address, pvmw.pmd, pmdswp)
     page_remove_rmap(ctx, page, True)
     put_page(ctx, page)
@@ -1012,7 +1045,7 @@ def migration_entry_restore(ctx, vma: vm_area_struct, swp_word: int, entry: int,
     (``migration_restore_dirty_keeps_soft_dirty``) a PTE (``pte``) no longer does.
     """
     swp = ctx.swp
-    if pte_swp_soft_dirty(swp_word):
+    if swp.pte_swp_soft_dirty(swp_word):
         mapping = pte_mksoft_dirty(mapping)
     if swp.is_writable_migration_entry(entry):
         mapping = maybe_mkwrite(mapping, vma)

@@ -46,7 +46,7 @@ from thpsim.arch.x86_64.pgtable import (
     pud_none,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import spin_lock, spin_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -769,8 +769,8 @@ def copy_pte_range(dst_mm: mm_struct, src_mm: mm_struct, dst_pmd: Ptr, src_pmd: 
                         new = swp.swp_entry_to_pte(
                             swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                         )
-                        if pte_swp_soft_dirty(pte):
-                            new = pte_swp_mksoft_dirty(new)
+                        if swp.pte_swp_soft_dirty(pte):
+                            new = swp.pte_swp_mksoft_dirty(new)
                         src_t[i] = new
                         pte = new
                 dst_t[i] = pte

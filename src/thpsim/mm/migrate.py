@@ -38,7 +38,6 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import (
     is_swap_pmd,
-    pte_swp_soft_dirty,
 )
 from thpsim.hw.memory import MAX_NUMNODES
 from thpsim.include.linux.cpuset import cpuset_mems_allowed
@@ -196,7 +195,7 @@ def try_to_map_unused_to_zeropage(ctx, vma: vm_area_struct, t, i: int, e: int,
     if ctx.mem.contents[sub]:
         return False
     pte = pte_mkspecial(pfn_pte(ctx.zero_pfn, vma.vm_page_prot))
-    if pte_swp_soft_dirty(e):
+    if ctx.swp.pte_swp_soft_dirty(e):
         pte = pte_mksoft_dirty(pte)
     t[i] = pte
     vma.vm_mm.add_mm_counter(MM_ANONPAGES, -1)
@@ -219,6 +218,10 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
     pvmw = pvm.page_vma_mapped_walk_t(old, nr, vma, address, pvm.PVMW_SYNC | pvm.PVMW_MIGRATION)
     while (yield from pvm.page_vma_mapped_walk(pvmw)):
         if pvmw.pte is None:
+            # VM_BUG_ON_PAGE(PageHuge(page) || !PageTransCompound(page), page)
+            ctx.bug_on(not pages.flags[pages.compound_head(new)] & F_head,
+                       f"remove_migration_pte: PMD migration entry for {new:#x}, "
+                       f"which is not a compound page")
             remove_migration_pmd(pvmw, new)
             continue
         t, i = pvmw.pte

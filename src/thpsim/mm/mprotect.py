@@ -27,7 +27,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_write,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty, pte_swp_soft_dirty
+from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -101,8 +101,8 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
                     ne = swp.swp_entry_to_pte(
                         swp.make_readable_migration_entry(swp.pfn_swap_entry_pfn(entry))
                     )
-                    if pte_swp_soft_dirty(e):
-                        ne = pte_swp_mksoft_dirty(ne)
+                    if swp.pte_swp_soft_dirty(e):
+                        ne = swp.pte_swp_mksoft_dirty(ne)
                     t[i] = ne
                     pages += 1
             i += 1

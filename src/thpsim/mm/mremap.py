@@ -23,7 +23,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_present,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd, pte_swp_mksoft_dirty
+from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import KernelPath
@@ -79,7 +79,7 @@ def move_ptes(vma: vm_area_struct, old_pmd, old_addr: int, old_end: int, new_vma
                     flush = True
                     e = pte_mksoft_dirty(e)  # move_soft_dirty_pte()
                 else:
-                    e = pte_swp_mksoft_dirty(e)
+                    e = ctx.swp.pte_swp_mksoft_dirty(e)
                 nt[ni] = e
             oi += 1
             ni += 1

@@ -25,7 +25,6 @@ from thpsim.arch.x86_64.pgtable import (
     pte_write,
     pte_young,
 )
-from thpsim.arch.x86_64.swapops import pte_swp_mksoft_dirty
 from thpsim.errors import KernelBug
 from thpsim.kernel.locking import down_read, down_write, rw_semaphore, up_read, up_write
 from thpsim.kernel.sched import KernelPath
@@ -341,7 +340,7 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
             pte_young(pteval), pte_dirty(pteval))
         swp_pte = swp.swp_entry_to_pte(entry)
         if pte_soft_dirty(pteval):
-            swp_pte = pte_swp_mksoft_dirty(swp_pte)
+            swp_pte = swp.pte_swp_mksoft_dirty(swp_pte)
         t[i] = swp_pte
         page_remove_rmap(ctx, subpage, False)
         put_page(ctx, head)

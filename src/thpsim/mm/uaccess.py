@@ -52,7 +52,7 @@ def user_translate(task, addr: int, write: bool) -> KernelPath[int]:
         e = cpu.tlb_lookup(asid, addr)
         if e >= 0 and (not write or e & TLB_W and e & TLB_D):
             return e
-        e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, write)
+        e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, write, cpu.knl_ad_erratum)
         if e >= 0:
             cpu.tlb_fill(asid, addr, e, huge)
             return e

@@ -51,7 +51,8 @@ SWP_TYPE_BITS = 5
 _SWP_FIRST_BIT = _PAGE_BIT_PROTNONE + 1  # 9
 SWP_OFFSET_SHIFT = _SWP_FIRST_BIT + SWP_TYPE_BITS  # 14
 
-#: Soft-dirty of a swap entry: bit 1 since v4.14 (C:eee4818; was bit 7).
+#: Soft-dirty of a swap entry: bit 1 since v4.14 (C:eee4818; was bit 7). The kernel
+#: paths use the SwapOps methods, whose bit is the profile's (B5/B6 move it).
 _PAGE_SWP_SOFT_DIRTY = _PAGE_RW
 #: 6.x only: uffd-wp (bit 2) and anon-exclusive (bit 3) of a swap entry.
 _PAGE_SWP_UFFD_WP = _PAGE_USER
@@ -118,6 +119,8 @@ class SwapOps:
 
     __slots__ = (
         "inverted_offset",
+        "_PAGE_SWP_SOFT_DIRTY",
+        "_NOT_SWP_FLAGS",
         "SWP_HWPOISON",
         "SWP_MIGRATION_READ",
         "SWP_MIGRATION_READ_EXCLUSIVE",
@@ -126,8 +129,17 @@ class SwapOps:
         "has_read_exclusive",
     )
 
-    def __init__(self, *, inverted_offset: bool, mainline_types: bool):
+    def __init__(self, *, inverted_offset: bool, mainline_types: bool,
+                 soft_dirty_bit: int = 1):
         self.inverted_offset = inverted_offset
+        #: _PAGE_SWP_SOFT_DIRTY: bit 1 since C:eee4818 (4.14). ``soft_dirty_bit`` (profile
+        #: switch ``bug_b5_swp_soft_dirty_bit``) brings back an earlier place: 7
+        #: (_PAGE_PSE, 3.11 to 4.13: B5) or 6 (_PAGE_DIRTY, the series' v2 proposal: B6).
+        if soft_dirty_bit not in (1, 6, 7):
+            raise ValueError(f"_PAGE_SWP_SOFT_DIRTY at bit {soft_dirty_bit}: 1, 6 or 7")
+        self._PAGE_SWP_SOFT_DIRTY = 1 << soft_dirty_bit
+        self._NOT_SWP_FLAGS = ~(
+            self._PAGE_SWP_SOFT_DIRTY | (_SWP_FLAGS & ~_PAGE_SWP_SOFT_DIRTY)) & _U64
         if mainline_types:
             # 6.13: MAX_SWAPFILES = 32 - DEVICE(4) - MIGRATION(3) - HWPOISON(1) - PTE_MARKER(1)
             max_swapfiles = 23
@@ -168,7 +180,7 @@ class SwapOps:
     # ---- entry <-> pte/pmd (swapops.h)
     def pte_to_swp_entry(self, pte: int) -> int:
         """Strip the software bits (soft-dirty; 6.x also uffd-wp, exclusive), then decode."""
-        arch = pte & _NOT_SWP_FLAGS
+        arch = pte & self._NOT_SWP_FLAGS
         return swp_entry(self.__swp_type(arch), self.__swp_offset(arch))
 
     def swp_entry_to_pte(self, entry: int) -> int:
@@ -176,6 +188,20 @@ class SwapOps:
 
     pmd_to_swp_entry = pte_to_swp_entry
     swp_entry_to_pmd = swp_entry_to_pte
+
+    # ---- the soft-dirty bit of a swap entry (pgtable.h pte_swp_soft_dirty() & co.)
+    def pte_swp_soft_dirty(self, pte: int) -> bool:
+        return pte & self._PAGE_SWP_SOFT_DIRTY != 0
+
+    def pte_swp_mksoft_dirty(self, pte: int) -> int:
+        return pte | self._PAGE_SWP_SOFT_DIRTY
+
+    def pte_swp_clear_soft_dirty(self, pte: int) -> int:
+        return pte & ~self._PAGE_SWP_SOFT_DIRTY & _U64
+
+    pmd_swp_soft_dirty = pte_swp_soft_dirty
+    pmd_swp_mksoft_dirty = pte_swp_mksoft_dirty
+    pmd_swp_clear_soft_dirty = pte_swp_clear_soft_dirty
 
     # ---- migration entries
     def make_migration_entry(self, pfn: int, write: bool) -> int:

@@ -79,10 +79,6 @@ from thpsim.arch.x86_64.swapops import (
     MAX_SWAPFILES_SHIFT,
     is_swap_pmd,
     is_swap_pte,
-    pmd_swp_clear_soft_dirty,
-    pmd_swp_soft_dirty,
-    pte_swp_clear_soft_dirty,
-    pte_swp_soft_dirty,
     swp_offset,
     swp_offset_pfn,
     swp_type,
@@ -690,7 +686,7 @@ def pte_to_pagemap_entry(pm: pagemapread, vma: vm_area_struct, addr: int, pte: i
             flags |= PM_SOFT_DIRTY
     elif is_swap_pte(pte):
         swp = ctx.swp
-        if pte_swp_soft_dirty(pte):
+        if swp.pte_swp_soft_dirty(pte):
             flags |= PM_SOFT_DIRTY
         entry = swp.pte_to_swp_entry(pte)
         if pm.show_pfn or not profile.pagemap_hides_swap_offset:
@@ -752,7 +748,7 @@ def pagemap_pmd_range(pmdp: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPa
                     offset = swp_offset_pfn(entry) + idx
                     frame = swp_type(entry) | (offset << MAX_SWAPFILES_SHIFT)
                 flags |= PM_SWAP
-                if pmd_swp_soft_dirty(pmd):
+                if swp.pmd_swp_soft_dirty(pmd):
                     flags |= PM_SOFT_DIRTY
                 ctx.bug_on(not swp.is_pmd_migration_entry(pmd), f"pagemap: swap PMD {pmd:#x}")
                 page = swp.pfn_swap_entry_pfn(entry)
@@ -871,7 +867,7 @@ def clear_soft_dirty(vma: vm_area_struct, addr: int, pte: Ptr) -> KernelPath[Non
         ptent = pte_clear_soft_dirty(pte_wrprotect(old))
         set_pte_at(mm, addr, pte, ptent)  # ptep_modify_prot_commit()
     elif is_swap_pte(ptent):
-        set_pte_at(mm, addr, pte, pte_swp_clear_soft_dirty(ptent))
+        set_pte_at(mm, addr, pte, mm.kernel.swp.pte_swp_clear_soft_dirty(ptent))
 
 
 def clear_soft_dirty_pmd(vma: vm_area_struct, addr: int, pmdp: Ptr) -> KernelPath[None]:
@@ -892,7 +888,7 @@ def clear_soft_dirty_pmd(vma: vm_area_struct, addr: int, pmdp: Ptr) -> KernelPat
         pmd = pmd_clear_soft_dirty(pmd_wrprotect(pmd))
         set_pmd_at(mm, addr, pmdp, pmd)
     elif mm.kernel.swp.is_pmd_migration_entry(pmd):
-        set_pmd_at(mm, addr, pmdp, pmd_swp_clear_soft_dirty(pmd))
+        set_pmd_at(mm, addr, pmdp, mm.kernel.swp.pmd_swp_clear_soft_dirty(pmd))
 
 
 def _clear_page_young_referenced(ctx: Any, page: int) -> None:
