@@ -18,15 +18,20 @@ never ends up writable).
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
 from collections.abc import Callable
 from typing import Any
 
 from thpsim import (
     HPAGE_PMD_SIZE,
+    MADV_DONTNEED,
+    MADV_NOHUGEPAGE,
     MAP_ANONYMOUS,
     MAP_PRIVATE,
+    MPOL_BIND,
     MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
     PAGE_SIZE,
     PROT_READ,
     PROT_WRITE,
@@ -47,6 +52,7 @@ from thpsim.testing import (
     integrity_failure,
     make_scheduler,
     memory_word,
+    node_free_pages,
     writable_entries,
 )
 
@@ -208,6 +214,124 @@ def mprotect_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun
         return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
+
+
+@scenario
+def faults_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """A forked child and its parent keep reading a THP they share while a thread of the
+    parent moves it to node 1 (MPOL_MF_MOVE_ALL): the move must succeed.
+
+    Faults that wait on a migration entry do not pin the page from 5.0 on; in 4.14
+    they do, and a move that kept failing (-EAGAIN for 10 passes) is that era's
+    documented outcome (``migration_entry_wait_no_ref``; B17).
+    """
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    child = p.fork(cpu=2)
+    t0 = p.clone(cpu=0)
+    race = Race(m)
+    race.on(0, t0).move_pages([a], [1], MPOL_MF_MOVE_ALL)
+    for cpu, thread in ((1, p.threads[0]), (2, child.threads[0])):
+        b = race.on(cpu, thread)
+        for k in range(_FAULT_ROUNDS):
+            b.load(a + k * PAGE_SIZE)
+
+    def check(ex: Execution) -> str | None:
+        for cpu in (1, 2):
+            for k in range(_FAULT_ROUNDS):
+                want = 1 if k == 0 else 0
+                if ex.result(cpu, k) != want:
+                    return f"CPU{cpu} loaded {ex.result(cpu, k)!r} at page {k}, not {want}"
+        got = ex.result(0, 0)
+        if got != (0, [1]):
+            ret, status = got
+            eagain = ret == 0 and status == [-errno.EAGAIN]
+            if not (eagain and not m.profile.migration_entry_wait_no_ref):
+                return (f"move_pages returned {got!r}: the THP, pinned by nothing but "
+                        f"faults waiting on its migration entry, was not moved")
+        for owner in (p, child):
+            if memory_word(owner, a) != 1:
+                return f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r} at {a:#x}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def migrate_to_fragmented_node(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU0 moves a THP and a 4 KiB page to node 1, whose free memory is plenty but in
+    pieces (another task filled it with 4 KiB pages and freed every other one): both
+    must move, the THP split (4.17+). 4.14 documents -ENOMEM for the whole call
+    instead (``migrate_thp_split_on_enomem``; B18). Not a race: one CPU runs, so
+    every scheduler runs the one interleaving (a second CPU would multiply the
+    search by the split's thousand preemption points and find nothing more)."""
+    m = Machine(nodes={0: 32 * MB, 1: 4 * MB}, block_size=4 * MB, cpus=3,
+                profile=profile, shadow=False, **switches)
+    filler = m.spawn(cpu=2)
+    n = 768
+    b = filler.mmap(0, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    filler.madvise(b, n * PAGE_SIZE, MADV_NOHUGEPAGE)
+    filler.mbind(b, n * PAGE_SIZE, MPOL_BIND, 1 << 1, 3)
+    for i in range(n):
+        filler.threads[0].write(b + i * PAGE_SIZE, i + 1)
+    for i in range(0, n, 2):
+        filler.madvise(b + i * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED)
+    p = m.spawn(cpu=0)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    small = p.mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.threads[0].write(small, 2)
+    race = Race(m)
+    race.on(0, p.threads[0]).move_pages([a, small], [1, 1], MPOL_MF_MOVE)
+
+    def check(ex: Execution) -> str | None:
+        got = ex.result(0, 0)
+        if got != (0, [1, 1]):
+            if not (got[0] == -errno.ENOMEM and not m.profile.migrate_thp_split_on_enomem):
+                return (f"move_pages returned {got!r}: node 1 had "
+                        f"{node_free_pages(m, 1)} free pages for 513")
+        for addr, want in ((a, 1), (small, 2)):
+            if memory_word(p, addr) != want:
+                return f"lost write: {addr:#x} reads {memory_word(p, addr)!r}, not {want}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def smaps_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 reads its own smaps_rollup while CPU0 migrates its only THP: the THP counts
+    whole in Rss and AnonHugePages, under migration or not (5.8+). 4.14 documents
+    that a THP behind a PMD migration entry drops out (``smaps_pmd_migration_entry``;
+    B20)."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    m = race.machine
+    sys1 = p.threads[0].sys
+
+    def read_rollup():
+        text = yield from sys1.read_file("/proc/self/smaps_rollup")
+        return text
+
+    race.on(1, p.threads[0]).call("read smaps_rollup", read_rollup)
+
+    def check(ex: Execution) -> str | None:
+        text = ex.result(1, 0)
+        kb = {k: int(v.split()[0]) for k, _, v in
+              (line.partition(":") for line in text.splitlines()[1:]) if v.strip()}
+        rss, thp = kb.get("Rss"), kb.get("AnonHugePages")
+        if (rss, thp) != (2048, 2048):
+            if not ((rss, thp) == (0, 0) and not m.profile.smaps_pmd_migration_entry):
+                return (f"smaps_rollup: Rss {rss} kB, AnonHugePages {thp} kB while the "
+                        f"process maps one 2048 kB THP (under migration)")
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+#: loads per reader in faults_vs_migration (one fault per migration pass at most)
+_FAULT_ROUNDS = 6
 
 
 # ---------------------------------------------------------------- running

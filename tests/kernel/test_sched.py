@@ -30,6 +30,8 @@ from thpsim.scenarios import (
 )
 
 B3 = {"bug_b3_pmd_migration_no_flush": True}
+#: scenarios that are no race: one CPU runs (their interleaving is the only one)
+SINGLE_CPU = {"migrate_to_fragmented_node"}
 
 
 @given(st.integers(0, 2**32), st.lists(st.integers(0, 7), max_size=60))
@@ -107,7 +109,7 @@ def test_scenarios_pass_exhaustively(name, profile, capsys):
     bound = 1 if name == "fork_vs_migration" and profile == "mainline" else 2
     n, fails = explore(name, bound, profile)
     print(f"{name} {profile}: {n} interleavings explored (bound {bound})")
-    assert n > 1
+    assert n > 1 or name in SINGLE_CPU
     assert not fails, format_failure(name, profile, None, fails[0])
 
 

@@ -123,8 +123,10 @@ NewPage = Callable[[int], int]
 def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[None]:
     """Wait until the page behind a PTE migration entry is unlocked.
 
-    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14
-    (takes a transient reference with get_page_unless_zero, B17's cause).
+    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14:
+    a reference (get_page_unless_zero) held while sleeping, B17's cause; 5.0+
+    put_and_wait_on_page_locked() (5.19+ migration_entry_wait_on_locked()): none
+    while sleeping (``migration_entry_wait_no_ref``, unless ``bug_b17_waiter_takes_ref``).
     Context: no locks held on return. Preempts: in the PTE lock, while waiting.
     """
     ctx = mm.kernel
@@ -143,9 +145,15 @@ def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[No
     if not ctx.pages.refcount[head] or not ctx.pages.flags[head] & F_locked:
         spin_unlock(ptl)
         return
+    pages = ctx.pages
+    if not _waiter_holds_ref(ctx.profile):
+        # 5.0+: sleep on PG_locked without a reference; the migrator's own reference
+        # keeps the page until the entry is gone (taken under the PTE lock)
+        spin_unlock(ptl)
+        yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+        return
     get_page(ctx, head)
     spin_unlock(ptl)
-    pages = ctx.pages
     yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
     put_page(ctx, head)
 
@@ -154,7 +162,8 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     """Wait until the THP behind a PMD migration entry is unlocked.
 
     Models: mm/migrate.c pmd_migration_entry_wait(), v4.14 (transient
-    get_page_unless_zero on the old page while sleeping: B17's cause).
+    get_page_unless_zero on the old page while sleeping: B17's cause); 5.0+ without
+    a reference while sleeping (see :func:`migration_entry_wait`).
     Context: takes and drops the PMD lock. Preempts: in the lock, while waiting.
     """
     ctx = mm.kernel
@@ -168,10 +177,21 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     if not pages.refcount[head] or not pages.flags[head] & F_locked:
         spin_unlock(ptl)
         return
+    if not _waiter_holds_ref(ctx.profile):
+        spin_unlock(ptl)
+        yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+        return
     pages.refcount[head] += 1
     spin_unlock(ptl)
     yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
     put_page(ctx, head)
+
+
+def _waiter_holds_ref(prof) -> bool:
+    """Whether a task waiting on a migration entry sleeps holding a page reference:
+    4.14 (get_page_unless_zero(); wait_on_page_locked(); put_page()), or B17 brought
+    back into an era that drops it first (put_and_wait_on_page_locked(), 5.0)."""
+    return not prof.migration_entry_wait_no_ref or prof.bug_b17_waiter_takes_ref
 
 
 def try_to_map_unused_to_zeropage(ctx, vma: vm_area_struct, t, i: int, e: int,
@@ -371,7 +391,8 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
 
     Models: mm/migrate.c migrate_pages(), v4.14 (up to 10 passes, -EAGAIN retried,
     -ENOMEM aborts) with the 4.17+ THP split on -ENOMEM behind
-    ``migrate_thp_split_on_enomem``.
+    ``migrate_thp_split_on_enomem`` (``bug_b18_enomem_aborts_list``: the 4.14 line in
+    a later era, B18).
     Context: pages isolated (one reference each, off the LRU, NR_ISOLATED counted).
     Returns: the number of pages (a THP counts 1) not migrated, or -ENOMEM.
     The caller puts back what is left in ``from_list`` (putback_movable_pages).
@@ -397,7 +418,8 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
             rc = yield from unmap_and_move(ctx, get_new_page, page, pass_ > 2, mode, reason,
                                            results)
             if rc == -errno.ENOMEM:
-                if is_thp and prof.migrate_thp_split_on_enomem:
+                if (is_thp and prof.migrate_thp_split_on_enomem
+                        and not prof.bug_b18_enomem_aborts_list):
                     # 4.17+: split the THP and migrate its pages as base pages
                     # (the isolation reference is the caller's pin split_huge_page expects)
                     yield from folio_lock(ctx, page)
