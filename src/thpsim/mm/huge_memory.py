@@ -561,7 +561,8 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
 
 def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
                      freeze: bool) -> KernelPath[None]:
-    """Models: mm/huge_memory.c __split_huge_pmd(), v4.14: lock, re-check, split.
+    """Models: mm/huge_memory.c __split_huge_pmd(), v4.14: lock, re-check, munlock a
+    huge PMD's THP (clear_page_mlock: PTE-mapped THPs are not mlocked), split.
 
     Preempts: in the PMD lock and the invalidating flush.
     """
@@ -571,6 +572,14 @@ def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
     try:
         v = pmdp_get(pmd)
         if pmd_trans_huge(v) or pmd_devmap(v) or is_swap_pmd(v):
+            if pmd_trans_huge(v) and not is_swap_pmd(v):
+                # a PTE-mapped THP is never mlocked (4.14 mm/mlock.c)
+                page = pmd_pfn(v)
+                if mm.kernel.pages.flags[page] & F_mlocked:
+                    # cycle: mm.mlock -> mm.gup -> mm.memory -> mm.huge_memory
+                    from thpsim.mm.mlock import clear_page_mlock
+
+                    clear_page_mlock(mm.kernel, page)
             if not is_swap_pmd(v) or mm.kernel.swp.is_pmd_migration_entry(v):
                 yield from __split_huge_pmd_locked(vma, pmd, haddr, freeze)
     finally:

@@ -60,7 +60,7 @@ from thpsim.mm.gfp import (
 )
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import migration_entry_restore, remove_migration_pmd, split_huge_page
-from thpsim.mm.mlock import mlock_vma_page
+from thpsim.mm.mlock import clear_page_mlock, mlock_vma_page
 from thpsim.mm.mm_types import MM_ANONPAGES, VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
@@ -223,7 +223,8 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
 
     Models: mm/migrate.c remove_migration_pte(), v4.14 (PTE entries: old and
     clean, soft-dirty and write from the entry, mlock for a base page under
-    VM_LOCKED; 6.1+ restores young/dirty from the entry) and
+    VM_LOCKED, and 4.19's munlock of a THP it maps by PTE (B12); 6.1+ restores
+    young/dirty from the entry) and
     remove_migration_pmd() for a PMD entry; ``map_unused_to_zeropage`` (a split's
     remap, 6.12+): try_to_map_unused_to_zeropage() first.
     """
@@ -252,6 +253,12 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
 
             mlock_vma_page(ctx, new)
+        # 4.19 (C:e125fe405abe): a THP that a PTE maps again is not mlocked, even if a
+        # VM_LOCKED PMD restored before this (rmap walks oldest VMA first) mlocked it;
+        # bug_b12_mlock_pte_mapped_thp: without this line (4.14.0 .. 4.18, B12)
+        if (pages.flags[new] & F_head and pages.flags[new] & F_mlocked
+                and not ctx.profile.bug_b12_mlock_pte_mapped_thp):
+            clear_page_mlock(ctx, new)
     return True
 
 
