@@ -26,6 +26,7 @@ from typing import Any
 from thpsim import (
     HPAGE_PMD_SIZE,
     MADV_DONTNEED,
+    MADV_FREE,
     MADV_NOHUGEPAGE,
     MAP_ANONYMOUS,
     MAP_LOCKED,
@@ -359,6 +360,40 @@ def mlock_fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioR
         for owner in (p, child):
             if memory_word(owner, a + PAGE_SIZE) != 1:
                 return f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def split_vs_migration_after_fork(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """After fork the child dropped the THP it shared (MADV_DONTNEED) and faulted its own
+    at the same address. CPU1: the parent MADV_FREEs one page of its THP, which splits
+    it (split_huge_page: the anon_vma walk visits the child's VMA too, where the other
+    THP sits); CPU0: a thread of the child moves the child's THP to the other node. Nothing
+    may crash, and both keep their data (the 6.15 report behind C:be6e843fc51a; B16)."""
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    child = p.fork(cpu=2)
+    child.madvise(a, HPAGE_PMD_SIZE, MADV_DONTNEED)
+    child.threads[0].write(a, 9)
+    _, (node,) = child.move_pages(0, [a], None)
+    tc = child.clone(cpu=0)
+    race = Race(m)
+    race.on(0, tc).move_pages([a], [1 - node], MPOL_MF_MOVE)
+    race.on(1, p.threads[0]).syscall("madvise", a + PAGE_SIZE, PAGE_SIZE, MADV_FREE)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) != 0:
+            return f"madvise(MADV_FREE) returned {ex.result(1, 0)!r}"
+        if ex.result(0, 0)[0] < 0:
+            return f"move_pages returned {ex.result(0, 0)!r}"
+        for owner, want in ((p, 1), (child, 9)):
+            if memory_word(owner, a) != want:
+                return (f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r} at "
+                        f"{a:#x}, not {want}")
         return integrity_failure(m)
 
     return ScenarioRun(race, check)
