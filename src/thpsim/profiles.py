@@ -124,6 +124,11 @@ class Profile:
     #: whose 2 MiB target cannot be allocated fails with -ENOMEM and the rest of the
     #: list is abandoned. Changed in 4.17 by C:94723aafb9e7.
     bug_b18_enomem_aborts_list: bool
+    #: Bug B19 (v1 of the THP migration series, 2016): the lockless GUP-fast walk
+    #: (gup_pmd_range) falls back to the slow path only for pmd_none(), so a PMD
+    #: migration entry is read as a PTE-table pointer. 4.14 (C:84c3fc4e9c56): falls back
+    #: for !pmd_present().
+    bug_b19_gup_fast_pmd_none: bool
     #: Bug B20: the 4.14 smaps_pte_range() (see ``smaps_pmd_migration_entry``) in an era
     #: that accounts a PMD migration entry: a THP under migration drops out of smaps'
     #: Rss and AnonHugePages. Changed in 5.8 ("/proc/PID/smaps: add PMD migration
@@ -440,6 +445,7 @@ PROFILES: dict[str, Profile] = {
         bug_b16_split_pmd_page_of_migration_entry=False,
         bug_b17_waiter_takes_ref=False,
         bug_b18_enomem_aborts_list=False,
+        bug_b19_gup_fast_pmd_none=False,
         bug_b20_smaps_skips_pmd_migration_entry=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
@@ -538,6 +544,7 @@ PROFILES: dict[str, Profile] = {
         bug_b16_split_pmd_page_of_migration_entry=False,
         bug_b17_waiter_takes_ref=False,
         bug_b18_enomem_aborts_list=False,
+        bug_b19_gup_fast_pmd_none=False,
         bug_b20_smaps_skips_pmd_migration_entry=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,

@@ -44,21 +44,21 @@ from thpsim.stress.workload import StressConfig
 
 GOLDEN = [
     ("seed", 1, dict(rounds=12, migrators=2),
-     "0a37253671d192da05fefe3d1a1b15cd46e1b61fc13ce2a6369e88583e46edb5"),
+     "ee5473450d7b9364f44c5bdd2a35da313c5f2d26ec4fea6c57c68724038aca03"),
     ("seed", 2, dict(rounds=12, migrators=2),
-     "d2b1fe960250bd591d778049c5ce565c14761ccf44630615a71cdd2c91ec5225"),
+     "63bab3b41f86e255b9c1c54e450e5c761e6b7f5b0e4fe012eeeba99e133ff408"),
     ("seed", 3, dict(rounds=12, migrators=2),
-     "8e004e49e165685b95f654114d6ab55bd91a55107ce739577eff91a01eb8af88"),
+     "6063d29bf173c820fc19d664e1098d1f8e0c1a380ade265e6e56a921037dee78"),
     ("mainline", 1, dict(rounds=12, migrators=2),
-     "0dc33d84391278bee4d519e021e3a9de2ac2f15ac0fa1ef450c57651866e8ad7"),
+     "cb2f1d2d826124509246f9258887d74fd989dac2dbcab8ef52d9682be20a1c87"),
     ("mainline", 2, dict(rounds=12, migrators=2),
-     "002f7d4599aa555e2d93b1a550a370945f95613dcfb7f8ba909a9555dc282827"),
+     "dc9972ace827a4b28df2df64604c4083ba0b8b716147212b41e44d507debe6ae"),
     ("mainline", 3, dict(rounds=12, migrators=2),
-     "1a99cedd6aa66d286826b8438fb302848c4d7abeaf10c8082b9b22eeaa88b587"),
+     "cd512d0ed3207cbad304892b6a3605886393384b3a76841fb1c77ea1cd1226b0"),
     ("seed", 11, dict(rounds=40, migrators=2, policy="pct"),
-     "22d7896732fef5e9e350ccc6426b980cbb74932544342621103276488c980e69"),
+     "d69f9091e3dc3330ab400c5f57da2631ca03a864c022c53252f177f217953e91"),
     ("mainline", 12, dict(rounds=40, migrators=2, user_threads=3),
-     "d446f77229265a364a448490147f4b80c49ab3669b80c1a073abe0551cec08c4"),
+     "2adaefc7e4d07054ae5d2e8dba1c85b91ba15d2708728dee1ab28dc07c20ce32"),
 ]
 
 
