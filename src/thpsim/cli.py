@@ -6,6 +6,7 @@
     thpsim stress ...                the stress harness (see thpsim.stress)
     thpsim oracle ...                real kernels against the model (docs/oracle.md)
     thpsim fuzz ...                  the hostile-input fuzzer (see thpsim.fuzz)
+    thpsim zoo ...                   the bug zoo: historical bugs found and replayed
 
 ``demo`` boots a two-node machine, faults THPs in, forks, breaks COW in the
 child, splits a PMD with a partial munmap, and shows what /proc and /sys report
@@ -38,6 +39,7 @@ from thpsim.oracle.cli import main as oracle_main
 from thpsim.scenarios import cli_explore, cli_replay, cli_run
 from thpsim.stress.cli import main as stress_main
 from thpsim.testing import mm_counters, node_free_pages, node_stat, vmas
+from thpsim.zoo.cli import main as zoo_main
 
 __all__ = ["main"]
 
@@ -229,7 +231,7 @@ def _fuzz(argv: list[str]) -> int:
 
 #: Tools with their own options: thpsim replay|explore|race|stress|fuzz|oracle --help
 _TOOLS = {"replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
-          "fuzz": _fuzz, "oracle": oracle_main}
+          "fuzz": _fuzz, "oracle": oracle_main, "zoo": zoo_main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                        ("race", "run one race scenario under a scheduling policy"),
                        ("replay", "replay a scenario's schedule"),
                        ("fuzz", "the hostile-input fuzzer: thpsim fuzz --minutes N"),
+                       ("zoo", "find the historical bugs (bug_* switches), replay, confirm"),
                        ("oracle", "real kernels under QEMU against the model (docs/oracle.md)")):
         sub.add_parser(name, help=text, add_help=False)
     args = ap.parse_args(argv)

@@ -99,6 +99,30 @@ class Profile:
     #: pmdp_huge_get_and_clear and no TLB flush, so another CPU keeps writing the old
     #: THP through its stale huge TLB entry and the write is lost. Off in every profile.
     bug_b3_pmd_migration_no_flush: bool
+    #: Bug B1 (the THP migration series before v3; the multi-read test 4.14's C still
+    #: spells): zap_pmd_range() classifies the PMD with three separate lockless reads
+    #: (is_swap_pmd, pmd_trans_huge, pmd_devmap), so a THP that becomes a migration
+    #: entry between them is taken for a PTE table, then skipped as unstable: the range
+    #: is not zapped. Fixed by reading the PMD once and, 6.5+ (H. Dickins, "mm/memory:
+    #: allow pte_offset_map[_lock]() to fail"), retrying the PMD. Off in every profile.
+    bug_b1_zap_lockless_multiread: bool
+    #: Bug B2 (before C:84c3fc4e9c56, "mm: thp: check pmd migration entry in common
+    #: path", 4.14): pmd_none_or_trans_huge_or_clear_bad() has no !pmd_present clause,
+    #: so a PMD migration entry is pmd_bad(): "bad pmd", cleared, its deposited table
+    #: and mapping lost. Off in every profile.
+    bug_b2_clear_bad_ignores_migration: bool
+    #: Bug B4 (v3 of the series, Feb 2017; the same pattern Kirill Shutemov's 4.11
+    #: "thp: fix few MADV_DONTNEED races" removed from other writers):
+    #: set_pmd_migration_entry() clears the PMD with pmdp_huge_clear_flush(), so it is
+    #: none through the TLB flush while readers holding only mmap_sem for read (MADV_DONTNEED)
+    #: skip it. Merged 4.14: pmdp_invalidate() (never none). Off in every profile.
+    bug_b4_transient_none_pmd: bool
+    #: Bug B15 (4.14 until C:8b272b3cbbb5, Mel Gorman, "mm, numa: fix bad pmd by
+    #: atomically check for pmd_trans_huge when marking page tables prot_numa", 5.6):
+    #: change_pmd_range() tests is_swap_pmd, pmd_trans_huge and pmd_devmap with separate
+    #: reads before pmd_none_or_clear_bad(), so a PMD that turns huge or into a migration
+    #: entry between them is cleared as "bad pmd". Off in every profile.
+    bug_b15_change_pmd_multiread: bool
     # ---- historical bugs B12-B20 (docs/zoo/b12.md ... b20.md); off in every profile
     #: 5.0 (C:9a1ea439b16b, H. Dickins, "mm: put_and_wait_on_page_locked() while page is
     #: migrated"; 5.19 C:ffa65753c431, A. Popple, no reference at all): a task waiting on
@@ -440,6 +464,10 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=False,
         move_pages_folio_likely_mapped_shared=False,
         bug_b3_pmd_migration_no_flush=False,
+        bug_b1_zap_lockless_multiread=False,
+        bug_b2_clear_bad_ignores_migration=False,
+        bug_b4_transient_none_pmd=False,
+        bug_b15_change_pmd_multiread=False,
         migration_entry_wait_no_ref=False,
         bug_b12_mlock_pte_mapped_thp=False,
         bug_b16_split_pmd_page_of_migration_entry=False,
@@ -539,6 +567,10 @@ PROFILES: dict[str, Profile] = {
         move_pages_folio_walk=True,
         move_pages_folio_likely_mapped_shared=True,
         bug_b3_pmd_migration_no_flush=False,
+        bug_b1_zap_lockless_multiread=False,
+        bug_b2_clear_bad_ignores_migration=False,
+        bug_b4_transient_none_pmd=False,
+        bug_b15_change_pmd_multiread=False,
         migration_entry_wait_no_ref=True,
         bug_b12_mlock_pte_mapped_thp=False,
         bug_b16_split_pmd_page_of_migration_entry=False,

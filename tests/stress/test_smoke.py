@@ -75,6 +75,19 @@ def test_shrinking_makes_it_shorter(b3_failure, tmp_path):
     assert failure_signature(again.failure) == failure_signature(res.failure)
 
 
+def test_shrinking_stops_at_its_time_budget(b3_failure, tmp_path):
+    """No time: no candidate is tried; the reproducer cut at its failing round is written
+    and still fails the same way."""
+    cfg, res, path = b3_failure
+    before, after, out = shrink_reproducer(path, str(tmp_path / "b3.cut.json"), seconds=0)
+    scfg, seed, rnd, schedule, failure = load_reproducer(out)
+    assert seed == 0 and rnd == res.failed_round and scfg.rounds == rnd + 1
+    assert (scfg.user_threads, scfg.ops_per_round) == (cfg.user_threads, cfg.ops_per_round)
+    assert after <= before
+    again = replay_reproducer(out)
+    assert failure_signature(again.failure) == failure_signature(res.failure)
+
+
 def test_trace_export_is_chrome_json_with_one_track_per_cpu(b3_failure, tmp_path):
     cfg, res, path = b3_failure
     trace = str(tmp_path / "trace.json")

@@ -997,7 +997,9 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     Models: mm/huge_memory.c set_pmd_migration_entry(), v4.14 with the 5.6 fix
     (B9: the old value comes from pmdp_invalidate itself, so no dirty bit is lost).
     6.x: an exclusive anon page gets a read-exclusive entry; young and dirty go
-    into the entry (migration_entry_supports_ad).
+    into the entry (migration_entry_supports_ad). The series' earlier versions, as
+    bug switches: v2 cleared the PMD without a flush (B3), v3 with
+    pmdp_huge_clear_flush(), leaving it none through the flush (B4).
     Context: PMD lock held (by the walk), page locked. Preempts: in the flush.
     """
 
@@ -1007,8 +1009,12 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     swp = ctx.swp
     pages = ctx.pages
     address = pvmw.address & HPAGE_PMD_MASK
+    # which primitive clears the PMD changed twice (kernel-semantics.md 3.5)
     if ctx.profile.bug_b3_pmd_migration_no_flush:
-        pmdval = pmdp_huge_get_and_clear(mm, address, pvmw.pmd)  # B3: no TLB flush
+        pmdval = pmdp_huge_get_and_clear(mm, address, pvmw.pmd)  # B3 (v2): no TLB flush
+    elif ctx.profile.bug_b4_transient_none_pmd:
+        # B4 (v3): flushed, but none until set_pmd_at() below
+        pmdval = yield from pmdp_huge_clear_flush(vma, address, pvmw.pmd)
     else:
         pmdval = yield from pmdp_invalidate(vma, address, pvmw.pmd)
     if pmd_dirty(pmdval):

@@ -110,7 +110,13 @@ from thpsim.mm.mm_types import (
 from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
 from thpsim.mm.page_flags import F_dirty, F_head, F_lru, F_referenced, F_tail, F_young
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
-from thpsim.mm.pgtable_generic import Ptr, pmdp_get, pmdp_invalidate, set_pmd_at
+from thpsim.mm.pgtable_generic import (
+    Ptr,
+    pmd_trans_unstable,
+    pmdp_get,
+    pmdp_invalidate,
+    set_pmd_at,
+)
 from thpsim.mm.swap import deactivate_page, get_page, isolate_lru_page, put_page
 from thpsim.mm.swapfile import page_trans_huge_map_swapcount
 from thpsim.mm.vmscan import reclaim_pages
@@ -185,11 +191,12 @@ def madvise_free_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> Kern
     """MADV_FREE's ``pmd_entry``: one PMD's part [addr, end) of the range.
 
     Models: madvise_free_pte_range(), v4.14 (mainline walks it the same way). A huge
-    PMD (or PMD migration entry) goes to madvise_free_huge_pmd(); handled there, the
-    walk goes on at once. Otherwise, under the PTE lock, each exclusively mapped page
-    is marked clean and old (PG_dirty cleared, pglazyfree counted); a PTE-mapped THP
-    mapped once is split first (the lock dropped meanwhile, then the PTEs rescanned
-    from that address); a THP mapped elsewhere too, and a shared page, are left alone.
+    PMD goes to madvise_free_huge_pmd(); handled there, the walk goes on at once. A
+    PMD migration entry (not trans-huge) is left by pmd_trans_unstable(). Otherwise,
+    under the PTE lock, each exclusively mapped page is marked clean and old
+    (PG_dirty cleared, pglazyfree counted); a PTE-mapped THP mapped once is split
+    first (the lock dropped meanwhile, then the PTEs rescanned from that address); a
+    THP mapped elsewhere too, and a shared page, are left alone.
     Context: mmap_lock held for read; ``walk.private`` is the mmu_gather.
     Preempts: in madvise_free_huge_pmd(), taking the PTE lock, in split_huge_page(),
     and at cond_resched() after the PTE lock is dropped: the only preemption point
@@ -201,14 +208,14 @@ def madvise_free_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> Kern
     vma = walk.vma
     ctx = walk.mm.kernel
     pages = ctx.pages
-    v = pmdp_get(pmd)
-    if pmd_trans_huge(v) or is_swap_pmd(v):
+    if pmd_trans_huge(pmdp_get(pmd)):
         if (yield from huge_memory.madvise_free_huge_pmd(tlb, vma, pmd, addr, end)):
             return 0  # goto next: no cond_resched()
     while True:
+        # a PMD migration entry is unstable here (before C:84c3fc4: "bad pmd", B2)
+        if pmd_trans_unstable(ctx, pmd):
+            return 0
         v = pmdp_get(pmd)
-        if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v):
-            return 0  # pmd_trans_unstable()
         t = ctx.mem.tables[table_entry_pfn(v)]
         yield from spin_lock(t.ptl)
         retry = False

@@ -222,9 +222,8 @@ def handle_pte_fault(vmf: vm_fault) -> KernelPath[int]:
         vmf.pte = None
     else:
         # pmd_devmap_trans_unstable(): a huge PMD or migration entry appeared: retry
-        if pmd_trans_huge(pmdval) or not pmd_none(pmdval) and is_swap_pmd(pmdval):
-            return 0
-        if pmd_none_or_trans_huge_or_clear_bad(ctx, vmf.pmd):
+        # (before C:84c3fc4 a migration entry was "bad" here: B2)
+        if pmd_devmap(pmdval) or pmd_none_or_trans_huge_or_clear_bad(ctx, vmf.pmd):
             return 0
         vmf.pte = pte_offset_map(ctx, pmdval, vmf.address)
         vmf.orig_pte = ptep_get(vmf.pte)
@@ -490,13 +489,21 @@ def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
                   end: int) -> KernelPath[None]:
     """Models: mm/memory.c zap_pmd_range(), v4.14 (merged form: lockless
     classification, then zap_huge_pmd or split, then pmd_none_or_trans_huge_or_clear_bad).
+
+    The classification reads the PMD once (pmdp_get_lockless(); 6.5+ also retries a
+    PMD that stopped being a table); ``bug_b1_zap_lockless_multiread`` reads it three
+    times, as the series' first versions did (B1).
     """
     ctx = vma.vm_mm.kernel
     while addr < end:
         next_ = _addr_end(addr, end, PMD_SIZE)
         pmd = (pmd_t, (addr >> PMD_SHIFT) & 511)
-        pmdval = pmdp_get_lockless(pmd)
-        if is_swap_pmd(pmdval) or pmd_trans_huge(pmdval) or pmd_devmap(pmdval):
+        if ctx.profile.bug_b1_zap_lockless_multiread:
+            huge = yield from _zap_classify_multiread(pmd)  # B1
+        else:
+            pmdval = pmdp_get_lockless(pmd)
+            huge = is_swap_pmd(pmdval) or pmd_trans_huge(pmdval) or pmd_devmap(pmdval)
+        if huge:
             if next_ - addr != HPAGE_PMD_SIZE:
                 yield from huge_memory.__split_huge_pmd(vma, pmd, addr, False)
             elif (yield from huge_memory.zap_huge_pmd(tlb, vma, pmd, addr)):
@@ -509,6 +516,20 @@ def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
         yield from zap_pte_range(tlb, vma, pmd, addr, next_)
         addr = next_
         yield PREEMPT  # cond_resched(): another CPU may run between PMDs
+
+
+def _zap_classify_multiread(pmd: Ptr) -> KernelPath[bool]:
+    """B1 (``bug_b1_zap_lockless_multiread``): the test ``is_swap_pmd(*pmd) ||
+    pmd_trans_huge(*pmd) || pmd_devmap(*pmd)`` as three loads of ``*pmd``. A THP that
+    becomes a migration entry between the first two is neither, so the caller goes on
+    to pmd_none_or_trans_huge_or_clear_bad(), which skips it as unstable."""
+    if is_swap_pmd(pmdp_get(pmd)):
+        return True
+    yield PREEMPT  # window: another CPU may rewrite the PMD between the loads
+    if pmd_trans_huge(pmdp_get(pmd)):
+        return True
+    yield PREEMPT  # window: as above
+    return pmd_devmap(pmdp_get(pmd))
 
 
 def zap_pte_range(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,

@@ -15,7 +15,9 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
+    pmd_bad,
     pmd_devmap,
+    pmd_none,
     pmd_trans_huge,
     pte_mkwrite,
     pte_modify,
@@ -59,6 +61,7 @@ from thpsim.mm.mmap import (
 from thpsim.mm.page_flags import F_anon_exclusive
 from thpsim.mm.pgtable_generic import (
     lookup_pmd_range,
+    pmd_clear_bad,
     pmd_none_or_clear_bad,
     pmd_trans_unstable,
     pmdp_get,
@@ -108,6 +111,38 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
     return pages
 
 
+def pmd_none_or_clear_bad_unless_trans_huge(ctx, pmd) -> bool:
+    """Models: mm/mprotect.c pmd_none_or_clear_bad_unless_trans_huge() (5.6,
+    C:8b272b3cbbb5; folded into pte_offset_map() in 6.5): one read of the PMD; none,
+    or cleared as bad unless it is a swap (migration) entry, trans-huge or devmap."""
+    v = pmdp_get(pmd)
+    if pmd_none(v):
+        return True
+    if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
+        return False
+    if pmd_bad(v, ctx.profile.pmd_bad_ignores_accessed):
+        pmd_clear_bad(ctx, pmd)
+        return True
+    return False
+
+
+def _change_pmd_none_or_clear_bad_multiread(ctx, pmd) -> KernelPath[bool]:
+    """B15 (``bug_b15_change_pmd_multiread``): 4.14's ``!is_swap_pmd(*pmd) &&
+    !pmd_trans_huge(*pmd) && !pmd_devmap(*pmd) && pmd_none_or_clear_bad(pmd)``, four
+    loads of ``*pmd``. A PMD that turns huge (a fault, under the NUMA scan's mmap_sem
+    read) or into a migration entry (under any mmap_sem) after the tests is "bad"."""
+    if is_swap_pmd(pmdp_get(pmd)):
+        return False
+    yield PREEMPT  # window: another CPU may rewrite the PMD between the loads
+    if pmd_trans_huge(pmdp_get(pmd)):
+        return False
+    yield PREEMPT  # window: as above
+    if pmd_devmap(pmdp_get(pmd)):
+        return False
+    yield PREEMPT  # window: as above
+    return pmd_none_or_clear_bad(ctx, pmd)
+
+
 def change_protection(vma: vm_area_struct, start: int, end: int,
                       newprot: int) -> KernelPath[int]:
     """Models: change_protection() -> change_pmd_range(), v4.14. Returns pages changed."""
@@ -121,13 +156,17 @@ def change_protection(vma: vm_area_struct, start: int, end: int,
         if pmd is None:  # an empty PGD or PUD entry: skipped whole
             addr = next_
             continue
-        v = pmdp_get(pmd)
-        # The guard that keeps a migration entry from being cleared as a bad PMD (B15).
-        if not is_swap_pmd(v) and not pmd_trans_huge(v) and not pmd_devmap(v) and (
-            pmd_none_or_clear_bad(ctx, pmd)
-        ):
+        # The guard that keeps a huge PMD or a migration entry from being cleared as a
+        # bad PMD: one read (5.6+, pmd_none_or_clear_bad_unless_trans_huge()), or B15's
+        # separate ones
+        if ctx.profile.bug_b15_change_pmd_multiread:
+            if (yield from _change_pmd_none_or_clear_bad_multiread(ctx, pmd)):
+                addr = next_
+                continue
+        elif pmd_none_or_clear_bad_unless_trans_huge(ctx, pmd):
             addr = next_
             continue
+        v = pmdp_get(pmd)
         if is_swap_pmd(v) or pmd_trans_huge(v) or pmd_devmap(v):
             if next_ - addr != HPAGE_PMD_SIZE:
                 yield from huge_memory.__split_huge_pmd(vma, pmd, addr, False)

@@ -33,7 +33,6 @@ from thpsim.arch.x86_64.pgtable import (
     pud_none,
     table_entry_pfn,
 )
-from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import KernelBug
 from thpsim.hw.memory import PageTable
 from thpsim.kernel.locking import spin_lock, spin_unlock, spinlock_t
@@ -390,12 +389,17 @@ def pmd_none_or_trans_huge_or_clear_bad(ctx: KernelContext, pmd: Ptr) -> bool:
     """Models: asm-generic/pgtable.h v4.14 (C:84c3fc4): a migration entry is unstable, not bad.
 
     Returns true for none, trans-huge, or not present (migration entry), before
-    pmd_bad() is ever tested; clears a genuinely bad PMD.
+    pmd_bad() is ever tested; clears a genuinely bad PMD. With
+    ``bug_b2_clear_bad_ignores_migration`` the function before that commit: a
+    migration entry is bad (B2).
     """
     pmdval = ptr_get(pmd)
-    if pmd_none(pmdval) or pmd_trans_huge(pmdval) or is_swap_pmd(pmdval):
-        return True
-    if not pmd_present(pmdval):
+    if ctx.profile.bug_b2_clear_bad_ignores_migration:
+        # B2: before C:84c3fc4 only none and trans-huge are unstable; a migration entry
+        # falls through to pmd_bad()
+        if pmd_none(pmdval) or pmd_trans_huge(pmdval):
+            return True
+    elif pmd_none(pmdval) or pmd_trans_huge(pmdval) or not pmd_present(pmdval):
         return True
     if pmd_bad(pmdval, ctx.profile.pmd_bad_ignores_accessed):
         pmd_clear_bad(ctx, pmd)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from thpsim import IntegrityError
@@ -245,13 +245,18 @@ def load_reproducer(path: str) -> tuple[StressConfig, int, int, str, dict[str, s
             d.get("failure", {}))
 
 
-def replay_reproducer(path: str, trace: bool = False) -> StressResult:
+def replay_reproducer(path: str, trace: bool = False, switches: dict[str, Any] | None = None,
+                      lenient: bool = False) -> StressResult:
     """Re-run the saved run: the rounds before the failing one from the seed, the failing
-    round under its recorded schedule (strictly)."""
+    round under its recorded schedule (strictly; ``lenient``: as far as it applies, the
+    running CPU going on where the recorded one cannot run). ``switches`` override the
+    saved configuration's (a bug switch turned off, to see the failure go)."""
     cfg, seed, rnd, schedule, _ = load_reproducer(path)
+    if switches:
+        cfg = replace(cfg, switches={**cfg.switches, **switches})
     return run_stress(cfg, seed, max_rounds=rnd + 1, replay_round=rnd,
                       replay_schedule=schedule if rnd >= 0 else None, trace=trace,
-                      trace_round=rnd if trace else None)
+                      trace_round=rnd if trace else None, lenient=lenient)
 
 
 def failure_signature(f: Failure | None) -> str:

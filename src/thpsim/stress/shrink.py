@@ -16,6 +16,7 @@ same signature (failure kind and the first words of its message):
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -46,13 +47,19 @@ def _schedule_runs(steps: tuple[int, ...]) -> int:
 
 
 def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
-                      log: Any = None) -> tuple[int, int, str]:
+                      log: Any = None, seconds: float | None = None) -> tuple[int, int, str]:
     """Shrink the reproducer at ``path``; write the smallest at ``out``.
 
     Returns (size before, size after, out) where size counts operations
     (threads x ops per round x rounds) plus the runs of one CPU in the schedule
-    (each run ends at a context switch).
+    (each run ends at a context switch). ``seconds``: a time budget; when it runs
+    out, no further candidate is tried and the smallest found so far is written.
     """
+    deadline = None if seconds is None else time.perf_counter() + seconds
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
     cfg, seed, rnd, schedule, failure = load_reproducer(path)
     first = run_stress(cfg, seed, max_rounds=rnd + 1)
     if first.failure is None:
@@ -84,6 +91,8 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
         if best_cfg.rounds > 1:
             cands.append(replace(best_cfg, rounds=max(1, best_cfg.rounds // 2)))
         for cand in cands:
+            if out_of_time():
+                break
             got = _try(cand, [best_seed] + list(range(extra_seeds)), sig)
             if got is not None and got[0].complexity() < best_cfg.complexity():
                 best_cfg, best_seed, best = got
@@ -93,7 +102,7 @@ def shrink_reproducer(path: str, out: str, extra_seeds: int = 3,
     # stage 2: fewer context switches in the failing round
     steps = list(best.failure.schedule.steps)
     i = 1
-    while i < len(steps):
+    while i < len(steps) and not out_of_time():
         if steps[i] != steps[i - 1]:
             cand = steps[:i] + [steps[i - 1]] + steps[i + 1:]
             res = _replay_lenient(best_cfg, best_seed, best.failed_round, cand)

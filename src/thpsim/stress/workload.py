@@ -96,6 +96,10 @@ class StressConfig:
     clear_refs: bool = True
     #: users read their own pagemap; migrators read smaps, smaps_rollup, numa_maps, pagemap
     proc_readers: bool = True
+    #: a quarter of the range operations (MADV_DONTNEED/FREE, mprotect, munmap, MAP_FIXED)
+    #: that land in the THP part cover one whole 2 MiB THP, as an allocator purging or
+    #: protecting a huge page does (zap_huge_pmd/change_huge_pmd, not a split)
+    whole_thp_ranges: bool = True
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -288,8 +292,12 @@ class Workload:
         """A page range inside one part of the region (the THP part or the small part)."""
         npages = r.length // PAGE_SIZE
         thp_pages = r.thp_bytes // PAGE_SIZE
-        # a quarter of the range operations cut the THPs (splits); the rest the small part
+        # a quarter of the range operations cut the THPs (splits; with whole_thp_ranges a
+        # quarter of those take a whole THP); the rest the small part
         if rng.random() < 0.25:
+            if self.cfg.whole_thp_ranges and rng.random() < 0.25:
+                k = rng.randrange(self.cfg.thps_per_thread)
+                return k * HPAGE_PMD_SIZE, HPAGE_PMD_SIZE
             start = rng.randrange(thp_pages)
         else:
             start = rng.randrange(thp_pages, npages)
