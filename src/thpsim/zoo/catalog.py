@@ -53,6 +53,7 @@ class Bug:
 #: module for Bug and Detector, so they are loaded by name when CATALOG is first asked for)
 ENTRY_MODULES = (
     "thpsim.zoo.bugs_pmd",
+    "thpsim.zoo.bugs_acct",
 )
 
 
