@@ -85,8 +85,8 @@ B19 = Bug(
     switches={"bug_b19_gup_fast_pmd_none": True},
     profile="seed",
     symptom="BUG: pte_offset_map() of a PMD migration entry (no PTE table)",
-    fix="v2 of the THP migration series (Zi Yan, 2016): gup_pmd_range() falls back on "
-        "!pmd_present(); merged in 4.14 (C:84c3fc4e9c56)",
+    fix="the THP migration series after its v1 (Zi Yan, 2016): gup_pmd_range() falls "
+        "back on !pmd_present(); merged in 4.14 (C:84c3fc4e9c56)",
     detectors=(
         # the explorer finds it at bound 1 in seed (3 of 19 interleavings), but the
         # same search in mainline (a split before the soft offline) runs 1042 of them
