@@ -13,7 +13,8 @@ starts with its checker's name): VMA lists sane; every entry inside a VMA; page
 tables owned once, flagged and not leaked; no bad entry; a migration entry only
 while its page is locked; one deposited table per huge PMD or PMD migration entry;
 RSS and nr_ptes/nr_pmds/nr_puds consistent; no lock left held; mapcounts and
-refcounts equal what the page tables say; every frame free or owned exactly once;
+refcounts equal what the page tables say; no THP that a PTE maps is mlocked and
+nr_mlock counts the mlocked pages; every frame free or owned exactly once;
 node statistics and the allocator's free counts add up. An incremental mode (for
 Machine(check=True), after each system call) re-checks only the frames that changed
 since the last check; see the comment opening the invariants section below.
