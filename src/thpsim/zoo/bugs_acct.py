@@ -74,7 +74,7 @@ B18 = Bug(
     fix="C:94723aafb9e7 \"mm: unclutter THP migration\" (Michal Hocko, 4.17): split the "
         "THP and migrate its pages",
     detectors=(
-        Detector("explore", scenario="migrate_to_fragmented_node", budget=0),
+        Detector("explore", scenario="migrate_to_fragmented_node", budget=1),
     ),
     doc="docs/zoo/b18.md",
 )
