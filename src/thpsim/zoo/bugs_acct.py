@@ -11,7 +11,9 @@ as era behaviour (``migration_entry_wait_no_ref``, ``migrate_thp_split_on_enomem
 ``smaps_pmd_migration_entry`` off), so the bug switch brings the 4.14 line back into
 ``mainline``, whose scenarios expect the later semantics. None is reachable from the
 default stress mix (no mlock, no fragmented node, no check of what smaps or a failed
-move should say); each has a race scenario in thpsim.scenarios.
+move should say; one migrator CPU, so soft offline never meets a migration in flight);
+B19 is found by the stress mix with ``migrators=3``; each has a race scenario in
+thpsim.scenarios.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ B19 = Bug(
     fix="the THP migration series after its v1 (Zi Yan, 2016): gup_pmd_range() falls "
         "back on !pmd_present(); merged in 4.14 (C:84c3fc4e9c56)",
     detectors=(
+        # three migrator CPUs: one soft-offlines a page of a THP another is migrating
+        # (with the default one, soft offline and migration never overlap)
+        Detector("stress", stress={"migrators": 3}, budget=100),
         # the explorer finds it at bound 1 in seed (3 of 19 interleavings), but the
         # same search in mainline (a split before the soft offline) runs 1042 of them
         Detector("random", scenario="soft_offline_vs_migration", budget=300),
