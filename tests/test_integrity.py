@@ -373,3 +373,29 @@ def test_check_frame_owners_free_blocks_overlap(full):
     zone.free_area[0][head + 3] = None  # a frame of a free MAX_ORDER block listed again
     msg = _break_and_check(s, "check_frame_owners", full)
     assert f"free block {head:#x} order 10 overlaps another" in msg  # listed after it
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_mlocked_pte_mapped_thp(full):
+    """A THP that a PTE maps must not be PG_mlocked (4.14 mm/mlock.c; B12's symptom)."""
+    from thpsim import PROT_READ
+    from thpsim.mm.mlock import mlock_vma_page
+
+    s = Setup()
+    s.p.mprotect(s.thp, PAGE_SIZE, PROT_READ)  # the PMD splits: PTE-mapped now
+    s.m.check_integrity()
+    pmd_t, i = s.pte(s.thp)
+    head = s.ctx.pages.compound_head(pte_pfn(pmd_t[i]))
+    mlock_vma_page(s.ctx, head)  # what remove_migration_pmd() did under B12
+    msg = _break_and_check(s, "check_mlocked", full)
+    assert "mlocked but mapped by 512 PTEs" in msg
+
+
+@pytest.mark.parametrize("full", MODES)
+def test_check_mlocked_nr_mlock(full):
+    from thpsim.mm.vmstat import NR_MLOCK
+
+    s = Setup()
+    s.ctx.vmstat.mod_zone_page_state(0, NR_MLOCK, 1)
+    msg = _break_and_check(s, "check_mlocked", full)
+    assert "nr_mlock 1 != 0 mlocked pages" in msg

@@ -13,7 +13,8 @@ starts with its checker's name): VMA lists sane; every entry inside a VMA; page
 tables owned once, flagged and not leaked; no bad entry; a migration entry only
 while its page is locked; one deposited table per huge PMD or PMD migration entry;
 RSS and nr_ptes/nr_pmds/nr_puds consistent; no lock left held; mapcounts and
-refcounts equal what the page tables say; every frame free or owned exactly once;
+refcounts equal what the page tables say; no THP that a PTE maps is mlocked and
+nr_mlock counts the mlocked pages; every frame free or owned exactly once;
 node statistics and the allocator's free counts add up. An incremental mode (for
 Machine(check=True), after each system call) re-checks only the frames that changed
 since the last check; see the comment opening the invariants section below.
@@ -61,12 +62,13 @@ from thpsim.mm.page_flags import (
     F_head,
     F_hwpoison,
     F_locked,
+    F_mlocked,
     F_offline,
     F_pgtable,
     F_reserved,
     F_tail,
 )
-from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, NR_PAGETABLE
+from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, NR_MLOCK, NR_PAGETABLE
 
 if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
@@ -809,6 +811,30 @@ def check_frame_owners(run: CheckRun) -> list[str]:
     return errors
 
 
+def check_mlocked(run: CheckRun) -> list[str]:
+    """A THP that any PTE maps is not PG_mlocked, and nr_mlock counts the pages that are.
+
+    Kernel: 4.14 mm/mlock.c keeps a PTE-mapped THP on the evictable LRU (one LRU entry
+    for the whole page: a part cannot be locked), so __split_huge_pmd() and
+    remove_migration_pte() clear PG_mlocked and mlock_vma_page() skips such a page;
+    /proc/meminfo's Mlocked is nr_mlock. (thpsim's mlock is 4.14's in both profiles.)
+    """
+    f = run.frames
+    errors = []
+    mlocked = (f.flags & F_mlocked) != 0
+    for i in np.nonzero(f.is_head & mlocked & (f.refs - f.pmd_maps > 0))[0][:5]:
+        errors.append(f"THP {int(f.idx[i]):#x}: mlocked but mapped by "
+                      f"{int(f.refs[i] - f.pmd_maps[i])} PTEs")
+    ctx = run.ctx
+    flags = ctx.pages.flags_np
+    heads = np.flatnonzero((flags & F_mlocked) != 0)
+    want = int((np.int64(1) << ctx.pages.order_np[heads].astype(np.int64)).sum())
+    got = ctx.vmstat.global_zone_page_state(NR_MLOCK)
+    if got != want:
+        errors.append(f"nr_mlock {got} != {want} mlocked pages")
+    return errors
+
+
 def check_vmstat(run: CheckRun) -> list[str]:
     """The node counters agree with the frames: nr_anon_transparent_hugepages (in pages)
     with the PMD-mapped live THPs, nr_anon_pages with the frames mapped by a PTE or
@@ -867,6 +893,7 @@ CHECKERS = (
     check_refcounts,
     check_frame_owners,
     check_page_locks,
+    check_mlocked,
     check_vmstat,
     check_buddy,
 )

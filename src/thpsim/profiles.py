@@ -178,6 +178,41 @@ class Profile:
     #: reads before pmd_none_or_clear_bad(), so a PMD that turns huge or into a migration
     #: entry between them is cleared as "bad pmd". Off in every profile.
     bug_b15_change_pmd_multiread: bool
+    # ---- historical bugs B12-B20 (docs/zoo/b12.md ... b20.md); off in every profile
+    #: 5.0 (C:9a1ea439b16b, H. Dickins, "mm: put_and_wait_on_page_locked() while page is
+    #: migrated"; 5.19 C:ffa65753c431, A. Popple, no reference at all): a task waiting on
+    #: a migration entry holds no reference on the page while it sleeps. 4.14: it holds
+    #: one (get_page_unless_zero) until it wakes, so the migrator's refcount check fails
+    #: with -EAGAIN (B17 is this behaviour brought back into ``mainline``).
+    migration_entry_wait_no_ref: bool
+    #: Bug B12 (4.14..4.18; fixed in 4.19 by C:e125fe405abe, K. Shutemov, "mm, thp: fix
+    #: mlocking THP page with migration enabled"): remove_migration_pte() leaves a THP
+    #: mlocked that it maps with PTEs, after remove_migration_pmd() mlocked it for a
+    #: VM_LOCKED VMA mapping it by PMD.
+    bug_b12_mlock_pte_mapped_thp: bool
+    #: Bug B16 (4.14 __split_huge_pmd(), 6.x split_huge_pmd_locked(); fixed for good in
+    #: 6.15 by C:be6e843fc51a, G. Guo, "mm/huge_memory: fix dereferencing invalid pmd
+    #: migration entry"): the caller's page is compared with pmd_page(*pmd) before the
+    #: PMD is known to be present, so a PMD migration entry is read as a page pointer.
+    bug_b16_split_pmd_page_of_migration_entry: bool
+    #: Bug B17: the waiter's reference of 4.14 (see ``migration_entry_wait_no_ref``) in an
+    #: era that dropped it. Fixed in 5.0 (C:9a1ea439b16b) and 5.19 (C:ffa65753c431).
+    bug_b17_waiter_takes_ref: bool
+    #: Bug B18: the 4.14 -ENOMEM path of migrate_pages() (see
+    #: ``migrate_thp_split_on_enomem``) in an era that splits the THP instead: a THP
+    #: whose 2 MiB target cannot be allocated fails with -ENOMEM and the rest of the
+    #: list is abandoned. Changed in 4.17 by C:94723aafb9e7.
+    bug_b18_enomem_aborts_list: bool
+    #: Bug B19 (v1 of the THP migration series, 2016): the lockless GUP-fast walk
+    #: (gup_pmd_range) falls back to the slow path only for pmd_none(), so a PMD
+    #: migration entry is read as a PTE-table pointer. 4.14 (C:84c3fc4e9c56): falls back
+    #: for !pmd_present().
+    bug_b19_gup_fast_pmd_none: bool
+    #: Bug B20: the 4.14 smaps_pte_range() (see ``smaps_pmd_migration_entry``) in an era
+    #: that accounts a PMD migration entry: a THP under migration drops out of smaps'
+    #: Rss and AnonHugePages. Changed in 5.8 ("/proc/PID/smaps: add PMD migration
+    #: entry parsing", Huang Ying).
+    bug_b20_smaps_skips_pmd_migration_entry: bool
     # ---- mm/mempolicy.c (mbind, set_mempolicy, get_mempolicy, migrate_pages)
     #: 5.14 (Feng Tang's MPOL_LOCAL series): MPOL_LOCAL is stored as itself and
     #: MPOL_PREFERRED with an empty mask becomes it (get_mempolicy reports 4). 4.14:
@@ -498,6 +533,13 @@ PROFILES: dict[str, Profile] = {
         bug_b2_clear_bad_ignores_migration=False,
         bug_b4_transient_none_pmd=False,
         bug_b15_change_pmd_multiread=False,
+        migration_entry_wait_no_ref=False,
+        bug_b12_mlock_pte_mapped_thp=False,
+        bug_b16_split_pmd_page_of_migration_entry=False,
+        bug_b17_waiter_takes_ref=False,
+        bug_b18_enomem_aborts_list=False,
+        bug_b19_gup_fast_pmd_none=False,
+        bug_b20_smaps_skips_pmd_migration_entry=False,
         mpol_local_mode=False,
         mpol_numa_balancing=False,
         mbind_mode_c_int=False,
@@ -604,6 +646,13 @@ PROFILES: dict[str, Profile] = {
         bug_b2_clear_bad_ignores_migration=False,
         bug_b4_transient_none_pmd=False,
         bug_b15_change_pmd_multiread=False,
+        migration_entry_wait_no_ref=True,
+        bug_b12_mlock_pte_mapped_thp=False,
+        bug_b16_split_pmd_page_of_migration_entry=False,
+        bug_b17_waiter_takes_ref=False,
+        bug_b18_enomem_aborts_list=False,
+        bug_b19_gup_fast_pmd_none=False,
+        bug_b20_smaps_skips_pmd_migration_entry=False,
         mpol_local_mode=True,
         mpol_numa_balancing=True,
         mbind_mode_c_int=True,

@@ -20,11 +20,21 @@ copy-on-write), ``softdirty_vs_migration`` (a page written since clear_refs stay
 soft-dirty across fork and mprotect), ``knl_softdirty_vs_migration`` (on a machine
 with the Knights Landing A/D erratum, a store that faults adds no soft-dirty),
 ``free_vs_migration`` (a store after MADV_FREE keeps the THP dirty).
+
+And of the bugs that followed it (docs/zoo/b12.md ... b20.md): ``faults_vs_migration``
+(faults waiting on the entry must not make the move fail; B17),
+``migrate_to_fragmented_node`` (no 2 MiB block free: the THP is split, not -ENOMEM;
+B18, one CPU), ``smaps_vs_migration`` (a THP under migration still counts in smaps;
+B20), ``mlock_fork_vs_migration`` (no mlocked THP mapped by PTEs; B12),
+``split_vs_migration_after_fork`` (split_huge_page meets another THP's PMD migration
+entry; B16), ``soft_offline_vs_migration`` (GUP-fast meets the PMD migration entry;
+B19).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -33,8 +43,12 @@ from thpsim import (
     HPAGE_PMD_SIZE,
     MADV_DONTNEED,
     MADV_FREE,
+    MADV_NOHUGEPAGE,
+    MADV_SOFT_OFFLINE,
     MAP_ANONYMOUS,
+    MAP_LOCKED,
     MAP_PRIVATE,
+    MPOL_BIND,
     MPOL_MF_MOVE,
     MPOL_MF_MOVE_ALL,
     PAGE_SIZE,
@@ -57,6 +71,7 @@ from thpsim.testing import (
     integrity_failure,
     make_scheduler,
     memory_word,
+    node_free_pages,
     writable_entries,
     written_since_clean,
 )
@@ -389,6 +404,209 @@ def madvise_free_vs_migration(profile: str = "seed", **switches: Any) -> Scenari
         return integrity_failure(race.machine)
 
     return ScenarioRun(race, check)
+
+
+@scenario
+def faults_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """A forked child and its parent keep reading a THP they share while a thread of the
+    parent moves it to node 1 (MPOL_MF_MOVE_ALL): the move must succeed.
+
+    Faults that wait on a migration entry do not pin the page from 5.0 on; in 4.14
+    they do, and a move that kept failing (-EAGAIN for 10 passes) is that era's
+    documented outcome (``migration_entry_wait_no_ref``; B17).
+    """
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    child = p.fork(cpu=2)
+    t0 = p.clone(cpu=0)
+    race = Race(m)
+    race.on(0, t0).move_pages([a], [1], MPOL_MF_MOVE_ALL)
+    for cpu, thread in ((1, p.threads[0]), (2, child.threads[0])):
+        b = race.on(cpu, thread)
+        for k in range(_FAULT_ROUNDS):
+            b.load(a + k * PAGE_SIZE)
+
+    def check(ex: Execution) -> str | None:
+        for cpu in (1, 2):
+            for k in range(_FAULT_ROUNDS):
+                want = 1 if k == 0 else 0
+                if ex.result(cpu, k) != want:
+                    return f"CPU{cpu} loaded {ex.result(cpu, k)!r} at page {k}, not {want}"
+        got = ex.result(0, 0)
+        if got != (0, [1]):
+            ret, status = got
+            eagain = ret == 0 and status == [-errno.EAGAIN]
+            if not (eagain and not m.profile.migration_entry_wait_no_ref):
+                return (f"move_pages returned {got!r}: the THP, pinned by nothing but "
+                        f"faults waiting on its migration entry, was not moved")
+        for owner in (p, child):
+            if memory_word(owner, a) != 1:
+                return f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r} at {a:#x}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def migrate_to_fragmented_node(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU0 moves a THP and a 4 KiB page to node 1, whose free memory is plenty but in
+    pieces (another task filled it with 4 KiB pages and freed every other one): both
+    must move, the THP split (4.17+). 4.14 documents -ENOMEM for the whole call
+    instead (``migrate_thp_split_on_enomem``; B18). Not a race: one CPU runs, so
+    every scheduler runs the one interleaving (a second CPU would multiply the
+    search by the split's thousand preemption points and find nothing more)."""
+    m = Machine(nodes={0: 32 * MB, 1: 4 * MB}, block_size=4 * MB, cpus=3,
+                profile=profile, shadow=False, **switches)
+    filler = m.spawn(cpu=2)
+    n = 768
+    b = filler.mmap(0, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    filler.madvise(b, n * PAGE_SIZE, MADV_NOHUGEPAGE)
+    filler.mbind(b, n * PAGE_SIZE, MPOL_BIND, 1 << 1, 3)
+    for i in range(n):
+        filler.threads[0].write(b + i * PAGE_SIZE, i + 1)
+    for i in range(0, n, 2):
+        filler.madvise(b + i * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED)
+    p = m.spawn(cpu=0)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    small = p.mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.threads[0].write(small, 2)
+    race = Race(m)
+    race.on(0, p.threads[0]).move_pages([a, small], [1, 1], MPOL_MF_MOVE)
+
+    def check(ex: Execution) -> str | None:
+        got = ex.result(0, 0)
+        if got != (0, [1, 1]):
+            if not (got[0] == -errno.ENOMEM and not m.profile.migrate_thp_split_on_enomem):
+                return (f"move_pages returned {got!r}: node 1 had "
+                        f"{node_free_pages(m, 1)} free pages for 513")
+        for addr, want in ((a, 1), (small, 2)):
+            if memory_word(p, addr) != want:
+                return f"lost write: {addr:#x} reads {memory_word(p, addr)!r}, not {want}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def smaps_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 reads its own smaps_rollup while CPU0 migrates its only THP: the THP counts
+    whole in Rss and AnonHugePages, under migration or not (5.8+). 4.14 documents
+    that a THP behind a PMD migration entry drops out (``smaps_pmd_migration_entry``;
+    B20)."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    m = race.machine
+    sys1 = p.threads[0].sys
+
+    def read_rollup():
+        text = yield from sys1.read_file("/proc/self/smaps_rollup")
+        return text
+
+    race.on(1, p.threads[0]).call("read smaps_rollup", read_rollup)
+
+    def check(ex: Execution) -> str | None:
+        text = ex.result(1, 0)
+        kb = {k: int(v.split()[0]) for k, _, v in
+              (line.partition(":") for line in text.splitlines()[1:]) if v.strip()}
+        rss, thp = kb.get("Rss"), kb.get("AnonHugePages")
+        if (rss, thp) != (2048, 2048):
+            if not ((rss, thp) == (0, 0) and not m.profile.smaps_pmd_migration_entry):
+                return (f"smaps_rollup: Rss {rss} kB, AnonHugePages {thp} kB while the "
+                        f"process maps one 2048 kB THP (under migration)")
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def mlock_fork_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """A parent mlocked a THP (MAP_LOCKED) and forked; the child mlocks one 4 KiB page of
+    it on CPU1 (its PMD splits, the page is copied) while a thread of the parent moves
+    the THP to node 1 (MPOL_MF_MOVE_ALL) on CPU0: the THP ends up mapped by the
+    parent's PMD and the child's PTEs, so it must not stay mlocked, and Mlocked must
+    add up (the test case of C:e125fe405abe, as a race; B12)."""
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=0)
+    a = p.mmap(0, 2 * HPAGE_PMD_SIZE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED)
+    a = (a + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
+    p.threads[0].write(a + PAGE_SIZE, 1)
+    child = p.fork(cpu=1)
+    race = Race(m)
+    race.on(1, child.threads[0]).syscall("mlock", a, PAGE_SIZE)
+    race.on(0, p.threads[0]).move_pages([a], [1], MPOL_MF_MOVE_ALL)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) != 0:
+            return f"the child's mlock returned {ex.result(1, 0)!r}"
+        # the move may fail (-EAGAIN: the child's fault held a reference for every
+        # pass); that is not what this scenario is about
+        if ex.result(0, 0)[0] < 0:
+            return f"move_pages returned {ex.result(0, 0)!r}"
+        for owner in (p, child):
+            if memory_word(owner, a + PAGE_SIZE) != 1:
+                return f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r}"
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def split_vs_migration_after_fork(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """After fork the child dropped the THP it shared (MADV_DONTNEED) and faulted its own
+    at the same address. CPU1: the parent MADV_FREEs one page of its THP, which splits
+    it (split_huge_page: the anon_vma walk visits the child's VMA too, where the other
+    THP sits); CPU0: a thread of the child moves the child's THP to the other node. Nothing
+    may crash, and both keep their data (the 6.15 report behind C:be6e843fc51a; B16)."""
+    m = _machine(profile, switches)
+    p = m.spawn(cpu=1)
+    a = _thp(p)
+    p.threads[0].write(a, 1)
+    child = p.fork(cpu=2)
+    child.madvise(a, HPAGE_PMD_SIZE, MADV_DONTNEED)
+    child.threads[0].write(a, 9)
+    _, (node,) = child.move_pages(0, [a], None)
+    tc = child.clone(cpu=0)
+    race = Race(m)
+    race.on(0, tc).move_pages([a], [1 - node], MPOL_MF_MOVE)
+    race.on(1, p.threads[0]).syscall("madvise", a + PAGE_SIZE, PAGE_SIZE, MADV_FREE)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) != 0:
+            return f"madvise(MADV_FREE) returned {ex.result(1, 0)!r}"
+        if ex.result(0, 0)[0] < 0:
+            return f"move_pages returned {ex.result(0, 0)!r}"
+        for owner, want in ((p, 1), (child, 9)):
+            if memory_word(owner, a) != want:
+                return (f"lost write: pid {owner.pid} reads {memory_word(owner, a)!r} at "
+                        f"{a:#x}, not {want}")
+        return integrity_failure(m)
+
+    return ScenarioRun(race, check)
+
+
+@scenario
+def soft_offline_vs_migration(profile: str = "seed", **switches: Any) -> ScenarioRun:
+    """CPU1 soft-offlines a page of a THP (madvise(MADV_SOFT_OFFLINE): get_user_pages_fast
+    first) while CPU0 migrates that THP to node 1: the data stays, nothing leaks or
+    crashes (B19: the lockless walk meets the PMD migration entry)."""
+    race, p, a = _thp_being_migrated(profile, switches)
+    race.on(1, p.threads[0]).syscall("madvise", a + PAGE_SIZE, PAGE_SIZE, MADV_SOFT_OFFLINE)
+
+    def check(ex: Execution) -> str | None:
+        if ex.result(1, 0) not in (0, -errno.EBUSY, -errno.EIO):
+            return f"madvise(MADV_SOFT_OFFLINE) returned {ex.result(1, 0)!r}"
+        if memory_word(p, a) != 1:
+            return f"lost write: {a:#x} reads {memory_word(p, a)!r}, not 1"
+        return integrity_failure(race.machine)
+
+    return ScenarioRun(race, check)
+
+
+#: loads per reader in faults_vs_migration (one fault per migration pass at most)
+_FAULT_ROUNDS = 6
 
 
 # ---------------------------------------------------------------- running

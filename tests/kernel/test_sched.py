@@ -30,6 +30,15 @@ from thpsim.scenarios import (
 )
 
 B3 = {"bug_b3_pmd_migration_no_flush": True}
+#: scenarios that are no race: one CPU runs (their interleaving is the only one)
+SINGLE_CPU = {"migrate_to_fragmented_node"}
+#: lower preemption bounds for the scenarios whose paths have many preemption points
+#: (bound 2: faults_vs_migration 4245 interleavings, about 20 s; a THP split remaps
+#: 512 pages, so split_vs_migration_after_fork has about 2000 at bound 1,
+#: and mainline's soft offline splits the THP: 1042 at bound 1, about 30 s)
+BOUNDS: dict = {"faults_vs_migration": 1, "mlock_fork_vs_migration": 1,
+                "split_vs_migration_after_fork": 0,
+                ("soft_offline_vs_migration", "mainline"): 0}
 
 
 @given(st.integers(0, 2**32), st.lists(st.integers(0, 7), max_size=60))
@@ -105,9 +114,10 @@ def test_replay_divergence_names_the_step():
 def test_scenarios_pass_exhaustively(name, profile, capsys):
     """Bounded exhaustive search finds no failure; the count is printed."""
     bound = 1 if name == "fork_vs_migration" and profile == "mainline" else 2
+    bound = min(bound, BOUNDS.get(name, bound), BOUNDS.get((name, profile), bound))
     n, fails = explore(name, bound, profile)
     print(f"{name} {profile}: {n} interleavings explored (bound {bound})")
-    assert n > 1
+    assert n > 1 or name in SINGLE_CPU
     assert not fails, format_failure(name, profile, None, fails[0])
 
 

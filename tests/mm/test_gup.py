@@ -36,7 +36,7 @@ from thpsim.mm.madvise import MADV_NOHUGEPAGE
 from thpsim.mm.memory import VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
 from thpsim.mm.mm_types import VM_IO
 from thpsim.mm.vmstat import PGFAULT
-from thpsim.testing import Stepper
+from thpsim.testing import Stepper, assert_no_preempts
 
 
 def gup(m, p, start, nr, flags, pages=None):
@@ -167,3 +167,34 @@ def test_fault_errors_map_to_the_kernels_errnos():
     assert vm_fault_to_errno(VM_FAULT_SIGBUS, 0) == -errno.EFAULT
     assert vm_fault_to_errno(VM_FAULT_SIGSEGV, FOLL_HWPOISON) == -errno.EFAULT
     assert vm_fault_to_errno(0, 0) == 0
+
+
+def test_gup_fast_takes_a_mapped_page_without_a_preemption_point():
+    """get_user_pages_fast()'s lockless walk (interrupts off, no mmap_lock): a present
+    THP page is taken at once, with a reference on the head."""
+    m, p = unchecked_process()
+    ctx = m.kernel
+    a = thp_region(p, nr_thp=1)
+    head = ctx.pages.compound_head(pfn_at(p, a))
+    refs = ctx.pages.refcount[head]
+    pages = []
+    assert_no_preempts(get_user_pages_fast(p.mm, a + PAGE_SIZE, 1, 0, pages))
+    assert pages == [head + 1] and ctx.pages.refcount[head] == refs + 1
+
+
+def test_gup_fast_falls_back_on_a_pmd_migration_entry():
+    """A PMD that is not present (a migration entry) sends the walk to the slow path,
+    whose fault waits on the entry and finds the new THP (B19: not a page table)."""
+    m, p = unchecked_process()
+    ctx = m.kernel
+    a = thp_region(p, nr_thp=1)
+    st, lst, old = start_migration(m, p, a)
+    pages = []
+    g = Stepper(ctx, get_user_pages_fast(p.mm, a + PAGE_SIZE, 1, 0, pages), task=p.task)
+    trap = g.step()
+    while trap is not None and not isinstance(trap, WaitOn):
+        trap = g.step()
+    assert isinstance(trap, WaitOn)  # the slow path's fault sleeps on the THP
+    st.finish()
+    assert g.finish() == 1
+    assert ctx.mem.pfn_to_nid(pages[0]) == 1 and ctx.pages.compound_head(pages[0]) != old

@@ -2,9 +2,9 @@
 RSS, VmLck)."""
 
 import pytest
-from mm_helpers import ANON, RW, numa_machine
+from mm_helpers import ANON, RW, numa_machine, thp_region
 
-from thpsim import MLOCK_ONFAULT, PAGE_SIZE
+from thpsim import HPAGE_PMD_SIZE, MLOCK_ONFAULT, PAGE_SIZE, PROT_READ
 from thpsim.testing import mm_counters, vmas
 
 VM_LOCKED = 0x2000
@@ -56,3 +56,25 @@ def test_mlock2_onfault_over_half_a_locked_range_splits_it(profile):
     assert got == [(0, 4 * PAGE_SIZE, VM_LOCKED | VM_LOCKONFAULT),
                    (4 * PAGE_SIZE, 8 * PAGE_SIZE, VM_LOCKED)]
     assert _vmlck_kb(p) == 8 * 4
+
+
+def _mlocked_kb(m):
+    line = next(x for x in m.fs.read("/proc/meminfo").splitlines()
+                if x.startswith("Mlocked:"))
+    return int(line.split()[1])
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_splitting_the_pmd_of_an_mlocked_thp_munlocks_it(profile):
+    """Regression: 4.14 __split_huge_pmd() clear_page_mlock()s the THP (one LRU entry: a
+    THP mapped by PTEs is never mlocked). mprotect of one page of an mlocked THP splits
+    its PMD: Mlocked drops from 2048 kB to 0, the VMA stays locked. The model left it
+    mlocked (the invariant checker's check_mlocked fails after the mprotect)."""
+    m = numa_machine(profile)
+    p = m.spawn()
+    a = thp_region(p, nr_thp=1)
+    p.mlock(a, HPAGE_PMD_SIZE)
+    assert _mlocked_kb(m) == 2048
+    p.mprotect(a, PAGE_SIZE, PROT_READ)
+    assert _mlocked_kb(m) == 0
+    assert _vmlck_kb(p) == 2048

@@ -46,6 +46,19 @@ the range operations that land in the THP part (MADV_DONTNEED/FREE, mprotect, mu
 MAP_FIXED) now cover one whole 2 MiB THP (zap_huge_pmd(), change_huge_pmd(), no
 split), an allocator's purge; it draws one more random number per such operation, so
 every run's operations change. With it off the old digests came out unchanged.
+Re-recorded (mainline only) for migration_entry_wait_no_ref: from 5.0 on a fault that
+waits on a migration entry holds no page reference while it sleeps
+(put_and_wait_on_page_locked(), C:9a1ea439b16b; 5.19 none at all), so it no longer
+fails the migrator's refcount check (-EAGAIN, B17); switch off, same digests.
+Re-recorded (all) for get_user_pages_fast()'s lockless walk (gup_pgd_range(),
+mm/gup.py): madvise(MADV_SOFT_OFFLINE) now finds a mapped page without taking
+mmap_lock, as the kernel does, so the soft-offline steps have fewer preemption points;
+with the walk stubbed out (always the slow path) and migration_entry_wait_no_ref off
+the previous digests came out unchanged, except seed 11: split_huge_page()'s freeze now
+takes the PMD lock of a PMD migration entry or another THP's PMD in a VMA of the
+anon_vma, as split_huge_pmd_address() -> __split_huge_pmd() does (it compares the page
+under the lock; the model used to skip those PMDs by a lockless look); with that look
+put back seed 11 came out unchanged too.
 """
 
 from __future__ import annotations

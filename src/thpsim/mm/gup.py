@@ -19,8 +19,8 @@ FOLL_PIN, FOLL_TOUCH, FOLL_SPLIT or FOLL_POPULATE; FOLL_MLOCK's work is done by
 the caller (``populate_vma_page_range``) after the walk; the entries are read without the
 page-table lock and there is no ``cond_resched()`` between pages (no preemption
 point here but the faults and the migration waits: every recorded schedule
-depends on that); ``get_user_pages_fast`` has no lockless walk (it always takes
-the slow path).
+depends on that); ``get_user_pages_fast`` tries the lockless walk
+(``gup_pgd_range``, no preemption point: interrupts are off) before the slow path.
 
 Preempts: in faultin_page(), the migration waits and mmap_lock.
 """
@@ -37,6 +37,8 @@ from thpsim.arch.x86_64.pgtable import (
     PAGE_SIZE,
     pmd_none,
     pmd_pfn,
+    pmd_present,
+    pmd_protnone,
     pmd_trans_huge,
     pmd_write,
     pte_dirty,
@@ -69,7 +71,7 @@ from thpsim.mm.mm_types import (
     mm_struct,
     vm_area_struct,
 )
-from thpsim.mm.pgtable_generic import Ptr, lookup_pmd, pmdp_get
+from thpsim.mm.pgtable_generic import Ptr, lookup_pmd, pmdp_get, pte_offset_map
 from thpsim.mm.swap import get_page
 
 __all__ = [
@@ -417,8 +419,74 @@ def get_user_pages(mm: mm_struct, start: int, nr_pages: int, gup_flags: int,
     return (yield from __get_user_pages(mm, start, nr_pages, gup_flags, pages))
 
 
+def gup_pgd_range(mm: mm_struct, start: int, nr_pages: int, write: bool,
+                  pages: list[int]) -> int:
+    """The lockless walk of get_user_pages_fast(): take a reference on each page while
+    every entry on the way is present and allows the access; stop at the first that
+    does not (the slow path takes it from there). Returns the pages taken.
+
+    Models: mm/gup.c gup_pgd_range() -> gup_pmd_range() -> gup_huge_pmd() /
+    gup_pte_range(), v4.14 (generic GUP, used by x86 since 4.13): runs with interrupts
+    off (no preemption point here: a page-table page cannot be freed under it);
+    a reference is taken speculatively (get_page_unless_zero on the head) and dropped
+    again if the entry changed meanwhile. A PMD that is not present (a migration entry)
+    falls back (``bug_b19_gup_fast_pmd_none``: only a none PMD does, B19).
+    Simplified: one page at a time; no devmap, hugetlb or PUD-sized pages.
+    """
+    ctx = mm.kernel
+    cpages = ctx.pages
+    bug_b19 = ctx.profile.bug_b19_gup_fast_pmd_none
+    nr = 0
+    addr = start
+    while nr < nr_pages:
+        pmdp = lookup_pmd(mm, addr)
+        if pmdp is None:
+            break
+        pmd = pmdp_get(pmdp)
+        if pmd_none(pmd) if bug_b19 else not pmd_present(pmd):
+            break
+        if pmd_trans_huge(pmd):
+            # gup_huge_pmd(); NUMA hinting entries go to the slow path
+            if pmd_protnone(pmd) or (write and not pmd_write(pmd)):
+                break
+            head = pmd_pfn(pmd)
+            page = head + ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT)
+            if cpages.refcount[head] <= 0:
+                break
+            cpages.refcount[head] += 1
+            if pmdp_get(pmdp) != pmd:
+                cpages.refcount[head] -= 1
+                break
+        else:
+            ptep = pte_offset_map(ctx, pmd, addr)
+            pte = ptep[0][ptep[1]]
+            if (not pte_present(pte) or pte_protnone(pte) or pte_special(pte)
+                    or (write and not pte_write(pte))):
+                break
+            page = pte_pfn(pte)
+            head = cpages.compound_head(page)
+            if cpages.refcount[head] <= 0:
+                break
+            cpages.refcount[head] += 1
+            if ptep[0][ptep[1]] != pte:
+                cpages.refcount[head] -= 1
+                break
+        pages.append(page)
+        nr += 1
+        addr += PAGE_SIZE
+    return nr
+
+
 def get_user_pages_fast(mm: mm_struct, start: int, nr_pages: int, gup_flags: int,
                         pages: list[int]) -> KernelPath[int]:
-    """Models: get_user_pages_fast() -> get_user_pages_unlocked() (no lockless walk:
-    the slow path always). Context: no locks held. Returns pages done or -errno."""
-    return (yield from __get_user_pages_locked(mm, start, nr_pages, pages, gup_flags | FOLL_GET))
+    """Models: get_user_pages_fast(), v4.14: the lockless walk (gup_pgd_range), then
+    get_user_pages_unlocked() for the rest. Context: no locks held. Returns pages done
+    or -errno (the pages the fast walk got count even if the slow path fails)."""
+    nr = gup_pgd_range(mm, start, nr_pages, bool(gup_flags & FOLL_WRITE), pages)
+    if nr == nr_pages:
+        return nr
+    ret = yield from __get_user_pages_locked(mm, start + nr * PAGE_SIZE, nr_pages - nr,
+                                             pages, gup_flags | FOLL_GET)
+    if nr > 0:
+        return nr if ret < 0 else ret + nr
+    return ret

@@ -58,6 +58,7 @@ from thpsim.arch.x86_64.swapops import (
     SWP_MIG_YOUNG,
     is_swap_pmd,
 )
+from thpsim.errors import KernelBug
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
@@ -572,18 +573,54 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
     pmd[0][pmd[1]] = mk_table_entry(pgtable)  # pmd_populate()
 
 
-def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
-                     freeze: bool) -> KernelPath[None]:
-    """Models: mm/huge_memory.c __split_huge_pmd(), v4.14: lock, re-check, split.
+def pmd_folio(ctx: KernelContext, pmd: int) -> int:
+    """The head PFN of the page a PMD maps, read through its struct page.
 
+    Models: pmd_folio() (page_folio(pmd_page(pmd)), 5.18+: reads page->compound_head).
+    Only meaningful for a present PMD: the PFN field of a swap entry is garbage, and a
+    struct page outside the memmap is a fault ("BUG: unable to handle page fault",
+    KernelBug). (4.14 compared pmd_page() pointers without reading them.)
+    """
+    pfn = pmd_pfn(pmd)
+    if not 0 <= pfn < ctx.mem.max_pfn:
+        raise KernelBug(f"BUG: unable to handle page fault: pmd_folio({pmd:#x}) reads the "
+                        f"struct page of pfn {pfn:#x}, outside the memmap")
+    return ctx.pages.compound_head(pfn)
+
+
+def __split_huge_pmd(vma: vm_area_struct, pmd: Ptr, address: int,
+                     freeze: bool, page: int = -1) -> KernelPath[None]:
+    """Models: mm/huge_memory.c __split_huge_pmd(), v4.14: lock, re-check, munlock a
+    huge PMD's THP (clear_page_mlock: PTE-mapped THPs are not mlocked), split.
+
+    ``page`` (try_to_unmap_one's split with TTU_SPLIT_HUGE_PMD, e.g. split_huge_page's
+    freeze): the anon_vma walk only says the page may be mapped here; another page's
+    PMD is left alone. 6.15 (C:be6e843fc51a) leaves a PMD migration entry alone before
+    reading a page from it; ``bug_b16_split_pmd_page_of_migration_entry``: the caller's
+    page is compared with the PMD's first (B16).
     Preempts: in the PMD lock and the invalidating flush.
     """
     mm = vma.vm_mm
+    ctx = mm.kernel
     haddr = address & HPAGE_PMD_MASK
     ptl = yield from pmd_lock(mm, pmd)
     try:
         v = pmdp_get(pmd)
         if pmd_trans_huge(v) or pmd_devmap(v) or is_swap_pmd(v):
+            if page >= 0:
+                if ctx.profile.bug_b16_split_pmd_page_of_migration_entry:
+                    if page != pmd_folio(ctx, v):
+                        return
+                elif ctx.swp.is_pmd_migration_entry(v) or page != pmd_folio(ctx, v):
+                    return
+            if pmd_trans_huge(v) and not is_swap_pmd(v):
+                # a PTE-mapped THP is never mlocked (4.14 mm/mlock.c)
+                page = pmd_pfn(v)
+                if mm.kernel.pages.flags[page] & F_mlocked:
+                    # cycle: mm.mlock -> mm.gup -> mm.memory -> mm.huge_memory
+                    from thpsim.mm.mlock import clear_page_mlock
+
+                    clear_page_mlock(mm.kernel, page)
             if not is_swap_pmd(v) or mm.kernel.swp.is_pmd_migration_entry(v):
                 yield from __split_huge_pmd_locked(vma, pmd, haddr, freeze)
     finally:
@@ -727,10 +764,12 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
 
             pmd = lookup_pmd(vma.vm_mm, haddr)
             if pmd is not None:
+                # split_huge_pmd_address(vma, addr, freeze, page): the PMD is re-read
+                # and compared with ``head`` under its lock (this lockless look only
+                # skips what that would skip: neither huge nor a migration entry)
                 v = pmdp_get(pmd)
-                if pmd_present(v) and pmd_trans_huge(v) and pmd_pfn(v) == head:
-                    yield from __split_huge_pmd(vma, pmd, haddr, True)
-                    continue
+                if (pmd_present(v) and pmd_trans_huge(v)) or ctx.swp.is_pmd_migration_entry(v):
+                    yield from __split_huge_pmd(vma, pmd, haddr, True, head)
     # PTE-mapped: every PTE mapping a subpage becomes a migration entry (the same
     # rmap walk migration uses; the anon_vma lock is already held for write)
 

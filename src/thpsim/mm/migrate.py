@@ -59,7 +59,7 @@ from thpsim.mm.gfp import (
 )
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
 from thpsim.mm.huge_memory import migration_entry_restore, remove_migration_pmd, split_huge_page
-from thpsim.mm.mlock import mlock_vma_page
+from thpsim.mm.mlock import clear_page_mlock, mlock_vma_page
 from thpsim.mm.mm_types import MM_ANONPAGES, VM_LOCKED, mm_struct, vm_area_struct
 from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
 from thpsim.mm.page_flags import (
@@ -128,8 +128,10 @@ NewPage = Callable[[int], int]
 def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[None]:
     """Wait until the page behind a PTE migration entry is unlocked.
 
-    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14
-    (takes a transient reference with get_page_unless_zero, B17's cause).
+    Models: mm/migrate.c migration_entry_wait() -> __migration_entry_wait(), v4.14:
+    a reference (get_page_unless_zero) held while sleeping, B17's cause; 5.0+
+    put_and_wait_on_page_locked() (5.19+ migration_entry_wait_on_locked()): none
+    while sleeping (``migration_entry_wait_no_ref``, unless ``bug_b17_waiter_takes_ref``).
     Context: no locks held on return. Preempts: in the PTE lock, while waiting.
     """
     ctx = mm.kernel
@@ -148,9 +150,15 @@ def migration_entry_wait(mm: mm_struct, pmd: Ptr, address: int) -> KernelPath[No
     if not ctx.pages.refcount[head] or not ctx.pages.flags[head] & F_locked:
         spin_unlock(ptl)
         return
+    pages = ctx.pages
+    if not _waiter_holds_ref(ctx.profile):
+        # 5.0+: sleep on PG_locked without a reference; the migrator's own reference
+        # keeps the page until the entry is gone (taken under the PTE lock)
+        spin_unlock(ptl)
+        yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+        return
     get_page(ctx, head)
     spin_unlock(ptl)
-    pages = ctx.pages
     yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
     put_page(ctx, head)
 
@@ -159,7 +167,8 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     """Wait until the THP behind a PMD migration entry is unlocked.
 
     Models: mm/migrate.c pmd_migration_entry_wait(), v4.14 (transient
-    get_page_unless_zero on the old page while sleeping: B17's cause).
+    get_page_unless_zero on the old page while sleeping: B17's cause); 5.0+ without
+    a reference while sleeping (see :func:`migration_entry_wait`).
     Context: takes and drops the PMD lock. Preempts: in the lock, while waiting.
     """
     ctx = mm.kernel
@@ -173,10 +182,21 @@ def pmd_migration_entry_wait(mm: mm_struct, pmd: Ptr) -> KernelPath[None]:
     if not pages.refcount[head] or not pages.flags[head] & F_locked:
         spin_unlock(ptl)
         return
+    if not _waiter_holds_ref(ctx.profile):
+        spin_unlock(ptl)
+        yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
+        return
     pages.refcount[head] += 1
     spin_unlock(ptl)
     yield WaitOn(("page_locked", head), lambda: not pages.flags[head] & F_locked)
     put_page(ctx, head)
+
+
+def _waiter_holds_ref(prof) -> bool:
+    """Whether a task waiting on a migration entry sleeps holding a page reference:
+    4.14 (get_page_unless_zero(); wait_on_page_locked(); put_page()), or B17 brought
+    back into an era that drops it first (put_and_wait_on_page_locked(), 5.0)."""
+    return not prof.migration_entry_wait_no_ref or prof.bug_b17_waiter_takes_ref
 
 
 def try_to_map_unused_to_zeropage(ctx, vma: vm_area_struct, t, i: int, e: int,
@@ -208,7 +228,8 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
 
     Models: mm/migrate.c remove_migration_pte(), v4.14 (PTE entries: old and
     clean, soft-dirty and write from the entry, mlock for a base page under
-    VM_LOCKED; 6.1+ restores young/dirty from the entry) and
+    VM_LOCKED, and 4.19's munlock of a THP it maps by PTE (B12); 6.1+ restores
+    young/dirty from the entry) and
     remove_migration_pmd() for a PMD entry; ``map_unused_to_zeropage`` (a split's
     remap, 6.12+): try_to_map_unused_to_zeropage() first.
     """
@@ -241,6 +262,12 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
         if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
 
             mlock_vma_page(ctx, new)
+        # 4.19 (C:e125fe405abe): a THP that a PTE maps again is not mlocked, even if a
+        # VM_LOCKED PMD restored before this (rmap walks oldest VMA first) mlocked it;
+        # bug_b12_mlock_pte_mapped_thp: without this line (4.14.0 .. 4.18, B12)
+        if (pages.flags[new] & F_head and pages.flags[new] & F_mlocked
+                and not ctx.profile.bug_b12_mlock_pte_mapped_thp):
+            clear_page_mlock(ctx, new)
     return True
 
 
@@ -419,8 +446,9 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
 
     Models: mm/migrate.c migrate_pages(), v4.14 (up to 10 passes, -EAGAIN retried,
     -ENOMEM aborts) with the 4.17+ THP split on -ENOMEM behind
-    ``migrate_thp_split_on_enomem`` and 6.10-6.12 migrate_pages_batch()'s split of a
-    THP on the deferred-split queue behind ``migrate_split_deferred_folio``.
+    ``migrate_thp_split_on_enomem`` (``bug_b18_enomem_aborts_list``: the 4.14 line in
+    a later era, B18) and 6.10-6.12 migrate_pages_batch()'s split of a THP on the
+    deferred-split queue behind ``migrate_split_deferred_folio``.
     Context: pages isolated (one reference each, off the LRU, NR_ISOLATED counted).
     Returns: the number of pages (a THP counts 1) not migrated, or -ENOMEM.
     The caller puts back what is left in ``from_list`` (putback_movable_pages).
@@ -457,7 +485,8 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
             rc = yield from unmap_and_move(ctx, get_new_page, page, pass_ > 2, mode, reason,
                                            results)
             if rc == -errno.ENOMEM:
-                if is_thp and prof.migrate_thp_split_on_enomem:
+                if (is_thp and prof.migrate_thp_split_on_enomem
+                        and not prof.bug_b18_enomem_aborts_list):
                     # 4.17+: split the THP and migrate its pages as base pages
                     if (yield from try_split_folio(ctx, page, from_list)):
                         thp_split += 1

@@ -55,6 +55,27 @@ def munlock_vma_page(ctx, head: int) -> None:
         add_page_to_lru(ctx, head)
 
 
+def clear_page_mlock(ctx, page: int) -> None:
+    """Models: mm/mlock.c clear_page_mlock(), v4.14: the page's last VM_LOCKED mapping
+    went another way than munlock (a PMD split, an unmap): clear PG_mlocked (on the
+    head: PF_NO_TAIL), NR_MLOCK less hpage_nr_pages(page) -- 1 for a tail page, as in
+    4.14 -- and back to the evictable LRU (isolate_lru_page + putback_lru_page).
+    Simplified: unevictable_pgs_cleared/stranded are not counted (not in /proc/vmstat).
+    """
+    pages = ctx.pages
+    head = pages.compound_head(page)
+    if not pages.flags[head] & F_mlocked:
+        return
+    nr = hpage_nr_pages(ctx, page)
+    on_lru = pages.flags[head] & F_lru
+    if on_lru:
+        del_page_from_lru(ctx, head)
+    pages.flags[head] &= ~F_mlocked & _M32
+    ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, -nr)
+    if on_lru:
+        add_page_to_lru(ctx, head)
+
+
 def mlock_vma_pages_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[None]:
     """mlock every mapped page of the range (what FOLL_MLOCK does during populate)."""
     ctx = vma.vm_mm.kernel

@@ -68,8 +68,15 @@ def pmd_offset(ctx: KernelContext, pud: Ptr, addr: int) -> Ptr:
 
 
 def pte_offset_map(ctx: KernelContext, pmdval: int, addr: int) -> Ptr:
-    """Models: pte_offset_map() given the PMD value already read (a table pointer)."""
-    return (ctx.mem.tables[table_entry_pfn(pmdval)], (addr >> PAGE_SHIFT) & _IDX)
+    """Models: pte_offset_map() given the PMD value already read (a table pointer).
+
+    A PMD value that points at no page table (a huge PMD or a swap entry read as a
+    table pointer) is garbage memory read as PTEs: KernelBug."""
+    t = ctx.mem.tables.get(table_entry_pfn(pmdval))
+    if t is None or t.level != 1:
+        raise KernelBug(f"BUG: pte_offset_map() of PMD {pmdval:#x}: pfn "
+                        f"{table_entry_pfn(pmdval):#x} is no PTE table")
+    return (t, (addr >> PAGE_SHIFT) & _IDX)
 
 
 def pmd_table(pmd: Ptr) -> PageTable:

@@ -54,6 +54,7 @@ class Bug:
 ENTRY_MODULES = (
     "thpsim.zoo.bugs_pmd",
     "thpsim.zoo.bugs_entry",
+    "thpsim.zoo.bugs_acct",
 )
 
 

@@ -367,7 +367,10 @@ def smaps_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> KernelPath[
         try:
             v = pmdp_get(pmd)
             # 4.14 counts a present PMD only; 5.8+ hands migration entries on too
-            if pmd_present(v) or ctx.profile.smaps_pmd_migration_entry:
+            # (bug_b20: the 4.14 test in a later era)
+            prof = ctx.profile
+            if pmd_present(v) or (prof.smaps_pmd_migration_entry
+                                  and not prof.bug_b20_smaps_skips_pmd_migration_entry):
                 smaps_pmd_entry(mss, walk, v)
         finally:
             spin_unlock(ptl)
