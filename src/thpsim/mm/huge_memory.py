@@ -761,7 +761,6 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
             continue
         haddr = addr & HPAGE_PMD_MASK
         if haddr >= vma.vm_start and haddr + HPAGE_PMD_SIZE <= vma.vm_end:
-
             pmd = lookup_pmd(vma.vm_mm, haddr)
             if pmd is not None:
                 # split_huge_pmd_address(vma, addr, freeze, page): the PMD is re-read
@@ -772,7 +771,6 @@ def _freeze_page(ctx: KernelContext, head: int, av) -> KernelPath[None]:
                     yield from __split_huge_pmd(vma, pmd, haddr, True, head)
     # PTE-mapped: every PTE mapping a subpage becomes a migration entry (the same
     # rmap walk migration uses; the anon_vma lock is already held for write)
-
     yield from try_to_migrate(ctx, head, locked=True)
 
 
