@@ -366,6 +366,20 @@ class Profile:
     #: kpagecount is 0 for typed pages (buddy, page table, offline). 4.14: the
     #: page-type value read as a mapcount.
     kpagecount_typed_zero: bool
+    # ---- mm/mlock.c, mm/swap.c: the unevictable_pgs_* events
+    #: 4.16 (C:9c4e6b1a7027, "mm, mlock, vmscan: no more skipping pagevecs"): a page
+    #: faulted into a VM_LOCKED VMA reaches the unevictable list through the LRU-add
+    #: pagevec, which counts unevictable_pgs_culled. 4.14: add_page_to_unevictable_list(),
+    #: not counted.
+    lru_add_counts_culled: bool
+    #: 5.18 (H. Dickins, "mm/munlock: mlock_page() munlock_page() batch by pagevec",
+    #: "rmap call mlock_vma_page() munlock_vma_page()"): unevictable_pgs_{mlocked,
+    #: munlocked,culled,rescued,stranded,cleared} count base pages (a THP 512), and the
+    #: rmap removal of a page in a VM_LOCKED VMA munlocks it (munlocked, or stranded
+    #: while it is isolated). 4.14: one per page or THP, and the last unmap of a page
+    #: still PG_mlocked is clear_page_mlock(): cleared, then rescued (stranded when
+    #: isolated).
+    mlock_counts_folio_pages: bool
     # ---- mm/huge_memory.c sysfs, fs/drop_caches.c
     #: after 4.14 (enabled_store()/defrag_store() match with sysfs_streq()): a THP mode
     #: is the whole word, one trailing newline allowed. 4.14: a prefix match,
@@ -473,6 +487,8 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=False,
         kpageflags_offline_block_nopage=False,
         kpagecount_typed_zero=False,
+        lru_add_counts_culled=False,
+        mlock_counts_folio_pages=False,
         thp_sysfs_streq=False,
         drop_caches_write_only=False,
     ),
@@ -565,6 +581,8 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=True,
         kpageflags_offline_block_nopage=True,
         kpagecount_typed_zero=True,
+        lru_add_counts_culled=True,
+        mlock_counts_folio_pages=True,
         thp_sysfs_streq=True,
         drop_caches_write_only=True,
     ),
