@@ -210,6 +210,11 @@ class Profile:
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
+    #: 6.11 (J. Yan, "mm/memory-failure: userspace controls soft-offlining pages"):
+    #: /proc/sys/vm/enable_soft_offline (0..1, default 1); at 0 soft_offline_page()
+    #: of an online frame is -EOPNOTSUPP (soft_offline_page, MADV_SOFT_OFFLINE).
+    #: 4.14: no such file.
+    sysctl_enable_soft_offline: bool
     # ---- mm/mremap.c
     #: 6.17 (L. Stoakes' mremap rework, check_mremap_params()): a new_len past
     #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
@@ -366,6 +371,12 @@ class Profile:
     #: kpagecount is 0 for typed pages (buddy, page table, offline). 4.14: the
     #: page-type value read as a mapcount.
     kpagecount_typed_zero: bool
+    # ---- kernel/sched/core.c sysctl_numa_balancing()
+    #: 5.18 (C:c574bbe91703, Huang Ying, "NUMA balancing: optimize page placement for
+    #: memory tiering system"): kernel.numa_balancing is a mode, 0..4 (extra2 =
+    #: SYSCTL_FOUR: NUMA_BALANCING_NORMAL 1, NUMA_BALANCING_MEMORY_TIERING 2), read
+    #: back as written. 4.14: 0 or 1.
+    numa_balancing_memory_tiering: bool
     # ---- mm/mlock.c, mm/swap.c: the unevictable_pgs_* events
     #: 4.16 (C:9c4e6b1a7027, "mm, mlock, vmscan: no more skipping pagevecs"): a page
     #: faulted into a VM_LOCKED VMA reaches the unevictable list through the LRU-add
@@ -445,6 +456,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=False,
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
+        sysctl_enable_soft_offline=False,
         mremap_new_len_task_size_einval=False,
         mremap_dontunmap=False,
         mremap_vma_lookup_first=False,
@@ -487,6 +499,7 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=False,
         kpageflags_offline_block_nopage=False,
         kpagecount_typed_zero=False,
+        numa_balancing_memory_tiering=False,
         lru_add_counts_culled=False,
         mlock_counts_folio_pages=False,
         thp_sysfs_streq=False,
@@ -539,6 +552,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=True,
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
+        sysctl_enable_soft_offline=True,
         mremap_new_len_task_size_einval=True,
         mremap_dontunmap=True,
         mremap_vma_lookup_first=True,
@@ -581,6 +595,7 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=True,
         kpageflags_offline_block_nopage=True,
         kpagecount_typed_zero=True,
+        numa_balancing_memory_tiering=True,
         lru_add_counts_culled=True,
         mlock_counts_folio_pages=True,
         thp_sysfs_streq=True,

@@ -180,7 +180,7 @@ def test_softoffline_oracle_mainline():
     assert pfn_at(p, c2) != old2 and pfn_at(p, c2 + PAGE_SIZE) == old2 + 1
 
     # page 3 again: the new frame is soft-offlined in turn
-    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1}
+    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1, "pgalloc_normal": 1}
     assert hw_corrupted_kb(m) == 12
     assert pfn_at(p, p3) not in (old, new)
     check_data(p, a, 4 * HPAGE_PMD_SIZE)
