@@ -391,7 +391,13 @@ class Profile:
     #: still PG_mlocked is clear_page_mlock(): cleared, then rescued (stranded when
     #: isolated).
     mlock_counts_folio_pages: bool
-    # ---- mm/huge_memory.c sysfs, fs/drop_caches.c
+    # ---- mm/huge_memory.c sysfs and debugfs, fs/drop_caches.c
+    #: 5.12 (C:fa6c02315f74, Zi Yan, "mm: huge_memory: a new debugfs interface for
+    #: splitting THP tests"; 6.9 adds ",<new_order>", 6.15 ",<in_folio_offset>"):
+    #: debugfs split_huge_pages takes "<pid>,0x<start>,0x<end>" (and a file path) as well
+    #: as the global "1", and returns the string's length. 4.14: a simple attribute,
+    #: 1 or EINVAL, the split count logged.
+    split_huge_pages_pid: bool
     #: after 4.14 (enabled_store()/defrag_store() match with sysfs_streq()): a THP mode
     #: is the whole word, one trailing newline allowed. 4.14: a prefix match,
     #: ``memcmp(word, buf, min(sizeof(word) - 1, count))``.
@@ -502,6 +508,7 @@ PROFILES: dict[str, Profile] = {
         numa_balancing_memory_tiering=False,
         lru_add_counts_culled=False,
         mlock_counts_folio_pages=False,
+        split_huge_pages_pid=False,
         thp_sysfs_streq=False,
         drop_caches_write_only=False,
     ),
@@ -598,6 +605,7 @@ PROFILES: dict[str, Profile] = {
         numa_balancing_memory_tiering=True,
         lru_add_counts_culled=True,
         mlock_counts_folio_pages=True,
+        split_huge_pages_pid=True,
         thp_sysfs_streq=True,
         drop_caches_write_only=True,
     ),

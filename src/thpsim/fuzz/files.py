@@ -110,6 +110,11 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     (r"/sys/devices/system/memory/(soft|hard)_offline_page$",
      frozenset({E.EPERM, E.EINVAL, E.ENXIO, E.EIO, E.EBUSY, E.ENOMEM, EHWPOISON,
                 E.EFAULT}), False),
+    # mm/huge_memory.c split_huge_pages_write(): sscanf() mismatch EINVAL,
+    # split_huge_pages_pid(): no task ESRCH, no mm EINVAL; 4.14 simple_attr_write():
+    # a value other than 1 EINVAL (kstrtoull(): ERANGE)
+    (r"/sys/kernel/debug/split_huge_pages$",
+     frozenset({E.EINVAL, E.ESRCH, E.ERANGE}), True),
     # mm/hwpoison-inject.c via debugfs simple_attr_write(): kstrtoull() EINVAL/ERANGE,
     # CAP_SYS_ADMIN EPERM, pfn_valid() ENXIO, then memory_failure()/unpoison_memory()
     (r"/sys/kernel/debug/hwpoison/",
@@ -163,7 +168,7 @@ PAGE_SIZE = 4096
 #: file names a write is aimed at most of the time (the others: EACCES/EIO/EINVAL)
 WRITABLE = re.compile(
     r"/(enabled|defrag|use_zero_page|drop_caches|numa_balancing|enable_soft_offline|"
-    r"clear_refs|state|online|"
+    r"clear_refs|state|online|split_huge_pages|"
     r"soft_offline_page|hard_offline_page|corrupt-pfn|unpoison-pfn|cgroup\.procs|tasks|"
     r"cgroup\.subtree_control|cpuset\.cpus|cpuset\.mems|cpuset\.memory_migrate)$")
 
