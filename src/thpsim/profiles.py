@@ -392,6 +392,13 @@ class Profile:
     #: isolated).
     mlock_counts_folio_pages: bool
     # ---- mm/huge_memory.c sysfs and debugfs, fs/drop_caches.c
+    #: 6.12 (U. Arif, "mm: split underused THPs"): /proc/vmstat's
+    #: thp_underused_split_page, counted by deferred_split_scan() when it splits a THP
+    #: thp_underused() finds more than khugepaged's max_ptes_none zero-filled pages in.
+    #: The model's max_ptes_none is its default, HPAGE_PMD_NR - 1, at which
+    #: thp_underused() is false: the counter stays 0 as on a default 6.12+ system.
+    #: 4.14: no such line.
+    thp_underused_split_page: bool
     #: 5.12 (C:fa6c02315f74, Zi Yan, "mm: huge_memory: a new debugfs interface for
     #: splitting THP tests"; 6.9 adds ",<new_order>", 6.15 ",<in_folio_offset>"):
     #: debugfs split_huge_pages takes "<pid>,0x<start>,0x<end>" (and a file path) as well
@@ -509,6 +516,7 @@ PROFILES: dict[str, Profile] = {
         lru_add_counts_culled=False,
         mlock_counts_folio_pages=False,
         split_huge_pages_pid=False,
+        thp_underused_split_page=False,
         thp_sysfs_streq=False,
         drop_caches_write_only=False,
     ),
@@ -606,6 +614,7 @@ PROFILES: dict[str, Profile] = {
         lru_add_counts_culled=True,
         mlock_counts_folio_pages=True,
         split_huge_pages_pid=True,
+        thp_underused_split_page=True,
         thp_sysfs_streq=True,
         drop_caches_write_only=True,
     ),

@@ -14,7 +14,8 @@ from typing import Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
 
-__all__ = ["VmStat", "VM_EVENT_ITEMS", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS", "vmstat_items"]
+__all__ = ["VmStat", "VM_EVENT_ITEMS", "vm_event_items", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS",
+           "vmstat_items"]
 
 # zone_stat_item (v4.14), the ones the model maintains. nr_free_pages comes from the buddy.
 NR_FREE_PAGES = "nr_free_pages"
@@ -78,6 +79,8 @@ THP_FAULT_FALLBACK = "thp_fault_fallback"
 THP_SPLIT_PAGE = "thp_split_page"
 THP_SPLIT_PAGE_FAILED = "thp_split_page_failed"
 THP_DEFERRED_SPLIT_PAGE = "thp_deferred_split_page"
+#: 6.12+ (deferred_split_scan() of an underused THP): see vm_event_items()
+THP_UNDERUSED_SPLIT_PAGE = "thp_underused_split_page"
 THP_SPLIT_PMD = "thp_split_pmd"
 THP_ZERO_PAGE_ALLOC = "thp_zero_page_alloc"
 THP_ZERO_PAGE_ALLOC_FAILED = "thp_zero_page_alloc_failed"
@@ -96,10 +99,18 @@ VM_EVENT_ITEMS = (
     UNEVICTABLE_PGMLOCKED, UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGCLEARED,
     UNEVICTABLE_PGSTRANDED,
     THP_FAULT_ALLOC, THP_FAULT_FALLBACK, "thp_collapse_alloc", "thp_collapse_alloc_failed",
-    THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED, THP_DEFERRED_SPLIT_PAGE, THP_SPLIT_PMD,
+    THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED, THP_DEFERRED_SPLIT_PAGE, THP_UNDERUSED_SPLIT_PAGE,
+    THP_SPLIT_PMD,
     THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED,
     THP_MIGRATION_SUCCESS, THP_MIGRATION_FAIL, THP_MIGRATION_SPLIT,
 )
+
+def vm_event_items(profile: Any) -> list[str]:
+    """The event names /proc/vmstat prints in ``profile``'s era, in vmstat_text order
+    (thp_underused_split_page from 6.12, ``thp_underused_split_page``)."""
+    if profile.thp_underused_split_page:
+        return list(VM_EVENT_ITEMS)
+    return [e for e in VM_EVENT_ITEMS if e != THP_UNDERUSED_SPLIT_PAGE]
 
 
 class VmStat:
