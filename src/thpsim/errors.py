@@ -70,11 +70,18 @@ class ConfigError(ThpsimError, ValueError):
 
 
 class DeliveredSignal(Exception):  # noqa: N818 - it is a signal, not an error of ours
-    """A signal the kernel delivered to a user thread (what siginfo would carry)."""
+    """A signal the kernel delivered to a user thread (what siginfo would carry).
 
-    def __init__(self, si_signo: int, si_code: int, si_addr: int):
+    ``si_addr_lsb``: for a memory-failure SIGBUS (BUS_MCEERR_AR/AO), the least
+    significant bit of the corrupted range's address (force_sig_mceerr()'s lsb:
+    PAGE_SHIFT for a page, the folio's shift for a THP the kernel could not split);
+    0 for every other signal."""
+
+    def __init__(self, si_signo: int, si_code: int, si_addr: int, si_addr_lsb: int = 0):
         self.si_signo = si_signo
         self.si_code = si_code
         self.si_addr = si_addr
+        self.si_addr_lsb = si_addr_lsb
         name = signal.Signals(si_signo).name
-        super().__init__(f"{name} si_code={si_code} si_addr={si_addr:#x}")
+        lsb = f" si_addr_lsb={si_addr_lsb}" if si_addr_lsb else ""
+        super().__init__(f"{name} si_code={si_code} si_addr={si_addr:#x}{lsb}")

@@ -324,6 +324,11 @@ class Profile:
     #: caller mapping the page gets SIGBUS (BUS_MCEERR_AR) during the madvise call;
     #: oracle: 6.12 and 7.2 do, 6.1 does not. 4.14: no signal until the page is touched.
     madvise_hwpoison_action_required: bool
+    #: 6.11 (J. Yan, "mm/memory-failure: userspace controls soft-offlining pages"):
+    #: /proc/sys/vm/enable_soft_offline (0..1, default 1); at 0 soft_offline_page()
+    #: of an online frame is -EOPNOTSUPP (soft_offline_page, MADV_SOFT_OFFLINE).
+    #: 4.14: no such file.
+    sysctl_enable_soft_offline: bool
     # ---- mm/mremap.c
     #: 6.17 (L. Stoakes' mremap rework, check_mremap_params()): a new_len past
     #: TASK_SIZE is EINVAL for every mremap, before the VMA is looked up. 4.14 (and
@@ -480,7 +485,40 @@ class Profile:
     #: kpagecount is 0 for typed pages (buddy, page table, offline). 4.14: the
     #: page-type value read as a mapcount.
     kpagecount_typed_zero: bool
-    # ---- mm/huge_memory.c sysfs, fs/drop_caches.c
+    # ---- kernel/sched/core.c sysctl_numa_balancing()
+    #: 5.18 (C:c574bbe91703, Huang Ying, "NUMA balancing: optimize page placement for
+    #: memory tiering system"): kernel.numa_balancing is a mode, 0..4 (extra2 =
+    #: SYSCTL_FOUR: NUMA_BALANCING_NORMAL 1, NUMA_BALANCING_MEMORY_TIERING 2), read
+    #: back as written. 4.14: 0 or 1.
+    numa_balancing_memory_tiering: bool
+    # ---- mm/mlock.c, mm/swap.c: the unevictable_pgs_* events
+    #: 4.16 (C:9c4e6b1a7027, "mm, mlock, vmscan: no more skipping pagevecs"): a page
+    #: faulted into a VM_LOCKED VMA reaches the unevictable list through the LRU-add
+    #: pagevec, which counts unevictable_pgs_culled. 4.14: add_page_to_unevictable_list(),
+    #: not counted.
+    lru_add_counts_culled: bool
+    #: 5.18 (H. Dickins, "mm/munlock: mlock_page() munlock_page() batch by pagevec",
+    #: "rmap call mlock_vma_page() munlock_vma_page()"): unevictable_pgs_{mlocked,
+    #: munlocked,culled,rescued,stranded,cleared} count base pages (a THP 512), and the
+    #: rmap removal of a page in a VM_LOCKED VMA munlocks it (munlocked, or stranded
+    #: while it is isolated). 4.14: one per page or THP, and the last unmap of a page
+    #: still PG_mlocked is clear_page_mlock(): cleared, then rescued (stranded when
+    #: isolated).
+    mlock_counts_folio_pages: bool
+    # ---- mm/huge_memory.c sysfs and debugfs, fs/drop_caches.c
+    #: 6.12 (U. Arif, "mm: split underused THPs"): /proc/vmstat's
+    #: thp_underused_split_page, counted by deferred_split_scan() when it splits a THP
+    #: thp_underused() finds more than khugepaged's max_ptes_none zero-filled pages in.
+    #: The model's max_ptes_none is its default, HPAGE_PMD_NR - 1, at which
+    #: thp_underused() is false: the counter stays 0 as on a default 6.12+ system.
+    #: 4.14: no such line.
+    thp_underused_split_page: bool
+    #: 5.12 (C:fa6c02315f74, Zi Yan, "mm: huge_memory: a new debugfs interface for
+    #: splitting THP tests"; 6.9 adds ",<new_order>", 6.15 ",<in_folio_offset>"):
+    #: debugfs split_huge_pages takes "<pid>,0x<start>,0x<end>" (and a file path) as well
+    #: as the global "1", and returns the string's length. 4.14: a simple attribute,
+    #: 1 or EINVAL, the split count logged.
+    split_huge_pages_pid: bool
     #: after 4.14 (enabled_store()/defrag_store() match with sysfs_streq()): a THP mode
     #: is the whole word, one trailing newline allowed. 4.14: a prefix match,
     #: ``memcmp(word, buf, min(sizeof(word) - 1, count))``.
@@ -566,6 +604,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=False,
         unpoison_memory_ebusy=False,
         madvise_hwpoison_action_required=False,
+        sysctl_enable_soft_offline=False,
         mremap_new_len_task_size_einval=False,
         mremap_dontunmap=False,
         mremap_vma_lookup_first=False,
@@ -608,6 +647,11 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=False,
         kpageflags_offline_block_nopage=False,
         kpagecount_typed_zero=False,
+        numa_balancing_memory_tiering=False,
+        lru_add_counts_culled=False,
+        mlock_counts_folio_pages=False,
+        split_huge_pages_pid=False,
+        thp_underused_split_page=False,
         thp_sysfs_streq=False,
         drop_caches_write_only=False,
     ),
@@ -679,6 +723,7 @@ PROFILES: dict[str, Profile] = {
         memory_failure_pfn_without_page_ebusy=True,
         unpoison_memory_ebusy=True,
         madvise_hwpoison_action_required=True,
+        sysctl_enable_soft_offline=True,
         mremap_new_len_task_size_einval=True,
         mremap_dontunmap=True,
         mremap_vma_lookup_first=True,
@@ -721,6 +766,11 @@ PROFILES: dict[str, Profile] = {
         kpageflags_anon_exclusive_mappedtodisk=True,
         kpageflags_offline_block_nopage=True,
         kpagecount_typed_zero=True,
+        numa_balancing_memory_tiering=True,
+        lru_add_counts_culled=True,
+        mlock_counts_folio_pages=True,
+        split_huge_pages_pid=True,
+        thp_underused_split_page=True,
         thp_sysfs_streq=True,
         drop_caches_write_only=True,
     ),

@@ -361,7 +361,8 @@ def test_collapse_of_small_pages():
     old = pagemap(m.fs, b, NR, pid=p.pid)
     before = dict(m.kernel.vmstat.events)
     assert p.madvise(b, THP, MADV_COLLAPSE) == 0
-    assert delta(m, before) == {"thp_collapse_alloc": 1, "pgfree": len(written)}
+    assert delta(m, before) == {"thp_collapse_alloc": 1, "pgfree": len(written),
+                                "pgalloc_normal": 512}
     assert is_pmd_mapped(p, b)
     new = pagemap(m.fs, b, NR, pid=p.pid)
     assert [e & PFN for e in new] == [(new[0] & PFN) + i for i in range(NR)]

@@ -180,7 +180,7 @@ def test_softoffline_oracle_mainline():
     assert pfn_at(p, c2) != old2 and pfn_at(p, c2 + PAGE_SIZE) == old2 + 1
 
     # page 3 again: the new frame is soft-offlined in turn
-    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1}
+    assert soft_offline(m, p, p3) == {"pgmigrate_success": 1, "pgfree": 1, "pgalloc_normal": 1}
     assert hw_corrupted_kb(m) == 12
     assert pfn_at(p, p3) not in (old, new)
     check_data(p, a, 4 * HPAGE_PMD_SIZE)
@@ -333,6 +333,7 @@ def test_hwpoison_oracle(profile):
             p.madvise(p5, PAGE_SIZE, MADV_HWPOISON)
         assert (e.value.si_signo, e.value.si_code, e.value.si_addr) == (
             signal.SIGBUS, BUS_MCEERR_AR, p5)
+        assert e.value.si_addr_lsb == PAGE_SHIFT  # the THP was split: one page lost
     else:
         assert p.madvise(p5, PAGE_SIZE, MADV_HWPOISON) == 0
     d = delta(m, before)
@@ -349,6 +350,7 @@ def test_hwpoison_oracle(profile):
         p.threads[0].read(p5 + 17)
     assert (e.value.si_signo, e.value.si_code, e.value.si_addr) == (
         signal.SIGBUS, BUS_MCEERR_AR, p5 + 17)
+    assert e.value.si_addr_lsb == PAGE_SHIFT  # do_sigbus(): VM_FAULT_HWPOISON
     assert p.threads[0].read(a + 6 * PAGE_SIZE) == a + 6 * PAGE_SIZE  # page 6: no signal
     check_data(p, a, 4 * HPAGE_PMD_SIZE, skip={p5})
     assert not is_free_buddy_page(m.kernel, old)
@@ -625,6 +627,8 @@ def test_memory_failure_unsplit_thp(profile):
             with pytest.raises(DeliveredSignal) as e:
                 p.madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_HWPOISON)
             assert (e.value.si_signo, e.value.si_code) == (signal.SIGBUS, BUS_MCEERR_AR)
+            # kill_procs_now() -> __add_to_kill(): folio_shift() of the unsplit THP
+            assert (e.value.si_addr, e.value.si_addr_lsb) == (a + 3 * PAGE_SIZE, 21)
             assert hw_corrupted_kb(m) == 4 and m.kernel.pages.flags[head + 3] & F_hwpoison
             assert all_stats(m) == bumped(m, m.kernel.mem.pfn_to_nid(head), failed=1)
         else:

@@ -78,7 +78,7 @@ def test_oracle_basic_move_pages_all_subpages():
     ret, st = move_all_to_1(p, a)
     assert ret == 0 and rle(st) == ALL_TO_1
     assert delta(m, before) == {"pgmigrate_success": 2048, "thp_migration_success": 4,
-                                "pgfree": 2048}
+                                "pgfree": 2048, "pgalloc_normal": 2048}
     assert set(nodes_of(m, p, a, 8 * MB)) == {1}
     assert all(is_pmd_mapped(p, a + i * HPAGE_PMD_SIZE) for i in range(4))  # still THPs
     check_data(p, a, 8 * MB)

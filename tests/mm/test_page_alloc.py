@@ -528,12 +528,16 @@ def test_alloc_cpuset_fast_path_hardwall_slow_path_lets_kernel_allocations_out()
     top cpuset), and GFP_ATOMIC ignores the cpuset (gfp_to_alloc_flags())."""
     mem = PhysicalMemory({0: 8 * MiB, 1: 8 * MiB}, 8 * MiB)
     pages = PageArrays(mem.max_pfn)
-    task = SimpleNamespace(mems_allowed=0b10)
+    task = SimpleNamespace(mems_allowed=0b10, cpu=0)  # numa_node_id(): node 0
     ctx = kernel_context(mem, pages)
+    ctx.cpus = [SimpleNamespace(nid=0)]  # the task runs on a CPU of node 0
     ctx.current, ctx.cpuset_alloc = task, True
     free_area_init(ctx, {})
     memblock_free_all(ctx)
     assert mem.pfn_to_nid(__alloc_pages(ctx, GFP_KERNEL, 0, 0)) == 1
+    # zone_statistics(): the preferred zone is the first the cpuset's mask allows
+    numa = ctx.vmstat.zone_extra
+    assert (numa[1]["numa_hit"], numa[1]["numa_other"], numa[0]["numa_foreign"]) == (1, 1, 0)
     assert mem.pfn_to_nid(__alloc_pages(ctx, GFP_HIGHUSER_MOVABLE, 0, 0)) == 1
     assert __alloc_pages(ctx, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, 0, 0) == -1
     assert __alloc_pages(ctx, GFP_HIGHUSER_MOVABLE, 0, 0, 1 << 0) == -1  # mask & cpuset: none

@@ -4,7 +4,8 @@ Models: mm/huge_memory.c (``/sys/kernel/mm/transparent_hugepage``: enabled,
 defrag, use_zero_page, hpage_pmd_size); v4.14 and mainline. The rest of /sys is
 registered here from where the kernel keeps it: drivers/base/node.py
 (``/sys/devices/system/node``), drivers/base/memory.py
-(``/sys/devices/system/memory``), mm/hwpoison_inject.py (debugfs) and the cgroup
+(``/sys/devices/system/memory``), mm/hwpoison_inject.py and mm/huge_memory.py
+(debugfs: hwpoison/, split_huge_pages) and the cgroup
 core (``/sys/fs/cgroup``).
 
 The THP knobs write the machine's ThpSettings (``ctx.thp``). 4.14 matches a
@@ -27,7 +28,7 @@ from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
 from thpsim.lib.kstrtox import kstrtoul
 from thpsim.lib.string import sysfs_streq
-from thpsim.mm import hwpoison_inject
+from thpsim.mm import huge_memory, hwpoison_inject
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -124,5 +125,6 @@ def register(vfs: VFS) -> None:
     # ---- memory blocks: /sys/devices/system/memory; hwpoison-inject's debugfs files
     memory.register(vfs)
     hwpoison_inject.register(vfs)
+    huge_memory.register_debugfs(vfs)  # /sys/kernel/debug/split_huge_pages
     # ---- cgroup cpusets: /sys/fs/cgroup (v2) or /sys/fs/cgroup/cpuset (v1)
     cgroup.register(vfs, cpuset.cpuset_cgrp_subsys)

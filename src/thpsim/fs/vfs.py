@@ -48,8 +48,10 @@ from typing import Any
 
 from thpsim.fs import drop_caches, sysfs
 from thpsim.fs.proc import array, base, meminfo, page, task_mmu, vmstat
+from thpsim.kernel import sysctl
 from thpsim.kernel.entry import call_syscall
 from thpsim.kernel.sched import KernelPath, run_to_completion
+from thpsim.mm import memory_failure
 
 __all__ = ["VFS", "VFSView", "File", "MAY_READ", "MAY_WRITE", "MAY_EXEC"]
 
@@ -721,4 +723,6 @@ def _register_builtin_views(vfs: VFS) -> None:
     vmstat.register(vfs)
     page.register(vfs)
     drop_caches.register(vfs)
+    sysctl.register(vfs)  # kernel.numa_balancing
+    memory_failure.register_sysctl(vfs)  # vm.enable_soft_offline
     sysfs.register(vfs)

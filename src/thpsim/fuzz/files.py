@@ -89,6 +89,11 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     # fs/drop_caches.c drop_caches_sysctl_handler() -> proc_dointvec_minmax() (EINVAL;
     # the range 1..4 too); proc_sys_call_handler()/test_perm() EACCES
     (r"/proc/sys/vm/drop_caches$", frozenset({E.EINVAL}), True),
+    # kernel/sched/core.c sysctl_numa_balancing(): CAP_SYS_ADMIN EPERM, then
+    # proc_dointvec_minmax() (EINVAL, the range 0..1 or 0..4); mm/memory-failure.c
+    # vm.enable_soft_offline: proc_dointvec_minmax() 0..1
+    (r"/proc/sys/kernel/numa_balancing$", frozenset({E.EINVAL, E.EPERM}), True),
+    (r"/proc/sys/vm/enable_soft_offline$", frozenset({E.EINVAL}), True),
     # fs/proc/task_mmu.c clear_refs_write(): kstrtoint() (EINVAL, ERANGE), a type out
     # of 1..5 EINVAL; get_proc_task() ESRCH; a task without mm writes nothing
     (r"/proc/(\d+|self)/(task/\d+/)?clear_refs$",
@@ -105,6 +110,11 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     (r"/sys/devices/system/memory/(soft|hard)_offline_page$",
      frozenset({E.EPERM, E.EINVAL, E.ENXIO, E.EIO, E.EBUSY, E.ENOMEM, EHWPOISON,
                 E.EFAULT}), False),
+    # mm/huge_memory.c split_huge_pages_write(): sscanf() mismatch EINVAL,
+    # split_huge_pages_pid(): no task ESRCH, no mm EINVAL; 4.14 simple_attr_write():
+    # a value other than 1 EINVAL (kstrtoull(): ERANGE)
+    (r"/sys/kernel/debug/split_huge_pages$",
+     frozenset({E.EINVAL, E.ESRCH, E.ERANGE}), True),
     # mm/hwpoison-inject.c via debugfs simple_attr_write(): kstrtoull() EINVAL/ERANGE,
     # CAP_SYS_ADMIN EPERM, pfn_valid() ENXIO, then memory_failure()/unpoison_memory()
     (r"/sys/kernel/debug/hwpoison/",
@@ -157,7 +167,8 @@ PAGE_SIZE = 4096
 
 #: file names a write is aimed at most of the time (the others: EACCES/EIO/EINVAL)
 WRITABLE = re.compile(
-    r"/(enabled|defrag|use_zero_page|drop_caches|clear_refs|state|online|"
+    r"/(enabled|defrag|use_zero_page|drop_caches|numa_balancing|enable_soft_offline|"
+    r"clear_refs|state|online|split_huge_pages|"
     r"soft_offline_page|hard_offline_page|corrupt-pfn|unpoison-pfn|cgroup\.procs|tasks|"
     r"cgroup\.subtree_control|cpuset\.cpus|cpuset\.mems|cpuset\.memory_migrate)$")
 

@@ -106,6 +106,10 @@ class KernelContext:
         self.memory_block_transition: dict[int, str] = {}
         #: secondary observers of user memory (mm/mmu_notifier.py; the API's shadow)
         self.mmu_notifiers: list[Any] = []
+        #: kernel.numa_balancing (kernel/sysctl.py): off, as the oracle's guests boot
+        self.sysctl_numa_balancing_mode = 0
+        #: vm.enable_soft_offline (6.11+, mm/memory_failure.py): 1 at boot
+        self.sysctl_enable_soft_offline = 1
 
     # ---- printk, WARN_ON_ONCE
     def printk(self, msg: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 
-from thpsim.arch.x86_64.pgtable import TASK_SIZE_MAX
+from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SHIFT, PAGE_SHIFT, TASK_SIZE_MAX
 from thpsim.errors import BUS_ADRERR, BUS_MCEERR_AR, SEGV_ACCERR, SEGV_MAPERR
 from thpsim.kernel.locking import down_read, up_read
 from thpsim.kernel.sched import KernelPath
@@ -48,8 +48,10 @@ def access_error(error_code: int, vma) -> bool:
     return not vma.vm_flags & (VM_READ | VM_EXEC | VM_WRITE)
 
 
-def do_user_addr_fault(task, address: int, error_code: int) -> KernelPath[tuple[int, int] | None]:
-    """Context: takes mmap_lock for read. Preempts: in the lock and handle_mm_fault."""
+def do_user_addr_fault(task, address: int, error_code: int
+                       ) -> KernelPath[tuple[int, ...] | None]:
+    """Context: takes mmap_lock for read. Preempts: in the lock and handle_mm_fault.
+    Returns None or the signal to deliver: (signo, si_code[, si_addr_lsb])."""
     mm = task.mm
     if address >= TASK_SIZE_MAX:
         # fault_in_kernel_space(): a user access to the kernel half (or the unmapped
@@ -68,8 +70,11 @@ def do_user_addr_fault(task, address: int, error_code: int) -> KernelPath[tuple[
         fault = yield from handle_mm_fault(vma, address, flags)
     finally:
         up_read(mm.mmap_lock)
-    if fault & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE):
-        return (signal.SIGBUS, BUS_MCEERR_AR)
+    if fault & VM_FAULT_HWPOISON:
+        # do_sigbus(): force_sig_mceerr(BUS_MCEERR_AR, address, PAGE_SHIFT)
+        return (signal.SIGBUS, BUS_MCEERR_AR, PAGE_SHIFT)
+    if fault & VM_FAULT_HWPOISON_LARGE:
+        return (signal.SIGBUS, BUS_MCEERR_AR, HPAGE_PMD_SHIFT)  # the hstate's shift
     if fault & VM_FAULT_SIGBUS:
         return (signal.SIGBUS, BUS_ADRERR)
     if fault & VM_FAULT_SIGSEGV:

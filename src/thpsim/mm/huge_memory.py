@@ -18,6 +18,8 @@ Simplified:
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import (
@@ -26,6 +28,8 @@ from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
     HPAGE_PMD_ORDER,
     HPAGE_PMD_SIZE,
+    PAGE_MASK,
+    PAGE_SIZE,
     mk_huge_pmd,
     mk_table_entry,
     pfn_pte,
@@ -60,8 +64,16 @@ from thpsim.arch.x86_64.swapops import (
 )
 from thpsim.errors import KernelBug
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
-from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, spinlock_t, up_write
-from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.locking import (
+    down_read,
+    down_write,
+    spin_lock,
+    spin_unlock,
+    spinlock_t,
+    up_read,
+    up_write,
+)
+from thpsim.kernel.sched import PREEMPT, KernelPath, run_to_completion
 from thpsim.kernel.tlbflush import flush_pmd_tlb_range
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
@@ -89,7 +101,7 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
     vma_address,
 )
-from thpsim.mm.page_alloc import __alloc_pages
+from thpsim.mm.page_alloc import __alloc_pages, page_zone
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
@@ -100,6 +112,7 @@ from thpsim.mm.page_flags import (
     F_mlocked,
     F_referenced,
     F_swapbacked,
+    F_tail,
     F_unevictable,
     F_uptodate,
 )
@@ -1126,3 +1139,205 @@ def remove_migration_pmd(pvmw, new: int) -> None:
         from thpsim.mm.mlock import mlock_vma_page
 
         mlock_vma_page(ctx, new)
+
+
+# ---------------------------------------------------------------- debugfs split_huge_pages
+SPLIT_HUGE_PAGES = "/sys/kernel/debug/split_huge_pages"
+#: mm/huge_memory.c MAX_INPUT_BUF_SZ: the bytes split_huge_pages_write() copies in; the
+#: last is then NUL, so the string holds at most 254 of them
+MAX_INPUT_BUF_SZ = 255
+
+
+def _vsscanf(s: str, fmt: list[str]) -> list[int]:
+    """The conversions lib/vsprintf.c vsscanf() makes of ``s`` for the formats
+    split_huge_pages_write() uses: ``fmt`` is a list of literals and conversions
+    ("%d", "%ld": signed decimal; "%lx": hex, an optional 0x of its own). A literal
+    must match exactly; a conversion skips white space first and stops the scan if no
+    digit follows. Returns the values converted before the first mismatch."""
+    out: list[int] = []
+    i = 0
+    for tok in fmt:
+        if not tok.startswith("%"):
+            if not s.startswith(tok, i):
+                break
+            i += len(tok)
+            continue
+        while i < len(s) and s[i] in " \t\n\v\f\r":
+            i += 1
+        hexa = tok == "%lx"
+        digits = "0123456789abcdefABCDEF" if hexa else "0123456789"
+        neg = not hexa and s[i:i + 1] == "-"
+        j = i + 1 if neg else i
+        if j >= len(s) or s[j] not in digits:
+            break
+        if hexa and s[j:j + 2] in ("0x", "0X") and s[j + 2:j + 3] and s[j + 2] in digits:
+            j += 2  # _parse_integer_fixup_radix()
+        k = j
+        while k < len(s) and s[k] in digits:
+            k += 1
+        v = int(s[j:k], 16 if hexa else 10)
+        v = -v if neg else v
+        bits = 32 if tok == "%d" else 64
+        v &= (1 << bits) - 1
+        if tok != "%lx" and v >> (bits - 1):
+            v -= 1 << bits
+        out.append(v)
+        i = k
+    return out
+
+
+def _split_one(ctx: KernelContext, head: int, split_order: int) -> KernelPath[bool]:
+    """Split the THP at ``head`` (locked, referenced by the caller) down to
+    ``split_order``. Returns True when it was split."""
+    if split_order == 1:
+        return False  # 6.x: no order-1 anon folios (split_huge_page_to_list_to_order())
+    return (yield from split_huge_page(ctx, head)) == 0
+
+
+def split_huge_pages_all(ctx: KernelContext) -> KernelPath[tuple[int, int]]:
+    """Split every THP on an LRU list.
+
+    Models: mm/huge_memory.c split_huge_pages_all() (4.14: split_huge_pages_set()):
+    every PFN of every populated zone; a frame that is free (no reference to take),
+    a tail, not a compound head, or off the LRU (the huge zero page, an isolated
+    THP) is skipped; the others are locked (folio_lock(), which may sleep) and
+    split_huge_page()d. Returns (split, total).
+    """
+    pages = ctx.pages
+    split = total = 0
+    for pgdat in ctx.node_data.values():
+        for z in pgdat.node_zones:
+            if not z.populated_zone():
+                continue
+            pfn = z.zone_start_pfn
+            end = z.zone_end_pfn()
+            while pfn < end:
+                f = pages.flags[pfn]
+                if f & F_tail or not f & F_head or not f & F_lru or pages.refcount[pfn] <= 0:
+                    pfn += 1
+                    continue
+                if page_zone(ctx, pfn) is not z:
+                    pfn += 1
+                    continue
+                nr = 1 << pages.order[pfn]
+                get_page(ctx, pfn)
+                total += 1
+                yield from folio_lock(ctx, pfn)
+                if (yield from split_huge_page(ctx, pfn)) == 0:
+                    split += 1
+                folio_unlock(ctx, pfn)
+                put_page(ctx, pfn)
+                pfn += nr
+    return split, total
+
+
+def split_huge_pages_pid(ctx: KernelContext, pid: int, vaddr_start: int, vaddr_end: int,
+                         new_order: int = 0) -> KernelPath[int]:
+    """Split the THPs mapped in [vaddr_start, vaddr_end) of process ``pid``.
+
+    Models: mm/huge_memory.c split_huge_pages_pid(), 5.12+ (6.9: ``new_order``):
+    no such task -ESRCH, no mm -EINVAL; under mmap_lock for read, page by page
+    (a PTE table may hold several PTE-mapped THPs): a hole ends the walk; the zero
+    pages and base pages are skipped; a THP whose order is not above ``new_order``
+    is skipped; one that cannot be split (can_split_folio(): other references) or
+    that another holds locked is counted and skipped, the others are split.
+    Returns 0 whatever was split (the kernel only pr_debug()s "split of total").
+    Simplified: the model has PMD-sized THPs only, so a ``new_order`` of 2 to 8
+    splits to base pages (the kernel makes order-``new_order`` folios); 1 splits
+    nothing (no order-1 anon folios); a special VMA (VM_IO, VM_PFNMAP) never occurs.
+    """
+    # cycle: mm.gup -> mm.memory -> mm.huge_memory (follow_page_mask() is gup's)
+    from thpsim.mm.gup import _follow_page_mask_nowait
+
+    vaddr_start &= PAGE_MASK
+    vaddr_end &= PAGE_MASK
+    task = ctx.tasks.get(pid)  # find_get_task_by_vpid()
+    if task is None:
+        return -errno.ESRCH
+    mm = task.mm
+    if mm is None or mm.dead:
+        return -errno.EINVAL
+    pages = ctx.pages
+    split = total = 0
+    yield from down_read(mm.mmap_lock)
+    try:
+        addr = vaddr_start
+        while addr < vaddr_end:
+            vma = mm.find_vma(addr)
+            if vma is None or addr < vma.vm_start:
+                break
+            page, _mask = _follow_page_mask_nowait(vma, addr, 0)
+            if page is None or page < 0 or page == ctx.zero_pfn:
+                addr += PAGE_SIZE
+                continue
+            head = pages.compound_head(page)
+            if head == ctx.huge_zero_pfn or not pages.flags[head] & F_head:
+                addr += PAGE_SIZE
+                continue
+            if new_order >= pages.order[head]:
+                addr += PAGE_SIZE
+                continue
+            total += 1
+            get_page(ctx, head)
+            if can_split_huge_page(ctx, head)[0] and folio_trylock(ctx, head):
+                if (yield from _split_one(ctx, head, new_order)):
+                    split += 1
+                folio_unlock(ctx, head)
+            put_page(ctx, head)
+            addr += PAGE_SIZE
+    finally:
+        up_read(mm.mmap_lock)
+    return 0
+
+
+def split_huge_pages_write(f, buf: bytes) -> int:
+    """/sys/kernel/debug/split_huge_pages (root only, 0200).
+
+    Models: mm/huge_memory.c split_huge_pages_write(), 5.12+ (``split_huge_pages_pid``;
+    7.2's formats): the first 254 bytes as a C string, then
+      "<pid>,0x<start>,0x<end>[,<new_order>[,<in_folio_offset>]]": split_huge_pages_pid()
+      (ESRCH, EINVAL); a lone "1" (pid 1 and nothing after): split_huge_pages_all();
+      "/<path>,0x<off>,0x<off>[,<order>[,<offset>]]": the file's page-cache THPs;
+    anything else EINVAL. Returns the string's length on success (not the count).
+    4.14 split_huge_pages_set(), a DEFINE_SIMPLE_ATTRIBUTE: the value (simple_attr_write())
+    must be 1 (else EINVAL), the whole count is returned, and the result is logged
+    ("<split> of <total> THP split").
+    Simplified: no page cache, so a path that exists splits nothing (one that does not
+    is EINVAL); ``in_folio_offset`` (6.15, a non-uniform folio_split()) splits as
+    ``new_order`` does.
+    """
+    ctx = f.ctx
+    if not ctx.profile.split_huge_pages_pid:
+        # cycle: mm.hwpoison_inject -> mm.memory_failure -> mm.huge_memory
+        from thpsim.mm.hwpoison_inject import simple_attr_write
+
+        if simple_attr_write(f, buf) != 1:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+        split, total = run_to_completion(split_huge_pages_all(ctx))
+        ctx.printk(f"{split} of {total} THP split")
+        return len(buf)
+    raw = buf[:MAX_INPUT_BUF_SZ - 1]
+    s = raw.split(b"\0", 1)[0].decode("latin-1")
+    if s.startswith("/"):
+        path, sep, rest = s.partition(",")
+        vals = _vsscanf(rest, ["0x", "%lx", ",", "0x", "%lx", ",", "%d", ",", "%ld"])
+        if not sep or len(vals) not in (2, 3, 4) or not f.vfs.path_exists(path):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+        return len(s)
+    vals = _vsscanf(s, ["%d", ",", "0x", "%lx", ",", "0x", "%lx", ",", "%d", ",", "%ld"])
+    if len(vals) == 1 and vals[0] == 1:
+        run_to_completion(split_huge_pages_all(ctx))
+        return len(s)
+    if len(vals) not in (3, 4, 5):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f.path)
+    new_order = vals[3] & 0xFFFF_FFFF if len(vals) > 3 else 0  # unsigned int
+    ret = run_to_completion(split_huge_pages_pid(ctx, vals[0], vals[1], vals[2], new_order))
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), f.path)
+    return len(s)
+
+
+def register_debugfs(vfs) -> None:
+    """Models: split_huge_pages_debugfs(): debugfs_create_file("split_huge_pages",
+    0200, NULL, NULL, &split_huge_pages_fops)."""
+    vfs.register_file(SPLIT_HUGE_PAGES, writer=split_huge_pages_write, mode=0o200)

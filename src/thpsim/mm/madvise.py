@@ -690,7 +690,7 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
     ctx = task.mm.kernel
     pages = ctx.pages
     killed: list[int] = []
-    sig_addr = 0
+    sig_addr = sig_lsb = 0
     ret = 0
     while start < end:
         found: list[int] = []
@@ -712,13 +712,17 @@ def madvise_inject_error(task, start: int, end: int, behavior: int) -> KernelPat
                 ctx, pfn, action | MF_COUNT_INCREASED | MF_SW_SIMULATED, killed)
             if len(killed) > n and not sig_addr:
                 sig_addr = start
+                # __add_to_kill(): tk->size_shift = folio_shift() of the page's folio
+                # now (4.14: compound_order(compound_head(p)) + PAGE_SHIFT): a THP
+                # memory_failure() could not split keeps its 2 MiB
+                sig_lsb = PAGE_SHIFT + pages.compound_order(pages.compound_head(pfn))
             if ret == -errno.EOPNOTSUPP:
                 ret = 0
         if ret:
             break
         start += size
     if killed:  # queued by force_sig_mceerr(): delivered whatever madvise returns
-        raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr)
+        raise DeliveredSignal(signal.SIGBUS, BUS_MCEERR_AR, sig_addr, sig_lsb)
     return ret
 
 

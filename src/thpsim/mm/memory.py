@@ -64,6 +64,7 @@ from thpsim.mm.mm_types import (
     VM_FAULT_SIGBUS,
     VM_FAULT_SIGSEGV,
     VM_FAULT_WRITE,
+    VM_LOCKED,
     VM_MAYWRITE,
     VM_SHARED,
     VM_WIPEONFORK,
@@ -73,7 +74,7 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
 )
 from thpsim.mm.mmu_notifier import mmu_notifier_copy_range, mmu_notifier_invalidate_range
-from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_uptodate
+from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_tail, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
     __pte_alloc,
@@ -401,6 +402,15 @@ def wp_page_copy(vmf: vm_fault, old_pfn: int) -> KernelPath[int]:
     if not keep:
         put_page(ctx, new)
         return 0
+    if old_pfn >= 0 and vma.vm_flags & VM_LOCKED:
+        # 4.14: munlock_vma_page() of the old page once copied (it may stay mapped
+        # by a child, which never inherits VM_LOCKED); 5.18+: page_remove_rmap() in a
+        # VM_LOCKED VMA -> munlock_vma_folio(). A PTE-mapped THP is never mlocked here.
+        # cycle: mm.mlock -> mm.gup -> mm.memory imports this module
+        from thpsim.mm.mlock import munlock_vma_page
+
+        if not ctx.pages.flags[old_pfn] & (F_head | F_tail):
+            munlock_vma_page(ctx, old_pfn)
     return VM_FAULT_WRITE
 
 

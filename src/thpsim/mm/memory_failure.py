@@ -40,8 +40,7 @@ debugfs hwpoison/corrupt-pfn and unpoison-pfn (mm/hwpoison_inject.py).
 Simplified: anonymous memory only (no page cache to invalidate, no hugetlb, no
 swap cache); no mf_mutex (the callers run one at a time per page: the page lock
 and the allocator's state are what the model checks; unpoison_memory() never
-preempts); vm.enable_soft_offline
-and hwpoison_filter are not modelled. A poisoned frame is left as the
+preempts); hwpoison_filter is not modelled. A poisoned frame is left as the
 allocator's hwpoison-at-free path leaves it (``flags = PG_hwpoison``,
 ``_refcount`` 0, off every free list): the kernel's extra ``page_ref_inc()`` in
 page_handle_poison() is not modelled, nor the reference the kernel leaks when
@@ -60,6 +59,7 @@ import errno
 from thpsim.arch.x86_64.pgtable import PAGE_SIZE, pte_pfn
 from thpsim.errors import EHWPOISON
 from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sysctl import proc_dointvec_minmax, sysctl_test_perm
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_unlock
@@ -310,7 +310,9 @@ def soft_offline_page(ctx, pfn: int, flags: int) -> KernelPath[int]:
     """Soft-offline one frame: its data (if any) moves, the frame is never used again.
 
     Models: mm/memory-failure.c soft_offline_page(), 6.x (4.14's EBUSY for an
-    already poisoned frame behind ``soft_offline_poisoned_ok``).
+    already poisoned frame behind ``soft_offline_poisoned_ok``; 6.11+
+    vm.enable_soft_offline = 0: -EOPNOTSUPP for an online frame,
+    ``sysctl_enable_soft_offline``).
     Context: with MF_COUNT_INCREASED the caller holds a reference on the folio.
     Preempts: in soft_offline_in_use_page.
     Returns: 0, -ENXIO (no memmap), -EIO (offline memory, unhandlable page), -EBUSY.
@@ -321,6 +323,12 @@ def soft_offline_page(ctx, pfn: int, flags: int) -> KernelPath[int]:
     if pages.flags[pfn] & F_offline:
         _put_ref_page(ctx, pfn, flags)
         return -errno.EIO
+    if ctx.profile.sysctl_enable_soft_offline and not ctx.sysctl_enable_soft_offline:
+        msg = "disabled by /proc/sys/vm/enable_soft_offline"
+        if msg not in ctx.dmesg:  # pr_info_once()
+            _log(ctx, msg)
+        _put_ref_page(ctx, pfn, flags)
+        return -errno.EOPNOTSUPP
     if pages.flags[pfn] & F_hwpoison:
         _log(ctx, f"Soft offline: {pfn:#x}: page already poisoned")
         _put_ref_page(ctx, pages.compound_head(pfn), flags)
@@ -553,3 +561,26 @@ def register(vfs) -> None:
     for name in MF_STATS_FILES:
         vfs.register_file(f"{group}/{name}", _mf_stats_show(name), mode=0o444)
 
+
+def enable_soft_offline_read(f) -> str:
+    """vm.enable_soft_offline read (proc_dointvec_minmax)."""
+    sysctl_test_perm(f, 0o644, 4)
+    return f"{f.ctx.sysctl_enable_soft_offline}\n"
+
+
+def enable_soft_offline_write(f, data: bytes) -> int:
+    """vm.enable_soft_offline write: proc_dointvec_minmax(), 0..1 (SYSCTL_ZERO,
+    SYSCTL_ONE; EINVAL otherwise). Returns the bytes consumed."""
+    sysctl_test_perm(f, 0o644, 2)
+    value, consumed = proc_dointvec_minmax(f, data, 0, 1)
+    if value is not None:
+        f.ctx.sysctl_enable_soft_offline = value
+    return consumed
+
+
+def register_sysctl(vfs) -> None:
+    """With ``sysctl_enable_soft_offline`` (6.11+), /proc/sys/vm/enable_soft_offline
+    (memory_failure_table, mode 0644, registered by memory_failure_init())."""
+    if vfs.ctx.profile.sysctl_enable_soft_offline:
+        vfs.register_file("/proc/sys/vm/enable_soft_offline", enable_soft_offline_read,
+                          enable_soft_offline_write, mode=0o644)

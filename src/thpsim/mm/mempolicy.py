@@ -126,6 +126,7 @@ from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
 from thpsim.mm.rmap import page_anon_vma
 from thpsim.mm.swap import isolate_lru_page_for_migration
+from thpsim.mm.vmstat import NUMA_INTERLEAVE_HIT
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
@@ -657,7 +658,8 @@ def alloc_pages_mpol(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
     """Allocate 2**order pages as ``pol`` says. Returns a PFN or -1.
 
     Models: alloc_pages_mpol() (6.7+), which is 4.14's alloc_pages_vma() body:
-    interleave picks the node by index (or the task's cursor); PREFERRED_MANY tries
+    interleave picks the node by index (or the task's cursor) and counts
+    numa_interleave (interleave_hit) on it when the page landed there; PREFERRED_MANY tries
     its mask, then anywhere; a THP (``hugepage``) under any other policy that allows
     the local (or preferred) node is tried there only with __GFP_THISNODE, and only
     ``thp_alloc_remote_fallback`` (5.x+) retries elsewhere when it may reclaim;
@@ -665,7 +667,12 @@ def alloc_pages_mpol(ctx, gfp: int, order: int, pol: mempolicy | None, ilx: int,
     Context: any. Preempts: never.
     """
     if pol is not None and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        return __alloc_pages(ctx, gfp, order, interleave_nid(ctx, pol, ilx), None)
+        # 4.14 alloc_page_interleave(); 6.7+ the tail of alloc_pages_mpol()
+        il_nid = interleave_nid(ctx, pol, ilx)
+        pfn = __alloc_pages(ctx, gfp, order, il_nid, None)
+        if pfn >= 0 and ctx.mem.pfn_to_nid(pfn) == il_nid:
+            ctx.vmstat.mod_zone_page_state(il_nid, NUMA_INTERLEAVE_HIT, 1)
+        return pfn
     nodemask = policy_nodemask(ctx, gfp, pol)
     nid = policy_node(ctx, gfp, pol, nid)
     if pol is not None and pol.mode == MPOL_PREFERRED_MANY:

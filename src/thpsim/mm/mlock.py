@@ -17,14 +17,32 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.mm.gup import follow_page_info
 from thpsim.mm.mm_types import VM_LOCKED, VM_LOCKONFAULT, mm_struct, vm_area_struct
 from thpsim.mm.page_flags import F_head, F_lru, F_mlocked, F_tail
-from thpsim.mm.swap import add_page_to_lru, del_page_from_lru, hpage_nr_pages
-from thpsim.mm.vmstat import NR_MLOCK, UNEVICTABLE_PGMLOCKED, UNEVICTABLE_PGMUNLOCKED
+from thpsim.mm.swap import (
+    add_page_to_lru,
+    count_unevictable_event,
+    del_page_from_lru,
+    hpage_nr_pages,
+)
+from thpsim.mm.vmstat import (
+    NR_MLOCK,
+    UNEVICTABLE_PGCULLED,
+    UNEVICTABLE_PGMLOCKED,
+    UNEVICTABLE_PGMUNLOCKED,
+    UNEVICTABLE_PGRESCUED,
+    UNEVICTABLE_PGSTRANDED,
+)
 
 _M32 = 0xFFFF_FFFF
 
 
 def mlock_vma_page(ctx, head: int) -> None:
-    """Models: mlock_vma_page(): PG_mlocked, NR_MLOCK, onto the unevictable list."""
+    """PG_mlocked, NR_MLOCK, onto the unevictable list.
+
+    Models: mlock_vma_page(), v4.14: unevictable_pgs_mlocked, and, for a page on the
+    LRU, isolate_lru_page() + putback_lru_page() moving it to the unevictable list:
+    unevictable_pgs_culled (5.18+ mlock_folio() -> __mlock_folio(): the same events,
+    in base pages, see count_unevictable_event()).
+    """
     pages = ctx.pages
     if pages.flags[head] & F_mlocked:
         return
@@ -34,13 +52,23 @@ def mlock_vma_page(ctx, head: int) -> None:
         del_page_from_lru(ctx, head)
     pages.flags[head] |= F_mlocked
     ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, nr)
-    ctx.vmstat.count_vm_events(UNEVICTABLE_PGMLOCKED, nr)
+    count_unevictable_event(ctx, UNEVICTABLE_PGMLOCKED, head)
     if on_lru:
         add_page_to_lru(ctx, head)
+        count_unevictable_event(ctx, UNEVICTABLE_PGCULLED, head)
 
 
 def munlock_vma_page(ctx, head: int) -> None:
-    """Models: munlock_vma_page(): clear PG_mlocked and return the page to its LRU."""
+    """Clear PG_mlocked and return the page to its evictable LRU list.
+
+    Models: munlock_vma_page(), v4.14: a page on the LRU is isolated
+    (__munlock_isolated_page(): unevictable_pgs_munlocked) and put back evictable
+    (putback_lru_page(): unevictable_pgs_rescued); one not on the LRU (isolated for
+    migration, so still PG_unevictable) is __munlock_isolation_failed():
+    unevictable_pgs_stranded. 5.18+ __munlock_folio(): the same, in base pages.
+    Simplified: no try_to_munlock(): another VM_LOCKED mapping does not keep the
+    page mlocked (anon pages are mlocked by one VMA only here).
+    """
     pages = ctx.pages
     if not pages.flags[head] & F_mlocked:
         return
@@ -50,9 +78,12 @@ def munlock_vma_page(ctx, head: int) -> None:
         del_page_from_lru(ctx, head)
     pages.flags[head] &= ~F_mlocked & _M32
     ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, -nr)
-    ctx.vmstat.count_vm_events(UNEVICTABLE_PGMUNLOCKED, nr)
     if on_lru:
+        count_unevictable_event(ctx, UNEVICTABLE_PGMUNLOCKED, head)
         add_page_to_lru(ctx, head)
+        count_unevictable_event(ctx, UNEVICTABLE_PGRESCUED, head)
+    else:
+        count_unevictable_event(ctx, UNEVICTABLE_PGSTRANDED, head)
 
 
 def clear_page_mlock(ctx, page: int) -> None:

@@ -47,8 +47,7 @@ Simplified:
     * ``__free_one_page()`` always adds at the head; 4.14 adds at the tail when the
       next-higher buddy is free, to give it a chance to coalesce.
     * ``check_new_page()`` is not run at allocation (free-block state is checked at
-      free time and by ``check_buddy()``); no page owner, kmemcg, zone_statistics
-      (numa_hit ...) or page poisoning.
+      free time and by ``check_buddy()``); no page owner, kmemcg or page poisoning.
     * A hwpoisoned frame is never put on a free list: freeing a block holding one
       frees the rest of the block around it. 4.14 frees the block and lets
       ``check_new_page()`` drop the whole block when it is next allocated.
@@ -92,6 +91,7 @@ from thpsim.mm.page_flags import (
     F_tail,
     PageArrays,
 )
+from thpsim.mm.vmstat import NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC
 
 __all__ = [
     "ALLOC_CPUSET",
@@ -134,6 +134,8 @@ __all__ = [
     "__free_pages_core",
     "__alloc_pages",
     "get_page_from_freelist",
+    "first_zones_zonelist",
+    "zone_statistics",
     "prep_new_page",
     "prep_compound_page",
     "alloc_pages_node",
@@ -951,6 +953,7 @@ def get_page_from_freelist(ctx: KernelContext, gfp_mask: int, order: int, alloc_
     preferred_nid = ac.preferred_nid
     thisnode = gfp_mask & __GFP_THISNODE
     nr_pages = 1 << order
+    preferred_zone = first_zones_zonelist(ac, thisnode)
     for z in ac.zonelist:
         nid = z.node
         if thisnode and nid != preferred_nid:
@@ -963,9 +966,57 @@ def get_page_from_freelist(ctx: KernelContext, gfp_mask: int, order: int, alloc_
             continue
         pfn = __rmqueue_smallest(z, order)  # rmqueue()
         if pfn >= 0:
+            # rmqueue(): __count_zid_vm_events(PGALLOC, ...) and zone_statistics()
+            ctx.vmstat.count_vm_events(PGALLOC[z.zone_idx], nr_pages)
+            if preferred_zone is not None:
+                zone_statistics(ctx, preferred_zone, z)
             prep_new_page(ctx, pfn, order, gfp_mask)
             return pfn
     return -1
+
+
+def first_zones_zonelist(ac: alloc_context, thisnode: int) -> zone | None:
+    """The zone ``ac.preferred_zoneref`` points at: the first zone of the zonelist
+    (the preferred node's own zones only with __GFP_THISNODE, the NOFALLBACK list)
+    at or below ``ac.high_zoneidx`` and in ``ac.nodemask``; None when there is none.
+
+    Models: include/linux/mmzone.h first_zones_zonelist() as prepare_alloc_pages()
+    (finalise_ac() in 5.x+) and __alloc_pages_slowpath() call it. Context: any.
+    Preempts: never.
+    """
+    nodemask = ac.nodemask
+    for z in ac.zonelist:
+        if thisnode and z.node != ac.preferred_nid:
+            break
+        if z.zone_idx > ac.high_zoneidx:
+            continue
+        if nodemask is not None and not nodemask >> z.node & 1:
+            continue
+        return z
+    return None
+
+
+def zone_statistics(ctx: KernelContext, preferred_zone: zone, z: zone) -> None:
+    """Count one allocation in the NUMA statistics.
+
+    Models: mm/page_alloc.c zone_statistics(), v4.14 (zone_stat_items; 5.14+ NUMA
+    event counters, ``nr_account`` 1 from rmqueue(): one per allocation whatever its
+    order, in both eras). The zone the block came from gets numa_hit when it is on
+    the preferred zone's node, else numa_miss and the preferred zone numa_foreign;
+    it also gets numa_local when it is on the node of the CPU ``current`` runs on
+    (numa_node_id()), else numa_other. Context: zone->lock or the pcp lock.
+    Preempts: never.
+    Simplified: the counters are kept per node (zone_extra), as node numastat and
+    /proc/vmstat sum them; no vm.numa_stat sysctl (always on).
+    """
+    vm = ctx.vmstat
+    nid = z.node
+    if nid == preferred_zone.node:
+        vm.mod_zone_page_state(nid, NUMA_HIT, 1)
+    else:
+        vm.mod_zone_page_state(nid, NUMA_MISS, 1)
+        vm.mod_zone_page_state(preferred_zone.node, NUMA_FOREIGN, 1)
+    vm.mod_zone_page_state(nid, NUMA_LOCAL if nid == ctx.numa_node_id() else NUMA_OTHER, 1)
 
 
 def prep_new_page(ctx: KernelContext, pfn: int, order: int, gfp_flags: int) -> None:

@@ -37,8 +37,12 @@ from thpsim.mm.vmstat import (
     NR_ZONE_UNEVICTABLE,
     PGDEACTIVATE,
     PGFREE,
+    UNEVICTABLE_PGCLEARED,
+    UNEVICTABLE_PGCULLED,
     UNEVICTABLE_PGMLOCKED,
     UNEVICTABLE_PGMUNLOCKED,
+    UNEVICTABLE_PGRESCUED,
+    UNEVICTABLE_PGSTRANDED,
 )
 
 if TYPE_CHECKING:
@@ -113,11 +117,32 @@ def __page_cache_release(ctx: KernelContext, head: int) -> None:
         del_page_from_lru(ctx, head)
         pages.flags[head] &= ~(F_active | F_unevictable) & _M32  # page_off_lru()
     if f & F_mlocked:
-        # A freed mlocked page (4.14 free_pages_prepare -> clear_page_mlock path)
+        # The page lost its last mapping (in a VM_LOCKED VMA: nothing else mlocks a page)
+        # still PG_mlocked. 5.18+: that rmap removal munlocked it (munlock_vma_folio()
+        # -> __munlock_folio(): munlocked and rescued, or stranded while isolated).
+        # 4.14: page_remove_rmap() -> clear_page_mlock(): cleared, then rescued by
+        # putback_lru_page(), or stranded when isolate_lru_page() fails.
         pages.flags[head] = pages.flags[head] & ~F_mlocked & _M32
         nr = hpage_nr_pages(ctx, head)
         ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, -nr)
-        ctx.vmstat.count_vm_events(UNEVICTABLE_PGMUNLOCKED, nr)
+        if ctx.profile.mlock_counts_folio_pages:
+            if f & F_lru:
+                count_unevictable_event(ctx, UNEVICTABLE_PGMUNLOCKED, head)
+        else:
+            count_unevictable_event(ctx, UNEVICTABLE_PGCLEARED, head)
+        count_unevictable_event(
+            ctx, UNEVICTABLE_PGRESCUED if f & F_lru else UNEVICTABLE_PGSTRANDED, head)
+
+
+def count_unevictable_event(ctx: KernelContext, item: str, head: int) -> None:
+    """Count one unevictable_pgs_* event for the page or THP at ``head``.
+
+    Models: count_vm_event(UNEVICTABLE_PG*) of 4.14 (one per page or THP) and
+    __count_vm_events(UNEVICTABLE_PG*, folio_nr_pages()) of 5.18+ (base pages),
+    as ``mlock_counts_folio_pages`` says.
+    """
+    nr = hpage_nr_pages(ctx, head) if ctx.profile.mlock_counts_folio_pages else 1
+    ctx.vmstat.count_vm_events(item, nr)
 
 
 def _lru_items(f: int) -> tuple[str, str]:
@@ -158,15 +183,21 @@ def del_page_from_lru(ctx: KernelContext, head: int) -> None:
 
 def lru_cache_add_active_or_unevictable(ctx: KernelContext, head: int,
                                         vma: vm_area_struct) -> None:
-    """Models: mm/swap.c lru_cache_add_active_or_unevictable(), v4.14."""
+    """Models: mm/swap.c lru_cache_add_active_or_unevictable(), v4.14 (4.16+: the
+    unevictable page is culled on its way to the LRU, ``lru_add_counts_culled``;
+    5.18+ folio_add_lru_vma() -> mlock_new_folio())."""
     pages = ctx.pages
     if vma.vm_flags & (VM_LOCKED | VM_SPECIAL) != VM_LOCKED:
         pages.flags[head] |= F_active
-    elif not pages.flags[head] & F_mlocked:
-        pages.flags[head] |= F_mlocked
-        nr = hpage_nr_pages(ctx, head)
-        ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, nr)
-        ctx.vmstat.count_vm_events(UNEVICTABLE_PGMLOCKED, nr)
+    else:
+        if not pages.flags[head] & F_mlocked:
+            pages.flags[head] |= F_mlocked
+            nr = hpage_nr_pages(ctx, head)
+            ctx.vmstat.mod_zone_page_state(ctx.mem.pfn_to_nid(head), NR_MLOCK, nr)
+            count_unevictable_event(ctx, UNEVICTABLE_PGMLOCKED, head)
+        if ctx.profile.lru_add_counts_culled:
+            # 4.16+ __pagevec_lru_add_fn() / 5.18+ mlock_new_folio()
+            count_unevictable_event(ctx, UNEVICTABLE_PGCULLED, head)
     add_page_to_lru(ctx, head)
 
 

@@ -63,7 +63,7 @@ def user_translate(task, addr: int, write: bool) -> KernelPath[int]:
         )
         sig = yield from do_user_addr_fault(task, addr, code)
         if sig is not None:
-            raise DeliveredSignal(sig[0], sig[1], addr)
+            raise DeliveredSignal(*sig[:2], addr, *sig[2:])
     raise KernelBug(f"{'store to' if write else 'load from'} {addr:#x} keeps faulting")
 
 

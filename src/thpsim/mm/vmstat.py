@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_NR
-from thpsim.mm.page_alloc import node_free_pages
 
-__all__ = ["VmStat", "VM_EVENT_ITEMS", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS", "vmstat_items"]
+__all__ = ["VmStat", "VM_EVENT_ITEMS", "vm_event_items", "NODE_STAT_ITEMS", "ZONE_STAT_ITEMS",
+           "vmstat_items"]
 
 # zone_stat_item (v4.14), the ones the model maintains. nr_free_pages comes from the buddy.
 NR_FREE_PAGES = "nr_free_pages"
@@ -65,13 +65,22 @@ NUMA_HINT_FAULTS_LOCAL = "numa_hint_faults_local"
 NUMA_PAGE_MIGRATE = "numa_pages_migrated"
 PGMIGRATE_SUCCESS = "pgmigrate_success"
 PGMIGRATE_FAIL = "pgmigrate_fail"
+UNEVICTABLE_PGCULLED = "unevictable_pgs_culled"
+UNEVICTABLE_PGSCANNED = "unevictable_pgs_scanned"
+UNEVICTABLE_PGRESCUED = "unevictable_pgs_rescued"
 UNEVICTABLE_PGMLOCKED = "unevictable_pgs_mlocked"
 UNEVICTABLE_PGMUNLOCKED = "unevictable_pgs_munlocked"
+UNEVICTABLE_PGCLEARED = "unevictable_pgs_cleared"
+UNEVICTABLE_PGSTRANDED = "unevictable_pgs_stranded"
+#: PGALLOC per zone (TEXTS_FOR_ZONES("pgalloc")), indexed by zone_idx: __count_zid_vm_events()
+PGALLOC = ("pgalloc_normal", "pgalloc_movable")
 THP_FAULT_ALLOC = "thp_fault_alloc"
 THP_FAULT_FALLBACK = "thp_fault_fallback"
 THP_SPLIT_PAGE = "thp_split_page"
 THP_SPLIT_PAGE_FAILED = "thp_split_page_failed"
 THP_DEFERRED_SPLIT_PAGE = "thp_deferred_split_page"
+#: 6.12+ (deferred_split_scan() of an underused THP): see vm_event_items()
+THP_UNDERUSED_SPLIT_PAGE = "thp_underused_split_page"
 THP_SPLIT_PMD = "thp_split_pmd"
 THP_ZERO_PAGE_ALLOC = "thp_zero_page_alloc"
 THP_ZERO_PAGE_ALLOC_FAILED = "thp_zero_page_alloc_failed"
@@ -80,18 +89,28 @@ THP_MIGRATION_FAIL = "thp_migration_fail"
 THP_MIGRATION_SPLIT = "thp_migration_split"
 VM_EVENT_ITEMS = (
     "pgpgin", "pgpgout", "pswpin", "pswpout",
-    "pgalloc_normal", "pgalloc_movable",
+    *PGALLOC,
     PGFREE, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE, PGFAULT, PGMAJFAULT, "pglazyfreed",
     NUMA_PTE_UPDATES, NUMA_HUGE_PTE_UPDATES, NUMA_HINT_FAULTS, NUMA_HINT_FAULTS_LOCAL,
     NUMA_PAGE_MIGRATE, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
     "compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "compact_stall",
     "compact_fail", "compact_success",
-    UNEVICTABLE_PGMLOCKED, UNEVICTABLE_PGMUNLOCKED,
+    UNEVICTABLE_PGCULLED, UNEVICTABLE_PGSCANNED, UNEVICTABLE_PGRESCUED,
+    UNEVICTABLE_PGMLOCKED, UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGCLEARED,
+    UNEVICTABLE_PGSTRANDED,
     THP_FAULT_ALLOC, THP_FAULT_FALLBACK, "thp_collapse_alloc", "thp_collapse_alloc_failed",
-    THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED, THP_DEFERRED_SPLIT_PAGE, THP_SPLIT_PMD,
+    THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED, THP_DEFERRED_SPLIT_PAGE, THP_UNDERUSED_SPLIT_PAGE,
+    THP_SPLIT_PMD,
     THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED,
     THP_MIGRATION_SUCCESS, THP_MIGRATION_FAIL, THP_MIGRATION_SPLIT,
 )
+
+def vm_event_items(profile: Any) -> list[str]:
+    """The event names /proc/vmstat prints in ``profile``'s era, in vmstat_text order
+    (thp_underused_split_page from 6.12, ``thp_underused_split_page``)."""
+    if profile.thp_underused_split_page:
+        return list(VM_EVENT_ITEMS)
+    return [e for e in VM_EVENT_ITEMS if e != THP_UNDERUSED_SPLIT_PAGE]
 
 
 class VmStat:
@@ -142,7 +161,7 @@ def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for item in ZONE_STAT_ITEMS:
         if item == NR_FREE_PAGES:
-            v = sum(node_free_pages(ctx, n) for n in nids)
+            v = sum(z.nr_free_pages for n in nids for z in ctx.node_data[n].node_zones)
         else:
             v = sum(vm.zone_extra[n][item] for n in nids)
         out.append((item, v))

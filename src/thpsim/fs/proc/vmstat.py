@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.mm.page_alloc import buddyinfo
-from thpsim.mm.vmstat import VM_EVENT_ITEMS, vmstat_items
+from thpsim.mm.vmstat import vm_event_items, vmstat_items
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -24,7 +24,8 @@ __all__ = ["vmstat_show", "frag_show", "register"]
 def vmstat_show(f: File) -> str:
     """/proc/vmstat: ``name value`` lines."""
     ctx = f.ctx
-    items = vmstat_items(ctx) + [(e, ctx.vmstat.events[e]) for e in VM_EVENT_ITEMS]
+    items = vmstat_items(ctx) + [(e, ctx.vmstat.events[e])
+                                 for e in vm_event_items(ctx.profile)]
     return "".join(f"{name} {value}\n" for name, value in items)
 
 
