@@ -26,12 +26,14 @@ def test_catalog_entry():
 
 
 def test_the_default_stress_mix_finds_it(out):
-    """Seed 12: found in round 34 of the catalog's budget (a THP mapped at an address
-    its VMA does not give it: the old mapping survived an munmap and a new mmap)."""
+    """Seed 1: found in round 40 of the catalog's budget (a lost write: a range
+    MADV_DONTNEED skipped still holds its old data). Other seeds end in the other
+    symptoms of a range left unzapped (a PMD table freed while in use, a store that
+    keeps faulting)."""
     d = B1.detectors[STRESS]
-    fd = run_detector(d, B1.profile, B1.switches, seed=12, out=out)
+    fd = run_detector(d, B1.profile, B1.switches, seed=1, out=out)
     assert fd.found and fd.runs <= d.budget
-    assert fd.kind == "invariant" and "check_rmap_reaches_mappings" in fd.message
+    assert fd.kind == "integrity" and "lost write" in fd.message, fd.message
     c = confirm(B1, fd, out, shrink=False)
     assert c.replays_same, "the reproducer does not fail the same way again"
     assert c.passes_now, "the reproducer still fails with the switch off"

@@ -157,9 +157,10 @@ LISTDIR_ERRNOS = frozenset({E.ENOENT, E.ENOTDIR, E.EACCES, E.ENAMETOOLONG})
 #: a path over PATH_MAX or a component over NAME_MAX
 _PATH_ERRNOS = {E.ENAMETOOLONG}
 
-#: files whose write may consume less than it was given (__do_proc_dointvec())
-#: and clear_refs_write(), which reads at most PROC_NUMBUF - 1 bytes and says so
-SHORT_WRITES = re.compile(r"^/proc/sys/|/clear_refs$")
+#: files whose write may consume less than it was given (__do_proc_dointvec()),
+#: clear_refs_write(), which reads at most PROC_NUMBUF - 1 bytes and says so, and
+#: split_huge_pages_write(), which returns strlen() of what it copied (to a NUL)
+SHORT_WRITES = re.compile(r"^/proc/sys/|/clear_refs$|^/sys/kernel/debug/split_huge_pages$")
 
 #: sysfs files (kernfs without an atomic_write_len): a write is cut to PAGE_SIZE bytes
 SYSFS = re.compile(r"^/sys/(?!kernel/debug/|fs/cgroup/)")
