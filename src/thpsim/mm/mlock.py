@@ -158,43 +158,54 @@ def apply_vma_lock_flags(mm: mm_struct, start: int, length: int, lock: bool,
     vma = mm.find_vma(start)
     if vma is None or vma.vm_start > start:
         return -errno.ENOMEM
-    # every byte must be mapped, checked as the loop goes
-    addr = start
-    vmas = yield from split_vma_range(mm, start, end)
-    ret = 0
-    for v in vmas:
+    # apply_vma_lock_flags(): walk the VMAs of the range; a hole ends the walk with
+    # -ENOMEM, the VMAs before it changed
+    addr = vma.vm_start
+    plan: list[tuple[vm_area_struct, int]] = []
+    v: vm_area_struct | None = vma
+    while v is not None and v.vm_start < end:
         if v.vm_start != addr:
-            ret = -errno.ENOMEM
             break
-        addr = v.vm_end
-    if ret == 0 and addr < end:
-        ret = -errno.ENOMEM
-    for v in vmas:
-        if ret and v.vm_start >= addr:
-            break
-        npages = (v.vm_end - v.vm_start) >> PAGE_SHIFT
+        newflags = v.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT)
         if lock:
-            if not v.vm_flags & VM_LOCKED:
-                mm.locked_vm += npages
-            # newflags = vm_flags & VM_LOCKED_CLEAR_MASK | flags: locking again without
-            # MLOCK_ONFAULT drops VM_LOCKONFAULT (and __mm_populate() faults the range in)
-            v.vm_flags = (v.vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT)) | VM_LOCKED | (
-                VM_LOCKONFAULT if onfault else 0)
-        else:
-            if v.vm_flags & VM_LOCKED:
-                mm.locked_vm -= npages
-                yield from munlock_vma_pages_range(v, v.vm_start, v.vm_end)
-    merged = []
-    for v in vmas:
-        if v in mm.mmap:
-            merged.append((yield from vma_merge_around(mm, v)))
-    if lock:
-        for v in merged:
-            if v in mm.mmap and v.vm_flags & VM_LOCKED and not v.vm_flags & VM_LOCKONFAULT:
-                s, e = max(start, v.vm_start), min(addr, v.vm_end)
-                if s < e:
-                    if (yield from populate_vma_page_range(v, s, e)) < 0:
-                        return -errno.ENOMEM
+            newflags |= VM_LOCKED | (VM_LOCKONFAULT if onfault else 0)
+        plan.append((v, newflags))
+        addr = v.vm_end
+        i = mm.vma_index(v)
+        v = mm.mmap[i + 1] if i + 1 < len(mm.mmap) else None
+    ret = 0 if addr >= end else -errno.ENOMEM
+    for v, newflags in plan:
+        # mlock_fixup(): flags that do not change leave the VMA alone (no split, no
+        # huge PMD touched, nothing counted): munlock of unlocked memory, mlock of
+        # locked memory with the same MLOCK_ONFAULT
+        if newflags == v.vm_flags:
+            continue
+        oldflags = v.vm_flags
+        s, e = max(start, v.vm_start), min(end, v.vm_end)
+        npages = (e - s) >> PAGE_SHIFT
+        if not newflags & VM_LOCKED:
+            mm.locked_vm -= npages
+        elif not oldflags & VM_LOCKED:
+            mm.locked_vm += npages
+        for part in (yield from split_vma_range(mm, s, e)):
+            if newflags & VM_LOCKED:
+                part.vm_flags = newflags
+            else:
+                yield from munlock_vma_pages_range(part, part.vm_start, part.vm_end)
+            if part in mm.mmap:
+                yield from vma_merge_around(mm, part)
+    if ret or not lock:
+        return ret
+    # do_mlock() -> __mm_populate(start, len): every VM_LOCKED VMA of the range, not
+    # only the ones whose flags changed; nothing when apply_vma_lock_flags() failed
+    v = mm.find_vma(start)
+    while v is not None and v.vm_start < end:
+        if v.vm_flags & VM_LOCKED and not v.vm_flags & VM_LOCKONFAULT:
+            s, e = max(start, v.vm_start), min(end, v.vm_end)
+            if (yield from populate_vma_page_range(v, s, e)) < 0:
+                return -errno.ENOMEM
+        i = mm.vma_index(v)
+        v = mm.mmap[i + 1] if i + 1 < len(mm.mmap) else None
     return ret
 
 
