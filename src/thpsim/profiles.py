@@ -80,11 +80,12 @@ class Profile:
     #: split and its pages migrated (thp_migration_split, and 6.1+ thp_migration_fail).
     #: 4.14: -ENOMEM, and the rest of the list is abandoned (B18).
     migrate_thp_split_on_enomem: bool
-    #: 6.10 to 6.12 (C:6f7d760e86fa, "mm/migrate: split source folio if it is on deferred
-    #: split list"; 6.12 only a partially-mapped one): a THP on the deferred-split queue
-    #: is split before it is migrated (thp_migration_fail, thp_migration_split), and its
-    #: pages are migrated instead. Off in mainline: Debian's 7.2 migrates it whole (the
-    #: kernel oracle), and in 4.14 and 6.1.
+    #: 6.10+ (C:6f7d760e86fa, "mm/migrate: split source folio if it is on deferred
+    #: split list"; 6.12+ only a partially-mapped one, the folio flag of C:8422acdc97ed):
+    #: a THP on the deferred-split queue is split before it is migrated
+    #: (thp_migration_fail, thp_migration_split) and its pages are migrated instead.
+    #: The kernel oracle: 6.12 and 7.2 both (each of 2,000 programs agrees or is
+    #: neutral with it on); 4.14 and 6.1 migrate it whole.
     migrate_split_deferred_folio: bool
     #: between 6.1 and 6.12 (found by the kernel oracle; perhaps C:96a9c287e25d, 6.3,
     #: which made remove_migration_pte()'s pte_mkdirty() depend on the folio being
@@ -104,6 +105,13 @@ class Profile:
     #: partially-mapped flag (thp_deferred_split_page counts it again). Before: the copy
     #: is not queued.
     migrate_requeue_deferred_split: bool
+    #: 6.16+ (C:879bca0a2c4f, "mm/vma: fix incorrectly disallowed anonymous VMA
+    #: merges"): a VMA with an anon_vma whose flags change (mprotect, mlock, madvise,
+    #: mbind) merges into a neighbour that has none (which takes its anon_vma), unless
+    #: it is a fork child. Before (4.14 to 6.15) is_mergeable_anon_vma() asked the
+    #: neighbour's empty anon_vma_chain to be singular, so they stayed apart (the
+    #: kernel oracle: 6.1 and 6.12 keep three VMAs where 7.2 has one).
+    vma_merge_faulted_into_unfaulted: bool
     #: 5.9+ (C:1a5bae25e3cf): pgmigrate_success/fail count base pages (a THP 512).
     #: 4.14: one per page or THP.
     pgmigrate_counts_base_pages: bool
@@ -556,6 +564,7 @@ PROFILES: dict[str, Profile] = {
         migration_restore_dirty_keeps_soft_dirty=False,
         split_huge_pmd_carries_dirty=False,
         migrate_requeue_deferred_split=False,
+        vma_merge_faulted_into_unfaulted=False,
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
@@ -671,10 +680,11 @@ PROFILES: dict[str, Profile] = {
         pmd_bad_ignores_accessed=True,
         rss_counter_names=True,
         migrate_thp_split_on_enomem=True,
-        migrate_split_deferred_folio=False,
+        migrate_split_deferred_folio=True,
         migration_restore_dirty_keeps_soft_dirty=True,
         split_huge_pmd_carries_dirty=True,
         migrate_requeue_deferred_split=True,
+        vma_merge_faulted_into_unfaulted=True,
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,

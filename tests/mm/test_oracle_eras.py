@@ -7,10 +7,11 @@ The programs that showed each one: g1-s1-0010 (mprotect, base-page soft-dirty),
 g1-s2-0001 and g1-s2-0005 (split dirty PMD), g1-s1-0008 (deferred split and migration).
 """
 
+import errno
 import struct
 
 import pytest
-from mm_helpers import ANON, RW, delta, is_pmd_mapped, node_at, numa_machine, thp_area
+from mm_helpers import ANON, RW, delta, errno_of, is_pmd_mapped, node_at, numa_machine, thp_area
 
 from thpsim import MPOL_MF_MOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
@@ -43,6 +44,42 @@ def test_mprotect_to_the_same_protection_keeps_the_huge_pmd(profile):
     # a real change still splits
     assert p.mprotect(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE, PROT_READ) == 0
     assert not is_pmd_mapped(p, a) and delta(m, before)["thp_split_pmd"] == 1
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_munlock_of_unlocked_memory_keeps_the_huge_pmd(profile):
+    """mlock_fixup() leaves a VMA whose flags do not change alone: munlock of part of
+    an unlocked THP is a no-op (every era; g1-s1-0049), and a range ending in a hole
+    is still -ENOMEM."""
+    m, p = machine(profile)
+    a = thp_area(p)
+    before = dict(m.kernel.vmstat.events)
+    assert p.munlock(a + 0x1f4f05, 0xfff) == 0  # unaligned: rounded to its page
+    assert p.munlock(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE) == 0
+    assert is_pmd_mapped(p, a) and len(p.mm.mmap) == 1
+    assert "thp_split_pmd" not in delta(m, before)
+    end = p.mm.mmap[0].vm_end
+    assert errno_of(p.munlock, a, end - a + PAGE_SIZE) == errno.ENOMEM
+    assert is_pmd_mapped(p, a) and len(p.mm.mmap) == 1
+    # locking part of it does split, and unlocking it all merges it back
+    assert p.mlock(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE) == 0
+    assert not is_pmd_mapped(p, a) and len(p.mm.mmap) == 3
+    assert p.munlock(a, HPAGE_PMD_SIZE) == 0 and len(p.mm.mmap) == 1
+
+
+@pytest.mark.parametrize("merges", [False, True])
+def test_unlocked_faulted_vma_merges_into_unfaulted_neighbours(merges):
+    """Three VMAs: unfaulted, faulted (mlock populated it) and unfaulted; munlock of
+    all three gives one VMA in 6.16+ (the faulted one's anon_vma goes to the merged
+    VMA) and three before (g1-s2-0127: 6.1 and 6.12 keep three, 7.2 one)."""
+    m, p = machine("mainline", vma_merge_faulted_into_unfaulted=merges)
+    a = p.mmap(0, 16 * PAGE_SIZE, RW, ANON)
+    assert p.mlock(a + 4 * PAGE_SIZE, 2 * PAGE_SIZE) == 0
+    assert len(p.mm.mmap) == 3
+    assert p.munlock(a, 16 * PAGE_SIZE) == 0
+    assert len(p.mm.mmap) == (1 if merges else 3)
+    assert [p.read(a + i * PAGE_SIZE) for i in range(16)] == [0] * 16
+    assert p.mprotect(a, 16 * PAGE_SIZE, PROT_READ) == 0  # rmap and walks still hold
 
 
 @pytest.mark.parametrize("carries", [False, True])
@@ -87,21 +124,25 @@ def partially_mapped_thp(m, p):
 
 
 # (migrate_split_deferred_folio, migrate_requeue_deferred_split): the 6.1, 6.12 and
-# 7.2 behaviour, and the /proc/vmstat events move_pages plus drop_caches add
+# 7.2 behaviour, and the /proc/vmstat events move_pages plus drop_caches add; the
+# requeue alone (a queued THP migrated whole: in 7.2 one that cannot be split)
+SPLIT = {"thp_migration_fail": 1, "thp_migration_split": 1, "thp_split_page": 1,
+         "pgmigrate_success": 512}
 ERAS = {
     "6.1": ((False, False), {"thp_migration_success": 1, "pgmigrate_success": 512}),
-    "6.12": ((True, False), {"thp_migration_fail": 1, "thp_migration_split": 1,
-                             "thp_split_page": 1, "pgmigrate_success": 512}),
-    "7.2": ((False, True), {"thp_migration_success": 1, "pgmigrate_success": 512,
-                            "thp_deferred_split_page": 1, "thp_split_page": 1}),
+    "6.12": ((True, False), SPLIT),
+    "7.2": ((True, True), SPLIT),
+    "requeue": ((False, True), {"thp_migration_success": 1, "pgmigrate_success": 512,
+                                "thp_deferred_split_page": 1, "thp_split_page": 1}),
 }
 
 
 @pytest.mark.parametrize("era", sorted(ERAS))
 def test_migrating_a_thp_queued_for_deferred_split(era):
-    """6.10-6.12 split a THP on the deferred-split queue before migrating it; 7.2
-    migrates it whole and queues the copy again (counted), so the shrinker
-    (drop_caches) still splits the copy; 6.1 migrates it whole and forgets it."""
+    """6.10+ split a partially mapped THP on the deferred-split queue before migrating
+    it (6.12 and 7.2 in the kernel oracle); a THP migrated whole while queued has its
+    copy queued again in 7.x (counted), so the shrinker (drop_caches) still splits
+    the copy; 6.1 migrates it whole and forgets it."""
     (split, requeue), want = ERAS[era]
     m, p = machine("mainline", migrate_split_deferred_folio=split,
                    migrate_requeue_deferred_split=requeue)

@@ -206,7 +206,24 @@ def is_mergeable(prev: vm_area_struct, nxt: vm_area_struct,
         return False
     if prev.vm_pgoff + ((prev.vm_end - prev.vm_start) >> PAGE_SHIFT) != nxt.vm_pgoff:
         return False
+    if existing is not None and prev.vm_mm.kernel.profile.vma_merge_faulted_into_unfaulted:
+        # 6.16+ is_mergeable_anon_vma(vmg, merge_next): the VMA that changes (src) may
+        # join a neighbour (tgt) without an anon_vma, which then takes src's
+        # (dup_anon_vma), unless src is a fork child; tgt's own anon_vma is used
+        # unless tgt is a fork child; two anon_vmas must be the same
+        src = nxt if existing is prev else prev
+        if existing.anon_vma is None and src.anon_vma is not None:
+            return not vma_is_fork_child(src)
+        if existing.anon_vma is not None and src.anon_vma is None:
+            return not vma_is_fork_child(existing)
+        return existing.anon_vma is src.anon_vma
     return is_mergeable_anon_vma(prev.anon_vma, nxt.anon_vma, existing)
+
+
+def vma_is_fork_child(vma: vm_area_struct) -> bool:
+    """Models: mm/vma.c vma_is_fork_child() (6.16+, vma_had_uncowed_parents() at
+    first): an anon_vma chained to more than its own, i.e. inherited at fork."""
+    return vma.anon_vma is not None and len(vma.anon_vma_chain) != 1
 
 
 def vma_merge_pair(mm: mm_struct, prev: vm_area_struct, nxt: vm_area_struct) -> vm_area_struct:

@@ -31,11 +31,10 @@ __all__ = ["DEFAULT_DIR", "KERNEL_PROFILES", "Divergence", "load_programs", "loa
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog"
 
 #: mainline's switches for changes merged after 6.12 (each switch's docstring in
-#: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them;
-#: and a 6.10-6.12 behaviour that 7.2 no longer has, turned on
+#: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
 AFTER_6_12: dict[str, bool] = {
     "migrate_requeue_deferred_split": False,  # after 6.12 (oracle: 7.2 has it)
-    "migrate_split_deferred_folio": True,     # 6.10 to 6.12 (oracle: gone in 7.2)
+    "vma_merge_faulted_into_unfaulted": False,  # 6.16
     "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
     "thp_wp_huge_zero_alloc": False,          # 6.13
     "pmd_bad_ignores_accessed": False,        # 6.13
