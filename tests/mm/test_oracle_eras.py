@@ -11,7 +11,7 @@ import errno
 import struct
 
 import pytest
-from mm_helpers import ANON, RW, delta, errno_of, is_pmd_mapped, node_at, numa_machine, thp_area
+from mm_helpers import ANON, RW, delta, errno_of, pfn_at, is_pmd_mapped, node_at, numa_machine, thp_area
 
 from thpsim import MPOL_MF_MOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
@@ -65,6 +65,25 @@ def test_munlock_of_unlocked_memory_keeps_the_huge_pmd(profile):
     assert p.mlock(a + 64 * PAGE_SIZE, 16 * PAGE_SIZE) == 0
     assert not is_pmd_mapped(p, a) and len(p.mm.mmap) == 3
     assert p.munlock(a, HPAGE_PMD_SIZE) == 0 and len(p.mm.mmap) == 1
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_mprotect_writable_populates_a_locked_prot_none_vma(profile):
+    """mlock of PROT_NONE memory sets VM_LOCKED and faults nothing; mprotect to
+    read-write then populates it (mprotect_fixup() breaks COW on a private VM_LOCKED
+    VMA turning writable), so smaps shows it resident and locked (g1-s1-0160)."""
+    m, p = machine(profile)
+    a = p.mmap(0, 32 * PAGE_SIZE, 0, ANON)
+    assert errno_of(p.mlock, a, 32 * PAGE_SIZE) == errno.ENOMEM  # populate refused
+    assert all(pfn_at(p, a + i * PAGE_SIZE) < 0 for i in range(32))
+    assert p.mprotect(a, 8 * PAGE_SIZE, RW) == 0
+    assert all(pfn_at(p, a + i * PAGE_SIZE) >= 0 for i in range(8))
+    assert all(pfn_at(p, a + i * PAGE_SIZE) < 0 for i in range(8, 32))
+    assert "Locked:               32 kB" in p.fs.read("/proc/self/smaps")
+    # without VM_LOCKED nothing is faulted
+    b = p.mmap(0, 8 * PAGE_SIZE, 0, ANON)
+    assert p.mprotect(b, 8 * PAGE_SIZE, RW) == 0
+    assert all(pfn_at(p, b + i * PAGE_SIZE) < 0 for i in range(8))
 
 
 @pytest.mark.parametrize("merges", [False, True])

@@ -38,6 +38,8 @@ from thpsim.mm.mm_types import (
     VM_ACCOUNT,
     VM_EXEC,
     VM_HUGETLB,
+    VM_LOCKED,
+    VM_LOCKONFAULT,
     VM_NORESERVE,
     VM_READ,
     VM_SHARED,
@@ -55,6 +57,7 @@ from thpsim.mm.mmap import (
     PROT_SEM,
     PROT_WRITE,
     calc_vm_prot_bits,
+    populate_vma_page_range,
     split_vma_range,
     vma_merge_around,
 )
@@ -251,12 +254,21 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
             if security_vm_enough_memory_mm(mm, (e - s) >> PAGE_SHIFT) < 0:
                 return -errno.ENOMEM
             newflags |= VM_ACCOUNT
+        oldflags = v.vm_flags
         parts = yield from split_vma_range(mm, s, e)
         for part in parts:
             part.vm_flags = newflags
             part.vm_page_prot = vm_get_page_prot(newflags)
             yield from change_protection(part, part.vm_start, part.vm_end, part.vm_page_prot)
             yield from vma_merge_around(mm, part)
+        # mprotect_fixup(): a private VM_LOCKED VMA turning writable is populated now
+        # (write faults break COW, so a later write does not fault); populate does
+        # nothing for VM_LOCKONFAULT
+        if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED
+                and newflags & VM_WRITE and not newflags & VM_LOCKONFAULT):
+            merged = mm.find_vma(s)
+            if merged is not None and merged.vm_start <= s:
+                yield from populate_vma_page_range(merged, s, e)
     return err
 
 
