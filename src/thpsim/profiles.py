@@ -365,6 +365,13 @@ class Profile:
     #: prefault page tables"): madvise_behavior_valid() accepts MADV_POPULATE_READ
     #: and MADV_POPULATE_WRITE, which fault the range in. 4.14: EINVAL.
     madvise_populate: bool
+    #: 6.9+ (C:631426ba1d45, "mm/madvise: make MADV_POPULATE_(READ|WRITE) handle
+    #: VM_FAULT_RETRY properly"): do_madvise() hands the whole range to
+    #: madvise_populate(), which walks it in order and stops at the first hole
+    #: (-ENOMEM) or refused VMA (-EINVAL). 5.14-6.8: the per-VMA walk remembers a hole,
+    #: goes on, and a later PROT_NONE VMA's -EINVAL wins (the kernel oracle: 6.1 gives
+    #: EINVAL where 6.12 and 7.2 give ENOMEM).
+    madvise_populate_whole_range: bool
     #: 5.4 (Minchan Kim, "introduce MADV_COLD" / "introduce MADV_PAGEOUT"):
     #: madvise_behavior_valid() accepts MADV_COLD (20) and MADV_PAGEOUT (21), which
     #: deactivate the range's pages or hand them to reclaim. 4.14: EINVAL.
@@ -620,6 +627,7 @@ PROFILES: dict[str, Profile] = {
         mremap_move_multiple_vmas=False,
         mremap_check_vma_before_unmap=False,
         madvise_populate=False,
+        madvise_populate_whole_range=False,
         madvise_cold_pageout=False,
         madvise_collapse=False,
         madvise_collapse_no_block_ok=False,
@@ -740,6 +748,7 @@ PROFILES: dict[str, Profile] = {
         mremap_move_multiple_vmas=True,
         mremap_check_vma_before_unmap=True,
         madvise_populate=True,
+        madvise_populate_whole_range=True,
         madvise_cold_pageout=True,
         madvise_collapse=True,
         madvise_collapse_no_block_ok=True,

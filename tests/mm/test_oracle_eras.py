@@ -11,9 +11,19 @@ import errno
 import struct
 
 import pytest
-from mm_helpers import ANON, RW, delta, errno_of, pfn_at, is_pmd_mapped, node_at, numa_machine, thp_area
+from mm_helpers import (
+    ANON,
+    RW,
+    delta,
+    errno_of,
+    is_pmd_mapped,
+    node_at,
+    numa_machine,
+    pfn_at,
+    thp_area,
+)
 
-from thpsim import MPOL_MF_MOVE, PROT_READ
+from thpsim import MADV_POPULATE_READ, MPOL_MF_MOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 
 PM_SOFT_DIRTY = 1 << 55
@@ -84,6 +94,23 @@ def test_mprotect_writable_populates_a_locked_prot_none_vma(profile):
     b = p.mmap(0, 8 * PAGE_SIZE, 0, ANON)
     assert p.mprotect(b, 8 * PAGE_SIZE, RW) == 0
     assert all(pfn_at(p, b + i * PAGE_SIZE) < 0 for i in range(8))
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_madvise_populate_stops_at_the_first_hole(whole):
+    """MADV_POPULATE_READ over a VMA, a hole, then a PROT_NONE VMA: 6.9+ walks the
+    range in order and stops at the hole (-ENOMEM); 5.14-6.8 remember the hole, go on
+    and fail on the PROT_NONE VMA (-EINVAL) (g1-s1-0179: 6.1 EINVAL, 6.12 and 7.2
+    ENOMEM). The VMA before the hole is populated either way."""
+    m, p = machine("mainline", madvise_populate_whole_range=whole)
+    a = p.mmap(0, 32 * PAGE_SIZE, RW, ANON)
+    assert p.munmap(a + 8 * PAGE_SIZE, 4 * PAGE_SIZE) == 0
+    assert p.mprotect(a + 16 * PAGE_SIZE, PAGE_SIZE, 0) == 0
+    err = errno_of(p.madvise, a, 32 * PAGE_SIZE, MADV_POPULATE_READ)
+    assert err == (errno.ENOMEM if whole else errno.EINVAL)
+    assert all(pfn_at(p, a + i * PAGE_SIZE) >= 0 for i in range(8))
+    # the old walk populated the VMA between the hole and the PROT_NONE page too
+    assert (pfn_at(p, a + 12 * PAGE_SIZE) >= 0) == (not whole)
 
 
 @pytest.mark.parametrize("merges", [False, True])

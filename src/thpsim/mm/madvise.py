@@ -550,14 +550,16 @@ def madvise_behavior(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
     return 0
 
 
-def madvise_populate(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
+def madvise_populate(mm: mm_struct, vma: vm_area_struct | None, start: int, end: int,
                      behavior: int) -> KernelPath[int]:
     """MADV_POPULATE_READ / MADV_POPULATE_WRITE: fault [start, end) in, readable or
     writable, as a read or write access would.
 
-    Models: madvise_populate(), 5.14 (called per VMA from madvise_vma()): per VMA
-    faultin_vma_page_range(); mmap_lock dropped by a fault is taken again and the
-    VMA looked up again (a hole then is -ENOMEM). Errors as the kernel maps them:
+    Models: madvise_populate(), 5.14 (called per VMA from madvise_vma()), 6.9+
+    (``madvise_populate_whole_range``: called once for the whole range, ``vma`` None,
+    a hole ends it with -ENOMEM): per VMA faultin_vma_page_range(); mmap_lock dropped
+    by a fault is taken again and the VMA looked up again (a hole then is -ENOMEM).
+    Errors as the kernel maps them:
     -EINVAL for an incompatible VMA or permissions (PROT_NONE, a write to a
     read-only mapping), -EHWPOISON for a poisoned page, -EFAULT for SIGBUS/SIGSEGV,
     -ENOMEM otherwise. Context: mmap_lock held for read (dropped and retaken).
@@ -646,6 +648,10 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> KernelP
     if skip is not None:
         return skip
     end = start + PAGE_ALIGN(len_in)
+    if (behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE)
+            and mm.kernel.profile.madvise_populate_whole_range):
+        # 6.9+: madvise_populate() walks the range itself, in order
+        return (yield from madvise_populate(mm, None, start, end, behavior))
     unmapped_error = 0
     vma = mm.find_vma(start)
     while True:
