@@ -113,6 +113,21 @@ def test_madvise_populate_stops_at_the_first_hole(whole):
     assert (pfn_at(p, a + 12 * PAGE_SIZE) >= 0) == (not whole)
 
 
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+@pytest.mark.parametrize("onfault", [False, True])
+def test_mremap_growing_a_locked_vma_populates_unless_onfault(profile, onfault):
+    """mremap() growing a VM_LOCKED VMA populates the new tail (mm_populate()), but
+    populate_vma_page_range() faults nothing in an MLOCK_ONFAULT VMA (4.14 and 6.x
+    alike; g1-s3-0197 on 7.2)."""
+    m, p = machine(profile)
+    a = p.mmap(0, 16 * PAGE_SIZE, RW, ANON)
+    assert p.munmap(a + 8 * PAGE_SIZE, 8 * PAGE_SIZE) == 0
+    assert p.mlock2(a, 8 * PAGE_SIZE, 1 if onfault else 0) == 0
+    assert all((pfn_at(p, a + i * PAGE_SIZE) >= 0) != onfault for i in range(8))
+    assert p.mremap(a, 8 * PAGE_SIZE, 12 * PAGE_SIZE) == a
+    assert all((pfn_at(p, a + i * PAGE_SIZE) >= 0) != onfault for i in range(8, 12))
+
+
 @pytest.mark.parametrize("merges", [False, True])
 def test_unlocked_faulted_vma_merges_into_unfaulted_neighbours(merges):
     """Three VMAs: unfaulted, faulted (mlock populated it) and unfaulted; munlock of

@@ -44,6 +44,7 @@ from thpsim.mm.mm_types import (
     VM_EXEC,
     VM_HUGEPAGE,
     VM_LOCKED,
+    VM_LOCKONFAULT,
     VM_MAYEXEC,
     VM_MAYREAD,
     VM_MAYWRITE,
@@ -412,8 +413,16 @@ def populate_vma_page_range(vma: vm_area_struct, start: int, end: int) -> Kernel
     (mlock_vma_pages_range), and only when it completed; a fault error after some
     pages is -ENOMEM (the kernel returns the count and __mm_populate()'s next call
     fails at the same page; every caller here only tests for an error).
+    A VM_LOCKONFAULT VMA is not faulted (4.14: FOLL_MLOCK without FOLL_POPULATE makes
+    faultin_page() skip the page; 6.x returns at once, "rightly or wrongly"): its
+    present pages are mlocked, nothing else (mremap growing an MLOCK_ONFAULT VMA; the
+    kernel oracle, 7.2).
     Returns 0 or -errno (-EFAULT, -ENOMEM).
     """
+    if vma.vm_flags & VM_LOCKONFAULT:
+        if vma.vm_flags & VM_LOCKED:
+            yield from mlock_vma_pages_range(vma, start, end)
+        return 0
     gup_flags = 0
     if vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE:
         gup_flags |= FOLL_WRITE
