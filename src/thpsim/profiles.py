@@ -43,8 +43,9 @@ class Profile:
     #: 6.3 (H. Dickins, the _nr_pages_mapped rework of page_remove_rmap(); kept by
     #: 6.8's __folio_remove_rmap()): removing a PTE mapping queues the THP for deferred
     #: split (thp_deferred_split_page) only when no PMD maps it and some page of it is
-    #: still mapped. 4.14 and 6.1: whenever a subpage loses its last PTE mapping
-    #: (a child's COW of a page its parent maps by PMD counts there).
+    #: still mapped. 4.14 and 6.1: whenever a subpage loses its last PTE mapping while
+    #: no PMD maps the THP (PageDoubleMap keeps it "mapped" while one does), even if it
+    #: was the THP's last mapped page.
     rmap_deferred_split_partially_mapped: bool
     #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
     #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by

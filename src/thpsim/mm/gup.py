@@ -128,8 +128,10 @@ def follow_page_pte(vma: vm_area_struct, address: int, pmd: Ptr,
     Models: follow_page_pte(), v4.14. A non-present entry is no page (with
     FOLL_MIGRATION a migration entry is waited on, then looked at again); the
     zero page is returned, or -EFAULT under FOLL_DUMP; FOLL_GET takes a reference
-    on the folio. A PROT_NONE entry under FOLL_NUMA is no page table (the recorded
-    move_pages answer for it under FOLL_DUMP is -EFAULT, seed MP-5).
+    on the folio. A PROT_NONE entry under FOLL_NUMA (6.1: without FOLL_FORCE,
+    gup_can_follow_protnone()) is no page: follow_page_pte()'s no_page label returns
+    NULL for an entry that is not none, so move_pages reports -ENOENT (the kernel
+    oracle, 6.1); a PROT_NONE huge PMD is no page table (-EFAULT under FOLL_DUMP).
     Preempts: only waiting on a migration entry.
     """
     mm = vma.vm_mm
@@ -150,7 +152,7 @@ def follow_page_pte(vma: vm_area_struct, address: int, pmd: Ptr,
             continue
         break
     if flags & FOLL_NUMA and pte_protnone(e):
-        return no_page_table(vma, flags)
+        return None  # "goto no_page": the entry is not none, so NULL (not ERR_PTR)
     if flags & FOLL_WRITE and not can_follow_write_pte(e, flags):
         return None
     pfn = pte_pfn(e)

@@ -618,7 +618,8 @@ def _lookup_page(ctx, mm, addr: int) -> tuple[int, int, vm_area_struct | None]:
     folio is -ENOENT, a zero folio -EFAULT.
     Simplified: no FOLL_GET (the callers use the page before the next preemption
     point, and isolating it takes the reference they need); FOLL_NUMA makes a
-    PROT_NONE entry no page table (-EFAULT, as recorded for 4.3..6.11, MP-5).
+    PROT_NONE PTE no page (-ENOENT; the kernel oracle, 6.1) and a PROT_NONE huge PMD
+    no page table (-EFAULT).
     """
     vma = mm.find_vma(addr)
     if vma is None or addr < vma.vm_start:

@@ -232,12 +232,16 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         pmd_mapped = pages.compound_mapcount[head] >= 0
         if not pmd_mapped:
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+        # no deferred split while a PMD still maps the THP: 6.3+ __folio_remove_rmap()
+        # (_nr_pages_mapped below ENTIRELY_MAPPED); 4.14 and 6.1 through PageDoubleMap
+        # (a PMD split while another PMD maps the THP gives every subpage one more
+        # _mapcount, taken back when the last PMD goes: the page is "still mapped by
+        # someone else"; the kernel oracle, 6.1: a child's PTE unmap of a THP its
+        # parent maps by PMD queues nothing)
+        if pmd_mapped:
+            return
         if ctx.profile.rmap_deferred_split_partially_mapped:
-            # __folio_remove_rmap(): only a page that was the last mapping counts, and
-            # only while no PMD maps the folio (_nr_pages_mapped below ENTIRELY_MAPPED);
-            # queued if some page is still mapped ("partially_mapped")
-            if pmd_mapped:
-                return
+            # 6.3+: queued only if some page is still mapped ("partially_mapped")
             nr = 1 << pages.order[head]
             if not (pages.mapcount_np[head : head + nr] >= 0).any():
                 return
