@@ -113,6 +113,12 @@ class Profile:
     #: neighbour's empty anon_vma_chain to be singular, so they stayed apart (the
     #: kernel oracle: 6.1 and 6.12 keep three VMAs where 7.2 has one).
     vma_merge_faulted_into_unfaulted: bool
+    #: between 6.1 and 6.12 (L. Stoakes, "mm/mprotect: allow unfaulted VMAs to be
+    #: unaccounted on mprotect()"): mprotect() taking write away from an anonymous VMA
+    #: without an anon_vma clears VM_ACCOUNT (the commit is given back), so it no longer
+    #: merges with a faulted neighbour that keeps it (the kernel oracle: 6.1 merges,
+    #: 6.12 and 7.2 keep them apart). Before: VM_ACCOUNT stays.
+    mprotect_unaccount_unfaulted: bool
     #: 5.9+ (C:1a5bae25e3cf): pgmigrate_success/fail count base pages (a THP 512).
     #: 4.14: one per page or THP.
     pgmigrate_counts_base_pages: bool
@@ -573,6 +579,7 @@ PROFILES: dict[str, Profile] = {
         split_huge_pmd_carries_dirty=False,
         migrate_requeue_deferred_split=False,
         vma_merge_faulted_into_unfaulted=False,
+        mprotect_unaccount_unfaulted=False,
         pgmigrate_counts_base_pages=False,
         move_pages_batched=False,
         move_pages_folio_walk=False,
@@ -694,6 +701,7 @@ PROFILES: dict[str, Profile] = {
         split_huge_pmd_carries_dirty=True,
         migrate_requeue_deferred_split=True,
         vma_merge_faulted_into_unfaulted=True,
+        mprotect_unaccount_unfaulted=True,
         pgmigrate_counts_base_pages=True,
         move_pages_batched=True,
         move_pages_folio_walk=True,

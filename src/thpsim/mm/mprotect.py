@@ -254,6 +254,11 @@ def do_mprotect(mm: mm_struct, start: int, length: int, prot: int) -> KernelPath
             if security_vm_enough_memory_mm(mm, (e - s) >> PAGE_SHIFT) < 0:
                 return -errno.ENOMEM
             newflags |= VM_ACCOUNT
+        elif (not newflags & VM_WRITE and v.vm_flags & VM_ACCOUNT and v.vma_is_anonymous()
+              and v.anon_vma is None and mm.kernel.profile.mprotect_unaccount_unfaulted):
+            # an anonymous VMA never faulted (no anon_vma) that stops being writable
+            # gives its commit back (vm_unacct_memory(): Committed_AS sums VM_ACCOUNT)
+            newflags &= ~VM_ACCOUNT
         oldflags = v.vm_flags
         parts = yield from split_vma_range(mm, s, e)
         for part in parts:

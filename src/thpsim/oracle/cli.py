@@ -5,7 +5,7 @@
     thpsim oracle model [--profile P] PROG...   the same on the model
     thpsim oracle gen --seed S --count N [DIR]  random programs into DIR/programs
     thpsim oracle record --kernel K [DIR]       run every program of DIR on K, save
-    thpsim oracle replay [--kernel K] [DIR]     the model against the saved answers
+    thpsim oracle replay [--kernel K] [-j N] [DIR] the model against the saved answers
     thpsim oracle report [--kernel K] [DIR]     agreement per kernel and kind
 """
 
@@ -82,7 +82,7 @@ def _replay(args) -> dict[str, dict[str, record.Divergence | None]]:
     for k in _kernels(args):
         answers = record.load_answers(k, d)
         if answers:
-            out[k] = record.replay(progs, answers, k)
+            out[k] = record.replay(progs, answers, k, jobs=args.jobs)
     return out
 
 
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", help="programs whose name contains this")
     p.add_argument("--write-known", action="store_true",
                    help="rewrite known.json with the divergences found")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="processes (default 1)")
     p = add("report", cmd_report, "agreement per kernel and observation kind")
     p.add_argument("-v", "--verbose", action="store_true", help="each first divergence")
     args = ap.parse_args(argv)

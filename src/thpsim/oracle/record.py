@@ -49,6 +49,7 @@ AFTER_6_1: dict[str, bool] = {
     "migrate_split_deferred_folio": False,    # 6.10
     "memory_failure_node_stats": False,       # 6.3
     "madvise_populate_whole_range": False,    # 6.9
+    "mprotect_unaccount_unfaulted": False,    # between 6.1 and 6.12
     "rmap_deferred_split_partially_mapped": False,  # 6.3
     "thp_split_remap_zero_subpages": False,   # 6.12
     "status_kthread": False,                  # 6.4
@@ -164,16 +165,23 @@ def kind_of(line: str) -> str:
     return "data"
 
 
-def replay(programs: dict[str, str], answers: dict[str, str], kernel: str,
-           ) -> dict[str, Divergence | None]:
-    """Each program with an answer, on the model under ``KERNEL_PROFILES[kernel]``."""
+def _replay_one(args: tuple[str, str, str, str]) -> tuple[str, Divergence | None]:
+    name, program, answer, kernel = args
     profile, switches = KERNEL_PROFILES.get(kernel, ("mainline", {}))
-    out: dict[str, Divergence | None] = {}
-    for name in sorted(programs):
-        if name in answers:
-            out[name] = compare(answers[name], run_program(programs[name], profile,
-                                                           **switches))
-    return out
+    return name, compare(answer, run_program(program, profile, **switches))
+
+
+def replay(programs: dict[str, str], answers: dict[str, str], kernel: str,
+           jobs: int = 1) -> dict[str, Divergence | None]:
+    """Each program with an answer, on the model under ``KERNEL_PROFILES[kernel]``;
+    ``jobs`` > 1 spreads the programs over that many processes (same result: each
+    program runs on a fresh model)."""
+    work = [(n, programs[n], answers[n], kernel) for n in sorted(programs) if n in answers]
+    if jobs <= 1:
+        return dict(map(_replay_one, work))
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(jobs) as pool:
+        return dict(pool.map(_replay_one, work, chunksize=8))
 
 
 def steps(text: str) -> list[list[str]]:
