@@ -1,29 +1,34 @@
-"""Smoke test of benchmarks/bench.py: the quick mode runs and prints every figure.
+"""Smoke test of benchmarks/bench.py (``thpsim bench``): the quick mode runs and prints
+every figure; ``--json`` carries the machine, the version and each figure's
+repetitions; a stored baseline is compared against.
 
 The benchmark is not a package module; it is imported by path, as ``thpsim bench``
-does.
+does. Speed itself is not asserted here (docs/performance.md has the measured figures).
 """
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+MIGRATIONS = [f"{c}_{k}_per_s" for c in ("move_pages", "mbind", "migrate_pages")
+              for k in ("thp", "base")] + ["move_pages_pte_thp_per_s", "offline_thp_per_s",
+                                           "stress_migrations_per_s"]
 FIGURES = {
     "base_page_faults_per_s": "faults/s",
     "thp_faults_per_s": "faults/s",
-    "thp_migrations_per_s": "migrations/s",
-    "base_page_migrations_per_s": "migrations/s",
+    **{name: "migrations/s" for name in MIGRATIONS},
     "stress_steps_per_s": "steps/s",
-    "stress_migrations_per_s": "migrations/s",
-    "rss_machine_simulated": "MiB",
-    "rss_faulted_simulated": "MiB",
+    **{f"scale_{dim}_{n}_us": "us/THP" for dim, ns in
+       (("mappings", (1, 4)), ("cpus", (2, 8)), ("vmas", (0, 256)), ("gib", (1, 2)))
+       for n in ns},
     **{f"rss_{kind}_{what}": "MiB" for kind in ("base", "thp")
        for what in ("baseline", "booted", "faulted")},
-    "rss_base_growth_per_gib": "MiB/GiB",
-    "rss_thp_growth_per_gib": "MiB/GiB",
+    **{f"rss_{kind}_{what}_per_gib": "MiB/GiB" for kind in ("base", "thp")
+       for what in ("booted", "growth")},
 }
-LINE = re.compile(r"^([a-z_]+): (-?[0-9.]+) (\S+)$")
+LINE = re.compile(r"^([a-z0-9_]+): (-?[0-9.]+) (\S+)( \(([0-9.]+)x seed\))?$")
 
 
 def _load():
@@ -33,17 +38,43 @@ def _load():
     return mod
 
 
-def test_quick_prints_every_figure(capsys):
-    assert _load().main(["--quick"]) == 0
+def test_quick_prints_every_figure(capsys, tmp_path):
+    base = tmp_path / "baseline.json"
+    assert _load().main(["--quick", "--repeat", "1", "--save-baseline", str(base)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"baseline written to {base}"
     got = {}
-    for line in lines:
+    for line in lines[:-1]:
         m = LINE.match(line)
         assert m, f"not 'name: value unit': {line!r}"
         got[m[1]] = (float(m[2]), m[3])
+        # every migration rate, and nothing else, is also a ratio to the seed's rate
+        assert (m[5] is not None) == (m[1] in MIGRATIONS), line
+        if m[5] is not None:
+            assert abs(float(m[5]) - float(m[2]) / 121_500) < 0.001
     assert {k: unit for k, (_, unit) in got.items()} == FIGURES
-    assert got["base_page_faults_per_s"][0] > 0
-    assert got["thp_faults_per_s"][0] > 0
-    assert got["thp_migrations_per_s"][0] > 0 and got["base_page_migrations_per_s"][0] > 0
-    assert got["stress_steps_per_s"][0] > 0
+    for name in FIGURES:
+        if not name.startswith("rss_"):
+            assert got[name][0] > 0, name
     assert got["rss_base_faulted"][0] >= got["rss_base_booted"][0] > 0
+    doc = json.loads(base.read_text())
+    assert set(doc["figures"]) == set(FIGURES) and doc["mode"] == "quick"
+    assert doc["machine"]["cores"] >= 1 and doc["seed_rate"] == 121_500
+
+
+def test_json_and_compare_against_a_baseline(capsys, tmp_path):
+    base = tmp_path / "b.json"
+    bench = _load()
+    assert bench.main(["--quick", "--repeat", "3", "--only", "move_pages_base", "--json",
+                       "--save-baseline", str(base)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    fig = doc["figures"]["move_pages_base_per_s"]
+    assert list(doc["figures"]) == ["move_pages_base_per_s"]
+    assert len(fig["values"]) == 3 and fig["value"] == sorted(fig["values"])[1]
+    assert fig["ratio_to_seed_rate"] == fig["value"] / 121_500
+    assert json.loads(base.read_text())["figures"] == doc["figures"]
+    assert bench.main(["--quick", "--repeat", "1", "--only", "move_pages_base",
+                       "--compare", str(base)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"move_pages_base_per_s: [0-9.]+ migrations/s \([0-9.]+x seed\) "
+                        r"\[[0-9.]+x baseline\]", line), line

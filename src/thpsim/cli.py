@@ -1,7 +1,7 @@
 """The ``thpsim`` command: a guided demo, the benchmarks, and the race and stress tools.
 
     thpsim [demo] [--node-mib N] [--profile seed|mainline] [--counters]
-    thpsim bench [--quick]
+    thpsim bench [--quick] [--json] [--compare] ...  benchmarks/bench.py
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
     thpsim stress ...                the stress harness (see thpsim.stress)
     thpsim oracle ...                real kernels against the model (docs/oracle.md)
@@ -229,8 +229,12 @@ def _fuzz(argv: list[str]) -> int:
     return 1 if found else 0
 
 
-#: Tools with their own options: thpsim replay|explore|race|stress|fuzz|oracle --help
-_TOOLS = {"replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
+#: Tools with their own options: thpsim bench|replay|explore|race|stress|fuzz|oracle --help
+def _bench(argv: list[str]) -> int:
+    return _load_bench().main(argv)
+
+
+_TOOLS = {"bench": _bench, "replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
           "fuzz": _fuzz, "oracle": oracle_main, "zoo": zoo_main}
 
 
@@ -244,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="THP faults, fork, COW, a PMD split, /proc (default)")
     _demo_options(ap, suppress=False)
     _demo_options(d, suppress=True)
-    b = sub.add_parser("bench", help="run benchmarks/bench.py")
-    b.add_argument("--quick", action="store_true", help="small sizes")
+    sub.add_parser("bench", help="migration, fault and stress rates, memory, scaling",
+                   add_help=False)
     # listed for --help; each parses its own options (dispatched above)
     for name, text in (("stress", "the stress harness: run, replay, shrink, trace"),
                        ("explore", "search the interleavings of the race scenarios"),
@@ -256,8 +260,6 @@ def main(argv: list[str] | None = None) -> int:
                        ("oracle", "real kernels under QEMU against the model (docs/oracle.md)")):
         sub.add_parser(name, help=text, add_help=False)
     args = ap.parse_args(argv)
-    if args.cmd == "bench":
-        return _load_bench().main(["--quick"] if args.quick else [])
     return demo(args.node_mib, args.profile, use_fs=not args.counters)
 
 
