@@ -81,12 +81,13 @@ from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
 from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
 from thpsim.mm.rmap import (
     deferred_split_huge_page,
-    page_add_anon_rmap,
+    page_add_anon_rmap_ptes,
     page_anon_vma,
     rmap_walk_anon,
     try_to_migrate,
 )
 from thpsim.mm.swap import (
+    folio_get_refs,
     get_page,
     hpage_nr_pages,
     isolate_lru_page_for_migration,
@@ -231,7 +232,10 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
     VM_LOCKED, and 4.19's munlock of a THP it maps by PTE (B12); 6.1+ restores
     young/dirty from the entry) and
     remove_migration_pmd() for a PMD entry; ``map_unused_to_zeropage`` (a split's
-    remap, 6.12+): try_to_map_unused_to_zeropage() first.
+    remap, 6.12+): try_to_map_unused_to_zeropage() first. The run of entries the
+    walk finds under one PTE lock is restored in one pass, its references and rmap
+    taken at once (folio_get_refs(), page_add_anon_rmap_ptes(); no preemption point
+    lies between them).
     """
     swp = ctx.swp
     pages = ctx.pages
@@ -247,20 +251,28 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
             continue
         t, i = pvmw.pte
         a = pvmw.address
-        e = t[i]
-        entry = swp.pte_to_swp_entry(e)
-        sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
-        if map_unused_to_zeropage and try_to_map_unused_to_zeropage(ctx, vma, t, i, e, sub):
+        # the entries the walk would return next under the same lock, done in one pass
+        n = pvm.page_vma_mapped_walk_batch(pvmw)
+        restored: list[tuple[int, int]] = []  # (page, address)
+        for j in range(i, i + n):
+            e = t[j]
+            entry = swp.pte_to_swp_entry(e)
+            sub = new + (swp.pfn_swap_entry_pfn(entry) - old)
+            if map_unused_to_zeropage and try_to_map_unused_to_zeropage(ctx, vma, t, j, e,
+                                                                         sub):
+                continue
+            pte, exclusive = migration_entry_restore(
+                ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)), pte=True)
+            if exclusive:
+                pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
+            t[j] = pte
+            restored.append((sub, a + (j - i) * PAGE_SIZE))
+        pvm.page_vma_mapped_walk_skip(pvmw, n)
+        if not restored:
             continue
-        get_page(ctx, new)
-        pte, exclusive = migration_entry_restore(
-            ctx, vma, e, entry, pte_mkold(pfn_pte(sub, vma.vm_page_prot)), pte=True)
-        if exclusive:
-            pages.flags[new] |= F_anon_exclusive  # kept per folio in the model
-        page_add_anon_rmap(ctx, sub, vma, a, False)
-        t[i] = pte
+        folio_get_refs(ctx, new, len(restored))
+        page_add_anon_rmap_ptes(ctx, restored, vma)
         if vma.vm_flags & VM_LOCKED and not pages.flags[new] & F_head:
-
             mlock_vma_page(ctx, new)
         # 4.19 (C:e125fe405abe): a THP that a PTE maps again is not mlocked, even if a
         # VM_LOCKED PMD restored before this (rmap walks oldest VMA first) mlocked it;

@@ -84,6 +84,32 @@ def _check_pte(pvmw: page_vma_mapped_walk_t, pte: int) -> bool:
     return pvmw.page <= pfn < pvmw.page + pvmw.nr
 
 
+def page_vma_mapped_walk_batch(pvmw: page_vma_mapped_walk_t) -> int:
+    """How many entries, from the PTE-level hit ``pvmw.pte`` on, the walk would return
+    one after another with no preemption point between them: consecutive entries of
+    the same page table below ``pvmw.end``, each accepted by check_pte().
+
+    Models: 6.x's batching of a folio's PTEs under one PTE lock (folio_pte_batch(),
+    set_ptes(), folio_remove_rmap_ptes()): the caller handles the run in one pass and
+    then :func:`page_vma_mapped_walk_skip` leaves the walk at its last entry, so the
+    walk goes on exactly where it would have after handling them one at a time.
+    """
+    t, i = pvmw.pte
+    limit = min(512 - i, (pvmw.end - pvmw.address) >> PAGE_SHIFT)
+    n = 1
+    while n < limit and _check_pte(pvmw, t[i + n]):
+        n += 1
+    return n
+
+
+def page_vma_mapped_walk_skip(pvmw: page_vma_mapped_walk_t, n: int) -> None:
+    """Leave the walk at the ``n``-th entry of the run that starts at ``pvmw.pte``."""
+    if n > 1:
+        t, i = pvmw.pte
+        pvmw.pte = (t, i + n - 1)
+        pvmw.address += (n - 1) * PAGE_SIZE
+
+
 def page_vma_mapped_walk(pvmw: page_vma_mapped_walk_t) -> KernelPath[bool]:
     """Next mapping of ``pvmw.page`` in ``pvmw.vma``.
 

@@ -32,7 +32,7 @@ from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.mm_types import anon_vma, linear_page_index, vma_address
 from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive, F_dirty, F_head, F_tail
-from thpsim.mm.swap import hpage_nr_pages, put_page
+from thpsim.mm.swap import folio_put_refs, hpage_nr_pages
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 
 if TYPE_CHECKING:
@@ -189,6 +189,34 @@ def page_add_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct, addres
         __page_set_anon_rmap(ctx, head, vma, address - ((pfn - head) << 12), True)
 
 
+def page_add_anon_rmap_ptes(ctx: KernelContext, pages_at: list[tuple[int, int]],
+                            vma: vm_area_struct) -> None:
+    """``page_add_anon_rmap(page, vma, address, False)`` for each ``(page, address)``
+    of a run of PTEs, in one step when the pages are consecutive pages of one THP.
+
+    Models: 6.x folio_add_anon_rmap_ptes(): each page mapped for the first time counts
+    in NR_ANON_MAPPED unless a PMD maps the THP; a folio without a mapping gets the
+    first page's.
+    """
+    pages = ctx.pages
+    first, address = pages_at[0]
+    nr = len(pages_at)
+    head = pages.compound_head(first)
+    if nr == 1 or not pages.flags[head] & F_head or pages_at[-1][0] - first != nr - 1 or (
+            [p for p, _ in pages_at] != list(range(first, first + nr))):
+        for pfn, a in pages_at:
+            page_add_anon_rmap(ctx, pfn, vma, a, False)
+        return
+    run = pages.mapcount_np[first : first + nr]
+    run += 1
+    if pages.compound_mapcount[head] < 0:
+        newly = int((run == 0).sum())
+        if newly:
+            ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ANON_MAPPED, newly)
+    if pages.mapping[head] == 0:
+        __page_set_anon_rmap(ctx, head, vma, address - ((first - head) << 12), True)
+
+
 def page_dup_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
     """Models: page_dup_rmap(): one more mapping (fork). No statistics change."""
     pages = ctx.pages
@@ -248,6 +276,38 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         deferred_split_huge_page(ctx, head)
     else:
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+
+
+def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int) -> None:
+    """``page_remove_rmap(pfn, False)`` for the ``nr`` consecutive pages from ``first``
+    of the THP ``head``, one after the other, in one step.
+
+    Models: 6.x folio_remove_rmap_ptes() on a run of PTEs, with the outcome of the
+    per-PTE calls 4.14 and 6.12's try_to_migrate_one() make: each page that loses its
+    last mapping counts in NR_ANON_MAPPED unless a PMD maps the THP, and the THP is
+    queued for deferred split if, after one of them, some page was still mapped (6.3+;
+    before: whenever one is unmapped). Every page of the run is mapped when it starts
+    (its PTE maps it); an underflow goes the per-page way, to the same KernelBug.
+    """
+    pages = ctx.pages
+    run = pages.mapcount_np[first : first + nr]
+    if nr == 1 or not pages.flags[head] & F_head or (run < 0).any():
+        for pfn in range(first, first + nr):
+            page_remove_rmap(ctx, pfn, False)
+        return
+    run -= 1
+    unmapped = run == -1
+    newly = int(unmapped.sum())
+    if not newly or pages.compound_mapcount[head] >= 0:
+        return
+    ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ANON_MAPPED, -newly)
+    if ctx.profile.rmap_deferred_split_partially_mapped and unmapped.argmax() == nr - 1:
+        # the run's last page was the first to go: nothing of the run is mapped after
+        # it, so the rest of the THP decides; an earlier one left the run's later pages
+        n = 1 << pages.order[head]
+        if not (pages.mapcount_np[head : head + n] >= 0).any():
+            return
+    deferred_split_huge_page(ctx, head)
 
 
 def deferred_split_huge_page(ctx: KernelContext, head: int,
@@ -316,7 +376,10 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
     write and soft-dirty (6.x: exclusive, young, dirty too). Returns True (go on).
     Simplified: the PTEs of one VMA are cleared and then flushed once (6.x's
     TTU_BATCH_FLUSH style) instead of 4.14's ptep_clear_flush per PTE; the flush
-    still completes before the page is copied.
+    still completes before the page is copied. The run of PTEs the walk finds under
+    one PTE lock is handled in one pass (page_vma_mapped_walk_batch(); no preemption
+    point lies between them, so nothing else can tell), its rmap and references
+    dropped at once (page_remove_rmap_ptes(), folio_put_refs()).
     """
     # cycle: mm.huge_memory -> mm.rmap imports this module
     from thpsim.mm.huge_memory import set_pmd_migration_entry
@@ -331,23 +394,34 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
             continue
         t, i = pvmw.pte
         a = pvmw.address
-        pteval = t[i]
-        t[i] = 0  # ptep_get_and_clear(); the TLB flush is batched below
+        # the PTEs the walk would return next under the same lock, done in one pass
+        n = pvm.page_vma_mapped_walk_batch(pvmw)
         if flush_start < 0:
             flush_start = a
-        flush_end = a + PAGE_SIZE
-        subpage = pte_pfn(pteval)
-        if pte_dirty(pteval):
-            pages.flags[head] |= F_dirty
-        entry = swp.make_migration_entry_for(
-            subpage, pte_write(pteval), bool(pages.flags[head] & F_anon_exclusive),
-            pte_young(pteval), pte_dirty(pteval))
-        swp_pte = swp.swp_entry_to_pte(entry)
-        if pte_soft_dirty(pteval):
-            swp_pte = swp.pte_swp_mksoft_dirty(swp_pte)
-        t[i] = swp_pte
-        page_remove_rmap(ctx, subpage, False)
-        put_page(ctx, head)
+        flush_end = a + n * PAGE_SIZE
+        exclusive = bool(pages.flags[head] & F_anon_exclusive)
+        subpages = []
+        for j in range(i, i + n):
+            pteval = t[j]
+            t[j] = 0  # ptep_get_and_clear(); the TLB flush is batched below
+            subpage = pte_pfn(pteval)
+            subpages.append(subpage)
+            if pte_dirty(pteval):
+                pages.flags[head] |= F_dirty
+            entry = swp.make_migration_entry_for(
+                subpage, pte_write(pteval), exclusive, pte_young(pteval), pte_dirty(pteval))
+            swp_pte = swp.swp_entry_to_pte(entry)
+            if pte_soft_dirty(pteval):
+                swp_pte = swp.pte_swp_mksoft_dirty(swp_pte)
+            t[j] = swp_pte
+        if subpages[-1] - subpages[0] == n - 1 and subpages == list(
+                range(subpages[0], subpages[0] + n)):
+            page_remove_rmap_ptes(ctx, head, subpages[0], n)
+        else:
+            for subpage in subpages:
+                page_remove_rmap(ctx, subpage, False)
+        folio_put_refs(ctx, head, n)
+        pvm.page_vma_mapped_walk_skip(pvmw, n)
     if flush_start >= 0:
         # Every CPU must stop writing the old page before it is copied.
         yield from flush_tlb_range(vma, flush_start, flush_end)

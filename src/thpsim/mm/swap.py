@@ -64,6 +64,15 @@ def get_page(ctx: KernelContext, pfn: int) -> None:
     pages.refcount[head] += 1
 
 
+def folio_get_refs(ctx: KernelContext, head: int, refs: int) -> None:
+    """``refs`` get_page()s of the head page at once (folio_ref_add() after the
+    same check)."""
+    pages = ctx.pages
+    if pages.refcount[head] <= 0:
+        raise KernelBug(f"get_page on page {head:#x} with refcount {pages.refcount[head]}")
+    pages.refcount[head] += refs
+
+
 def page_ref_add(ctx: KernelContext, head: int, nr: int) -> None:
     ctx.pages.refcount[head] += nr
 
@@ -82,6 +91,21 @@ def put_page(ctx: KernelContext, pfn: int) -> None:
     pages = ctx.pages
     head = pfn if not pages.flags[pfn] & F_tail else pages.compound_head(pfn)
     c = pages.refcount[head] - 1
+    if c < 0:
+        raise KernelBug(f"put_page on page {head:#x} with refcount 0")
+    pages.refcount[head] = c
+    if c == 0:
+        __put_page(ctx, head)
+
+
+def folio_put_refs(ctx: KernelContext, head: int, refs: int) -> None:
+    """Models: folio_put_refs(): ``refs`` put_page()s of the head page at once (the
+    last reference frees it)."""
+    if refs == 1:
+        put_page(ctx, head)
+        return
+    pages = ctx.pages
+    c = pages.refcount[head] - refs
     if c < 0:
         raise KernelBug(f"put_page on page {head:#x} with refcount 0")
     pages.refcount[head] = c
