@@ -45,7 +45,8 @@ class Profile:
     #: split (thp_deferred_split_page) only when no PMD maps it and some page of it is
     #: still mapped. 4.14 and 6.1: whenever a subpage loses its last PTE mapping while
     #: no PMD maps the THP (PageDoubleMap keeps it "mapped" while one does), even if it
-    #: was the THP's last mapped page.
+    #: was the THP's last mapped page; so also split_huge_page()'s freeze of a
+    #: PMD-mapped THP, which maps the frozen PTEs and page_remove_rmap()s each.
     rmap_deferred_split_partially_mapped: bool
     #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
     #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by
@@ -100,11 +101,12 @@ class Profile:
     #: PTE dirty, and so soft-dirty on x86. 4.14 and 6.1: only the page is marked
     #: dirty, the PTEs are clean (the kernel oracle shows both).
     split_huge_pmd_carries_dirty: bool
-    #: after 6.12 (migrate_folio_move() requeues the destination folio, "mm: migrate:
-    #: requeue destination folio on deferred split queue"): a THP that was on the
-    #: deferred-split queue is migrated whole and its copy queued with the source's
-    #: partially-mapped flag (thp_deferred_split_page counts it again). Before: the copy
-    #: is not queued.
+    #: 6.13, backported to 6.12.y (migrate_folio_move() requeues the destination
+    #: folio, "mm: migrate: requeue destination folio on deferred split queue"): a THP
+    #: that was on the deferred-split queue is migrated whole and its copy queued with
+    #: the source's partially-mapped flag (thp_deferred_split_page counts it again; the
+    #: kernel oracle: Debian's 6.12 and 7.2 count two for a PTE-mapped THP migrated
+    #: once, 6.1 one). Before: the copy is not queued.
     migrate_requeue_deferred_split: bool
     #: 6.16+ (C:879bca0a2c4f, "mm/vma: fix incorrectly disallowed anonymous VMA
     #: merges"): a VMA with an anon_vma whose flags change (mprotect, mlock, madvise,

@@ -23,7 +23,7 @@ from mm_helpers import (
     thp_area,
 )
 
-from thpsim import MADV_POPULATE_READ, MPOL_MF_MOVE, PROT_READ
+from thpsim import MADV_PAGEOUT, MADV_POPULATE_READ, MPOL_MF_MOVE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 
 PM_SOFT_DIRTY = 1 << 55
@@ -246,3 +246,22 @@ def test_mprotect_read_only_gives_back_the_commit_of_an_unfaulted_vma(unaccounts
     assert _committed_kb(m) == before + (64 if unaccounts else 128)  # faulted: kept
     assert len(p.mm.mmap) == (2 if unaccounts else 1)
     assert [p.read(a + i * PAGE_SIZE) for i in range(32)] == list(range(1, 17)) + [0] * 16
+
+
+@pytest.mark.parametrize("partially_mapped_rule", [False, True])
+def test_split_of_a_pmd_mapped_thp_queues_it_in_4_14_and_6_1(partially_mapped_rule):
+    """MADV_PAGEOUT of a PMD-mapped THP on a machine without swap splits it
+    (split_huge_page()). 4.14 and 6.1 freeze the PMD into PTEs that are counted and
+    then page_remove_rmap()ed one by one, so the THP is queued for deferred split on
+    the way (thp_deferred_split_page +1, the kernel oracle on 6.1); 6.3+ does not
+    (g1-s1-0009: 6.12 and 7.2 count none)."""
+    m, p = machine("mainline", rmap_deferred_split_partially_mapped=partially_mapped_rule)
+    a = thp_area(p)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, HPAGE_PMD_SIZE, MADV_PAGEOUT) == 0
+    ev = m.kernel.vmstat.events
+    assert ev["thp_split_page"] - before["thp_split_page"] == 1
+    assert ev["thp_deferred_split_page"] - before["thp_deferred_split_page"] == (
+        0 if partially_mapped_rule else 1)
+    assert not m.kernel.deferred_split_queue  # the split took it off the queue
+    assert p.read(a) == a

@@ -133,6 +133,7 @@ from thpsim.mm.pgtable_generic import (
 )
 from thpsim.mm.rmap import (
     anon_vma_prepare,
+    deferred_split_huge_page,
     page_add_anon_rmap,
     page_add_new_anon_rmap,
     page_anon_vma,
@@ -583,6 +584,13 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
             if c < 0:
                 mapped = int((pages.mapcount_np[page : page + HPAGE_PMD_NR] >= 0).sum())
                 ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -(HPAGE_PMD_NR - mapped))
+                # 4.14 and 6.1 count each PTE, then page_remove_rmap() it: a subpage
+                # losing its last mapping queues the THP for deferred split (counted
+                # even though split_huge_page() is about to split it; the kernel
+                # oracle, 6.1: MADV_PAGEOUT of a THP counts one). 6.3+ never maps
+                # the frozen PTEs, and folio_remove_rmap_pmd() queues nothing.
+                if mapped < HPAGE_PMD_NR and not ctx.profile.rmap_deferred_split_partially_mapped:
+                    deferred_split_huge_page(ctx, page)
     pmd[0][pmd[1]] = mk_table_entry(pgtable)  # pmd_populate()
 
 

@@ -33,7 +33,6 @@ DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog
 #: mainline's switches for changes merged after 6.12 (each switch's docstring in
 #: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
 AFTER_6_12: dict[str, bool] = {
-    "migrate_requeue_deferred_split": False,  # after 6.12 (oracle: 7.2 has it)
     "vma_merge_faulted_into_unfaulted": False,  # 6.16
     "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
     "thp_wp_huge_zero_alloc": False,          # 6.13
@@ -46,6 +45,7 @@ AFTER_6_12: dict[str, bool] = {
 #: ... and after 6.1
 AFTER_6_1: dict[str, bool] = {
     **AFTER_6_12,
+    "migrate_requeue_deferred_split": False,  # 6.13, in Debian's 6.12.y (oracle)
     "migrate_split_deferred_folio": False,    # 6.10
     "memory_failure_node_stats": False,       # 6.3
     "madvise_populate_whole_range": False,    # 6.9
