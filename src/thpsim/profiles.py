@@ -48,6 +48,14 @@ class Profile:
     #: was the THP's last mapped page; so also split_huge_page()'s freeze of a
     #: PMD-mapped THP, which maps the frozen PTEs and page_remove_rmap()s each.
     rmap_deferred_split_partially_mapped: bool
+    #: smaps counts a THP that a PROT_NONE huge PMD maps (4.14: follow_trans_huge_pmd()
+    #: refuses protnone only under FOLL_NUMA; mainline reads it with
+    #: vm_normal_page_pmd()). Off: the kernel oracle on Debian's 6.1, where smaps'
+    #: follow_trans_huge_pmd(FOLL_DUMP) gets no page for a protnone PMD (the
+    #: gup_can_follow_protnone() rule of C:474098edac26, later fixed by passing
+    #: FOLL_FORCE): Rss, AnonHugePages and Locked leave it out, while the PTE-mapped
+    #: pages of the same VMA (vm_normal_page()) still count.
+    smaps_pmd_counts_protnone: bool
     #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
     #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by
     #: kstrtoull(): junk is EINVAL. 4.14: simple_strtoll(), no error (junk is 0, a
@@ -567,6 +575,7 @@ PROFILES: dict[str, Profile] = {
         thp_cow_copies_huge=True,
         thp_wp_huge_zero_alloc=False,
         rmap_deferred_split_partially_mapped=False,
+        smaps_pmd_counts_protnone=True,
         simple_attr_write_kstrtoull=False,
         thp_split_remap_zero_subpages=False,
         thp_align_anon_mappings=False,
@@ -689,6 +698,7 @@ PROFILES: dict[str, Profile] = {
         thp_cow_copies_huge=False,
         thp_wp_huge_zero_alloc=True,
         rmap_deferred_split_partially_mapped=True,
+        smaps_pmd_counts_protnone=True,
         simple_attr_write_kstrtoull=True,
         thp_split_remap_zero_subpages=True,
         thp_align_anon_mappings=True,

@@ -23,7 +23,7 @@ from mm_helpers import (
     thp_area,
 )
 
-from thpsim import MADV_PAGEOUT, MADV_POPULATE_READ, MPOL_MF_MOVE, PROT_READ
+from thpsim import MADV_PAGEOUT, MADV_POPULATE_READ, MPOL_MF_MOVE, PROT_NONE, PROT_READ
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 
 PM_SOFT_DIRTY = 1 << 55
@@ -265,3 +265,26 @@ def test_split_of_a_pmd_mapped_thp_queues_it_in_4_14_and_6_1(partially_mapped_ru
         0 if partially_mapped_rule else 1)
     assert not m.kernel.deferred_split_queue  # the split took it off the queue
     assert p.read(a) == a
+
+
+def _smaps_kb(p, a, field):
+    lines = p.fs.read(f"/proc/{p.pid}/smaps").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{a:x}-"))
+    for line in lines[start + 1:]:
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field)
+
+
+@pytest.mark.parametrize("counts", [False, True])
+def test_smaps_of_a_prot_none_thp(counts):
+    """A PMD-mapped THP made PROT_NONE stays mapped (pagemap present); smaps counts it
+    in 4.14, 6.12 and 7.2, not in 6.1 (g1-s1-0122: Rss 0 there), while PTE-mapped
+    pages of the same VMA count in every era."""
+    m, p = machine("mainline", smaps_pmd_counts_protnone=counts)
+    a = thp_area(p, 2)
+    assert p.mprotect(a + HPAGE_PMD_SIZE, PAGE_SIZE, PROT_READ) == 0  # PTE-map the 2nd
+    assert p.mprotect(a, 2 * HPAGE_PMD_SIZE, PROT_NONE) == 0  # the PMD stays huge
+    thp_kb = HPAGE_PMD_SIZE >> 10
+    assert _smaps_kb(p, a, "Rss") == (2 * thp_kb if counts else thp_kb)
+    assert _smaps_kb(p, a, "AnonHugePages") == (thp_kb if counts else 0)

@@ -63,6 +63,7 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_mkyoung,
     pmd_pfn,
     pmd_present,
+    pmd_protnone,
     pmd_soft_dirty,
     pmd_wrprotect,
     pmd_young,
@@ -340,12 +341,15 @@ def smaps_pte_entry(mss: mem_size_stats, walk: mm_walk, pte: int, addr: int) -> 
 def smaps_pmd_entry(mss: mem_size_stats, walk: mm_walk, pmd: int) -> None:
     """Models: smaps_pmd_entry(): a PMD-mapped THP (the huge zero page is skipped:
     4.14 follow_trans_huge_pmd(FOLL_DUMP) fails on it, mainline vm_normal_page_pmd()
-    returns NULL); mainline also the THP behind a PMD migration entry."""
+    returns NULL); mainline also the THP behind a PMD migration entry. A PROT_NONE
+    PMD's THP counts unless ``smaps_pmd_counts_protnone`` is off (6.1)."""
     ctx = walk.mm.kernel
     present = pmd_present(pmd)
     if present:
         if is_huge_zero_pmd(ctx, pmd):
             return
+        if pmd_protnone(pmd) and not ctx.profile.smaps_pmd_counts_protnone:
+            return  # 6.1: follow_trans_huge_pmd(FOLL_DUMP) returns NULL
         page = pmd_pfn(pmd)
     elif is_swap_pmd(pmd):
         page = ctx.swp.pfn_swap_entry_pfn(ctx.swp.pmd_to_swp_entry(pmd))
