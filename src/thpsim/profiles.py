@@ -56,6 +56,12 @@ class Profile:
     #: FOLL_FORCE): Rss, AnonHugePages and Locked leave it out, while the PTE-mapped
     #: pages of the same VMA (vm_normal_page()) still count.
     smaps_pmd_counts_protnone: bool
+    #: 6.17 (D. Jain, "mm: Optimize mprotect() by PTE batching"): change_pte_range()
+    #: handles the PTEs of a large folio in batches and writes the batch's gathered
+    #: dirty/young bits to all of them (x86 pte_mkdirty() sets soft-dirty too): after
+    #: mprotect() every page of a dirty batch reads soft-dirty (the kernel oracle: 7.2
+    #: does, 6.12 does not). Before: each PTE keeps its own bits.
+    mprotect_pte_batch: bool
     #: 5.8 (Y. Yang, "libfs: fix error cast of negative value in simple_attr_write()"):
     #: a debugfs attribute write (hwpoison's corrupt-pfn, unpoison-pfn) is parsed by
     #: kstrtoull(): junk is EINVAL. 4.14: simple_strtoll(), no error (junk is 0, a
@@ -576,6 +582,7 @@ PROFILES: dict[str, Profile] = {
         thp_wp_huge_zero_alloc=False,
         rmap_deferred_split_partially_mapped=False,
         smaps_pmd_counts_protnone=True,
+        mprotect_pte_batch=False,
         simple_attr_write_kstrtoull=False,
         thp_split_remap_zero_subpages=False,
         thp_align_anon_mappings=False,
@@ -699,6 +706,7 @@ PROFILES: dict[str, Profile] = {
         thp_wp_huge_zero_alloc=True,
         rmap_deferred_split_partially_mapped=True,
         smaps_pmd_counts_protnone=True,
+        mprotect_pte_batch=True,
         simple_attr_write_kstrtoull=True,
         thp_split_remap_zero_subpages=True,
         thp_align_anon_mappings=True,

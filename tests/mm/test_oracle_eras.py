@@ -288,3 +288,22 @@ def test_smaps_of_a_prot_none_thp(counts):
     thp_kb = HPAGE_PMD_SIZE >> 10
     assert _smaps_kb(p, a, "Rss") == (2 * thp_kb if counts else thp_kb)
     assert _smaps_kb(p, a, "AnonHugePages") == (thp_kb if counts else 0)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_mprotect_of_a_pte_mapped_thp_batches_dirty_into_soft_dirty(batch):
+    """6.17+ mprotect() rewrites the PTEs of a large folio in batches that share the
+    gathered dirty bit; x86's pte_mkdirty() sets soft-dirty with it, so after
+    clear_refs 4 an mprotect() of dirty PTE-mapped THP pages reads soft-dirty on every
+    page of the range (g1-s7-0199: 7.2 511 pages, 6.12 none)."""
+    m, p = machine("mainline", mprotect_pte_batch=batch)
+    a = thp_area(p)
+    assert p.mprotect(a, PAGE_SIZE, PROT_READ) == 0  # split the PMD: PTE-mapped THP
+    assert p.mprotect(a, PAGE_SIZE, RW) == 0
+    assert not is_pmd_mapped(p, a)
+    p.fs.write("/proc/self/clear_refs", "4")
+    assert soft_dirty(p, a, 512) == 0
+    assert p.mprotect(a + 16 * PAGE_SIZE, 64 * PAGE_SIZE, PROT_READ) == 0
+    assert soft_dirty(p, a + 16 * PAGE_SIZE, 64) == (64 if batch else 0)
+    assert soft_dirty(p, a, 16) == 0 and soft_dirty(p, a + 80 * PAGE_SIZE, 432) == 0
+    assert p.read(a) == a

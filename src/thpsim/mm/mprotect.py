@@ -19,12 +19,17 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_devmap,
     pmd_none,
     pmd_trans_huge,
+    pte_dirty,
+    pte_mkdirty,
     pte_mkwrite,
+    pte_mkyoung,
     pte_modify,
     pte_pfn,
     pte_present,
+    pte_soft_dirty,
     pte_special,
     pte_write,
+    pte_young,
     table_entry_pfn,
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
@@ -61,7 +66,7 @@ from thpsim.mm.mmap import (
     split_vma_range,
     vma_merge_around,
 )
-from thpsim.mm.page_flags import F_anon_exclusive
+from thpsim.mm.page_flags import F_anon_exclusive, F_head
 from thpsim.mm.pgtable_generic import (
     lookup_pmd_range,
     pmd_clear_bad,
@@ -72,9 +77,40 @@ from thpsim.mm.pgtable_generic import (
 from thpsim.mm.util import security_vm_enough_memory_mm
 
 
+def _mprotect_folio_pte_batch(ctx, t, i: int, e: int, max_nr: int) -> int:
+    """Models: 6.17+ mprotect_folio_pte_batch() -> folio_pte_batch_flags() with
+    FPB_RESPECT_SOFT_DIRTY | FPB_RESPECT_WRITE: how many PTEs from ``t[i]`` (at most
+    ``max_nr``) map consecutive pages of the same large folio with the same soft-dirty
+    and write bits (dirty and young may differ). 1 for a small folio."""
+    pages = ctx.pages
+    pfn = pte_pfn(e)
+    head = pages.compound_head(pfn)
+    if not pages.flags[head] & F_head:
+        return 1
+    last = head + (1 << pages.order[head])
+    n = 1
+    limit = min(max_nr, 512 - i, last - pfn)
+    sd, w = pte_soft_dirty(e), pte_write(e)
+    while n < limit:
+        o = t[i + n]
+        if (not pte_present(o) or pte_pfn(o) != pfn + n or pte_soft_dirty(o) != sd
+                or pte_write(o) != w):
+            break
+        n += 1
+    return n
+
+
 def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int,
                      try_writable: bool) -> KernelPath[int]:
-    """Models: change_pte_range(): rewrite present PTEs, downgrade write migration entries."""
+    """Models: change_pte_range(): rewrite present PTEs, downgrade write migration entries.
+
+    6.17+ (``mprotect_pte_batch``; Dev Jain, "mm: Optimize mprotect() by PTE batching"):
+    the PTEs of one large folio go in batches (_mprotect_folio_pte_batch()); the
+    batch's dirty and young bits are gathered (modify_prot_start_ptes(): pte_mkdirty(),
+    which on x86 sets soft-dirty as well) and the result written to every PTE of the
+    batch, so a dirty page makes the whole batch dirty and soft-dirty (the kernel
+    oracle: 7.2 reports soft-dirty on every page of a PTE-mapped THP after mprotect;
+    6.12 does not)."""
     mm = vma.vm_mm
     ctx = mm.kernel
     swp = ctx.swp
@@ -83,21 +119,41 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
     pages = 0
     try:
         i = (addr >> PAGE_SHIFT) & 511
+        skip = 0
         for _a in range(addr, end, PAGE_SIZE):
+            if skip:
+                skip -= 1
+                continue
             e = t[i]
             if e == 0:
                 i += 1
                 continue
             if pte_present(e):
-                t[i] = 0  # ptep_modify_prot_start()
+                n = 1
+                if ctx.profile.mprotect_pte_batch and not pte_special(e):
+                    n = _mprotect_folio_pte_batch(ctx, t, i, e, (end - _a) >> PAGE_SHIFT)
+                t[i] = 0  # ptep_modify_prot_start() (modify_prot_start_ptes())
+                for k in range(1, n):
+                    # the batch's dirty and young bits gather into the first entry;
+                    # x86's pte_mkdirty() sets soft-dirty too
+                    o = t[i + k]
+                    t[i + k] = 0
+                    if pte_dirty(o):
+                        e = pte_mkdirty(e)
+                    if pte_young(o):
+                        e = pte_mkyoung(e)
                 ne = pte_modify(e, newprot)
                 if try_writable and not pte_write(ne) and vma.vm_flags & VM_WRITE:
                     if not pte_special(e) and ctx.pages.flags[
                         ctx.pages.compound_head(pte_pfn(e))
                     ] & F_anon_exclusive:
                         ne = pte_mkwrite(ne)
-                t[i] = ne  # ptep_modify_prot_commit()
-                pages += 1
+                for k in range(n):
+                    t[i + k] = ne + (k << PAGE_SHIFT)  # ptep_modify_prot_commit(), set_ptes()
+                pages += n
+                skip = n - 1
+                i += n
+                continue
             else:
                 entry = swp.pte_to_swp_entry(e)
                 if swp.is_writable_migration_entry(entry):

@@ -34,6 +34,7 @@ DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "oracle" / "mmprog
 #: thpsim.profiles names the release), turned off: Debian's 6.12 has none of them
 AFTER_6_12: dict[str, bool] = {
     "vma_merge_faulted_into_unfaulted": False,  # 6.16
+    "mprotect_pte_batch": False,              # 6.17
     "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
     "thp_wp_huge_zero_alloc": False,          # 6.13
     "pmd_bad_ignores_accessed": False,        # 6.13
