@@ -428,57 +428,53 @@ def _rss_in_child(kind: str, node_bytes: int, length: int) -> dict[str, tuple[fl
 
 # -- the run --------------------------------------------------------------------------
 
-def _benches(sz: dict, in_process: bool):
-    """(name, unit, is a migration rate, function of no argument) for every figure;
-    a function returning a dict gives several figures (one repetition)."""
-    yield "base_page_faults_per_s", "faults/s", False, lambda: bench_base_faults(sz)
-    yield "thp_faults_per_s", "faults/s", False, lambda: bench_thp_faults(sz)
+def _benches(sz: dict, in_process: bool, repeat: int):
+    """Every measurement: ``(figures, fn, repetitions)``, ``figures`` a list of
+    ``(name, unit, is a migration rate)`` and ``fn()`` one repetition's values of
+    them, in that order."""
+    def one(name, unit, migration, fn):
+        return [(name, unit, migration)], lambda: [fn()], repeat
+
+    yield one("base_page_faults_per_s", "faults/s", False, lambda: bench_base_faults(sz))
+    yield one("thp_faults_per_s", "faults/s", False, lambda: bench_thp_faults(sz))
     for caller in ("move_pages", "mbind", "migrate_pages"):
         for kind in ("thp", "base"):
-            yield (f"{caller}_{kind}_per_s", "migrations/s", True,
-                   lambda c=caller, k=kind: bench_caller(k, c, sz))
-    yield ("move_pages_pte_thp_per_s", "migrations/s", True,
-           lambda: bench_caller("pte_thp", "move_pages", sz))
-    yield "offline_thp_per_s", "migrations/s", True, lambda: bench_offline(sz)
-    stress: dict[str, float] = {}
-
-    def stress_fig(i: int) -> float:
-        if not stress:
-            stress["v"] = bench_stress(sz)
-        v = stress["v"][i]
-        if i == 1:
-            stress.clear()
-        return v
-
-    yield "stress_steps_per_s", "steps/s", False, lambda: stress_fig(0)
-    yield "stress_migrations_per_s", "migrations/s", True, lambda: stress_fig(1)
+            yield one(f"{caller}_{kind}_per_s", "migrations/s", True,
+                      lambda c=caller, k=kind: bench_caller(k, c, sz))
+    yield one("move_pages_pte_thp_per_s", "migrations/s", True,
+              lambda: bench_caller("pte_thp", "move_pages", sz))
+    yield one("offline_thp_per_s", "migrations/s", True, lambda: bench_offline(sz))
+    yield ([("stress_steps_per_s", "steps/s", False),
+            ("stress_migrations_per_s", "migrations/s", True)],
+           lambda: list(bench_stress(sz)), repeat)
     for dim, fn in (("mappings", scale_mappings), ("cpus", scale_cpus),
                     ("vmas", scale_vmas), ("gib", scale_gib)):
         for n in sz[f"scale_{dim}"]:
-            yield f"scale_{dim}_{n}_us", "us/THP", False, lambda f=fn, n=n: f(n, sz)
+            yield one(f"scale_{dim}_{n}_us", "us/THP", False, lambda f=fn, n=n: f(n, sz))
 
-    def rss(kind: str):
+    def rss(kind: str, figs: list) -> list[float]:
         args = (kind, sz["rss_node_bytes"], sz["rss_fault_bytes"])
-        return measure_rss(*args) if in_process else _rss_in_child(*args)
+        got = measure_rss(*args) if in_process else _rss_in_child(*args)
+        return [got[name][0] for name, _, _ in figs]
 
     for kind in ("base", "thp"):
-        yield f"rss_{kind}", None, False, lambda k=kind: rss(k)
+        figs = [(f"rss_{kind}_{w}", "MiB", False) for w in ("baseline", "booted", "faulted")]
+        figs += [(f"rss_{kind}_{w}_per_gib", "MiB/GiB", False) for w in ("booted", "growth")]
+        # one repetition: each is a fresh interpreter filling gigabytes
+        yield figs, lambda k=kind, f=figs: rss(k, f), 1
 
 
 def run(sz: dict, repeat: int, only: str | None, in_process: bool,
         emit: Callable[[Figure], None]) -> list[Figure]:
-    figs = []
-    for name, unit, migration, fn in _benches(sz, in_process):
-        if only and only not in name:
+    out = []
+    for figs, fn, reps in _benches(sz, in_process, repeat):
+        if only and not any(only in name for name, _, _ in figs):
             continue
-        if unit is None:  # several figures per repetition (memory: one repetition)
-            for k, (v, u) in fn().items():
-                figs.append(Figure(k, [v], u))
-                emit(figs[-1])
-            continue
-        figs.append(Figure(name, [fn() for _ in range(repeat)], unit, migration))
-        emit(figs[-1])
-    return figs
+        values = [fn() for _ in range(reps)]
+        for k, (name, unit, migration) in enumerate(figs):
+            out.append(Figure(name, [v[k] for v in values], unit, migration))
+            emit(out[-1])
+    return out
 
 
 def _git_rev() -> str | None:

@@ -78,3 +78,21 @@ def test_json_and_compare_against_a_baseline(capsys, tmp_path):
     (line,) = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"move_pages_base_per_s: [0-9.]+ migrations/s \([0-9.]+x seed\) "
                         r"\[[0-9.]+x baseline\]", line), line
+
+
+def test_a_measurement_of_several_figures_repeats_as_a_whole(monkeypatch, capsys):
+    """Stress gives two figures per run: each repetition is one fresh run, and both
+    figures' medians come from the same runs."""
+    bench = _load()
+    runs = []
+
+    def fake_stress(sz):
+        runs.append(len(runs))
+        return float(10 + len(runs)), float(20 + len(runs))
+
+    monkeypatch.setattr(bench, "bench_stress", fake_stress)
+    figs = bench.run(bench.SIZES["quick"], 3, "stress", False, lambda f: None)
+    assert len(runs) == 3
+    assert [(f.name, f.values) for f in figs] == [
+        ("stress_steps_per_s", [11.0, 12.0, 13.0]),
+        ("stress_migrations_per_s", [21.0, 22.0, 23.0])]

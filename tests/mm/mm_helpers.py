@@ -195,3 +195,11 @@ def finish_migration(m, st, lst):
     if lst:
         putback_movable_pages(m.kernel, lst)
     return rc
+
+
+def committed_kb(m):
+    """Committed_AS from /proc/meminfo, in kB."""
+    for line in m.fs.read("/proc/meminfo").splitlines():
+        if line.startswith("Committed_AS:"):
+            return int(line.split()[1])
+    raise AssertionError("no Committed_AS")

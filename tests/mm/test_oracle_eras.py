@@ -14,6 +14,7 @@ import pytest
 from mm_helpers import (
     ANON,
     RW,
+    committed_kb,
     delta,
     errno_of,
     is_pmd_mapped,
@@ -220,12 +221,6 @@ def test_migrating_a_thp_queued_for_deferred_split(era):
     assert node_at(m, p, a) == 1
 
 
-def _committed_kb(m):
-    for line in m.fs.read("/proc/meminfo").splitlines():
-        if line.startswith("Committed_AS:"):
-            return int(line.split()[1])
-    raise AssertionError("no Committed_AS")
-
 
 @pytest.mark.parametrize("unaccounts", [False, True])
 def test_mprotect_read_only_gives_back_the_commit_of_an_unfaulted_vma(unaccounts):
@@ -234,16 +229,16 @@ def test_mprotect_read_only_gives_back_the_commit_of_an_unfaulted_vma(unaccounts
     it no longer merges with a faulted neighbour that keeps its VM_ACCOUNT; 6.1 keeps
     VM_ACCOUNT and the commit (g1-s10-0165: 6.1 one VMA, 6.12 and 7.2 two)."""
     m, p = machine("mainline", mprotect_unaccount_unfaulted=unaccounts)
-    before = _committed_kb(m)
+    before = committed_kb(m)
     a = p.mmap(0, 32 * PAGE_SIZE, RW, ANON)
-    assert _committed_kb(m) == before + 128
+    assert committed_kb(m) == before + 128
     assert p.mprotect(a + 16 * PAGE_SIZE, 16 * PAGE_SIZE, PROT_READ) == 0
     assert len(p.mm.mmap) == 2
-    assert _committed_kb(m) == before + (64 if unaccounts else 128)
+    assert committed_kb(m) == before + (64 if unaccounts else 128)
     for i in range(16):
         p.write(a + i * PAGE_SIZE, i + 1)         # the first VMA gets an anon_vma
     assert p.mprotect(a, 32 * PAGE_SIZE, PROT_READ) == 0
-    assert _committed_kb(m) == before + (64 if unaccounts else 128)  # faulted: kept
+    assert committed_kb(m) == before + (64 if unaccounts else 128)  # faulted: kept
     assert len(p.mm.mmap) == (2 if unaccounts else 1)
     assert [p.read(a + i * PAGE_SIZE) for i in range(32)] == list(range(1, 17)) + [0] * 16
 

@@ -4,7 +4,7 @@ user space sees it (ENOMEM, Committed_AS), in both eras."""
 import errno
 
 import pytest
-from mm_helpers import ANON, MB, RW, errno_of, numa_machine
+from mm_helpers import ANON, MB, RW, committed_kb, errno_of, numa_machine
 
 from thpsim import MAP_FIXED, MAP_NORESERVE, MAP_POPULATE, PAGE_SIZE, PROT_NONE, PROT_READ
 
@@ -18,12 +18,6 @@ def _errno(fn):
     return None
 
 
-def _committed_kb(m):
-    for line in m.fs.read("/proc/meminfo").splitlines():
-        if line.startswith("Committed_AS:"):
-            return int(line.split()[1])
-    raise AssertionError("no Committed_AS")
-
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
 def test_a_private_writable_mapping_larger_than_ram_is_enomem(profile):
@@ -34,18 +28,18 @@ def test_a_private_writable_mapping_larger_than_ram_is_enomem(profile):
     read-only mappings are not charged."""
     m = numa_machine(profile)
     p = m.spawn()
-    before = _committed_kb(m)
+    before = committed_kb(m)
     assert errno_of(lambda: p.mmap(0, 1 << 40, RW, ANON)) == errno.ENOMEM
     assert errno_of(lambda: p.mmap(0, 600 * MB, RW, ANON)) == errno.ENOMEM
-    assert _committed_kb(m) == before
+    assert committed_kb(m) == before
     assert p.mmap(0, 1 << 40, RW, ANON | MAP_NORESERVE)
     assert p.mmap(0, 1 << 40, PROT_READ, ANON)
-    assert _committed_kb(m) == before
+    assert committed_kb(m) == before
     a = p.mmap(0, 64 * MB, RW, ANON)
-    assert _committed_kb(m) == before + 64 * 1024
+    assert committed_kb(m) == before + 64 * 1024
     # MAP_FIXED over an accounted mapping: what it replaces gives its charge back
     assert p.mmap(a, 64 * MB, RW, ANON | MAP_FIXED) == a
-    assert _committed_kb(m) == before + 64 * 1024
+    assert committed_kb(m) == before + 64 * 1024
 
 
 @pytest.mark.parametrize("profile", ["seed", "mainline"])
@@ -55,19 +49,19 @@ def test_mprotect_charges_a_mapping_that_becomes_writable(profile):
     protection."""
     m = numa_machine(profile)
     p = m.spawn()
-    before = _committed_kb(m)
+    before = committed_kb(m)
     a = p.mmap(0, 16 * PAGE_SIZE, PROT_NONE, ANON)
-    assert _committed_kb(m) == before
+    assert committed_kb(m) == before
     p.mprotect(a, 16 * PAGE_SIZE, RW)
-    assert _committed_kb(m) == before + 64
+    assert committed_kb(m) == before + 64
     # the charge stays with the VMA; 6.12+ gives back that of a VMA never faulted
     # (mprotect_unaccount_unfaulted), so a faulted page keeps it in both eras here
     p.write(a, 1)
     p.mprotect(a, 16 * PAGE_SIZE, PROT_NONE)
-    assert _committed_kb(m) == before + 64
+    assert committed_kb(m) == before + 64
     big = p.mmap(0, 1 << 40, PROT_NONE, ANON)
     assert errno_of(lambda: p.mprotect(big, 1 << 40, RW)) == errno.ENOMEM
-    assert _committed_kb(m) == before + 64
+    assert committed_kb(m) == before + 64
     assert "---p" in next(line for line in p.fs.read(f"/proc/{p.pid}/maps").splitlines()
                           if line.startswith(f"{big:x}-"))
 
@@ -103,12 +97,12 @@ def test_mremap_charges_the_growth_of_an_accounted_mapping(profile, flags):
     p = m.spawn()
     a = p.mmap(0, 64 * MB, RW, ANON)
     p.write(a, 7)
-    before = _committed_kb(m)
+    before = committed_kb(m)
     fl = {0: 0, 1: MREMAP_MAYMOVE, 3: MREMAP_MAYMOVE | MREMAP_FIXED}[flags]
     dst = 0x1000_0000_0000 if flags == 3 else 0  # far below a: no overlap
     assert errno_of(lambda: p.mremap(a, 64 * MB, 1 << 40, fl, dst)) == errno.ENOMEM
-    assert _committed_kb(m) == before and p.read(a) == 7
+    assert committed_kb(m) == before and p.read(a) == 7
     # read-only or MAP_NORESERVE mappings are not accounted: they may grow
     b = p.mmap(0, 64 * MB, PROT_READ, ANON)
     assert p.mremap(b, 64 * MB, 1 << 40, MREMAP_MAYMOVE)
-    assert _committed_kb(m) == before
+    assert committed_kb(m) == before

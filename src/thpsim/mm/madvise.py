@@ -77,6 +77,7 @@ from thpsim.kernel.task import CAP_SYS_ADMIN
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gup import faultin_vma_page_range, get_user_pages_fast
+from thpsim.mm.internal import folio_pte_batch
 from thpsim.mm.khugepaged import madvise_collapse
 from thpsim.mm.memory import mmu_gather, tlb_finish_mmu, tlb_gather_mmu, zap_page_range
 from thpsim.mm.memory_failure import (
@@ -416,10 +417,7 @@ def madvise_cold_or_pageout_pte_range(pmd: Ptr, addr: int, end: int,
                 break
             if pages.flags[head] & F_head:
                 # madvise_folio_pte_batch(): consecutive PTEs of consecutive pages
-                last = head + (1 << pages.order[head])
-                while (a + nr * PAGE_SIZE < end and pfn + nr < last
-                       and pte_present(t[i + nr]) and pte_pfn(t[i + nr]) == pfn + nr):
-                    nr += 1
+                nr = folio_pte_batch(ctx, t, i, (end - a) >> PAGE_SHIFT)
                 if nr < 1 << pages.order[head]:
                     # folio_maybe_mapped_shared(): some page of it mapped twice
                     if (page_trans_huge_map_swapcount(ctx, head) > 1

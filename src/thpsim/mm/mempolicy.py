@@ -66,7 +66,6 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_none,
     pmd_pfn,
     pte_none,
-    pte_pfn,
     pte_present,
     table_entry_pfn,
 )
@@ -119,6 +118,7 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     gfpflags_allow_blocking,
 )
+from thpsim.mm.internal import folio_pte_batch
 from thpsim.mm.mm_types import vma_address
 from thpsim.mm.page_alloc import __alloc_pages
 from thpsim.mm.page_flags import F_head, F_reserved, F_tail
@@ -810,20 +810,6 @@ def queue_pages_pmd(pmd, ptl, addr: int, end: int, walk: mm_walk) -> KernelPath[
     return True
 
 
-def _pte_batch(ctx, t, i: int, max_nr: int, pfn: int, head: int) -> int:
-    """Models: folio_pte_batch() (6.10+): how many PTEs from slot ``i`` on map the
-    following pages of the same large folio."""
-    pages = ctx.pages
-    end = head + (1 << pages.order[head])
-    nr = 1
-    while nr < max_nr and pfn + nr < end:
-        e = t[i + nr]
-        if not pte_present(e) or pte_pfn(e) != pfn + nr:
-            break
-        nr += 1
-    return nr
-
-
 def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath[int]:
     """The walk's pmd_entry: one PMD's worth of the range (``walk.private`` is the
     struct queue_pages).
@@ -881,7 +867,7 @@ def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath
                         head = pages.compound_head(pfn)
                         large = pages.flags[pfn] & (F_head | F_tail) != 0
                         if large and folio_walk:
-                            nr = _pte_batch(ctx, t, i, (end - a) >> PAGE_SHIFT, pfn, head)
+                            nr = folio_pte_batch(ctx, t, i, (end - a) >> PAGE_SHIFT)
                         if queue_pages_required(ctx, head, qp):
                             if large and folio_walk:
                                 # a large folio is isolated once: its other PTEs are

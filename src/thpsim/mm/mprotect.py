@@ -26,7 +26,6 @@ from thpsim.arch.x86_64.pgtable import (
     pte_modify,
     pte_pfn,
     pte_present,
-    pte_soft_dirty,
     pte_special,
     pte_write,
     pte_young,
@@ -38,6 +37,7 @@ from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
+from thpsim.mm.internal import FPB_RESPECT_SOFT_DIRTY, FPB_RESPECT_WRITE, folio_pte_batch
 from thpsim.mm.mm_types import (
     VM_ACCESS_FLAGS,
     VM_ACCOUNT,
@@ -66,7 +66,7 @@ from thpsim.mm.mmap import (
     split_vma_range,
     vma_merge_around,
 )
-from thpsim.mm.page_flags import F_anon_exclusive, F_head
+from thpsim.mm.page_flags import F_anon_exclusive
 from thpsim.mm.pgtable_generic import (
     lookup_pmd_range,
     pmd_clear_bad,
@@ -77,35 +77,13 @@ from thpsim.mm.pgtable_generic import (
 from thpsim.mm.util import security_vm_enough_memory_mm
 
 
-def _mprotect_folio_pte_batch(ctx, t, i: int, e: int, max_nr: int) -> int:
-    """Models: 6.17+ mprotect_folio_pte_batch() -> folio_pte_batch_flags() with
-    FPB_RESPECT_SOFT_DIRTY | FPB_RESPECT_WRITE: how many PTEs from ``t[i]`` (at most
-    ``max_nr``) map consecutive pages of the same large folio with the same soft-dirty
-    and write bits (dirty and young may differ). 1 for a small folio."""
-    pages = ctx.pages
-    pfn = pte_pfn(e)
-    head = pages.compound_head(pfn)
-    if not pages.flags[head] & F_head:
-        return 1
-    last = head + (1 << pages.order[head])
-    n = 1
-    limit = min(max_nr, 512 - i, last - pfn)
-    sd, w = pte_soft_dirty(e), pte_write(e)
-    while n < limit:
-        o = t[i + n]
-        if (not pte_present(o) or pte_pfn(o) != pfn + n or pte_soft_dirty(o) != sd
-                or pte_write(o) != w):
-            break
-        n += 1
-    return n
-
-
 def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int,
                      try_writable: bool) -> KernelPath[int]:
     """Models: change_pte_range(): rewrite present PTEs, downgrade write migration entries.
 
     6.17+ (``mprotect_pte_batch``; Dev Jain, "mm: Optimize mprotect() by PTE batching"):
-    the PTEs of one large folio go in batches (_mprotect_folio_pte_batch()); the
+    the PTEs of one large folio go in batches (folio_pte_batch() with
+    FPB_RESPECT_SOFT_DIRTY | FPB_RESPECT_WRITE); the
     batch's dirty and young bits are gathered (modify_prot_start_ptes(): pte_mkdirty(),
     which on x86 sets soft-dirty as well) and the result written to every PTE of the
     batch, so a dirty page makes the whole batch dirty and soft-dirty (the kernel
@@ -119,19 +97,16 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
     pages = 0
     try:
         i = (addr >> PAGE_SHIFT) & 511
-        skip = 0
-        for _a in range(addr, end, PAGE_SIZE):
-            if skip:
-                skip -= 1
-                continue
+        a = addr
+        while a < end:
             e = t[i]
+            n = 1
             if e == 0:
-                i += 1
-                continue
-            if pte_present(e):
-                n = 1
+                pass
+            elif pte_present(e):
                 if ctx.profile.mprotect_pte_batch and not pte_special(e):
-                    n = _mprotect_folio_pte_batch(ctx, t, i, e, (end - _a) >> PAGE_SHIFT)
+                    n = folio_pte_batch(ctx, t, i, (end - a) >> PAGE_SHIFT,
+                                        FPB_RESPECT_SOFT_DIRTY | FPB_RESPECT_WRITE)
                 t[i] = 0  # ptep_modify_prot_start() (modify_prot_start_ptes())
                 for k in range(1, n):
                     # the batch's dirty and young bits gather into the first entry;
@@ -151,9 +126,6 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
                 for k in range(n):
                     t[i + k] = ne + (k << PAGE_SHIFT)  # ptep_modify_prot_commit(), set_ptes()
                 pages += n
-                skip = n - 1
-                i += n
-                continue
             else:
                 entry = swp.pte_to_swp_entry(e)
                 if swp.is_writable_migration_entry(entry):
@@ -164,7 +136,8 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
                         ne = swp.pte_swp_mksoft_dirty(ne)
                     t[i] = ne
                     pages += 1
-            i += 1
+            i += n
+            a += n * PAGE_SIZE
     finally:
         spin_unlock(t.ptl)
     return pages

@@ -89,10 +89,12 @@ def page_vma_mapped_walk_batch(pvmw: page_vma_mapped_walk_t) -> int:
     one after another with no preemption point between them: consecutive entries of
     the same page table below ``pvmw.end``, each accepted by check_pte().
 
-    Models: 6.x's batching of a folio's PTEs under one PTE lock (folio_pte_batch(),
-    set_ptes(), folio_remove_rmap_ptes()): the caller handles the run in one pass and
-    then :func:`page_vma_mapped_walk_skip` leaves the walk at its last entry, so the
-    walk goes on exactly where it would have after handling them one at a time.
+    Model-only: no kernel era batches here (try_to_migrate_one() and
+    remove_migration_pte() take the walk's hits one at a time, as the model did);
+    the model handles the run in one pass in the style of 6.x's set_ptes() and
+    folio_remove_rmap_ptes(), which nothing can observe because no preemption point
+    lies between the hits. :func:`page_vma_mapped_walk_skip` then leaves the walk at
+    the run's last entry, so it goes on exactly where it would have.
     """
     t, i = pvmw.pte
     limit = min(512 - i, (pvmw.end - pvmw.address) >> PAGE_SHIFT)

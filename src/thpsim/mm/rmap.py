@@ -194,7 +194,8 @@ def page_add_anon_rmap_ptes(ctx: KernelContext, pages_at: list[tuple[int, int]],
     """``page_add_anon_rmap(page, vma, address, False)`` for each ``(page, address)``
     of a run of PTEs, in one step when the pages are consecutive pages of one THP.
 
-    Models: 6.x folio_add_anon_rmap_ptes(): each page mapped for the first time counts
+    In the style of 6.x folio_add_anon_rmap_ptes(), with the outcome of the per-page
+    calls (tests/mm/test_rmap_batch.py): each page mapped for the first time counts
     in NR_ANON_MAPPED unless a PMD maps the THP; a folio without a mapping gets the
     first page's.
     """
@@ -202,7 +203,7 @@ def page_add_anon_rmap_ptes(ctx: KernelContext, pages_at: list[tuple[int, int]],
     first, address = pages_at[0]
     nr = len(pages_at)
     head = pages.compound_head(first)
-    if nr == 1 or not pages.flags[head] & F_head or pages_at[-1][0] - first != nr - 1 or (
+    if nr == 1 or not pages.flags[head] & F_head or (
             [p for p, _ in pages_at] != list(range(first, first + nr))):
         for pfn, a in pages_at:
             page_add_anon_rmap(ctx, pfn, vma, a, False)
@@ -282,8 +283,9 @@ def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int) ->
     """``page_remove_rmap(pfn, False)`` for the ``nr`` consecutive pages from ``first``
     of the THP ``head``, one after the other, in one step.
 
-    Models: 6.x folio_remove_rmap_ptes() on a run of PTEs, with the outcome of the
-    per-PTE calls 4.14 and 6.12's try_to_migrate_one() make: each page that loses its
+    In the style of 6.x folio_remove_rmap_ptes() (model-only here: the kernel's
+    try_to_migrate_one() calls the per-PTE version), with the outcome of the per-PTE
+    calls, which tests/mm/test_rmap_batch.py checks: each page that loses its
     last mapping counts in NR_ANON_MAPPED unless a PMD maps the THP, and the THP is
     queued for deferred split if, after one of them, some page was still mapped (6.3+;
     before: whenever one is unmapped). Every page of the run is mapped when it starts
@@ -414,8 +416,7 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
             if pte_soft_dirty(pteval):
                 swp_pte = swp.pte_swp_mksoft_dirty(swp_pte)
             t[j] = swp_pte
-        if subpages[-1] - subpages[0] == n - 1 and subpages == list(
-                range(subpages[0], subpages[0] + n)):
+        if subpages == list(range(subpages[0], subpages[0] + n)):
             page_remove_rmap_ptes(ctx, head, subpages[0], n)
         else:
             for subpage in subpages:
