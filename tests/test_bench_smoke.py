@@ -1,9 +1,9 @@
-"""Smoke test of benchmarks/bench.py (``thpsim bench``): the quick mode runs and prints
+"""Smoke test of thpsim/bench.py (``thpsim bench``): quick mode runs and prints
 every figure; ``--json`` carries the machine, the version and each figure's
 repetitions; a stored baseline is compared against.
 
-The benchmark is not a package module; it is imported by path, as ``thpsim bench``
-does. Speed itself is not asserted here (docs/performance.md has the measured figures).
+The module is imported by path here, as a fresh copy per test. Speed itself is not
+asserted (docs/performance.md has the measured figures).
 """
 
 import importlib.util
@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+BENCH = Path(__file__).resolve().parents[1] / "src" / "thpsim" / "bench.py"
 MIGRATIONS = [f"{c}_{k}_per_s" for c in ("move_pages", "mbind", "migrate_pages")
               for k in ("thp", "base")] + ["move_pages_pte_thp_per_s", "offline_thp_per_s",
                                            "stress_migrations_per_s"]

@@ -182,3 +182,28 @@ def test_integrity_failure_is_the_checkers_message_or_none():
     assert integrity_failure(m) is None
     m.kernel.vmstat.mod_node_page_state(0, NR_ANON_MAPPED, 1)
     assert "check_vmstat: nr_anon_pages" in integrity_failure(m)
+
+
+def test_pause_shows_a_pmd_migration_entry_mid_migration():
+    """The public mid-migration view: move_pages held while its PMD migration entry is
+    installed; pagemap reads it as swapped (bit 62) and soft-dirty (bit 55), smaps still
+    counts the THP; the call then finishes and the THP is on node 1."""
+    from thpsim import MAP_ANONYMOUS, MAP_PRIVATE, MPOL_MF_MOVE, PROT_READ, PROT_WRITE, Machine
+    from thpsim.testing import migration_entry_at, pause
+
+    m = Machine(nodes={0: 256 << 20, 1: 256 << 20}, cpus=2, profile="mainline", check=True)
+    p = m.spawn()
+    t = p.threads[0]
+    a = p.mmap(0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    t.write(a, 1)
+    assert migration_entry_at(p, a) is None
+    with pause(t, t.sys.move_pages(0, [a], [1], MPOL_MF_MOVE),
+               until=lambda: migration_entry_at(p, a) == "pmd") as call:
+        assert not call.done and call.steps > 0
+        word = int.from_bytes(m.fs.read(f"/proc/{p.pid}/pagemap", offset=a // 4096 * 8,
+                                        length=8), "little")
+        assert word >> 62 & 1 and not word >> 63 & 1
+        assert "AnonHugePages:      2048 kB" in m.fs.read(f"/proc/{p.pid}/smaps")
+    assert call.done and call.result == (0, [1])
+    assert migration_entry_at(p, a) is None and p.pages_nodes([a]) == [1]
+    assert t.read(a) == 1

@@ -9,7 +9,7 @@
 Constants carry Linux's x86-64 values (not Python's ``mmap`` module's).
 """
 
-from thpsim.api import Machine, Process, Thread
+from thpsim.api import Machine, Mempolicy, MovePagesResult, Process, Thread
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import (
     ConfigError,

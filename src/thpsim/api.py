@@ -23,8 +23,8 @@ from __future__ import annotations
 import errno
 import os
 import random
-from collections.abc import Callable, Generator, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, IntegrityError
@@ -64,7 +64,8 @@ from thpsim.mm.page_flags import PageArrays
 from thpsim.mm.uaccess import user_load, user_store
 from thpsim.profiles import Profile, make_profile
 
-__all__ = ["Machine", "Process", "Thread", "Syscalls"]
+__all__ = ["Machine", "Process", "Thread", "Syscalls", "MovePagesResult", "Mempolicy",
+           "NodeMask", "nodemask_arg"]
 
 _U64 = 0xFFFF_FFFF_FFFF_FFFF
 DEFAULT_BLOCK_SIZE = 128 << 20
@@ -99,6 +100,63 @@ def _check(ret: int) -> int:
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret))
     return ret
+
+
+#: A node mask argument: an int (bit n = node n, as in C), None (NULL), or any
+#: iterable of node ids (the Python form).
+NodeMask = int | Iterable[int] | None
+
+
+def _maxnode_for(nodes: Iterable[int]) -> int:
+    """A ``maxnode`` that holds every node in ``nodes``: the kernel reads maxnode - 1
+    bits, so a multiple of 64 above the highest id (64 for nodes 0 to 62)."""
+    top = max(nodes, default=0)
+    return 64 * ((top + 1) // 64 + 1)
+
+
+def nodemask_arg(nodemask: NodeMask, maxnode: int = 0) -> tuple[int | None, int]:
+    """(mask, maxnode) for a NUMA call: an int or None passes through (the C form); an
+    iterable of node ids becomes the bitmask, with ``maxnode`` sized for it when 0.
+    A negative or non-int node id is EINVAL, as the kernel would find a bad mask."""
+    if nodemask is None or isinstance(nodemask, int):
+        return nodemask, maxnode
+    ids = list(nodemask)
+    mask = 0
+    for n in ids:
+        if type(n) is not int or n < 0:
+            raise OSError(errno.EINVAL, f"node ids must be non-negative ints, not {n!r}")
+        mask |= 1 << n
+    return mask, (maxnode or _maxnode_for(ids))
+
+
+class MovePagesResult(NamedTuple):
+    """move_pages(2)'s result: the return value and the status array (entries the
+    kernel did not write are None)."""
+
+    ret: int
+    status: list[int | None]
+
+    def nodes(self) -> dict[int, int]:
+        """Pages per node among the status entries that name a node."""
+        out: dict[int, int] = {}
+        for s in self.status:
+            if s is not None and s >= 0:
+                out[s] = out.get(s, 0) + 1
+        return dict(sorted(out.items()))
+
+
+class Mempolicy(NamedTuple):
+    """get_mempolicy(2)'s result: the mode (with any mode flags) and the node mask
+    (an int, None for a NULL mask)."""
+
+    mode: int
+    nodemask: int | None
+
+    @property
+    def nodes(self) -> frozenset[int]:
+        """The mask as a set of node ids (empty for None)."""
+        m = self.nodemask or 0
+        return frozenset(i for i in range(m.bit_length()) if m >> i & 1)
 
 
 class Machine:
@@ -423,13 +481,16 @@ class Syscalls:
     def move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
                    flags: int = 0) -> KernelPath[tuple[int, list[int | None]]]:
         """Returns ``(ret, status)``; unwritten status entries are None.
-        Raises: OSError EFAULT at once when ``nodes`` is shorter than ``pages``."""
+        ``count`` is ``len(pages)``, as in C: entries of ``nodes`` beyond it are not
+        read. Raises: OSError EFAULT at once when ``nodes`` is shorter than ``pages``
+        (the kernel would read past the end of the user's array)."""
         pages = list(pages)
         status: list[int | None] = [None] * len(pages)
         if nodes is not None:
             nodes = list(nodes)
-            if len(nodes) != len(pages):
+            if len(nodes) < len(pages):
                 raise OSError(errno.EFAULT, "nodes[] shorter than pages[]")
+            del nodes[len(pages):]
         return self._move_pages(pid, pages, nodes, status, flags)
 
     def _move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
@@ -583,8 +644,9 @@ class _Syscalls:
 
     # ---- migration (mm/migrate.c)
     def move_pages(self, pid: int, pages: list[int], nodes: list[int] | None,
-                   flags: int = 0) -> tuple[int, list[int | None]]:
-        """move_pages(2). ``nodes`` None is query mode. Returns ``(ret, status)``.
+                   flags: int = 0) -> MovePagesResult:
+        """move_pages(2). ``nodes`` None is query mode. Returns ``(ret, status)``, a
+        :class:`MovePagesResult` (``.ret``, ``.status``, ``.nodes()``).
 
         On an error after some entries were processed, the OSError carries
         ``.status`` (unwritten entries are None, as a pre-filled C array keeps
@@ -596,32 +658,49 @@ class _Syscalls:
             err = OSError(-ret, os.strerror(-ret))
             err.status = status  # type: ignore[attr-defined]
             raise err
-        return ret, status
+        return MovePagesResult(ret, status)
 
-    # ---- NUMA policy (mm/mempolicy.c); masks are ints (bit n = node n), None is NULL
-    def set_mempolicy(self, mode: int, nodemask: int | None = None, maxnode: int = 0) -> int:
+    # ---- NUMA policy (mm/mempolicy.c). Masks are ints (bit n = node n), None is NULL,
+    # as in C; a Python user may pass any iterable of node ids instead (a set, a range)
+    # and leave ``maxnode`` 0: it is then sized to hold the highest node.
+    def set_mempolicy(self, mode: int, nodemask: NodeMask = None, maxnode: int = 0) -> int:
         """set_mempolicy(2) for this thread. The kernel reads ``maxnode - 1`` bits."""
+        nodemask, maxnode = nodemask_arg(nodemask, maxnode)
         return self._sys(self.sys.set_mempolicy(mode, nodemask, maxnode))
 
     def get_mempolicy(self, maxnode: int = 0, addr: int = 0,
-                      flags: int = 0) -> tuple[int, int | None]:
-        """get_mempolicy(2): ``(mode, nodemask)``; nodemask is None when ``maxnode`` is 0
-        (a NULL mask pointer)."""
+                      flags: int = 0) -> Mempolicy:
+        """get_mempolicy(2): ``(mode, nodemask)``, a :class:`Mempolicy` (``.nodes`` is
+        the mask as a frozenset); nodemask is None when ``maxnode`` is 0 (a NULL mask
+        pointer)."""
         ret, mode, nodemask = self.machine._run(self.task,
                                                 self.sys.get_mempolicy(maxnode, addr, flags))
         self.machine._after()
         _check(ret)
-        return mode, nodemask
+        return Mempolicy(mode, nodemask)
 
-    def mbind(self, addr: int, length: int, mode: int, nodemask: int | None = None,
+    def mbind(self, addr: int, length: int, mode: int, nodemask: NodeMask = None,
               maxnode: int = 0, flags: int = 0) -> int:
         """mbind(2) on this process's address space."""
+        nodemask, maxnode = nodemask_arg(nodemask, maxnode)
         return self._sys(self.sys.mbind(addr, length, mode, nodemask, maxnode, flags))
 
-    def migrate_pages(self, pid: int, maxnode: int, old_nodes: int | None,
-                      new_nodes: int | None) -> int:
-        """migrate_pages(2): the number of pages that could not be moved."""
+    def migrate_pages(self, pid: int, maxnode: int, old_nodes: NodeMask,
+                      new_nodes: NodeMask) -> int:
+        """migrate_pages(2): the number of pages that could not be moved. With node
+        sets for both masks and ``maxnode`` 0, it is sized for the highest node."""
+        if maxnode == 0 and not isinstance(old_nodes, int | None) \
+                and not isinstance(new_nodes, int | None):
+            maxnode = _maxnode_for([*old_nodes, *new_nodes])
+        old_nodes, _ = nodemask_arg(old_nodes, maxnode)
+        new_nodes, _ = nodemask_arg(new_nodes, maxnode)
         return self._sys(self.sys.migrate_pages(pid, maxnode, old_nodes, new_nodes))
+
+    def pages_nodes(self, pages: Iterable[int]) -> list[int]:
+        """Where each page is: move_pages(2)'s query mode (nodes NULL) on this process;
+        an entry is the node, or a negative errno (-EFAULT: not mapped, -ENOENT: not
+        faulted)."""
+        return [int(s) for s in self.move_pages(0, list(pages), None).status]
 
     # ---- user memory
     def write(self, addr: int, value: int) -> None:

@@ -1,7 +1,7 @@
 """The ``thpsim`` command: a guided demo, the benchmarks, and the race and stress tools.
 
     thpsim [demo] [--node-mib N] [--profile seed|mainline] [--counters]
-    thpsim bench [--quick] [--json] [--compare] ...  benchmarks/bench.py
+    thpsim bench [--quick] [--json] [--compare] ...  thpsim/bench.py
     thpsim replay|explore|race ...   race scenarios (see thpsim.scenarios)
     thpsim stress ...                the stress harness (see thpsim.stress)
     thpsim oracle ...                real kernels against the model (docs/oracle.md)
@@ -18,9 +18,10 @@ here, in the tool, not in the library (STYLE.md 2.7).
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import sys
-from pathlib import Path
+import textwrap
 from typing import TextIO
 
 from thpsim import (
@@ -34,8 +35,21 @@ from thpsim import (
     Machine,
     Process,
 )
+from thpsim.cliutil import (
+    KERNEL_PROFILE_NAMES,
+    UsageError,
+    emit_json,
+    host_memory_guard,
+    profile_switches,
+    resolve_profile,
+    run_tool,
+    switch_kinds,
+    version,
+)
+from thpsim.demo import CALLERS, migration_demo
 from thpsim.fuzz import MACHINES, runner
 from thpsim.oracle.cli import main as oracle_main
+from thpsim.profiles import PROFILES, switch_docs
 from thpsim.scenarios import cli_explore, cli_replay, cli_run
 from thpsim.stress.cli import main as stress_main
 from thpsim.testing import mm_counters, node_free_pages, node_stat, vmas
@@ -48,7 +62,6 @@ MiB = 1 << 20
 #: four PMDs of the 8 MiB can hold THPs whatever the profile's alignment rule.
 DEMO_HINT = 0x7E00_0000_0000
 DEMO_LENGTH = 8 * MiB
-BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 
 def _text(x: object) -> str:
@@ -100,17 +113,58 @@ def _show_counters(m: Machine, procs: list[Process], out: TextIO) -> None:
         print(f"  {item}: {pages} pages", file=out)
 
 
-def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
-         use_fs: bool = True) -> int:
-    """Fault THPs in, fork, COW in the child, split a PMD; show /proc; check integrity.
+def _print_migrations(rows: list[dict], out: TextIO) -> None:
+    """The per-caller table of :func:`thpsim.demo.migration_demo`."""
+    print("each caller on a fresh machine: two THPs (1024 pages) faulted on node 0, then "
+          "moved towards node 1", file=out)
+    for whole in (True, False):
+        title = ("with THP migration (the v3 series): each THP moves whole" if whole else
+                 "without it (thp_migration_supported=0, before the series): "
+                 "each THP is split and its pages move one by one")
+        print(f"--- {title}", file=out)
+        print(f"  {'caller':<13} {'THPs':>6}  {'pages per node':<16} "
+              f"{'thp_migration_success':>21} {'thp_split_page':>14} {'pgmigrate_success':>17}",
+              file=out)
+        for r in rows:
+            if r["thp_migration"] != whole:
+                continue
+            d = r["vmstat_delta"]
+            where = " ".join(f"{n}:{c}" for n, c in r["pages_per_node_after"].items())
+            thps = f"{r['thp_before']} -> {r['thp_after']}"
+            print(f"  {r['caller']:<13} {thps:>6}  "
+                  f"{where:<16} {d['thp_migration_success']:>21} {d['thp_split_page']:>14} "
+                  f"{d['pgmigrate_success']:>17}", file=out)
+        print("  (THPs: PMD-mapped THPs before -> after, from smaps AnonHugePages; pages "
+              "per node from move_pages(2)'s query; counters: /proc/vmstat deltas)",
+              file=out)
+    print("  soft-offline moves the data within its node; mainline (6.x) splits the THP "
+          "there even with THP migration, as Linux does", file=out)
 
-    ``use_fs``: read /proc and /sys through ``m.fs`` when thpsim.fs.vfs exists;
-    False, or without it: print the same facts from the counters.
+
+def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
+         use_fs: bool = True, as_json: bool = False,
+         switches: dict | None = None) -> int:
+    """Migrate THPs with each caller (with and without THP migration), then fault THPs
+    in, fork, COW in the child, split a PMD; show /proc; check integrity.
+
+    ``use_fs``: read /proc and /sys through ``m.fs``; False: print the same facts
+    from the counters. ``as_json``: the per-caller results as one JSON document.
     """
+    out = sys.stdout if out is None else out
+    profile, switches = resolve_profile(profile, switches)
+    if node_mib < 256 or node_mib % 128:
+        raise UsageError(f"--node-mib {node_mib}: a multiple of 128, at least 256")
+    _guard_host_memory(2 * node_mib)
+    rows = migration_demo(profile, switches, node_mib=256)
+    if as_json:
+        emit_json({"profile": profile, "switches": switches, "callers": list(CALLERS),
+                   "migrations": rows}, out)
+        return 0
+    _print_migrations(rows, out)
     out = sys.stdout if out is None else out
     rw, anon = PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS
     m = Machine(nodes={0: node_mib * MiB, 1: node_mib * MiB}, cpus=4, thp="always",
-                profile=profile, seed=0, check=True)
+                profile=profile, seed=0, check=True, **switches)
     print(f"booted {m!r}", file=out)
     p = m.spawn(cpu=0)
     t = p.threads[0]
@@ -149,15 +203,6 @@ def demo(node_mib: int = 1024, profile: str = "seed", out: TextIO | None = None,
     return 0
 
 
-def _load_bench():
-    if not BENCH_PATH.exists():
-        raise SystemExit(f"thpsim bench: {BENCH_PATH} not found (run from a source checkout)")
-    spec = importlib.util.spec_from_file_location("thpsim_bench", BENCH_PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _demo_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The demo's options, on the top level (``thpsim --counters``) and on ``demo``.
     The subcommand's copies default to SUPPRESS so they do not undo the top level's."""
@@ -167,9 +212,107 @@ def _demo_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
     parser.add_argument("--node-mib", type=int, default=default(1024),
                         help="memory per node in MiB (multiple of 128; default 1024)")
-    parser.add_argument("--profile", choices=("seed", "mainline"), default=default("seed"))
+    parser.add_argument("--profile", choices=(*PROFILES, *KERNEL_PROFILE_NAMES),
+                        default=default("seed"),
+                        help="seed (4.14), mainline (7.2), or a kernel version's switch set")
+    parser.add_argument("--switch", action="append", default=default([]),
+                        metavar="NAME=VALUE", help="set a profile switch (repeatable)")
     parser.add_argument("--counters", action="store_true", default=default(False),
                         help="show the kernel counters, not the /proc and /sys files")
+    parser.add_argument("--json", action="store_true", default=default(False),
+                        help="print the per-caller migration results as JSON")
+
+
+def _switches_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("names", nargs="*", metavar="NAME",
+                    help="only these switches (default: all); a prefix such as bug_ works")
+    fmt = ap.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per switch")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table")
+
+
+def switches_table() -> list[dict]:
+    """Every profile switch: type, value in each profile and kernel switch set, doc."""
+    from thpsim.oracle.record import KERNEL_PROFILES  # lazy: the oracle's tables
+
+    docs = switch_docs()
+    rows = []
+    for name, kind in switch_kinds().items():
+        row = {"name": name, "type": kind.__name__}
+        for prof in PROFILES:
+            row[prof] = getattr(PROFILES[prof], name)
+        for kernel in KERNEL_PROFILE_NAMES:
+            base, sw = KERNEL_PROFILES[kernel]
+            row[kernel] = sw.get(name, getattr(PROFILES[base], name))
+        row["doc"] = docs.get(name, "")
+        rows.append(row)
+    return rows
+
+
+def switches_cmd(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``thpsim switches``: the table of profile switches (docs/switches.md is its
+    Markdown, checked by the tests to be current)."""
+    out = sys.stdout if out is None else out
+    rows = switches_table()
+    if args.names:
+        rows = [r for r in rows if any(r["name"].startswith(n) for n in args.names)]
+        if not rows:
+            raise UsageError(f"no profile switch named or starting with "
+                             f"{', '.join(args.names)}")
+    cols = (*PROFILES, *KERNEL_PROFILE_NAMES)
+    if args.json:
+        emit_json(rows, out)
+    elif args.markdown:
+        print(switches_markdown(rows) if args.names else switches_page(), file=out, end="")
+    else:
+        for r in rows:
+            vals = "  ".join(f"{c}={_fmt_switch(r[c])}" for c in cols)
+            print(f"{r['name']} ({r['type']})  {vals}", file=out)
+            for line in textwrap.wrap(r["doc"], 92):
+                print(f"    {line}", file=out)
+    return 0
+
+
+def _fmt_switch(v: object) -> str:
+    return str(int(v)) if isinstance(v, bool) else str(v)
+
+
+SWITCHES_PAGE_HEAD = """# Profile switches
+
+Every behaviour difference between eras is a named switch of `thpsim.profiles.Profile`:
+`seed` is Linux 4.14 with the v3 series, `mainline` is what Linux 7.2 answers, and the
+columns 7.2, 6.12 and 6.1 are the switch sets that the kernel oracle's recordings of
+those kernels are replayed under (`--profile 6.1` selects one). `bug_*` switches bring
+a historical bug back (docs/zoo/). Set any switch with `--switch NAME=VALUE` on every
+command (values `0/1/true/false/on/off`, or an integer for `bug_b5_swp_soft_dirty_bit`),
+or `Machine(NAME=value)` in Python. `thpsim switches [NAME-PREFIX] [--json]` prints
+this table; it is generated from the `#:` comments in `src/thpsim/profiles.py` by
+`thpsim switches --markdown`, and a test checks that this page is current.
+
+"""
+
+
+def switches_page() -> str:
+    """docs/switches.md: the page ``thpsim switches --markdown`` prints."""
+    return SWITCHES_PAGE_HEAD + switches_markdown()
+
+
+def switches_markdown(rows: list[dict] | None = None) -> str:
+    """The switch table as Markdown (docs/switches.md)."""
+    rows = switches_table() if rows is None else rows
+    cols = (*PROFILES, *KERNEL_PROFILE_NAMES)
+    lines = ["| switch | " + " | ".join(cols) + " | what it changes, and when |",
+             "|---|" + "---|" * len(cols) + "---|"]
+    for r in rows:
+        doc = r["doc"].replace("|", "\\|")
+        lines.append(f"| `{r['name']}` | " + " | ".join(_fmt_switch(r[c]) for c in cols)
+                     + f" | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def _guard_host_memory(sim_mib: int) -> None:
+    """Refuse a machine whose simulation would not fit the host (cliutil)."""
+    host_memory_guard(sim_mib)
 
 
 def _replay(argv: list[str]) -> int:
@@ -231,36 +374,86 @@ def _fuzz(argv: list[str]) -> int:
 
 #: Tools with their own options: thpsim bench|replay|explore|race|stress|fuzz|oracle --help
 def _bench(argv: list[str]) -> int:
-    return _load_bench().main(argv)
+    from thpsim.bench import main as bench_main  # lazy: start-up time
+
+    return bench_main(argv)
 
 
-_TOOLS = {"bench": _bench, "replay": _replay, "explore": _explore, "race": _race, "stress": _stress,
-          "fuzz": _fuzz, "oracle": oracle_main, "zoo": zoo_main}
+def _shrink(argv: list[str]) -> int:
+    """``thpsim shrink FILE [--out F] ...``: ``thpsim stress --shrink FILE``."""
+    if not argv or argv[0].startswith("-"):
+        return stress_main(["--help"] if "-h" in argv or "--help" in argv else ["--shrink"])
+    return stress_main(["--shrink", argv[0], *argv[1:]])
+
+
+_TOOLS = {"bench": _bench, "shrink": _shrink, "replay": _replay, "explore": _explore,
+          "race": _race, "stress": _stress, "fuzz": _fuzz, "oracle": oracle_main, "zoo": zoo_main}
+
+#: Commands in their own modules, imported when used: name -> (module, function, help).
+#: Each function takes argv (the words after the command) and returns the exit code
+#: (thpsim.cliutil: 0 ok, 1 found something, 2 bad input).
+_LAZY: dict[str, tuple[str, str, str]] = {
+    "run": ("thpsim.usr.cli", "run_main", "run a TOML scenario file (machine, processes, steps)"),
+    "numactl": ("thpsim.usr.cli", "numactl_main",
+                "numactl(8) on a scenario: --hardware, --show, --membind/--interleave ..."),
+    "migratepages": ("thpsim.usr.cli", "migratepages_main",
+                     "migratepages(8) on a scenario's process: PID FROM-NODES TO-NODES"),
+    "numastat": ("thpsim.usr.cli", "numastat_main", "numastat(8) on a scenario: -p PID, -m, -n"),
+    "proc": ("thpsim.usr.cli", "proc_main", "print any /proc or /sys file of a scenario's state"),
+    "campaign": ("thpsim.campaign.cli", "campaign_main",
+                 "run (configuration, seed) sets locally or on Ray into a results store"),
+    "runs": ("thpsim.campaign.cli", "runs_main", "list and compare runs in a results store"),
+    "report": ("thpsim.report.cli", "main", "write a self-contained HTML report with plots"),
+}
+
+
+def _lazy(name: str):
+    """The function of a command in _LAZY, its module imported now."""
+    module, func, _ = _LAZY[name]
+    return getattr(importlib.import_module(module), func)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``thpsim`` console script (pyproject: ``thpsim.cli:main``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in _TOOLS:
-        return _TOOLS[argv[0]](argv[1:])
-    ap = argparse.ArgumentParser(prog="thpsim", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd")
-    d = sub.add_parser("demo", help="THP faults, fork, COW, a PMD split, /proc (default)")
+        return run_tool(argv[0], lambda: _TOOLS[argv[0]](argv[1:]))
+    if argv and argv[0] in _LAZY:
+        return run_tool(argv[0], lambda: _lazy(argv[0])(argv[1:]))
+    ap = argparse.ArgumentParser(prog="thpsim", description=__doc__.split("\n\n")[0],
+                                 epilog="exit status: 0 ok, 1 the run found a failure, "
+                                        "2 bad usage or input; thpsim COMMAND --help")
+    ap.add_argument("--version", action="version", version=f"thpsim {version()}")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    d = sub.add_parser("demo", help="a THP migrated whole by each caller, and the split "
+                                    "it replaced (default)")
     _demo_options(ap, suppress=False)
     _demo_options(d, suppress=True)
-    sub.add_parser("bench", help="migration, fault and stress rates, memory, scaling",
-                   add_help=False)
+    sw = sub.add_parser("switches", help="every profile switch: era, default per profile, "
+                                         "what it changes")
+    _switches_options(sw)
     # listed for --help; each parses its own options (dispatched above)
-    for name, text in (("stress", "the stress harness: run, replay, shrink, trace"),
+    for name, text in (("bench", "migration, fault and stress rates, memory, scaling"),
+                       ("stress", "the stress harness: run, replay, shrink, trace"),
+                       ("shrink", "shrink a stress reproducer (thpsim stress --shrink FILE)"),
                        ("explore", "search the interleavings of the race scenarios"),
                        ("race", "run one race scenario under a scheduling policy"),
-                       ("replay", "replay a scenario's schedule"),
+                       ("replay", "replay a race scenario's schedule"),
                        ("fuzz", "the hostile-input fuzzer: thpsim fuzz --minutes N"),
                        ("zoo", "find the historical bugs (bug_* switches), replay, confirm"),
-                       ("oracle", "real kernels under QEMU against the model (docs/oracle.md)")):
+                       ("oracle", "real kernels under QEMU against the model "
+                                  "(docs/oracle.md)"),
+                       *((k, v[2]) for k, v in _LAZY.items())):
         sub.add_parser(name, help=text, add_help=False)
-    args = ap.parse_args(argv)
-    return demo(args.node_mib, args.profile, use_fs=not args.counters)
+
+    def body() -> int:
+        args = ap.parse_args(argv)
+        if args.cmd == "switches":
+            return switches_cmd(args)
+        return demo(args.node_mib, args.profile, use_fs=not args.counters,
+                    as_json=args.json, switches=profile_switches(args))
+
+    return run_tool(argv[0] if argv else "demo", body)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 
 from thpsim.errors import ConfigError
 
-__all__ = ["Profile", "PROFILES", "make_profile"]
+__all__ = ["Profile", "PROFILES", "make_profile", "switch_docs", "switch_type"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,15 @@ class Profile:
     pmd_bad_ignores_accessed: bool
     #: mm counter names in check_mm's "Bad rss-counter state" message (6.x prints names).
     rss_counter_names: bool
+    #: thp_migration_supported() (CONFIG_ARCH_ENABLE_THP_MIGRATION, which the v3 series
+    #: added for x86_64 in 4.14): a THP migrates whole behind a PMD migration entry.
+    #: Off: the kernel before the series (or an arch without it): the migration core
+    #: splits every THP it is given and migrates its 512 pages as base pages
+    #: (6.x migrate_pages_batch(): thp_migration_fail and thp_migration_split count it,
+    #: the THP counts one failure in the return value). Simplified: 4.13 split earlier,
+    #: in each caller (move_pages' FOLL_SPLIT, queue_pages_pmd()), and move_pages
+    #: then moved only the addressed subpage; here every caller splits in the core.
+    thp_migration_supported: bool
     #: 4.17+ (C:94723aafb9e7): a THP whose 2 MiB migration target cannot be allocated is
     #: split and its pages migrated (thp_migration_split, and 6.1+ thp_migration_fail).
     #: 4.14: -ENOMEM, and the rest of the list is abandoned (B18).
@@ -566,11 +575,22 @@ class Profile:
     drop_caches_write_only: bool
 
     def with_switches(self, **switches: object) -> Profile:
-        known = {f.name for f in fields(self)}
-        for k in switches:
-            if k not in known:
+        """This profile with some switches changed. A boolean switch takes a bool (or
+        the ints 0 and 1), an integer switch a non-negative int; anything else, such
+        as the string ``'no'`` (which would read as true), is a :class:`ConfigError`."""
+        checked: dict[str, object] = {}
+        for k, v in switches.items():
+            kind = switch_type(k)
+            if kind is None:
                 raise ConfigError(f"unknown profile switch {k!r}")
-        return replace(self, **switches)  # type: ignore[arg-type]
+            if kind is bool:
+                if type(v) is not bool and not (type(v) is int and v in (0, 1)):
+                    raise ConfigError(f"profile switch {k} takes True/False, not {v!r}")
+                v = bool(v)
+            elif type(v) is not int or v < 0:
+                raise ConfigError(f"profile switch {k} takes a non-negative int, not {v!r}")
+            checked[k] = v
+        return replace(self, **checked)  # type: ignore[arg-type]
 
 
 PROFILES: dict[str, Profile] = {
@@ -591,6 +611,7 @@ PROFILES: dict[str, Profile] = {
         mprotect_try_change_writable=False,
         pmd_bad_ignores_accessed=False,
         rss_counter_names=False,
+        thp_migration_supported=True,
         migrate_thp_split_on_enomem=False,
         migrate_split_deferred_folio=False,
         migration_restore_dirty_keeps_soft_dirty=False,
@@ -715,6 +736,7 @@ PROFILES: dict[str, Profile] = {
         mprotect_try_change_writable=True,
         pmd_bad_ignores_accessed=True,
         rss_counter_names=True,
+        thp_migration_supported=True,
         migrate_thp_split_on_enomem=True,
         migrate_split_deferred_folio=True,
         migration_restore_dirty_keeps_soft_dirty=True,
@@ -836,3 +858,33 @@ def make_profile(profile: str | Profile = "seed", **switches: object) -> Profile
                 f"unknown profile {profile!r}; known: {', '.join(PROFILES)}"
             ) from None
     return base.with_switches(**switches) if switches else base
+
+
+def switch_type(name: str) -> type | None:
+    """bool or int for a profile switch, None for a name that is not one."""
+    for f in fields(Profile):
+        if f.name == name and name != "name":
+            return bool if f.type in ("bool", bool) else int
+    return None
+
+
+def switch_docs() -> dict[str, str]:
+    """Each switch's documentation: the ``#:`` comment above its field in
+    :class:`Profile` (what it changes, the kernel version and commit that changed it),
+    read from this module's source so the comment stays the one place it is written."""
+    import inspect
+
+    docs: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(Profile).splitlines():
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+        elif ":" in text and not text.startswith(("#", '"')) and pending:
+            name = text.split(":", 1)[0].strip()
+            if name.isidentifier():
+                docs[name] = " ".join(pending)
+            pending = []
+        elif not text.startswith("#"):
+            pending = []
+    return docs

@@ -59,6 +59,8 @@ from thpsim import (
     IntegrityError,
     KernelBug,
     Machine,
+    cliutil,
+    errors,
 )
 from thpsim.testing import (
     DfsScheduler,
@@ -666,29 +668,11 @@ def format_failure(name: str, profile: str, switches: dict[str, Any] | None,
 
 
 # ---------------------------------------------------------------- command line
-def parse_switch(text: str) -> tuple[str, Any]:
-    """``--switch k=v``: v as a bool (1/0, true/false, yes/no, on/off), an int, or text."""
-    k, _, v = text.partition("=")
-    if v.lower() in ("1", "true", "yes", "on"):
-        return k, True
-    if v.lower() in ("0", "false", "no", "off"):
-        return k, False
-    try:
-        return k, int(v)
-    except ValueError:
-        return k, v
-
-
-def add_profile_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options every command that builds a machine takes: ``--profile P`` and, any
-    number of times, ``--switch k=v`` (a profile switch; see :func:`profile_switches`)."""
-    ap.add_argument("--profile", default="seed")
-    ap.add_argument("--switch", action="append", default=[], help="profile switch k=v")
-
-
-def profile_switches(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--switch`` options given, parsed (:func:`parse_switch`), by switch name."""
-    return dict(parse_switch(s) for s in args.switch)
+# ``--profile``/``--switch`` parsing is every command's (thpsim.cliutil): strict values,
+# known switch names, kernel-version profiles.
+parse_switch = cliutil.parse_switch
+add_profile_arguments = cliutil.add_profile_arguments
+profile_switches = cliutil.profile_switches
 
 
 def cli_replay(argv: list[str]) -> int:
@@ -709,7 +693,10 @@ def cli_replay(argv: list[str]) -> int:
     add_profile_arguments(ap)
     args = ap.parse_args(argv)
     switches = profile_switches(args)
-    sched = ReplayScheduler(args.schedule)
+    try:
+        sched = ReplayScheduler(args.schedule)
+    except errors.ScheduleError as e:
+        raise cliutil.UsageError(f"--schedule: {e}") from None
     sched.new_execution()
     ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
     diverged = None
@@ -738,9 +725,9 @@ def cli_explore(argv: list[str]) -> int:
     """
     ap = argparse.ArgumentParser(prog="thpsim explore")
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
-    ap.add_argument("--bound", type=int, default=2, help="preemption bound")
+    ap.add_argument("--bound", type=cliutil.nonneg_int, default=2, help="preemption bound")
     add_profile_arguments(ap)
-    ap.add_argument("--max-executions", type=int, default=100_000)
+    ap.add_argument("--max-executions", type=cliutil.positive_int, default=100_000)
     args = ap.parse_args(argv)
     switches = profile_switches(args)
     status = 0
@@ -759,9 +746,9 @@ def cli_run(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="thpsim race")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", type=int, default=100)
-    ap.add_argument("--depth", type=int, default=3, help="PCT depth")
+    ap.add_argument("--seed", type=cliutil.nonneg_int, default=0)
+    ap.add_argument("--runs", type=cliutil.positive_int, default=100)
+    ap.add_argument("--depth", type=cliutil.positive_int, default=3, help="PCT depth")
     add_profile_arguments(ap)
     args = ap.parse_args(argv)
     switches = profile_switches(args)

@@ -82,6 +82,8 @@ __all__ = [
     "table_owners",
     "LEVEL_NAME", "LEVEL_SHIFT", "poisoned_frames", "vmas", "mm_counters", "node_stat",
     "node_free_pages", "integrity_failure",
+    # a system call held mid-way
+    "PausedCall", "pause", "migration_entry_at",
 ]
 
 
@@ -158,6 +160,89 @@ class Stepper:
             if isinstance(t, Spin) or isinstance(t, WaitOn) and not t.cond():
                 raise KernelBug(f"path blocked on {t!r} with nothing else running")
         raise KernelBug("path did not finish")
+
+
+class PausedCall:
+    """A system call held inside the kernel (what :func:`pause` gives): ``steps``
+    taken so far, ``trap`` (where it stands), ``result`` once it ended."""
+
+    def __init__(self, thread: Any, gen: Generator[Trap, None, Any]):
+        m = thread.machine
+        self._machine = m
+        self._stepper = Stepper(m.kernel, m.syscall(thread.task, gen), thread.task)
+
+    @property
+    def steps(self) -> int:
+        return self._stepper.steps
+
+    @property
+    def trap(self) -> Trap | None:
+        return self._stepper.trap
+
+    @property
+    def done(self) -> bool:
+        return self._stepper.done
+
+    @property
+    def result(self) -> Any:
+        return self._stepper.result
+
+    def run_until(self, until: Callable[[], bool], limit: int = 100_000) -> None:
+        """Step the call until ``until()`` holds (AssertionError if it ends first)."""
+        self._stepper.run_until(until, limit)
+
+    def finish(self) -> Any:
+        """Run the call to its end; returns what the system call returned (a negative
+        errno for an error, as the kernel returns it)."""
+        return self._stepper.finish()
+
+
+class pause:  # noqa: N801 - used as a function: ``with pause(...) as call``
+    """Hold a system call where ``until()`` first holds; inside the ``with`` block the
+    machine can be read and used (``machine.fs``, other processes' calls) while the
+    call stands there; leaving the block runs it to its end. A mid-migration view::
+
+        t = p.threads[0]
+        with pause(t, t.sys.move_pages(0, [a], [1], MPOL_MF_MOVE),
+                   until=lambda: migration_entry_at(p, a) == "pmd") as call:
+            word = m.fs.read(f"/proc/{p.pid}/pagemap", offset=a // 4096 * 8, length=8)
+        assert call.result == 0
+
+    ``gen`` is a generator form of a system call (``thread.sys.*``, the same kernel
+    path the blocking method runs). The call runs as ``thread`` with the kernel entry
+    and exit around it; nothing else is scheduled meanwhile unless the block runs it.
+    """
+
+    def __init__(self, thread: Any, gen: Generator[Trap, None, Any],
+                 until: Callable[[], bool], limit: int = 100_000):
+        self.call = PausedCall(thread, gen)
+        self.until = until
+        self.limit = limit
+
+    def __enter__(self) -> PausedCall:
+        self.call.run_until(self.until, self.limit)
+        return self.call
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.call.finish()
+
+
+def migration_entry_at(owner: Any, addr: int) -> str | None:
+    """``"pmd"`` or ``"pte"`` if a migration entry maps ``addr`` in the address space
+    of ``owner`` (a Process, Thread or Syscalls), else None."""
+    mm = _mm_of(owner)
+    swp = mm.kernel.swp
+    pmd = lookup_pmd(mm, addr)
+    if pmd is None:
+        return None
+    v = pmd[0][pmd[1]]
+    if is_swap_pmd(v):
+        return "pmd" if swp.is_pmd_migration_entry(v) else None
+    if not v or pmd_trans_huge(v):
+        return None
+    e = mm.kernel.mem.tables[table_entry_pfn(v)][(addr >> PAGE_SHIFT) & 511]
+    return "pte" if e and not pte_present(e) and swp.is_pte_migration_entry(e) else None
 
 
 def _count_preempts(gen: Generator[Trap, None, Any]) -> int:

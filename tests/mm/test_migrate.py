@@ -17,6 +17,7 @@ from mm_helpers import (
     RW,
     check_data,
     delta,
+    errno_of,
     is_pmd_mapped,
     node_at,
     nodes_of,
@@ -438,3 +439,13 @@ def test_alloc_migration_target_node_mask_and_thp():
     ctx.pages.refcount[base] = 0
     __free_pages(ctx, base, 0)
     m.check_integrity()
+
+
+def test_move_pages_nodes_longer_than_pages_ignores_the_rest():
+    """count is len(pages): entries of nodes[] beyond it are not read (C passes one
+    count for both arrays); a shorter nodes[] is EFAULT."""
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = thp_region(p, 1)
+    assert p.move_pages(0, [a], [1, 0, 7]) == (0, [1])
+    assert errno_of(p.move_pages, 0, [a, a + PAGE_SIZE], [1]) == errno.EFAULT

@@ -260,14 +260,17 @@ def soft_offline_in_use_page(ctx, pfn: int) -> KernelPath[int]:
     """Move the data of an in-use page elsewhere and poison its frame.
 
     Models: mm/memory-failure.c soft_offline_in_use_page(), 6.x; the v3 series' THP
-    migration behind ``soft_offline_migrates_thp``.
+    migration behind ``soft_offline_migrates_thp`` (and ``thp_migration_supported``:
+    without THP migration the THP is split first, as before the series).
     Context: the caller holds a reference on the folio. Preempts: in the split and
     the migration.
     Returns: 0, -EBUSY (split, isolation or migration failed) or -ENOMEM.
     """
     pages = ctx.pages
     head = pages.compound_head(pfn)
-    if pages.flags[head] & F_head and not ctx.profile.soft_offline_migrates_thp:
+    prof = ctx.profile
+    if pages.flags[head] & F_head and not (prof.soft_offline_migrates_thp
+                                           and prof.thp_migration_supported):
         if (yield from try_to_split_thp_page(ctx, pfn)):
             _log(ctx, f"Soft offline: {pfn:#x}: thp split failed")
             return -errno.EBUSY

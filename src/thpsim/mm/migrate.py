@@ -459,8 +459,9 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
     Models: mm/migrate.c migrate_pages(), v4.14 (up to 10 passes, -EAGAIN retried,
     -ENOMEM aborts) with the 4.17+ THP split on -ENOMEM behind
     ``migrate_thp_split_on_enomem`` (``bug_b18_enomem_aborts_list``: the 4.14 line in
-    a later era, B18) and 6.10-6.12 migrate_pages_batch()'s split of a THP on the
-    deferred-split queue behind ``migrate_split_deferred_folio``.
+    a later era, B18), 6.10-6.12 migrate_pages_batch()'s split of a THP on the
+    deferred-split queue behind ``migrate_split_deferred_folio``, and the split of
+    every THP when ``thp_migration_supported`` is off (the kernel before the series).
     Context: pages isolated (one reference each, off the LRU, NR_ISOLATED counted).
     Returns: the number of pages (a THP counts 1) not migrated, or -ENOMEM.
     The caller puts back what is left in ``from_list`` (putback_movable_pages).
@@ -474,12 +475,15 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
     retry = 1
     rc = 0
     aborted = False
+    #: pages of a THP split because THP migration is off; THPs that could not be split
+    split_pages: set[int] = set()
+    given_up: set[int] = set()
     for pass_ in range(NR_MIGRATE_PASSES):
         if not retry:
             break
         retry = 0
         for page in list(from_list):
-            if page not in from_list:
+            if page not in from_list or page in given_up:
                 continue
             is_thp = bool(pages.flags[page] & F_head)
             nr = hpage_nr_pages(ctx, page)
@@ -494,6 +498,21 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
                     retry += 1  # the tails are tried in the next pass
                     is_thp = False
                     nr = 1
+            if is_thp and not prof.thp_migration_supported:
+                # migrate_pages_batch(): no THP migration (before the series): split
+                # the THP and migrate its pages as base pages. The THP is one failure
+                # in the return value; its pages' own failures are not counted again.
+                nr_failed += 1
+                thp_failed += 1
+                if (yield from try_split_folio(ctx, page, from_list)):
+                    thp_split += 1
+                    at = from_list.index(page)
+                    split_pages.update(from_list[at:at + nr])
+                    retry += 1  # the pages are tried in the next pass
+                else:
+                    nr_failed_pages += nr
+                    given_up.add(page)  # stays on the list for the caller's putback
+                continue
             rc = yield from unmap_and_move(ctx, get_new_page, page, pass_ > 2, mode, reason,
                                            results)
             if rc == -errno.ENOMEM:
@@ -521,19 +540,22 @@ def migrate_pages(ctx, from_list: list[int], get_new_page: NewPage, mode: int, r
                     thp_succeeded += 1
             else:
                 from_list.remove(page)
-                nr_failed += 1
+                nr_failed += page not in split_pages
                 nr_failed_pages += nr
                 if is_thp:
                     thp_failed += 1
         if aborted:
             break
     if not aborted:
-        nr_failed += retry
+        nr_failed += max(0, retry - len(split_pages.intersection(from_list)))
         for page in from_list:
+            if page in given_up:
+                continue  # counted when it was given up
             if pages.flags[page] & F_head:
                 thp_failed += 1
             nr_failed_pages += hpage_nr_pages(ctx, page)
-        rc = nr_failed
+        # 6.x: every page of a THP split for want of THP migration moved: 0
+        rc = 0 if split_pages and not from_list else nr_failed
     else:
         rc = -errno.ENOMEM
     if prof.pgmigrate_counts_base_pages:
@@ -682,6 +704,9 @@ def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
 
     ``locked``: 4.14 holds mmap_lock over a whole chunk (the caller took it); 4.17+
     takes it here, per page.
+    Without THP migration (``thp_migration_supported`` off) 4.14 looked the page up
+    with FOLL_SPLIT, splitting its THP first; 4.17+ isolates the THP and the
+    migration core splits it (migrate_pages()).
     Returns 1 (queued), 0 (already on the node), or the -errno status.
     """
 
@@ -695,6 +720,19 @@ def add_page_for_migration(ctx, mm, addr: int, node: int, pagelist: list[int],
         if err < 0:
             return err
         head = pages.compound_head(pfn)
+        if (head != pfn or pages.flags[head] & F_head) and not ctx.profile.thp_migration_supported \
+                and not ctx.profile.move_pages_batched:
+            # 4.14 do_move_page_to_node_array() without THP migration: follow_page()
+            # with FOLL_SPLIT splits the THP, and only the page at addr is moved
+            get_page(ctx, head)
+            yield from folio_lock(ctx, head)
+            yield from split_huge_page(ctx, head)
+            folio_unlock(ctx, head)
+            put_page(ctx, head)
+            err, pfn, vma = _lookup_page(ctx, mm, addr)
+            if err < 0:
+                return err
+            head = pages.compound_head(pfn)
         if ctx.mem.pfn_to_nid(head) == node:
             return 0
         if ctx.profile.move_pages_folio_likely_mapped_shared:

@@ -25,7 +25,17 @@ import sys
 import time
 from typing import Any
 
-from thpsim.scenarios import add_profile_arguments, profile_switches
+from thpsim.cliutil import (
+    UsageError,
+    add_profile_arguments,
+    check_writable,
+    host_memory_guard,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    profile_switches,
+    write_atomic,
+)
 from thpsim.stress.harness import (
     folio_migrations,
     format_report,
@@ -62,13 +72,14 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
                   flush=True)
 
     res = run_stress(cfg, seed, migration_budget=job["budget"], progress=progress,
-                     trace=job.get("trace") is not None, trace_round=0)
+                     trace=job.get("trace") is not None, trace_round=job.get("trace_round", 0))
     out = {"worker": job["worker"], "seed": seed, "rounds": res.rounds, "steps": res.steps,
            "migrations": res.migrations, "thp_migrations": res.thp_migrations,
            "seconds": res.seconds, "report": None, "repro": None, "ops": res.ops}
-    if job.get("trace") and res.trace:
-        with open(job["trace"], "w") as fh:
-            json.dump({"traceEvents": res.trace}, fh)
+    if job.get("trace"):
+        tr = job.get("trace_round", 0)
+        what = ("every round" if tr is None else f"round {tr}") + f" of worker {job['worker']}"
+        _write_trace(job["trace"], res.trace, what)
     if res.failure is not None:
         path = os.path.join(job["out"], f"seed{seed}-w{job['worker']}.json")
         save_reproducer(path, cfg, seed, res)
@@ -77,23 +88,39 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _write_trace(path: str, events: list[dict[str, Any]], covers: str) -> None:
+    """The Chrome/Perfetto trace, whole or not at all, with what it covers in its
+    metadata and on stderr. Timestamps are interleaving steps (1 step = 1 us)."""
+    write_atomic(path, json.dumps({"traceEvents": events, "otherData": {
+        "covers": covers, "time unit": "one interleaving step per microsecond"}}))
+    print(f"trace: {path} covers {covers} ({len(events)} events; time axis: steps)",
+          file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="thpsim stress", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=nonneg_int, default=0)
     add_profile_arguments(ap)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=None, help="rounds per worker")
-    ap.add_argument("--migrations", type=int, default=None,
+    ap.add_argument("--workers", type=positive_int, default=1)
+    ap.add_argument("--rounds", type=nonneg_int, default=None, help="rounds per worker")
+    ap.add_argument("--migrations", type=positive_int, default=None,
                     help="folio migrations in all (split over the workers)")
-    ap.add_argument("--user-threads", type=int, default=2)
-    ap.add_argument("--migrators", type=int, default=1)
-    ap.add_argument("--ops-per-round", type=int, default=40)
-    ap.add_argument("--check-every", type=int, default=5, help="rounds between full checks")
+    ap.add_argument("--node-mib", type=positive_int, default=256,
+                    help="memory per node in MiB, two nodes (a multiple of 128; default 256)")
+    ap.add_argument("--user-threads", type=positive_int, default=2)
+    ap.add_argument("--migrators", type=positive_int, default=1)
+    ap.add_argument("--ops-per-round", type=positive_int, default=40)
+    ap.add_argument("--check-every", type=positive_int, default=5,
+                    help="rounds between full checks")
     ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
     ap.add_argument("--out", default="thpsim-repro", help="where reproducers are saved")
-    ap.add_argument("--progress-every", type=float, default=10.0, help="seconds")
-    ap.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON")
+    ap.add_argument("--progress-every", type=positive_float, default=10.0, help="seconds")
+    ap.add_argument("--trace", default=None,
+                    help="write a Chrome/Perfetto trace JSON (worker 0; see --trace-round)")
+    ap.add_argument("--trace-round", default="0", metavar="N|all",
+                    help="which rounds of worker 0 the trace covers: one round (default "
+                         "0) or all (large); a replay traces the failing round")
     ap.add_argument("--replay", default=None, help="replay a saved reproducer")
     ap.add_argument("--strict", action="store_true",
                     help="with --replay: a schedule that no longer fits is a failure")
@@ -101,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--without", action="append", default=[], choices=_OPTIONAL_PATHS,
                     help="leave out a kind of kernel activity (repeatable)")
     args = ap.parse_args(argv)
+    if args.trace_round == "all":
+        trace_round = None
+    elif args.trace_round.isdigit():
+        trace_round = int(args.trace_round)
+    else:
+        raise UsageError(f"--trace-round {args.trace_round!r}: a round number or 'all'")
+    if args.trace:
+        check_writable(args.trace)
 
     if args.replay:
         # --switch k=v overrides the reproducer's switches (k=0: a bug switch turned off)
@@ -114,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                                     switches=override, lenient=True)
         cfg, seed, _, _, _ = load_reproducer(args.replay)
         if args.trace:
-            with open(args.trace, "w") as fh:
-                json.dump({"traceEvents": res.trace}, fh)
+            _write_trace(args.trace, res.trace, f"replay of {args.replay}: the failing round")
         if res.failure is None:
             if diverged is not None:
                 print(f"passes now: replayed {args.replay}: no failure; the failing round's "
@@ -135,14 +169,20 @@ def main(argv: list[str] | None = None) -> int:
 
     switches = profile_switches(args)
     rounds = args.rounds if args.rounds is not None else (10**9 if args.migrations else 50)
-    cfg = StressConfig(profile=args.profile, switches=switches, user_threads=args.user_threads,
+    if args.node_mib % 128:
+        raise UsageError(f"--node-mib {args.node_mib}: a multiple of 128 (the block size)")
+    host_memory_guard(2 * args.node_mib * args.workers)
+    check_writable(os.path.join(args.out, "seed0-w0.json"))
+    node = args.node_mib << 20
+    cfg = StressConfig(profile=args.profile, switches=switches, nodes={0: node, 1: node},
+                       user_threads=args.user_threads,
                        migrators=args.migrators, ops_per_round=args.ops_per_round,
                        rounds=rounds, policy=args.policy, check_every=args.check_every,
                        **{name.replace("-", "_"): False for name in args.without})
     budget = None if args.migrations is None else -(-args.migrations // args.workers)
     jobs = [{"config": cfg.to_json(), "seed": args.seed * 1000 + w, "worker": w,
              "budget": budget, "out": args.out, "progress_every": args.progress_every,
-             "trace": args.trace if w == 0 else None}
+             "trace": args.trace if w == 0 else None, "trace_round": trace_round}
             for w in range(args.workers)]
     t0 = time.perf_counter()
     what = (f"budget {args.migrations} migrations" if args.migrations

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from thpsim import IntegrityError
+from thpsim.errors import ConfigError
 from thpsim.stress.trace import EntryTracer
 from thpsim.stress.workload import StressConfig, Workload
 from thpsim.testing import (
@@ -225,7 +226,7 @@ def save_reproducer(path: str, cfg: StressConfig, seed: int, res: StressResult) 
     f = res.failure
     assert f is not None
     data = {
-        "version": 1,
+        "version": REPRODUCER_VERSION,
         "config": cfg.to_json(),
         "seed": seed,
         "round": res.failed_round,
@@ -238,11 +239,39 @@ def save_reproducer(path: str, cfg: StressConfig, seed: int, res: StressResult) 
     return path
 
 
+#: the reproducer file format this harness writes and reads
+REPRODUCER_VERSION = 1
+
+
 def load_reproducer(path: str) -> tuple[StressConfig, int, int, str, dict[str, str]]:
-    with open(path) as fh:
-        d = json.load(fh)
-    return (StressConfig.from_json(d["config"]), d["seed"], d["round"], d["schedule"],
-            d.get("failure", {}))
+    """A saved reproducer: (config, seed, failing round, schedule, failure), or
+    :class:`ConfigError` naming the file and what is wrong with it (missing, not JSON,
+    another format version, a field missing or of the wrong type, a bad config)."""
+    try:
+        with open(path) as fh:
+            d = json.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such reproducer file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not a reproducer (bad JSON: {e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: not a reproducer (not a JSON object)")
+    if d.get("version") != REPRODUCER_VERSION:
+        raise ConfigError(f"{path}: reproducer format version {d.get('version')!r}; "
+                          f"this thpsim reads version {REPRODUCER_VERSION}")
+    for key, kind in (("config", dict), ("seed", int), ("round", int), ("schedule", str)):
+        if not isinstance(d.get(key), kind) or isinstance(d.get(key), bool):
+            raise ConfigError(f"{path}: field {key!r} missing or not {kind.__name__}")
+    try:
+        cfg = StressConfig.from_json(d["config"])
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except TypeError as e:
+        raise ConfigError(f"{path}: config malformed ({e})") from None
+    failure = d.get("failure", {})
+    return cfg, d["seed"], d["round"], d["schedule"], failure if isinstance(failure, dict) else {}
 
 
 def replay_reproducer(path: str, trace: bool = False, switches: dict[str, Any] | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from thpsim import (
@@ -43,6 +43,8 @@ from thpsim import (
     Machine,
 )
 from thpsim.api import Syscalls
+from thpsim.errors import ConfigError
+from thpsim.profiles import make_profile
 from thpsim.testing import PREEMPT, Op, Program, memory_word, poisoned_frames, thread_program
 
 MB = 1 << 20
@@ -101,6 +103,37 @@ class StressConfig:
     #: protecting a huge page does (zap_huge_pmd/change_huge_pmd, not a split)
     whole_thp_ranges: bool = True
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """A configuration the harness can run, or :class:`ConfigError` saying what is
+        wrong: counts at least 1, a known profile and switches, two nodes or more, and
+        the user regions (with fork's copies) within the nodes' memory, so the OOM
+        killer does not end a run with a false integrity failure."""
+        for name in ("user_threads", "migrators", "thps_per_thread", "ops_per_round",
+                     "check_every", "migrate_batch", "pct_depth"):
+            v = getattr(self, name)
+            if type(v) is not int or v < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, not {v!r}")
+        if type(self.rounds) is not int or self.rounds < 0:
+            raise ConfigError(f"rounds must be a non-negative integer, not {self.rounds!r}")
+        if self.policy not in ("random", "pct", "rr"):
+            raise ConfigError(f"unknown policy {self.policy!r}; known: random, pct, rr")
+        make_profile(self.profile, **self.switches)
+        if len(self.nodes) < 2:
+            raise ConfigError("the stress harness needs two nodes or more")
+        if (self.thps_per_thread + 1) * HPAGE_PMD_SIZE > STRIDE:
+            raise ConfigError(f"thps-per-thread must be at most "
+                              f"{STRIDE // HPAGE_PMD_SIZE - 1}, not {self.thps_per_thread}")
+        need = self.user_threads * (self.thps_per_thread + 1) * HPAGE_PMD_SIZE * 2
+        total = sum(self.nodes.values())
+        if need > total:
+            raise ConfigError(
+                f"{self.user_threads} user threads need about {need >> 20} MiB of simulated "
+                f"memory (their regions and fork's copies), more than the nodes' "
+                f"{total >> 20} MiB: use fewer threads or larger nodes (--node-mib)")
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["nodes"] = {str(k): v for k, v in self.nodes.items()}
@@ -110,10 +143,22 @@ class StressConfig:
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> StressConfig:
+        """The configuration a reproducer or campaign stored; ConfigError if malformed."""
+        if not isinstance(d, dict):
+            raise ConfigError("config is not a JSON object")
         d = dict(d)
-        d["nodes"] = {int(k): v for k, v in d["nodes"].items()}
-        if d.get("movable") is not None:
-            d["movable"] = {int(k): v for k, v in d["movable"].items()}
+        known = {f.name for f in fields(StressConfig)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        try:
+            d["nodes"] = {int(k): int(v) for k, v in d["nodes"].items()}
+            if d.get("movable") is not None:
+                d["movable"] = {int(k): int(v) for k, v in d["movable"].items()}
+        except (KeyError, AttributeError, TypeError, ValueError) as e:
+            raise ConfigError(f"config nodes/movable malformed ({e})") from None
+        if not isinstance(d.get("switches", {}), dict):
+            raise ConfigError("config switches is not an object")
         return StressConfig(**d)
 
     def movable_bytes(self) -> dict[int, int]:
