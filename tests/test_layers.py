@@ -224,9 +224,9 @@ _SYSCALLS = {"mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2
 #: thpsim.testing, never the kernel's structures behind them.
 TOOL_API: dict[str, set[str]] = {
     "Machine": {"spawn", "fs", "nodes", "cpus", "profile", "seed", "check", "processes",
-                "kill", "vmstat", "check_integrity", "fragment", "unfragment"},
+                "kill", "vmstat", "vm_events", "check_integrity", "fragment", "unfragment"},
     "Process": _SYSCALLS | {"pid", "threads", "fs", "sys", "kill", "clone", "fork", "exit",
-                            "exited", "machine", "read", "write"},
+                            "exited", "machine", "read", "write", "pages_nodes"},
     "Thread": _SYSCALLS | {"tid", "cpu", "process", "fs", "sys", "machine", "read", "write"},
     "Syscalls": _SYSCALLS | {"fork", "exit", "store", "load", "read_file", "write_file",
                              "pid", "tid", "cpu", "machine"},

@@ -24,6 +24,7 @@ import errno
 import os
 import random
 from collections.abc import Callable, Generator, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
@@ -366,6 +367,14 @@ class Machine:
         if pid <= 0:
             raise ConfigError("kill: process groups and pid -1 are not modelled")
         return _check(kill_pid_info(self.kernel.tasks, sig, pid))
+
+    @property
+    def vm_events(self) -> Mapping[str, int]:
+        """The event counters of /proc/vmstat (pgfault, pgmigrate_success,
+        thp_migration_success, ...), live and read-only: cheap enough to read at every
+        step of an interleaving, where :meth:`vmstat` renders and parses the whole file.
+        Names are the file's; an event the profile's kernel does not print stays 0."""
+        return MappingProxyType(self.kernel.vmstat.events)
 
     def vmstat(self) -> dict[str, int]:
         """/proc/vmstat, parsed: counter name -> value, in the file's order (zone and node

@@ -74,7 +74,7 @@ class StressResult:
 
 def folio_migrations(m: Any) -> tuple[int, int]:
     """(folios migrated, THPs migrated) from /proc/vmstat's counters, per the profile's units."""
-    ev = m.vmstat()
+    ev = m.vm_events
     thp = ev["thp_migration_success"]
     if m.profile.pgmigrate_counts_base_pages:
         return ev["pgmigrate_success"] - 511 * thp, thp
@@ -95,8 +95,13 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
                migration_budget: int | None = None, replay_round: int = -1,
                replay_schedule: str | None = None, trace: bool = False,
                trace_round: int | None = None, progress: Any = None,
-               lenient: bool = False) -> StressResult:
-    """Run rounds until ``cfg.rounds`` (or ``max_rounds``), the migration budget, or a failure."""
+               lenient: bool = False, step_observer: Any = None) -> StressResult:
+    """Run rounds until ``cfg.rounds`` (or ``max_rounds``), the migration budget, or a failure.
+
+    ``step_observer``: a function of the machine returning the interleaving driver's
+    per-step callback (``on_step(step, cpu, op, trap, gen)``, trap None before a step),
+    for the rounds the trace does not cover; it observes, it must not change the run.
+    """
     t0 = time.perf_counter()
     res = StressResult(seed)
     wl = Workload(cfg, seed)
@@ -104,10 +109,11 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
     rounds = cfg.rounds if max_rounds is None else max_rounds
     trace_events: list[dict[str, Any]] = []
     digest = hashlib.sha256()
+    observe = step_observer(m) if step_observer is not None else None
 
     def tracer_for(round_: int) -> Any:
         if not trace or (trace_round is not None and round_ != trace_round):
-            return None
+            return observe
         base = len(trace_events)
         entries = EntryTracer(m)
         where: dict[int, str] = {}
