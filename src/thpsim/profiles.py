@@ -417,6 +417,43 @@ class Profile:
     #: succeeds with nothing to do. Before, hend - hstart wrapped (unsigned) and the
     #: count of blocks never matched: madvise_collapse_errno(SCAN_FAIL), EINVAL.
     madvise_collapse_no_block_ok: bool
+    #: after 6.12 (D. Jain, "khugepaged: remove the writable check", Sept 2025; the
+    #: kernel oracle: Debian's 7.2 collapses such a block, 6.1 and 6.12 do not): a 2 MiB
+    #: block whose PTEs are all read-only (after clear_refs 4 or fork, say) may be
+    #: collapsed. Before, hpage_collapse_scan_pmd() and __collapse_huge_page_isolate()
+    #: gave SCAN_PAGE_RO: EINVAL for MADV_COLLAPSE.
+    collapse_read_only_anon: bool
+    #: after 6.12 (D. Jain, "khugepaged: optimize __collapse_huge_page_copy_succeeded()
+    #: by PTE batching", 2025; the kernel oracle: Debian's 7.2 does not count a
+    #: collapsed PTE-mapped THP in thp_deferred_split_page, 6.12 does): the PTEs of a
+    #: large folio are removed in one folio_remove_rmap_ptes() call, so a THP the block
+    #: mapped whole is never partially mapped. Before: one PTE at a time, and the
+    #: first removal queues it for deferred split.
+    collapse_pte_batch: bool
+    #: 6.13 (Q. Zheng, C:6375e95f381e, "mm: pgtable: reclaim empty PTE page in
+    #: madvise(MADV_DONTNEED)"; x86-64 CONFIG_PT_RECLAIM): MADV_DONTNEED over a whole
+    #: 2 MiB block frees its emptied PTE table (PageTables drops; the next read fault
+    #: there maps the huge zero page, a write fault a THP). Before (and for munmap,
+    #: MADV_FREE, exit's zap): the empty table stays until the VMA goes.
+    madvise_dontneed_reclaim_pt: bool
+    #: 6.9 (D. Hildenbrand, "mm/memory: optimize unmap/zap with PTE-mapped THP"):
+    #: zap_pte_range() removes the PTEs of one large folio in a batch
+    #: (zap_present_ptes(), folio_remove_rmap_ptes()), so a PTE-mapped THP that a
+    #: munmap or MADV_DONTNEED unmaps whole is never partially mapped and not queued
+    #: for deferred split (the kernel oracle: 7.2 and 6.12 count none, 6.1 one).
+    #: Before: one PTE at a time.
+    zap_pte_batch: bool
+    #: 5.10 on x86 (HAVE_MOVE_PMD; C:2c91bd4a4e2e, "mm: speed up mremap by 20x on large
+    #: regions"): mremap() moves a PTE table covering a whole aligned 2 MiB to a none
+    #: PMD as it is (move_normal_pmd()); its PTEs are not rewritten, so they keep their
+    #: soft-dirty bits (the kernel oracle: 7.2 shows sd=0 after such a move following
+    #: clear_refs 4). 4.14: move_ptes() for every table, each PTE made soft-dirty.
+    mremap_move_normal_pmd: bool
+    #: 6.11 (L. Yang, C:735ecdfaf4e8, "mm/vmscan: avoid split lazyfree THP during
+    #: shrink_folio_list()"): reclaim discards a clean lazily freed (MADV_FREE) THP that
+    #: a PMD maps with the PMD (unmap_huge_pmd_locked()). Before: try_to_unmap_one()
+    #: splits the PMD first (TTU_SPLIT_HUGE_PMD, thp_split_pmd) and discards the PTEs.
+    lazyfree_thp_unmap_pmd: bool
     #: 6.9 (R. Roberts, "mm: madvise: avoid split during MADV_PAGEOUT and MADV_COLD"):
     #: COLD/PAGEOUT handle a PTE-mapped THP the range covers whole as one folio and
     #: split only one covered in part. 5.4..6.8: every PTE-mapped THP met is split
@@ -678,6 +715,12 @@ PROFILES: dict[str, Profile] = {
         madvise_cold_pageout=False,
         madvise_collapse=False,
         madvise_collapse_no_block_ok=False,
+        collapse_read_only_anon=False,
+        collapse_pte_batch=False,
+        madvise_dontneed_reclaim_pt=False,
+        zap_pte_batch=False,
+        mremap_move_normal_pmd=False,
+        lazyfree_thp_unmap_pmd=False,
         madvise_cold_pte_thp_batch=False,
         smaps_account_nonpresent_shared=False,
         smaps_pmd_migration_entry=False,
@@ -803,6 +846,12 @@ PROFILES: dict[str, Profile] = {
         madvise_cold_pageout=True,
         madvise_collapse=True,
         madvise_collapse_no_block_ok=True,
+        collapse_read_only_anon=True,
+        collapse_pte_batch=True,
+        madvise_dontneed_reclaim_pt=True,
+        zap_pte_batch=True,
+        mremap_move_normal_pmd=True,
+        lazyfree_thp_unmap_pmd=True,
         madvise_cold_pte_thp_batch=True,
         smaps_account_nonpresent_shared=True,
         smaps_pmd_migration_entry=True,

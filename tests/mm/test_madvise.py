@@ -11,7 +11,7 @@ import errno
 import pytest
 from mm_helpers import ANON, MB, RW, check_data, delta, errno_of, is_pmd_mapped, pfn_at, thp_region
 
-from thpsim import MADV_FREE, MADV_NOHUGEPAGE, Machine
+from thpsim import MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, Machine
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
@@ -240,3 +240,38 @@ def test_preempts_only_where_the_kernel_does(profile):
     sites = preempt_sites(m, p, b, b + 2 * HPAGE_PMD_SIZE)
     assert sites[:4] == ["spin_lock", "madvise_free_pte_range"] * 2  # ptl, cond_resched()
     assert not WALK & set(sites[4:])  # then only tlb_finish_mmu()'s flush
+
+
+def _vm_pte_kb(p) -> int:
+    """VmPTE of /proc/PID/status: the process's page tables, in kB."""
+    for line in p.fs.read(f"/proc/{p.pid}/status").splitlines():
+        if line.startswith("VmPTE:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmPTE line")
+
+
+@pytest.mark.parametrize("reclaim", [True, False])
+def test_dontneed_of_a_whole_block_frees_its_pte_table(reclaim):
+    """6.13+ (``madvise_dontneed_reclaim_pt``; the kernel oracle's 7.2): MADV_DONTNEED
+    over a whole 2 MiB block frees the emptied PTE table (VmPTE -4 kB), so the next
+    read fault there maps the huge zero page by a PMD. Before (6.12, 6.1): the empty
+    table stays and the read faults map the 4 KiB zero page. A DONTNEED over part of
+    the block keeps the table in both eras."""
+    m = Machine(nodes={0: 256 * MB, 1: 256 * MB}, cpus=2, thp="always", profile="mainline",
+                check=True, madvise_dontneed_reclaim_pt=reclaim)
+    p = m.spawn()
+    a = thp_region(p, 2, fill=False)
+    p.madvise(a, 4 * MB, MADV_NOHUGEPAGE)
+    for x in range(a, a + 4 * MB, 64 * PAGE_SIZE):
+        p.write(x, x)  # 4 KiB pages: two PTE tables
+    pte_kb = _vm_pte_kb(p)
+    p.madvise(a + 2 * MB, 2 * MB - PAGE_SIZE, MADV_DONTNEED)  # part of block 2
+    assert _vm_pte_kb(p) == pte_kb
+    p.madvise(a, 2 * MB, MADV_DONTNEED)  # all of block 1
+    assert _vm_pte_kb(p) == pte_kb - (4 if reclaim else 0)
+    p.madvise(a, 4 * MB, MADV_HUGEPAGE)  # the read fault may map a huge PMD again
+    assert p.read(a + PAGE_SIZE) == 0
+    assert is_pmd_mapped(p, a) == reclaim  # the huge zero page, where the table went
+    assert p.read(a + 2 * MB + 64 * PAGE_SIZE) == 0  # zapped with the partial DONTNEED
+    assert not is_pmd_mapped(p, a + 2 * MB)  # its table stayed: PTE-mapped
+    m.check_integrity()

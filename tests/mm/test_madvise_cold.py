@@ -39,7 +39,7 @@ from thpsim import (
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.mm.mm_types import VM_HUGETLB, VM_PFNMAP
 from thpsim.profiles import make_profile
-from thpsim.testing import Race
+from thpsim.testing import Race, node_free_pages
 
 PROFILES = ("seed", "mainline")
 THP = HPAGE_PMD_SIZE
@@ -340,13 +340,16 @@ def test_collapse_errno_per_profile(profile):
     check_data(p, a, THP)
 
 
-def test_collapse_of_small_pages():
+@pytest.mark.parametrize("read_only_ok", [True, False])
+def test_collapse_of_small_pages(read_only_ok):
     """Mainline MADV_COLLAPSE of a block of 4 KiB pages (some written, some read as the
     zero page, the rest never touched): one new THP maps the block by its PMD
     (thp_collapse_alloc), the written data is in it, the rest reads 0; smaps shows
-    2 MiB AnonHugePages and Rss. A VM_NOHUGEPAGE VMA is EINVAL, a read-only block
-    EINVAL (SCAN_PAGE_RO). THP "never": COLLAPSE ignores the knob."""
-    m = numa_machine("mainline", thp="never")
+    2 MiB AnonHugePages and Rss. A VM_NOHUGEPAGE VMA is EINVAL. A block with no
+    writable PTE (only the zero page here): 7.2 collapses it too (a THP of zeroes,
+    ``collapse_read_only_anon``), 6.12 and 6.1 say EINVAL (SCAN_PAGE_RO). THP "never":
+    COLLAPSE ignores the knob."""
+    m = numa_machine("mainline", thp="never", collapse_read_only_anon=read_only_ok)
     p = m.spawn()
     a = thp_region(p, 1, fill=False)
     p.madvise(a, THP, MADV_NOHUGEPAGE)
@@ -371,23 +374,33 @@ def test_collapse_of_small_pages():
     assert int(rec["AnonHugePages"]) == 2048 and int(rec["Rss"]) >= 2048
     for i in range(0, THP, 16 * PAGE_SIZE):
         assert p.read(b + i) == (b + i if i in written else 0)
-    assert errno_of(p.madvise, b + THP, THP, MADV_COLLAPSE) == errno.EINVAL
+    if read_only_ok:
+        assert p.madvise(b + THP, THP, MADV_COLLAPSE) == 0
+        assert is_pmd_mapped(p, b + THP) and p.read(b + THP) == 0
+    else:
+        assert errno_of(p.madvise, b + THP, THP, MADV_COLLAPSE) == errno.EINVAL
+        assert not is_pmd_mapped(p, b + THP)
     m.check_integrity()
 
 
-def test_collapse_keeps_a_forked_childs_pages():
+@pytest.mark.parametrize("read_only_ok", [True, False])
+def test_collapse_keeps_a_forked_childs_pages(read_only_ok):
     """After fork the parent's PTEs are read-only: no writable PTE, SCAN_PAGE_RO,
-    EINVAL. Once one page is written (COW), the block collapses: pages the child maps
+    EINVAL, until 7.x (``collapse_read_only_anon``, the kernel oracle's 7.2). Once
+    one page is written (COW), the block collapses in every era: pages the child maps
     too are copied into the parent's new THP; the child keeps the old pages and
     their data; the parent's later writes do not reach the child."""
-    m = numa_machine("mainline", thp="never")
+    m = numa_machine("mainline", thp="never", collapse_read_only_anon=read_only_ok)
     p = m.spawn()
     b = thp_region(p, 1, fill=False)
     for i in range(0, THP, 32 * PAGE_SIZE):
         p.write(b + i, b + i)
     child = p.fork()
-    assert errno_of(p.madvise, b, THP, MADV_COLLAPSE) == errno.EINVAL
-    p.write(b + THP - PAGE_SIZE, 9)  # a COW copy: one writable PTE
+    if not read_only_ok:
+        assert errno_of(p.madvise, b, THP, MADV_COLLAPSE) == errno.EINVAL
+        p.write(b + THP - PAGE_SIZE, 9)  # a COW copy: one writable PTE
+    else:
+        p.write(b + THP - PAGE_SIZE, 9)  # the same data either way
     assert p.madvise(b, THP, MADV_COLLAPSE) == 0
     assert is_pmd_mapped(p, b)
     assert p.read(b + THP - PAGE_SIZE) == 9 and p.read(b + 32 * PAGE_SIZE) == b + 32 * PAGE_SIZE
@@ -398,17 +411,47 @@ def test_collapse_keeps_a_forked_childs_pages():
     m.check_integrity()
 
 
-def test_collapse_of_a_pte_mapped_thp_is_not_modelled():
-    """Not modelled (module docstring of mm/khugepaged.py): a block mapping a THP by
-    PTEs is not collapsed, EAGAIN, nothing changes (the kernel copies it into a new
-    THP)."""
+@pytest.mark.parametrize("batch", [True, False])
+def test_collapse_of_a_pte_mapped_thp(batch):
+    """5.8+: a block mapping a THP by PTEs is collapsed: the folio is locked and
+    isolated once, its pages copied into a new THP that the PMD maps, the old THP
+    freed (all 512 frames back), the data unchanged. Its PTEs go one by one before
+    the PTE batching of 7.x (``collapse_pte_batch`` off, 6.12: the first removal
+    leaves it partially mapped, thp_deferred_split_page +1) or in one batch (7.2:
+    never partially mapped, no deferred split)."""
+    m = numa_machine("mainline", collapse_pte_batch=batch)
+    p = m.spawn()
+    a = pte_mapped_thp(p)
+    old_head = pagemap(m.fs, a, 1, pid=p.pid)[0] & PFN
+    free_before = node_free_pages(m, 0)
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, THP, MADV_COLLAPSE) == 0
+    d = delta(m, before)
+    assert d["thp_collapse_alloc"] == 1
+    assert d.get("thp_deferred_split_page", 0) == (0 if batch else 1)
+    assert is_pmd_mapped(p, a)
+    new = pagemap(m.fs, a, NR, pid=p.pid)
+    assert new[0] & PFN != old_head
+    assert node_free_pages(m, 0) == free_before  # one THP in, one THP out
+    assert not m.kernel.deferred_split_queue.get(old_head)
+    check_data(p, a, THP)
+    m.check_integrity()
+
+
+def test_collapse_of_a_thp_another_process_maps_too():
+    """A PTE-mapped THP that a fork child also maps: the parent's block collapses into
+    its own new THP (a COW write made one PTE writable); the child keeps the old THP,
+    still mapped by its PTEs, with the data as at fork."""
     m = numa_machine("mainline")
     p = m.spawn()
     a = pte_mapped_thp(p)
-    pm = pagemap(m.fs, a, NR, pid=p.pid)
-    assert errno_of(p.madvise, a, THP, MADV_COLLAPSE) == errno.EAGAIN
-    assert pagemap(m.fs, a, NR, pid=p.pid) == pm
-    check_data(p, a, THP)
+    child = p.fork()
+    p.write(a + 5 * PAGE_SIZE, 55)
+    assert p.madvise(a, THP, MADV_COLLAPSE) == 0
+    assert is_pmd_mapped(p, a) and not is_pmd_mapped(child, a)
+    assert p.read(a + 5 * PAGE_SIZE) == 55 and child.read(a + 5 * PAGE_SIZE) == a + 5 * PAGE_SIZE
+    check_data(child, a, THP)
+    m.check_integrity()
 
 
 @pytest.mark.parametrize("advice", [MADV_COLD, MADV_PAGEOUT])

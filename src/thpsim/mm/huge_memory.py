@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_DIRTY,
+    _PAGE_SOFT_DIRTY,
     HPAGE_PMD_MASK,
     HPAGE_PMD_NR,
     HPAGE_PMD_ORDER,
@@ -95,6 +96,7 @@ from thpsim.mm.mm_types import (
     VM_HUGEPAGE,
     VM_LOCKED,
     VM_NOHUGEPAGE,
+    VM_SOFTDIRTY,
     VM_WRITE,
     maybe_mkwrite,
     mm_struct,
@@ -931,7 +933,9 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
             entry = pmd_mkwrite(entry)
         elif ctx.profile.mprotect_try_change_writable and vma.vm_flags & VM_WRITE and (
             not is_huge_zero_pmd(ctx, v)
-        ) and ctx.pages.flags[pmd_pfn(old)] & F_anon_exclusive:
+        ) and (vma.vm_flags & VM_SOFTDIRTY or old & _PAGE_SOFT_DIRTY) and (
+            ctx.pages.flags[pmd_pfn(old)] & F_anon_exclusive
+        ):  # can_change_pmd_writable(): not while soft-dirty tracking wants the fault
             entry = pmd_mkwrite(entry)
         set_pmd_at(mm, addr, pmd, entry)
         return HPAGE_PMD_NR
@@ -1026,7 +1030,9 @@ def madvise_free_huge_pmd(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: 
         set_pmd_at(mm, addr, pmd, entry)
         tlb.track(addr, addr + HPAGE_PMD_SIZE)
 
-    ctx.vmstat.count_vm_events(PGLAZYFREE, HPAGE_PMD_NR)
+    if pages.flags[page] & F_swapbacked:  # mark_page_lazyfree(): once, while swap-backed
+        pages.flags[page] &= ~F_swapbacked & _M32
+        ctx.vmstat.count_vm_events(PGLAZYFREE, HPAGE_PMD_NR)
     spin_unlock(ptl)
     return True
 

@@ -18,10 +18,14 @@ each page locked and isolated (a failure puts the PMD back); then the pages are
 copied into the THP (zeroes for empty and zero-page PTEs), unmapped and released,
 and the THP mapped by the PMD with the old PTE table deposited.
 
+A page of a PTE-mapped THP is checked, locked and isolated as its folio, once
+(5.8+, the compound list); its pages are copied like base pages, their PTEs removed
+one by one (the folio may go on the deferred-split queue, as any partial unmap), and
+the folio goes back to the LRU, or is freed when nothing maps it any more.
+
 Simplified: a block holding a non-present PTE (a migration or hwpoison entry: the
-kernel swaps in or waits) or a page of a large folio (a PTE-mapped THP, which the
-kernel isolates once and copies) is not collapsed: EAGAIN, nothing changed. No
-memcg charge, no mmu notifiers.
+kernel swaps in or waits) is not collapsed: EAGAIN, nothing changed. No memcg
+charge, no mmu notifiers.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from thpsim.kernel.tlbflush import flush_pmd_tlb_range
 from thpsim.mm.filemap import folio_trylock, folio_unlock
 from thpsim.mm.gfp import GFP_TRANSHUGE
 from thpsim.mm.huge_memory import maybe_pmd_mkwrite
+from thpsim.mm.internal import folio_pte_batch
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
     VM_HUGETLB,
@@ -67,7 +72,6 @@ from thpsim.mm.page_flags import (
     F_locked,
     F_lru,
     F_swapbacked,
-    F_tail,
     F_uptodate,
 )
 from thpsim.mm.pgtable_generic import (
@@ -83,8 +87,10 @@ from thpsim.mm.rmap import (
     anon_vma_unlock_write,
     page_add_new_anon_rmap,
     page_remove_rmap,
+    page_remove_rmap_ptes,
 )
 from thpsim.mm.swap import (
+    hpage_nr_pages,
     isolate_lru_page,
     lru_cache_add_active_or_unevictable,
     put_page,
@@ -101,7 +107,6 @@ SCAN_PAGE_RO = 8
 SCAN_PAGE_NULL = 10
 SCAN_PAGE_LOCK = 12
 SCAN_PAGE_ANON = 13
-SCAN_PAGE_COMPOUND = 14
 SCAN_PTE_NON_PRESENT = 20
 SCAN_PAGE_COUNT = 21
 SCAN_PAGE_LRU = 22
@@ -111,16 +116,15 @@ SCAN_PAGE_HWPOISON = 33
 
 #: results after which madvise_collapse() goes on with the next block
 _CONTINUE = frozenset((SCAN_PMD_NULL, SCAN_PTE_NON_PRESENT, SCAN_PAGE_RO, SCAN_PAGE_NULL,
-                       SCAN_PAGE_COUNT, SCAN_PAGE_LOCK, SCAN_PAGE_COMPOUND, SCAN_PAGE_LRU))
+                       SCAN_PAGE_COUNT, SCAN_PAGE_LOCK, SCAN_PAGE_LRU))
 
 
 def madvise_collapse_errno(r: int) -> int:
     """Models: madvise_collapse_errno()."""
     if r == SCAN_ALLOC_HUGE_PAGE_FAIL:
         return -errno.ENOMEM
-    if r in (SCAN_PAGE_COUNT, SCAN_PAGE_LOCK, SCAN_PAGE_LRU, SCAN_PAGE_COMPOUND,
-             SCAN_PTE_NON_PRESENT):
-        return -errno.EAGAIN  # the last two: the model's "not collapsed" (module doc)
+    if r in (SCAN_PAGE_COUNT, SCAN_PAGE_LOCK, SCAN_PAGE_LRU, SCAN_PTE_NON_PRESENT):
+        return -errno.EAGAIN  # the last: the model's "not collapsed" (module doc)
     return -errno.EINVAL
 
 
@@ -144,18 +148,26 @@ def _scan_pte(ctx, e: int) -> tuple[int, int]:
     if pte_special(e):  # vm_normal_page() is NULL: the zero page counts as empty
         return (SCAN_SUCCEED if pfn == ctx.zero_pfn else SCAN_PAGE_NULL), -1
     pages = ctx.pages
-    f = pages.flags[pfn]
-    if f & F_hwpoison:
+    if pages.flags[pfn] & F_hwpoison:
         return SCAN_PAGE_HWPOISON, -1
-    if f & (F_head | F_tail):
-        return SCAN_PAGE_COMPOUND, -1
-    if f & F_locked:
-        return SCAN_PAGE_LOCK, -1
+    # 5.8+ (C:5503fbf2b0b8, "khugepaged: allow to collapse PTE-mapped compound
+    # pages"): a page of a PTE-mapped THP is checked as its folio is
+    folio = pages.compound_head(pfn)
+    f = pages.flags[folio]
     if not f & F_lru:
         return SCAN_PAGE_LRU, -1
-    if pages.refcount[pfn] != pages.total_mapcount(pfn):  # is_refcount_suitable()
+    if f & F_locked:
+        return SCAN_PAGE_LOCK, -1
+    if not is_refcount_suitable(ctx, folio):
         return SCAN_PAGE_COUNT, -1
     return SCAN_SUCCEED, pfn
+
+
+def is_refcount_suitable(ctx, folio: int) -> bool:
+    """Models: is_refcount_suitable(): no references beyond the folio's mappings (no
+    GUP pin, no isolation; the model has no swap cache)."""
+    pages = ctx.pages
+    return pages.refcount[folio] == pages.total_mapcount(folio)
 
 
 def hpage_collapse_scan_pmd(mm: mm_struct, vma: vm_area_struct, addr: int,
@@ -182,7 +194,7 @@ def hpage_collapse_scan_pmd(mm: mm_struct, vma: vm_area_struct, addr: int,
             writable = writable or pte_write(e)
             nid = ctx.mem.pfn_to_nid(pfn)
             node_load[nid] = node_load.get(nid, 0) + 1
-    if not writable:
+    if not writable and not ctx.profile.collapse_read_only_anon:
         return SCAN_PAGE_RO
     locked[0] = False
     return (yield from collapse_huge_page(mm, addr, node_load))
@@ -195,13 +207,16 @@ def collapse_huge_page(mm: mm_struct, address: int, node_load: dict[int, int]
     ctx = mm.kernel
     pages = ctx.pages
     up_read(mm.mmap_lock)
-    # alloc_charge_folio(): the node with most of the pages (hpage_collapse_find_target_node())
-    best = max(node_load.values())
+    # alloc_charge_folio(): the node with most of the pages (hpage_collapse_find_target_node());
+    # nodes tied with it in alloc_nmask. No page at all (a block of none and zero-page
+    # PTEs, collapse_read_only_anon): every node ties at 0 and node 0 is preferred.
+    loads = {nid: node_load.get(nid, 0) for nid in ctx.mem.nodes}
+    best = max(loads.values())
     nmask = 0
-    for nid, n in node_load.items():
+    for nid, n in loads.items():
         if n == best:
             nmask |= 1 << nid
-    node = min(nid for nid, n in node_load.items() if n == best)
+    node = min(nid for nid, n in loads.items() if n == best)
     hpage = __alloc_pages(ctx, GFP_TRANSHUGE, HPAGE_PMD_SHIFT - PAGE_SHIFT, node, nmask)
     if hpage < 0:
         ctx.vmstat.count_vm_event("thp_collapse_alloc_failed")
@@ -232,35 +247,51 @@ def collapse_huge_page(mm: mm_struct, address: int, node_load: dict[int, int]
         spin_unlock(ptl)
         t = ctx.mem.tables[table_entry_pfn(orig)]
         yield from spin_lock(t.ptl)
-        # __collapse_huge_page_isolate()
+        # __collapse_huge_page_isolate(): each folio locked and isolated once (a
+        # large one goes on the compound list the first time one of its pages is met)
         isolated: list[int] = []
+        compound: set[int] = set()
         result = SCAN_SUCCEED
         writable = False
         for i in range(HPAGE_PMD_NR):
-            r, pfn = _scan_pte(ctx, t[i])
+            e = t[i]
+            if (compound and pte_present(e) and not pte_special(e)
+                    and pages.compound_head(pte_pfn(e)) in compound):
+                writable = writable or pte_write(e)
+                continue  # a page of a large folio dealt with already
+            r, pfn = _scan_pte(ctx, e)
             if r != SCAN_SUCCEED:
                 result = r
                 break
             if pfn < 0:
                 continue
-            writable = writable or pte_write(t[i])
-            if not folio_trylock(ctx, pfn):
+            writable = writable or pte_write(e)
+            folio = pages.compound_head(pfn)
+            if not folio_trylock(ctx, folio):
                 result = SCAN_PAGE_LOCK
                 break
-            if isolate_lru_page(ctx, pfn):
-                folio_unlock(ctx, pfn)
+            if not is_refcount_suitable(ctx, folio):
+                folio_unlock(ctx, folio)
+                result = SCAN_PAGE_COUNT
+                break
+            if isolate_lru_page(ctx, folio):
+                folio_unlock(ctx, folio)
                 result = SCAN_PAGE_LRU
                 break
-            ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(pfn), NR_ISOLATED_ANON, 1)
-            isolated.append(pfn)
-        if result == SCAN_SUCCEED and not writable:
+            ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(folio), NR_ISOLATED_ANON,
+                                           hpage_nr_pages(ctx, folio))
+            isolated.append(folio)
+            if folio != pfn or pages.flags[folio] & F_head:
+                compound.add(folio)
+        if result == SCAN_SUCCEED and not writable and not ctx.profile.collapse_read_only_anon:
             result = SCAN_PAGE_RO
         spin_unlock(t.ptl)
         if result != SCAN_SUCCEED:
-            for pfn in isolated:  # release_pte_pages()
-                ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(pfn), NR_ISOLATED_ANON, -1)
-                folio_unlock(ctx, pfn)
-                putback_lru_page(ctx, pfn)
+            for folio in isolated:  # release_pte_pages()
+                ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(folio), NR_ISOLATED_ANON,
+                                               -hpage_nr_pages(ctx, folio))
+                folio_unlock(ctx, folio)
+                putback_lru_page(ctx, folio)
             ptl = yield from pmd_lock(mm, pmd)
             ptr_set(pmd, orig)  # pmd_populate(): the page table goes back
             spin_unlock(ptl)
@@ -278,17 +309,42 @@ def collapse_huge_page(mm: mm_struct, address: int, node_load: dict[int, int]
                 added += 1
             else:
                 mem.copy_frames(hpage + i, pte_pfn(e), 1)
-        for i in range(HPAGE_PMD_NR):
+        batch = ctx.profile.collapse_pte_batch
+        i = 0
+        while i < HPAGE_PMD_NR:
             e = t[i]
-            t[i] = 0  # ptep_clear()
             if pte_none(e) or pte_special(e):
+                t[i] = 0  # ptep_clear()
+                i += 1
                 continue
             pfn = pte_pfn(e)
-            page_remove_rmap(ctx, pfn, False)
-            ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(pfn), NR_ISOLATED_ANON, -1)
-            folio_unlock(ctx, pfn)
-            putback_lru_page(ctx, pfn)
-            put_page(ctx, pfn)  # free_page_and_swap_cache(): the mapping's reference
+            folio = pages.compound_head(pfn)
+            if folio not in compound:  # release_pte_folio()
+                t[i] = 0
+                page_remove_rmap(ctx, pfn, False)
+                ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(pfn), NR_ISOLATED_ANON, -1)
+                folio_unlock(ctx, pfn)
+                putback_lru_page(ctx, pfn)
+                put_page(ctx, folio)  # free_folio_and_swap_cache(): the mapping's ref
+                i += 1
+                continue
+            # a large folio's PTEs: in one batch (collapse_pte_batch), else one by one
+            nr = folio_pte_batch(ctx, t, i, HPAGE_PMD_NR - i) if batch else 1
+            for j in range(i, i + nr):
+                t[j] = 0
+            if batch:
+                page_remove_rmap_ptes(ctx, folio, pfn, nr, batch=True)
+            else:
+                page_remove_rmap(ctx, pfn, False)
+            for _ in range(nr):
+                put_page(ctx, folio)  # free_folio_and_swap_cache() / folio_put_refs()
+            i += nr
+        for folio in isolated:
+            if folio in compound:  # the compound list: back on the LRU, or freed
+                ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(folio), NR_ISOLATED_ANON,
+                                               -hpage_nr_pages(ctx, folio))
+                folio_unlock(ctx, folio)
+                putback_lru_page(ctx, folio)
         mm.add_mm_counter(MM_ANONPAGES, added)
         pages.flags[hpage] |= F_uptodate | F_swapbacked
         entry = maybe_pmd_mkwrite(pmd_mkdirty(mk_huge_pmd(hpage, vma.vm_page_prot)), vma)

@@ -38,10 +38,12 @@ the kernel's walk is (the PTE lock, split_huge_page(), cond_resched() after each
 PTE table), not per PMD step. MADV_DONTNEED is zap_page_range() (mm/memory.py), a
 page-table loop of its own in the kernel too, not a page walk.
 
-Simplified: MADV_FREE marks pages clean and old and counts pglazyfree; there is
-no reclaim, so a lazily freed page keeps its data (Linux may return either the
-old data or zeroes). MADV_SOFT_OFFLINE and MADV_HWPOISON go to
-madvise_inject_error(), which hands each page to mm/memory_failure.py.
+MADV_FREE marks pages clean, old and lazily freed (not swap-backed: pglazyfree
+counts them once); only MADV_PAGEOUT's reclaim (mm/vmscan.py) discards a lazily
+freed page that is still clean, so otherwise it keeps its data (Linux may return
+either the old data or zeroes, as memory pressure decides). MADV_SOFT_OFFLINE and
+MADV_HWPOISON go to madvise_inject_error(), which hands each page to
+mm/memory_failure.py.
 """
 
 from __future__ import annotations
@@ -109,7 +111,15 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
 )
 from thpsim.mm.mmap import PAGE_ALIGN, split_vma_range, vma_merge_around
-from thpsim.mm.page_flags import F_dirty, F_head, F_lru, F_referenced, F_tail, F_young
+from thpsim.mm.page_flags import (
+    F_dirty,
+    F_head,
+    F_lru,
+    F_referenced,
+    F_swapbacked,
+    F_tail,
+    F_young,
+)
 from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import (
     Ptr,
@@ -249,7 +259,11 @@ def madvise_free_pte_range(pmd: Ptr, addr: int, end: int, walk: mm_walk) -> Kern
             if pte_young(e) or pte_dirty(e):
                 t[i - 1] = pte_mkclean(pte_mkold(e))
                 tlb.track(a, a + PAGE_SIZE)
-            nr += 1
+            if pages.flags[pfn] & F_swapbacked:
+                # mark_page_lazyfree(): a lazily freed page is no longer swap-backed;
+                # reclaim may discard it while it stays clean (mm/vmscan.py)
+                pages.flags[pfn] &= ~F_swapbacked & _M32
+                nr += 1
         if not retry:
             spin_unlock(t.ptl)
             ctx.vmstat.count_vm_events(PGLAZYFREE, nr)
@@ -600,7 +614,8 @@ def madvise_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Kern
     if behavior == MADV_DONTNEED:
         if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
             return -errno.EINVAL
-        yield from zap_page_range(vma, start, end - start)
+        yield from zap_page_range(vma, start, end - start,
+                                  reclaim_pt=mm.kernel.profile.madvise_dontneed_reclaim_pt)
         return 0
     if behavior in (MADV_COLD, MADV_PAGEOUT):
         return (yield from madvise_cold_or_pageout(vma, start, end, behavior))

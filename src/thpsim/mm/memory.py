@@ -54,6 +54,7 @@ from thpsim.kernel.tlbflush import flush_tlb_mm_range
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
+from thpsim.mm.internal import folio_pte_batch
 from thpsim.mm.mempolicy import alloc_pages_vma
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
@@ -80,6 +81,7 @@ from thpsim.mm.pgtable_generic import (
     __pte_alloc,
     lookup_pmd_range,
     pgtable_free,
+    pmd_lock,
     pmd_none_or_clear_bad,
     pmd_none_or_trans_huge_or_clear_bad,
     pmdp_get,
@@ -88,6 +90,7 @@ from thpsim.mm.pgtable_generic import (
     ptep_clear_flush,
     ptep_get,
     ptep_set_access_flags,
+    ptr_set,
     set_pte_at,
     walk_to_pmd,
 )
@@ -96,6 +99,7 @@ from thpsim.mm.rmap import (
     page_add_new_anon_rmap,
     page_dup_rmap,
     page_remove_rmap,
+    page_remove_rmap_ptes,
     unlink_anon_vmas_locked,
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
@@ -465,9 +469,11 @@ def _addr_end(addr: int, end: int, size: int) -> int:
 
 
 def unmap_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
-                     end: int) -> KernelPath[None]:
+                     end: int, reclaim_pt: bool = False) -> KernelPath[None]:
     """Models: mm/memory.c unmap_page_range() (zap_p4d/pud/pmd/pte_range), v4.14.
 
+    ``reclaim_pt``: zap_details.reclaim_pt (MADV_DONTNEED, 6.13+): a PTE table the
+    zap covers whole and leaves empty is freed (zap_pte_range()).
     Context: mmap_lock held (read for MADV_DONTNEED, write for munmap/exit).
     Preempts: per PMD (cond_resched) and in the paths below.
     """
@@ -489,14 +495,14 @@ def unmap_page_range(tlb: mmu_gather, vma: vm_area_struct, addr: int,
                 addr = next_pud
                 continue
             pmd_t = tables[table_entry_pfn(pude)]
-            yield from zap_pmd_range(tlb, vma, pmd_t, addr, next_pud)
+            yield from zap_pmd_range(tlb, vma, pmd_t, addr, next_pud, reclaim_pt)
             addr = next_pud
     if ctx.mmu_notifiers:
         mmu_notifier_invalidate_range(mm, start, end)
 
 
 def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
-                  end: int) -> KernelPath[None]:
+                  end: int, reclaim_pt: bool = False) -> KernelPath[None]:
     """Models: mm/memory.c zap_pmd_range(), v4.14 (merged form: lockless
     classification, then zap_huge_pmd or split, then pmd_none_or_trans_huge_or_clear_bad).
 
@@ -523,7 +529,7 @@ def zap_pmd_range(tlb: mmu_gather, vma: vm_area_struct, pmd_t, addr: int,
         if pmd_none_or_trans_huge_or_clear_bad(ctx, pmd):
             addr = next_
             continue
-        yield from zap_pte_range(tlb, vma, pmd, addr, next_)
+        yield from zap_pte_range(tlb, vma, pmd, addr, next_, reclaim_pt)
         addr = next_
         yield PREEMPT  # cond_resched(): another CPU may run between PMDs
 
@@ -543,8 +549,16 @@ def _zap_classify_multiread(pmd: Ptr) -> KernelPath[bool]:
 
 
 def zap_pte_range(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,
-                  end: int) -> KernelPath[None]:
-    """Models: mm/memory.c zap_pte_range(), v4.14. Context: takes the PTE lock."""
+                  end: int, reclaim_pt: bool = False) -> KernelPath[None]:
+    """Models: mm/memory.c zap_pte_range(), v4.14, with 6.13's empty-table reclaim
+    (C:6375e95f381e, "mm: pgtable: reclaim empty PTE page in madvise(MADV_DONTNEED)",
+    mm/pt_reclaim.c): with ``reclaim_pt`` and a range covering the whole table
+    (reclaim_pt_is_enabled()), a table left with every entry none is unhooked from
+    its PMD under the PMD lock and freed with the gather (pte_free_tlb(),
+    mm_dec_nr_ptes()); the next fault there sees a none PMD (a THP, or the huge zero
+    page, may map it). Simplified: the model takes the PMD lock after the PTE lock
+    (try_to_free_pte()'s way), never the trylock of the fast path.
+    Context: takes the PTE lock (and then the PMD lock)."""
     mm = vma.vm_mm
     ctx = mm.kernel
     pmdval = pmdp_get(pmd)
@@ -555,18 +569,42 @@ def zap_pte_range(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,
         rss = 0
         pages = ctx.pages
         swp = ctx.swp
+        batch = ctx.profile.zap_pte_batch
         i = (addr >> PAGE_SHIFT) & 511
-        for a in range(addr, end, PAGE_SIZE):
+        a = addr
+        while a < end:
             ptent = table[i]
             if ptent == 0 or pte_none(ptent):
                 i += 1
+                a += PAGE_SIZE
                 continue
             if pte_present(ptent):
                 pfn = vm_normal_page(vma, a, ptent)
+                if pfn >= 0 and batch and pages.flags[pages.compound_head(pfn)] & F_head:
+                    # 6.9+ zap_present_ptes(): the PTEs of one large folio in a batch,
+                    # one folio_remove_rmap_ptes() (no deferred split for a folio the
+                    # batch unmaps whole)
+                    head = pages.compound_head(pfn)
+                    nr = folio_pte_batch(ctx, table, i, (end - a) >> PAGE_SHIFT)
+                    dirty = False
+                    for j in range(i, i + nr):
+                        dirty = dirty or pte_dirty(table[j])
+                        table[j] = 0  # get_and_clear_full_ptes()
+                    tlb.track(a, a + nr * PAGE_SIZE)
+                    rss -= nr
+                    if dirty:
+                        pages.flags[head] |= F_dirty
+                    page_remove_rmap_ptes(ctx, head, pfn, nr, batch=True)
+                    for k in range(nr):
+                        tlb_remove_page(tlb, pfn + k)
+                    i += nr
+                    a += nr * PAGE_SIZE
+                    continue
                 table[i] = 0  # ptep_get_and_clear_full()
                 tlb.track(a, a + PAGE_SIZE)  # tlb_remove_tlb_entry()
                 if pfn < 0:
                     i += 1
+                    a += PAGE_SIZE
                     continue
                 rss -= 1
                 if pte_dirty(ptent):
@@ -579,9 +617,36 @@ def zap_pte_range(tlb: mmu_gather, vma: vm_area_struct, pmd: Ptr, addr: int,
                     rss -= 1
                 table[i] = 0  # pte_clear_not_present_full()
             i += 1
+            a += PAGE_SIZE
         mm.add_mm_counter(MM_ANONPAGES, rss)
     finally:
         spin_unlock(ptl)
+    if reclaim_pt and end - addr >= PMD_SIZE:
+        yield from try_to_free_pte(tlb, pmd, table, addr & PMD_MASK)
+
+
+def try_to_free_pte(tlb: mmu_gather, pmd: Ptr, table, addr: int) -> KernelPath[None]:
+    """Models: mm/pt_reclaim.c try_to_free_pte() (6.13+): under the PMD lock and the
+    PTE lock, if the PMD still points to ``table`` and every entry is none, clear the
+    PMD and free the table with the gather."""
+    mm = tlb.mm
+    pml = yield from pmd_lock(mm, pmd)
+    try:
+        v = pmdp_get(pmd)
+        if pmd_none(v) or pmd_trans_huge(v) or is_swap_pmd(v) or table_entry_pfn(v) != table.pfn:
+            return
+        yield from spin_lock(table.ptl)
+        try:
+            if any(table):
+                return  # refilled meanwhile
+            ptr_set(pmd, 0)  # pmd_clear()
+            mm.nr_ptes -= 1  # mm_dec_nr_ptes()
+            tlb.track(addr, addr + PMD_SIZE)  # the flush before the table is freed
+            tlb.tables.append(table.pfn)  # pte_free_tlb()
+        finally:
+            spin_unlock(table.ptl)
+    finally:
+        spin_unlock(pml)
 
 
 def unmap_vmas(tlb: mmu_gather, vmas: list[vm_area_struct], start: int,
@@ -594,10 +659,13 @@ def unmap_vmas(tlb: mmu_gather, vmas: list[vm_area_struct], start: int,
             yield from unmap_page_range(tlb, vma, s, e)
 
 
-def zap_page_range(vma: vm_area_struct, start: int, size: int) -> KernelPath[None]:
-    """Models: mm/memory.c zap_page_range() (MADV_DONTNEED). Context: mmap_lock read."""
+def zap_page_range(vma: vm_area_struct, start: int, size: int,
+                   reclaim_pt: bool = False) -> KernelPath[None]:
+    """Models: mm/memory.c zap_page_range() (MADV_DONTNEED; 6.x
+    zap_page_range_single(), whose details ask for ``reclaim_pt`` in 6.13+).
+    Context: mmap_lock read."""
     tlb = tlb_gather_mmu(vma.vm_mm, start, start + size)
-    yield from unmap_page_range(tlb, vma, start, start + size)
+    yield from unmap_page_range(tlb, vma, start, start + size, reclaim_pt)
     yield from tlb_finish_mmu(tlb)
 
 

@@ -26,6 +26,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_modify,
     pte_pfn,
     pte_present,
+    pte_soft_dirty,
     pte_special,
     pte_write,
     pte_young,
@@ -48,6 +49,7 @@ from thpsim.mm.mm_types import (
     VM_NORESERVE,
     VM_READ,
     VM_SHARED,
+    VM_SOFTDIRTY,
     VM_WRITE,
     mm_struct,
     vm_area_struct,
@@ -118,7 +120,11 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
                     if pte_young(o):
                         e = pte_mkyoung(e)
                 ne = pte_modify(e, newprot)
-                if try_writable and not pte_write(ne) and vma.vm_flags & VM_WRITE:
+                if (try_writable and not pte_write(ne) and vma.vm_flags & VM_WRITE
+                        and (vma.vm_flags & VM_SOFTDIRTY or pte_soft_dirty(e))):
+                    # can_change_pte_writable(): not while soft-dirty tracking needs the
+                    # write fault (pte_needs_soft_dirty_wp(): clear_refs 4 cleared
+                    # VM_SOFTDIRTY and this PTE's bit)
                     if not pte_special(e) and ctx.pages.flags[
                         ctx.pages.compound_head(pte_pfn(e))
                     ] & F_anon_exclusive:

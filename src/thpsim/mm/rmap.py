@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import (
+    _PAGE_DIRTY,
     HPAGE_PMD_NR,
     PAGE_SIZE,
     pte_dirty,
@@ -30,8 +31,15 @@ from thpsim.kernel.locking import down_read, down_write, rw_semaphore, up_read, 
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import page_vma_mapped as pvm
-from thpsim.mm.mm_types import anon_vma, linear_page_index, vma_address
-from thpsim.mm.page_flags import PAGE_MAPPING_ANON, F_anon_exclusive, F_dirty, F_head, F_tail
+from thpsim.mm.mm_types import MM_ANONPAGES, anon_vma, linear_page_index, vma_address
+from thpsim.mm.page_flags import (
+    PAGE_MAPPING_ANON,
+    F_anon_exclusive,
+    F_dirty,
+    F_head,
+    F_swapbacked,
+    F_tail,
+)
 from thpsim.mm.swap import folio_put_refs, hpage_nr_pages
 from thpsim.mm.vmstat import NR_ANON_MAPPED, NR_ANON_THPS, THP_DEFERRED_SPLIT_PAGE
 
@@ -148,7 +156,9 @@ def __page_set_anon_rmap(ctx: KernelContext, head: int, vma: vm_area_struct,
 
 def page_add_new_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct,
                            address: int, compound: bool) -> None:
-    """Models: page_add_new_anon_rmap(): first mapping of a fresh page (PTE or PMD)."""
+    """Models: page_add_new_anon_rmap(): first mapping of a fresh page (PTE or PMD); the
+    page becomes swap-backed (__SetPageSwapBacked(), 4.14 and 6.x alike), which only
+    MADV_FREE takes away again."""
     pages = ctx.pages
     nid = ctx.mem.pfn_to_nid(pfn)
     if compound:
@@ -160,7 +170,7 @@ def page_add_new_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct,
             raise KernelBug(f"page_add_new_anon_rmap of THP subpage {pfn:#x}")
         pages.mapcount[pfn] = 0
         nr = 1
-    pages.flags[pfn] |= F_anon_exclusive
+    pages.flags[pfn] |= F_anon_exclusive | F_swapbacked
     ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, nr)
     __page_set_anon_rmap(ctx, pfn, vma, address, True)
 
@@ -279,9 +289,15 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
 
 
-def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int) -> None:
+def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int,
+                          batch: bool = False) -> None:
     """``page_remove_rmap(pfn, False)`` for the ``nr`` consecutive pages from ``first``
     of the THP ``head``, one after the other, in one step.
+
+    ``batch``: the kernel's own batched call, folio_remove_rmap_ptes() (6.8+), where a
+    caller really removes the run at once: the deferred-split decision is made once,
+    after the whole run (6.3+ rule: queued if the run unmapped a page and some page of
+    the THP is still mapped), so a run that unmaps the whole THP does not queue it.
 
     In the style of 6.x folio_remove_rmap_ptes() (model-only here: the kernel's
     try_to_migrate_one() calls the per-PTE version), with the outcome of the per-PTE
@@ -303,6 +319,11 @@ def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int) ->
     if not newly or pages.compound_mapcount[head] >= 0:
         return
     ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ANON_MAPPED, -newly)
+    if batch and ctx.profile.rmap_deferred_split_partially_mapped:
+        n = 1 << pages.order[head]
+        if (pages.mapcount_np[head : head + n] >= 0).any():
+            deferred_split_huge_page(ctx, head)
+        return
     if ctx.profile.rmap_deferred_split_partially_mapped and unmapped.argmax() == nr - 1:
         # the run's last page was the first to go: nothing of the run is mapped after
         # it, so the rest of the THP decides; an earlier one left the run's later pages
@@ -440,3 +461,93 @@ def try_to_migrate(ctx: KernelContext, head: int, locked: bool = False) -> Kerne
         return (yield from try_to_migrate_one(ctx, h, vma, address))
 
     yield from rmap_walk_anon(ctx, head, one, lambda: pages.total_mapcount(head) == 0, locked)
+
+
+def try_to_unmap_one(ctx: KernelContext, head: int, vma: vm_area_struct,
+                     address: int) -> KernelPath[bool]:
+    """Discard this VMA's mappings of a lazily freed (MADV_FREE'd) anonymous folio.
+
+    Models: mm/rmap.c try_to_unmap_one() as reclaim calls it for an anon folio that is
+    not swap-backed, the only anon folio a machine without swap can unmap: each PTE is
+    cleared (a dirty one marks the folio dirty); while the folio is clean and holds no
+    reference beyond its mappings and reclaim's isolation, the mapping is dropped
+    (MM_ANONPAGES, rmap, the mapping's reference: "discard"); otherwise the PTE is put
+    back, the folio made swap-backed again (redirtied after MADV_FREE) and the walk
+    stops (False). A PMD mapping: split first (TTU_SPLIT_HUGE_PMD) before 6.11; from
+    6.11 (``lazyfree_thp_unmap_pmd``, C:735ecdfaf4e8, unmap_huge_pmd_locked())
+    discarded whole when clean, else made swap-backed and split.
+    Simplified: the PTEs are flushed once after the walk (the folio is freed only
+    after it returns), not per PTE.
+    """
+    # cycle: mm.huge_memory -> mm.rmap imports this module
+    from thpsim.mm.huge_memory import (
+        __split_huge_pmd_locked,
+        split_huge_pmd_address,
+        zap_deposited_table,
+    )
+
+    pages = ctx.pages
+    mm = vma.vm_mm
+    nr = hpage_nr_pages(ctx, head)
+    if nr > 1 and not ctx.profile.lazyfree_thp_unmap_pmd:
+        yield from split_huge_pmd_address(vma, address, False)  # TTU_SPLIT_HUGE_PMD
+    pvmw = pvm.page_vma_mapped_walk_t(head, nr, vma, address, 0)
+    flush_start, flush_end = -1, -1
+    ok = True
+    while (yield from pvm.page_vma_mapped_walk(pvmw)):
+        if pvmw.pte is None:  # a PMD maps the THP (the walk holds the PMD lock)
+            pmd = pvmw.pmd
+            haddr = pvmw.address & ~(nr * PAGE_SIZE - 1)
+            orig = pmd[0][pmd[1]]
+            if orig & _PAGE_DIRTY:
+                pages.flags[head] |= F_dirty
+            if (ctx.profile.lazyfree_thp_unmap_pmd and not pages.flags[head] & F_dirty
+                    and pages.refcount[head] == pages.total_mapcount(head) + 1):
+                pmd[0][pmd[1]] = 0  # pmdp_huge_clear_flush()
+                yield from flush_tlb_range(vma, haddr, haddr + nr * PAGE_SIZE)
+                page_remove_rmap(ctx, head, True)
+                zap_deposited_table(mm, pmd)
+                mm.add_mm_counter(MM_ANONPAGES, -nr)
+                folio_put_refs(ctx, head, 1)
+                pvm.page_vma_mapped_walk_done(pvmw)
+                break
+            # kept: swap-backed again, the PMD split (the PTE walk that follows in the
+            # kernel refuses a swap-backed folio without swap at once)
+            pages.flags[head] |= F_swapbacked
+            yield from __split_huge_pmd_locked(vma, pmd, haddr, False)
+            pvm.page_vma_mapped_walk_done(pvmw)
+            ok = False
+            break
+        t, i = pvmw.pte
+        a = pvmw.address
+        pteval = t[i]
+        t[i] = 0  # ptep_clear_flush(); the flush is batched below
+        if flush_start < 0:
+            flush_start = a
+        flush_end = a + PAGE_SIZE
+        if pteval & _PAGE_DIRTY:
+            pages.flags[head] |= F_dirty
+        if (pages.flags[head] & (F_swapbacked | F_dirty)
+                or pages.refcount[head] != pages.total_mapcount(head) + 1):
+            t[i] = pteval  # set_pte_at(): redirtied or referenced, keep it
+            pages.flags[head] |= F_swapbacked
+            pvm.page_vma_mapped_walk_done(pvmw)
+            ok = False
+            break
+        mm.add_mm_counter(MM_ANONPAGES, -1)  # discard:
+        page_remove_rmap(ctx, pte_pfn(pteval), False)
+        folio_put_refs(ctx, head, 1)
+    if flush_start >= 0:
+        yield from flush_tlb_range(vma, flush_start, flush_end)
+    return ok
+
+
+def try_to_unmap(ctx: KernelContext, head: int) -> KernelPath[None]:
+    """Models: try_to_unmap() for reclaim: walk every mapping until the folio is
+    unmapped or one mapping must stay. Context: folio locked and isolated."""
+    pages = ctx.pages
+
+    def one(h: int, vma: vm_area_struct, address: int) -> KernelPath[bool]:
+        return (yield from try_to_unmap_one(ctx, h, vma, address))
+
+    yield from rmap_walk_anon(ctx, head, one, lambda: pages.total_mapcount(head) == 0)

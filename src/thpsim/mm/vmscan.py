@@ -13,7 +13,11 @@ folio_alloc_swap() always fails:
   set (unless mlocked), pgactivate counted, and back on the LRU
   (putback_lru_page()).
 
-Nothing is unmapped and no data moves: the pages stay where they were.
+Nothing swap-backed is unmapped and no data moves: those pages stay where they
+were. A lazily freed page (MADV_FREE: not swap-backed) needs no slot: while it is
+clean it is unmapped from every mapping and freed (pglazyfreed; a later read sees
+zeroes), a large folio whole; one written since MADV_FREE is made swap-backed again
+and kept, active (try_to_unmap_one() in mm/rmap.py).
 Simplified: one pass (the kernel batches per node); no page_check_references()
 (reclaim_pages() ignores references), no writeback, no demotion (reclaim_pages()
 forbids it in 6.x).
@@ -25,9 +29,10 @@ from typing import TYPE_CHECKING
 
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_trylock, folio_unlock
-from thpsim.mm.page_flags import F_active, F_head, F_mlocked
-from thpsim.mm.swap import putback_lru_page
-from thpsim.mm.vmstat import PGACTIVATE
+from thpsim.mm.page_flags import F_active, F_dirty, F_head, F_mlocked, F_swapbacked
+from thpsim.mm.rmap import try_to_unmap
+from thpsim.mm.swap import put_page, putback_lru_page
+from thpsim.mm.vmstat import PGACTIVATE, PGLAZYFREED
 
 if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
@@ -38,7 +43,7 @@ _M32 = 0xFFFF_FFFF
 
 def reclaim_pages(ctx: KernelContext, page_list: list[int]) -> KernelPath[int]:
     """Try to reclaim the isolated pages of ``page_list``; returns the number reclaimed
-    (always 0: no swap). Each page arrives isolated (off the LRU, with the isolation
+    (only lazily freed pages: no swap). Each page arrives isolated (off the LRU, with the isolation
     reference) and leaves on the LRU again, active, the list emptied.
 
     Models: reclaim_pages() (ClearPageActive, then shrink_page_list() with
@@ -46,7 +51,7 @@ def reclaim_pages(ctx: KernelContext, page_list: list[int]) -> KernelPath[int]:
     Context: no spinlock held. Preempts: in the split.
     """
     pages = ctx.pages
-    pgactivate = 0
+    pgactivate = reclaimed = 0
     todo = list(page_list)
     page_list.clear()
     for head in todo:
@@ -58,6 +63,26 @@ def reclaim_pages(ctx: KernelContext, page_list: list[int]) -> KernelPath[int]:
         nr = 1
         if not folio_trylock(ctx, page):
             putback_lru_page(ctx, page)  # keep: back as it is
+            continue
+        if not pages.flags[page] & F_swapbacked:
+            # a lazily freed anon folio (MADV_FREE): no swap slot needed, no split;
+            # unmapped (discarded while clean) and freed, or kept (redirtied)
+            if pages.total_mapcount(page) and not pages.flags[page] & F_dirty:
+                yield from try_to_unmap(ctx, page)
+            nr = 1 << pages.order[page] if pages.flags[page] & F_head else 1
+            if (not pages.total_mapcount(page) and pages.refcount[page] == 1
+                    and not pages.flags[page] & F_dirty):
+                ctx.vmstat.count_vm_events(PGLAZYFREED, nr)  # free_it
+                reclaimed += nr
+                folio_unlock(ctx, page)
+                put_page(ctx, page)
+                continue
+            pages.flags[page] |= F_swapbacked  # redirtied: swap-backed again
+            if not pages.flags[page] & F_mlocked:
+                pages.flags[page] |= F_active
+                pgactivate += nr
+            folio_unlock(ctx, page)
+            putback_lru_page(ctx, page)
             continue
         if pages.flags[page] & F_head:
             # add_to_swap() fails: "Fallback to swap normal pages"
@@ -74,4 +99,4 @@ def reclaim_pages(ctx: KernelContext, page_list: list[int]) -> KernelPath[int]:
         folio_unlock(ctx, page)
         putback_lru_page(ctx, page)
     ctx.vmstat.count_vm_events(PGACTIVATE, pgactivate)
-    return 0
+    return reclaimed

@@ -56,6 +56,7 @@ PGFAULT = "pgfault"
 PGMAJFAULT = "pgmajfault"
 PGFREE = "pgfree"
 PGLAZYFREE = "pglazyfree"
+PGLAZYFREED = "pglazyfreed"
 PGACTIVATE = "pgactivate"
 PGDEACTIVATE = "pgdeactivate"
 NUMA_PTE_UPDATES = "numa_pte_updates"
@@ -90,7 +91,7 @@ THP_MIGRATION_SPLIT = "thp_migration_split"
 VM_EVENT_ITEMS = (
     "pgpgin", "pgpgout", "pswpin", "pswpout",
     *PGALLOC,
-    PGFREE, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE, PGFAULT, PGMAJFAULT, "pglazyfreed",
+    PGFREE, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE, PGFAULT, PGMAJFAULT, PGLAZYFREED,
     NUMA_PTE_UPDATES, NUMA_HUGE_PTE_UPDATES, NUMA_HINT_FAULTS, NUMA_HINT_FAULTS_LOCAL,
     NUMA_PAGE_MIGRATE, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
     "compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "compact_stall",

@@ -36,6 +36,9 @@ AFTER_6_12: dict[str, bool] = {
     "vma_merge_faulted_into_unfaulted": False,  # 6.16
     "mprotect_pte_batch": False,              # 6.17
     "madvise_collapse_no_block_ok": False,    # after 6.12 (oracle: 7.2 has it)
+    "collapse_read_only_anon": False,         # after 6.12 (oracle: 7.2 has it)
+    "collapse_pte_batch": False,              # after 6.12 (oracle: 7.2 has it)
+    "madvise_dontneed_reclaim_pt": False,     # 6.13
     "thp_wp_huge_zero_alloc": False,          # 6.13
     "pmd_bad_ignores_accessed": False,        # 6.13
     "meminfo_balloon": False,                 # 6.14
@@ -60,6 +63,8 @@ AFTER_6_1: dict[str, bool] = {
     "mbind_alloc_by_mpol": False,             # 6.7
     "mpol_weighted_interleave": False,        # 6.9
     "madvise_cold_pte_thp_batch": False,      # 6.9
+    "zap_pte_batch": False,                   # 6.9
+    "lazyfree_thp_unmap_pmd": False,          # 6.11
     "kpagecount_typed_zero": False,           # 6.9
     "move_pages_folio_likely_mapped_shared": False,  # 6.10
     "smaps_account_nonpresent_shared": False,  # 6.10
