@@ -196,3 +196,25 @@ def test_machine_switch_values_are_strict():
         Machine(nodes={0: 256 << 20}, no_such_switch=True)
     assert Machine(nodes={0: 256 << 20}, thp_migration_supported=0).profile \
         .thp_migration_supported is False
+
+
+def test_explore_lists_every_interleaving_and_replay_traces_one(tmp_path, capsys):
+    """``explore --list`` prints each interleaving with its schedule (passing ones too);
+    ``replay --schedule S --events --trace F`` re-runs one and shows every step."""
+    assert main(["explore", "--scenario", "stale_tlb", "--bound", "1", "--list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    listed = [line for line in out if line.startswith("stale_tlb #")]
+    n = int(re.search(r"stale_tlb: (\d+) interleavings", out[-1])[1])
+    assert len(listed) == n > 1 and all(" ok " in line for line in listed)
+    schedule = listed[1].split()[-1]
+    trace = tmp_path / "t.json"
+    assert main(["replay", "--scenario", "stale_tlb", "--schedule", schedule, "--events",
+                 "--trace", str(trace)]) == 0
+    events = [line for line in capsys.readouterr().out.splitlines() if " cpu" in line]
+    doc = json.loads(trace.read_text())
+    assert len(doc["traceEvents"]) == len(events) > 0
+    assert doc["otherData"]["schedule"] == schedule
+    assert {e["tid"] for e in doc["traceEvents"]} == {0, 1}
+    assert main(["explore", "--scenario", "stale_tlb", "--bound", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d[0]["explored"] == n and d[0]["failing"] == 0

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -633,15 +634,31 @@ def run_scenario(name: str, scheduler: Scheduler, profile: str = "seed",
 
 def explore(name: str, preemption_bound: int = 2, profile: str = "seed",
             switches: dict[str, Any] | None = None,
-            max_executions: int = 100_000) -> tuple[int, list[Execution]]:
-    """Bounded exhaustive search; returns (executions run, failing executions)."""
+            max_executions: int = 100_000,
+            on_execution: Any = None) -> tuple[int, list[Execution]]:
+    """Bounded exhaustive search; returns (executions run, failing executions).
+    ``on_execution(ex)`` sees every execution, passing or failing (``--list``)."""
     sched = DfsScheduler(preemption_bound, max_executions)
     failures = []
     while sched.new_execution():
         ex = run_scenario(name, sched, profile, switches)
+        if on_execution is not None:
+            on_execution(ex)
         if ex.failure is not None:
             failures.append(ex)
     return sched.executions, failures
+
+
+def trace_events(ex: Execution) -> list[dict[str, Any]]:
+    """A Chrome/Perfetto trace of one execution: a track per CPU, one slice per step
+    (the operation, and the trap it stopped at or what it returned); the time axis is
+    the step number (1 step = 1 us)."""
+    out: list[dict[str, Any]] = []
+    for line in ex.events:
+        step, cpu, rest = line.split(" ", 2)
+        out.append({"name": rest, "ph": "X", "pid": 0, "tid": int(cpu[3:]),
+                    "ts": int(step), "dur": 1, "args": {"step": int(step)}})
+    return out
 
 
 def replay_command(name: str, profile: str, switches: dict[str, Any] | None,
@@ -690,9 +707,15 @@ def cli_replay(argv: list[str]) -> int:
     ap.add_argument("--schedule", required=True)
     ap.add_argument("--strict", action="store_true",
                     help="a schedule that does not fit is a failure (a divergence)")
+    ap.add_argument("--events", action="store_true",
+                    help="print every step of the run (CPU, operation, trap or result)")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write the run as a Chrome/Perfetto trace (time axis: steps)")
     add_profile_arguments(ap)
     args = ap.parse_args(argv)
     switches = profile_switches(args)
+    if args.trace:
+        cliutil.check_writable(args.trace)
     try:
         sched = ReplayScheduler(args.schedule)
     except errors.ScheduleError as e:
@@ -705,6 +728,13 @@ def cli_replay(argv: list[str]) -> int:
         sched = ReplayScheduler(args.schedule, strict=False)
         sched.new_execution()
         ex = run_scenario(args.scenario, sched, args.profile, switches, sched.schedule.seed)
+    if args.events:
+        for line in ex.events:
+            print(line)
+    if args.trace:
+        cliutil.write_atomic(args.trace, json.dumps({"traceEvents": trace_events(ex),
+                                                     "otherData": {"scenario": args.scenario,
+                                                                   "schedule": args.schedule}}))
     if ex.failure is not None:
         print(format_failure(args.scenario, args.profile, switches, ex))
         return 1
@@ -728,16 +758,44 @@ def cli_explore(argv: list[str]) -> int:
     ap.add_argument("--bound", type=cliutil.nonneg_int, default=2, help="preemption bound")
     add_profile_arguments(ap)
     ap.add_argument("--max-executions", type=cliutil.positive_int, default=100_000)
+    ap.add_argument("--list", action="store_true",
+                    help="print every interleaving explored: outcome and schedule string "
+                         "(thpsim replay --schedule S re-runs one; --events traces it)")
+    ap.add_argument("--json", action="store_true", help="results as one JSON document")
     args = ap.parse_args(argv)
     switches = profile_switches(args)
     status = 0
+    doc: list[dict[str, Any]] = []
     for name in args.scenario or sorted(SCENARIOS):
-        n, fails = explore(name, args.bound, args.profile, switches, args.max_executions)
+        seen: list[dict[str, Any]] = []
+
+        def note(ex: Execution, seen: list[dict[str, Any]] = seen) -> None:
+            if args.list or args.json:
+                seen.append({"schedule": ex.schedule.encode(), "steps": ex.steps,
+                             "outcome": "ok" if ex.failure is None else "failed"})
+
+        n, fails = explore(name, args.bound, args.profile, switches, args.max_executions,
+                           on_execution=note)
+        if fails:
+            status = 1
+        if args.json:
+            doc.append({"scenario": name, "explored": n, "failing": len(fails),
+                        "bound": args.bound, "profile": args.profile,
+                        "interleavings": seen if args.list else None,
+                        "failures": [{"schedule": f.failure.schedule.encode(),
+                                      "kind": f.failure.kind, "message": f.failure.message,
+                                      "replay": replay_command(name, args.profile, switches,
+                                                               f.failure.schedule.encode())}
+                                     for f in fails]})
+            continue
+        for i, e in enumerate(seen):
+            print(f"{name} #{i}: {e['outcome']} ({e['steps']} steps) {e['schedule']}")
         print(f"{name}: {n} interleavings explored (preemption bound {args.bound}, "
               f"profile {args.profile}), {len(fails)} failing")
         if fails:
-            status = 1
             print(format_failure(name, args.profile, switches, fails[0]))
+    if args.json:
+        cliutil.emit_json(doc)
     return status
 
 

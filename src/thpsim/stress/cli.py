@@ -69,7 +69,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
             dt = now - t0
             print(f"[worker {job['worker']}] round {res.rounds} steps {res.steps} "
                   f"migrations {mig} (THP {thp}) {mig / dt:.0f}/s {res.steps / dt:.0f} steps/s",
-                  flush=True)
+                  file=sys.stderr, flush=True)  # progress on stderr, results on stdout
 
     res = run_stress(cfg, seed, migration_budget=job["budget"], progress=progress,
                      trace=job.get("trace") is not None, trace_round=job.get("trace_round", 0))
