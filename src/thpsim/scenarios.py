@@ -692,6 +692,15 @@ add_profile_arguments = cliutil.add_profile_arguments
 profile_switches = cliutil.profile_switches
 
 
+def scenario_list() -> str:
+    """Every race scenario with the first line of its docstring (the tools' --help)."""
+    lines = ["scenarios:"]
+    for name in sorted(SCENARIOS):
+        doc = (SCENARIOS[name].__doc__ or "").strip().splitlines()
+        lines.append(f"  {name:<30} {doc[0] if doc else ''}")
+    return "\n".join(lines)
+
+
 def cli_replay(argv: list[str]) -> int:
     """``thpsim replay --scenario NAME --schedule S [--profile P] [--switch k=v]...``
 
@@ -702,7 +711,8 @@ def cli_replay(argv: list[str]) -> int:
     reported as "passes now" with the step where the schedule stopped fitting.
     ``--strict`` reports the divergence instead.
     """
-    ap = argparse.ArgumentParser(prog="thpsim replay")
+    ap = argparse.ArgumentParser(prog="thpsim replay", epilog=scenario_list(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--schedule", required=True)
     ap.add_argument("--strict", action="store_true",
@@ -753,7 +763,8 @@ def cli_explore(argv: list[str]) -> int:
     Bounded exhaustive search; prints the number of interleavings explored per
     scenario and the first failure's report with its replay command.
     """
-    ap = argparse.ArgumentParser(prog="thpsim explore")
+    ap = argparse.ArgumentParser(prog="thpsim explore", epilog=scenario_list(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     ap.add_argument("--bound", type=cliutil.nonneg_int, default=2, help="preemption bound")
     add_profile_arguments(ap)
@@ -801,7 +812,8 @@ def cli_explore(argv: list[str]) -> int:
 
 def cli_run(argv: list[str]) -> int:
     """``thpsim race --scenario NAME --policy random|pct|rr [--seed N] [--runs K]``"""
-    ap = argparse.ArgumentParser(prog="thpsim race")
+    ap = argparse.ArgumentParser(prog="thpsim race", epilog=scenario_list(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--policy", default="random", choices=["random", "pct", "rr"])
     ap.add_argument("--seed", type=cliutil.nonneg_int, default=0)
