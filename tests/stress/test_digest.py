@@ -91,8 +91,9 @@ whole (madvise_dontneed_reclaim_pt, 6.13); MADV_COLLAPSE of PTE-mapped THPs and
 read-only blocks. With those four switches off the old digests came out unchanged.
 Re-recorded (all) for the 7.2 clusters that followed: a new anon page is swap-backed
 (page_add_new_anon_rmap()); MADV_FREE makes it lazily freed (not swap-backed) and
-counts pglazyfree once per page, not at every MADV_FREE (mark_page_lazyfree()); MADV_PAGEOUT's reclaim discards a clean lazily freed page
-(pglazyfreed; try_to_unmap_one()); mremap moves a whole PTE table as it is
+counts pglazyfree once per page, not at every MADV_FREE (mark_page_lazyfree());
+MADV_PAGEOUT's reclaim discards a clean lazily freed page (pglazyfreed;
+try_to_unmap_one()); mremap moves a whole PTE table as it is
 (mremap_move_normal_pmd, 5.10); mprotect makes a PTE writable only where soft-dirty
 tracking does not need the write fault (can_change_pte_writable()). With the pglazyfree
 count as before, the seed digests came out unchanged, and mainline 1 and 3 too with the
