@@ -210,15 +210,16 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     return p
 
 
-def progress_bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None
-                 ) -> Any:
+def progress_bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None,
+                 position: int | None = None) -> Any:
     """A progress bar on stderr (tqdm), off when stderr is not a terminal (or
-    ``enabled=False``), so results on stdout stay clean."""
+    ``enabled=False``), so results on stdout stay clean. ``position``: the bar's line,
+    for one bar per worker process."""
     from tqdm import tqdm  # lazy: only long commands draw a bar
 
     disable = (not sys.stderr.isatty()) if enabled is None else not enabled
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable,
-                dynamic_ncols=True, leave=False)
+                dynamic_ncols=True, leave=False, position=position)
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from thpsim.cliutil import (
     positive_float,
     positive_int,
     profile_switches,
+    progress_bar,
     write_atomic,
 )
 from thpsim.stress.harness import (
@@ -60,9 +61,18 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     seed = job["seed"]
     last = [time.perf_counter()]
     t0 = time.perf_counter()
+    # on a terminal: a bar per worker (rounds, or migrations against the budget);
+    # otherwise (a log, a pipe) a progress line every --progress-every seconds
+    budget = job["budget"]
+    bar = progress_bar(budget if budget else cfg.rounds, f"worker {job['worker']}",
+                       unit="migration" if budget else "round", position=job["worker"])
 
     def progress(res: Any, m: Any) -> None:
         now = time.perf_counter()
+        if not bar.disable:
+            done = folio_migrations(m)[0] if budget else res.rounds
+            bar.update(min(done, bar.total) - bar.n)
+            return
         if now - last[0] >= job["progress_every"]:
             last[0] = now
             mig, thp = folio_migrations(m)
@@ -71,8 +81,12 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
                   f"migrations {mig} (THP {thp}) {mig / dt:.0f}/s {res.steps / dt:.0f} steps/s",
                   file=sys.stderr, flush=True)  # progress on stderr, results on stdout
 
-    res = run_stress(cfg, seed, migration_budget=job["budget"], progress=progress,
-                     trace=job.get("trace") is not None, trace_round=job.get("trace_round", 0))
+    try:
+        res = run_stress(cfg, seed, migration_budget=job["budget"], progress=progress,
+                         trace=job.get("trace") is not None,
+                         trace_round=job.get("trace_round", 0))
+    finally:
+        bar.close()
     out = {"worker": job["worker"], "seed": seed, "rounds": res.rounds, "steps": res.steps,
            "migrations": res.migrations, "thp_migrations": res.thp_migrations,
            "seconds": res.seconds, "report": None, "repro": None, "ops": res.ops}
