@@ -64,14 +64,15 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     # on a terminal: a bar per worker (rounds, or migrations against the budget);
     # otherwise (a log, a pipe) a progress line every --progress-every seconds
     budget = job["budget"]
-    bar = progress_bar(budget if budget else cfg.rounds, f"worker {job['worker']}",
+    goal = budget if budget else cfg.rounds
+    bar = progress_bar(goal, f"worker {job['worker']}",
                        unit="migration" if budget else "round", position=job["worker"])
 
     def progress(res: Any, m: Any) -> None:
         now = time.perf_counter()
         if not bar.disable:
             done = folio_migrations(m)[0] if budget else res.rounds
-            bar.update(min(done, bar.total) - bar.n)
+            bar.update(min(done, goal) - bar.n)
             return
         if now - last[0] >= job["progress_every"]:
             last[0] = now
