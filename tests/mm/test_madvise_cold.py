@@ -518,3 +518,26 @@ def test_collapse_of_a_range_inside_one_block_by_era(ok):
     p.madvise(a, THP, MADV_NOHUGEPAGE)
     assert errno_of(p.madvise, a + PAGE_SIZE, PAGE_SIZE, MADV_COLLAPSE) == errno.EINVAL
     check_data(p, a, THP)
+
+
+def test_pageout_discards_clean_lazily_freed_pages():
+    """MADV_FREE makes pages lazily freed (not swap-backed); MADV_PAGEOUT's reclaim,
+    which has no swap, still discards those that stayed clean (try_to_unmap_one():
+    MM_ANONPAGES, pglazyfreed; they read 0 again) and keeps one written since
+    MADV_FREE, swap-backed again, with its data."""
+    from thpsim import MADV_FREE
+
+    m = numa_machine("mainline")
+    p = m.spawn()
+    a = small(p, 8)
+    p.madvise(a, 8 * PAGE_SIZE, MADV_FREE)
+    p.write(a + 3 * PAGE_SIZE, 33)  # redirtied after MADV_FREE
+    rss = int(smaps_of(p.fs, a)["Rss"])
+    before = dict(m.kernel.vmstat.events)
+    assert p.madvise(a, 8 * PAGE_SIZE, MADV_PAGEOUT) == 0
+    d = delta(m, before)
+    assert d["pglazyfreed"] == 7
+    assert int(smaps_of(p.fs, a)["Rss"]) == rss - 7 * 4
+    assert p.read(a + 3 * PAGE_SIZE) == 33
+    assert all(p.read(a + i * PAGE_SIZE) == 0 for i in range(8) if i != 3)
+    m.check_integrity()

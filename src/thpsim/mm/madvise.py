@@ -24,10 +24,11 @@ MADV_COLD clears the accessed bits of the range's exclusively mapped pages (PTE
 and PMD), their PG_referenced and PG_young (smaps' Referenced drops), and moves
 them to the inactive list (pgdeactivate). MADV_PAGEOUT clears PG_referenced and
 PG_young and hands the pages to mm/vmscan.py's reclaim_pages(); the model has no
-swap, so reclaim fails for every anonymous page as it does on a swapless kernel:
-nothing is unmapped, the data stays, each page goes back active (pgactivate) and
-a THP is split on the way (the fallback to base pages). Both split a THP the
-range covers only in part. MADV_COLLAPSE is mm/khugepaged.py's madvise_collapse():
+swap, so reclaim fails for every swap-backed anonymous page as it does on a
+swapless kernel: nothing is unmapped, the data stays, each page goes back active
+(pgactivate) and a THP is split on the way (the fallback to base pages); a clean
+lazily freed page (MADV_FREE) needs no swap and is discarded (pglazyfreed). Both
+split a THP the range covers only in part. MADV_COLLAPSE is mm/khugepaged.py's madvise_collapse():
 the range's 4 KiB pages collapsed into THPs as khugepaged would, synchronously.
 Not modelled, EINVAL in every profile although mainline has them:
 MADV_DONTNEED_LOCKED (5.18), MADV_GUARD_INSTALL/REMOVE (6.13).

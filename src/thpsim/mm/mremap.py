@@ -161,31 +161,21 @@ def move_page_tables(vma: vm_area_struct, old_addr: int, new_vma: vm_area_struct
             return -errno.ENOMEM
         v = pmdp_get(old_pmd)
         if pmd_trans_huge(v) or is_swap_pmd(v):
-            if extent == HPAGE_PMD_SIZE:
-                if (yield from huge_memory.move_huge_pmd(vma, old_addr, new_addr, old_end,
-                                                         old_pmd, new_pmd)):
-                    if notify:
-                        mmu_notifier_move_range(mm, old_addr, new_addr, extent)
-                    old_addr += extent
-                    new_addr += extent
-                    moved += extent
-                    continue
-            yield from huge_memory.__split_huge_pmd(vma, old_pmd, old_addr, False)
-        elif (extent == HPAGE_PMD_SIZE and mm.kernel.profile.mremap_move_normal_pmd
-              and pmd_none(pmdp_get(new_pmd))):
+            whole = extent == HPAGE_PMD_SIZE and (yield from huge_memory.move_huge_pmd(
+                vma, old_addr, new_addr, old_end, old_pmd, new_pmd))
+            if not whole:
+                yield from huge_memory.__split_huge_pmd(vma, old_pmd, old_addr, False)
+        else:
             # 5.10+ move_pgt_entry(NORMAL_PMD): a whole table moves as it is
-            if (yield from move_normal_pmd(vma, old_addr, old_pmd, new_pmd)):
-                if notify:
-                    mmu_notifier_move_range(mm, old_addr, new_addr, extent)
-                old_addr += extent
-                new_addr += extent
-                moved += extent
-                continue
-        if pmd_none(pmdp_get(new_pmd)):
-            if (yield from __pte_alloc(mm, new_pmd)) < 0:
-                return -errno.ENOMEM
-        yield from move_ptes(vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd,
-                             new_addr)
+            whole = (extent == HPAGE_PMD_SIZE and mm.kernel.profile.mremap_move_normal_pmd
+                     and pmd_none(pmdp_get(new_pmd))
+                     and (yield from move_normal_pmd(vma, old_addr, old_pmd, new_pmd)))
+        if not whole:
+            if pmd_none(pmdp_get(new_pmd)):
+                if (yield from __pte_alloc(mm, new_pmd)) < 0:
+                    return -errno.ENOMEM
+            yield from move_ptes(vma, old_pmd, old_addr, old_addr + extent, new_vma,
+                                 new_pmd, new_addr)
         if notify:
             mmu_notifier_move_range(mm, old_addr, new_addr, extent)
         old_addr += extent

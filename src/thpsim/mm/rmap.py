@@ -32,6 +32,7 @@ from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.mm_types import MM_ANONPAGES, anon_vma, linear_page_index, vma_address
+from thpsim.mm.mmu_notifier import mmu_notifier_invalidate_range
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_anon_exclusive,
@@ -509,6 +510,8 @@ def try_to_unmap_one(ctx: KernelContext, head: int, vma: vm_area_struct,
                 zap_deposited_table(mm, pmd)
                 mm.add_mm_counter(MM_ANONPAGES, -nr)
                 folio_put_refs(ctx, head, 1)
+                if ctx.mmu_notifiers:  # the range reads zeroes from now on
+                    mmu_notifier_invalidate_range(mm, haddr, haddr + nr * PAGE_SIZE)
                 pvm.page_vma_mapped_walk_done(pvmw)
                 break
             # kept: swap-backed again, the PMD split (the PTE walk that follows in the
@@ -537,6 +540,8 @@ def try_to_unmap_one(ctx: KernelContext, head: int, vma: vm_area_struct,
         mm.add_mm_counter(MM_ANONPAGES, -1)  # discard:
         page_remove_rmap(ctx, pte_pfn(pteval), False)
         folio_put_refs(ctx, head, 1)
+        if ctx.mmu_notifiers:  # the page reads zeroes from now on
+            mmu_notifier_invalidate_range(mm, a, a + PAGE_SIZE)
     if flush_start >= 0:
         yield from flush_tlb_range(vma, flush_start, flush_end)
     return ok

@@ -112,6 +112,26 @@ def run_main(argv: list[str]) -> int:
     return _report("run", args, state, None)
 
 
+def _print_tool(cmd: str, args: argparse.Namespace, tool: Any) -> int:
+    """Run ``tool(state, [], args)`` on the scenario's state and print its text (or, with
+    --json, its object): what numactl --hardware/--show, migratepages, numastat and proc
+    share."""
+    try:
+        state = _state(cmd, args)
+    except ScenarioFailure as e:
+        return _fail(cmd, e)
+    try:
+        text, obj = tool(state, [], args)
+    except OSError as e:  # the system call the tool makes failed (migratepages)
+        print(f"{cmd.replace('pages', '_pages')}: {e.strerror}", file=sys.stderr)
+        return EXIT_FOUND
+    if args.json:
+        emit_json(obj)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def numactl_main(argv: list[str]) -> int:
     """``thpsim numactl --scenario F --hardware | --show [--pid P] | POLICY -- PROCESS``."""
     ap = _parser("numactl", "numactl(8) on a scenario: --hardware, --show, or run a process "
@@ -128,16 +148,7 @@ def numactl_main(argv: list[str]) -> int:
     if args.hardware or args.show:
         if policy or args.command:
             raise UsageError("--hardware and --show take no policy and no PROCESS")
-        try:
-            state = _state("numactl", args)
-        except ScenarioFailure as e:
-            return _fail("numactl", e)
-        text, obj = sc_mod.tool_numactl(state, [], args)
-        if args.json:
-            emit_json(obj)
-        else:
-            sys.stdout.write(text)
-        return EXIT_OK
+        return _print_tool("numactl", args, sc_mod.tool_numactl)
     if not args.command:
         raise UsageError("give --hardware, --show, or a policy and the PROCESS to start "
                          "(numactl --membind=1 -- NAME)")
@@ -158,20 +169,7 @@ def migratepages_main(argv: list[str]) -> int:
                                  "from FROM-NODES to TO-NODES with migrate_pages(2).",
                  parents=[sc_mod.migratepages_parser()])
     args = ap.parse_args(argv)
-    try:
-        state = _state("migratepages", args)
-    except ScenarioFailure as e:
-        return _fail("migratepages", e)
-    try:
-        text, obj = sc_mod.tool_migratepages(state, [], args)
-    except OSError as e:
-        print(f"migrate_pages: {e.strerror}", file=sys.stderr)
-        return EXIT_FOUND
-    if args.json:
-        emit_json(obj)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return _print_tool("migratepages", args, sc_mod.tool_migratepages)
 
 
 def numastat_main(argv: list[str]) -> int:
@@ -179,16 +177,7 @@ def numastat_main(argv: list[str]) -> int:
     ap = _parser("numastat", "numastat(8) on a scenario's state.",
                  parents=[sc_mod.numastat_parser()])
     args = ap.parse_args(argv)
-    try:
-        state = _state("numastat", args)
-    except ScenarioFailure as e:
-        return _fail("numastat", e)
-    text, obj = sc_mod.tool_numastat(state, [], args)
-    if args.json:
-        emit_json(obj)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return _print_tool("numastat", args, sc_mod.tool_numastat)
 
 
 def proc_main(argv: list[str]) -> int:
@@ -197,13 +186,4 @@ def proc_main(argv: list[str]) -> int:
     ap = _parser("proc", "Print a /proc or /sys file of a scenario's state.",
                  parents=[sc_mod.proc_parser()])
     args = ap.parse_args(argv)
-    try:
-        state = _state("proc", args)
-    except ScenarioFailure as e:
-        return _fail("proc", e)
-    text, obj = sc_mod.tool_proc(state, [], args)
-    if args.json:
-        emit_json(obj)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return _print_tool("proc", args, sc_mod.tool_proc)
