@@ -20,6 +20,9 @@ FIGURES = {
     "thp_faults_per_s": "faults/s",
     **{name: "migrations/s" for name in MIGRATIONS},
     "stress_steps_per_s": "steps/s",
+    "modeled_time_steps_per_s": "steps/s",
+    "modeled_time_run_ms": "ms",
+    **{f"modeled_move_pages_{w}_us": "us" for w in ("4k", "thp", "512x4k")},
     **{f"scale_{dim}_{n}_us": "us/THP" for dim, ns in
        (("mappings", (1, 4)), ("cpus", (2, 8)), ("vmas", (0, 256)), ("gib", (1, 2)))
        for n in ns},

@@ -19,6 +19,7 @@ from thpsim.errors import (
     ScheduleError,
     ThpsimError,
 )
+from thpsim.hw.cost import CostParams, NodeCost
 from thpsim.include.uapi.linux.mempolicy import (
     MPOL_BIND,
     MPOL_DEFAULT,

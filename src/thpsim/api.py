@@ -31,6 +31,7 @@ from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
 from thpsim.fs.vfs import VFS, VFSView
+from thpsim.hw.cost import CostModel, CostParams
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory, is_int
 from thpsim.integrity import CHECKER_BYTES_PER_FRAME, IntegrityState, Shadow, check_integrity
@@ -95,6 +96,21 @@ def _mapping(name: str, value: Any) -> dict:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{name} must be a mapping, not {value!r}")
     return dict(value)
+
+
+def _cost_params(value: Any) -> CostParams:
+    """``Machine(modeled_time=...)`` as a parameter table (ConfigError if it is none)."""
+    if value is True:
+        return CostParams()
+    if isinstance(value, CostParams):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return CostParams.from_dict(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"modeled_time: {e}") from None
+    raise ConfigError(f"modeled_time must be a bool, a CostParams or its dict form, "
+                      f"not {value!r}")
 
 
 def _check(ret: int) -> int:
@@ -194,6 +210,11 @@ class Machine:
             machine whose estimated need (``HOST_BYTES_PER_FRAME`` per modelled 4 KiB
             frame) exceeds it is refused with ConfigError saying how much it would
             take; pass a larger value to build it anyway (on a host that overcommits).
+        modeled_time: the cost model (:mod:`thpsim.hw.cost`, docs/modeled-time.md):
+            True for the shipped parameter table, a :class:`~thpsim.hw.cost.CostParams`
+            or its dict form (``thpsim calibrate``'s output) for another. It charges
+            modeled nanoseconds to the CPUs and shows them under
+            ``/sys/kernel/debug/thpsim/``; it changes no kernel state. Default False.
         switches: the profile's named switches (:mod:`thpsim.profiles`); an unknown
             name is a ConfigError.
 
@@ -221,6 +242,7 @@ class Machine:
         tlb_entries: tuple[int, int] = (1536, 1024),
         knl_ad_erratum: bool = False,
         host_memory: int | None = None,
+        modeled_time: bool | CostParams | Mapping[str, Any] = False,
         **switches: Any,
     ):
         if nodes is None:
@@ -284,6 +306,9 @@ class Machine:
         self.kernel = mm_core_init(self.profile, mem, cpu_list,
                                    ThpSettings(thp, defrag, use_zero_page), movable,
                                    movable_align)
+        if modeled_time is not False:
+            self.kernel.cost = CostModel(_cost_params(modeled_time),
+                                         [c.nid for c in cpu_list], mem.nid, mem.distance)
         self.check = check
         self._faults_checked = 0
         self._check_state = IntegrityState()

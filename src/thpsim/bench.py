@@ -31,6 +31,11 @@ Figures:
     offline_thp_per_s               THPs moved by memory offline (a block's ``state``)
     stress_steps_per_s              interleaved stress (``thpsim stress``), default checks
     stress_migrations_per_s         ... its folio migrations per second (one core)
+    modeled_time_steps_per_s        the stress run above with the cost model on (its overhead)
+    modeled_time_run_ms             ... its modeled time, all CPUs (docs/modeled-time.md)
+    modeled_move_pages_*_us         modeled time of move_pages across nodes: one 4 KiB page,
+                                    one THP, 512 4 KiB pages (the v3 cover letter's 62.47,
+                                    658.54 and 1987.38 us; thpsim calibrate)
     scale_mappings_<N>_us           µs per THP migration, the THP mapped by N processes
     scale_cpus_<N>_us               ... N CPUs with the THP in their TLBs
     scale_vmas_<N>_us               ... N other VMAs in the process
@@ -326,6 +331,28 @@ def bench_stress(sz: dict) -> tuple[float, float]:
     return res.steps / cpu, res.migrations / cpu
 
 
+def bench_stress_modeled(sz: dict) -> tuple[float, float]:
+    """:func:`bench_stress`'s run with the cost model on: steps per CPU second (the
+    model's overhead) and the run's modeled milliseconds (the same every time)."""
+    from thpsim.stress import StressConfig, run_stress  # lazy: only the stress figures
+
+    t0 = time.process_time()
+    res = run_stress(StressConfig(rounds=sz["stress_rounds"], migrators=2,
+                                  modeled_time=True), seed=1)
+    cpu = time.process_time() - t0
+    if res.failure is not None or res.modeled is None:
+        raise SystemExit(f"stress failed: {res.failure}")
+    return res.steps / cpu, res.modeled["total_ns"] / 1e6
+
+
+def bench_modeled_move_pages() -> list[float]:
+    """Modeled us of the three cover-letter move_pages measurements (thpsim calibrate)."""
+    # lazy: only these figures need the calibration module
+    from thpsim.experiment.calibrate import V3_COVER_LETTER, run_measurement
+
+    return [run_measurement(m)[0] / 1000 for m in V3_COVER_LETTER]
+
+
 # -- scaling --------------------------------------------------------------------------
 
 def _us_per_thp(mig: _Migrations, moves: int = 2) -> float:
@@ -445,6 +472,11 @@ def _benches(sz: dict, in_process: bool, repeat: int):
     yield ([("stress_steps_per_s", "steps/s", False),
             ("stress_migrations_per_s", "migrations/s", True)],
            lambda: list(bench_stress(sz)), repeat)
+    yield ([("modeled_time_steps_per_s", "steps/s", False),
+            ("modeled_time_run_ms", "ms", False)],
+           lambda: list(bench_stress_modeled(sz)), repeat)
+    yield ([(f"modeled_move_pages_{w}_us", "us", False) for w in ("4k", "thp", "512x4k")],
+           bench_modeled_move_pages, 1)
     for dim, fn in (("mappings", scale_mappings), ("cpus", scale_cpus),
                     ("vmas", scale_vmas), ("gib", scale_gib)):
         for n in sz[f"scale_{dim}"]:

@@ -24,6 +24,7 @@ of what was written. The data is returned; printing is the CLI's (STYLE.md 2.7).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from thpsim import (
@@ -87,39 +88,60 @@ def _anon_huge_kb(m: Machine, p: Process) -> int:
                if line.startswith("AnonHugePages:"))
 
 
-def _page_nodes(p: Process, a: int) -> dict[int, int]:
+def _page_nodes(p: Process, a: int, length: int = LENGTH) -> dict[int, int]:
     """Pages of the region per node, from move_pages' query (nodes=NULL)."""
-    _, status = p.move_pages(0, list(range(a, a + LENGTH, PAGE_SIZE)), None, 0)
+    _, status = p.move_pages(0, list(range(a, a + length, PAGE_SIZE)), None, 0)
     return dict(sorted(Counter(s for s in status if s is not None).items()))
 
 
+#: ``probe(stage, machine, process, addr, length)``: called with stage "before" just
+#: before the migrating call and "after" just after it; what it returns joins the result
+Probe = Callable[[str, Machine, Process, int, int], dict[str, Any]]
+
+
 def migrate_by_caller(caller: str, profile: str = "seed", switches: dict[str, Any] | None = None,
-                      node_mib: int = 256, thp_migration: bool = True) -> dict[str, Any]:
-    """Fault two THPs on node 0, migrate them with ``caller``, report what changed."""
+                      node_mib: int = 256, thp_migration: bool = True, *,
+                      nr_thp: int = NR_THP, machine_options: dict[str, Any] | None = None,
+                      probe: Probe | None = None, every_page: bool = False) -> dict[str, Any]:
+    """Fault ``nr_thp`` THPs (two) on node 0, migrate them with ``caller``, report what
+    changed. ``machine_options``: more Machine arguments (``modeled_time``);
+    ``probe``: an observer around the call (the split-vs-THP experiment's);
+    ``every_page``: move_pages names every 4 KiB page of the region, as a tool moving
+    a range does, not only the THPs' heads (without THP migration a head names only
+    its own page once the THP is split)."""
     switches = dict(switches or {})
     switches["thp_migration_supported"] = thp_migration
     size = node_mib * MiB
+    length = nr_thp * HPAGE_PMD_SIZE
     m = Machine(nodes={0: size, 1: size}, cpus=CPUS, thp="always", profile=profile, seed=0,
                 check=True, block_size=BLOCK, movable={0: size // 2, 1: size // 2},
-                **switches)
+                **(machine_options or {}), **switches)
     p = m.spawn(cpu=0)
     t = p.threads[0]
     cpuset = _join_cpuset(m, p) if caller == "cpuset" else None
-    a = p.mmap(HINT, LENGTH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    p.madvise(a, LENGTH, MADV_HUGEPAGE)
-    for x in range(a, a + LENGTH, PAGE_SIZE):
+    a = p.mmap(HINT, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.madvise(a, length, MADV_HUGEPAGE)
+    for x in range(a, a + length, PAGE_SIZE):
         t.write(x, x)
     before_thp = _anon_huge_kb(m, p) // 2048
-    before_nodes = _page_nodes(p, a)
+    before_nodes = _page_nodes(p, a, length)
     v0 = m.vmstat()
+    probed = probe("before", m, p, a, length) if probe is not None else {}
     ret: Any
     if caller == "move_pages":
-        call = "move_pages(0, 2, [a, a+2M], [1, 1], status, MPOL_MF_MOVE)"
-        ret, status = p.move_pages(0, [a, a + HPAGE_PMD_SIZE], [1, 1], MPOL_MF_MOVE)
-        ret = f"{ret}, status {status}"
+        if every_page:
+            pages = list(range(a, a + length, PAGE_SIZE))
+            call = f"move_pages(0, {len(pages)}, [a, a+4K, ..], [1, ..], status, MPOL_MF_MOVE)"
+        else:
+            pages = [a + i * HPAGE_PMD_SIZE for i in range(nr_thp)]
+            where = "[a, a+2M]" if nr_thp == 2 else f"[a, a+2M, .. a+{2 * (nr_thp - 1)}M]"
+            call = f"move_pages(0, {nr_thp}, {where}, {[1] * nr_thp}, status, MPOL_MF_MOVE)"
+        ret, status = p.move_pages(0, pages, [1] * len(pages), MPOL_MF_MOVE)
+        ret = (f"{ret}, status {status}" if len(status) <= 16
+               else f"{ret}, status per node {dict(sorted(Counter(status).items()))}")
     elif caller == "mbind":
-        call = "mbind(a, 4M, MPOL_BIND, {1}, MPOL_MF_MOVE)"
-        ret = p.mbind(a, LENGTH, MPOL_BIND, 0b10, 64, MPOL_MF_MOVE)
+        call = f"mbind(a, {length // MiB}M, MPOL_BIND, {{1}}, MPOL_MF_MOVE)"
+        ret = p.mbind(a, length, MPOL_BIND, 0b10, 64, MPOL_MF_MOVE)
     elif caller == "migrate_pages":
         call = f"migrate_pages({p.pid}, {{0}}, {{1}})"
         ret = p.migrate_pages(p.pid, 64, 0b01, 0b10)
@@ -138,10 +160,12 @@ def migrate_by_caller(caller: str, profile: str = "seed", switches: dict[str, An
         ret = p.madvise(a, PAGE_SIZE, MADV_SOFT_OFFLINE)
     else:
         raise ValueError(f"unknown caller {caller!r}; known: {', '.join(CALLERS)}")
+    if probe is not None:
+        probed.update(probe("after", m, p, a, length))
     v1 = m.vmstat()
-    for x in range(a, a + LENGTH, 64 * PAGE_SIZE):
+    for x in range(a, a + length, 64 * PAGE_SIZE):
         t.read(x)  # the shadow checks every read: nothing was lost in the move
-    after_nodes = _page_nodes(p, a)
+    after_nodes = _page_nodes(p, a, length)
     after_thp = _anon_huge_kb(m, p) // 2048
     m.check_integrity()
     return {
@@ -150,7 +174,7 @@ def migrate_by_caller(caller: str, profile: str = "seed", switches: dict[str, An
         "thp_before": before_thp, "thp_after": after_thp,
         "pages_per_node_before": before_nodes, "pages_per_node_after": after_nodes,
         "vmstat_delta": {k: v1.get(k, 0) - v0.get(k, 0) for k in EVENTS},
-        "integrity": "ok",
+        "integrity": "ok", **probed,
     }
 
 

@@ -59,6 +59,8 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
+from thpsim.fs.modeled_time import THPSIM_DEBUGFS
+from thpsim.hw.cost import parse_table, parse_usage
 from thpsim.kernel import interleave
 from thpsim.kernel.interleave import DONE, Execution, Failure, Op, Program, innermost_function
 from thpsim.kernel.sched import PREEMPT, KernelPath, Schedule, Scheduler, Spin, Trap, WaitOn
@@ -84,6 +86,8 @@ __all__ = [
     "node_free_pages", "integrity_failure",
     # a system call held mid-way
     "PausedCall", "pause", "migration_entry_at",
+    # modeled time (hw/cost.py), read from the machine's /sys/kernel/debug/thpsim files
+    "modeled_time",
 ]
 
 
@@ -560,3 +564,33 @@ def integrity_failure(machine: Any) -> str | None:
     except (IntegrityError, KernelBug) as e:
         return str(e)
     return None
+
+
+def modeled_time(machine: Any, sections: tuple[str, ...] = ("ns", "events", "usage", "params")
+                 ) -> dict[str, Any] | None:
+    """The cost model's files (fs/modeled_time.py) read through ``machine.fs`` and
+    parsed, or None when the machine has no cost model (``modeled_time=False``):
+
+    ``{"ns": {category: {"cpu0": ns, ..., "total": ns}}, "events": {event: {...}},
+    "usage": {parameter: (count, linear value)}, "params": {name: value}}``, only the
+    ``sections`` asked for. The modeled time of a stretch of a run is the difference
+    of two readings.
+    """
+    fs = machine.fs
+    if not fs.exists(THPSIM_DEBUGFS):
+        return None
+    out: dict[str, Any] = {}
+    if "ns" in sections:
+        out["ns"] = parse_table(fs.read(f"{THPSIM_DEBUGFS}/modeled_time"))
+    if "events" in sections:
+        out["events"] = parse_table(fs.read(f"{THPSIM_DEBUGFS}/modeled_events"))
+    if "usage" in sections:
+        out["usage"] = parse_usage(fs.read(f"{THPSIM_DEBUGFS}/cost_usage"))
+    if "params" in sections:
+        params: dict[str, float] = {}
+        for line in fs.read(f"{THPSIM_DEBUGFS}/cost_params").splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.split()
+                params[k] = float(v)
+        out["params"] = params
+    return out

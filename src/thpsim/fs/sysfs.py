@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE
 from thpsim.drivers.base import memory, node
+from thpsim.fs import modeled_time
 from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
 from thpsim.lib.kstrtox import kstrtoul
@@ -126,5 +127,6 @@ def register(vfs: VFS) -> None:
     memory.register(vfs)
     hwpoison_inject.register(vfs)
     huge_memory.register_debugfs(vfs)  # /sys/kernel/debug/split_huge_pages
+    modeled_time.register(vfs)  # /sys/kernel/debug/thpsim/, with modeled time on
     # ---- cgroup cpusets: /sys/fs/cgroup (v2) or /sys/fs/cgroup/cpuset (v1)
     cgroup.register(vfs, cpuset.cpuset_cgrp_subsys)

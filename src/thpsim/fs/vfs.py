@@ -548,6 +548,8 @@ class VFS:
     def _write_start(self, path: str, data: str | bytes, as_task: Any) -> tuple[File, Any]:
         """Open for writing and call the file's write method (its result, or its kernel
         path: a generator)."""
+        if self.ctx.cost is not None:  # modeled time (hw/cost.py): write(2)'s entry and exit
+            self.ctx.cost.syscall(self.ctx.smp_processor_id())
         node, f = self._open(path, as_task, MAY_WRITE)
         if node.writer is None:
             raise self._no_method(node, path)

@@ -25,6 +25,7 @@ from thpsim.kernel.locking import mutex
 from thpsim.profiles import Profile
 
 if TYPE_CHECKING:
+    from thpsim.hw.cost import CostModel
     from thpsim.mm.mm_types import anon_vma
     from thpsim.mm.page_alloc import pglist_data
     from thpsim.mm.page_flags import PageArrays
@@ -110,6 +111,9 @@ class KernelContext:
         self.sysctl_numa_balancing_mode = 0
         #: vm.enable_soft_offline (6.11+, mm/memory_failure.py): 1 at boot
         self.sysctl_enable_soft_offline = 1
+        #: model-only: the cost model (hw/cost.py) when modeled time is on, else None;
+        #: kernel paths charge it through one guarded call each and never read it back
+        self.cost: CostModel | None = None
 
     # ---- printk, WARN_ON_ONCE
     def printk(self, msg: str) -> None:
@@ -147,6 +151,11 @@ class KernelContext:
 
     def cpu_to_node(self, cpu: int) -> int:
         return self.cpus[cpu].nid
+
+    def smp_processor_id(self) -> int:
+        """The CPU ``current`` runs on; CPU 0 for a path the machine runs itself."""
+        cur = self.current
+        return cur.cpu if cur is not None else 0
 
     def numa_node_id(self) -> int:
         """The node of the CPU ``current`` runs on (numa_node_id())."""

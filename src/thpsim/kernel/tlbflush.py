@@ -22,6 +22,7 @@ from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
 from thpsim.kernel.sched import PREEMPT, KernelPath
 
 if TYPE_CHECKING:
+    from thpsim.kernel.context import KernelContext
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
 
 __all__ = [
@@ -42,11 +43,23 @@ def flush_tlb_mm_range(mm: mm_struct, start: int, end: int) -> KernelPath[None]:
     yield PREEMPT  # window: other CPUs still use the stale translations until the IPI lands
     asid = mm.mm_id
     full = (end - start) >> PAGE_SHIFT > tlb_single_page_flush_ceiling
+    if ctx.cost is not None:  # modeled time: the local flush and the IPIs
+        _charge_shootdown(ctx, asid)
     for cpu in ctx.cpus:
         if full:
             cpu.flush_asid(asid)
         else:
             cpu.flush_range(asid, start, end)
+
+
+def _charge_shootdown(ctx: KernelContext, asid: int) -> None:
+    """Model-only: charge the cost model (hw/cost.py) for one flush: the initiator's
+    own, and an IPI to each other CPU whose TLB holds entries of the address space
+    (mm_cpumask: those are the CPUs the kernel interrupts)."""
+    cost = ctx.cost
+    assert cost is not None
+    me = ctx.smp_processor_id()
+    cost.tlb_flush(me, [c.cpu for c in ctx.cpus if c.cpu != me and c.has_entries(asid)])
 
 
 def flush_tlb_range(vma: vm_area_struct, start: int, end: int) -> KernelPath[None]:
@@ -58,6 +71,8 @@ def flush_pmd_tlb_range(vma: vm_area_struct, start: int, end: int) -> KernelPath
     mm = vma.vm_mm
     mm.kernel.nr_tlb_flushes += 1
     yield PREEMPT  # window: other CPUs still use the stale huge translation
+    if mm.kernel.cost is not None:  # modeled time: the local flush and the IPIs
+        _charge_shootdown(mm.kernel, mm.mm_id)
     for cpu in mm.kernel.cpus:
         cpu.flush_range(mm.mm_id, start, end)
 

@@ -53,6 +53,8 @@ def do_user_addr_fault(task, address: int, error_code: int
     """Context: takes mmap_lock for read. Preempts: in the lock and handle_mm_fault.
     Returns None or the signal to deliver: (signo, si_code[, si_addr_lsb])."""
     mm = task.mm
+    if mm.kernel.cost is not None:  # modeled time: the exception's entry and exit
+        mm.kernel.cost.fault(task.cpu)
     if address >= TASK_SIZE_MAX:
         # fault_in_kernel_space(): a user access to the kernel half (or the unmapped
         # top of the user half) is bad_area_nosemaphore(), no mmap_lock taken

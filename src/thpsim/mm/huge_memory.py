@@ -508,6 +508,8 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
     swp = ctx.swp
     pages = ctx.pages
     ctx.vmstat.count_vm_event(THP_SPLIT_PMD)
+    if ctx.cost is not None:  # modeled time: a PTE table of HPAGE_PMD_NR entries written
+        ctx.cost.split_huge_pmd(ctx.smp_processor_id(), HPAGE_PMD_NR)
     old = pmdp_get(pmd)
     if is_huge_zero_pmd(ctx, old):
         yield from __split_huge_zero_page_pmd(vma, haddr, pmd)
@@ -752,6 +754,8 @@ def __split_huge_page(ctx: KernelContext, head: int) -> None:
     """
     pages = ctx.pages
     n = HPAGE_PMD_NR
+    if ctx.cost is not None:  # modeled time: the compound page split
+        ctx.cost.split_huge_page(ctx.smp_processor_id(), n)
     hf = pages.flags[head]
     keep = F_referenced | F_swapbacked | F_mlocked | F_uptodate | F_active | F_locked | (
         F_unevictable | F_dirty | F_lru
@@ -1088,6 +1092,8 @@ def set_pmd_migration_entry(pvmw, page: int) -> KernelPath[None]:
     if pmd_soft_dirty(pmdval):
         pmdswp = swp.pmd_swp_mksoft_dirty(pmdswp)
     set_pmd_at(mm, address, pvmw.pmd, pmdswp)
+    if ctx.cost is not None:  # modeled time: the PMD rewritten
+        ctx.cost.pte_update(ctx.smp_processor_id(), 1)
     page_remove_rmap(ctx, page, True)
     put_page(ctx, page)
 
@@ -1148,6 +1154,8 @@ def remove_migration_pmd(pvmw, new: int) -> None:
         ctx.pages.flags[new] |= F_anon_exclusive
     page_add_anon_rmap(ctx, new, vma, address, True)
     set_pmd_at(mm, address, pvmw.pmd, pmde)
+    if ctx.cost is not None:  # modeled time: the PMD rewritten
+        ctx.cost.pte_update(ctx.smp_processor_id(), 1)
     if vma.vm_flags & VM_LOCKED:
         # cycle: mm.mlock -> mm.gup -> mm.memory -> mm.huge_memory imports this module
         from thpsim.mm.mlock import mlock_vma_page

@@ -752,6 +752,9 @@ def sys_madvise(mm: mm_struct, start: int, len_in: int, behavior: int) -> Kernel
     MADV_SOFT_OFFLINE / MADV_HWPOISON (CONFIG_MEMORY_FAILURE) go to
     madvise_inject_error() after the argument checks (madvise_should_skip()), without
     mmap_lock, over [start, start + len_in). ``start`` and ``len_in`` are unsigned."""
+    ctx = mm.kernel
+    if ctx.cost is not None:  # modeled time: the system call's entry and exit
+        ctx.cost.syscall(ctx.smp_processor_id())
     start, len_in = ulong(start), ulong(len_in)
     # ---- memory failure (mm/memory_failure.py)
     if behavior in (MADV_SOFT_OFFLINE, MADV_HWPOISON):

@@ -441,6 +441,8 @@ def offline_pages(ctx, start_pfn: int, nr_pages: int, z: zone) -> KernelPath[int
                 return -errno.EBUSY
             yield PREEMPT  # cond_resched() between rounds: other CPUs free, fault and pin
             before = _range_snapshot(ctx, start_pfn, end) if no_timeout else None
+            if ctx.cost is not None:  # modeled time: the pass's lru_add_drain_all()
+                ctx.cost.lru_add_drain_all(ctx.smp_processor_id())
             yield from do_migrate_range(ctx, start_pfn, end)
             if test_pages_isolated(ctx, start_pfn, end):
                 break

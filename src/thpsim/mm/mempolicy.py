@@ -1134,6 +1134,8 @@ def do_mbind(ctx, task, start: int, length: int, mode: int, mode_flags: int, nma
         else:
             err = yield from mbind_range(mm, start, end, new)
         if not err and pagelist:
+            if ctx.cost is not None:  # modeled time: migrate_prep() (lru_add_drain_all())
+                ctx.cost.lru_add_drain_all(ctx.smp_processor_id())
             if prof.mbind_alloc_by_mpol:
                 pol = new if new is not None else get_task_policy(task)
                 get_new = alloc_migration_target_by_mpol(
@@ -1162,6 +1164,8 @@ def kernel_mbind(ctx, task, start: int, length: int, mode: int, nmask: int | Non
     unsigned longs, ``flags`` an unsigned int; 5.12+ (``mbind_mode_c_int``) takes
     the mode as an int (``int lmode = mode``: 2**32 + MPOL_BIND is MPOL_BIND), 4.14
     compares the whole unsigned long with MPOL_MAX (EINVAL). Returns 0 or -errno."""
+    if ctx.cost is not None:  # modeled time: the system call's entry and exit
+        ctx.cost.syscall(ctx.smp_processor_id())
     mode = ulong(mode)
     if not ctx.profile.mbind_mode_c_int and (mode & ~mpol_mode_flags(ctx)) >> 32:
         return -errno.EINVAL  # 4.14: "if (mode >= MPOL_MAX)" on the unsigned long
@@ -1381,6 +1385,8 @@ def do_migrate_pages(ctx, mm: mm_struct, from_: int, to: int, flags: int) -> Ker
     Context: 4.14 holds mmap_lock for read throughout; 6.x per source (migrate_to_node).
     """
 
+    if ctx.cost is not None:  # modeled time: migrate_prep() (lru_add_drain_all())
+        ctx.cost.lru_add_drain_all(ctx.smp_processor_id())
     per_node_lock = ctx.profile.queue_pages_nr_failed
     busy = 0
     err = 0
@@ -1437,6 +1443,8 @@ def kernel_migrate_pages(ctx, caller, pid: int, maxnode: int, old_nodes: int | N
     have memory) and empty -> EINVAL, no mm -> EINVAL. Moves shared pages only with
     CAP_SYS_NICE (MOVE_ALL). Returns the number of pages not moved, or -errno.
     """
+    if ctx.cost is not None:  # modeled time: the system call's entry and exit
+        ctx.cost.syscall(ctx.smp_processor_id())
     err, old = get_nodes(ctx, old_nodes, maxnode)
     if err:
         return err

@@ -268,6 +268,8 @@ def remove_migration_pte(ctx, new: int, vma: vm_area_struct, address: int,
             t[j] = pte
             restored.append((sub, a + (j - i) * PAGE_SIZE))
         pvm.page_vma_mapped_walk_skip(pvmw, n)
+        if ctx.cost is not None:  # modeled time: the entries rewritten
+            ctx.cost.pte_update(ctx.smp_processor_id(), n)
         if not restored:
             continue
         folio_get_refs(ctx, new, len(restored))
@@ -326,6 +328,8 @@ def migrate_page(ctx, new: int, page: int) -> int:
     pages.mapping[new] = pages.mapping[page]
     nr = hpage_nr_pages(ctx, page)
     ctx.mem.copy_frames(new, page, nr)  # copy_huge_page(): one slice copy
+    if ctx.cost is not None:  # modeled time (hw/cost.py): the copy, by node distance
+        ctx.cost.copy_pages(ctx.smp_processor_id(), page, new, nr)
     migrate_page_states(ctx, new, page)
     return MIGRATEPAGE_SUCCESS
 
@@ -415,6 +419,8 @@ def unmap_and_move(ctx, get_new_page: NewPage, page: int, force: bool, mode: int
         new = get_new_page(page)
         if new < 0:
             return -errno.ENOMEM
+        if ctx.cost is not None:  # modeled time: the per-folio overhead
+            ctx.cost.migrate_folio(ctx.smp_processor_id())
         rc = yield from __unmap_and_move(ctx, page, new, force, mode)
         if results is not None:
             results[page] = rc if rc else ctx.mem.pfn_to_nid(new)
@@ -808,6 +814,8 @@ def do_pages_move(ctx, mm, task_nodes: int, pages_: list[int], nodes: list[int],
     as entries are decided and after each batch; what did not move is returned.
     """
 
+    if ctx.cost is not None:  # modeled time: 4.14's migrate_prep() (lru_add_drain_all())
+        ctx.cost.lru_add_drain_all(ctx.smp_processor_id())
     batched = ctx.profile.move_pages_batched
     migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
     nr_pages = len(pages_)
@@ -906,7 +914,8 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
     the kernel's order, then query or move. ``pid`` is a pid_t and ``flags`` an
     int (the low 32 bits); each entry of ``pages_`` is a user pointer (an unsigned
     long) and each of ``nodes`` an int, as get_user() reads them."""
-
+    if ctx.cost is not None:  # modeled time: the system call's entry and exit
+        ctx.cost.syscall(ctx.smp_processor_id())
     pid, flags = c_int(pid), c_int(flags)
     pages_ = [ulong(a) for a in pages_]
     if nodes is not None:

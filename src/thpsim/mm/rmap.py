@@ -381,6 +381,8 @@ def rmap_walk_anon(ctx: KernelContext, head: int, rmap_one, done=None,
             address = vma_address(vma, index)
             if address + nr * PAGE_SIZE <= vma.vm_start or address >= vma.vm_end:
                 continue
+            if ctx.cost is not None:  # modeled time: one VMA visited
+                ctx.cost.rmap_walk(ctx.smp_processor_id())
             if not (yield from rmap_one(head, vma, address)):
                 break
             if done is not None and done():
@@ -438,6 +440,8 @@ def try_to_migrate_one(ctx: KernelContext, head: int, vma: vm_area_struct,
             if pte_soft_dirty(pteval):
                 swp_pte = swp.pte_swp_mksoft_dirty(swp_pte)
             t[j] = swp_pte
+        if ctx.cost is not None:  # modeled time: the PTEs rewritten
+            ctx.cost.pte_update(ctx.smp_processor_id(), n)
         if subpages == list(range(subpages[0], subpages[0] + n)):
             page_remove_rmap_ptes(ctx, head, subpages[0], n)
         else:

@@ -48,13 +48,18 @@ def user_translate(task, addr: int, write: bool) -> KernelPath[int]:
     ctx = mm.kernel
     cpu = ctx.cpus[task.cpu]
     asid = mm.mm_id
+    cost = ctx.cost  # modeled time (hw/cost.py): a TLB hit, or a walk, and the load
     for _ in range(MAX_FAULT_RETRIES):
         e = cpu.tlb_lookup(asid, addr)
         if e >= 0 and (not write or e & TLB_W and e & TLB_D):
+            if cost is not None:
+                cost.tlb_hit(task.cpu, e >> PAGE_SHIFT)
             return e
         e, huge = mmu_walk(ctx.mem, mm.pgd.pfn, addr, write, cpu.knl_ad_erratum)
         if e >= 0:
             cpu.tlb_fill(asid, addr, e, huge)
+            if cost is not None:
+                cost.page_walk(task.cpu, e >> PAGE_SHIFT, huge)
             return e
         if write and e == WALK_PROTECTION:
             cpu.invlpg(asid, addr)  # a permission fault drops the entry

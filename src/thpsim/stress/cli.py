@@ -90,11 +90,12 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
         bar.close()
     out = {"worker": job["worker"], "seed": seed, "rounds": res.rounds, "steps": res.steps,
            "migrations": res.migrations, "thp_migrations": res.thp_migrations,
-           "seconds": res.seconds, "report": None, "repro": None, "ops": res.ops}
+           "seconds": res.seconds, "report": None, "repro": None, "ops": res.ops,
+           "modeled": res.modeled}
     if job.get("trace"):
         tr = job.get("trace_round", 0)
         what = ("every round" if tr is None else f"round {tr}") + f" of worker {job['worker']}"
-        _write_trace(job["trace"], res.trace, what)
+        _write_trace(job["trace"], res.trace, what, modeled=cfg.modeled_time)
     if res.failure is not None:
         path = os.path.join(job["out"], f"seed{seed}-w{job['worker']}.json")
         save_reproducer(path, cfg, seed, res)
@@ -103,13 +104,17 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _write_trace(path: str, events: list[dict[str, Any]], covers: str) -> None:
+def _write_trace(path: str, events: list[dict[str, Any]], covers: str,
+                 modeled: bool = False) -> None:
     """The Chrome/Perfetto trace, whole or not at all, with what it covers in its
-    metadata and on stderr. Timestamps are interleaving steps (1 step = 1 us)."""
+    metadata and on stderr. Timestamps are interleaving steps (1 step = 1 us), or with
+    ``--modeled-time`` each CPU's modeled time (its own clock, docs/modeled-time.md)."""
+    unit = ("modeled microseconds, each CPU's own clock" if modeled
+            else "one interleaving step per microsecond")
     write_atomic(path, json.dumps({"traceEvents": events, "otherData": {
-        "covers": covers, "time unit": "one interleaving step per microsecond"}}))
-    print(f"trace: {path} covers {covers} ({len(events)} events; time axis: steps)",
-          file=sys.stderr)
+        "covers": covers, "time unit": unit}}))
+    print(f"trace: {path} covers {covers} ({len(events)} events; time axis: "
+          f"{'modeled time' if modeled else 'steps'})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shrink", default=None, help="shrink a saved reproducer")
     ap.add_argument("--without", action="append", default=[], choices=_OPTIONAL_PATHS,
                     help="leave out a kind of kernel activity (repeatable)")
+    ap.add_argument("--modeled-time", action="store_true",
+                    help="run the cost model: modeled time in the summary and on the "
+                         "trace's time axis (docs/modeled-time.md; the run is the same)")
     args = ap.parse_args(argv)
     if args.trace_round == "all":
         trace_round = None
@@ -193,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                        user_threads=args.user_threads,
                        migrators=args.migrators, ops_per_round=args.ops_per_round,
                        rounds=rounds, policy=args.policy, check_every=args.check_every,
+                       modeled_time=args.modeled_time,
                        **{name.replace("-", "_"): False for name in args.without})
     budget = None if args.migrations is None else -(-args.migrations // args.workers)
     jobs = [{"config": cfg.to_json(), "seed": args.seed * 1000 + w, "worker": w,
@@ -222,6 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in r["ops"].items():
             ops[k] = ops.get(k, 0) + v
     print("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(ops.items())))
+    if args.modeled_time:
+        ns = sum(r["modeled"]["total_ns"] for r in results if r["modeled"])
+        cats: dict[str, float] = {}
+        for r in results:
+            for k, v in (r["modeled"] or {}).get("ns_by_category", {}).items():
+                cats[k] = cats.get(k, 0.0) + v
+        top = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in
+                        sorted(cats.items(), key=lambda kv: -kv[1]) if v)
+        misses = sum(r["modeled"]["tlb_misses"] for r in results if r["modeled"])
+        print(f"modeled time: {ns / 1e6:.3f} ms over all CPUs ({top} ms); "
+              f"{misses} TLB misses (docs/modeled-time.md)")
     for r in failed:
         print(r["report"])
     if not failed:

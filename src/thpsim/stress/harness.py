@@ -37,6 +37,7 @@ from thpsim.testing import (
     innermost_function,
     integrity_failure,
     make_scheduler,
+    modeled_time,
     run_interleaved,
 )
 
@@ -62,6 +63,9 @@ class StressResult:
     #: final /proc/vmstat: two runs with the same digest did the same thing step for step
     #: (the restructuring and speed work must leave it unchanged for a fixed seed)
     digest: str = ""
+    #: with ``cfg.modeled_time``: the cost model's totals at the end of the run
+    #: (``total_ns``, ``ns_by_category``, ``tlb_hits``, ``tlb_misses``), else None
+    modeled: dict[str, Any] | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -117,10 +121,13 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         base = len(trace_events)
         entries = EntryTracer(m)
         where: dict[int, str] = {}
+        clock: dict[int, float] = {}  # with modeled time: the CPU's ns before the step
 
         def on_step(step: int, cpu: int, op: str, trap: Any, gen: Any) -> None:
             if trap is None:  # before the step: the function it resumes in
                 where[cpu] = innermost_function(gen)
+                if cfg.modeled_time:
+                    clock[cpu] = _cpu_ns(m, cpu)
                 return
             fn = innermost_function(gen) if trap is not DONE else where.get(cpu, "?")
             args: dict[str, Any] = {"round": round_, "step": step, "cpu": cpu,
@@ -129,9 +136,13 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
             changed = entries.changes()
             if changed:
                 args["entries"] = changed
+            ts, dur = (base + step) * 10, 9.0
+            if cfg.modeled_time:  # the time axis: each CPU's modeled clock, in us
+                start = clock.get(cpu, 0.0)
+                ts, dur = start / 1000, max((_cpu_ns(m, cpu) - start) / 1000, 0.001)
             trace_events.append({
                 "name": f"{op}: {fn}",
-                "ph": "X", "pid": 0, "tid": cpu, "ts": (base + step) * 10, "dur": 9,
+                "ph": "X", "pid": 0, "tid": cpu, "ts": ts, "dur": dur,
                 "args": args,
             })
 
@@ -144,6 +155,14 @@ def run_stress(cfg: StressConfig, seed: int, *, max_rounds: int | None = None,
         res.failed_round = round_ if failure else -1
         digest.update(m.fs.read("/proc/vmstat").encode())
         res.digest = digest.hexdigest()
+        snap = modeled_time(m, ("ns", "events")) if cfg.modeled_time else None
+        if snap is not None:
+            res.modeled = {
+                "total_ns": snap["ns"]["total"]["total"],
+                "ns_by_category": {k: v["total"] for k, v in snap["ns"].items()
+                                   if k != "total"},
+                "tlb_hits": int(snap["events"]["tlb_hit"]["total"]),
+                "tlb_misses": int(snap["events"]["tlb_miss"]["total"])}
         if trace:
             res.trace = _chrome_trace(trace_events, len(m.cpus))
         return res
@@ -218,6 +237,12 @@ def _exit(wl: Workload) -> str | None:
     if leaks:
         return "; ".join(leaks)
     return integrity_failure(wl.m)
+
+
+def _cpu_ns(m: Any, cpu: int) -> float:
+    """CPU ``cpu``'s modeled nanoseconds so far (the cost model's file)."""
+    snap = modeled_time(m, ("ns",))
+    return snap["ns"]["total"][f"cpu{cpu}"] if snap is not None else 0.0
 
 
 def _chrome_trace(events: list[dict[str, Any]], ncpu: int) -> list[dict[str, Any]]:

@@ -102,6 +102,9 @@ class StressConfig:
     #: that land in the THP part cover one whole 2 MiB THP, as an allocator purging or
     #: protecting a huge page does (zap_huge_pmd/change_huge_pmd, not a split)
     whole_thp_ranges: bool = True
+    #: the machine runs the cost model (Machine(modeled_time=True), docs/modeled-time.md);
+    #: it changes nothing the run does, only adds modeled time to the summary
+    modeled_time: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -136,6 +139,8 @@ class StressConfig:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.modeled_time:
+            del d["modeled_time"]  # off: the form (and campaign hashes) of before
         d["nodes"] = {str(k): v for k, v in self.nodes.items()}
         if self.movable is not None:
             d["movable"] = {str(k): v for k, v in self.movable.items()}
@@ -227,7 +232,8 @@ class Workload:
         ncpu = cfg.user_threads + cfg.migrators
         self.m = Machine(nodes=dict(cfg.nodes), block_size=cfg.block_size, cpus=ncpu,
                          profile=cfg.profile, seed=seed, shadow=False,
-                         movable=cfg.movable_bytes(), **cfg.switches)
+                         movable=cfg.movable_bytes(), modeled_time=cfg.modeled_time,
+                         **cfg.switches)
         self.p = self.m.spawn(cpu=0, comm="stress")
         self.threads = [self.p.threads[0]] + [self.p.clone(cpu=c) for c in range(1, ncpu)]
         self.regions: list[_Region] = []
