@@ -217,7 +217,7 @@ def test_layer_table(mod: str, expected: int) -> None:
 # ---------------------------------------------------------------- tools through public seams
 #: The system calls Process, Thread and Syscalls (``thread.sys``) share.
 _SYSCALLS = {"mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2", "munlock",
-             "move_pages", "set_mempolicy", "get_mempolicy", "mbind", "migrate_pages"}
+             "move_pages", "set_mempolicy", "get_mempolicy", "mbind", "migrate_pages", "setuid"}
 
 #: What the tools may touch on the objects thpsim.api hands out, by class. Not on it:
 #: ``kernel``, ``task``, ``mm`` and the private names -- tools hand the API's objects to

@@ -35,6 +35,7 @@ from thpsim.hw.cost import CostModel, CostParams
 from thpsim.hw.cpu import CPU
 from thpsim.hw.memory import PhysicalMemory, is_int
 from thpsim.integrity import CHECKER_BYTES_PER_FRAME, IntegrityState, Shadow, check_integrity
+from thpsim.kernel import sys as ksys
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES, ThpSettings
 from thpsim.kernel.entry import call_syscall, run_syscall, syscall, ulong
 from thpsim.kernel.exit import do_exit, do_group_exit
@@ -557,6 +558,10 @@ class Syscalls:
         return kernel_migrate_pages(self.machine.kernel, self.task, pid, maxnode, old_nodes,
                                     new_nodes)
 
+    # ---- credentials (kernel/sys.c)
+    def setuid(self, uid: int) -> KernelPath[int]:
+        return ksys.sys_setuid(self.task, uid)
+
     # ---- the task's lifecycle (kernel/fork.c, kernel/exit.c)
     def fork(self, cpu: int | None = None) -> KernelPath[Any]:
         """The child's task_struct on ``cpu`` (default: this task's), or a negative errno."""
@@ -730,6 +735,12 @@ class _Syscalls:
         new_nodes, _ = nodemask_arg(new_nodes, maxnode)
         return self._sys(self.sys.migrate_pages(pid, maxnode, old_nodes, new_nodes))
 
+
+    # ---- credentials (kernel/sys.c)
+    def setuid(self, uid: int) -> int:
+        """setuid(2) for this thread (kernel/sys.py): root becomes ``uid`` for good
+        and loses its capabilities."""
+        return self._sys(self.sys.setuid(uid))
     def pages_nodes(self, pages: Iterable[int]) -> list[int]:
         """Where each page is: move_pages(2)'s query mode (nodes NULL) on this process;
         an entry is the node, or a negative errno (-EFAULT: not mapped, -ENOENT: not

@@ -302,6 +302,30 @@ class Profile:
     #: dropping mmap_lock. 4.14 new_page(): the page's VMA from ``start`` on, or the
     #: task policy when none maps it (a THP whose head lies before ``start``).
     mbind_alloc_by_mpol: bool
+    #: 5.13 (H. Dickins, "mm/thp: fix vma_address() if virtual address below file
+    #: offset"): page_address_in_vma() of a THP head that lies before the VMA but whose
+    #: folio reaches into it gives vm_start, so mbind's old new_page() finds the VMA a
+    #: mid-THP mbind split off and allocates by its policy (oracle: 6.1 moves the THP
+    #: of caller-semantics MB-5 to the bound node); 6.13 (M. Wilcox,
+    #: page_address_in_vma(folio, page, vma)) asks about the one page again, so 4.14
+    #: and mainline: -EFAULT (new_page() falls back to the task policy; 6.7+ mbind's
+    #: interleave anchor skips the VMA). True only for the 5.13..6.12 kernels.
+    vma_address_head_overlap: bool
+    #: 5.9 (L. Torvalds, "mm: do_wp_page() simplification": reuse only at
+    #: page_count() == 1; 5.19+ wp_can_reuse_anon_folio() "let's just consistently not
+    #: reuse subpages") .. 6.16 (D. Hildenbrand, "mm: Copy-on-Write (COW) reuse support
+    #: for PTE-mapped THP"): a write fault on a read-only PTE of a THP subpage that is
+    #: not PageAnonExclusive always copies the subpage (the THP loses it and is queued
+    #: for deferred split). 4.14 (reuse_swap_page(): no subpage mapped twice) and
+    #: mainline (the folio exclusive to this mm) reuse. True only for 5.9..6.15 kernels
+    #: (oracle: 6.12 and 6.1 copy).
+    wp_copy_large_folio_subpages: bool
+    #: with ``wp_copy_large_folio_subpages``, before 6.12 (6.1's do_wp_page(): copy
+    #: only while folio_ref_count() > 1; later wp_can_reuse_anon_folio() refuses every
+    #: large folio): the subpage is reused once it is the folio's only mapping (the
+    #: last subpage a program writes after the others were copied stays a THP tail;
+    #: oracle: 6.1 does, 6.12 does not). False elsewhere.
+    wp_reuse_large_folio_last_ref: bool
     #: 4.15 (C:313674661925): migrate_pages(2) on another process needs
     #: ptrace_may_access(). 4.14: CAP_SYS_NICE or a matching real/effective uid.
     migrate_pages_ptrace_check: bool
@@ -690,6 +714,9 @@ PROFILES: dict[str, Profile] = {
         queue_pages_skip_huge_zero=False,
         queue_pages_nr_failed=False,
         mbind_alloc_by_mpol=False,
+        vma_address_head_overlap=False,
+        wp_copy_large_folio_subpages=False,
+        wp_reuse_large_folio_last_ref=False,
         migrate_pages_ptrace_check=False,
         migrate_pages_new_nodes_intersect=False,
         soft_offline_migrates_thp=True,
@@ -821,6 +848,9 @@ PROFILES: dict[str, Profile] = {
         queue_pages_skip_huge_zero=True,
         queue_pages_nr_failed=True,
         mbind_alloc_by_mpol=True,
+        vma_address_head_overlap=False,
+        wp_copy_large_folio_subpages=False,
+        wp_reuse_large_folio_last_ref=False,
         migrate_pages_ptrace_check=True,
         migrate_pages_new_nodes_intersect=True,
         soft_offline_migrates_thp=False,

@@ -28,6 +28,8 @@ echo 0 > /sys/kernel/mm/transparent_hugepage/khugepaged/defrag 2>/dev/null
 echo 4294967295 > /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs 2>/dev/null
 echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
 echo 0 > /proc/sys/kernel/randomize_va_space
+# the cgroup v2 hierarchy the model mounts (cpuset rows of docs/caller-semantics.md)
+mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 echo 0 > /proc/sys/vm/memory_failure_early_kill 2>/dev/null
 
 echo "===THPSIM-BEGIN==="

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -144,6 +146,9 @@ static const struct name mpol_names[] = {
 };
 static const struct name mbind_flag_names[] = {
 	{"strict", 1}, {"move", 2}, {"moveall", 4}, {NULL, 0},
+};
+static const struct name getmpol_flag_names[] = {
+	{"node", 1}, {"addr", 2}, {"mems_allowed", 4}, {NULL, 0},
 };
 static const struct name mlock_flag_names[] = {
 	{"onfault", 1}, {NULL, 0},
@@ -323,7 +328,9 @@ static void snapshot(void)
 			int present = 0, sd = 0, excl = 0, thp = 0, head = 0, mapped = 0;
 			int contig = 1;
 			uint64_t first = 0;
-			pread(pm, ent, sizeof(ent), (c / PAGE) * 8);
+			/* unreadable after a setuid (0400, owned by root): nothing present */
+			if (pm < 0 || pread(pm, ent, sizeof(ent), (c / PAGE) * 8) != sizeof(ent))
+				memset(ent, 0, sizeof(ent));
 			for (int k = 0; k < 512; k++) {
 				uint64_t a = c + k * PAGE;
 				int in = 0;
@@ -443,8 +450,22 @@ static void own_pages(void)
 		char perms[8];
 		if (sscanf(p, "%lx-%lx %7s", &s, &e, perms) == 3 &&
 		    (e <= ARENA || s >= ARENA_END) && s < (1UL << 47) && !strstr(p, "[v"))
-			for (unsigned long a = s; a < e && nown < MAXOWN; a += PAGE)
+			for (unsigned long a = s; a < e && nown < MAXOWN; a += PAGE) {
+				/*
+				 * make every page present, and private writable ones our own
+				 * copy (a read and a write of the same word), before the first
+				 * query: a page first mapped, or copied on write, between the
+				 * two queries would move unseen (a text page this process runs
+				 * first; errno's page right after the call)
+				 */
+				if (perms[0] == 'r') {
+					volatile uint64_t *w = (volatile uint64_t *)a;
+					uint64_t v = *w;
+					if (perms[1] == 'w' && perms[3] == 'p')
+						*w = v;
+				}
 				own[nown++] = (void *)a;
+			}
 		if (!nl)
 			break;
 		p = nl + 1;
@@ -508,6 +529,180 @@ static void do_read(uint64_t a, uint64_t len)
 	}
 	out("%s  read %lu pages nonzero=%lu hash=%016lx\n", who, (p - base) / PAGE, nonzero,
 	    hash);
+}
+
+/* ---------------------------------------------------------------- arguments */
+/* a node list: "1", or runs "1*512,7*512"; the last value fills the rest */
+static void parse_node_list(const char *s, int *nodes, uint64_t n)
+{
+	char buf[LINELEN];
+	uint64_t k = 0;
+	int last = 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *t = strtok(buf, ","); t && k < n; t = strtok(NULL, ",")) {
+		char *star = strchr(t, '*');
+		uint64_t v = 0, cnt = 1;
+		if (star) {
+			*star = 0;
+			parse_num(star + 1, &cnt);
+		}
+		parse_num(t, &v);
+		last = (int)v;
+		for (uint64_t c = 0; c < cnt && k < n; c++)
+			nodes[k++] = last;
+	}
+	for (; k < n; k++)
+		nodes[k] = last;
+}
+
+/* a node mask: "0" or "null" is NULL, "&0" an empty mask, "n:0,1,1024" the listed
+ * bits, any other number the mask's first word; maxnode up to 32768 bits */
+static unsigned long mask_words[512];
+static unsigned long *parse_mask_z(const char *s, int zero_is_null)
+{
+	uint64_t v = 0;
+	memset(mask_words, 0, sizeof(mask_words));
+	if (!strcmp(s, "null") || (zero_is_null && !strcmp(s, "0")))
+		return NULL;
+	if (!strcmp(s, "&0"))
+		return mask_words;
+	if (!strncmp(s, "n:", 2)) {
+		char buf[LINELEN];
+		snprintf(buf, sizeof(buf), "%s", s + 2);
+		for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+			if (parse_num(t, &v) && v < 32768)
+				mask_words[v / 64] |= 1UL << (v % 64);
+		return mask_words;
+	}
+	parse_num(s, &v);
+	mask_words[0] = v;
+	return mask_words;
+}
+
+static unsigned long *parse_mask(const char *s)
+{
+	return parse_mask_z(s, 1);
+}
+
+/* a pid: "self" (0), "parent" (the process that forked this one), or a number */
+static long parse_pid(const char *s)
+{
+	uint64_t v = 0;
+	if (!strcmp(s, "self"))
+		return 0;
+	if (!strcmp(s, "parent"))
+		return getppid();
+	parse_num(s, &v);
+	return (long)v;
+}
+
+/* values saved by "save K TEXT" */
+static char saved[10][LINELEN];
+
+/* the physical address of a (pagemap's PFN), or 0 when nothing is mapped there */
+static uint64_t phys_of(uint64_t a)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (off_t)(a / PAGE * 8)) != 8)
+		e = 0;
+	close(fd);
+	if (!(e >> 63 & 1))
+		return 0;
+	return (e & ((1UL << 55) - 1)) * PAGE + (a & (PAGE - 1));
+}
+
+/* the I-th memory block of node N (negative I counts from the end): its number */
+static long node_block(long nid, long idx)
+{
+	static long blocks[4096];
+	int nb = 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%ld", nid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		char *end;
+		if (strncmp(de->d_name, "memory", 6) || nb >= 4096)
+			continue;
+		long b = strtol(de->d_name + 6, &end, 10);
+		if (end != de->d_name + 6 && *end == 0)
+			blocks[nb++] = b;
+	}
+	closedir(d);
+	for (int i = 1; i < nb; i++) /* insertion sort: a few dozen blocks */
+		for (int j = i; j > 0 && blocks[j - 1] > blocks[j]; j--) {
+			long t = blocks[j];
+			blocks[j] = blocks[j - 1];
+			blocks[j - 1] = t;
+		}
+	if (idx < 0)
+		idx += nb;
+	return idx >= 0 && idx < nb ? blocks[idx] : -1;
+}
+
+/*
+ * {pid}, {ppid}, {phys:ADDR}, {block:N:I} (memoryM of the I-th block of node N) and
+ * {saved:K} in a path or value; what they stand for differs between machines and is
+ * never printed
+ */
+static void expand(const char *in, char *o, size_t size)
+{
+	size_t n = 0;
+	while (*in && n + 1 < size) {
+		const char *close = *in == '{' ? strchr(in, '}') : NULL;
+		if (!close) {
+			o[n++] = *in++;
+			continue;
+		}
+		char key[LINELEN], val[LINELEN] = "";
+		snprintf(key, sizeof(key), "%.*s", (int)(close - in - 1), in + 1);
+		if (!strcmp(key, "pid"))
+			snprintf(val, sizeof(val), "%d", getpid());
+		else if (!strcmp(key, "ppid"))
+			snprintf(val, sizeof(val), "%d", getppid());
+		else if (!strncmp(key, "phys:", 5))
+			snprintf(val, sizeof(val), "%#lx", phys_of(parse_addr(key + 5)));
+		else if (!strncmp(key, "block:", 6)) {
+			long nid = strtol(key + 6, NULL, 0);
+			const char *c = strchr(key + 6, ':');
+			snprintf(val, sizeof(val), "memory%ld", node_block(nid, c ? strtol(c + 1, NULL, 0) : 0));
+		} else if (!strncmp(key, "saved:", 6))
+			snprintf(val, sizeof(val), "%s", saved[(key[6] - '0') % 10]);
+		n += snprintf(o + n, size - n, "%s", val);
+		if (n >= size)
+			n = size - 1;
+		in = close + 1;
+	}
+	o[n] = 0;
+}
+
+/* tokens k.. joined by spaces */
+static void join_from(char **tok, int nt, int k, char *o, size_t size)
+{
+	size_t n = 0;
+	o[0] = 0;
+	for (; k < nt && n + 1 < size; k++)
+		n += snprintf(o + n, size - n, "%s%s", n ? " " : "", tok[k]);
+}
+
+/* /proc/vmstat and /proc/meminfo at the program's start, for "stat KEY" */
+static char base_vmstat[1 << 16], base_meminfo[1 << 14];
+static int stat_value(const char *text, const char *key, long *v)
+{
+	size_t l = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, l) && (p[l] == ' ' || p[l] == ':')) {
+			const char *q = p + l + 1;
+			while (*q == ' ')
+				q++;
+			*v = strtol(q, NULL, 10);
+			return 1;
+		}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -595,6 +790,13 @@ static int run_step(int i, int depth)
 			       (int)parse_names(ARG(3), prot_names, 1));
 		err = errno;
 	} else if (!strcmp(op, "madvise")) {
+		/* MADV_HWPOISON may send SIGBUS on the way back from the call */
+		int sig = sigsetjmp(fault_jmp, 1);
+		if (sig) {
+			out(" = signal %s\n", sig == SIGSEGV ? "SIGSEGV" : "SIGBUS");
+			snapshot();
+			return i + 1;
+		}
 		ret = madvise((void *)parse_addr(ARG(1)), parse_addr(ARG(2)),
 			      (int)parse_names(ARG(3), advice_names, 0));
 		err = errno;
@@ -619,40 +821,48 @@ static int run_step(int i, int depth)
 		ret = syscall(SYS_munlock, parse_addr(ARG(1)), parse_addr(ARG(2)));
 		err = errno;
 	} else if (!strcmp(op, "mbind")) {
-		unsigned long mask = parse_addr(ARG(4));
+		/* mbind ADDR LEN MODE MASK FLAGS [MAXNODE] */
+		unsigned long *mask = parse_mask(ARG(4));
 		ret = syscall(SYS_mbind, parse_addr(ARG(1)), parse_addr(ARG(2)),
-			      parse_names(ARG(3), mpol_names, 0), mask ? &mask : NULL, 64UL,
+			      parse_names(ARG(3), mpol_names, 0), mask,
+			      nt > 6 ? parse_addr(ARG(6)) : 64UL,
 			      parse_names(ARG(5), mbind_flag_names, 0));
 		err = errno;
 	} else if (!strcmp(op, "set_mempolicy")) {
-		unsigned long mask = parse_addr(ARG(2));
-		ret = syscall(SYS_set_mempolicy, parse_names(ARG(1), mpol_names, 0),
-			      mask ? &mask : NULL, 64UL);
+		/* set_mempolicy MODE MASK [MAXNODE] */
+		unsigned long *mask = parse_mask(ARG(2));
+		ret = syscall(SYS_set_mempolicy, parse_names(ARG(1), mpol_names, 0), mask,
+			      nt > 3 ? parse_addr(ARG(3)) : 64UL);
 		err = errno;
 	} else if (!strcmp(op, "get_mempolicy")) {
+		/* get_mempolicy [FLAGS [ADDR [MAXNODE]]]: no mask pointer when MAXNODE is 0 */
 		int mode = -1;
-		unsigned long mask = 0;
-		ret = syscall(SYS_get_mempolicy, &mode, &mask, 64UL, 0UL, 0UL);
+		unsigned long maxnode = nt > 3 ? parse_addr(ARG(3)) : 64UL;
+		memset(mask_words, 0, sizeof(mask_words));
+		ret = syscall(SYS_get_mempolicy, &mode, maxnode ? mask_words : NULL, maxnode,
+			      parse_addr(ARG(2)), parse_names(ARG(1), getmpol_flag_names, 0));
 		err = errno;
 		if (ret == 0) {
-			out(" = 0 mode=%d mask=%#lx\n", mode, mask);
+			out(" = 0 mode=%d mask=%#lx\n", mode, mask_words[0]);
 			snapshot();
 			return i + 1;
 		}
 	} else if (!strcmp(op, "move_pages")) {
-		/* move_pages ADDR LEN NODE FLAGS: every page of the range to NODE */
+		/* move_pages ADDR LEN NODES FLAGS [PID]: the range's pages (at most 4096) to
+		 * NODES (a node, runs "1*512,7", or "query" for a NULL nodes array) */
 		static void *pages[4096];
 		static int nodes[4096], status[4096];
 		uint64_t a = parse_addr(ARG(1)), n = parse_addr(ARG(2)) / PAGE;
+		int query = !strcmp(ARG(3), "query");
 		if (n > 4096)
 			n = 4096;
+		parse_node_list(ARG(3), nodes, n);
 		for (uint64_t k = 0; k < n; k++) {
 			pages[k] = (void *)(a + k * PAGE);
-			nodes[k] = (int)parse_addr(ARG(3));
 			status[k] = -1000;
 		}
-		ret = syscall(SYS_move_pages, 0, n, pages, nodes, status,
-			      (int)parse_names(ARG(4), mbind_flag_names, 0));
+		ret = syscall(SYS_move_pages, nt > 5 ? parse_pid(ARG(5)) : 0, n, pages,
+			      query ? NULL : nodes, status, (int)parse_names(ARG(4), mbind_flag_names, 0));
 		err = errno;
 		if (ret < 0 && err)
 			out(" = -1 %d status=", err);
@@ -663,10 +873,15 @@ static int run_step(int i, int depth)
 		snapshot();
 		return i + 1;
 	} else if (!strcmp(op, "migrate_pages")) {
-		unsigned long from = parse_addr(ARG(1)), to = parse_addr(ARG(2));
 		own_pages();
 		memcpy(own_before, own_st, sizeof(own_before));
-		ret = syscall(SYS_migrate_pages, 0, 64UL, &from, &to);
+		/* migrate_pages FROM TO [MAXNODE [PID]] */
+		/* (here "0" is an empty mask, as it always was; "null" is NULL) */
+		unsigned long *fm = parse_mask_z(ARG(1), 0), fromw[512];
+		memcpy(fromw, mask_words, sizeof(fromw));
+		unsigned long *tm = parse_mask_z(ARG(2), 0);
+		ret = syscall(SYS_migrate_pages, nt > 4 ? parse_pid(ARG(4)) : 0,
+			      nt > 3 ? parse_addr(ARG(3)) : 64UL, fm ? fromw : NULL, tm);
 		err = errno;
 		own_pages_again();
 		/* the interpreter's own pages moved too: not the program's migrations */
@@ -678,6 +893,99 @@ static int run_step(int i, int depth)
 		ret = write(fd, ARG(1), strlen(ARG(1)));
 		err = errno;
 		close(fd);
+	} else if (!strcmp(op, "setuid")) {
+		ret = syscall(SYS_setuid, (long)parse_addr(ARG(1)));
+		err = errno;
+	} else if (!strcmp(op, "save")) {
+		/* save K TEXT...: keep TEXT (expanded now) for {saved:K} */
+		char v[LINELEN];
+		join_from(tok, nt, 2, v, sizeof(v));
+		expand(v, saved[(ARG(1)[0] - '0') % 10], LINELEN);
+		out(" = saved\n");
+		return i + 1;
+	} else if (!strcmp(op, "fwrite")) {
+		/* fwrite PATH VALUE...: open, write VALUE and a newline, close; 0 or -1 errno */
+		char path[LINELEN], v[LINELEN], val[LINELEN + 1];
+		expand(ARG(1), path, sizeof(path));
+		join_from(tok, nt, 2, v, sizeof(v));
+		expand(v, val, sizeof(val) - 1);
+		strcat(val, "\n");
+		/* a write to a cpuset file migrates the interpreter's own pages too */
+		own_pages();
+		memcpy(own_before, own_st, sizeof(own_before));
+		int fd = open(path, O_WRONLY);
+		if (fd < 0) {
+			ret = -1;
+			err = errno;
+		} else {
+			ssize_t w = write(fd, val, strlen(val));
+			err = errno;
+			ret = w < 0 ? -1 : 0;
+			if (close(fd) < 0 && ret == 0) {
+				ret = -1;
+				err = errno;
+			}
+		}
+		own_pages_again();
+		for (int k = 0; k < nown; k++)
+			if (own_before[k] >= 0 && own_st[k] >= 0 && own_before[k] != own_st[k])
+				(*own_moved)++;
+	} else if (!strcmp(op, "fread")) {
+		/* fread PATH [KEY]: the file's first line, or its first line starting with KEY,
+		 * blanks squeezed */
+		static char fbuf[1 << 16];
+		char path[LINELEN];
+		expand(ARG(1), path, sizeof(path));
+		if (read_file(path, fbuf, sizeof(fbuf)) < 0) {
+			out(" = -1 %d\n", errno);
+			snapshot();
+			return i + 1;
+		}
+		const char *p = fbuf;
+		if (nt > 2) {
+			size_t l = strlen(tok[2]);
+			while (p && *p && strncmp(p, tok[2], l))
+				p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+			if (!p)
+				p = "";
+		}
+		out(" =");
+		int blank = 1;
+		for (; *p && *p != '\n'; p++) {
+			if (*p == ' ' || *p == '\t') {
+				blank = 1;
+				continue;
+			}
+			if (blank)
+				out(" ");
+			blank = 0;
+			out("%c", *p);
+		}
+		out("\n");
+		snapshot();
+		return i + 1;
+	} else if (!strcmp(op, "stat")) {
+		/* stat KEY: KEY's change in /proc/vmstat (else /proc/meminfo, kB) since the
+		 * program started */
+		static char buf[1 << 16];
+		long v0 = 0, v1 = 0;
+		if (read_file("/proc/vmstat", buf, sizeof(buf)) >= 0 && stat_value(buf, ARG(1), &v1) &&
+		    stat_value(base_vmstat, ARG(1), &v0)) {
+			if (!strcmp(ARG(1), "pgmigrate_success"))
+				v1 -= *own_moved;
+			out(" = %+ld\n", v1 - v0);
+		} else if (read_file("/proc/meminfo", buf, sizeof(buf)) >= 0 &&
+			   stat_value(buf, ARG(1), &v1) && stat_value(base_meminfo, ARG(1), &v0)) {
+			out(" = %+ld\n", v1 - v0);
+		} else {
+			out(" = missing\n");
+		}
+		return i + 1;
+	} else if (!strcmp(op, "mkdir") || !strcmp(op, "rmdir")) {
+		char path[LINELEN];
+		expand(ARG(1), path, sizeof(path));
+		ret = op[0] == 'm' ? mkdir(path, 0755) : rmdir(path);
+		err = errno;
 	} else if (!strcmp(op, "write")) {
 		out("\n");
 		do_write(parse_addr(ARG(1)), parse_addr(ARG(2)), parse_addr(ARG(3)));
@@ -749,6 +1057,8 @@ static void run_program(const char *path)
 		regs[r] = ARENA + r * SLOT;
 	*own_moved = 0;
 	vmstat_read(vm_base);
+	read_file("/proc/vmstat", base_vmstat, sizeof(base_vmstat));
+	read_file("/proc/meminfo", base_meminfo, sizeof(base_meminfo));
 	run_lines(0, nlines, 0);
 	flush_out();
 }

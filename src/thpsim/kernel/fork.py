@@ -226,6 +226,7 @@ def copy_mm(ctx, clone_flags: int, tsk, oldmm) -> KernelPath[int]:
         mm = mm_alloc(ctx)
     except OSError:
         return -errno.ENOMEM
+    mm.dumpable = oldmm.dumpable  # mm_init(): flags & MMF_INIT_MASK
     ret = yield from dup_mmap(mm, oldmm)
     if ret < 0:
         yield from mmput(mm)

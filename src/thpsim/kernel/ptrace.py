@@ -6,9 +6,10 @@ numa_maps,pagemap,...} through mm_access() (PTRACE_MODE_READ_FSCREDS),
 move_pages(2) and, 4.15+, migrate_pages(2) (PTRACE_MODE_READ_REALCREDS).
 
 Simplified: no LSM hook (security_ptrace_access_check), no group ids (the model has
-none), every task is dumpable (get_dumpable() == SUID_DUMP_USER), one user
-namespace. The model's credentials have no fsuid: the filesystem uid is the
-effective uid (what it is unless setfsuid() changed it).
+none), one user namespace. A task whose mm is not dumpable (its euid changed:
+kernel/sys.py) needs CAP_SYS_PTRACE from every other task. The model's credentials
+have no fsuid: the filesystem uid is the effective uid (what it is unless setfsuid()
+changed it).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def ptrace_may_access(caller: Any, task: Any, mode: int) -> bool:
         return True
     cred, tcred = caller.cred, task.cred
     caller_uid = cred.euid if mode & PTRACE_MODE_FSCREDS else cred.uid
-    if caller_uid == tcred.euid == tcred.suid == tcred.uid:
-        return True
-    return cred.capable(CAP_SYS_PTRACE)
+    if not (caller_uid == tcred.euid == tcred.suid == tcred.uid
+            or cred.capable(CAP_SYS_PTRACE)):
+        return False
+    # a task that changed credentials (get_dumpable() != SUID_DUMP_USER) needs
+    # CAP_SYS_PTRACE even from its own user
+    mm = task.mm
+    if mm is not None and mm.dumpable != 1 and not cred.capable(CAP_SYS_PTRACE):
+        return False
+    return True

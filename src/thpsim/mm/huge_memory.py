@@ -108,7 +108,9 @@ from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
     F_dirty,
+    F_double_map,
     F_head,
+    F_idle,
     F_locked,
     F_lru,
     F_mlocked,
@@ -117,6 +119,7 @@ from thpsim.mm.page_flags import (
     F_tail,
     F_unevictable,
     F_uptodate,
+    F_young,
 )
 from thpsim.mm.pgtable_generic import (
     Ptr,
@@ -525,13 +528,16 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
             pages.flags[page] |= F_dirty
         write = pmd_write(old)
         young = pmd_young(old)
-        dirty = False
+        dirty = exclusive = False
         soft_dirty = pmd_soft_dirty(old)
     elif pmd_migration:
+        # 6.1+ keeps young/dirty in the entry and (5.19+) exclusivity in its type
         entry = swp.pmd_to_swp_entry(old)
         page = swp.pfn_swap_entry_pfn(entry)
         write = swp.is_writable_migration_entry(entry)
-        young = dirty = False
+        exclusive = swp.has_read_exclusive and swp.is_readable_exclusive_migration_entry(entry)
+        young = swp.migration_entry_supports_ad and bool(entry & SWP_MIG_YOUNG)
+        dirty = swp.migration_entry_supports_ad and bool(entry & SWP_MIG_DIRTY)
         soft_dirty = swp.pmd_swp_soft_dirty(old)
     else:
         # pmdp_invalidate(): keep the PMD non-none for lockless walkers, flush the TLB
@@ -543,6 +549,7 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
         young = pmd_young(old)
         dirty = pmd_dirty(old)
         soft_dirty = pmd_soft_dirty(old)
+        exclusive = bool(pages.flags[page] & F_anon_exclusive)
         pages.refcount[page] += HPAGE_PMD_NR - 1  # page_ref_add(): one per PTE
     pgtable = pgtable_trans_huge_withdraw(mm, pmd)
     t = ctx.mem.tables[pgtable]
@@ -550,7 +557,10 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
     for i in range(HPAGE_PMD_NR):
         sub = page + i
         if freeze or pmd_migration:
-            sentry = swp.make_migration_entry(sub, write)
+            # the PMD's (or its entry's) write, exclusive (5.19+), young and dirty
+            # (6.1+) go to every PTE entry: make_*_migration_entry() and
+            # make_migration_entry_young()/_dirty()
+            sentry = swp.make_migration_entry_for(sub, write, exclusive, young, dirty)
             e = swp.swp_entry_to_pte(sentry)
             if soft_dirty:
                 e = swp.pte_swp_mksoft_dirty(e)
@@ -574,6 +584,11 @@ def __split_huge_pmd_locked(vma: vm_area_struct, pmd: Ptr, haddr: int,
             pages.mapcount[sub] += 1  # atomic_inc(&page[i]._mapcount)
         t[i] = e
     if not pmd_migration:
+        # 4.14 .. 6.1: a PMD split while another PMD still maps the THP sets
+        # PageDoubleMap (TestSetPageDoubleMap(); each subpage's _mapcount +1 there)
+        if (not freeze and not ctx.profile.rmap_deferred_split_partially_mapped
+                and pages.compound_mapcount[page] >= 1):
+            pages.flags[page] |= F_double_map
         # The PMD mapping goes: compound mapcount -1 (NR_ANON_THPS when it reaches zero).
 
         c = pages.compound_mapcount[page] - 1
@@ -757,8 +772,10 @@ def __split_huge_page(ctx: KernelContext, head: int) -> None:
     if ctx.cost is not None:  # modeled time: the compound page split
         ctx.cost.split_huge_page(ctx.smp_processor_id(), n)
     hf = pages.flags[head]
+    # the flags __split_huge_page_tail() copies, and page_is_young()/page_is_idle()
+    # (set_page_young()/set_page_idle() on each tail: idle page tracking survives)
     keep = F_referenced | F_swapbacked | F_mlocked | F_uptodate | F_active | F_locked | (
-        F_unevictable | F_dirty | F_lru
+        F_unevictable | F_dirty | F_lru | F_young | F_idle
     )
     sl = slice(head, head + n)
     pages.flags_np[sl] = hf & keep

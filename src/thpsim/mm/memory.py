@@ -342,7 +342,16 @@ def do_wp_page(vmf: vm_fault) -> KernelPath[int]:
             put_page(ctx, head)
             return 0
         put_page(ctx, head)
-    if reuse_swap_page(ctx, pfn):
+    if head != pfn or pages.flags[head] & F_head:
+        # 5.9..6.15 (wp_copy_large_folio_subpages): a subpage of a large folio is
+        # reused only if PageAnonExclusive (kept per folio in the model)
+        reuse = (not ctx.profile.wp_copy_large_folio_subpages
+                 or bool(pages.flags[head] & F_anon_exclusive)
+                 or (ctx.profile.wp_reuse_large_folio_last_ref
+                     and pages.total_mapcount(head) == 1)) and reuse_swap_page(ctx, pfn)
+    else:
+        reuse = reuse_swap_page(ctx, pfn)
+    if reuse:
         pages.flags[head] |= F_anon_exclusive  # page_move_anon_rmap()
         folio_unlock(ctx, head)
         # wp_page_reuse()

@@ -1001,13 +1001,20 @@ def page_address_in_vma(ctx, page: int, vma: vm_area_struct) -> int:
     """Where ``page`` (a head) is mapped in ``vma``, or -EFAULT.
 
     Models: mm/rmap.c page_address_in_vma() for anonymous pages: the VMA must share
-    the page's anon_vma root, and the page's index must fall inside the VMA.
+    the page's anon_vma root, and the page's index must fall inside the VMA; 5.13+
+    (``vma_address_head_overlap``, internal.h vma_address()): a compound head below
+    the VMA whose folio still reaches into it gives the VMA's start.
     """
 
     av = page_anon_vma(ctx, page)
     if vma.anon_vma is None or av is None or vma.anon_vma.root is not av.root:
         return -errno.EFAULT
-    address = vma_address(vma, ctx.pages.index[page])
+    index = ctx.pages.index[page]
+    address = vma_address(vma, index)
+    if (address < vma.vm_start and ctx.profile.vma_address_head_overlap
+            and ctx.pages.PageTransHuge(page)
+            and index + (1 << ctx.pages.compound_order(page)) - 1 >= vma.vm_pgoff):
+        return vma.vm_start
     if address < vma.vm_start or address >= vma.vm_end:
         return -errno.EFAULT
     return address

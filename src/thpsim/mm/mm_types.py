@@ -201,6 +201,7 @@ class mm_struct:
         "hiwater_vm",
         "owner",
         "dead",
+        "dumpable",
         "__weakref__",
     )
 
@@ -226,6 +227,10 @@ class mm_struct:
         self.hiwater_vm = 0
         self.owner: Any = None
         self.dead = False
+        #: the MMF_DUMPABLE bits of mm->flags (get_dumpable()): SUID_DUMP_USER (1) until
+        #: a credential change (commit_creds(): set_dumpable(mm, suid_dumpable), 0);
+        #: read by task_dump_owner() and __ptrace_may_access()
+        self.dumpable = 1
 
     def __repr__(self) -> str:
         return f"<mm {self.mm_id}>"

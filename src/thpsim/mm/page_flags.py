@@ -14,9 +14,10 @@ Simplified:
       tail's ``compound_head`` pointer. Compound pages are naturally aligned, so it
       is the same page.
     * ``compound_mapcount`` is an array of its own (Linux keeps it in the first tail).
-    * PageDoubleMap (4.14's accounting of a THP mapped by PMD and PTEs at once) is
-      not modelled: a subpage's ``_mapcount`` counts its PTE mappings only, and
-      page_mapcount() adds the compound mapcount, as 5.18+ does.
+    * PageDoubleMap (4.14's accounting of a THP mapped by PMD and PTEs at once) is a
+      flag only (``F_double_map``, for the deferred-split decisions of 4.14 and 6.1):
+      a subpage's ``_mapcount`` counts its PTE mappings only, and page_mapcount()
+      adds the compound mapcount, as 5.18+ does.
     * PageBuddy is ``_mapcount == PAGE_BUDDY_MAPCOUNT_VALUE`` as in 4.14, with the
       buddy order in ``order`` (Linux: page_private).
 """
@@ -60,6 +61,11 @@ PG_anon_exclusive = PG_mappedtodisk
 _PG_tail = 28  # compound tail (Linux: compound_head bit 0)
 _PG_pgtable = 29  # a page-table page (Linux 4.18+: PageTable page type)
 _PG_offline = 30  # frame of an offlined memory block (Linux 5.0+: PageOffline type)
+#: 4.14 .. 6.1 PG_double_map (PF_SECOND: kept in the first tail there; on the head
+#: here): a THP still mapped by a PMD had another PMD split. The kernel also gave every
+#: subpage one more _mapcount then; the model keeps only the flag and lets
+#: page_remove_rmap() read it (thpsim.mm.rmap).
+_PG_double_map = 31
 
 PAGE_BUDDY_MAPCOUNT_VALUE = -128
 #: page->mapping low bit: an anon_vma, not an address_space.
@@ -90,6 +96,7 @@ F_anon_exclusive = _bit(PG_anon_exclusive)
 F_tail = _bit(_PG_tail)
 F_pgtable = _bit(_PG_pgtable)
 F_offline = _bit(_PG_offline)
+F_double_map = _bit(_PG_double_map)
 
 #: Flags a freed page must not carry (PAGE_FLAGS_CHECK_AT_FREE, abridged).
 PAGE_FLAGS_CHECK_AT_FREE = (

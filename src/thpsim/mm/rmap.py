@@ -37,6 +37,7 @@ from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
     F_anon_exclusive,
     F_dirty,
+    F_double_map,
     F_head,
     F_swapbacked,
     F_tail,
@@ -259,6 +260,14 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         unmapped = int((pages.mapcount_np[head : head + nr] < 0).sum())
         if unmapped:
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -unmapped)
+        if not ctx.profile.rmap_deferred_split_partially_mapped:
+            # 4.14 .. 6.1 page_remove_anon_compound_rmap(): only TestClearPageDoubleMap()
+            # looks at the subpages' PTE mappings (and queues a partly mapped THP);
+            # without it the PTE mappings another mm has of it queue nothing here
+            double = bool(pages.flags[head] & F_double_map)
+            pages.flags[head] &= ~F_double_map & 0xFFFF_FFFF
+            if not double:
+                return
         if 0 < unmapped < nr:
             deferred_split_huge_page(ctx, head)
         return
@@ -277,8 +286,12 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         # (a PMD split while another PMD maps the THP gives every subpage one more
         # _mapcount, taken back when the last PMD goes: the page is "still mapped by
         # someone else"; the kernel oracle, 6.1: a child's PTE unmap of a THP its
-        # parent maps by PMD queues nothing)
-        if pmd_mapped:
+        # parent maps by PMD queues nothing). Without PageDoubleMap (PTEs that
+        # migration restored next to another mm's PMD) the subpage's _mapcount goes
+        # negative and 4.14/6.1 queue the THP (the oracle, 6.1: a forked child that
+        # migrated the THP exits)
+        if pmd_mapped and (ctx.profile.rmap_deferred_split_partially_mapped
+                           or pages.flags[head] & F_double_map):
             return
         if ctx.profile.rmap_deferred_split_partially_mapped:
             # 6.3+: queued only if some page is still mapped ("partially_mapped")
@@ -317,7 +330,13 @@ def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int,
     run -= 1
     unmapped = run == -1
     newly = int(unmapped.sum())
-    if not newly or pages.compound_mapcount[head] >= 0:
+    if not newly:
+        return
+    if pages.compound_mapcount[head] >= 0:
+        # a PMD maps the THP too: as page_remove_rmap() decides per page
+        if not (ctx.profile.rmap_deferred_split_partially_mapped
+                or pages.flags[head] & F_double_map):
+            deferred_split_huge_page(ctx, head)
         return
     ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ANON_MAPPED, -newly)
     if batch and ctx.profile.rmap_deferred_split_partially_mapped:

@@ -48,6 +48,7 @@ MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4,
         "relative": 1 << 14, "numa_balancing": 1 << 13}
 MBIND_FLAGS = {"strict": 1, "move": 2, "moveall": 4}
 MLOCK_FLAGS = {"onfault": 1}
+GETMPOL_FLAGS = {"node": 1, "addr": 2, "mems_allowed": 4}
 
 
 def guest_machine(profile: str = "mainline", **switches) -> Machine:
@@ -92,6 +93,36 @@ def _names(s: str, table: dict[str, int], chars: bool = False) -> int:
     return out
 
 
+def _node_list(s: str, n: int) -> list[int]:
+    """parse_node_list(): ``1`` or runs ``1*512,7*512``; the last value fills the rest."""
+    out: list[int] = []
+    last = 0
+    for tok in s.split(","):
+        if len(out) >= n or not tok:
+            break
+        v, _, cnt = tok.partition("*")
+        last = _c_int(_num(v) or 0)
+        out += [last] * min(_num(cnt) or 0 if cnt else 1, n - len(out))
+    return out + [last] * (n - len(out))
+
+
+def _mask(s: str, zero_is_null: bool = True) -> int | None:
+    """parse_mask_z(): ``null`` (and ``0`` where it means NULL) is None, ``&0`` an empty
+    mask, ``n:0,1,1024`` the listed bits (below 32768), any other number the first word."""
+    if s == "null" or (zero_is_null and s == "0"):
+        return None
+    if s == "&0":
+        return 0
+    if s.startswith("n:"):
+        bits = 0
+        for tok in s[2:].split(","):
+            v = _num(tok)
+            if v is not None and v < 32768:
+                bits |= 1 << v
+        return bits
+    return (_num(s) or 0) & U64
+
+
 def _c_int(v: int) -> int:
     v &= 0xFFFF_FFFF
     return v - (1 << 32) if v & 0x8000_0000 else v
@@ -129,6 +160,9 @@ class _Task:
 
     p: Process
     who: str
+    #: the process that forked this one (the program's own: a stand-in for mmprog's
+    #: main process, made when the program names it)
+    parent: Process | None
     #: before an mmap sets it, a register holds its slot (never 0: a step on an unset
     #: register must not reach the C interpreter's own pages)
     regs: list[int] = field(default_factory=lambda: [ARENA + r * SLOT for r in range(26)])
@@ -143,6 +177,8 @@ class Interp:
         self.lines = lines
         self.out: list[str] = []
         self.vm_base = self._vmstat()
+        self.saved = [""] * 10
+        self.base_files: dict[str, str] = {}
 
     # ---- parse_addr()
     def addr(self, t: _Task, s: str) -> int:
@@ -152,6 +188,76 @@ class Interp:
             return (v + off if s[1:2] != "-" else v - off) & U64
         v = _num(s)
         return 0 if v is None else v
+
+    def pid(self, t: _Task, s: str) -> int:
+        """parse_pid(): ``self`` (0), ``parent``, or a number."""
+        if s == "self":
+            return 0
+        if s == "parent":
+            return t.parent.pid if t.parent is not None else 0
+        return _c_int(_num(s) or 0)
+
+    def expand(self, t: _Task, s: str) -> str:
+        """expand(): {pid}, {ppid}, {phys:ADDR}, {block:N:I}, {saved:K}."""
+        out = []
+        i = 0
+        while i < len(s):
+            j = s.find("}", i) if s[i] == "{" else -1
+            if j < 0:
+                out.append(s[i])
+                i += 1
+                continue
+            key = s[i + 1:j]
+            val = ""
+            if key == "pid":
+                val = str(t.p.pid)
+            elif key == "ppid":
+                val = str(t.parent.pid if t.parent is not None else 0)
+            elif key.startswith("phys:"):
+                val = _hex(self.phys_of(t, self.addr(t, key[5:])))
+            elif key.startswith("block:"):
+                nid, _, idx = key[6:].partition(":")
+                val = f"memory{self.node_block(t, _num(nid) or 0, _c_long(_num(idx) or 0))}"
+            elif key.startswith("saved:") and len(key) > 6:
+                val = self.saved[(ord(key[6]) - 48) % 10]
+            out.append(val)
+            i = j + 1
+        return "".join(out)
+
+    def phys_of(self, t: _Task, a: int) -> int:
+        """phys_of(): pagemap's PFN of ``a`` as a physical address, 0 if not present."""
+        try:
+            raw = t.p.fs.read("/proc/self/pagemap", offset=(a // PAGE) * 8, length=8)
+        except OSError:
+            return 0
+        e = struct.unpack("<Q", raw)[0] if len(raw) == 8 else 0
+        if not e >> 63 & 1:
+            return 0
+        return (e & ((1 << 55) - 1)) * PAGE + (a & (PAGE - 1))
+
+    def node_block(self, t: _Task, nid: int, idx: int) -> int:
+        """node_block(): the number of the idx-th memory block of node ``nid``."""
+        try:
+            names = t.p.fs.listdir(f"/sys/devices/system/node/node{nid}")
+        except OSError:
+            return -1
+        blocks = sorted(int(n[6:]) for n in names if n.startswith("memory") and n[6:].isdigit())
+        if idx < 0:
+            idx += len(blocks)
+        return blocks[idx] if 0 <= idx < len(blocks) else -1
+
+    def read_text(self, t: _Task, path: str) -> str:
+        text = t.p.fs.read(path)
+        return text.decode() if isinstance(text, bytes | bytearray) else text
+
+    def stat(self, t: _Task, key: str) -> str:
+        """The stat step: KEY's change in /proc/vmstat, else /proc/meminfo."""
+        for path in ("/proc/vmstat", "/proc/meminfo"):
+            now = _stat_value(self.read_text(t, path), key)
+            old = _stat_value(self.base_files.get(path, ""), key)
+            if now is not None and old is not None:
+                return f" = {now - old:+d}"
+        return " = missing"
 
     # ---- observations
     def _vmstat(self) -> dict[str, int]:
@@ -193,7 +299,10 @@ class Interp:
         for s, e, *_ in vmas:
             c = max(s & ~(HPAGE - 1), last)
             while c < e:
-                raw = p.fs.read("/proc/self/pagemap", offset=(c // PAGE) * 8, length=4096)
+                try:
+                    raw = p.fs.read("/proc/self/pagemap", offset=(c // PAGE) * 8, length=4096)
+                except OSError:  # 0400, owned by root after a setuid: mmprog.c reads 0s
+                    raw = b""
                 ent = struct.unpack(f"<{len(raw) // 8}Q", raw) + (0,) * (512 - len(raw) // 8)
                 present = sd = excl = mapped = 0
                 contig = True
@@ -251,7 +360,10 @@ class Interp:
             j = i + 1
             while j < len(pfns) and pfns[j] == pfns[j - 1] + 1:
                 j += 1
-            raw = p.fs.read("/proc/kpageflags", offset=pfns[i] * 8, length=(j - i) * 8)
+            try:
+                raw = p.fs.read("/proc/kpageflags", offset=pfns[i] * 8, length=(j - i) * 8)
+            except OSError:  # 0400 root: after a setuid, mmprog.c reads nothing either
+                return 0, 0
             for (f,) in struct.iter_unpack("<Q", raw):
                 thp += f >> 22 & 1
                 head += f >> 15 & 1
@@ -318,7 +430,7 @@ class Interp:
                         break
                 end += 1
             self.out.append(head)
-            child = _Task(p.fork(), "child ", list(t.regs), list(t.prev))
+            child = _Task(p.fork(), "child ", p, list(t.regs), list(t.prev))
             self.run_lines(child, i + 1, end)
             child.p.exit()
             self.out.append(f"{t.who}  child exited 0")
@@ -334,11 +446,11 @@ class Interp:
             return i + 1
         if op == "move_pages":
             a, n = self.addr(t, arg(1)), min(self.addr(t, arg(2)) // PAGE, 4096)
-            node = _c_int(self.addr(t, arg(3)))
+            nodes = None if arg(3) == "query" else _node_list(arg(3), n)
             flags = _c_int(_names(arg(4), MBIND_FLAGS))
-            status: list = [-1000] * n
+            pid = self.pid(t, arg(5)) if len(tok) > 5 else 0
             try:
-                ret, got = p.move_pages(0, [a + k * PAGE for k in range(n)], [node] * n, flags)
+                ret, got = p.move_pages(pid, [a + k * PAGE for k in range(n)], nodes, flags)
                 res = f" = {ret} status="
             except OSError as err:
                 got = getattr(err, "status", None) or [None] * n
@@ -348,14 +460,35 @@ class Interp:
             self.snapshot(t)
             return i + 1
         if op == "get_mempolicy":
+            maxnode = self.addr(t, arg(3)) if len(tok) > 3 else 64
             try:
-                mode, mask = p.get_mempolicy(64)
-                self.out.append(head + f" = 0 mode={mode} mask={_hex(mask or 0)}")
+                mode, mask = p.get_mempolicy(maxnode, self.addr(t, arg(2)),
+                                             _c_int(_names(arg(1), GETMPOL_FLAGS)))
+                self.out.append(head + f" = 0 mode={_c_int(mode)} mask={_hex(mask or 0)}")
             except OSError as err:
                 self.out.append(head + f" = -1 {err.errno}")
             self.snapshot(t)
             return i + 1
-        call = self._call(t, op, arg)
+        if op == "save":
+            self.saved[(ord(arg(1)[0]) - 48) % 10] = self.expand(t, " ".join(tok[2:]))[:255]
+            self.out.append(head + " = saved")
+            return i + 1
+        if op == "stat":
+            self.out.append(head + self.stat(t, arg(1)))
+            return i + 1
+        if op == "fread":
+            try:
+                text = self.read_text(t, self.expand(t, arg(1)))
+                lines = text.split("\n")
+                if len(tok) > 2:
+                    lines = [ln for ln in lines if ln.startswith(tok[2])] or [""]
+                res = " =" + "".join(" " + w for w in lines[0].split())
+            except OSError as err:
+                res = f" = -1 {err.errno}"
+            self.out.append(head + res)
+            self.snapshot(t)
+            return i + 1
+        call = self._call(t, op, arg, tok)
         if call is None:
             self.out.append(head + " = unknown step")
             return i + 1
@@ -366,12 +499,16 @@ class Interp:
                 res = " = outside-arena"  # mmprog.c addr_result()
         except OSError as err:
             res = f" = -1 {err.errno}"
+        except DeliveredSignal as sig:  # MADV_HWPOISON's SIGBUS on the way back
+            res = f" = signal {_signame(sig)}"
         self.out.append(head + res)
         self.snapshot(t)
         return i + 1
 
-    def _call(self, t: _Task, op: str, arg: Callable[[int], str]) -> Callable[[], int] | None:
+    def _call(self, t: _Task, op: str, arg: Callable[[int], str],
+              tok: list[str]) -> Callable[[], int] | None:
         p, a = t.p, (lambda k: self.addr(t, arg(k)))
+        nargs = len(tok)
         if op == "mmap":
             def do() -> int:
                 r = p.mmap(a(2), a(3), _c_int(_names(arg(4), PROT_NAMES, True)),
@@ -402,15 +539,41 @@ class Interp:
         if op == "munlock":
             return lambda: p.munlock(a(1), a(2))
         if op == "mbind":
-            return lambda: p.mbind(a(1), a(2), _names(arg(3), MPOL), a(4) or None, 64,
-                                   _names(arg(5), MBIND_FLAGS))
+            return lambda: p.mbind(a(1), a(2), _c_int(_names(arg(3), MPOL)), _mask(arg(4)),
+                                   a(6) if nargs > 6 else 64, _names(arg(5), MBIND_FLAGS))
         if op == "set_mempolicy":
-            return lambda: p.set_mempolicy(_names(arg(1), MPOL), a(2) or None, 64)
+            return lambda: p.set_mempolicy(_c_int(_names(arg(1), MPOL)), _mask(arg(2)),
+                                           a(3) if nargs > 3 else 64)
         if op == "migrate_pages":
-            return lambda: p.migrate_pages(p.pid, 64, a(1), a(2))
+            return lambda: p.migrate_pages(self.pid(t, arg(4)) if nargs > 4 else 0,
+                                           a(3) if nargs > 3 else 64,
+                                           _mask(arg(1), False), _mask(arg(2), False))
+        if op == "setuid":
+            return lambda: p.setuid(a(1))
+        if op == "fwrite":
+            def do() -> int:
+                p.fs.write(self.expand(t, arg(1)), self.expand(t, " ".join(tok[2:])) + "\n")
+                return 0
+            return do
+        if op in ("mkdir", "rmdir"):
+            def do() -> int:
+                getattr(p.fs, op)(self.expand(t, arg(1)))
+                return 0
+            return do
         if op == "clear_refs":
             return lambda: p.fs.write("/proc/self/clear_refs", arg(1))
         return None
+
+
+def _stat_value(text: str, key: str) -> int | None:
+    """stat_value(): the number after ``KEY`` (``KEY:`` in meminfo) in a /proc file."""
+    for line in text.splitlines():
+        if line.startswith(key) and line[len(key):len(key) + 1] in (" ", ":"):
+            try:
+                return int(line[len(key) + 1:].split()[0])
+            except (ValueError, IndexError):
+                return None
+    return None
 
 
 def _signame(sig: DeliveredSignal) -> str:
@@ -439,8 +602,13 @@ def run_program(text: str, profile: str = "mainline", check: bool = True,
     kernel could not: the comparison then fails there)."""
     m = guest_machine(profile, **switches)
     it = Interp(m, load(text))
-    t = _Task(m.spawn(cpu=0), "")
+    parent = None
+    if any("parent" in line or "{ppid}" in line for line in it.lines):
+        parent = m.spawn(cpu=0)  # mmprog's main process
+    t = _Task(parent.fork() if parent is not None else m.spawn(cpu=0), "", parent)
     try:
+        for path in ("/proc/vmstat", "/proc/meminfo"):
+            it.base_files[path] = it.read_text(t, path)
         it.run_lines(t, 0, len(it.lines))
         if check:
             m.check_integrity()

@@ -45,11 +45,15 @@ AFTER_6_12: dict[str, bool] = {
     "mremap_new_len_task_size_einval": False,  # 6.17
     "mremap_move_multiple_vmas": False,       # 6.17
     "mremap_check_vma_before_unmap": False,   # 6.17
+    # not a change turned off but one turned on: 5.13 .. 6.12 only (6.13 undid it)
+    "vma_address_head_overlap": True,         # 5.13; 6.13 looks at one page again
+    "wp_copy_large_folio_subpages": True,     # 5.9; 6.16 reuses an exclusive THP's
 }
 #: ... and after 6.1
 AFTER_6_1: dict[str, bool] = {
     **AFTER_6_12,
     "migrate_requeue_deferred_split": False,  # 6.13, in Debian's 6.12.y (oracle)
+    "wp_reuse_large_folio_last_ref": True,    # before 6.12: reuse at refcount 1
     "migrate_split_deferred_folio": False,    # 6.10
     "memory_failure_node_stats": False,       # 6.3
     "madvise_populate_whole_range": False,    # 6.9

@@ -141,6 +141,26 @@ def memory_names(f) -> list[str]:
     return [f"memory{b}" for b in _block_ids(f.ctx)]
 
 
+def memory_block_nid(ctx, block_id: int) -> int:
+    """The node of a block (the node of its first frame: the model's blocks never
+    straddle nodes)."""
+    return ctx.mem.pfn_to_nid(block_id * _pages_per_block(ctx))
+
+
+def node_memory_lookup(f, name: str) -> int | None:
+    """``/sys/devices/system/node/nodeN/memoryM``: the links register_memory_block_under_node()
+    makes from a node to each of its memory blocks (online or offline)."""
+    bid = memory_lookup(f, name)
+    if bid is None or memory_block_nid(f.ctx, bid) != f.params["nid"]:
+        return None
+    return bid
+
+
+def node_memory_names(f) -> list[str]:
+    return [f"memory{b}" for b in _block_ids(f.ctx)
+            if memory_block_nid(f.ctx, b) == f.params["nid"]]
+
+
 def _range(f) -> tuple[int, int]:
     ppb = _pages_per_block(f.ctx)
     return f.params["memory"] * ppb, ppb
@@ -330,6 +350,9 @@ def register(vfs) -> None:
     vfs.register_dir(f"{d}/node{{nid}}", mode=0o755,
                      lookup=lambda f, name: _node_of(f) if name == f"node{_node_of(f)}" else None,
                      names=lambda f: [f"node{_node_of(f)}"])
+    # and the other way: nodeN/memoryM links (their contents are not modelled)
+    vfs.register_dir("/sys/devices/system/node/node{nid}/memory{memory}", mode=0o755,
+                     lookup=node_memory_lookup, names=node_memory_names)
     vfs.register_file(f"{MEMORY_DIR}/soft_offline_page", writer=soft_offline_page_store,
                       mode=0o200)
     vfs.register_file(f"{MEMORY_DIR}/hard_offline_page", writer=hard_offline_page_store,

@@ -64,8 +64,15 @@ def proc_task_readdir(f: File) -> list[str]:
 
 
 def task_dump_owner(f: File) -> int:
-    """Models: task_dump_owner(): /proc/PID files belong to the task's euid."""
+    """Models: task_dump_owner(): /proc/PID files belong to the task's euid, or to
+    root while its mm is not dumpable (after a setuid: SUID_DUMP_DISABLE).
+
+    Simplified: the kernel keeps the euid for the 0555 directories themselves
+    (/proc/PID); the model's directories are world-readable either way."""
     task = f.params.get("tid") or f.params["pid"]
+    mm = task.mm
+    if mm is not None and mm.dumpable != 1:
+        return 0
     return f.vfs.cred_of(task).euid
 
 
