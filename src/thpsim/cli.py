@@ -405,7 +405,8 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "runs": ("thpsim.campaign.cli", "runs_main", "list and compare runs in a results store"),
     "report": ("thpsim.report.cli", "main", "write a self-contained HTML report with plots"),
     "experiment": ("thpsim.experiment.cli", "experiment_main",
-                   "modeled-time experiments: split-vs-thp (docs/modeled-time.md)"),
+                   "modeled-time experiments: split-vs-thp, tiering (docs/modeled-time.md, "
+                   "docs/tiering.md)"),
     "calibrate": ("thpsim.experiment.cli", "calibrate_main",
                   "fit the cost model's parameters to measured times (least squares)"),
 }

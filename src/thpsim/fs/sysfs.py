@@ -29,7 +29,7 @@ from thpsim.kernel.cgroup import cgroup, cpuset
 from thpsim.kernel.context import THP_DEFRAG_MODES, THP_ENABLED_MODES
 from thpsim.lib.kstrtox import kstrtoul
 from thpsim.lib.string import sysfs_streq
-from thpsim.mm import huge_memory, hwpoison_inject
+from thpsim.mm import huge_memory, hwpoison_inject, page_idle
 
 if TYPE_CHECKING:
     from thpsim.fs.vfs import VFS, File
@@ -123,6 +123,7 @@ def register(vfs: VFS) -> None:
     vfs.register_file(f"{THP_DIR}/use_zero_page", use_zero_page_show, use_zero_page_store,
                       mode=0o644)
     vfs.register_file(f"{THP_DIR}/hpage_pmd_size", hpage_pmd_size_show, mode=0o444)
+    page_idle.register(vfs)  # /sys/kernel/mm/page_idle/bitmap
     # ---- memory blocks: /sys/devices/system/memory; hwpoison-inject's debugfs files
     memory.register(vfs)
     hwpoison_inject.register(vfs)

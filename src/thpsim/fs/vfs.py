@@ -515,8 +515,11 @@ class VFS:
             return ret
         return ret[offset:] if length is None else ret[offset : offset + length]
 
-    def write(self, path: str, data: str | bytes, *, as_task: Any = None) -> int:
-        """open(path, O_WRONLY) + write(data). Returns the bytes written.
+    def write(self, path: str, data: str | bytes, *, as_task: Any = None,
+              offset: int = 0) -> int:
+        """open(path, O_WRONLY) + write(data) (``offset``: pwrite(data, offset), which
+        only a binary file's writer sees, as ``writer(file, data, offset)``: sysfs text
+        stores ignore the position). Returns the bytes written.
 
         A kernfs file's store sees at most PAGE_SIZE bytes (kernfs_fop_write_iter():
         a sysfs write is cut to a page, and the store's count is what write(2)
@@ -528,24 +531,25 @@ class VFS:
         ``write(fd, "", 0)`` to cpuset.mems leaves it unchanged); proc files get it.
         A method that is a kernel path runs to completion inside the system call.
         """
-        return call_syscall(self.ctx, as_task, self._write, path, data, as_task)
+        return call_syscall(self.ctx, as_task, self._write, path, data, as_task, offset)
 
-    def _write(self, path: str, data: str | bytes, as_task: Any) -> int:
-        f, ret = self._write_start(path, data, as_task)
+    def _write(self, path: str, data: str | bytes, as_task: Any, offset: int = 0) -> int:
+        f, ret = self._write_start(path, data, as_task, offset)
         if isinstance(ret, GeneratorType):
             ret = run_to_completion(ret)
         return ret
 
     def sys_write(self, path: str, data: str | bytes, *,
-                  as_task: Any = None) -> KernelPath[int]:
+                  as_task: Any = None, offset: int = 0) -> KernelPath[int]:
         """:meth:`write` as a kernel path, for the interleaving driver (see
         :meth:`sys_read`)."""
-        f, ret = self._write_start(path, data, as_task)
+        f, ret = self._write_start(path, data, as_task, offset)
         if isinstance(ret, GeneratorType):
             ret = yield from ret
         return ret
 
-    def _write_start(self, path: str, data: str | bytes, as_task: Any) -> tuple[File, Any]:
+    def _write_start(self, path: str, data: str | bytes, as_task: Any,
+                     offset: int = 0) -> tuple[File, Any]:
         """Open for writing and call the file's write method (its result, or its kernel
         path: a generator)."""
         if self.ctx.cost is not None:  # modeled time (hw/cost.py): write(2)'s entry and exit
@@ -564,6 +568,9 @@ class VFS:
                 data = data[:PAGE_SIZE]
         if not data and node.fs == FS_KERNFS:
             return f, 0
+        if node.binary:  # a bin_attribute's write gets the position (pwrite)
+            rw_verify_area(path, offset, len(data))
+            return f, node.writer(f, bytes(data), offset)
         return f, node.writer(f, bytes(data))
 
     def mkdir(self, path: str, *, as_task: Any = None) -> None:
@@ -692,8 +699,8 @@ class VFSView:
     def read(self, path: str, *, offset: int = 0, length: int | None = None) -> str | bytes:
         return self.vfs.read(path, offset=offset, length=length, as_task=self.task)
 
-    def write(self, path: str, data: str | bytes) -> int:
-        n = self.vfs.write(path, data, as_task=self.task)
+    def write(self, path: str, data: str | bytes, *, offset: int = 0) -> int:
+        n = self.vfs.write(path, data, as_task=self.task, offset=offset)
         self._done()
         return n
 

@@ -68,6 +68,7 @@ from thpsim.mm.page_flags import (
     F_dirty,
     F_head,
     F_hwpoison,
+    F_idle,
     F_locked,
     F_lru,
     F_mlocked,
@@ -307,7 +308,9 @@ def migrate_page_states(ctx, new: int, page: int) -> None:
     pages = ctx.pages
     f = pages.flags[page]
     nf = pages.flags[new]
-    nf |= f & (F_referenced | F_uptodate | F_dirty | F_young | F_swapbacked | F_anon_exclusive)
+    # PG_idle too (4.14: ``if (page_is_idle(page)) set_page_idle(newpage)``)
+    nf |= f & (F_referenced | F_uptodate | F_dirty | F_young | F_idle | F_swapbacked
+               | F_anon_exclusive)
     if f & F_active:
         nf |= F_active
         pages.flags[page] = pages.flags[page] & ~F_active & _M32
