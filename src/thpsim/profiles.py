@@ -294,8 +294,11 @@ class Profile:
     #: 6.7 (Hugh Dickins, "fix migrate_pages(2) syscall return nr_failed"):
     #: migrate_pages(2) also counts the folios its walk could not isolate, and takes
     #: mmap_lock per source node; the walk isolates a PTE-mapped large folio once
-    #: (qp->large) so its other PTEs are no failures. 4.14: not counted. (The walk
-    #: counts failures only with ``mbind_strict_eio``, as it does since 5.2.)
+    #: (qp->large) so its other PTEs are no failures, and an unmovable page under
+    #: MOVE|STRICT no longer ends the walk (5.2 .. 6.6 returned 1 there: a hole later
+    #: in the range went unseen and mbind failed EIO, not EFAULT; the kernel oracle,
+    #: 6.1). 4.14: not counted. (The walk counts failures only with
+    #: ``mbind_strict_eio``, as it does since 5.2.)
     queue_pages_nr_failed: bool
     #: 6.7 (Hugh Dickins, alloc_migration_target_by_mpol()): mbind allocates targets
     #: by the new policy itself (interleave anchored at the first queued folio) after

@@ -30,6 +30,7 @@ FIXED_BY = {
     "g1-s9-0170.mmp": "wp_reuse_large_folio_last_ref (6.1)",
     "g1-s9-0039.mmp": "split freeze keeps the PMD's dirty bit: soft-dirty PTEs (6.1)",
     "g1-s3-0066.mmp": "PageDoubleMap decides the deferred split (6.1)",
+    "g1-s7-0089.mmp": "MOVE|STRICT stops the walk at an unmovable page: EIO (6.1)",
 }
 
 

@@ -819,7 +819,8 @@ def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath
     (the zero page and reserved pages skipped) is checked, and a PTE-mapped THP is
     queued once, by its head.
     Context: mmap_lock held. Preempts: taking the PMD and PTE locks; cond_resched().
-    Returns: 0, or -EIO (6.x: STRICT alone found a misplaced page).
+    Returns: 0, -EIO (6.x: STRICT alone found a misplaced page), or 1 (5.2 .. 6.6:
+    MOVE|STRICT met a page it could not queue: the walk stops).
     """
     # cycle: mm.huge_memory -> mm.mempolicy imports this module
     from thpsim.mm.huge_memory import pmd_trans_huge_lock
@@ -834,6 +835,7 @@ def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath
     flags = qp.flags
     strict_eio = ctx.profile.mbind_strict_eio
     folio_walk = ctx.profile.queue_pages_nr_failed  # 6.7+: qp->large, 6.10+ batches
+    failed_before = qp.nr_failed
     while True:
         ptl = yield from pmd_trans_huge_lock(pmd, vma)
         if ptl is not None:
@@ -888,6 +890,13 @@ def queue_pages_pte_range(pmd, addr: int, end: int, walk: mm_walk) -> KernelPath
         break
     if strict_eio and qp.nr_failed and strictly_unmovable(flags):
         return -errno.EIO
+    if (strict_eio and not folio_walk and qp.nr_failed > failed_before
+            and flags & MPOL_MF_STRICT and flags & MPOL_MF_MOVES):
+        # 5.2 .. 6.6: an unmovable page under MOVE|STRICT ends the walk (returns 1,
+        # "has_unmovable"): the rest of the range, a hole after it included, is not
+        # looked at, and do_mbind() applies the policy and fails with EIO (oracle:
+        # 6.1). 6.7+ keeps walking (qp->has_unmovable).
+        return 1
     return 0
 
 
