@@ -36,7 +36,8 @@ from thpsim.profiles import PROFILES, Profile
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError",
            "run_tool", "parse_switch", "switch_kinds", "add_profile_arguments",
            "profile_switches", "resolve_profile", "KERNEL_PROFILE_NAMES", "positive_int",
-           "nonneg_int", "positive_float", "emit_json", "write_atomic", "check_writable",
+           "nonneg_int", "positive_float", "nonneg_float", "emit_json", "write_atomic",
+           "check_writable",
            "progress_bar", "version", "host_memory_estimate", "host_memory_limit",
            "host_memory_guard"]
 
@@ -142,7 +143,7 @@ def _number(kind: Callable[[str], Any], lo: float, what: str) -> Callable[[str],
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if v < lo or v != v:  # NaN too
+        if v < lo or v != v or v == float("inf"):  # NaN and infinity too
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return v
 
@@ -154,6 +155,7 @@ def _number(kind: Callable[[str], Any], lo: float, what: str) -> Callable[[str],
 positive_int = _number(int, 1, "a positive integer")
 nonneg_int = _number(int, 0, "a non-negative integer")
 positive_float = _number(float, 1e-300, "a positive number")
+nonneg_float = _number(float, 0.0, "a non-negative number")
 
 
 def emit_json(obj: Any, out: TextIO | None = None) -> None:

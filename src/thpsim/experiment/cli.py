@@ -34,6 +34,7 @@ from thpsim.cliutil import (
     add_profile_arguments,
     check_writable,
     emit_json,
+    nonneg_float,
     nonneg_int,
     positive_float,
     positive_int,
@@ -133,7 +134,7 @@ def _experiment_parser() -> argparse.ArgumentParser:
                    help=f"loads per tick (default {tier.DEFAULTS['accesses']})")
     t.add_argument("--seed", type=nonneg_int, default=None,
                    help="the workload's and the machine's seed (default 0)")
-    t.add_argument("--zipf-s", type=_non_negative_float, default=None,
+    t.add_argument("--zipf-s", type=nonneg_float, default=None,
                    help=f"Zipf exponent (default {tier.DEFAULTS['zipf_s']})")
     t.add_argument("--phase-ticks", type=positive_int, default=None,
                    help=f"phase: ticks between hot-set changes (default "
@@ -142,7 +143,7 @@ def _experiment_parser() -> argparse.ArgumentParser:
                    help=f"where the working set starts (default {tier.DEFAULTS['placement']})")
     t.add_argument("--thp-migration", choices=("both", "on", "off"), default=None,
                    help="run with THP migration on, off (split first) or both (default)")
-    t.add_argument("--slow-latency-ns", type=_non_negative_float, default=None,
+    t.add_argument("--slow-latency-ns", type=nonneg_float, default=None,
                    help=f"the slow node's load latency (default "
                         f"{TieredTopology.slow_latency_ns:g})")
     t.add_argument("--slow-bandwidth-gbs", type=positive_float, default=None,
@@ -154,16 +155,6 @@ def _experiment_parser() -> argparse.ArgumentParser:
     ap.add_argument("--plot", metavar="FILE.png", help="write a bar chart (matplotlib)")
     add_profile_arguments(ap)
     return ap
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not x >= 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
-    return x
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:

@@ -3,7 +3,8 @@
 Models: mm/rmap.c (anon_vma_prepare, anon_vma_fork, unlink_anon_vmas,
 page_add_new_anon_rmap, page_add_anon_rmap, page_dup_rmap, page_remove_rmap),
 mm/huge_memory.c deferred_split_huge_page; v4.14 semantics, with the 5.18+
-mapcount form described in :mod:`thpsim.mm.page_flags` (no PageDoubleMap).
+mapcount form described in :mod:`thpsim.mm.page_flags` (PageDoubleMap only as a flag,
+for 4.14 and 6.1's deferred-split decisions: _pte_unmap_queues_pmd_mapped()).
 
 ``NR_ANON_MAPPED`` counts base pages mapped at least once (by a PTE or by the
 PMD of their THP); ``NR_ANON_THPS`` counts PMD-mapped THPs, in base pages.
@@ -290,8 +291,7 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         # migration restored next to another mm's PMD) the subpage's _mapcount goes
         # negative and 4.14/6.1 queue the THP (the oracle, 6.1: a forked child that
         # migrated the THP exits)
-        if pmd_mapped and (ctx.profile.rmap_deferred_split_partially_mapped
-                           or pages.flags[head] & F_double_map):
+        if pmd_mapped and not _pte_unmap_queues_pmd_mapped(ctx, head):
             return
         if ctx.profile.rmap_deferred_split_partially_mapped:
             # 6.3+: queued only if some page is still mapped ("partially_mapped")
@@ -301,6 +301,15 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
         deferred_split_huge_page(ctx, head)
     else:
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -1)
+
+
+def _pte_unmap_queues_pmd_mapped(ctx: KernelContext, head: int) -> bool:
+    """Does a subpage losing its last PTE mapping queue a THP that a PMD still maps?
+    6.3+: never (_nr_pages_mapped stays below ENTIRELY_MAPPED). 4.14 and 6.1: unless
+    PageDoubleMap gave every subpage an extra _mapcount (a PMD split while another
+    PMD mapped the THP): the subpage's _mapcount then does not go negative."""
+    return not (ctx.profile.rmap_deferred_split_partially_mapped
+                or ctx.pages.flags[head] & F_double_map)
 
 
 def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int,
@@ -334,8 +343,7 @@ def page_remove_rmap_ptes(ctx: KernelContext, head: int, first: int, nr: int,
         return
     if pages.compound_mapcount[head] >= 0:
         # a PMD maps the THP too: as page_remove_rmap() decides per page
-        if not (ctx.profile.rmap_deferred_split_partially_mapped
-                or pages.flags[head] & F_double_map):
+        if _pte_unmap_queues_pmd_mapped(ctx, head):
             deferred_split_huge_page(ctx, head)
         return
     ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ANON_MAPPED, -newly)
