@@ -5,9 +5,10 @@ Models: kernel/sys.c __sys_setuid() with security/commoncap.c cap_task_fix_setui
 
 A task holding CAP_SETUID sets its real, effective and saved uids to ``uid``; any
 other task may only set its effective uid, and only to its real or saved uid
-(EPERM otherwise). When no uid of the task is 0 any more, the effective (and, in
-the kernel, permitted) capabilities are dropped, unless SECBIT_NO_SETUID_FIXUP
-(not modelled: the model has no securebits). A changed euid makes the mm
+(EPERM otherwise). An euid that leaves 0 drops the effective capabilities (the
+kernel drops the permitted set too once no uid is 0), unless SECBIT_NO_SETUID_FIXUP
+(not modelled: the model has no securebits, and no permitted set: its cred keeps the
+effective capabilities only). A changed euid makes the mm
 non-dumpable (commit_creds(), fs.suid_dumpable = 0): /proc/self/pagemap (0400) then
 belongs to root and the task cannot read it. The new credentials are a new cred
 (prepare_creds() + commit_creds()): a forked task shares its parent's cred until one
@@ -24,12 +25,10 @@ import errno
 from collections.abc import Generator
 from typing import Any
 
-from thpsim.kernel.task import cred, task_struct
+from thpsim.kernel.task import CAP_SETUID, cred, task_struct
 
 __all__ = ["CAP_SETUID", "sys_setuid"]
 
-#: include/uapi/linux/capability.h
-CAP_SETUID = 7
 _INVALID_UID = 0xFFFF_FFFF
 #: include/linux/sched/coredump.h: get_dumpable() values; fs.suid_dumpable's default
 SUID_DUMP_DISABLE = 0
@@ -50,14 +49,12 @@ def __sys_setuid(task: task_struct, uid: int) -> int:
         new.euid = uid
     else:
         return -errno.EPERM
-    # cap_emulate_setxuid(): leaving uid 0 behind drops the capabilities
-    if (old.uid == 0 or old.euid == 0 or old.suid == 0) and \
-            new.uid != 0 and new.euid != 0 and new.suid != 0:
+    # cap_emulate_setxuid(): an euid leaving 0 drops the effective capabilities (the
+    # kernel also drops the permitted ones once no uid is 0). The model keeps no
+    # permitted set, so nothing here raises them again: no task can get back to euid
+    # 0 anyway, since setuid() from root moves all three uids together
+    if old.euid == 0 and new.euid != 0:
         new.cap_effective = frozenset()
-    elif old.euid == 0 and new.euid != 0:
-        new.cap_effective = frozenset()
-    elif old.euid != 0 and new.euid == 0:
-        new.cap_effective = old.cap_effective  # the permitted set: the model keeps one
     # commit_creds(): a changed euid makes the mm non-dumpable (suid_dumpable, 0 by
     # default): its /proc files belong to root from now on, and other users may not
     # ptrace-access it

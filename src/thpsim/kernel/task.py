@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+CAP_SETUID = 7
 CAP_IPC_LOCK = 14
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
