@@ -23,10 +23,13 @@ from mm_helpers import (
 
 from thpsim import (
     MADV_HWPOISON,
+    MADV_NOHUGEPAGE,
     MPOL_MF_MOVE_ALL,
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
+    PROT_EXEC,
     PROT_READ,
+    PROT_WRITE,
 )
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
@@ -212,6 +215,53 @@ def test_vma_split_clones_the_chain():
     assert lo.anon_vma is av and hi.anon_vma is av
     assert lo.anon_vma_chain == [av] and hi.anon_vma_chain == [av]
     assert set(map(id, av.vmas)) == {id(lo), id(hi)}
+
+
+def _two_halves(p, second_prot):
+    """One 4 MiB mapping cut into two VMAs that differ only in protection."""
+    a = thp_area(p, nr=2, fault=False)
+    p.mprotect(a + HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, second_prot)
+    lo, hi = p.mm.find_vma(a), p.mm.find_vma(a + HPAGE_PMD_SIZE)
+    assert lo is not hi
+    return a, lo, hi
+
+
+@pytest.mark.parametrize("profile", ["seed", "mainline"])
+def test_first_fault_reuses_a_compatible_neighbours_anon_vma(profile):
+    """find_mergeable_anon_vma(): VMAs that differ only in access bits share one
+    anon_vma, so once their protections agree again they merge into one VMA."""
+    m = small_machine(profile)
+    p = m.spawn()
+    a, lo, hi = _two_halves(p, PROT_READ | PROT_WRITE | PROT_EXEC)
+    p.write(a, 1)
+    p.write(a + HPAGE_PMD_SIZE, 2)
+    assert hi.anon_vma is lo.anon_vma and hi.anon_vma_chain == [lo.anon_vma]
+    assert m.kernel.anon_vmas[lo.anon_vma.id].vmas == [lo, hi]
+    p.mprotect(a + HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, RW)
+    assert p.mm.find_vma(a) is p.mm.find_vma(a + HPAGE_PMD_SIZE)
+    assert p.read(a + HPAGE_PMD_SIZE) == 2
+
+
+def test_no_reuse_across_other_flags_or_from_a_fork_child():
+    """Flags beyond the access bits must agree (here VM_NOHUGEPAGE), and a VMA
+    chained to its parent's anon_vma too (a fork child's) lends nothing."""
+    m = small_machine()
+    p = m.spawn()
+    a = thp_area(p, nr=2, fault=False)
+    p.madvise(a + HPAGE_PMD_SIZE, HPAGE_PMD_SIZE, MADV_NOHUGEPAGE)
+    p.write(a, 1)
+    p.write(a + HPAGE_PMD_SIZE, 2)
+    lo, hi = p.mm.find_vma(a), p.mm.find_vma(a + HPAGE_PMD_SIZE)
+    assert lo.anon_vma is not None and hi.anon_vma is not lo.anon_vma
+
+    p2 = m.spawn()
+    b, _, _ = _two_halves(p2, PROT_READ | PROT_WRITE | PROT_EXEC)
+    p2.write(b, 1)
+    c = p2.fork()
+    c.write(b + HPAGE_PMD_SIZE, 2)
+    clo, chi = c.mm.find_vma(b), c.mm.find_vma(b + HPAGE_PMD_SIZE)
+    assert len(clo.anon_vma_chain) == 2
+    assert chi.anon_vma is not clo.anon_vma and chi.anon_vma_chain == [chi.anon_vma]
 
 
 # ---------------------------------------------------------------- the rmap walk

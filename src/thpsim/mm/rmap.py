@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from thpsim.arch.x86_64.pgtable import (
     _PAGE_DIRTY,
     HPAGE_PMD_NR,
+    PAGE_SHIFT,
     PAGE_SIZE,
     pte_dirty,
     pte_pfn,
@@ -32,7 +33,14 @@ from thpsim.kernel.locking import down_read, down_write, rw_semaphore, up_read, 
 from thpsim.kernel.sched import KernelPath
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import page_vma_mapped as pvm
-from thpsim.mm.mm_types import MM_ANONPAGES, anon_vma, linear_page_index, vma_address
+from thpsim.mm.mm_types import (
+    MM_ANONPAGES,
+    VM_ACCESS_FLAGS,
+    VM_SOFTDIRTY,
+    anon_vma,
+    linear_page_index,
+    vma_address,
+)
 from thpsim.mm.mmu_notifier import mmu_notifier_invalidate_range
 from thpsim.mm.page_flags import (
     PAGE_MAPPING_ANON,
@@ -64,15 +72,60 @@ def anon_vma_chain_link(vma: vm_area_struct, av: anon_vma) -> None:
     av.vmas.append(vma)
 
 
+def anon_vma_compatible(a: vm_area_struct, b: vm_area_struct) -> bool:
+    """Models: anon_vma_compatible() (mm/mmap.c; mm/vma.c from 6.12): ``a`` ends
+    where ``b`` starts, with the same policy and file, flags that differ only in
+    access bits and VM_SOFTDIRTY (VM_IGNORE_MERGE), and pgoffs that line up; so a
+    later mprotect could make them one VMA."""
+    return (a.vm_end == b.vm_start
+            and a.vm_policy == b.vm_policy
+            and a.vm_file is b.vm_file
+            and not (a.vm_flags ^ b.vm_flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)
+            and b.vm_pgoff == a.vm_pgoff + ((b.vm_start - a.vm_start) >> PAGE_SHIFT))
+
+
+def reusable_anon_vma(old: vm_area_struct, a: vm_area_struct,
+                      b: vm_area_struct) -> anon_vma | None:
+    """Models: reusable_anon_vma(): ``old``'s anon_vma when ``a`` and ``b`` are
+    compatible and ``old`` is chained to that anon_vma alone (list_is_singular():
+    a fork child's VMA, chained to its parent's too, lends nothing)."""
+    if anon_vma_compatible(a, b):
+        av = old.anon_vma
+        if av is not None and len(old.anon_vma_chain) == 1:
+            return av
+    return None
+
+
+def find_mergeable_anon_vma(vma: vm_area_struct) -> anon_vma | None:
+    """Models: find_mergeable_anon_vma() (mm/mmap.c in 4.14 to 6.11, mm/vma.c
+    since; the same rule throughout): the next VMA's anon_vma if it can be
+    reused, else the previous one's. Sharing one means the two VMAs can merge
+    once their flags agree (is_mergeable_anon_vma() needs the same anon_vma when
+    both have one). Kept here, beside its one caller, because mm/mmap.py imports
+    this module."""
+    mm = vma.vm_mm
+    i = mm.vma_index(vma)
+    vmas = mm.mmap
+    if i + 1 < len(vmas):
+        av = reusable_anon_vma(vmas[i + 1], vma, vmas[i + 1])
+        if av is not None:
+            return av
+    if i > 0:
+        return reusable_anon_vma(vmas[i - 1], vmas[i - 1], vma)
+    return None
+
+
 def anon_vma_prepare(vma: vm_area_struct) -> int:
-    """Models: __anon_vma_prepare(): give the VMA an anon_vma before its first page.
+    """Models: __anon_vma_prepare(): give the VMA an anon_vma before its first page,
+    a compatible neighbour's (find_mergeable_anon_vma()) or a new one.
 
     Returns 0 (the model never fails this allocation).
-    Simplified: no reuse of a neighbour's anon_vma (find_mergeable_anon_vma).
     """
     if vma.anon_vma is not None:
         return 0
-    av = anon_vma_alloc(vma.vm_mm.kernel)
+    av = find_mergeable_anon_vma(vma)
+    if av is None:
+        av = anon_vma_alloc(vma.vm_mm.kernel)
     vma.anon_vma = av
     anon_vma_chain_link(vma, av)
     return 0
