@@ -7,7 +7,8 @@ Layers, lowest first::
     hw                             memory, nodes, CPUs, TLBs, the MMU walk
     kernel core                    kernel/{context,sched,entry,interleave,schedulers,
                                    locking,task,ptrace,tlbflush}
-    mm                             mm/*, kernel/{fork,exit}, kernel/cgroup/*, include/*
+    mm                             mm/*, kernel/{fork,exit}, kernel/cgroup/*, include/*,
+                                   fs/file (the descriptor table fork and exit use)
     drivers, fs                    drivers/base/*, the VFS, /proc and /sys files
     integrity                      the shadow and the invariant checker
     api                            thpsim, thpsim.api, thpsim.testing
@@ -84,7 +85,9 @@ def layer(mod: str) -> int:
     if top == "include":
         return 4  # header inlines and uapi constants (include/linux/cpuset.h, include/uapi/...)
     if top in ("fs", "drivers"):
-        return 5
+        # fs/file.py, the descriptor table: kernel/fork.c and kernel/exit.c call
+        # into fs/file.c (copy_files(), exit_files()), so it sits with them
+        return 4 if parts[2:] == ["file"] else 5
     if top == "integrity":
         return 6
     if top in ("api", "testing", "__main__"):
@@ -217,7 +220,8 @@ def test_layer_table(mod: str, expected: int) -> None:
 # ---------------------------------------------------------------- tools through public seams
 #: The system calls Process, Thread and Syscalls (``thread.sys``) share.
 _SYSCALLS = {"mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2", "munlock",
-             "move_pages", "set_mempolicy", "get_mempolicy", "mbind", "migrate_pages", "setuid"}
+             "move_pages", "set_mempolicy", "get_mempolicy", "mbind", "migrate_pages", "setuid",
+             "pipe2", "vmsplice", "close"}
 
 #: What the tools may touch on the objects thpsim.api hands out, by class. Not on it:
 #: ``kernel``, ``task``, ``mm`` and the private names -- tools hand the API's objects to
@@ -226,8 +230,9 @@ TOOL_API: dict[str, set[str]] = {
     "Machine": {"spawn", "fs", "nodes", "cpus", "profile", "seed", "check", "processes",
                 "kill", "vmstat", "vm_events", "check_integrity", "fragment", "unfragment"},
     "Process": _SYSCALLS | {"pid", "threads", "fs", "sys", "kill", "clone", "fork", "exit",
-                            "exited", "machine", "read", "write", "pages_nodes"},
-    "Thread": _SYSCALLS | {"tid", "cpu", "process", "fs", "sys", "machine", "read", "write"},
+                            "exited", "machine", "read", "write", "pages_nodes", "pipe"},
+    "Thread": _SYSCALLS | {"tid", "cpu", "process", "fs", "sys", "machine", "read", "write",
+                           "pipe"},
     "Syscalls": _SYSCALLS | {"fork", "exit", "store", "load", "read_file", "write_file",
                              "pid", "tid", "cpu", "machine"},
     "VFSView": {"read", "write", "mkdir", "rmdir", "listdir", "exists"},

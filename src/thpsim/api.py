@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
 from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
+from thpsim.fs.pipe import sys_close, sys_pipe2
+from thpsim.fs.splice import sys_vmsplice
 from thpsim.fs.vfs import VFS, VFSView
 from thpsim.hw.cost import CostModel, CostParams
 from thpsim.hw.cpu import CPU
@@ -562,6 +564,17 @@ class Syscalls:
     def setuid(self, uid: int) -> KernelPath[int]:
         return ksys.sys_setuid(self.task, uid)
 
+    # ---- pipes (fs/pipe.c, fs/splice.c)
+    def pipe2(self, fds: list[int], flags: int = 0) -> KernelPath[int]:
+        """0 with ``fds`` set to [read fd, write fd], or -errno."""
+        return sys_pipe2(self.machine.kernel, self.task, fds, flags)
+
+    def vmsplice(self, fd: int, iov: list[tuple[int, int]], flags: int = 0) -> KernelPath[int]:
+        return sys_vmsplice(self.machine.kernel, self.task, fd, iov, flags)
+
+    def close(self, fd: int) -> KernelPath[int]:
+        return sys_close(self.task, fd)
+
     # ---- the task's lifecycle (kernel/fork.c, kernel/exit.c)
     def fork(self, cpu: int | None = None) -> KernelPath[Any]:
         """The child's task_struct on ``cpu`` (default: this task's), or a negative errno."""
@@ -741,6 +754,33 @@ class _Syscalls:
         """setuid(2) for this thread (kernel/sys.py): root becomes ``uid`` for good
         and loses its capabilities."""
         return self._sys(self.sys.setuid(uid))
+
+    # ---- pipes (fs/pipe.py, fs/splice.py)
+    def pipe2(self, flags: int = 0) -> tuple[int, int]:
+        """pipe2(2): a new pipe's (read fd, write fd). The model's pipes carry the
+        pages vmsplice(2) puts in them, a reference on each: read(2) and write(2) of a
+        pipe are not modelled (fs/pipe.py)."""
+        fds = [-1, -1]
+        self._sys(self.sys.pipe2(fds, flags))
+        return fds[0], fds[1]
+
+    def pipe(self) -> tuple[int, int]:
+        """pipe(2): pipe2() with no flags."""
+        return self.pipe2(0)
+
+    def vmsplice(self, fd: int, iov: list[tuple[int, int]] | tuple[int, int],
+                 flags: int = 0) -> int:
+        """vmsplice(2) into the pipe whose write end is ``fd``: a reference on each
+        page of ``iov`` (a list of (base, len), or one pair) queued in the pipe, up to
+        its 16 buffers. Returns the bytes queued (fs/splice.py)."""
+        if isinstance(iov, tuple):
+            iov = [iov]
+        iov = [(ulong(b), ulong(n)) for b, n in iov]
+        return self._sys(self.sys.vmsplice(fd, iov, flags))
+
+    def close(self, fd: int) -> int:
+        """close(2): a pipe's pages are released when both its ends are closed."""
+        return self._sys(self.sys.close(fd))
     def pages_nodes(self, pages: Iterable[int]) -> list[int]:
         """Where each page is: move_pages(2)'s query mode (nodes NULL) on this process;
         an entry is the node, or a negative errno (-EFAULT: not mapped, -ENOENT: not

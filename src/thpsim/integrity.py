@@ -53,6 +53,7 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.errors import IntegrityError, KernelBug
+from thpsim.fs.pipe import pipe_held_pages
 from thpsim.mm.huge_memory import is_huge_zero_pfn
 from thpsim.mm.mm_types import MM_ANONPAGES
 from thpsim.mm.page_alloc import MAX_ORDER, for_each_free_block
@@ -424,7 +425,8 @@ class FrameView:
     cmap (the _mapcount / compound_mapcount fields plus one), raw_mapcount, refcount,
     pte_maps, pmd_maps, user (a live anonymous page or THP head: anon, not a tail,
     _refcount > 0), refs (the references its mappings hold: one per PTE mapping any
-    of its frames, one per PMD mapping it).
+    of its frames, one per PMD mapping it), held (the references pipe buffers hold:
+    pages vmsplice(2) put in a pipe).
     """
 
     def __init__(self, ctx: KernelContext, walk: PageTableWalk, idx: np.ndarray) -> None:
@@ -460,6 +462,16 @@ class FrameView:
         if len(tails):
             self.refs += np.bincount(loc, weights=pte_maps[tails], minlength=len(idx) + 1
                                      )[: len(idx)].astype(np.int64)
+        # a page in a pipe buffer (vmsplice) holds one reference more on its head
+        # (the zero pages' references are not checked: they are no user page)
+        self.held = np.zeros(len(idx), dtype=np.int64)
+        for page, nr in pipe_held_pages(ctx).items():
+            head = pages.compound_head(page)
+            if head == ctx.zero_pfn or is_huge_zero_pfn(ctx, head):
+                continue
+            i = head if self.all else int(np.searchsorted(idx, head))
+            if i < len(idx) and idx[i] == head:
+                self.held[i] += nr
 
     def take(self, a: np.ndarray) -> np.ndarray:
         """``a`` (an array over all frames) at ``idx``."""
@@ -761,7 +773,8 @@ def check_mapcounts(run: CheckRun) -> list[str]:
 
 def check_refcounts(run: CheckRun) -> list[str]:
     """A live anonymous page's _refcount equals its mappings (each PTE of any of its
-    frames and each PMD holds one reference; between system calls nothing else does),
+    frames and each PMD holds one reference) plus the pipe buffers holding it (between
+    system calls nothing else does),
     and every mapped page is a live anonymous page.
 
     Kernel: the VM_BUG_ON_PAGE/VM_BUG_ON_FOLIO refcount checks (page_ref_count() below
@@ -769,9 +782,9 @@ def check_refcounts(run: CheckRun) -> list[str]:
     """
     f = run.frames
     errors = []
-    for i in np.nonzero(f.user & (f.refcount != f.refs))[0][:5]:
+    for i in np.nonzero(f.user & (f.refcount != f.refs + f.held))[0][:5]:
         errors.append(f"page {int(f.idx[i]):#x}: refcount {f.refcount[i]} != "
-                      f"{f.refs[i]} mappings")
+                      f"{f.refs[i]} mappings + {f.held[i]} pipe buffers")
     for i in np.nonzero((f.refs > 0) & ~f.user)[0][:5]:
         errors.append(f"page {int(f.idx[i]):#x}: mapped but not a live anonymous page")
     return errors

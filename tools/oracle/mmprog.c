@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,10 @@
 #define MAXLINES 512
 #define LINELEN 256
 #define PROGRAM_SECONDS 120
+#define MAXPIPES 32
+#ifndef SPLICE_F_NONBLOCK
+#define SPLICE_F_NONBLOCK 0x02
+#endif
 
 static const char *vmstat_names[] = {
 	"thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd", "thp_split_page",
@@ -50,6 +55,9 @@ static long *own_moved;
 static long vm_base[NVM];
 
 static uint64_t regs[26];
+/* the pipes vmsplice steps made: open (holding their pages) until unsplice */
+static int pipes[MAXPIPES][2];
+static int npipes;
 static char lines[MAXLINES][LINELEN];
 static int nlines;
 static const char *who = "";
@@ -896,6 +904,30 @@ static int run_step(int i, int depth)
 	} else if (!strcmp(op, "setuid")) {
 		ret = syscall(SYS_setuid, (long)parse_addr(ARG(1)));
 		err = errno;
+	} else if (!strcmp(op, "vmsplice")) {
+		/* vmsplice ADDR LEN: a new pipe, the range spliced into it without blocking
+		 * (a reference on each page, up to the pipe's 16 buffers); it stays open until
+		 * unsplice or the end of the program (a forked child has its own copy) */
+		int fd[2];
+		if (npipes >= MAXPIPES || pipe(fd) < 0) {
+			ret = -1;
+			err = npipes >= MAXPIPES ? EMFILE : errno;
+		} else {
+			struct iovec iov = { (void *)parse_addr(ARG(1)), parse_addr(ARG(2)) };
+			ret = syscall(SYS_vmsplice, fd[1], &iov, 1UL, (unsigned)SPLICE_F_NONBLOCK);
+			err = errno;
+			pipes[npipes][0] = fd[0];
+			pipes[npipes][1] = fd[1];
+			npipes++;
+		}
+	} else if (!strcmp(op, "unsplice")) {
+		/* close every pipe vmsplice made: their pages lose the references */
+		for (int k = 0; k < npipes; k++) {
+			close(pipes[k][0]);
+			close(pipes[k][1]);
+		}
+		npipes = 0;
+		ret = 0;
 	} else if (!strcmp(op, "save")) {
 		/* save K TEXT...: keep TEXT (expanded now) for {saved:K} */
 		char v[LINELEN];

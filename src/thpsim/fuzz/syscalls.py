@@ -180,6 +180,14 @@ ERRNOS: dict[str, set[int]] = {
     "mbind": {errno.EFAULT, errno.EINVAL, errno.EIO, errno.ENOMEM, errno.EPERM},
     "set_mempolicy": {errno.EFAULT, errno.EINVAL, errno.ENOMEM},
     "get_mempolicy": {errno.EFAULT, errno.EINVAL},
+    # fs/pipe.c do_pipe2(): EINVAL (flags), EMFILE; close(2): EBADF; fs/splice.c
+    # vmsplice: EINVAL (flags, too many segments), EBADF (not open, not a pipe), EFAULT
+    # (a segment in the kernel half, or nothing mapped), EAGAIN (full pipe), EPIPE (no
+    # reader), EOPNOTSUPP (model: the read end's copy to user memory is not modelled)
+    "pipe2": {errno.EINVAL, errno.EMFILE},
+    "close": {errno.EBADF},
+    "vmsplice": {errno.EINVAL, errno.EBADF, errno.EFAULT, errno.EAGAIN, errno.EPIPE,
+                 errno.EOPNOTSUPP, errno.ENOMEM},
     "fork": {errno.EAGAIN, errno.ENOMEM},
     "clone": {errno.EAGAIN, errno.ENOMEM},
     "spawn": {errno.EAGAIN, errno.ENOMEM},
@@ -1010,6 +1018,38 @@ class ApiFuzzer(RuleBasedStateMachine):
             return
         desc = f"pid {pr.api.pid}: clone(cpu={cpu})"
         self._call("clone", desc, lambda: pr.api.clone(cpu))
+
+    # ------------------------------------------------------------ pipes
+    @rule(p=sels, sel=sels, ak=addr_kinds, lk=len_kinds,
+          end=st.sampled_from(("write", "write", "write", "read", "stdout", "bad")),
+          flags=st.sampled_from((0, 0, 2, 8, 0x10, -1)),
+          pflags=st.sampled_from((0, 0, 0, 0o4000, 1)), close=st.sampled_from(
+              (None, None, None, "read", "write", "bad")))
+    def vmsplice(self, p, sel, ak, lk, end, flags, pflags, close):
+        """A pipe (pipe2() with hostile flags), then vmsplice() of a hostile range into
+        one of its ends or another descriptor, then maybe a close: the references the
+        pipe takes must keep the checker and every later migration consistent."""
+        pr = self._proc(p)
+        th = self._thread(pr, sel)
+        desc = f"pid {pr.api.pid}: pipe2({pflags:#o})"
+        ok, fds = self._call("pipe2", desc, lambda: th.pipe2(pflags))
+        if not ok:
+            return
+        if not (isinstance(fds, tuple) and len(fds) == 2 and 0 <= fds[0] < fds[1]):
+            raise Finding(f"{desc} returned {fds!r}")
+        addr = self._addr(pr, sel, ak)
+        length = self._length(pr, addr, sel, lk)
+        if lk != "hostile":
+            length = min(length, 64 * PAGE_SIZE)
+        fd = {"write": fds[1], "read": fds[0], "stdout": 1, "bad": 1 << 20}[end]
+        desc = f"pid {pr.api.pid}: vmsplice({fd}, [({addr:#x}, {length:#x})], {flags:#x})"
+        ok, ret = self._call("vmsplice", desc, lambda: th.vmsplice(fd, (addr, length),
+                                                                   flags & U64 & 0xFFFFFFFF))
+        if ok:
+            self._int(desc, ret, 0, min(length, 16 * PAGE_SIZE))
+        if close is not None:
+            cfd = {"read": fds[0], "write": fds[1], "bad": -1}[close]
+            self._call("close", f"pid {pr.api.pid}: close({cfd})", lambda: th.close(cfd))
 
     @precondition(lambda self: len(self._live()) > 1)
     @rule(p=sels)

@@ -85,6 +85,9 @@ class KernelContext:
         self.next_pid = 1
         self.next_mm_id = 1
         self.next_anon_vma_id = 1
+        #: Live pipes (fs/pipe.py) by id: the page references their buffers hold.
+        self.pipes: dict[int, Any] = {}
+        self.next_pipe_id = 1
         self.zero_pfn = -1
         self.huge_zero_pfn = -1
         #: Deferred-split queue (per node in Linux; one ordered set here): THP head PFNs.
@@ -142,6 +145,11 @@ class KernelContext:
     def alloc_mm_id(self) -> int:
         i = self.next_mm_id
         self.next_mm_id += 1
+        return i
+
+    def alloc_pipe_id(self) -> int:
+        i = self.next_pipe_id
+        self.next_pipe_id += 1
         return i
 
     def alloc_anon_vma_id(self) -> int:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from thpsim.fs.file import put_files_struct
 from thpsim.kernel.cgroup.cgroup import cgroup_exit
 from thpsim.kernel.fork import mmput
 from thpsim.kernel.sched import KernelPath
 
-__all__ = ["EXIT_DEAD", "EXIT_ZOMBIE", "do_exit", "do_group_exit", "exit_mm"]
+__all__ = ["EXIT_DEAD", "EXIT_ZOMBIE", "do_exit", "do_group_exit", "exit_files", "exit_mm"]
 
 # include/linux/sched.h, task_struct.exit_state
 EXIT_DEAD = 0x0010
@@ -40,6 +41,14 @@ def exit_mm(tsk: Any) -> KernelPath[list[str]]:
     return (yield from mmput(mm))
 
 
+def exit_files(tsk: Any) -> None:
+    """Models: kernel/exit.c exit_files(): drop the task's share of its open files;
+    the last user closes them all (a pipe's pages are released then)."""
+    files, tsk.files = tsk.files, None
+    if files is not None:
+        put_files_struct(files)
+
+
 def do_exit(ctx: Any, tsk: Any) -> KernelPath[list[str]]:
     """The task ends: its mm reference is dropped and it leaves every table.
 
@@ -48,6 +57,7 @@ def do_exit(ctx: Any, tsk: Any) -> KernelPath[list[str]]:
     group). Preempts: in the last mmput(). Returns what check_mm() printed.
     """
     out = yield from exit_mm(tsk)
+    exit_files(tsk)
     cgroup_exit(ctx, tsk)
     tsk.exit_state = EXIT_DEAD
     ctx.tasks.pop(tsk.pid, None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 
 from thpsim.errors import KernelBug
+from thpsim.fs.file import dup_fd, files_struct
 from thpsim.kernel.cgroup.cgroup import cgroup_post_fork
 from thpsim.kernel.locking import down_write, rw_semaphore, spinlock_t, up_write
 from thpsim.kernel.ptrace import ptrace_may_access
@@ -208,6 +209,19 @@ def dup_task_struct(orig, cpu: int) -> task_struct:
     return tsk
 
 
+def copy_files(clone_flags: int, parent) -> files_struct:
+    """Models: kernel/fork.c copy_files(): CLONE_FILES shares the parent's table
+    (one more user), else dup_fd() copies it (each open file one reference more).
+    Runs after copy_mm() here, not before: the model's copy_mm() fails with nothing
+    to undo, so the order is not visible."""
+    if parent is None or parent.files is None:
+        return files_struct()
+    if clone_flags & CLONE_FILES:
+        parent.files.count += 1
+        return parent.files
+    return dup_fd(parent.files)
+
+
 def copy_mm(ctx, clone_flags: int, tsk, oldmm) -> KernelPath[int]:
     """Give the new task its address space.
 
@@ -246,7 +260,9 @@ def copy_process(ctx, parent, clone_flags: int, cpu: int) -> KernelPath[task_str
     (attach_pid()) and cgroup_post_fork(). ``parent`` None is a kernel thread
     (kernel_init, which starts the first user process): the child has no mm until it
     execs. Runs as ``parent``; the child runs on ``cpu``.
-    Simplified: no files, fs, namespaces, scheduler state or ptrace; CLONE_THREAD
+    The open files: copy_files() (CLONE_FILES shares the table, else dup_fd());
+    a kernel thread's child starts with a table of its own (init_files).
+    Simplified: no fs, namespaces, scheduler state or ptrace; CLONE_THREAD
     without CLONE_VM | CLONE_SIGHAND is not refused (the API never asks for it).
     Returns: the child task, or -ENOMEM (nothing of it is left).
     """
@@ -254,6 +270,7 @@ def copy_process(ctx, parent, clone_flags: int, cpu: int) -> KernelPath[task_str
     ret = yield from copy_mm(ctx, clone_flags, p, None if parent is None else parent.mm)
     if ret < 0:
         return ret
+    p.files = copy_files(clone_flags, parent)
     pid = ctx.alloc_pid()
     p.pid = pid
     if clone_flags & CLONE_THREAD:

@@ -85,7 +85,7 @@ class task_struct:
 
     __slots__ = ("pid", "tgid", "mm", "cpu", "cred", "comm", "mempolicy", "group",
                  "exit_state", "il_prev", "mems_allowed", "cpus_allowed",
-                 "pending", "signal", "thread_flags")
+                 "pending", "signal", "thread_flags", "files")
 
     def __init__(self, pid: int, tgid: int, mm: Any, cpu: int, creds: cred, comm: str):
         self.pid = pid
@@ -111,6 +111,8 @@ class task_struct:
         self.signal = signal_struct()
         #: thread_info.flags: TIF_SIGPENDING
         self.thread_flags = 0
+        #: the open files (fs/file.py files_struct; threads share it), None once exited
+        self.files: Any = None
 
     def __repr__(self) -> str:
         return f"<task {self.pid}/{self.tgid} cpu{self.cpu}>"

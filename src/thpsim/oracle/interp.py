@@ -13,6 +13,8 @@ A tool: it uses only the public API (thpsim, thpsim.errors), as a user's program
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ HPAGE = 2 << 20
 ARENA = 0x7E00_0000_0000
 SLOT = 64 << 20  #: register R starts at ARENA + R * SLOT (mmprog.c SLOT)
 ARENA_END = ARENA + 26 * SLOT
+MAXPIPES = 32  #: mmprog.c MAXPIPES
+SPLICE_F_NONBLOCK = 0x02
 U64 = (1 << 64) - 1
 
 #: the /proc/vmstat counters whose deltas are observed (mmprog.c vmstat_names)
@@ -167,6 +171,8 @@ class _Task:
     #: register must not reach the C interpreter's own pages)
     regs: list[int] = field(default_factory=lambda: [ARENA + r * SLOT for r in range(26)])
     prev: list[str] = field(default_factory=list)
+    #: the (read, write) descriptors of the pipes vmsplice steps made (mmprog.c pipes)
+    pipes: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Interp:
@@ -430,7 +436,7 @@ class Interp:
                         break
                 end += 1
             self.out.append(head)
-            child = _Task(p.fork(), "child ", p, list(t.regs), list(t.prev))
+            child = _Task(p.fork(), "child ", p, list(t.regs), list(t.prev), list(t.pipes))
             self.run_lines(child, i + 1, end)
             child.p.exit()
             self.out.append(f"{t.who}  child exited 0")
@@ -550,6 +556,21 @@ class Interp:
                                            _mask(arg(1), False), _mask(arg(2), False))
         if op == "setuid":
             return lambda: p.setuid(a(1))
+        if op == "vmsplice":
+            def do() -> int:
+                if len(t.pipes) >= MAXPIPES:
+                    raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+                t.pipes.append(p.pipe())
+                return p.vmsplice(t.pipes[-1][1], [(a(1), a(2))], SPLICE_F_NONBLOCK)
+            return do
+        if op == "unsplice":
+            def do() -> int:
+                for r, w in t.pipes:
+                    p.close(r)
+                    p.close(w)
+                t.pipes.clear()
+                return 0
+            return do
         if op == "fwrite":
             def do() -> int:
                 p.fs.write(self.expand(t, arg(1)), self.expand(t, " ".join(tok[2:])) + "\n")
