@@ -47,7 +47,8 @@ from thpsim.arch.x86_64.pgtable import (
 )
 from thpsim.hw.memory import PhysicalMemory
 
-__all__ = ["CPU", "mmu_walk", "WALK_NOT_PRESENT", "WALK_PROTECTION", "TLB_W", "TLB_D"]
+__all__ = ["CPU", "flush_range_cpus", "mmu_walk", "WALK_NOT_PRESENT", "WALK_PROTECTION",
+           "TLB_W", "TLB_D"]
 
 #: Walk results below zero: the x86 page-fault error code's P bit (0 = not present).
 WALK_NOT_PRESENT = -1
@@ -74,7 +75,8 @@ DEFAULT_TLB_ENTRIES_2M = 1024
 class CPU:
     """One simulated CPU: its node and its TLB."""
 
-    __slots__ = ("cpu", "nid", "tlb", "cap4k", "cap2m", "online", "knl_ad_erratum")
+    __slots__ = ("cpu", "nid", "tlb", "tlb_regions", "evictions", "cap4k", "cap2m",
+                 "online", "knl_ad_erratum")
 
     def __init__(
         self,
@@ -89,6 +91,12 @@ class CPU:
         self.nid = nid
         #: asid -> (4 KiB entries by vpn, 2 MiB entries by vaddr >> PMD_SHIFT)
         self.tlb: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
+        #: Model-only index of the 4 KiB entries: asid -> {vpn >> 9: {vpn, ...}} (the
+        #: entries under each 2 MiB of address space), kept in step with ``tlb`` so
+        #: that a flush of a 2 MiB range visits the entries in it, not every entry of
+        #: the address space.
+        self.tlb_regions: dict[int, dict[int, set[int]]] = {}
+        self.evictions = 0  # 4 KiB FIFO evictions since the last compaction
         self.cap4k = cap4k
         self.cap2m = cap2m
         self.online = True
@@ -114,20 +122,47 @@ class CPU:
         t = self.tlb.get(asid)
         if t is None:
             t = self.tlb[asid] = ({}, {})
+            self.tlb_regions[asid] = {}
         if huge:
-            d, key, cap = t[1], vaddr >> PMD_SHIFT, self.cap2m
+            d, key = t[1], vaddr >> PMD_SHIFT
             translation -= ((vaddr >> PAGE_SHIFT) & _HUGE_PFN_OFF) << PAGE_SHIFT
-        else:
-            d, key, cap = t[0], vaddr >> PAGE_SHIFT, self.cap4k
-        if key not in d and len(d) >= cap:
-            del d[next(iter(d))]  # FIFO eviction
+            if key not in d and len(d) >= self.cap2m:
+                del d[next(iter(d))]  # FIFO eviction
+            d[key] = translation
+            return
+        d, key = t[0], vaddr >> PAGE_SHIFT
+        if key not in d:
+            regions = self.tlb_regions[asid]
+            if len(d) >= self.cap4k:
+                self.evictions += 1
+                if self.evictions >= _COMPACT_EVERY:
+                    # Model-only: evicting from the front leaves a growing run of
+                    # deleted slots that next(iter(d)) walks over each time; a copy
+                    # (same entries, same order) drops them.
+                    self.evictions = 0
+                    d = dict(d)
+                    self.tlb[asid] = (d, t[1])
+                old = next(iter(d))
+                del d[old]  # FIFO eviction
+                s = regions[old >> _REGION_SHIFT]  # _region_discard(regions, old), inlined
+                s.discard(old)
+                if not s:
+                    del regions[old >> _REGION_SHIFT]
+            r = key >> _REGION_SHIFT
+            s = regions.get(r)
+            if s is None:
+                regions[r] = {key}
+            else:
+                s.add(key)
         d[key] = translation
 
     # ---- invalidation (what INVLPG, INVPCID and a CR3 write do)
     def invlpg(self, asid: int, vaddr: int) -> None:
         t = self.tlb.get(asid)
         if t is not None:
-            t[0].pop(vaddr >> PAGE_SHIFT, None)
+            vpn = vaddr >> PAGE_SHIFT
+            if t[0].pop(vpn, None) is not None:
+                _region_discard(self.tlb_regions[asid], vpn)
             t[1].pop(vaddr >> PMD_SHIFT, None)
 
     def flush_range(self, asid: int, start: int, end: int) -> None:
@@ -136,21 +171,82 @@ class CPU:
             return
         d4, d2 = t
         lo, hi = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
-        if hi - lo < 64:
-            for vpn in range(lo, hi + 1):
-                d4.pop(vpn, None)
-        else:
-            for vpn in [v for v in d4 if lo <= v <= hi]:
-                del d4[vpn]
-        for key in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
-            d2.pop(key, None)
+        if d4:
+            regions = self.tlb_regions[asid]
+            if hi - lo < 64:
+                for vpn in range(lo, hi + 1):
+                    if d4.pop(vpn, None) is not None:
+                        _region_discard(regions, vpn)
+            else:  # by the 2 MiB regions holding entries: the fewer of range and index
+                rlo, rhi = lo >> _REGION_SHIFT, hi >> _REGION_SHIFT
+                if rhi - rlo < len(regions):
+                    hit = [r for r in range(rlo, rhi + 1) if r in regions]
+                else:
+                    hit = [r for r in regions if rlo <= r <= rhi]
+                for r in hit:
+                    s = regions[r]
+                    if rlo < r < rhi:  # the whole region lies in the range
+                        for vpn in s:
+                            del d4[vpn]
+                        del regions[r]
+                        continue
+                    for vpn in [v for v in s if lo <= v <= hi]:
+                        del d4[vpn]
+                        s.discard(vpn)
+                    if not s:
+                        del regions[r]
+        if d2:
+            klo, khi = start >> PMD_SHIFT, (end - 1) >> PMD_SHIFT
+            if khi - klo < len(d2):
+                for key in range(klo, khi + 1):
+                    d2.pop(key, None)
+            else:
+                for key in [k for k in d2 if klo <= k <= khi]:
+                    del d2[key]
 
     def flush_asid(self, asid: int) -> None:
         self.tlb.pop(asid, None)
+        self.tlb_regions.pop(asid, None)
 
     def has_entries(self, asid: int) -> bool:
         t = self.tlb.get(asid)
         return t is not None and bool(t[0] or t[1])
+
+
+def flush_range_cpus(cpus: list[CPU], asid: int, start: int, end: int) -> None:
+    """``cpu.flush_range(asid, start, end)`` on every CPU of ``cpus``: what the IPIs of
+    one shootdown do.
+
+    Model-only, for speed: a shootdown visits every CPU (linear in CPUs, as the
+    kernel's IPIs to mm_cpumask are), so the usual case is done here without a call
+    per CPU: a CPU holding nothing of the address space is skipped, and one holding
+    no 4 KiB entries of it, flushed over one 2 MiB range, drops that 2 MiB entry.
+    """
+    key = start >> PMD_SHIFT
+    one_key = key == (end - 1) >> PMD_SHIFT
+    for cpu in cpus:
+        t = cpu.tlb.get(asid)
+        if t is None:
+            continue
+        if t[0] or not one_key:
+            cpu.flush_range(asid, start, end)
+        else:
+            t[1].pop(key, None)
+
+
+#: tlb_fill(): copy a 4 KiB entry dict after this many FIFO evictions.
+_COMPACT_EVERY = 512
+
+#: 4 KiB entries are indexed by the 2 MiB region of address space they lie in.
+_REGION_SHIFT = PMD_SHIFT - PAGE_SHIFT
+
+
+def _region_discard(regions: dict[int, set[int]], vpn: int) -> None:
+    """Model-only: drop ``vpn`` from the region index (the entry was removed)."""
+    s = regions[vpn >> _REGION_SHIFT]
+    s.discard(vpn)
+    if not s:
+        del regions[vpn >> _REGION_SHIFT]
 
 
 def mmu_walk(mem: PhysicalMemory, pgd_pfn: int, vaddr: int, write: bool,

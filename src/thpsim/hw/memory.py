@@ -19,6 +19,7 @@ lock, ``pmd_huge_pte`` deposits).
 from __future__ import annotations
 
 import array
+import mmap
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from thpsim.errors import ConfigError
 #: kernels build: the width of every node mask (nodemask_t, mems_allowed, mbind's)
 MAX_NUMNODES = 1 << 10
 
-__all__ = ["NumaNode", "PageTable", "PhysicalMemory", "DEFAULT_DISTANCE_LOCAL"]
+__all__ = ["NumaNode", "PageTable", "PhysicalMemory", "DEFAULT_DISTANCE_LOCAL", "lazy_zeros"]
 
 DEFAULT_DISTANCE_LOCAL = 10
 DEFAULT_DISTANCE_REMOTE = 20
@@ -42,6 +43,26 @@ _ZERO_TABLE = bytes(8 * PTRS_PER_PTE)
 def is_int(v: object) -> bool:
     """An int and not a bool (True is not a size)."""
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: clear_frames(): ``nr`` zero contents words, per ``nr`` (1, 512, ...).
+_ZERO_FRAMES: dict[int, memoryview] = {}
+
+
+def lazy_zeros(n: int, dtype: type | str) -> np.ndarray:
+    """Model-only: ``np.zeros(n, dtype)`` in an anonymous private mapping of its own.
+
+    Its pages stay the host's shared zero page until written, one 4 KiB page at a
+    time. NumPy's own large arrays are madvise(MADV_HUGEPAGE)d: on a host with THP
+    in ``madvise`` mode one store there makes a whole 2 MiB resident, so the per-frame
+    arrays of memory nothing has used cost host memory anyway (docs/performance.md,
+    Memory).
+    """
+    dt = np.dtype(dtype)
+    if n * dt.itemsize == 0:
+        return np.zeros(n, dtype=dt)
+    buf = mmap.mmap(-1, n * dt.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buf, dtype=dt, count=n)
 
 
 class PageTable(array.array):
@@ -108,12 +129,12 @@ class PhysicalMemory:
         self._nids = list(self.nodes)
         self.distance = self.slit(self._nids, distance)
         #: node id of every frame (page_to_nid() is a lookup, as the kernel's page flags hold it)
-        self.nid_np = np.empty(self.max_pfn, dtype=np.int16)
+        self.nid_np = lazy_zeros(self.max_pfn, np.int16)
         for n in self.nodes.values():
             self.nid_np[n.start_pfn : n.end_pfn] = n.nid
         self.nid = memoryview(self.nid_np).cast("B").cast("h")
-        # np.zeros is calloc: untouched frames cost no real memory.
-        self.contents_np = np.zeros(self.max_pfn, dtype=np.uint64)
+        # Untouched frames cost no real memory (lazy_zeros()).
+        self.contents_np = lazy_zeros(self.max_pfn, np.uint64)
         #: Scalar access path: a memoryview reads and writes Python ints ~2x faster.
         self.contents = memoryview(self.contents_np).cast("B").cast("Q")
         self.tables: dict[int, PageTable] = {}
@@ -200,8 +221,12 @@ class PhysicalMemory:
     # ---- contents
     def copy_frames(self, dst: int, src: int, nr: int) -> None:
         """Copy ``nr`` frames' contents (copy_highpage / copy_user_huge_page)."""
-        self.contents_np[dst : dst + nr] = self.contents_np[src : src + nr]
+        c = self.contents  # a memoryview copy: a memmove, a third of NumPy's slice copy
+        c[dst : dst + nr] = c[src : src + nr]
 
     def clear_frames(self, pfn: int, nr: int) -> None:
         """Zero ``nr`` frames (clear_page / clear_huge_page)."""
-        self.contents_np[pfn : pfn + nr] = 0
+        z = _ZERO_FRAMES.get(nr)
+        if z is None:
+            z = _ZERO_FRAMES[nr] = memoryview(bytes(8 * nr)).cast("Q")
+        self.contents[pfn : pfn + nr] = z

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import HPAGE_PMD_SIZE, PAGE_SHIFT, PAGE_SIZE
+from thpsim.hw.cpu import flush_range_cpus
 from thpsim.kernel.sched import PREEMPT, KernelPath
 
 if TYPE_CHECKING:
@@ -45,11 +46,11 @@ def flush_tlb_mm_range(mm: mm_struct, start: int, end: int) -> KernelPath[None]:
     full = (end - start) >> PAGE_SHIFT > tlb_single_page_flush_ceiling
     if ctx.cost is not None:  # modeled time: the local flush and the IPIs
         _charge_shootdown(ctx, asid)
+    if not full:
+        flush_range_cpus(ctx.cpus, asid, start, end)
+        return
     for cpu in ctx.cpus:
-        if full:
-            cpu.flush_asid(asid)
-        else:
-            cpu.flush_range(asid, start, end)
+        cpu.flush_asid(asid)
 
 
 def _charge_shootdown(ctx: KernelContext, asid: int) -> None:
@@ -73,8 +74,7 @@ def flush_pmd_tlb_range(vma: vm_area_struct, start: int, end: int) -> KernelPath
     yield PREEMPT  # window: other CPUs still use the stale huge translation
     if mm.kernel.cost is not None:  # modeled time: the local flush and the IPIs
         _charge_shootdown(mm.kernel, mm.mm_id)
-    for cpu in mm.kernel.cpus:
-        cpu.flush_range(mm.mm_id, start, end)
+    flush_range_cpus(mm.kernel.cpus, mm.mm_id, start, end)
 
 
 def flush_tlb_page(vma: vm_area_struct, addr: int) -> KernelPath[None]:

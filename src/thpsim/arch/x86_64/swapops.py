@@ -50,6 +50,9 @@ SWP_OFFSET_MASK = (1 << SWP_TYPE_SHIFT) - 1
 SWP_TYPE_BITS = 5
 _SWP_FIRST_BIT = _PAGE_BIT_PROTNONE + 1  # 9
 SWP_OFFSET_SHIFT = _SWP_FIRST_BIT + SWP_TYPE_BITS  # 14
+_SWP_TYPE_MASK = (1 << SWP_TYPE_BITS) - 1
+#: L1TF layout: the (inverted) offset occupies bits 9..58, 50 bits.
+_SWP_INV_OFFSET_MASK = (1 << (64 - SWP_TYPE_BITS - _SWP_FIRST_BIT)) - 1
 
 #: Soft-dirty of a swap entry: bit 1 since v4.14 (C:eee4818; was bit 7). The kernel
 #: paths use the SwapOps methods, whose bit is the profile's (B5/B6 move it).
@@ -178,13 +181,31 @@ class SwapOps:
         return val >> SWP_OFFSET_SHIFT
 
     # ---- entry <-> pte/pmd (swapops.h)
+    # Both conversions run per PTE on the migration paths; they do what the
+    # ``swp_entry(__swp_type(arch), __swp_offset(arch))`` and
+    # ``__swp_entry(swp_type(entry), swp_offset(entry))`` they model do, inlined for
+    # speed (four calls each, about half their cost); tests/arch/x86_64/
+    # test_swapops_inline.py holds them equal to the composed forms over 64-bit words.
     def pte_to_swp_entry(self, pte: int) -> int:
-        """Strip the software bits (soft-dirty; 6.x also uffd-wp, exclusive), then decode."""
-        arch = pte & self._NOT_SWP_FLAGS
-        return swp_entry(self.__swp_type(arch), self.__swp_offset(arch))
+        """Strip the software bits (soft-dirty; 6.x also uffd-wp, exclusive), then decode:
+        ``swp_entry(__swp_type(arch), __swp_offset(arch))``."""
+        arch = pte & self._NOT_SWP_FLAGS  # below 2**64
+        if self.inverted_offset:
+            # __swp_offset(): bits 9..58 of ~arch, i.e. of arch with all 50 flipped
+            return (arch >> (64 - SWP_TYPE_BITS) << SWP_TYPE_SHIFT) | (
+                (arch >> _SWP_FIRST_BIT & _SWP_INV_OFFSET_MASK) ^ _SWP_INV_OFFSET_MASK)
+        # the offset (arch >> 14) has 50 bits: swp_entry()'s SWP_OFFSET_MASK keeps them
+        return ((arch >> _SWP_FIRST_BIT & _SWP_TYPE_MASK) << SWP_TYPE_SHIFT) | (
+            arch >> SWP_OFFSET_SHIFT)
 
     def swp_entry_to_pte(self, entry: int) -> int:
-        return self.__swp_entry(swp_type(entry), swp_offset(entry))
+        """``__swp_entry(swp_type(entry), swp_offset(entry))``."""
+        if self.inverted_offset:
+            # the low 50 bits of ~offset, at bit 9 (bits 50..58 shift out of the word)
+            return ((entry & _SWP_INV_OFFSET_MASK ^ _SWP_INV_OFFSET_MASK) << _SWP_FIRST_BIT) | (
+                entry >> SWP_TYPE_SHIFT << (64 - SWP_TYPE_BITS))
+        return ((entry >> SWP_TYPE_SHIFT << _SWP_FIRST_BIT)
+                | ((entry & SWP_OFFSET_MASK) << SWP_OFFSET_SHIFT)) & _U64
 
     pmd_to_swp_entry = pte_to_swp_entry
     swp_entry_to_pmd = swp_entry_to_pte
