@@ -57,6 +57,9 @@ ALLOWED_CYCLES: dict[tuple[str, str], str] = {
     ("thpsim.mm.huge_memory", "thpsim.mm.rmap"):
         "rmap walks split and unmap huge PMDs; try_to_migrate_one() calls "
         "set_pmd_migration_entry()",
+    ("thpsim.kernel.sched_fair", "thpsim.mm.mempolicy"):
+        "mpol_misplaced() asks should_numa_migrate_memory() (kernel/sched/fair.c); "
+        "task_numa_work() calls change_prot_numa() (mm/mempolicy.c)",
     ("thpsim.mm.memory", "thpsim.mm.mempolicy"):
         "faults allocate by policy (alloc_pages_vma); queue_pages_pte_range() reads "
         "vm_normal_page()",
@@ -230,9 +233,10 @@ TOOL_API: dict[str, set[str]] = {
     "Machine": {"spawn", "fs", "nodes", "cpus", "profile", "seed", "check", "processes",
                 "kill", "vmstat", "vm_events", "check_integrity", "fragment", "unfragment"},
     "Process": _SYSCALLS | {"pid", "threads", "fs", "sys", "kill", "clone", "fork", "exit",
-                            "exited", "machine", "read", "write", "pages_nodes", "pipe"},
+                            "exited", "machine", "read", "write", "pages_nodes", "pipe",
+                            "tick", "spin"},
     "Thread": _SYSCALLS | {"tid", "cpu", "process", "fs", "sys", "machine", "read", "write",
-                           "pipe"},
+                           "pipe", "tick", "spin"},
     "Syscalls": _SYSCALLS | {"fork", "exit", "store", "load", "read_file", "write_file",
                              "pid", "tid", "cpu", "machine"},
     "VFSView": {"read", "write", "mkdir", "rmdir", "listdir", "exists"},

@@ -27,7 +27,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from thpsim.arch.x86_64.pgtable import PAGE_SHIFT
+from thpsim.arch.x86_64.pgtable import PAGE_SHIFT, PAGE_SIZE
 from thpsim.errors import ConfigError, IntegrityError
 from thpsim.fs.exec import exec_mm
 from thpsim.fs.pipe import sys_close, sys_pipe2
@@ -50,6 +50,7 @@ from thpsim.kernel.fork import (
     copy_process,
 )
 from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched_fair import scheduler_tick, task_work_run
 from thpsim.kernel.task import ALL_CAPS, cred, kill_pid_info, task_struct
 from thpsim.mm import madvise as kmadvise
 from thpsim.mm import mlock as kmlock
@@ -595,6 +596,17 @@ class Syscalls:
         """Returns ``(value, frame)``; a fatal fault raises DeliveredSignal."""
         return user_load(self.task, addr)
 
+    # ---- time (kernel/sched_fair.py): one timer tick with this task running
+    def tick(self) -> KernelPath[bool]:
+        """One jiffy (1 ms) of this task's runtime: scheduler_tick() (task_tick_numa()
+        while kernel.numa_balancing is on), then, on the way back to user space, the
+        queued numa_work (task_numa_work(): the NUMA scanner). Returns whether the
+        scanner ran."""
+        queued = scheduler_tick(self.machine.kernel, self.task)
+        if queued:
+            yield from task_work_run(self.task)
+        return queued
+
     # ---- files (/proc, /sys): open, one read or write, close, as this task
     def read_file(self, path: str, offset: int = 0,
                   length: int | None = None) -> KernelPath[str | bytes]:
@@ -813,6 +825,35 @@ class _Syscalls:
                     replay=f"seed={m.seed} profile={m.profile.name}",
                 )
         return value
+
+    def tick(self, n: int = 1) -> int:
+        """Let ``n`` timer ticks (``n`` ms of simulated time) pass with this thread
+        running (:meth:`Syscalls.tick`): the jiffies clock and the thread's runtime
+        advance, and with ``kernel.numa_balancing`` on the NUMA scanner runs when its
+        period comes (docs/numa-balancing.md). Returns how many ticks ran the scanner."""
+        m = self.machine
+        _ = self._mm  # ESRCH once the process has exited
+        ran = 0
+        for _i in range(n):
+            ran += bool(m._run(self.task, self.sys.tick()))
+            m._after()
+        return ran
+
+    def spin(self, ms: int, addr: int, length: int, write: bool = False) -> int:
+        """Touch ``[addr, addr + length)`` repeatedly for ``ms`` ms of simulated time:
+        each tick, a 64-bit load (``write``: a store of the value already there) from
+        every 4 KiB page of the range, then :meth:`tick`. NUMA hinting faults happen in
+        those accesses, the scanner in the ticks. Returns the ticks that ran the scanner.
+        """
+        start = addr & ~(PAGE_SIZE - 1)
+        ran = 0
+        for _i in range(ms):
+            for a in range(start, addr + length, PAGE_SIZE):
+                v = self.read(a)
+                if write:
+                    self.write(a, v)
+            ran += self.tick()
+        return ran
 
 
 class Thread(_Syscalls):

@@ -602,6 +602,41 @@ class Profile:
     #: SYSCTL_FOUR: NUMA_BALANCING_NORMAL 1, NUMA_BALANCING_MEMORY_TIERING 2), read
     #: back as written. 4.14: 0 or 1.
     numa_balancing_memory_tiering: bool
+    # ---- kernel/sched/fair.c, mm/memory.c, mm/migrate.c: NUMA balancing (numa-balancing.md)
+    #: 5.13 (C:8a99b6833c88, P. Zijlstra, "sched: Move SCHED_DEBUG sysctl to debugfs"):
+    #: the scan tunables (scan_delay_ms, scan_period_min_ms, scan_period_max_ms,
+    #: scan_size_mb) are /sys/kernel/debug/sched/numa_balancing/* (u32 debugfs files),
+    #: with 6.0's hot_threshold_ms beside them. 4.14:
+    #: /proc/sys/kernel/numa_balancing_scan_{delay_ms,period_min_ms,period_max_ms,size_mb}.
+    numa_balancing_debugfs_tunables: bool
+    #: 6.4 (R. K T, "sched/numa: enhance vma scanning logic", "apply the scan delay to
+    #: every new vma"; 6.7 M. Gorman's pids_active/prev_scan_seq rework): each VMA has a
+    #: numab_state: it is scanned only a scan delay after the scanner first saw it, once
+    #: per scan sequence, and after its first two sequences only if the task faulted in
+    #: it lately (vma_is_accessed()) or no other VMA is left. Before: every suitable VMA.
+    numa_balancing_vma_scan_state: bool
+    #: 5.13 (Y. Shi, "mm: thp: refactor NUMA fault handling", "mm: migrate: don't split
+    #: THP for misplaced NUMA page"): do_huge_pmd_numa_page() restores the PMD or migrates
+    #: the THP through the common migrate_misplaced_page() (migrate_pages(), PMD
+    #: migration entries, thp_migration_success). 4.14: migrate_misplaced_transhuge_page(),
+    #: its own path (older than the THP migration series, which left it alone): copy
+    #: while the PMD is PROT_NONE, swap the PMD under its lock, only an unshared THP
+    #: (page_ref_freeze(page, 2)); pgmigrate_success and numa_pages_migrated count 512.
+    numa_thp_misplaced_generic: bool
+    #: 4.14 only (removed in 5.0 by C:efaffc5e40ae, M. Gorman, "mm, numa: remove
+    #: rate-limiting of automatic NUMA balancing migration"): numamigrate_update_ratelimit():
+    #: at most 128 MiB of pages migrated to a node per 100 ms window.
+    numa_migrate_ratelimit: bool
+    #: 4.19 (C:37355bdc5a12, M. Gorman, "mm, sched/numa: Migrate pages to local nodes
+    #: quicker early in the lifetime of a task"): should_numa_migrate_memory() lets a
+    #: first or private fault migrate at once while the task's numa_scan_seq <= 4,
+    #: before the two-stage cpupid filter. 4.14: the filter always (a page whose last
+    #: hinting fault came from another node stays, whoever faulted).
+    numa_migrate_first_faults_early: bool
+    #: pgpromote_success (5.18, C:e39bb6be9f2b) and pgpromote_candidate (6.0) printed in
+    #: /proc/vmstat (node items; always counted); Debian's 6.1, 6.12 and 7.2 print both
+    #: (oracle). 4.14 has neither.
+    vmstat_pgpromote: bool
     # ---- mm/mlock.c, mm/swap.c: the unevictable_pgs_* events
     #: 4.16 (C:9c4e6b1a7027, "mm, mlock, vmscan: no more skipping pagevecs"): a page
     #: faulted into a VM_LOCKED VMA reaches the unevictable list through the LRU-add
@@ -785,6 +820,12 @@ PROFILES: dict[str, Profile] = {
         kpageflags_offline_block_nopage=False,
         kpagecount_typed_zero=False,
         numa_balancing_memory_tiering=False,
+        numa_balancing_debugfs_tunables=False,
+        numa_balancing_vma_scan_state=False,
+        numa_thp_misplaced_generic=False,
+        numa_migrate_ratelimit=True,
+        numa_migrate_first_faults_early=False,
+        vmstat_pgpromote=False,
         lru_add_counts_culled=False,
         mlock_counts_folio_pages=False,
         split_huge_pages_pid=False,
@@ -919,6 +960,12 @@ PROFILES: dict[str, Profile] = {
         kpageflags_offline_block_nopage=True,
         kpagecount_typed_zero=True,
         numa_balancing_memory_tiering=True,
+        numa_balancing_debugfs_tunables=True,
+        numa_balancing_vma_scan_state=True,
+        numa_thp_misplaced_generic=True,
+        numa_migrate_ratelimit=False,
+        numa_migrate_first_faults_early=True,
+        vmstat_pgpromote=True,
         lru_add_counts_culled=True,
         mlock_counts_folio_pages=True,
         split_huge_pages_pid=True,

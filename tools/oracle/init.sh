@@ -30,6 +30,8 @@ echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
 echo 0 > /proc/sys/kernel/randomize_va_space
 # the cgroup v2 hierarchy the model mounts (cpuset rows of docs/caller-semantics.md)
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+# debugfs: NUMA balancing's tunables live there since 5.13 (sched/numa_balancing/)
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
 echo 0 > /proc/sys/vm/memory_failure_early_kill 2>/dev/null
 
 echo "===THPSIM-BEGIN==="

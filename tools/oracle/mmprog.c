@@ -25,6 +25,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -50,7 +51,7 @@ static const char *vmstat_names[] = {
 /* the interpreter's own pages that migrate_pages moved (see own_pages()), in a page
  * shared by the interpreter's parent, the program and its children (mapped more than
  * once, so migrate_pages never moves it): a child's count reaches its parent's delta */
-static long *own_moved;
+static long *own_moved; /* [1]: of those, the ones a spin step (NUMA balancing) moved */
 #define NVM 10
 static long vm_base[NVM];
 
@@ -539,6 +540,31 @@ static void do_read(uint64_t a, uint64_t len)
 	    hash);
 }
 
+/*
+ * spin MS ADDR LEN: load one word of every page of the range, over and over, until MS
+ * milliseconds of CLOCK_MONOTONIC have passed (time for NUMA balancing's scanner and its
+ * hinting faults); prints nothing but a fault
+ */
+static void do_spin(uint64_t ms, uint64_t a, uint64_t len)
+{
+	static volatile uint64_t p, base, sink;
+	struct timespec t0, t;
+	base = a & ~(PAGE - 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int sig = sigsetjmp(fault_jmp, 1);
+	if (sig) {
+		out("%s  fault %s at +%#lx\n", who, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+		    p - base);
+		return;
+	}
+	do {
+		for (p = base; p < a + len; p += PAGE)
+			sink += *(volatile uint64_t *)p;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			 (uint64_t)((t.tv_nsec - t0.tv_nsec) / 1000000) < ms);
+}
+
 /* ---------------------------------------------------------------- arguments */
 /* a node list: "1", or runs "1*512,7*512"; the last value fills the rest */
 static void parse_node_list(const char *s, int *nodes, uint64_t n)
@@ -1005,6 +1031,8 @@ static int run_step(int i, int depth)
 		    stat_value(base_vmstat, ARG(1), &v0)) {
 			if (!strcmp(ARG(1), "pgmigrate_success"))
 				v1 -= *own_moved;
+			if (!strcmp(ARG(1), "numa_pages_migrated"))
+				v1 -= own_moved[1]; /* those a spin step moved */
 			out(" = %+ld\n", v1 - v0);
 		} else if (read_file("/proc/meminfo", buf, sizeof(buf)) >= 0 &&
 			   stat_value(buf, ARG(1), &v1) && stat_value(base_meminfo, ARG(1), &v0)) {
@@ -1026,6 +1054,21 @@ static int run_step(int i, int depth)
 	} else if (!strcmp(op, "read")) {
 		out("\n");
 		do_read(parse_addr(ARG(1)), parse_addr(ARG(2)));
+		snapshot();
+		return i + 1;
+	} else if (!strcmp(op, "spin")) {
+		/* NUMA balancing moves the interpreter's own pages too (its binary's data
+		 * in the page cache): not the program's migrations */
+		own_pages();
+		memcpy(own_before, own_st, sizeof(own_before));
+		out("\n");
+		do_spin(parse_addr(ARG(1)), parse_addr(ARG(2)), parse_addr(ARG(3)));
+		own_pages_again();
+		for (int k = 0; k < nown; k++)
+			if (own_before[k] >= 0 && own_st[k] >= 0 && own_before[k] != own_st[k]) {
+				(*own_moved)++;
+				own_moved[1]++;
+			}
 		snapshot();
 		return i + 1;
 	} else {
@@ -1087,7 +1130,7 @@ static void run_program(const char *path)
 	}
 	for (int r = 0; r < 26; r++) /* never 0: a step on an unset register stays in the arena */
 		regs[r] = ARENA + r * SLOT;
-	*own_moved = 0;
+	own_moved[0] = own_moved[1] = 0;
 	vmstat_read(vm_base);
 	read_file("/proc/vmstat", base_vmstat, sizeof(base_vmstat));
 	read_file("/proc/meminfo", base_meminfo, sizeof(base_meminfo));

@@ -12,7 +12,9 @@ every 4 KiB page), the first
 first touch, then the policy reset to default: first-touch placement on a machine
 whose fast tier is full), the policy's thread (a second thread of the process, on the
 fast node's second CPU) starts, and then ``ticks`` ticks of ``accesses`` loads each,
-with the policy's tick after each.
+each followed by a timer tick of the workload's thread (a millisecond of its runtime:
+the kernel's NUMA balancing runs there when a policy turned it on) and the policy's
+tick.
 
 Reported per (policy, THP migration), from the machine's own files: the modeled
 runtime (every CPU's modeled time after the set-up: the workload's accesses, TLB
@@ -37,6 +39,7 @@ from thpsim import (
     PROT_READ,
     PROT_WRITE,
 )
+from thpsim.profiles import make_profile
 from thpsim.testing import modeled_time
 from thpsim.tiering.policies import POLICIES, Policy, make_policy
 from thpsim.tiering.topology import FAST, SLOW, TieredTopology
@@ -64,7 +67,9 @@ MAX_LOADS = 5_000_000
 #: samples of the pages per tier over a run
 TIMELINE_POINTS = 40
 _VMSTAT = ("pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
-           "thp_migration_split", "thp_split_page", "thp_split_pmd")
+           "thp_migration_split", "thp_split_page", "thp_split_pmd", "numa_pte_updates",
+           "numa_huge_pte_updates", "numa_hint_faults", "numa_hint_faults_local",
+           "numa_pages_migrated", "pgpromote_success", "pgpromote_candidate")
 #: the cost model's categories (docs/modeled-time.md) in the three parts of a runtime:
 #: the workload's loads; migration; the rest (system-call entries and rmap walks:
 #: mostly the policy's idle-page tracking, also the migrations' own rmap walks)
@@ -101,6 +106,8 @@ def run_one(policy: str | Policy, thp_migration: bool, *, profile: str = "seed",
     topo = topology or TieredTopology()
     opts = dict(switches or {})
     opts["thp_migration_supported"] = thp_migration
+    if make_profile(profile, **opts).numa_balancing_memory_tiering:
+        opts.setdefault("vmstat_pgpromote", True)  # pgpromote_* in /proc/vmstat (5.18+)
     m = topo.machine(profile=profile, seed=seed, params=params, **opts)
     p = m.spawn(cpu=0)
     length = nr_thp * HPAGE_PMD_SIZE
@@ -133,6 +140,7 @@ def run_one(policy: str | Policy, thp_migration: bool, *, profile: str = "seed",
     for tick in range(ticks):
         for off in wl.tick(tick, accesses):
             t.read(a + off)
+        t.tick()  # a jiffy of the workload's runtime: the kernel's NUMA scanner, if on
         pol.tick(env, tick)
         if (tick + 1) % every == 0 or tick == ticks - 1:
             now = _snap(m)

@@ -48,7 +48,7 @@ from typing import Any
 
 from thpsim.fs import drop_caches, sysfs
 from thpsim.fs.proc import array, base, meminfo, page, task_mmu, vmstat
-from thpsim.kernel import sysctl
+from thpsim.kernel import sched_fair, sysctl
 from thpsim.kernel.entry import call_syscall
 from thpsim.kernel.sched import KernelPath, run_to_completion
 from thpsim.mm import memory_failure
@@ -733,5 +733,6 @@ def _register_builtin_views(vfs: VFS) -> None:
     page.register(vfs)
     drop_caches.register(vfs)
     sysctl.register(vfs)  # kernel.numa_balancing
+    sched_fair.register(vfs)  # the NUMA-balancing tunables (sysctl or debugfs by era)
     memory_failure.register_sysctl(vfs)  # vm.enable_soft_offline
     sysfs.register(vfs)

@@ -94,6 +94,11 @@ WRITE_ERRNOS: list[tuple[str, frozenset[int], bool]] = [
     # vm.enable_soft_offline: proc_dointvec_minmax() 0..1
     (r"/proc/sys/kernel/numa_balancing$", frozenset({E.EINVAL, E.EPERM}), True),
     (r"/proc/sys/vm/enable_soft_offline$", frozenset({E.EINVAL}), True),
+    # NUMA balancing's tunables (kernel/sched_fair.py): 4.14 kern_table proc_dointvec
+    # (scan_size_mb: extra1 = &one) and 6.0's promote_rate_limit_MBps, EINVAL; 5.13+
+    # debugfs_create_u32() files through simple_attr_write(): kstrtoull() EINVAL/ERANGE
+    (r"/proc/sys/kernel/numa_balancing_", frozenset({E.EINVAL}), True),
+    (r"/sys/kernel/debug/sched/numa_balancing/", frozenset({E.EINVAL, E.ERANGE}), True),
     # fs/proc/task_mmu.c clear_refs_write(): kstrtoint() (EINVAL, ERANGE), a type out
     # of 1..5 EINVAL; get_proc_task() ESRCH; a task without mm writes nothing
     (r"/proc/(\d+|self)/(task/\d+/)?clear_refs$",

@@ -112,6 +112,9 @@ class KernelContext:
         self.mmu_notifiers: list[Any] = []
         #: kernel.numa_balancing (kernel/sysctl.py): off, as the oracle's guests boot
         self.sysctl_numa_balancing_mode = 0
+        #: NUMA balancing's clock, tunables and per-task/per-node state
+        #: (kernel/sched_fair.py numab(); None until first used)
+        self.numa_balancing: Any = None
         #: vm.enable_soft_offline (6.11+, mm/memory_failure.py): 1 at boot
         self.sysctl_enable_soft_offline = 1
         #: model-only: the cost model (hw/cost.py) when modeled time is on, else None;

@@ -20,6 +20,7 @@ from thpsim.fs.file import put_files_struct
 from thpsim.kernel.cgroup.cgroup import cgroup_exit
 from thpsim.kernel.fork import mmput
 from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched_fair import exit_numa_balancing
 
 __all__ = ["EXIT_DEAD", "EXIT_ZOMBIE", "do_exit", "do_group_exit", "exit_files", "exit_mm"]
 
@@ -58,6 +59,7 @@ def do_exit(ctx: Any, tsk: Any) -> KernelPath[list[str]]:
     """
     out = yield from exit_mm(tsk)
     exit_files(tsk)
+    exit_numa_balancing(ctx, tsk)
     cgroup_exit(ctx, tsk)
     tsk.exit_state = EXIT_DEAD
     ctx.tasks.pop(tsk.pid, None)

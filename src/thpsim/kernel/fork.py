@@ -21,6 +21,11 @@ from thpsim.kernel.cgroup.cgroup import cgroup_post_fork
 from thpsim.kernel.locking import down_write, rw_semaphore, spinlock_t, up_write
 from thpsim.kernel.ptrace import ptrace_may_access
 from thpsim.kernel.sched import KernelPath
+from thpsim.kernel.sched_fair import (
+    attach_numa_balancing,
+    fork_numa_balancing_mm,
+    init_numa_balancing,
+)
 from thpsim.kernel.task import ALL_CAPS, cred, task_struct
 from thpsim.kernel.tlbflush import flush_tlb_mm
 from thpsim.mm.memory import copy_page_range
@@ -101,6 +106,7 @@ def dup_mmap(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
 
 
 def _dup_vmas(mm: mm_struct, oldmm: mm_struct) -> KernelPath[int]:
+    fork_numa_balancing_mm(mm, oldmm)  # dup_mm()'s memcpy() of the mm_struct
     mm.total_vm = oldmm.total_vm
     mm.def_flags = oldmm.def_flags
     for mpnt in list(oldmm.mmap):
@@ -267,12 +273,14 @@ def copy_process(ctx, parent, clone_flags: int, cpu: int) -> KernelPath[task_str
     Returns: the child task, or -ENOMEM (nothing of it is left).
     """
     p = dup_task_struct(parent, cpu)
+    numa = init_numa_balancing(ctx, None if parent is None else parent.mm)  # sched_fork()
     ret = yield from copy_mm(ctx, clone_flags, p, None if parent is None else parent.mm)
     if ret < 0:
         return ret
     p.files = copy_files(clone_flags, parent)
     pid = ctx.alloc_pid()
     p.pid = pid
+    attach_numa_balancing(ctx, p, numa)
     if clone_flags & CLONE_THREAD:
         p.tgid = parent.tgid
         p.group = parent.group

@@ -43,6 +43,7 @@ __all__ = [
     "spin_unlock",
     "assert_spin_locked",
     "down_read",
+    "down_read_trylock",
     "down_write",
     "up_read",
     "up_write",
@@ -276,3 +277,14 @@ def mutex_unlock(lock: mutex) -> None:
         raise KernelBug(f"mutex_unlock of unlocked {lock!r}")
     lock.owner = None
     lockdep_release(lock.ctx, lock.lclass, lock.name)
+
+
+def down_read_trylock(sem: rw_semaphore) -> bool:
+    """Models: down_read_trylock() (mmap_read_trylock()): take the lock for read if no
+    writer holds it, else fail at once. Preempts: never."""
+    if sem.writer is not None:
+        return False
+    sem.readers.append(_current(sem.ctx))
+    if sem.ctx.lockdep is not None:
+        lockdep_acquire(sem.ctx, sem.lclass, sem.name, check=False)
+    return True

@@ -7,12 +7,15 @@ do_proc_dointvec_minmax_conv()), fs/proc/proc_sysctl.c test_perm(), and the
 sched_core_sysctls in 6.x kernel/sched/core.c) with its handler
 sysctl_numa_balancing().
 
-kernel.numa_balancing: the model has no NUMA-balancing scanner (task_numa_work(),
-NUMA hinting faults), so the machine boots with balancing off, as the kernel
-oracle's guests run (``kernel.numa_balancing=0``; Debian's own default on a NUMA
-machine is 1, CONFIG_NUMA_BALANCING_DEFAULT_ENABLED). A write is checked and stored
-as the kernel does (CAP_SYS_ADMIN, EPERM; 0..1 in 4.14, the 5.18+ mode bits 0..4,
-``numa_balancing_memory_tiering``) and changes nothing else.
+kernel.numa_balancing: the machine boots with balancing off, as the kernel oracle's
+guests run (``kernel.numa_balancing=0``; Debian's own default on a NUMA machine is 1,
+CONFIG_NUMA_BALANCING_DEFAULT_ENABLED). A write is checked and stored as the kernel
+does (CAP_SYS_ADMIN, EPERM; 0..1 in 4.14, the 5.18+ mode bits 0..4,
+``numa_balancing_memory_tiering``); a non-zero mode turns the scanner on
+(kernel/sched_fair.py: task_tick_numa() in the timer ticks a task is given,
+``Thread.tick()``/``spin()``; NUMA hinting faults; mode 2, memory tiering, promotes
+from CPU-less nodes). docs/numa-balancing.md. The scan tunables are
+kernel/sched_fair.py's (sysctl files in 4.14, debugfs in 5.13+).
 """
 
 from __future__ import annotations
@@ -140,7 +143,9 @@ def sysctl_numa_balancing(f: File, data: bytes) -> int:
     C:c574bbe91703: extra2 = SYSCTL_FOUR, the NUMA_BALANCING_NORMAL and
     NUMA_BALANCING_MEMORY_TIERING bits), then set_numabalancing_state(). Returns the
     bytes consumed. Raises: EACCES, EPERM, EINVAL.
-    Simplified: no balancing runs, whatever the state (see the module docstring).
+    Simplified: set_numabalancing_state() is the mode itself (the
+    sched_numa_balancing key is "mode != 0", kernel/sched_fair.py); 5.18+'s reset of the
+    promotion threshold state when mode 2 is turned on is not modelled.
     """
     sysctl_test_perm(f, 0o644, 2)
     if not f.capable(CAP_SYS_ADMIN):

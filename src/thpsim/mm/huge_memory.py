@@ -45,6 +45,7 @@ from thpsim.arch.x86_64.pgtable import (
     pmd_none,
     pmd_pfn,
     pmd_present,
+    pmd_protnone,
     pmd_soft_dirty,
     pmd_trans_huge,
     pmd_write,
@@ -75,8 +76,24 @@ from thpsim.kernel.locking import (
     up_write,
 )
 from thpsim.kernel.sched import PREEMPT, KernelPath, run_to_completion
+from thpsim.kernel.sched_fair import (
+    LAST_CPUPID_MASK,
+    NUMA_BALANCING_NORMAL,
+    TNF_FAULT_LOCAL,
+    TNF_MIGRATE_FAIL,
+    TNF_MIGRATED,
+    TNF_NO_GROUP,
+    folio_last_cpupid,
+    folio_use_access_time,
+    folio_xchg_access_time,
+    jiffies_to_msecs,
+    node_is_toptier,
+    numab,
+    task_numa_fault,
+    vma_set_access_pid_bit,
+)
 from thpsim.kernel.tlbflush import flush_pmd_tlb_range
-from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
+from thpsim.mm.filemap import folio_lock, folio_test_locked, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
     __GFP_COMP,
     __GFP_DIRECT_RECLAIM,
@@ -87,7 +104,7 @@ from thpsim.mm.gfp import (
     GFP_TRANSHUGE,
     GFP_TRANSHUGE_LIGHT,
 )
-from thpsim.mm.mempolicy import alloc_pages_vma
+from thpsim.mm.mempolicy import alloc_pages_vma, mpol_misplaced
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
     VM_FAULT_FALLBACK,
@@ -103,7 +120,7 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
     vma_address,
 )
-from thpsim.mm.page_alloc import __alloc_pages, page_zone
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages, page_zone
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
@@ -151,6 +168,8 @@ from thpsim.mm.swapfile import reuse_swap_page
 from thpsim.mm.vmstat import (
     NR_ANON_MAPPED,
     NR_ANON_THPS,
+    NUMA_HINT_FAULTS,
+    NUMA_HINT_FAULTS_LOCAL,
     PGLAZYFREE,
     THP_FAULT_ALLOC,
     THP_FAULT_FALLBACK,
@@ -310,6 +329,154 @@ def __do_huge_pmd_anonymous_page(vmf: vm_fault, page: int, haddr: int) -> Kernel
     mm.nr_ptes += 1
     spin_unlock(ptl)
     ctx.vmstat.count_vm_event(THP_FAULT_ALLOC)
+    return 0
+
+
+def do_huge_pmd_numa_page(vmf: vm_fault, orig_pmd: int) -> KernelPath[int]:
+    """A NUMA hinting fault on a PROT_NONE huge PMD: restore it, count, maybe migrate.
+
+    Models: mm/huge_memory.c do_huge_pmd_numa_page(), two eras
+    (``numa_thp_misplaced_generic``):
+
+    * 5.13+ (6.x form): under the PMD lock, with the PMD unchanged, numa_hint_faults
+      (and _local) count once, mpol_misplaced() decides; a misplaced THP is isolated
+      (migrate_misplaced_folio_prepare()) and, after unlocking, migrated whole by the
+      common path (migrate_misplaced_folio() -> migrate_pages(): a PMD migration
+      entry replaces the PROT_NONE PMD; thp_migration_success; numa_pages_migrated 512;
+      split first when ``thp_migration_supported`` is off). Otherwise the PMD is
+      rebuilt accessible, young, and writable if it was or can be (can_change_pmd_writable()).
+    * 4.14: counts, then takes the page lock (a THP already locked is being migrated:
+      wait for it and retry), asks mpol_misplaced(); not misplaced: clear_pmdnuma (the
+      PMD restored with its saved write bit); misplaced: a reference, the PMD lock
+      dropped and retaken to check the PMD, then migrate_misplaced_transhuge_page()
+      (mm/migrate.py), the path the THP migration series left alone.
+
+    task_numa_fault() gets 512 pages. Context: mmap_lock held for read.
+    Preempts: in the PMD lock, waiting on the page lock, in migration.
+    Simplified: 4.14's page_lock_anon_vma_read() and the mm_tlb_flush_pending() flush
+    are left out (the model's scanner flushes before it drops mmap_lock).
+    """
+    # the misplaced-migration path is mm/migrate.c's, which calls this file
+    # cycle: huge_memory <-> migrate (ALLOWED_CYCLES)
+    from thpsim.mm.migrate import (
+        migrate_misplaced_folio,
+        migrate_misplaced_folio_prepare,
+        migrate_misplaced_transhuge_page,
+    )
+
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pages = ctx.pages
+    vm = ctx.vmstat
+    task = ctx.current
+    haddr = vmf.address & HPAGE_PMD_MASK
+    this_nid = ctx.numa_node_id()
+    flags = 0
+    ptl = yield from pmd_lock(mm, vmf.pmd)
+    if pmdp_get(vmf.pmd) != orig_pmd:
+        spin_unlock(ptl)
+        return 0
+    head = pmd_pfn(orig_pmd)
+    if not ctx.profile.numa_thp_misplaced_generic:
+        # 4.14
+        if folio_test_locked(ctx, head):  # pmd_trans_migrating(): wait, then retry
+            get_page(ctx, head)
+            spin_unlock(ptl)
+            yield from folio_lock(ctx, head)  # wait_on_page_locked()
+            folio_unlock(ctx, head)
+            put_page(ctx, head)
+            return 0
+        page_nid = ctx.mem.pfn_to_nid(head)
+        last_cpupid = folio_last_cpupid(ctx, head)
+        vm.count_vm_event(NUMA_HINT_FAULTS)
+        if page_nid == this_nid:
+            vm.count_vm_event(NUMA_HINT_FAULTS_LOCAL)
+            flags |= TNF_FAULT_LOCAL
+        if not pmd_write(orig_pmd):  # pmd_savedwrite()
+            flags |= TNF_NO_GROUP
+        page_locked = folio_trylock(ctx, head)
+        target = mpol_misplaced(ctx, head, vma, haddr)
+        clear = False
+        if target == NUMA_NO_NODE and page_locked:
+            clear = True
+        elif not page_locked:
+            get_page(ctx, head)
+            spin_unlock(ptl)
+            yield from folio_lock(ctx, head)  # wait_on_page_locked()
+            folio_unlock(ctx, head)
+            put_page(ctx, head)
+            task_numa_fault(ctx, task, last_cpupid, NUMA_NO_NODE, HPAGE_PMD_NR, flags)
+            return 0
+        else:
+            get_page(ctx, head)
+            spin_unlock(ptl)
+            ptl = yield from pmd_lock(mm, vmf.pmd)
+            if pmdp_get(vmf.pmd) != orig_pmd:
+                folio_unlock(ctx, head)
+                put_page(ctx, head)
+                spin_unlock(ptl)
+                return 0
+            spin_unlock(ptl)
+            if (yield from migrate_misplaced_transhuge_page(ctx, mm, vma, vmf.pmd, orig_pmd,
+                                                            vmf.address, head, target)):
+                flags |= TNF_MIGRATED
+                page_nid = target
+            else:
+                flags |= TNF_MIGRATE_FAIL
+            task_numa_fault(ctx, task, last_cpupid, page_nid, HPAGE_PMD_NR, flags)
+            return 0
+        if clear:  # clear_pmdnuma
+            entry = pmd_mkyoung(pmd_modify(orig_pmd, vma.vm_page_prot))
+            if pmd_write(orig_pmd):
+                entry = pmd_mkwrite(entry)
+            set_pmd_at(mm, haddr, vmf.pmd, entry)
+            folio_unlock(ctx, head)
+        spin_unlock(ptl)
+        task_numa_fault(ctx, task, last_cpupid, page_nid, HPAGE_PMD_NR, flags)
+        return 0
+    # 5.13+
+    nid = NUMA_NO_NODE
+    last_cpupid = LAST_CPUPID_MASK
+    entry = pmd_modify(orig_pmd, vma.vm_page_prot)
+    writable = pmd_write(entry)
+    if not writable and vma.vm_flags & VM_WRITE and not is_huge_zero_pmd(ctx, orig_pmd) and (
+            pages.flags[head] & F_anon_exclusive):
+        writable = True  # can_change_pmd_writable()
+    if not is_huge_zero_pmd(ctx, orig_pmd):  # vm_normal_folio_pmd()
+        nid = ctx.mem.pfn_to_nid(head)
+        if not writable:
+            flags |= TNF_NO_GROUP
+        last_cpupid = (LAST_CPUPID_MASK if folio_use_access_time(ctx, head)
+                       else folio_last_cpupid(ctx, head))
+        vma_set_access_pid_bit(ctx, vma)
+        vm.count_vm_event(NUMA_HINT_FAULTS)
+        if nid == this_nid:
+            vm.count_vm_event(NUMA_HINT_FAULTS_LOCAL)
+            flags |= TNF_FAULT_LOCAL
+        target = mpol_misplaced(ctx, head, vma, haddr)
+        if target != NUMA_NO_NODE:
+            if migrate_misplaced_folio_prepare(ctx, head, vma, target):
+                flags |= TNF_MIGRATE_FAIL
+            else:
+                spin_unlock(ptl)
+                writable = False
+                if (yield from migrate_misplaced_folio(ctx, head, target)) == 0:
+                    task_numa_fault(ctx, task, last_cpupid, target, HPAGE_PMD_NR,
+                                    flags | TNF_MIGRATED)
+                    return 0
+                flags |= TNF_MIGRATE_FAIL
+                ptl = yield from pmd_lock(mm, vmf.pmd)
+                if pmdp_get(vmf.pmd) != orig_pmd:
+                    spin_unlock(ptl)
+                    return 0
+    entry = pmd_mkyoung(pmd_modify(pmdp_get(vmf.pmd), vma.vm_page_prot))
+    if writable:
+        entry = pmd_mkwrite(entry)
+    set_pmd_at(mm, haddr, vmf.pmd, entry)
+    spin_unlock(ptl)
+    if nid != NUMA_NO_NODE:
+        task_numa_fault(ctx, task, last_cpupid, nid, HPAGE_PMD_NR, flags)
     return 0
 
 
@@ -922,6 +1089,12 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
     each); a huge PMD is invalidated, flushed and rewritten with the new protection.
     Returns: HPAGE_PMD_NR when a present PMD changed, 1 for a migration entry,
     0 when the PMD is no longer huge (the caller falls back to PTEs).
+
+    ``prot_numa`` (the NUMA scanner, 4.14 and 6.x): the huge zero page and a PMD that
+    is PROT_NONE already are left alone (1), and so, in tiering-only mode (5.18+), is a
+    THP on a top-tier node; a THP on a lower tier gets its scan time. 4.14 keeps the
+    write bit in the PROT_NONE PMD (pmd_mk_savedwrite()); 6.3+ does not
+    (``mprotect_try_change_writable`` here; do_huge_pmd_numa_page() decides).
     """
     mm = vma.vm_mm
     ctx = mm.kernel
@@ -944,15 +1117,28 @@ def change_huge_pmd(vma: vm_area_struct, pmd: Ptr, addr: int, newprot: int,
                     new = swp.pmd_swp_mksoft_dirty(new)
                 set_pmd_at(mm, addr, pmd, new)
             return 1
+        if prot_numa:
+            if is_huge_zero_pmd(ctx, v) or pmd_protnone(v):
+                return 1
+            head = pmd_pfn(v)
+            nid = ctx.mem.pfn_to_nid(head)
+            if ctx.profile.numa_balancing_memory_tiering:
+                if not ctx.sysctl_numa_balancing_mode & NUMA_BALANCING_NORMAL and (
+                        node_is_toptier(ctx, nid)):
+                    return 1
+                if folio_use_access_time(ctx, head):
+                    folio_xchg_access_time(ctx, head, jiffies_to_msecs(numab(ctx).jiffies))
         if is_huge_zero_pmd(ctx, v):
             preserve_write = False
         else:
-            preserve_write = prot_numa and pmd_write(v)
+            preserve_write = (prot_numa and pmd_write(v)
+                              and not ctx.profile.mprotect_try_change_writable)
         old = yield from pmdp_invalidate(vma, addr, pmd)
         entry = pmd_modify(old, newprot)
         if preserve_write:
             entry = pmd_mkwrite(entry)
-        elif ctx.profile.mprotect_try_change_writable and vma.vm_flags & VM_WRITE and (
+        elif not prot_numa and ctx.profile.mprotect_try_change_writable and (
+            vma.vm_flags & VM_WRITE) and (
             not is_huge_zero_pmd(ctx, v)
         ) and (vma.vm_flags & VM_SOFTDIRTY or old & _PAGE_SOFT_DIRTY) and (
             ctx.pages.flags[pmd_pfn(old)] & F_anon_exclusive

@@ -7,7 +7,8 @@ family, the mmu_gather's gather and flush, copy_page_range and its copy_*_range 
 free_pgd_range). The THP halves live in :mod:`thpsim.mm.huge_memory`.
 
 Only anonymous private memory exists in the model: no file pages, no swap, no
-userfaultfd, no NUMA-hinting faults.
+userfaultfd. NUMA hinting faults: do_numa_page() (base pages) here,
+do_huge_pmd_numa_page() in huge_memory.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thpsim.arch.x86_64.pgtable import (
-    _PAGE_PROTNONE,
     HPAGE_PMD_SIZE,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -29,6 +29,7 @@ from thpsim.arch.x86_64.pgtable import (
     pfn_pte,
     pmd_devmap,
     pmd_none,
+    pmd_protnone,
     pmd_trans_huge,
     pmd_write,
     pte_dirty,
@@ -37,9 +38,11 @@ from thpsim.arch.x86_64.pgtable import (
     pte_mkspecial,
     pte_mkwrite,
     pte_mkyoung,
+    pte_modify,
     pte_none,
     pte_pfn,
     pte_present,
+    pte_protnone,
     pte_special,
     pte_write,
     pte_wrprotect,
@@ -50,12 +53,24 @@ from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.include.asm_generic.tlb import mmu_gather, tlb_remove_page
 from thpsim.kernel.locking import spin_lock, spin_unlock
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.sched_fair import (
+    LAST_CPUPID_MASK,
+    TNF_FAULT_LOCAL,
+    TNF_MIGRATE_FAIL,
+    TNF_MIGRATED,
+    TNF_NO_GROUP,
+    folio_last_cpupid,
+    folio_use_access_time,
+    task_numa_fault,
+    vma_is_accessible,
+    vma_set_access_pid_bit,
+)
 from thpsim.kernel.tlbflush import flush_tlb_mm_range
 from thpsim.mm import huge_memory
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
 from thpsim.mm.internal import folio_pte_batch
-from thpsim.mm.mempolicy import alloc_pages_vma
+from thpsim.mm.mempolicy import alloc_pages_vma, mpol_misplaced
 from thpsim.mm.mm_types import (
     MM_ANONPAGES,
     VM_DONTCOPY,
@@ -75,6 +90,7 @@ from thpsim.mm.mm_types import (
     vm_area_struct,
 )
 from thpsim.mm.mmu_notifier import mmu_notifier_copy_range, mmu_notifier_invalidate_range
+from thpsim.mm.page_alloc import NUMA_NO_NODE
 from thpsim.mm.page_flags import F_anon_exclusive, F_dirty, F_head, F_tail, F_uptodate
 from thpsim.mm.pgtable_generic import (
     Ptr,
@@ -104,7 +120,7 @@ from thpsim.mm.rmap import (
 )
 from thpsim.mm.swap import get_page, lru_cache_add_active_or_unevictable, put_page
 from thpsim.mm.swapfile import reuse_swap_page
-from thpsim.mm.vmstat import PGFAULT
+from thpsim.mm.vmstat import NUMA_HINT_FAULTS, NUMA_HINT_FAULTS_LOCAL, PGFAULT
 
 if TYPE_CHECKING:
     from thpsim.kernel.context import KernelContext
@@ -178,7 +194,9 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
     Preempts: in table allocation, after the lockless PMD read, waiting on a
     PMD migration entry, and in the paths below.
     Returns: 0 (the access is retried) or VM_FAULT_* bits.
-    Simplified: no PUD-level (1 GiB) THP, no NUMA-hinting faults.
+    A PROT_NONE huge PMD in an accessible VMA is a NUMA hinting fault
+    (do_huge_pmd_numa_page()).
+    Simplified: no PUD-level (1 GiB) THP.
     """
     mm = vma.vm_mm
     ctx = mm.kernel
@@ -204,6 +222,8 @@ def __handle_mm_fault(vma: vm_area_struct, address: int, flags: int) -> KernelPa
             yield from pmd_migration_entry_wait(mm, pmd)
             return 0
         if pmd_trans_huge(orig_pmd) or pmd_devmap(orig_pmd):
+            if pmd_protnone(orig_pmd) and vma_is_accessible(vma):
+                return (yield from huge_memory.do_huge_pmd_numa_page(vmf, orig_pmd))
             if flags & FAULT_FLAG_WRITE and not pmd_write(orig_pmd):
                 ret = yield from huge_memory.do_huge_pmd_wp_page(vmf, orig_pmd)
                 if not ret & VM_FAULT_FALLBACK:
@@ -240,8 +260,10 @@ def handle_pte_fault(vmf: vm_fault) -> KernelPath[int]:
     entry = vmf.orig_pte
     if not pte_present(entry):
         return (yield from do_swap_page(vmf))
-    if entry & _PAGE_PROTNONE and not entry & 1:
-        return VM_FAULT_SIGSEGV  # NUMA hinting is not modelled; PROT_NONE VMAs fail earlier
+    if pte_protnone(entry):
+        if vma_is_accessible(vma):
+            return (yield from do_numa_page(vmf))
+        return VM_FAULT_SIGSEGV  # PROT_NONE VMAs fail earlier (access_error())
     ptl = vmf.pte[0].ptl
     yield from spin_lock(ptl)
     if ptep_get(vmf.pte) != entry:
@@ -255,6 +277,135 @@ def handle_pte_fault(vmf: vm_fault) -> KernelPath[int]:
     entry = pte_mkyoung(entry)
     ptep_set_access_flags(vma, vmf.address, vmf.pte, entry, bool(vmf.flags & FAULT_FLAG_WRITE))
     spin_unlock(ptl)
+    return 0
+
+
+def do_numa_page(vmf: vm_fault) -> KernelPath[int]:
+    """A NUMA hinting fault on a PROT_NONE PTE: restore it, count, maybe migrate.
+
+    Models: mm/memory.c do_numa_page(), 4.14 and 6.x (numa_migrate_prep() 4.14,
+    numa_migrate_check() 6.10+). Under the PTE lock, with the PTE unchanged:
+
+    * 4.14 (``mprotect_try_change_writable`` off: the savedwrite era): the PTE is made
+      accessible and young at once (its saved write bit kept); a page of a compound
+      (PTE-mapped THP) is left there; numa_hint_faults (and _local when the page is on
+      this CPU's node) are counted, a reference taken, mpol_misplaced() asked; after
+      unlocking, migrate_misplaced_page() moves it (the PTE is a present PTE again, so
+      the common migration path replaces it with a migration entry).
+    * 6.x: numa_migrate_check() counts and asks mpol_misplaced() with the entry still
+      PROT_NONE; a misplaced page is isolated under the lock
+      (migrate_misplaced_folio_prepare()) and migrated after unlocking
+      (migrate_misplaced_folio(): the migration entry replaces the PROT_NONE entry);
+      otherwise, or when that fails and the PTE is unchanged, the PTE is rebuilt
+      accessible, young, and writable if it was or can be (can_change_pte_writable():
+      an exclusive anon page in a writable VMA).
+
+    task_numa_fault() gets the fault (kernel/sched_fair.py), and 6.4+ records the pid
+    in the VMA (vma_set_access_pid_bit()).
+    Context: mmap_lock held for read. Preempts: in the PTE lock and migration.
+    Simplified: a PTE-mapped large folio is restored without counting in every era
+    (6.10+ handles mTHP and PTE-mapped THPs: numa_rebuild_large_mapping()); no
+    TNF_SHARED (no shared anonymous memory).
+    """
+    # cycle: mm/migrate.c keeps the misplaced-migration path (migrate -> gup -> memory)
+    from thpsim.mm.migrate import (
+        migrate_misplaced_folio,
+        migrate_misplaced_folio_prepare,
+        migrate_misplaced_page,
+    )
+
+    vma = vmf.vma
+    mm = vma.vm_mm
+    ctx = mm.kernel
+    pages = ctx.pages
+    vm = ctx.vmstat
+    task = ctx.current
+    ptl = vmf.pte[0].ptl
+    yield from spin_lock(ptl)
+    old = ptep_get(vmf.pte)
+    if old != vmf.orig_pte:
+        spin_unlock(ptl)
+        return 0
+    pte = pte_modify(old, vma.vm_page_prot)
+    flags = 0
+    nid = NUMA_NO_NODE
+    last_cpupid = LAST_CPUPID_MASK
+    this_nid = ctx.numa_node_id()
+    if not ctx.profile.mprotect_try_change_writable:
+        # 4.14: make it present again first
+        pte = pte_mkyoung(pte)
+        if pte_write(old):  # pte_savedwrite()
+            pte = pte_mkwrite(pte)
+        set_pte_at(mm, vmf.address, vmf.pte, pte)  # ptep_modify_prot_commit()
+        pfn = vm_normal_page(vma, vmf.address, pte)
+        if pfn < 0:
+            spin_unlock(ptl)
+            return 0
+        head = pages.compound_head(pfn)
+        if head != pfn or pages.flags[head] & F_head:
+            spin_unlock(ptl)  # TODO in 4.14: handle PTE-mapped THP
+            return 0
+        if not pte_write(pte):
+            flags |= TNF_NO_GROUP
+        last_cpupid = folio_last_cpupid(ctx, head)
+        nid = ctx.mem.pfn_to_nid(head)
+        get_page(ctx, head)  # numa_migrate_prep()
+        vm.count_vm_event(NUMA_HINT_FAULTS)
+        if nid == this_nid:
+            vm.count_vm_event(NUMA_HINT_FAULTS_LOCAL)
+            flags |= TNF_FAULT_LOCAL
+        target = mpol_misplaced(ctx, head, vma, vmf.address)
+        spin_unlock(ptl)
+        if target == NUMA_NO_NODE:
+            put_page(ctx, head)
+        elif (yield from migrate_misplaced_page(ctx, head, vma, target)):
+            nid = target
+            flags |= TNF_MIGRATED
+        else:
+            flags |= TNF_MIGRATE_FAIL
+        task_numa_fault(ctx, task, last_cpupid, nid, 1, flags)
+        return 0
+    # 6.x
+    writable = pte_write(pte)
+    pfn = vm_normal_page(vma, vmf.address, pte)
+    head = pages.compound_head(pfn) if pfn >= 0 else -1
+    if not writable and vma.vm_flags & VM_WRITE and head >= 0 and (
+            pages.flags[head] & F_anon_exclusive):
+        writable = True  # can_change_pte_writable()
+    if pfn >= 0 and not (head != pfn or pages.flags[head] & F_head):
+        nid = ctx.mem.pfn_to_nid(head)
+        if not writable:
+            flags |= TNF_NO_GROUP
+        last_cpupid = (LAST_CPUPID_MASK if folio_use_access_time(ctx, head)
+                       else folio_last_cpupid(ctx, head))
+        vma_set_access_pid_bit(ctx, vma)
+        vm.count_vm_event(NUMA_HINT_FAULTS)
+        if nid == this_nid:
+            vm.count_vm_event(NUMA_HINT_FAULTS_LOCAL)
+            flags |= TNF_FAULT_LOCAL
+        target = mpol_misplaced(ctx, head, vma, vmf.address)
+        if target != NUMA_NO_NODE:
+            if migrate_misplaced_folio_prepare(ctx, head, vma, target):
+                flags |= TNF_MIGRATE_FAIL
+            else:
+                spin_unlock(ptl)
+                writable = False
+                if (yield from migrate_misplaced_folio(ctx, head, target)) == 0:
+                    task_numa_fault(ctx, task, last_cpupid, target, 1, flags | TNF_MIGRATED)
+                    return 0
+                flags |= TNF_MIGRATE_FAIL
+                yield from spin_lock(ptl)
+                if ptep_get(vmf.pte) != vmf.orig_pte:
+                    spin_unlock(ptl)
+                    return 0
+    # numa_rebuild_single_mapping()
+    pte = pte_mkyoung(pte_modify(ptep_get(vmf.pte), vma.vm_page_prot))
+    if writable:
+        pte = pte_mkwrite(pte)
+    set_pte_at(mm, vmf.address, vmf.pte, pte)
+    spin_unlock(ptl)
+    if nid != NUMA_NO_NODE:
+        task_numa_fault(ctx, task, last_cpupid, nid, 1, flags)
     return 0
 
 

@@ -48,7 +48,9 @@ the object, so no reference counts are kept (mpol_dup()/mpol_put() are no-ops).
 Cpusets (kernel/cgroup/cpuset.py) rebind the policies and clip the nodes here.
 
 Simplified: no shared (shmem) policies, no set_mempolicy_home_node(2), weighted
-interleave with every weight 1 (the sysfs default), no NUMA-balancing faults.
+interleave with every weight 1 (the sysfs default). NUMA balancing's
+change_prot_numa() and mpol_misplaced() are here, as in the kernel (the scanner and the
+migration filter: kernel/sched_fair.py).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_ORDER,
     PAGE_MASK,
+    PAGE_NONE,
     PAGE_SHIFT,
     PAGE_SIZE,
     TASK_SIZE,
@@ -104,6 +107,7 @@ from thpsim.kernel.entry import ULONG_MAX, c_int, ulong
 from thpsim.kernel.locking import down_read, down_write, spin_lock, spin_unlock, up_read, up_write
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.sched_fair import should_numa_migrate_memory
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.lib.bitmap import bitmap_list_string
 from thpsim.mm.gfp import (
@@ -126,7 +130,7 @@ from thpsim.mm.pagewalk import mm_walk, mm_walk_ops, walk_page_range
 from thpsim.mm.pgtable_generic import pmd_trans_unstable, pmdp_get
 from thpsim.mm.rmap import page_anon_vma
 from thpsim.mm.swap import isolate_lru_page_for_migration
-from thpsim.mm.vmstat import NUMA_INTERLEAVE_HIT
+from thpsim.mm.vmstat import NUMA_INTERLEAVE_HIT, NUMA_PTE_UPDATES
 
 if TYPE_CHECKING:
     from thpsim.mm.mm_types import mm_struct, vm_area_struct
@@ -1489,7 +1493,64 @@ def kernel_migrate_pages(ctx, caller, pid: int, maxnode: int, old_nodes: int | N
     return (yield from do_migrate_pages(ctx, mm, old, new, flags))
 
 
+# ---------------------------------------------------------------- NUMA balancing
+def change_prot_numa(vma: vm_area_struct, addr: int, end: int) -> KernelPath[int]:
+    """Make the present PTEs and huge PMDs of ``addr..end`` PROT_NONE hinting entries.
+
+    Models: mm/mempolicy.c change_prot_numa() (4.14 and 6.x): change_protection() with
+    PAGE_NONE and MM_CP_PROT_NUMA (mm/mprotect.py: which entries are skipped), and
+    numa_pte_updates counted by the entries changed (a huge PMD 512; change_pmd_range()
+    counts numa_huge_pte_updates). Context: mmap_lock held for read.
+    Preempts: in change_protection(). Returns: the entries changed.
+    """
+    # mm/mprotect.py imports mm/mmap.py -> mm/memory.py -> this file
+    # cycle: mprotect -> mmap -> memory -> mempolicy
+    from thpsim.mm.mprotect import change_protection
+
+    nr_updated = yield from change_protection(vma, addr, end, PAGE_NONE, prot_numa=True)
+    if nr_updated > 0:
+        vma.vm_mm.kernel.vmstat.count_vm_events(NUMA_PTE_UPDATES, nr_updated)
+    return nr_updated
+
+
+def mpol_misplaced(ctx, head: int, vma: vm_area_struct, addr: int) -> int:
+    """The node a folio hit by a NUMA hinting fault should move to, or NUMA_NO_NODE.
+
+    Models: mm/mempolicy.c mpol_misplaced(), 4.14 and 6.x, for the policies that can
+    be migrate-on-fault (MPOL_F_MOF): the default policy (local; MPOL_F_MORON), and
+    5.12+ MPOL_BIND or MPOL_PREFERRED_MANY with MPOL_F_NUMA_BALANCING (BIND: only when
+    the faulting CPU's node is in the mask; PREFERRED_MANY: only when the folio is off
+    the mask). Under MPOL_F_MORON the target is the faulting CPU's node, if
+    should_numa_migrate_memory() agrees. Any other policy: NUMA_NO_NODE.
+    Context: current is the faulting task. Preempts: never.
+    Simplified: no shared policies; the per-node preferred_node_policy[] is the
+    default policy.
+    """
+    order = ctx.pages.order[head] if ctx.pages.flags[head] & F_head else 0
+    pol, _ilx = get_vma_policy(ctx, vma, addr, order)
+    curnid = ctx.mem.pfn_to_nid(head)
+    thiscpu = ctx.smp_processor_id()
+    thisnid = ctx.cpu_to_node(thiscpu)
+    if pol is None:
+        flags = MPOL_F_MOF | MPOL_F_MORON  # default_policy / preferred_node_policy[]
+    else:
+        flags = pol.flags
+        if not flags & MPOL_F_MOF:
+            return NUMA_NO_NODE
+        if pol.mode == MPOL_BIND and not node_isset(thisnid, pol.nodes):
+            return NUMA_NO_NODE
+        if pol.mode == MPOL_PREFERRED_MANY and node_isset(curnid, pol.nodes):
+            return NUMA_NO_NODE
+    polnid = thisnid
+    if flags & MPOL_F_MORON:
+        if not should_numa_migrate_memory(ctx, ctx.current, head, curnid, thiscpu):
+            return NUMA_NO_NODE
+    return polnid if curnid != polnid else NUMA_NO_NODE
+
+
 __all__ = [
+    "change_prot_numa",
+    "mpol_misplaced",
     "mempolicy",
     "mpol_to_str",
     "mpol_equal",

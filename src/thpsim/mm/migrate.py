@@ -28,8 +28,13 @@ from collections.abc import Callable
 
 from thpsim.arch.x86_64.pgtable import (
     HPAGE_PMD_NR,
+    HPAGE_PMD_ORDER,
+    HPAGE_PMD_SIZE,
     PAGE_SIZE,
+    mk_huge_pmd,
     pfn_pte,
+    pmd_mkdirty,
+    pmd_modify,
     pmd_none,
     pmd_trans_huge,
     pte_mkold,
@@ -48,20 +53,39 @@ from thpsim.kernel.entry import c_int, ulong
 from thpsim.kernel.locking import down_read, spin_lock, spin_unlock, up_read
 from thpsim.kernel.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from thpsim.kernel.sched import KernelPath, WaitOn
+from thpsim.kernel.sched_fair import (
+    MIGRATE_INTERVAL_MILLISECS,
+    NUMA_BALANCING_MEMORY_TIERING,
+    RATELIMIT_PAGES,
+    folio_migrate_last_cpupid,
+    msecs_to_jiffies,
+    node_is_toptier,
+    numab,
+    pgdat_numab_of,
+)
 from thpsim.kernel.task import CAP_SYS_NICE
 from thpsim.mm import page_vma_mapped as pvm
 from thpsim.mm.filemap import folio_lock, folio_trylock, folio_unlock
 from thpsim.mm.gfp import (
+    __GFP_NOMEMALLOC,
+    __GFP_NORETRY,
+    __GFP_NOWARN,
     __GFP_RECLAIM,
     __GFP_THISNODE,
     GFP_HIGHUSER_MOVABLE,
     GFP_TRANSHUGE,
+    GFP_TRANSHUGE_LIGHT,
 )
 from thpsim.mm.gup import FOLL_DUMP, FOLL_NUMA, follow_page
-from thpsim.mm.huge_memory import migration_entry_restore, remove_migration_pmd, split_huge_page
+from thpsim.mm.huge_memory import (
+    maybe_pmd_mkwrite,
+    migration_entry_restore,
+    remove_migration_pmd,
+    split_huge_page,
+)
 from thpsim.mm.mlock import clear_page_mlock, mlock_vma_page
 from thpsim.mm.mm_types import MM_ANONPAGES, VM_LOCKED, mm_struct, vm_area_struct
-from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages
+from thpsim.mm.page_alloc import NUMA_NO_NODE, __alloc_pages, node_free_pages
 from thpsim.mm.page_flags import (
     F_active,
     F_anon_exclusive,
@@ -79,11 +103,21 @@ from thpsim.mm.page_flags import (
     F_young,
 )
 from thpsim.mm.pagewalk import FW_ZEROPAGE, folio_walk_start
-from thpsim.mm.pgtable_generic import Ptr, pmd_lock, pmdp_get, pte_offset_map, ptep_get
+from thpsim.mm.pgtable_generic import (
+    Ptr,
+    pmd_lock,
+    pmdp_get,
+    pmdp_huge_clear_flush,
+    pte_offset_map,
+    ptep_get,
+    set_pmd_at,
+)
 from thpsim.mm.rmap import (
     deferred_split_huge_page,
+    page_add_anon_rmap,
     page_add_anon_rmap_ptes,
     page_anon_vma,
+    page_remove_rmap,
     rmap_walk_anon,
     try_to_migrate,
 )
@@ -97,8 +131,11 @@ from thpsim.mm.swap import (
 )
 from thpsim.mm.vmstat import (
     NR_ISOLATED_ANON,
+    NR_MLOCK,
+    NUMA_PAGE_MIGRATE,
     PGMIGRATE_FAIL,
     PGMIGRATE_SUCCESS,
+    PGPROMOTE_SUCCESS,
     THP_MIGRATION_FAIL,
     THP_MIGRATION_SPLIT,
     THP_MIGRATION_SUCCESS,
@@ -318,6 +355,7 @@ def migrate_page_states(ctx, new: int, page: int) -> None:
         nf |= F_unevictable
     pages.flags[new] = nf
     pages.flags[page] = pages.flags[page] & ~(F_unevictable | F_anon_exclusive) & _M32
+    folio_migrate_last_cpupid(ctx, new, page)  # NUMA balancing's last cpupid
 
 
 def migrate_page(ctx, new: int, page: int) -> int:
@@ -940,3 +978,213 @@ def kernel_move_pages(ctx, caller, pid: int, pages_: list[int], nodes: list[int]
     task_nodes = cpuset_mems_allowed(ctx, task)
     return (yield from do_pages_move(ctx, mm, task_nodes, pages_, nodes, status, flags))
 
+
+
+# ---------------------------------------------------------------- NUMA balancing
+def numamigrate_update_ratelimit(ctx, nid: int, nr_pages: int) -> bool:
+    """Models: 4.14 mm/migrate.c numamigrate_update_ratelimit() (removed in 5.0:
+    ``numa_migrate_ratelimit``): at most RATELIMIT_PAGES (128 MiB) migrated to a node
+    per 100 ms window; True when the window's budget is spent (the migration is
+    refused), else the pages are charged to it. Preempts: never."""
+    s = numab(ctx)
+    p = pgdat_numab_of(ctx, nid)
+    if s.jiffies > p.numabalancing_migrate_next_window:
+        p.numabalancing_migrate_nr_pages = 0
+        p.numabalancing_migrate_next_window = s.jiffies + msecs_to_jiffies(
+            MIGRATE_INTERVAL_MILLISECS)
+    if p.numabalancing_migrate_nr_pages > RATELIMIT_PAGES:
+        return True
+    p.numabalancing_migrate_nr_pages += nr_pages
+    return False
+
+
+def migrate_balanced_pgdat(ctx, nid: int, nr_migrate_pages: int) -> bool:
+    """Models: migrate_balanced_pgdat(): the node can take the pages without waking
+    kswapd. Simplified: no watermarks in the model: its free pages suffice."""
+    return node_free_pages(ctx, nid) >= nr_migrate_pages
+
+
+def migrate_misplaced_folio_prepare(ctx, head: int, vma: vm_area_struct, node: int,
+                                    caller_ref: bool = False) -> int:
+    """Isolate a folio for a NUMA-misplaced migration to ``node``.
+
+    Models: 6.10+ migrate_misplaced_folio_prepare() and 4.14 numamigrate_isolate_page():
+    the target node must have room (migrate_balanced_pgdat()), the folio is taken off
+    the LRU (NR_ISOLATED_ANON). ``caller_ref`` (4.14: the fault path took a reference):
+    a THP must have no pin beyond its mapping, the caller's and the isolation's
+    references (page_count() == 3), and the caller's reference is dropped on success.
+    Returns 0 or -EAGAIN. Preempts: never.
+    Simplified: no file folios (the shared-library and dirty-file tests).
+    """
+    nr = hpage_nr_pages(ctx, head)
+    if not migrate_balanced_pgdat(ctx, node, nr):
+        return -errno.EAGAIN
+    if isolate_lru_page_for_migration(ctx, head):
+        return -errno.EAGAIN
+    if caller_ref:
+        if ctx.pages.flags[head] & F_head and ctx.pages.refcount[head] != 3:
+            ctx.vmstat.mod_node_page_state(ctx.mem.pfn_to_nid(head), NR_ISOLATED_ANON, -nr)
+            putback_lru_page(ctx, head)
+            return -errno.EAGAIN
+        put_page(ctx, head)  # the isolation holds the folio now
+    return 0
+
+
+def alloc_misplaced_dst_folio(ctx, src: int, node: int) -> int:
+    """Models: alloc_misplaced_dst_folio() (4.14 alloc_misplaced_dst_page()): on
+    ``node`` only, without reclaim, no warning (a THP: GFP_TRANSHUGE less reclaim,
+    alloc_migration_target()'s rule)."""
+    gfp = (GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOMEMALLOC | __GFP_NORETRY
+           | __GFP_NOWARN) & ~__GFP_RECLAIM
+    mtc = migration_target_control(node, None, gfp, MR_NUMA_MISPLACED)
+    return alloc_migration_target(ctx, src, mtc)
+
+
+def migrate_misplaced_folio(ctx, head: int, node: int) -> KernelPath[int]:
+    """Migrate an isolated folio to ``node`` for NUMA balancing.
+
+    Models: mm/migrate.c migrate_misplaced_folio() (6.x; 4.14 migrate_misplaced_page()'s
+    second half): migrate_pages(MIGRATE_ASYNC, MR_NUMA_MISPLACED) through
+    alloc_misplaced_dst_folio(), what did not move put back; numa_pages_migrated
+    counts the pages moved (4.14: one per call), and in tiering mode a move from a
+    lower tier to the top tier counts pgpromote_success on the target.
+    Context: the folio isolated (its reference is the isolation's).
+    Preempts: in migrate_pages(). Returns: 0 or -EAGAIN.
+    Simplified: a THP split on the way (THP migration off) that moved only in part
+    counts as not moved.
+    """
+    nr = hpage_nr_pages(ctx, head)
+    src_nid = ctx.mem.pfn_to_nid(head)
+    migratepages = [head]
+    nr_remaining = yield from migrate_pages(
+        ctx, migratepages, lambda src: alloc_misplaced_dst_folio(ctx, src, node),
+        MIGRATE_ASYNC, MR_NUMA_MISPLACED)
+    if migratepages:
+        putback_movable_pages(ctx, migratepages)
+    if nr_remaining:
+        return -errno.EAGAIN
+    if ctx.profile.pgmigrate_counts_base_pages:  # 5.9+: nr_succeeded in base pages
+        ctx.vmstat.count_vm_events(NUMA_PAGE_MIGRATE, nr)
+    else:
+        ctx.vmstat.count_vm_event(NUMA_PAGE_MIGRATE)
+    if ctx.sysctl_numa_balancing_mode & NUMA_BALANCING_MEMORY_TIERING and (
+            not node_is_toptier(ctx, src_nid)) and node_is_toptier(ctx, node):
+        ctx.vmstat.mod_node_page_state(node, PGPROMOTE_SUCCESS, nr)
+    return 0
+
+
+def migrate_misplaced_page(ctx, head: int, vma: vm_area_struct, node: int) -> KernelPath[bool]:
+    """Models: 4.14 mm/migrate.c migrate_misplaced_page(): the rate limit
+    (``numa_migrate_ratelimit``), isolation (migrate_misplaced_folio_prepare()) and the
+    migration. Context: the caller holds a reference, which this consumes.
+    Preempts: in migrate_pages(). Returns whether the page moved."""
+    if ctx.profile.numa_migrate_ratelimit and numamigrate_update_ratelimit(ctx, node, 1):
+        put_page(ctx, head)
+        return False
+    if migrate_misplaced_folio_prepare(ctx, head, vma, node, caller_ref=True):
+        put_page(ctx, head)
+        return False
+    return (yield from migrate_misplaced_folio(ctx, head, node)) == 0
+
+
+def migrate_misplaced_transhuge_page(ctx, mm: mm_struct, vma: vm_area_struct, pmd: Ptr,
+                                     entry: int, address: int, head: int,
+                                     node: int) -> KernelPath[bool]:
+    """Migrate a PMD-mapped THP to ``node`` from a NUMA hinting fault, 4.14's way.
+
+    Models: 4.14 mm/migrate.c migrate_misplaced_transhuge_page() (3.8..5.12; the THP
+    migration series left it alone; ``numa_thp_misplaced_generic`` off): rate limit;
+    a THP allocated on ``node`` (GFP_TRANSHUGE_LIGHT | __GFP_THISNODE); the old one
+    isolated (a THP must have page_count() == 3); contents and flags copied while the
+    PMD is still the PROT_NONE entry ``entry`` (no CPU can reach the THP); then under
+    the PMD lock, if the PMD is unchanged and the old THP has only its mapping's and
+    the isolation's references (page_ref_freeze(page, 2)), the new THP is mapped
+    (page_add_anon_rmap(), pmdp_huge_clear_flush_notify(), set_pmd_at()) and the old
+    one unmapped and freed; pgmigrate_success and numa_pages_migrated count 512. No
+    migration entries, no thp_migration_success. On failure the PMD is made accessible
+    again (out_dropref) and pgmigrate_fail counts 512 (an allocation or isolation
+    failure).
+    Context: the THP locked and a reference held by the caller; both are consumed.
+    Preempts: in the PMD lock and the flush. Returns whether it moved.
+    """
+    pages = ctx.pages
+    vm = ctx.vmstat
+    haddr = address & ~(HPAGE_PMD_SIZE - 1)
+    old_nid = ctx.mem.pfn_to_nid(head)
+    migrated = False
+    fail = False
+    if ctx.profile.numa_migrate_ratelimit and numamigrate_update_ratelimit(ctx, node,
+                                                                            HPAGE_PMD_NR):
+        new = -1
+    else:
+        new = __alloc_pages(ctx, GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, HPAGE_PMD_ORDER,
+                            node, None)
+        fail = True
+        if new >= 0 and migrate_misplaced_folio_prepare(ctx, head, vma, node,
+                                                        caller_ref=True):
+            put_page(ctx, new)
+            new = -1
+    if new >= 0:
+        fail = False
+        pages.flags[new] |= F_locked | (pages.flags[head] & F_swapbacked)
+        pages.mapping[new] = pages.mapping[head]
+        pages.index[new] = pages.index[head]
+        ctx.mem.copy_frames(new, head, HPAGE_PMD_NR)  # migrate_page_copy()
+        if ctx.cost is not None:  # modeled time: the copy, by node distance
+            ctx.cost.copy_pages(ctx.smp_processor_id(), head, new, HPAGE_PMD_NR)
+        migrate_page_states(ctx, new, head)
+        ptl = yield from pmd_lock(mm, pmd)
+        try:
+            if pmdp_get(pmd) != entry or pages.refcount[head] != 2:
+                # reverse migrate_page_copy()'s active and unevictable moves
+                for flag in (F_active, F_unevictable):
+                    if pages.flags[new] & flag:
+                        pages.flags[new] &= ~flag & _M32
+                        pages.flags[head] |= flag
+                raced = True
+            else:
+                raced = False
+                newpmd = maybe_pmd_mkwrite(pmd_mkdirty(mk_huge_pmd(new, vma.vm_page_prot)), vma)
+                page_add_anon_rmap(ctx, new, vma, haddr, True)
+                yield from pmdp_huge_clear_flush(vma, haddr, pmd)
+                set_pmd_at(mm, haddr, pmd, newpmd)
+                if pages.flags[head] & F_mlocked:  # mlock_migrate_page()
+                    pages.flags[head] &= ~F_mlocked & _M32
+                    pages.flags[new] |= F_mlocked
+                    vm.mod_zone_page_state(old_nid, NR_MLOCK, -HPAGE_PMD_NR)
+                    vm.mod_zone_page_state(node, NR_MLOCK, HPAGE_PMD_NR)
+                page_remove_rmap(ctx, head, True)
+        finally:
+            spin_unlock(ptl)
+        if raced:
+            folio_unlock(ctx, new)
+            put_page(ctx, new)
+            get_page(ctx, head)  # retake the caller's reference and put it back
+            putback_lru_page(ctx, head)
+            vm.mod_node_page_state(old_nid, NR_ISOLATED_ANON, -HPAGE_PMD_NR)
+            folio_unlock(ctx, head)
+            put_page(ctx, head)
+            return False
+        get_page(ctx, new)  # an "isolate" reference, and onto the LRU
+        putback_lru_page(ctx, new)
+        folio_unlock(ctx, new)
+        folio_unlock(ctx, head)
+        put_page(ctx, head)  # the rmap reference
+        vm.mod_node_page_state(old_nid, NR_ISOLATED_ANON, -HPAGE_PMD_NR)
+        put_page(ctx, head)  # the isolation reference: frees the old THP
+        vm.count_vm_events(PGMIGRATE_SUCCESS, HPAGE_PMD_NR)
+        vm.count_vm_events(NUMA_PAGE_MIGRATE, HPAGE_PMD_NR)
+        migrated = True
+        return migrated
+    if fail:
+        vm.count_vm_events(PGMIGRATE_FAIL, HPAGE_PMD_NR)
+    # out_dropref: make the PMD accessible again
+    ptl = yield from pmd_lock(mm, pmd)
+    try:
+        if pmdp_get(pmd) == entry:
+            set_pmd_at(mm, haddr, pmd, pmd_modify(entry, vma.vm_page_prot))
+    finally:
+        spin_unlock(ptl)
+    folio_unlock(ctx, head)
+    put_page(ctx, head)
+    return migrated

@@ -142,6 +142,7 @@ class vm_area_struct:
         "anon_vma_chain",
         "vm_policy",
         "vm_file",
+        "numab_state",
     )
 
     def __init__(self, mm: mm_struct, start: int, end: int, flags: int, pgoff: int):
@@ -155,6 +156,10 @@ class vm_area_struct:
         self.anon_vma_chain: list[anon_vma] = []
         self.vm_policy: Any = None
         self.vm_file: Any = None
+        #: NUMA balancing's per-VMA scan state (6.4+ vma_numab_state,
+        #: kernel/sched_fair.py); None until the scanner first sees the VMA, and for a
+        #: copy (vm_area_dup()'s vma_numab_state_init())
+        self.numab_state: Any = None
 
     def __repr__(self) -> str:
         return f"<vma {self.vm_start:#x}-{self.vm_end:#x} flags={self.vm_flags:#x}>"
@@ -202,6 +207,9 @@ class mm_struct:
         "owner",
         "dead",
         "dumpable",
+        "numa_next_scan",
+        "numa_scan_offset",
+        "numa_scan_seq",
         "__weakref__",
     )
 
@@ -231,6 +239,11 @@ class mm_struct:
         #: a credential change (commit_creds(): set_dumpable(mm, suid_dumpable), 0);
         #: read by task_dump_owner() and __ptrace_may_access()
         self.dumpable = 1
+        #: NUMA balancing (kernel/sched_fair.py task_numa_work()): the jiffy of the next
+        #: scan (0: not set yet), where the scan resumes, and completed scan passes
+        self.numa_next_scan = 0
+        self.numa_scan_offset = 0
+        self.numa_scan_seq = 0
 
     def __repr__(self) -> str:
         return f"<mm {self.mm_id}>"

@@ -26,6 +26,7 @@ from thpsim.arch.x86_64.pgtable import (
     pte_modify,
     pte_pfn,
     pte_present,
+    pte_protnone,
     pte_soft_dirty,
     pte_special,
     pte_write,
@@ -36,9 +37,18 @@ from thpsim.arch.x86_64.swapops import is_swap_pmd
 from thpsim.kernel.entry import ULONG_MAX, ulong
 from thpsim.kernel.locking import down_write, spin_lock, spin_unlock, up_write
 from thpsim.kernel.sched import PREEMPT, KernelPath
+from thpsim.kernel.sched_fair import (
+    NUMA_BALANCING_NORMAL,
+    folio_use_access_time,
+    folio_xchg_access_time,
+    jiffies_to_msecs,
+    node_is_toptier,
+    numab,
+)
 from thpsim.kernel.tlbflush import flush_tlb_range
 from thpsim.mm import huge_memory
 from thpsim.mm.internal import FPB_RESPECT_SOFT_DIRTY, FPB_RESPECT_WRITE, folio_pte_batch
+from thpsim.mm.memory import is_cow_mapping
 from thpsim.mm.mm_types import (
     VM_ACCESS_FLAGS,
     VM_ACCOUNT,
@@ -68,6 +78,7 @@ from thpsim.mm.mmap import (
     split_vma_range,
     vma_merge_around,
 )
+from thpsim.mm.page_alloc import NUMA_NO_NODE
 from thpsim.mm.page_flags import F_anon_exclusive
 from thpsim.mm.pgtable_generic import (
     lookup_pmd_range,
@@ -77,10 +88,12 @@ from thpsim.mm.pgtable_generic import (
     pmdp_get,
 )
 from thpsim.mm.util import security_vm_enough_memory_mm
+from thpsim.mm.vmstat import NUMA_HUGE_PTE_UPDATES
 
 
 def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int,
-                     try_writable: bool) -> KernelPath[int]:
+                     try_writable: bool, prot_numa: bool = False,
+                     target_node: int = NUMA_NO_NODE) -> KernelPath[int]:
     """Models: change_pte_range(): rewrite present PTEs, downgrade write migration entries.
 
     6.17+ (``mprotect_pte_batch``; Dev Jain, "mm: Optimize mprotect() by PTE batching"):
@@ -90,7 +103,18 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
     which on x86 sets soft-dirty as well) and the result written to every PTE of the
     batch, so a dirty page makes the whole batch dirty and soft-dirty (the kernel
     oracle: 7.2 reports soft-dirty on every page of a PTE-mapped THP after mprotect;
-    6.12 does not)."""
+    6.12 does not).
+
+    ``prot_numa`` (MM_CP_PROT_NUMA, change_prot_numa(): ``newprot`` is PAGE_NONE): the
+    NUMA scanner's pass. A PTE is left alone when it is PROT_NONE already, maps no
+    normal page (the zero page), a page mapped more than once in a COW mapping
+    (4.15+, C:859d4adc3415; applied in every era here), a page on ``target_node`` (the
+    node of a single-threaded task), or, with NUMA balancing in tiering mode only
+    (no NUMA_BALANCING_NORMAL), a page on a top-tier node; a page on a lower tier gets
+    its scan time (folio_xchg_access_time()). 4.14 keeps a writable PTE's write bit in
+    the PROT_NONE entry (pte_mk_savedwrite(), which is pte_mkwrite() on x86); 6.3+
+    does not (do_numa_page() asks can_change_pte_writable()), modelled with
+    ``mprotect_try_change_writable``. PTEs are taken one at a time (no 6.17 batch)."""
     mm = vma.vm_mm
     ctx = mm.kernel
     swp = ctx.swp
@@ -105,8 +129,10 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
             n = 1
             if e == 0:
                 pass
+            elif prot_numa and pte_present(e) and prot_numa_skip(ctx, vma, e, target_node):
+                pass
             elif pte_present(e):
-                if ctx.profile.mprotect_pte_batch and not pte_special(e):
+                if ctx.profile.mprotect_pte_batch and not pte_special(e) and not prot_numa:
                     n = folio_pte_batch(ctx, t, i, (end - a) >> PAGE_SHIFT,
                                         FPB_RESPECT_SOFT_DIRTY | FPB_RESPECT_WRITE)
                 t[i] = 0  # ptep_modify_prot_start() (modify_prot_start_ptes())
@@ -120,6 +146,8 @@ def change_pte_range(vma: vm_area_struct, pmd, addr: int, end: int, newprot: int
                     if pte_young(o):
                         e = pte_mkyoung(e)
                 ne = pte_modify(e, newprot)
+                if prot_numa and pte_write(e) and not ctx.profile.mprotect_try_change_writable:
+                    ne = pte_mkwrite(ne)  # 4.14 pte_mk_savedwrite()
                 if (try_writable and not pte_write(ne) and vma.vm_flags & VM_WRITE
                         and (vma.vm_flags & VM_SOFTDIRTY or pte_soft_dirty(e))):
                     # can_change_pte_writable(): not while soft-dirty tracking needs the
@@ -181,12 +209,48 @@ def _change_pmd_none_or_clear_bad_multiread(ctx, pmd) -> KernelPath[bool]:
     return pmd_none_or_clear_bad(ctx, pmd)
 
 
+def prot_numa_skip(ctx, vma: vm_area_struct, pte: int, target_node: int) -> bool:
+    """Whether the NUMA scanner leaves a present PTE alone (change_pte_range()'s
+    ``prot_numa`` block; 6.12's prot_numa_skip()); a page it does not skip on a lower
+    tier gets its scan time when NUMA balancing is in tiering mode.
+    Models: mm/mprotect.c, 4.14 and 6.x (see change_pte_range()). Preempts: never."""
+    if pte_protnone(pte):  # avoid a TLB flush: already a hinting entry
+        return True
+    if pte_special(pte):  # vm_normal_page(): the zero page
+        return True
+    pfn = pte_pfn(pte)
+    pages = ctx.pages
+    if is_cow_mapping(vma.vm_flags) and pages.page_mapcount(pfn) != 1:
+        return True  # a shared copy-on-write page
+    head = pages.compound_head(pfn)
+    nid = ctx.mem.pfn_to_nid(head)
+    if nid == target_node:
+        return True  # already on the node the single-threaded task runs on
+    if ctx.profile.numa_balancing_memory_tiering:
+        if not ctx.sysctl_numa_balancing_mode & NUMA_BALANCING_NORMAL and node_is_toptier(
+                ctx, nid):
+            return True  # tiering only: top-tier pages are not scanned
+        if folio_use_access_time(ctx, head):
+            folio_xchg_access_time(ctx, head, jiffies_to_msecs(numab(ctx).jiffies))
+    return False
+
+
 def change_protection(vma: vm_area_struct, start: int, end: int,
-                      newprot: int) -> KernelPath[int]:
-    """Models: change_protection() -> change_pmd_range(), v4.14. Returns pages changed."""
+                      newprot: int, prot_numa: bool = False) -> KernelPath[int]:
+    """Models: change_protection() -> change_pmd_range(), v4.14; ``prot_numa`` is
+    MM_CP_PROT_NUMA (change_prot_numa(), the NUMA scanner): no MM_CP_TRY_CHANGE_WRITABLE,
+    PTEs of a single-threaded task's pages on its node kept (target_node). Each huge PMD
+    changed counts in numa_huge_pte_updates, whoever the caller (an mprotect()'s too,
+    4.14 and 6.x alike: the oracle's hand-numa-01). Returns pages changed (a huge PMD
+    512)."""
     mm = vma.vm_mm
     ctx = mm.kernel
-    try_writable = ctx.profile.mprotect_try_change_writable and bool(vma.vm_flags & VM_WRITE)
+    try_writable = (ctx.profile.mprotect_try_change_writable and bool(vma.vm_flags & VM_WRITE)
+                    and not prot_numa)
+    target_node = NUMA_NO_NODE
+    if prot_numa and not vma.vm_flags & VM_SHARED and mm.mm_users == 1:
+        target_node = ctx.numa_node_id()
+    nr_huge_updates = 0
     pages = 0
     addr = start
     while addr < end:
@@ -212,15 +276,19 @@ def change_protection(vma: vm_area_struct, start: int, end: int,
                     addr = next_
                     continue
             else:
-                n = yield from huge_memory.change_huge_pmd(vma, pmd, addr, newprot, False)
+                n = yield from huge_memory.change_huge_pmd(vma, pmd, addr, newprot, prot_numa)
                 if n:
                     if n == HPAGE_PMD_NR:
                         pages += HPAGE_PMD_NR
+                        nr_huge_updates += 1
                     addr = next_
                     continue
-        pages += yield from change_pte_range(vma, pmd, addr, next_, newprot, try_writable)
+        pages += yield from change_pte_range(vma, pmd, addr, next_, newprot, try_writable,
+                                             prot_numa, target_node)
         addr = next_
         yield PREEMPT  # cond_resched()
+    if nr_huge_updates:
+        ctx.vmstat.count_vm_events(NUMA_HUGE_PTE_UPDATES, nr_huge_updates)
     if pages:
         yield from flush_tlb_range(vma, start, end)
     return pages

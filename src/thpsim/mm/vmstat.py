@@ -47,6 +47,12 @@ NODE_STAT_ITEMS = (
     NR_INACTIVE_ANON, NR_ACTIVE_ANON, NR_UNEVICTABLE, NR_ISOLATED_ANON, NR_ANON_MAPPED,
     NR_ANON_THPS,
 )
+#: node_stat_item PGPROMOTE_SUCCESS (5.18) and PGPROMOTE_CANDIDATE (6.0): NUMA balancing's
+#: memory-tiering promotions (kernel/sched_fair.py, mm/migrate.py); always counted,
+#: printed with ``vmstat_pgpromote``
+PGPROMOTE_SUCCESS = "pgpromote_success"
+PGPROMOTE_CANDIDATE = "pgpromote_candidate"
+NODE_STAT_ITEMS_PGPROMOTE = (PGPROMOTE_SUCCESS, PGPROMOTE_CANDIDATE)
 #: Node items /proc/vmstat prints in THPs although the model counts base pages
 #: (5.x+ internal unit; 4.14 counted THPs directly: the printed value is the same).
 NODE_ITEMS_IN_THPS = (NR_ANON_THPS,)
@@ -122,7 +128,7 @@ class VmStat:
     def __init__(self, nids: list[int]):
         self.events: dict[str, int] = dict.fromkeys(VM_EVENT_ITEMS, 0)
         self.node: dict[int, dict[str, int]] = {
-            nid: dict.fromkeys(NODE_STAT_ITEMS, 0) for nid in nids
+            nid: dict.fromkeys(NODE_STAT_ITEMS + NODE_STAT_ITEMS_PGPROMOTE, 0) for nid in nids
         }
         #: zone items other than nr_free_pages, summed per node (the model keeps them per node)
         self.zone_extra: dict[int, dict[str, int]] = {
@@ -171,4 +177,6 @@ def vmstat_items(ctx: Any, nid: int | None = None) -> list[tuple[str, int]]:
         if item in NODE_ITEMS_IN_THPS:
             v //= HPAGE_PMD_NR
         out.append((item, v))
+    if ctx.profile.vmstat_pgpromote:  # after the 4.14 items, as node_stat_item has them
+        out += [(item, sum(vm.node[n][item] for n in nids)) for item in NODE_STAT_ITEMS_PGPROMOTE]
     return out

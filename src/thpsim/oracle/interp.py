@@ -442,6 +442,15 @@ class Interp:
             self.out.append(f"{t.who}  child exited 0")
             self.snapshot(t)
             return end + 1
+        if op == "spin":
+            # mmprog.c do_spin(): loads for MS ms; the model's clock is its ticks
+            self.out.append(head)
+            try:
+                p.spin(self.addr(t, arg(1)), self.addr(t, arg(2)), self.addr(t, arg(3)))
+            except DeliveredSignal as sig:
+                self.out.append(f"{t.who}  fault {_signame(sig)}")
+            self.snapshot(t)
+            return i + 1
         if op in ("write", "read"):
             self.out.append(head)
             if op == "write":

@@ -58,6 +58,7 @@ AFTER_6_1: dict[str, bool] = {
     "memory_failure_node_stats": False,       # 6.3
     "madvise_populate_whole_range": False,    # 6.9
     "mprotect_unaccount_unfaulted": False,    # between 6.1 and 6.12
+    "numa_balancing_vma_scan_state": False,   # 6.4 (per-VMA numab_state)
     "rmap_deferred_split_partially_mapped": False,  # 6.3
     "smaps_pmd_counts_protnone": False,       # 6.1 only (oracle; see profiles)
     "thp_split_remap_zero_subpages": False,   # 6.12

@@ -28,6 +28,10 @@ time) to the run like the workload's accesses.
   when the fast tier is full), merges adjacent regions with similar access counts and
   splits regions in two at random (between ``min_regions`` and ``max_regions``).
 
+* ``numab``: not a user-space policy but the kernel's own NUMA balancing
+  (kernel.numa_balancing 2, or 1 where the era has no tiering mode), for comparison:
+  the scanner and the hinting faults run in the workload's timer ticks.
+
 The accessed bits only say "accessed since marked", and only for accesses that missed
 the TLB (mm/page_idle.py: no flush), so both policies rank by how soon or how often a
 chunk is seen accessed after marking, not by counts of loads.
@@ -44,8 +48,8 @@ from typing import Any
 from thpsim import HPAGE_PMD_SIZE, PAGE_SIZE
 from thpsim.tiering.view import KPF_COMPOUND_TAIL, TieringEnv, Unit
 
-__all__ = ["Policy", "NonePolicy", "HotColdPolicy", "DamonPolicy", "POLICIES",
-           "make_policy"]
+__all__ = ["Policy", "NonePolicy", "HotColdPolicy", "DamonPolicy", "NumaBalancingPolicy",
+           "POLICIES", "make_policy"]
 
 
 class Policy:
@@ -327,7 +331,43 @@ class DamonPolicy(Policy):
             quota -= pages
 
 
-POLICIES = {"none": NonePolicy, "hotcold": HotColdPolicy, "damon": DamonPolicy}
+class NumaBalancingPolicy(Policy):
+    """The kernel's own automatic NUMA balancing (docs/numa-balancing.md), not a
+    user-space policy: :meth:`start` writes ``kernel.numa_balancing`` (``mode``: 2,
+    NUMA_BALANCING_MEMORY_TIERING, where the kernel has it, 5.18+; else 1, the only
+    mode 4.14 knows, which also moves a slow page to the CPU's node) and the scan
+    tunables' defaults stay. The work then happens in the workload's own timer ticks
+    (the experiment ticks its thread after every tick's loads): task_numa_work() makes
+    the working set PROT_NONE every scan period, and the workload's next load of a page
+    is a hinting fault that migrates it (4.14: a THP by
+    migrate_misplaced_transhuge_page(), whole even without THP migration; 5.13+: the
+    common migration path). :meth:`tick` does nothing.
+
+    It knows nothing of the experiment's fast-tier capacity: with no reclaim in the
+    model there is no demotion, and the fast node has room, so it promotes every chunk
+    the workload touches (mode 2: each whose hint-fault latency is under
+    numa_balancing_hot_threshold_ms)."""
+
+    name = "numab"
+
+    def __init__(self, mode: int = 2):
+        self.mode = mode
+        self.mode_set = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "mode": self.mode, "mode_set": self.mode_set}
+
+    def start(self, env: TieringEnv) -> None:
+        try:
+            env.thread.fs.write("/proc/sys/kernel/numa_balancing", str(self.mode))
+            self.mode_set = self.mode
+        except OSError:  # EINVAL: 4.14 takes 0 or 1
+            env.thread.fs.write("/proc/sys/kernel/numa_balancing", "1")
+            self.mode_set = 1
+
+
+POLICIES = {"none": NonePolicy, "hotcold": HotColdPolicy, "damon": DamonPolicy,
+            "numab": NumaBalancingPolicy}
 
 
 def make_policy(name: str, seed: int = 0) -> Policy:
