@@ -243,7 +243,7 @@ def page_add_anon_rmap(ctx: KernelContext, pfn: int, vma: vm_area_struct, addres
         if c == 0:
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, HPAGE_PMD_NR)
             nr = 1 << pages.order[head]
-            unmapped = int((pages.mapcount_np[head : head + nr] < 0).sum())
+            unmapped = pages.nr_unmapped_subpages(head, nr)
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, unmapped)
     else:
         c = pages.mapcount[pfn] + 1
@@ -311,7 +311,7 @@ def page_remove_rmap(ctx: KernelContext, pfn: int, compound: bool) -> None:
             return
         ctx.vmstat.mod_node_page_state(nid, NR_ANON_THPS, -HPAGE_PMD_NR)
         nr = 1 << pages.order[head]
-        unmapped = int((pages.mapcount_np[head : head + nr] < 0).sum())
+        unmapped = pages.nr_unmapped_subpages(head, nr)
         if unmapped:
             ctx.vmstat.mod_node_page_state(nid, NR_ANON_MAPPED, -unmapped)
         if not ctx.profile.rmap_deferred_split_partially_mapped:
